@@ -1,0 +1,53 @@
+"""Commands: imperative requests to the coordinator, plain frozen dataclasses routed by type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.model import Actor, ChatRef, Draft, Verdict
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitTask:
+    text: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str
+
+
+@dataclass(frozen=True)
+class StartTask:
+    task_id: str
+
+
+@dataclass(frozen=True)
+class CompleteDraft:
+    """An agent finished drafting: stage its proposal, or send its reply."""
+
+    task_id: str
+    draft: Draft
+
+
+@dataclass(frozen=True)
+class FailTask:
+    task_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecideProposal:
+    proposal_id: str
+    actor: Actor
+    verdict: Verdict
+    chat: ChatRef
+    version: int | None = None
+    reason: str = ""
+    event_id: str = ""
+
+
+@dataclass(frozen=True)
+class ApplyProposal:
+    proposal_id: str
+
+
+Command = SubmitTask | StartTask | CompleteDraft | FailTask | DecideProposal | ApplyProposal

@@ -1,0 +1,401 @@
+"""The coordinator: the one place commands are handled. Adapters hand it `Inbound` messages or commands; it
+checks policy, changes state through the model, commits state and ledger together, then tells the chat."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator import commands as cmd
+from orchestrator import policies
+from orchestrator.errors import (
+    AlreadyDecided, BadRequest, Conflict, DeputyError, NotFound, PermanentConnectorError, PolicyDenied,
+    StaleVersion, TransientConnectorError,
+)
+from orchestrator.events import Event
+from orchestrator.model import (
+    TASK_TERMINAL, ActionStatus, Actor, ChatRef, Decision, Proposal, ProposalDraft, ProposalStatus, Reply,
+    StagedAction, Task, TaskStatus, Verdict,
+)
+from orchestrator.outbound import Kind, Outbound
+from orchestrator.ports import ActionRecords, ChatOutbox, Clock, Connector, JobQueue, TaskStore
+from orchestrator.words import HELP, Words, parse
+
+log = logging.getLogger("deputy.core")
+CONFLICT_RETRIES = 10
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message from any channel, already authenticated by its adapter."""
+
+    actor: Actor
+    chat: ChatRef
+    text: str
+    event_id: str
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    operators: frozenset[str] = frozenset()
+    auto_approve: Mapping[str, str] = field(default_factory=dict)
+    dedupe_seconds: int = 2 * 24 * 3600
+    daily_budget_usd: float = 5.0
+
+
+class Coordinator:
+    def __init__(
+        self, *, store: TaskStore, queue: JobQueue, outbox: ChatOutbox, records: ActionRecords,
+        connectors: Mapping[str, Connector], clock: Clock, config: CoreConfig,
+    ) -> None:
+        self.store, self.queue, self.outbox, self.records = store, queue, outbox, records
+        self.connectors, self.clock, self.config = connectors, clock, config
+        self._handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {
+            cmd.SubmitTask: self._submit,
+            cmd.StartTask: self._start,
+            cmd.CompleteDraft: self._complete,
+            cmd.FailTask: self._fail,
+            cmd.DecideProposal: self._decide,
+            cmd.ApplyProposal: self._apply,
+        }
+
+    async def handle(self, command: cmd.Command) -> Any:
+        """Run a command's handler, re-running it from fresh state when a concurrent writer won a race."""
+        handler = self._handlers[type(command)]
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return await handler(command)
+            except Conflict:
+                continue
+        raise Conflict(f"{type(command).__name__} kept conflicting with concurrent updates; try again.")
+
+    # ---- inbound chat -------------------------------------------------------------------------------
+
+    async def receive(self, inbound: Inbound) -> None:
+        """Handle one chat message at most once (dedupe on the platform's event id); errors become replies."""
+        key = f"event:{inbound.chat.platform}:{inbound.event_id}"
+        if not await self.store.claim(key, self.config.dedupe_seconds):
+            log.info("duplicate event %s ignored", key)
+            return
+        try:
+            await self._route(parse(inbound.text), inbound)
+        except DeputyError as err:
+            await self.say(inbound.chat, Kind.ERROR, str(err), reply_to=inbound.event_id, final=True)
+
+    async def _route(self, words: Words, inbound: Inbound) -> None:
+        simple: dict[str, Callable[[], Awaitable[str]]] = {
+            "help": self._help_text, "start": self._help_text, "status": self.status_text,
+            "budget": self._budget_text,
+        }
+        if words.verb in simple:
+            text = await simple[words.verb]()
+            await self.say(inbound.chat, Kind.NOTICE, text, reply_to=inbound.event_id, final=True)
+        elif words.verb in ("approve", "reject"):
+            await self.handle(self._decision_from(words, inbound))
+        elif words.verb in ("remember", "recall", "forget"):
+            await self.handle(self._submit_from(inbound, f"{words.verb} {words.arg}".strip()))
+        elif words.verb == "":
+            await self.handle(self._submit_from(inbound, words.arg))
+        elif words.verb in ("undo", "digest"):
+            raise BadRequest(f"/{words.verb} is not available in this version of Deputy yet.")
+        else:
+            raise BadRequest(f"I don't know /{words.verb}. /help lists what I understand.")
+
+    @staticmethod
+    def _submit_from(inbound: Inbound, text: str) -> cmd.SubmitTask:
+        return cmd.SubmitTask(text=text, actor=inbound.actor, chat=inbound.chat, event_id=inbound.event_id)
+
+    @staticmethod
+    def _decision_from(words: Words, inbound: Inbound) -> cmd.DecideProposal:
+        if not words.first:
+            raise BadRequest(f"Which proposal? Type /{words.verb} <id>; /status lists pending ones.")
+        verdict = Verdict.APPROVE if words.verb == "approve" else Verdict.REJECT
+        return cmd.DecideProposal(
+            proposal_id=words.first, actor=inbound.actor, verdict=verdict, chat=inbound.chat,
+            reason=words.rest, event_id=inbound.event_id,
+        )
+
+    async def _help_text(self) -> str:
+        return HELP
+
+    async def _budget_text(self) -> str:
+        return f"Model spend today: $0.0000 of ${self.config.daily_budget_usd:.2f} (offline model: free)."
+
+    async def status_text(self) -> str:
+        running = [
+            tid for status in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING)
+            for tid in await self.store.ids("task", status.value)
+        ]
+        pending = await self.store.ids("proposal", ProposalStatus.PENDING.value)
+        lines = [f"Running tasks: {len(running)}" + (f" ({', '.join(sorted(running)[:10])})" if running else "")]
+        lines.append(f"Pending proposals: {len(pending)}")
+        for pid in sorted(pending)[:10]:
+            proposal = await self.store.get_proposal(pid)
+            if proposal:
+                lines.append(f"  {pid}: {proposal.summary}  (/approve {pid} · /reject {pid})")
+        lines.append(f"Spend today: $0.0000 of ${self.config.daily_budget_usd:.2f}")
+        return "\n".join(lines)
+
+    # ---- tasks --------------------------------------------------------------------------------------
+
+    async def _submit(self, c: cmd.SubmitTask) -> str:
+        text = policies.check_request_text(c.text)
+        policies.require_operator(c.actor, self.config.operators, "start tasks")
+        task = Task(
+            id=await self.store.new_id("t"), text=text, actor=c.actor, chat=c.chat, event_id=c.event_id,
+            created_at=self.clock.now(),
+        )
+        await self.store.commit([task], [task.submitted(task.created_at)])
+        task.rev += 1
+        task.message_ref = await self.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
+        if task.message_ref:
+            await self.store.commit([task], [])
+        await self.queue.enqueue_run(task.id)
+        return task.id
+
+    async def _start(self, c: cmd.StartTask) -> bool:
+        """True when the agent should draft; False when a retried job finds the task already past drafting."""
+        task = await self._task(c.task_id)
+        if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING):
+            return False
+        await self.store.commit([task], [task.start(self.clock.now())])
+        await self._progress(task, "Drafting…")
+        return True
+
+    async def _complete(self, c: cmd.CompleteDraft) -> None:
+        task = await self._task(c.task_id)
+        if task.status is not TaskStatus.RUNNING:
+            return
+        if isinstance(c.draft, Reply):
+            await self._reply(task, c.draft)
+            return
+        try:
+            proposal = await self._proposal_from(task, c.draft)
+        except BadRequest as err:
+            await self._reply(task, Reply(str(err), ok=False))
+            return
+        await self.store.commit([task, proposal], [task.propose(proposal, self.clock.now())])
+        proposal.rev += 1
+        card = Outbound(kind=Kind.CARD, text=proposal.summary, proposal=proposal, task_id=task.id,
+                        reply_to=task.event_id, final=True)
+        await self._show(task, card)
+        await self._auto_approve(proposal)
+
+    async def _reply(self, task: Task, reply: Reply) -> None:
+        now = self.clock.now()
+        event = task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now)
+        await self.store.commit([task], [event])
+        kind = Kind.NOTICE if reply.ok else Kind.ERROR
+        await self._show(task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id,
+                                        final=True))
+
+    async def _proposal_from(self, task: Task, draft: ProposalDraft) -> Proposal:
+        actions = [self._stage(kind, fields) for kind, fields in draft.actions]
+        if not actions:
+            raise BadRequest("The draft had no action to stage.")
+        blocked = "; ".join(r for r in (self.connectors[a.kind].unavailable() for a in actions) if r)
+        return Proposal(
+            id=await self.store.new_id("p"), task_id=task.id, chat=task.chat, playbook=draft.playbook,
+            summary=draft.summary, actions=actions, created_at=self.clock.now(), risk=draft.risk,
+            cost_estimate_usd=draft.cost_estimate_usd, cost_spent_usd=draft.cost_spent_usd, blocked_reason=blocked,
+        )
+
+    def _stage(self, kind: str, fields: dict[str, Any]) -> StagedAction:
+        connector = self.connectors.get(kind)
+        if connector is None:
+            raise BadRequest(f"I can't do '{kind}' actions: no connector for them is installed.")
+        clean = connector.validate(fields)
+        preview = connector.preview(clean)
+        return StagedAction(kind=kind, fields=clean, summary=preview.summary, target=preview.target)
+
+    async def _auto_approve(self, proposal: Proposal) -> None:
+        rule = policies.auto_approval_rule(proposal.actions, self.config.auto_approve)
+        if rule and not proposal.blocked_reason:
+            actor = Actor("policy", rule, f"policy {rule}")
+            await self.handle(cmd.DecideProposal(
+                proposal_id=proposal.id, actor=actor, verdict=Verdict.APPROVE, chat=proposal.chat,
+                version=proposal.version, reason=f"auto-approved by rule {rule}",
+            ))
+
+    async def _fail(self, c: cmd.FailTask) -> None:
+        task = await self._task(c.task_id)
+        if task.status in TASK_TERMINAL:
+            return
+        await self.store.commit([task], [task.fail(c.reason, self.clock.now())])
+        await self.say(task.chat, Kind.ERROR, f"Task {task.id} failed: {c.reason}", task_id=task.id,
+                       reply_to=task.event_id, final=True)
+
+    # ---- decisions ----------------------------------------------------------------------------------
+
+    async def _decide(self, c: cmd.DecideProposal) -> None:
+        proposal = await self._proposal(c.proposal_id)
+        if c.actor.platform != "policy":
+            policies.require_operator(c.actor, self.config.operators, "approve or reject proposals")
+        self._check_decidable(proposal, c)
+        task = await self._task(proposal.task_id)
+        decision = Decision(verdict=c.verdict, actor=c.actor, at=self.clock.now(), version=proposal.version,
+                            reason=c.reason.strip(), event_id=c.event_id)
+        event = proposal.decide(decision)
+        task.decided(c.verdict)
+        await self.store.commit([proposal, task], [event])
+        proposal.rev += 1
+        await self._after_decision(task, proposal, c)
+
+    def _check_decidable(self, proposal: Proposal, c: cmd.DecideProposal) -> None:
+        if proposal.decision is not None:
+            d = proposal.decision
+            raise AlreadyDecided(
+                f"Proposal {proposal.id} was already {d.verdict.value}d by {d.actor.label} at {d.at:%H:%M}. "
+                "Nothing changed."
+            )
+        if proposal.status is not ProposalStatus.PENDING:
+            raise AlreadyDecided(f"Proposal {proposal.id} is {proposal.status.value}. Nothing changed.")
+        if c.version is not None and c.version != proposal.version:
+            raise StaleVersion(
+                f"That card showed version {c.version} of proposal {proposal.id}; it is now version "
+                f"{proposal.version}. Look at the new card and decide again."
+            )
+        if c.verdict is Verdict.APPROVE:
+            blocked = "; ".join(r for r in (self.connectors[a.kind].unavailable() for a in proposal.actions) if r)
+            if blocked:
+                raise PolicyDenied(f"Can't approve {proposal.id}: {blocked}. You can still /reject {proposal.id}.")
+
+    async def _after_decision(self, task: Task, proposal: Proposal, c: cmd.DecideProposal) -> None:
+        who = c.actor.label
+        if c.verdict is Verdict.APPROVE:
+            await self.queue.enqueue_apply(proposal.id)
+            text = f"Approved by {who} — applying {proposal.id}…"
+            final = False
+        else:
+            reason = f" Reason: {c.reason.strip()}" if c.reason.strip() else ""
+            text = f"Rejected {proposal.id} ({who}). Nothing was done.{reason}"
+            final = True
+        message = Outbound(kind=Kind.OUTCOME, text=text, proposal=proposal, task_id=task.id,
+                           reply_to=c.event_id or None, final=final)
+        await self._show(task, message)
+        if c.chat != task.chat:
+            await self.say(c.chat, Kind.NOTICE, text, task_id=task.id, reply_to=c.event_id or None, final=True)
+
+    # ---- applying -----------------------------------------------------------------------------------
+
+    async def _apply(self, c: cmd.ApplyProposal) -> None:
+        """Apply each approved action once; safe to re-run after any crash (see `_apply_action`)."""
+        proposal = await self._proposal(c.proposal_id)
+        if proposal.status is not ProposalStatus.APPROVED:
+            return
+        task = await self._task(proposal.task_id)
+        if task.status in TASK_TERMINAL:
+            return
+        event = task.applying(self.clock.now())
+        if event:
+            await self.store.commit([task], [event])
+            task.rev += 1
+        for index in range(len(proposal.actions)):
+            await self._apply_action(proposal, index)
+        await self._settle(task, proposal)
+
+    async def _apply_action(self, proposal: Proposal, index: int) -> None:
+        action = proposal.actions[index]
+        if action.status in (ActionStatus.APPLIED, ActionStatus.FAILED):
+            return
+        if action.status is ActionStatus.STAGED:
+            await self._commit_proposal(proposal, proposal.action_moved(index, ActionStatus.APPLYING, self.clock.now()))
+        ok, outcome = await self._call_once(self.connectors[action.kind], action, f"{proposal.id}:{index}")
+        new = ActionStatus.APPLIED if ok else ActionStatus.FAILED
+        await self._commit_proposal(proposal, proposal.action_moved(index, new, self.clock.now(), outcome))
+
+    async def _call_once(self, connector: Connector, action: StagedAction, key: str) -> tuple[bool, str]:
+        """The exactly-once step. Intent is recorded before the call and the outcome after; an attempt that
+        finds intent without outcome was cut short by a crash. It re-sends only when the far side dedupes on
+        the key; otherwise it reports the action as applied but unconfirmed rather than risk a duplicate.
+        A transient error drops the intent (nothing was delivered) and propagates, so the job retries."""
+        prior = await self.records.begin(key)
+        if prior is not None and prior.outcome is not None:
+            return _parse_outcome(prior.outcome)
+        if prior is not None and not connector.resend_safe:
+            action.unconfirmed = True
+            outcome = f"{action.summary} — unconfirmed: Deputy stopped mid-send; not re-sent to avoid a duplicate"
+            await self.records.finish(key, outcome)
+            return True, outcome
+        try:
+            outcome = await connector.apply(action.fields, key)
+        except TransientConnectorError:
+            await self.records.forget(key)
+            raise
+        except PermanentConnectorError as err:
+            await self.records.finish(key, f"{FAILED_PREFIX}{err}")
+            return False, str(err)
+        await self.records.finish(key, outcome)
+        return True, outcome
+
+    async def _commit_proposal(self, proposal: Proposal, event: Event) -> None:
+        await self.store.commit([proposal], [event])
+        proposal.rev += 1
+
+    async def _settle(self, task: Task, proposal: Proposal) -> None:
+        failed = [a for a in proposal.actions if a.status is ActionStatus.FAILED]
+        outcomes = "; ".join(a.outcome for a in proposal.actions)
+        d = proposal.decision
+        by = f" · approved by {d.actor.label} {d.at:%H:%M}" if d else ""
+        cost = f" · ${proposal.cost_spent_usd:.3f}"
+        now = self.clock.now()
+        if failed:
+            event = task.fail(f"{len(failed)} of {len(proposal.actions)} actions failed: {outcomes}", now)
+            text, kind = f"Failed: {outcomes}{by}{cost}", Kind.ERROR
+        else:
+            event = task.finish(now, outcomes)
+            text, kind = f"Done: {outcomes}{by}{cost}", Kind.OUTCOME
+        await self.store.commit([task], [event])
+        message = Outbound(kind=kind, text=text, proposal=proposal, task_id=task.id,
+                           reply_to=(d.event_id or None) if d else None, final=True)
+        await self._show(task, message)
+
+    # ---- helpers ------------------------------------------------------------------------------------
+
+    async def _task(self, task_id: str) -> Task:
+        task = await self.store.get_task(task_id)
+        if task is None:
+            raise NotFound(f"No task with id {task_id!r}.")
+        return task
+
+    async def _proposal(self, proposal_id: str) -> Proposal:
+        proposal = await self.store.get_proposal(proposal_id)
+        if proposal is None:
+            raise NotFound(f"No proposal with id {proposal_id!r}. /status lists the pending ones.")
+        return proposal
+
+    async def _progress(self, task: Task, text: str) -> None:
+        await self._show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id))
+
+    async def _show(self, task: Task, message: Outbound) -> None:
+        """Update the task's own message in place where the platform can, else post anew."""
+        try:
+            if task.message_ref:
+                await self.outbox.edit(task.chat, task.message_ref, message)
+            else:
+                await self.outbox.send(task.chat, message)
+        except Exception:
+            log.exception("could not show %s for task %s", message.kind.value, task.id)
+
+    async def say(
+        self, chat: ChatRef, kind: Kind, text: str, *, task_id: str | None = None, reply_to: str | None = None,
+        final: bool = False,
+    ) -> str | None:
+        try:
+            return await self.outbox.send(
+                chat, Outbound(kind=kind, text=text, task_id=task_id, reply_to=reply_to, final=final)
+            )
+        except Exception:
+            log.exception("could not send %s to %s", kind.value, chat)
+            return None
+
+
+FAILED_PREFIX = "failed: "
+
+
+def _parse_outcome(recorded: str) -> tuple[bool, str]:
+    if recorded.startswith(FAILED_PREFIX):
+        return False, recorded[len(FAILED_PREFIX):]
+    return True, recorded

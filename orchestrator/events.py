@@ -1,0 +1,92 @@
+"""Ledger events: past-tense, immutable facts. Each names the new status it leads to, so state can be
+rebuilt from the ledger by a plain fold (`orchestrator.replay`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    at: datetime
+    task_id: str
+    proposal_id: str | None = None
+    actor: str | None = None
+    cost_usd: float = 0.0
+    summary: str = ""
+    task_status: str | None = None
+    proposal_status: str | None = None
+    action_index: int | None = None
+    action_status: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Statuses are stored as plain strings, so an Enum member passed in is reduced to its value."""
+        for name in ("task_status", "proposal_status", "action_status"):
+            value = getattr(self, name)
+            if isinstance(value, Enum):
+                object.__setattr__(self, name, value.value)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+class TaskSubmitted(Event):
+    pass
+
+
+class TaskStarted(Event):
+    pass
+
+
+class TaskReplied(Event):
+    pass
+
+
+class TaskFailed(Event):
+    pass
+
+
+class TaskApplying(Event):
+    pass
+
+
+class TaskDone(Event):
+    pass
+
+
+class ProposalStaged(Event):
+    pass
+
+
+class ProposalApproved(Event):
+    pass
+
+
+class ProposalRejected(Event):
+    pass
+
+
+class ActionApplying(Event):
+    pass
+
+
+class ActionApplied(Event):
+    pass
+
+
+class ActionFailed(Event):
+    pass
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        TaskSubmitted, TaskStarted, TaskReplied, TaskFailed, TaskApplying, TaskDone,
+        ProposalStaged, ProposalApproved, ProposalRejected, ActionApplying, ActionApplied, ActionFailed,
+    )
+}

@@ -1,0 +1,154 @@
+"""In-memory fakes of every port, used by the core's unit tests and handy in a REPL. They keep the same
+promises as the Redis adapters: revision checks on commit, first-claim-wins, intent/outcome records."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from orchestrator.errors import BadRequest, Conflict, TransientConnectorError
+from orchestrator.events import Event
+from orchestrator.model import ChatRef, Proposal, Task
+from orchestrator.outbound import Outbound
+from orchestrator.ports import ActionRecord, Preview, Record
+
+
+class InMemoryStore:
+    def __init__(self) -> None:
+        self.records: dict[str, Record] = {}
+        self.ledger: list[Event] = []
+        self.claimed: set[str] = set()
+        self._ids = itertools.count(1)
+
+    async def get_task(self, task_id: str) -> Task | None:
+        found = self.records.get(f"task:{task_id}")
+        return copy.deepcopy(found) if isinstance(found, Task) else None
+
+    async def get_proposal(self, proposal_id: str) -> Proposal | None:
+        found = self.records.get(f"proposal:{proposal_id}")
+        return copy.deepcopy(found) if isinstance(found, Proposal) else None
+
+    async def commit(self, records: Sequence[Record], events: Sequence[Event]) -> None:
+        keys = [_key(r) for r in records]
+        for key, record in zip(keys, records, strict=True):
+            current = self.records.get(key)
+            if (current.rev if current else 0) != record.rev:
+                raise Conflict(f"{key} changed")
+        for key, record in zip(keys, records, strict=True):
+            saved = copy.deepcopy(record)
+            saved.rev += 1
+            self.records[key] = saved
+        self.ledger.extend(events)
+
+    async def new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids)}"
+
+    async def claim(self, key: str, ttl_seconds: int) -> bool:
+        if key in self.claimed:
+            return False
+        self.claimed.add(key)
+        return True
+
+    async def ids(self, kind: str, status: str) -> list[str]:
+        return [r.id for k, r in self.records.items() if k.startswith(f"{kind}:") and r.status.value == status]
+
+    async def read(self, *, after: str = "0", count: int = 1000) -> list[tuple[str, Event]]:
+        start = int(after)
+        return [(str(i + 1), e) for i, e in enumerate(self.ledger)][start : start + count]
+
+
+def _key(record: Record) -> str:
+    return f"{'task' if isinstance(record, Task) else 'proposal'}:{record.id}"
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+        self.applies: list[str] = []
+
+    async def enqueue_run(self, task_id: str) -> None:
+        self.runs.append(task_id)
+
+    async def enqueue_apply(self, proposal_id: str) -> None:
+        self.applies.append(proposal_id)
+
+
+class RecordingOutbox:
+    """Keeps every message, edits included, as (chat, ref, message)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[ChatRef, str, Outbound]] = []
+        self._refs = itertools.count(1)
+
+    async def send(self, chat: ChatRef, message: Outbound) -> str | None:
+        ref = f"m{next(self._refs)}"
+        self.sent.append((chat, ref, message))
+        return ref
+
+    async def edit(self, chat: ChatRef, ref: str, message: Outbound) -> None:
+        self.sent.append((chat, ref, message))
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text for _, _, m in self.sent]
+
+
+class InMemoryRecords:
+    def __init__(self) -> None:
+        self.records: dict[str, str | None] = {}
+
+    async def begin(self, key: str) -> ActionRecord | None:
+        if key in self.records:
+            return ActionRecord(key, self.records[key])
+        self.records[key] = None
+        return None
+
+    async def finish(self, key: str, outcome: str) -> None:
+        self.records[key] = outcome
+
+    async def forget(self, key: str) -> None:
+        self.records.pop(key, None)
+
+
+@dataclass
+class FakeClock:
+    current: datetime = field(default_factory=lambda: datetime(2026, 11, 3, 9, 14, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@dataclass
+class FakeConnector:
+    """Counts deliveries by key; `fail_next` raises a transient error that many times first."""
+
+    kind: str = "email.send"
+    resend_safe: bool = False
+    blocked: str = ""
+    fail_next: int = 0
+    delivered: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if "@" not in str(fields.get("to", "")):
+            raise BadRequest(f"'{fields.get('to')}' is not an email address.")
+        return dict(fields)
+
+    def preview(self, fields: dict[str, Any]) -> Preview:
+        return Preview(summary=f"Send '{fields.get('subject', '')}' to {fields['to']}", target=str(fields["to"]))
+
+    def unavailable(self) -> str:
+        return self.blocked
+
+    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise TransientConnectorError("connection refused")
+        self.delivered.append((idempotency_key, fields))
+        return f"Sent to {fields['to']}"

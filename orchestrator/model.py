@@ -1,0 +1,288 @@
+"""The domain model: tasks, proposals and their staged actions, with state machines that refuse illegal moves.
+
+Entities are mutable dataclasses carrying a storage revision (`rev`) for optimistic concurrency; every
+state change goes through a method that checks the transition and returns the ledger event describing it.
+The model records events; it never calls out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from orchestrator import events as ev
+from orchestrator.errors import InvalidTransition
+
+
+class TaskStatus(str, Enum):
+    RECEIVED = "received"
+    RUNNING = "running"
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    APPLYING = "applying"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ProposalStatus(str, Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class ActionStatus(str, Enum):
+    STAGED = "staged"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    FAILED = "failed"
+
+
+class Verdict(str, Enum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+_T = TaskStatus
+TASK_MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
+    _T.RECEIVED: frozenset({_T.RUNNING, _T.FAILED}),
+    _T.RUNNING: frozenset({_T.RUNNING, _T.PROPOSED, _T.DONE, _T.FAILED}),
+    _T.PROPOSED: frozenset({_T.APPROVED, _T.REJECTED, _T.EXPIRED, _T.FAILED}),
+    _T.APPROVED: frozenset({_T.APPLYING, _T.FAILED}),
+    _T.APPLYING: frozenset({_T.APPLYING, _T.DONE, _T.FAILED}),
+    _T.REJECTED: frozenset(),
+    _T.EXPIRED: frozenset(),
+    _T.DONE: frozenset(),
+    _T.FAILED: frozenset(),
+}
+TASK_TERMINAL = frozenset(s for s, moves in TASK_MOVES.items() if not moves)
+
+_P = ProposalStatus
+PROPOSAL_MOVES: dict[ProposalStatus, frozenset[ProposalStatus]] = {
+    _P.PENDING: frozenset({_P.APPROVED, _P.REJECTED, _P.EXPIRED}),
+    _P.APPROVED: frozenset(),
+    _P.REJECTED: frozenset(),
+    _P.EXPIRED: frozenset(),
+}
+
+_A = ActionStatus
+ACTION_MOVES: dict[ActionStatus, frozenset[ActionStatus]] = {
+    _A.STAGED: frozenset({_A.APPLYING, _A.FAILED}),
+    _A.APPLYING: frozenset({_A.APPLIED, _A.FAILED}),
+    _A.APPLIED: frozenset(),
+    _A.FAILED: frozenset(),
+}
+
+
+def _check(what: str, moves: dict[Any, frozenset[Any]], current: Enum, new: Enum) -> None:
+    if new not in moves[current]:
+        raise InvalidTransition(f"{what} cannot go from {current.value} to {new.value}")
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Where a conversation happens: platform, chat id and, on Slack, the thread."""
+
+    platform: str
+    chat: str
+    thread: str | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    platform: str
+    user: str
+    name: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.platform}:{self.user}"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    actor: Actor
+    at: datetime
+    version: int
+    reason: str = ""
+    event_id: str = ""
+
+
+@dataclass
+class StagedAction:
+    """One side effect waiting for approval; `fields` are validated by its connector before staging."""
+
+    kind: str
+    fields: dict[str, Any]
+    summary: str
+    target: str
+    status: ActionStatus = ActionStatus.STAGED
+    outcome: str = ""
+    unconfirmed: bool = False
+
+
+@dataclass
+class Task:
+    id: str
+    text: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str
+    created_at: datetime
+    status: TaskStatus = TaskStatus.RECEIVED
+    playbook: str = ""
+    proposal_id: str | None = None
+    reply: str = ""
+    error: str = ""
+    message_ref: str | None = None
+    cost_usd: float = 0.0
+    rev: int = 0
+
+    def _move(self, new: TaskStatus) -> None:
+        _check(f"task {self.id}", TASK_MOVES, self.status, new)
+        self.status = new
+
+    def submitted(self, at: datetime) -> ev.Event:
+        return ev.TaskSubmitted(
+            at=at, task_id=self.id, actor=self.actor.id, summary=_clip(self.text),
+            task_status=self.status, detail={"platform": self.chat.platform},
+        )
+
+    def start(self, at: datetime) -> ev.Event:
+        self._move(TaskStatus.RUNNING)
+        return ev.TaskStarted(at=at, task_id=self.id, task_status=self.status)
+
+    def propose(self, proposal: Proposal, at: datetime) -> ev.Event:
+        self._move(TaskStatus.PROPOSED)
+        self.proposal_id = proposal.id
+        self.playbook = proposal.playbook
+        return proposal.staged(at)
+
+    def answer(self, text: str, at: datetime, *, cost_usd: float = 0.0) -> ev.Event:
+        self._move(TaskStatus.DONE)
+        self.reply = text
+        self.cost_usd += cost_usd
+        return ev.TaskReplied(
+            at=at, task_id=self.id, summary=_clip(text), task_status=self.status, cost_usd=cost_usd
+        )
+
+    def fail(self, reason: str, at: datetime) -> ev.Event:
+        self._move(TaskStatus.FAILED)
+        self.error = reason
+        return ev.TaskFailed(
+            at=at, task_id=self.id, proposal_id=self.proposal_id, summary=_clip(reason), task_status=self.status
+        )
+
+    def decided(self, verdict: Verdict) -> None:
+        """The proposal's decision moves the task; the proposal's event records it."""
+        self._move(TaskStatus.APPROVED if verdict is Verdict.APPROVE else TaskStatus.REJECTED)
+
+    def applying(self, at: datetime) -> ev.Event | None:
+        if self.status is TaskStatus.APPLYING:
+            return None
+        self._move(TaskStatus.APPLYING)
+        return ev.TaskApplying(at=at, task_id=self.id, proposal_id=self.proposal_id, task_status=self.status)
+
+    def finish(self, at: datetime, summary: str) -> ev.Event:
+        self._move(TaskStatus.DONE)
+        return ev.TaskDone(
+            at=at, task_id=self.id, proposal_id=self.proposal_id, summary=_clip(summary), task_status=self.status
+        )
+
+
+@dataclass
+class Proposal:
+    id: str
+    task_id: str
+    chat: ChatRef
+    playbook: str
+    summary: str
+    actions: list[StagedAction]
+    created_at: datetime
+    risk: str = "low"
+    version: int = 1
+    cost_estimate_usd: float = 0.0
+    cost_spent_usd: float = 0.0
+    blocked_reason: str = ""
+    status: ProposalStatus = ProposalStatus.PENDING
+    decision: Decision | None = None
+    rev: int = 0
+
+    def staged(self, at: datetime) -> ev.Event:
+        return ev.ProposalStaged(
+            at=at, task_id=self.task_id, proposal_id=self.id, summary=_clip(self.summary),
+            cost_usd=self.cost_spent_usd, proposal_status=self.status, task_status=TaskStatus.PROPOSED,
+            detail={"version": self.version, "actions": [a.kind for a in self.actions], "risk": self.risk},
+        )
+
+    def decide(self, decision: Decision) -> ev.Event:
+        """First decision wins: a decided proposal raises `AlreadyDecided`-worthy `InvalidTransition`."""
+        approve = decision.verdict is Verdict.APPROVE
+        new = ProposalStatus.APPROVED if approve else ProposalStatus.REJECTED
+        _check(f"proposal {self.id}", PROPOSAL_MOVES, self.status, new)
+        self.status, self.decision = new, decision
+        cls = ev.ProposalApproved if approve else ev.ProposalRejected
+        return cls(
+            at=decision.at, task_id=self.task_id, proposal_id=self.id, actor=decision.actor.id,
+            summary=_clip(decision.reason), proposal_status=new,
+            task_status=TaskStatus.APPROVED if approve else TaskStatus.REJECTED,
+            detail={"version": decision.version},
+        )
+
+    def action_moved(self, index: int, new: ActionStatus, at: datetime, outcome: str = "") -> ev.Event:
+        action = self.actions[index]
+        _check(f"action {self.id}:{index}", ACTION_MOVES, action.status, new)
+        action.status = new
+        action.outcome = outcome or action.outcome
+        cls: type[ev.Event] = {
+            ActionStatus.APPLYING: ev.ActionApplying,
+            ActionStatus.APPLIED: ev.ActionApplied,
+            ActionStatus.FAILED: ev.ActionFailed,
+        }[new]
+        return cls(
+            at=at, task_id=self.task_id, proposal_id=self.id, action_index=index, action_status=new,
+            summary=_clip(outcome or action.summary),
+            detail={"kind": action.kind, "unconfirmed": action.unconfirmed},
+        )
+
+    @property
+    def settled(self) -> bool:
+        return all(a.status in (ActionStatus.APPLIED, ActionStatus.FAILED) for a in self.actions)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class ProposalDraft:
+    """What an agent hands back for staging: untrusted until each action passes its connector's validation."""
+
+    playbook: str
+    summary: str
+    actions: list[tuple[str, dict[str, Any]]]
+    risk: str = "low"
+    cost_estimate_usd: float = 0.0
+    cost_spent_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An agent's answer that needs no action (a memory answer, a refusal, a clarifying question)."""
+
+    text: str
+    ok: bool = True
+    cost_usd: float = 0.0
+
+
+Draft = ProposalDraft | Reply

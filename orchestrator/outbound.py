@@ -1,0 +1,29 @@
+"""What the core says to a chat. Channels render these; the core never formats for a platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from orchestrator.model import Proposal
+
+
+class Kind(str, Enum):
+    PROGRESS = "progress"
+    CARD = "card"
+    OUTCOME = "outcome"
+    NOTICE = "notice"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outbound:
+    """One message. `reply_to` names the inbound event it answers; `final` says no more is coming for it,
+    which is how the piped console knows when it may exit."""
+
+    kind: Kind
+    text: str
+    proposal: Proposal | None = None
+    task_id: str | None = None
+    reply_to: str | None = None
+    final: bool = False

@@ -1,0 +1,83 @@
+"""Ports: the small interfaces the core needs from the world. Fakes live in `orchestrator.fakes`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from orchestrator.events import Event
+from orchestrator.model import ChatRef, Proposal, Task
+from orchestrator.outbound import Outbound
+
+Record = Task | Proposal
+
+
+class TaskStore(Protocol):
+    """Tasks and proposals, written together with their ledger events in one atomic step."""
+
+    async def get_task(self, task_id: str) -> Task | None: ...
+    async def get_proposal(self, proposal_id: str) -> Proposal | None: ...
+    async def commit(self, records: Sequence[Record], events: Sequence[Event]) -> None:
+        """Write the records (each checked against its loaded `rev`, raising `Conflict`) and append the events."""
+    async def new_id(self, prefix: str) -> str:
+        """A short id that was never handed out before."""
+    async def claim(self, key: str, ttl_seconds: int) -> bool:
+        """True the first time `key` is claimed within `ttl_seconds` (event dedupe)."""
+    async def ids(self, kind: str, status: str) -> list[str]: ...
+
+
+class Ledger(Protocol):
+    async def read(self, *, after: str = "0", count: int = 1000) -> list[tuple[str, Event]]: ...
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    key: str
+    outcome: str | None
+
+
+class ActionRecords(Protocol):
+    """Idempotency records: intent before a connector call, outcome after."""
+
+    async def begin(self, key: str) -> ActionRecord | None:
+        """Record intent; None if new, else the record a previous attempt left."""
+    async def finish(self, key: str, outcome: str) -> None: ...
+    async def forget(self, key: str) -> None:
+        """Drop the intent after a failure that delivered nothing, so a retry sends afresh."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    summary: str
+    target: str
+
+
+class Connector(Protocol):
+    kind: str
+    resend_safe: bool
+    """True when the far side dedupes on the idempotency key, so an unresolved attempt may be re-sent."""
+
+    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Normalised fields, or `BadRequest` with a sentence for the operator."""
+    def preview(self, fields: dict[str, Any]) -> Preview: ...
+    def unavailable(self) -> str:
+        """Why approval would fail now (e.g. SMTP not configured), or '' when ready."""
+    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+        """Do it; return the outcome in words. Raise Transient/PermanentConnectorError."""
+
+
+class JobQueue(Protocol):
+    async def enqueue_run(self, task_id: str) -> None: ...
+    async def enqueue_apply(self, proposal_id: str) -> None: ...
+
+
+class ChatOutbox(Protocol):
+    async def send(self, chat: ChatRef, message: Outbound) -> str | None:
+        """Post; return a reference for later edits when the platform has one."""
+    async def edit(self, chat: ChatRef, ref: str, message: Outbound) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

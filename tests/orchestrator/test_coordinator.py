@@ -1,0 +1,164 @@
+"""The core loop on in-memory fakes: what the operator sees and what the ledger records."""
+
+from __future__ import annotations
+
+import asyncio
+
+from orchestrator import commands as cmd
+from orchestrator.model import ProposalDraft, Reply, TaskStatus
+from orchestrator.outbound import Kind
+from orchestrator.replay import differences, fold
+from tests.orchestrator.conftest import BOSS, STRANGER, Core
+
+EMAIL = ProposalDraft(
+    playbook="email", summary="Email jane@acme.com about invoice 42",
+    actions=[("email.send", {"to": "jane@acme.com", "subject": "Invoice 42", "body": "Hi"})],
+)
+
+
+async def staged(core: Core, draft: ProposalDraft = EMAIL) -> str:
+    await core.say("email jane@acme.com about invoice 42")
+    task_id = core.queue.runs[-1]
+    assert await core.coordinator.handle(cmd.StartTask(task_id))
+    await core.coordinator.handle(cmd.CompleteDraft(task_id, draft))
+    task = await core.store.get_task(task_id)
+    assert task and task.proposal_id
+    return task.proposal_id
+
+
+def ledger_types(core: Core) -> list[str]:
+    return [e.type for e in core.store.ledger]
+
+
+
+async def test_full_loop_applies_once_and_the_ledger_tells_the_story(core: Core) -> None:
+    pid = await staged(core)
+    assert core.outbox.sent[0][2].text == "On it…"
+    card = next(m for _, _, m in core.outbox.sent if m.kind is Kind.CARD)
+    assert card.final and card.proposal and card.proposal.actions[0].target == "jane@acme.com"
+    await core.say(f"/approve {pid}")
+    assert core.queue.applies == [pid]
+    await core.coordinator.handle(cmd.ApplyProposal(pid))
+    await core.coordinator.handle(cmd.ApplyProposal(pid))  # a retried job changes nothing
+    assert [k for k, _ in core.email.delivered] == [f"{pid}:0"]
+    assert ledger_types(core) == [
+        "TaskSubmitted", "TaskStarted", "ProposalStaged", "ProposalApproved", "TaskApplying",
+        "ActionApplying", "ActionApplied", "TaskDone",
+    ]
+    assert core.outbox.sent[-1][2].text.startswith("Done: Sent to jane@acme.com · approved by you")
+    stored = fold(core.store.ledger)
+    task = await core.store.get_task(core.queue.runs[0])
+    assert task and task.status is TaskStatus.DONE and stored.tasks[task.id] == "done"
+
+
+async def test_reject_sends_nothing_and_ledger_says_rejected(core: Core) -> None:
+    pid = await staged(core)
+    await core.say(f"/reject {pid} wrong tone")
+    assert core.queue.applies == [] and core.email.delivered == []
+    assert core.store.ledger[-1].type == "ProposalRejected" and core.store.ledger[-1].summary == "wrong tone"
+    assert "Rejected" in core.outbox.texts[-1]
+
+
+async def test_second_approve_says_who_decided_and_changes_nothing(core: Core) -> None:
+    pid = await staged(core)
+    await core.say(f"/approve {pid}")
+    before = len(core.store.ledger)
+    await core.say(f"/reject {pid}")
+    assert core.outbox.texts[-1] == f"Proposal {pid} was already approved by you at 09:14. Nothing changed."
+    assert len(core.store.ledger) == before and core.queue.applies == [pid]
+
+
+async def test_concurrent_decisions_have_exactly_one_winner(core: Core) -> None:
+    pid = await staged(core)
+    await asyncio.gather(*(core.say(f"/{'approve' if i % 2 else 'reject'} {pid}") for i in range(50)))
+    decisions = [e for e in core.store.ledger if e.type in ("ProposalApproved", "ProposalRejected")]
+    assert len(decisions) == 1
+    assert len(core.queue.applies) == (1 if decisions[0].type == "ProposalApproved" else 0)
+
+
+async def test_non_operator_is_refused_and_told_their_id(core: Core) -> None:
+    pid = await staged(core)
+    await core.say(f"/approve {pid}", actor=STRANGER)
+    assert "Your id is slack:U999" in core.outbox.texts[-1]
+    assert core.queue.applies == []
+    await core.say(f"/approve {pid}", actor=BOSS)
+    assert core.queue.applies == [pid]
+
+
+async def test_unknown_proposal_and_empty_message_get_clear_replies(core: Core) -> None:
+    await core.say("/approve nope")
+    assert "No proposal with id 'nope'" in core.outbox.texts[-1]
+    await core.say("   ")
+    assert "empty" in core.outbox.texts[-1]
+    assert core.store.ledger == [] and core.queue.runs == []
+
+
+async def test_same_event_twice_makes_one_task(core: Core) -> None:
+    await core.say("email a@b.co hi", event_id="E1")
+    await core.say("email a@b.co hi", event_id="E1")
+    assert len(core.queue.runs) == 1
+
+
+async def test_invalid_action_fields_become_a_reply_not_a_proposal(core: Core) -> None:
+    bad = ProposalDraft(playbook="email", summary="x", actions=[("email.send", {"to": "nobody"})])
+    await core.say("email nobody")
+    task_id = core.queue.runs[-1]
+    await core.coordinator.handle(cmd.StartTask(task_id))
+    await core.coordinator.handle(cmd.CompleteDraft(task_id, bad))
+    assert "'nobody' is not an email address" in core.outbox.texts[-1]
+    assert "ProposalStaged" not in ledger_types(core)
+
+
+async def test_blocked_connector_refuses_approval_with_the_reason(core: Core) -> None:
+    core.email.blocked = "email is not configured (set DEPUTY_SMTP_URL)"
+    pid = await staged(core)
+    await core.say(f"/approve {pid}")
+    assert "Can't approve" in core.outbox.texts[-1] and "DEPUTY_SMTP_URL" in core.outbox.texts[-1]
+    assert core.queue.applies == []
+
+
+async def test_transient_failure_is_retried_with_the_same_key_and_sends_once(core: Core) -> None:
+    pid = await staged(core)
+    await core.say(f"/approve {pid}")
+    core.email.fail_next = 1
+    try:
+        await core.coordinator.handle(cmd.ApplyProposal(pid))
+    except Exception as err:
+        assert "connection refused" in str(err)
+    await core.coordinator.handle(cmd.ApplyProposal(pid))
+    assert [k for k, _ in core.email.delivered] == [f"{pid}:0"]
+
+
+async def test_intent_without_outcome_is_not_resent_for_email(core: Core) -> None:
+    pid = await staged(core)
+    await core.say(f"/approve {pid}")
+    await core.records.begin(f"{pid}:0")  # a crashed attempt left only its intent
+    await core.coordinator.handle(cmd.ApplyProposal(pid))
+    assert core.email.delivered == []
+    proposal = await core.store.get_proposal(pid)
+    assert proposal and proposal.actions[0].unconfirmed and "unconfirmed" in proposal.actions[0].outcome
+
+
+async def test_reply_draft_finishes_the_task(core: Core) -> None:
+    await core.say("what do you know?")
+    task_id = core.queue.runs[-1]
+    await core.coordinator.handle(cmd.StartTask(task_id))
+    await core.coordinator.handle(cmd.CompleteDraft(task_id, Reply("Nothing yet.")))
+    assert core.outbox.sent[-1][2].final and core.outbox.texts[-1] == "Nothing yet."
+
+
+async def test_replay_of_the_ledger_matches_the_store(core: Core) -> None:
+    pid = await staged(core)
+    await core.say(f"/approve {pid}")
+    await core.coordinator.handle(cmd.ApplyProposal(pid))
+    rebuilt = fold(core.store.ledger)
+    task = await core.store.get_task(core.queue.runs[0])
+    proposal = await core.store.get_proposal(pid)
+    assert task and proposal
+    stored = fold([])
+    stored.tasks[task.id] = task.status.value
+    stored.proposals[pid] = proposal.status.value
+    stored.actions[f"{pid}:0"] = proposal.actions[0].status.value
+    assert differences(rebuilt, stored) == []
+    stored.tasks[task.id] = "failed"
+    assert differences(rebuilt, stored) == [f"task {task.id}: ledger says done, store says failed"]
