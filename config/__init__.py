@@ -1,0 +1,1 @@
+"""Settings, default policies and the composition root that wires adapters into the core."""

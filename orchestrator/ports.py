@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from orchestrator.events import Event
-from orchestrator.model import ChatRef, Proposal, Task
+from orchestrator.model import ChatRef, Draft, Proposal, Task
 from orchestrator.outbound import Outbound
 
 Record = Task | Proposal
@@ -81,3 +81,17 @@ class ChatOutbox(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class Drafter(Protocol):
+    """The agent boundary: turns a task into a proposal draft or a reply. Never touches the outside world."""
+
+    async def draft(self, task: Task) -> Draft: ...
+
+
+class Facts(Protocol):
+    """Canonical facts the operator told Deputy to remember."""
+
+    async def remember(self, text: str, *, source: str) -> str: ...
+    async def recall(self, query: str, limit: int = 3) -> list[tuple[str, str]]: ...
+    async def forget(self, fact_id: str) -> str | None: ...

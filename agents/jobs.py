@@ -1,0 +1,85 @@
+"""RQ job entry points. They take ids only, re-read state, and are safe to run more than once: the
+coordinator ignores a step that was already done."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from rq import get_current_job
+
+from config.settings import Settings, load_settings
+from config.wiring import Runtime, build_runtime
+from memory.metrics import observe_job
+from orchestrator import commands as cmd
+
+log = logging.getLogger("deputy.jobs")
+
+
+@cache
+def settings() -> Settings:
+    """Read once per worker process (forked horses inherit it)."""
+    return load_settings()
+
+
+async def _with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:
+    runtime = build_runtime(settings())
+    try:
+        await work(runtime)
+    finally:
+        await runtime.close()
+
+
+def _observe(job_kind: str) -> None:
+    """Enqueue → finish latency, for the `deputy_job_seconds` histogram."""
+    job = get_current_job()
+    if job is None or job.enqueued_at is None:
+        return
+    enqueued = job.enqueued_at if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=UTC)
+    observe_job(job.connection, job_kind, (datetime.now(UTC) - enqueued).total_seconds())
+
+
+async def run_task(task_id: str) -> None:
+    async def work(rt: Runtime) -> None:
+        if not await rt.coordinator.handle(cmd.StartTask(task_id)):
+            return
+        task = await rt.store.get_task(task_id)
+        assert task is not None
+        draft = await rt.drafter.draft(task)
+        await rt.coordinator.handle(cmd.CompleteDraft(task_id, draft))
+
+    await _with_runtime(work)
+    _observe("run")
+
+
+async def apply_proposal(proposal_id: str) -> None:
+    await _with_runtime(lambda rt: rt.coordinator.handle(cmd.ApplyProposal(proposal_id)))
+    _observe("apply")
+
+
+def on_failure(job: Any, connection: Any, kind: type[BaseException], value: BaseException,
+               traceback: TracebackType | None) -> None:
+    """RQ calls this after every failed attempt; only the last one (no retries left) fails the task."""
+    if job.retries_left:
+        log.warning("job %s failed (%s: %s); %s retries left", job.id, kind.__name__, value, job.retries_left)
+        return
+    reason = f"{kind.__name__}: {value}" if str(value) else kind.__name__
+    asyncio.run(_fail(job.func_name, job.args[0], reason))
+
+
+async def _fail(func_name: str, record_id: str, reason: str) -> None:
+    async def work(rt: Runtime) -> None:
+        task_id = record_id
+        if func_name.endswith("apply_proposal"):
+            proposal = await rt.store.get_proposal(record_id)
+            if proposal is None:
+                return
+            task_id = proposal.task_id
+        await rt.coordinator.handle(cmd.FailTask(task_id, reason))
+
+    await _with_runtime(work)

@@ -1,0 +1,119 @@
+"""Keeping work moving when processes die. Runs in a thread of each worker's parent process (never in a work
+horse), and one worker at a time does the sweep (a Redis lock):
+
+- a liveness key per worker, refreshed every second, expiring in 5 s: a killed worker is known dead fast;
+- jobs a dead worker had started are handed to RQ's own abandoned-job handling right away (RQ alone waits
+  for a heartbeat that outlives the worker by 60 s or more, then for a 10-minute maintenance pass);
+- retries that are due are moved from RQ's scheduled registry to the queue (no separate scheduler needed);
+- the domain is reconciled: a task still `received`/`running`, or an approved proposal not yet applied,
+  with no job in RQ gets its job again (a crash between commit and enqueue loses nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+from rq.scheduler import RQScheduler
+from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
+
+from agents.queue import apply_job_id, enqueue, rq_queue, run_job_id
+from memory import keys
+
+log = logging.getLogger("deputy.maintenance")
+BEAT_SECONDS = 1.0
+ALIVE_TTL = 5
+LOCK = f"{keys.PREFIX}:lock:maintenance"
+
+
+class Maintenance(threading.Thread):
+    def __init__(self, connection: Redis, worker_name: str) -> None:
+        super().__init__(name="deputy-maintenance", daemon=True)
+        self.connection, self.worker_name = connection, worker_name
+        self.queue = rq_queue(connection)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("maintenance tick failed")
+            self.stopping.wait(BEAT_SECONDS)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.connection.delete(keys.worker_alive(self.worker_name))
+
+    def tick(self) -> None:
+        self.connection.set(keys.worker_alive(self.worker_name), self.worker_name, ex=ALIVE_TTL)
+        if self.connection.set(LOCK, self.worker_name, nx=True, px=int(BEAT_SECONDS * 2500)):
+            self.sweep()
+
+    def sweep(self) -> None:
+        requeue_abandoned(self.connection, self.queue)
+        promote_due_retries(self.connection)
+        reconcile(self.connection)
+
+
+def alive_workers(connection: Redis) -> list[str]:
+    return [str(k) for k in connection.scan_iter(match=keys.worker_alive("*"), count=100)]
+
+
+def requeue_abandoned(connection: Redis, queue: object) -> int:
+    """Mark the started jobs of dead workers as expired, then let RQ retry or fail them as it normally would."""
+    registry = StartedJobRegistry(queue=queue, death_penalty_class=TimerDeathPenalty)  # type: ignore[arg-type]
+    dead = 0
+    for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+        try:
+            job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            continue
+        if job.worker_name and not connection.exists(keys.worker_alive(job.worker_name)):
+            connection.zadd(registry.key, {f"{job_id}:{execution_id}": 0}, xx=True)
+            log.warning("job %s was running on dead worker %s; handing it back to RQ", job_id, job.worker_name)
+            dead += 1
+    if dead:
+        registry.cleanup(timestamp=1)
+    return dead
+
+
+def promote_due_retries(connection: Redis) -> None:
+    scheduler = RQScheduler([rq_queue(connection)], connection=connection, serializer=JSONSerializer)
+    scheduler.prepare_registries([rq_queue(connection).name])
+    scheduler.enqueue_scheduled_jobs()
+
+
+def reconcile(connection: Redis) -> int:
+    queue, enqueued = rq_queue(connection), 0
+    for status in ("received", "running"):
+        for task_id in connection.smembers(keys.index("task", status)):  # type: ignore[union-attr]
+            task_id = _text(task_id)
+            if not Job.exists(run_job_id(task_id), connection=connection):
+                enqueued += enqueue(queue, "agents.jobs.run_task", task_id, run_job_id(task_id))
+    for proposal_id in connection.smembers(keys.index("proposal", "approved")):  # type: ignore[union-attr]
+        proposal_id = _text(proposal_id)
+        if _needs_apply(connection, proposal_id) and not Job.exists(apply_job_id(proposal_id), connection=connection):
+            enqueued += enqueue(queue, "agents.jobs.apply_proposal", proposal_id, apply_job_id(proposal_id))
+    if enqueued:
+        log.warning("reconciled %d task(s) that had no job", enqueued)
+    return enqueued
+
+
+def _needs_apply(connection: Redis, proposal_id: str) -> bool:
+    raw = connection.hget(keys.record("proposal", proposal_id), "data")
+    if raw is None:
+        return False
+    task_id = json.loads(raw)["task_id"]
+    status = connection.hget(keys.record("task", task_id), "status")
+    return _text(status or b"") in ("approved", "applying")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

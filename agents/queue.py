@@ -1,0 +1,54 @@
+"""The `JobQueue` port on RQ: deterministic job ids, JSON arguments (ids only), retries with backoff and a
+failure callback. RQ's API is synchronous, so calls run in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from redis import Redis
+from rq import Callback, Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.serializers import JSONSerializer
+
+QUEUE = "deputy"
+RETRY_INTERVALS = [2, 10, 30]
+JOB_TIMEOUT = 600
+FAILURE_TTL = int(timedelta(days=7).total_seconds())
+
+
+def run_job_id(task_id: str) -> str:
+    return f"run-{task_id}"
+
+
+def apply_job_id(proposal_id: str) -> str:
+    return f"apply-{proposal_id}"
+
+
+def rq_queue(connection: Redis) -> Queue:
+    return Queue(QUEUE, connection=connection, serializer=JSONSerializer)
+
+
+def enqueue(queue: Queue, func: str, arg: str, job_id: str) -> bool:
+    """False when a job with that id already exists (queued, running, scheduled or failed): nothing twice."""
+    try:
+        queue.enqueue(
+            func, arg, job_id=job_id, unique=True, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+            on_failure=Callback("agents.jobs.on_failure"), result_ttl=0, failure_ttl=FAILURE_TTL,
+            job_timeout=JOB_TIMEOUT,
+        )
+    except DuplicateJobError:
+        return False
+    return True
+
+
+class RQJobQueue:
+    def __init__(self, connection: Redis) -> None:
+        self.queue = rq_queue(connection)
+
+    async def enqueue_run(self, task_id: str) -> None:
+        await asyncio.to_thread(enqueue, self.queue, "agents.jobs.run_task", task_id, run_job_id(task_id))
+
+    async def enqueue_apply(self, proposal_id: str) -> None:
+        await asyncio.to_thread(enqueue, self.queue, "agents.jobs.apply_proposal", proposal_id,
+                                apply_job_id(proposal_id))

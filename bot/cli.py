@@ -1,0 +1,107 @@
+"""The `deputy` command. Exit codes: 0 ok, 1 a check found a problem (replay), 2 bad usage or configuration."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+
+from config.logs import setup_logging  # noqa: E402
+from config.settings import Settings, load_settings  # noqa: E402
+from orchestrator.errors import ConfigError  # noqa: E402
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.up import run_up
+
+    return run_up(settings)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve import run_serve
+
+    return asyncio.run(run_serve(settings))
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from agents.worker import run_worker
+
+    return run_worker(settings, burst=args.burst)
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.console.run import run_chat
+
+    return asyncio.run(run_chat(settings))
+
+
+def _ledger(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ops import run_ledger
+
+    return asyncio.run(run_ledger(settings, follow=args.follow, as_json=args.json, since=args.since))
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ops import run_replay
+
+    return asyncio.run(run_replay(settings))
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import run_doctor
+
+    return asyncio.run(run_doctor(settings))
+
+
+def _later(name: str, issue: str) -> Callable[[argparse.Namespace, Settings], int]:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        raise ConfigError(f"'deputy {name}' is not available in this version yet ({issue}).")
+
+    return run
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deputy", description="Deputy: approved, audited, exactly-once actions from chat.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("up", help="everything in one process tree (make run)").set_defaults(run=_up)
+    sub.add_parser("serve", help="web server only").set_defaults(run=_serve)
+    worker = sub.add_parser("worker", help="one RQ worker for Deputy's queue")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(run=_worker)
+    sub.add_parser("scheduler", help="digest, reminders, expiry").set_defaults(
+        run=_later("scheduler", "the scheduler arrives with the digest work; workers already recover stuck jobs"))
+    sub.add_parser("chat", help="the console channel").set_defaults(run=_chat)
+    digest = sub.add_parser("digest", help="build and post the digest")
+    digest.add_argument("--now", action="store_true")
+    digest.add_argument("--date")
+    digest.set_defaults(run=_later("digest", "the digest arrives with the scheduler work"))
+    ledger = sub.add_parser("ledger", help="read the audit ledger")
+    ledger.add_argument("--follow", action="store_true", help="keep printing new entries")
+    ledger.add_argument("--json", action="store_true", help="one JSON object per line")
+    ledger.add_argument("--since", help="ISO date/time (2026-11-03T09:00) or age (30m, 2h, 7d)")
+    ledger.set_defaults(run=_ledger)
+    sub.add_parser("replay", help="rebuild state from the ledger and report differences").set_defaults(run=_replay)
+    sub.add_parser("doctor", help="check configuration and connectivity").set_defaults(run=_doctor)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        setup_logging()
+        return int(args.run(args, settings))
+    except ConfigError as err:
+        print(f"deputy: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The console's `ChatOutbox`: messages go to a Redis Stream per chat, so a worker in another process can
+talk to the terminal running `deputy chat`, and nothing is lost while it is closed."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from bot.console.render import render
+from memory import keys
+from orchestrator.model import ChatRef
+from orchestrator.outbound import Outbound
+
+MAXLEN = 10_000
+
+
+class ConsoleOutbox:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def send(self, chat: ChatRef, message: Outbound) -> str | None:
+        return await self._append(chat, message, ref="")
+
+    async def edit(self, chat: ChatRef, ref: str, message: Outbound) -> None:
+        await self._append(chat, message, ref=ref)
+
+    async def _append(self, chat: ChatRef, message: Outbound, *, ref: str) -> str:
+        fields = {
+            "text": render(message), "kind": message.kind.value, "reply_to": message.reply_to or "",
+            "final": "1" if message.final else "0", "task": message.task_id or "", "ref": ref,
+            "proposal": message.proposal.id if message.proposal else "",
+        }
+        entry = await self.redis.xadd(keys.console(chat.chat), fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]
+        return ref or str(entry)

@@ -1,0 +1,47 @@
+"""Proposal cards and notices as plain terminal text. Pure: Outbound in, str out."""
+
+from __future__ import annotations
+
+from orchestrator.model import Proposal, ProposalStatus
+from orchestrator.outbound import Kind, Outbound
+
+MARKS = {Kind.PROGRESS: "…", Kind.CARD: "?", Kind.OUTCOME: "✓", Kind.NOTICE: "•", Kind.ERROR: "✗"}
+BODY_LINES = 12
+
+
+def render(message: Outbound) -> str:
+    if message.kind is Kind.CARD and message.proposal is not None:
+        return card(message.proposal)
+    prefix = f"[{message.task_id}] " if message.task_id and message.kind is Kind.PROGRESS else ""
+    return f"{MARKS[message.kind]} {prefix}{message.text}"
+
+
+def card(proposal: Proposal) -> str:
+    lines = [f"┌ Proposal {proposal.id} · {proposal.playbook} · risk {proposal.risk}"]
+    for action in proposal.actions:
+        lines.append(f"│ {action.summary}")
+        lines.append(f"│   to: {action.target}")
+        lines += [f"│   {line}" for line in _details(action.fields)]
+    lines.append(f"│ cost: estimated ${proposal.cost_estimate_usd:.3f} · spent ${proposal.cost_spent_usd:.3f}")
+    if proposal.blocked_reason:
+        lines.append(f"│ ⚠ {proposal.blocked_reason}")
+    if proposal.status is ProposalStatus.PENDING:
+        lines.append(f"└ /approve {proposal.id}   /reject {proposal.id} [reason]")
+    else:
+        lines.append(f"└ {proposal.status.value}")
+    return "\n".join(lines)
+
+
+def _details(fields: dict[str, object]) -> list[str]:
+    out: list[str] = []
+    if "subject" in fields:
+        out.append(f"subject: {fields['subject']}")
+    body = str(fields.get("body", ""))
+    if body and "title" not in fields:
+        body_lines = body.splitlines()
+        out += ["  " + line for line in body_lines[:BODY_LINES]]
+        if len(body_lines) > BODY_LINES:
+            out.append(f"  … ({len(body_lines) - BODY_LINES} more lines)")
+    elif body:
+        out += body.splitlines()[:BODY_LINES]
+    return out

@@ -1,0 +1,50 @@
+"""The aiohttp app: health, readiness and metrics now; Slack, Telegram and inbound hooks mount here too."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot import metrics
+from memory import keys
+
+REDIS: web.AppKey[Redis] = web.AppKey("redis", Redis)
+
+
+async def alive_workers(redis: Redis) -> int:
+    return len([k async for k in redis.scan_iter(match=keys.worker_alive("*"), count=100)])
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready means a request sent now will be worked on: Redis answers and a worker is alive."""
+    redis = request.app[REDIS]
+    try:
+        await redis.ping()
+        workers = await alive_workers(redis)
+    except (RedisError, OSError) as err:
+        return web.json_response({"status": "not ready", "reason": f"Redis is unreachable: {err}"}, status=503)
+    if workers == 0:
+        reason = "no worker is alive (start one with 'deputy worker')"
+        return web.json_response({"status": "not ready", "reason": reason}, status=503)
+    return web.json_response({"status": "ready", "workers": workers})
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    redis = request.app[REDIS]
+    body = await metrics.render(redis, await alive_workers(redis))
+    return web.Response(body=body, content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+def make_app(redis: Redis) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app[REDIS] = redis
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_view)
+    return app

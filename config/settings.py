@@ -1,0 +1,132 @@
+"""Deputy's settings, read once at start from the environment and `.env` (names in shared/CONTRACT.md).
+A wrong value stops Deputy with one line naming the variable and how to fix it."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.errors import ConfigError
+
+_OPERATOR = re.compile(r"^(slack|telegram):[A-Za-z0-9_\-]+$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=False)
+
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    data_dir: Path = Field(Path(".deputy"), validation_alias="DEPUTY_DATA_DIR")
+    host: str = Field("127.0.0.1", validation_alias="DEPUTY_HOST")
+    port: int = Field(8080, ge=0, le=65535, validation_alias="DEPUTY_PORT")
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="DEPUTY_SLACK_API_URL")
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_mode: Literal["polling", "webhook"] = Field("polling", validation_alias="DEPUTY_TELEGRAM_MODE")
+    telegram_webhook_secret: SecretStr | None = Field(None, validation_alias="DEPUTY_TELEGRAM_WEBHOOK_SECRET")
+    telegram_api_url: str = Field("https://api.telegram.org/bot", validation_alias="DEPUTY_TELEGRAM_API_URL")
+    operators_raw: str = Field("", validation_alias="DEPUTY_OPERATORS")
+
+    llm_model: str = Field("offline", validation_alias="DEPUTY_LLM_MODEL")
+    llm_verify_model: str | None = Field(None, validation_alias="DEPUTY_LLM_VERIFY_MODEL")
+    llm_api_base: str | None = Field(None, validation_alias="DEPUTY_LLM_API_BASE")
+    daily_budget_usd: float = Field(5.0, ge=0, validation_alias="DEPUTY_DAILY_BUDGET_USD")
+    offline_latency_ms: int = Field(0, ge=0, le=600_000, validation_alias="DEPUTY_OFFLINE_LATENCY_MS")
+
+    smtp_url: SecretStr | None = Field(None, validation_alias="DEPUTY_SMTP_URL")
+    email_from: str | None = Field(None, validation_alias="DEPUTY_EMAIL_FROM")
+    webhooks: str = Field("", validation_alias="DEPUTY_WEBHOOKS")
+    webhook_secret: SecretStr | None = Field(None, validation_alias="DEPUTY_WEBHOOK_SECRET")
+    hooks: str = Field("", validation_alias="DEPUTY_HOOKS")
+    undo_seconds: int = Field(20, ge=0, validation_alias="DEPUTY_UNDO_SECONDS")
+    digest_channel: str | None = Field(None, validation_alias="DEPUTY_DIGEST_CHANNEL")
+    digest_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias="DEPUTY_DIGEST_AT")
+    timezone: str = Field("UTC", validation_alias="DEPUTY_TIMEZONE")
+    memory_backend: Literal["local", "weaviate"] = Field("local", validation_alias="DEPUTY_MEMORY_BACKEND")
+    weaviate_url: str | None = Field(None, validation_alias="DEPUTY_WEAVIATE_URL")
+    weaviate_grpc_port: int = Field(50051, validation_alias="DEPUTY_WEAVIATE_GRPC_PORT")
+
+    @field_validator("operators_raw")
+    @classmethod
+    def _operators(cls, value: str) -> str:
+        for item in _items(value):
+            if not _OPERATOR.match(item):
+                raise ValueError(f"{item!r} is not platform:id; use e.g. slack:U0123ABC or telegram:123456789")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in ("smtp", "smtps"):
+            raise ValueError("must look like smtp://user:pass@host:587?starttls=1 or smtps://user:pass@host:465")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone; use e.g. Europe/Berlin or UTC") from None
+        return value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Settings:
+        if self.smtp_url and not self.email_from:
+            raise ValueError("DEPUTY_EMAIL_FROM is required with DEPUTY_SMTP_URL (e.g. DEPUTY_EMAIL_FROM=you@example.com)")
+        if self.telegram_mode == "webhook" and self.telegram_bot_token and not self.telegram_webhook_secret:
+            raise ValueError("DEPUTY_TELEGRAM_WEBHOOK_SECRET is required with DEPUTY_TELEGRAM_MODE=webhook")
+        return self
+
+    @cached_property
+    def operators(self) -> frozenset[str]:
+        return frozenset(_items(self.operators_raw))
+
+    @property
+    def has_chat_platform(self) -> bool:
+        return bool(self.slack_bot_token or self.telegram_bot_token)
+
+    @property
+    def verify_model(self) -> str:
+        return self.llm_verify_model or self.llm_model
+
+
+def _items(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, or `ConfigError` with one line naming the variable and the fix."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise ConfigError(describe(err)) from None
+
+
+def describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    name = _env_name(first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    got = first.get("input")
+    shown = "" if got is None or isinstance(got, dict) or "secret" in name.lower() or "token" in name.lower() else (
+        f" (got {str(got)!r})")
+    prefix = f"{name}: " if name else ""
+    return f"configuration error: {prefix}{message}{shown}"
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return ""
+    field = Settings.model_fields.get(str(loc[0]))
+    alias = field.validation_alias if field else None
+    return str(alias) if isinstance(alias, str) else str(loc[0])

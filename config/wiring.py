@@ -1,0 +1,88 @@
+"""The composition root: the one place adapters are chosen and plugged into the core."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parseaddr
+
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from agents.offline import OfflineDrafter
+from agents.queue import RQJobQueue
+from bot.console.outbound import ConsoleOutbox
+from config.settings import Settings
+from connectors.email import EmailConnector
+from connectors.notes import NoteConnector
+from memory.actions import RedisActionRecords
+from memory.facts import RedisFacts
+from memory.ledger import RedisLedger
+from memory.store import RedisStore
+from orchestrator.coordinator import Coordinator, CoreConfig
+from orchestrator.errors import ConfigError
+from orchestrator.ports import Connector, Drafter
+from orchestrator.routing import OutboxRouter
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def redis_url(settings: Settings) -> str:
+    """REDIS_URL, else the embedded Redis that `deputy up` (or another command) started in the data dir."""
+    if settings.redis_url:
+        return settings.redis_url
+    from memory.embedded import running_url
+
+    url = running_url(settings.data_dir)
+    if url is None:
+        raise ConfigError(
+            f"no Redis: REDIS_URL is unset and no embedded Redis is running in {settings.data_dir}. "
+            "Start Deputy with 'deputy up' (or 'make run'), or set REDIS_URL."
+        )
+    return url
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    store: RedisStore
+    ledger: RedisLedger
+    coordinator: Coordinator
+    drafter: Drafter
+    facts: RedisFacts
+    connectors: dict[str, Connector]
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def connectors_for(settings: Settings, redis: Redis) -> dict[str, Connector]:
+    smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+    found: list[Connector] = [EmailConnector(smtp, settings.email_from), NoteConnector(redis)]
+    return {c.kind: c for c in found}
+
+
+def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
+    """Everything a process needs to handle commands; cheap, so a job builds one per run."""
+    url = url or redis_url(settings)
+    redis = Redis.from_url(url, decode_responses=True)
+    store, facts = RedisStore(redis), RedisFacts(redis)
+    connectors = connectors_for(settings, redis)
+    coordinator = Coordinator(
+        store=store, queue=RQJobQueue(SyncRedis.from_url(url)), outbox=OutboxRouter({"console": ConsoleOutbox(redis)}),
+        records=RedisActionRecords(redis), connectors=connectors, clock=SystemClock(),
+        config=CoreConfig(operators=settings.operators, daily_budget_usd=settings.daily_budget_usd),
+    )
+    sender = parseaddr(settings.email_from or "")[0]
+    drafter = OfflineDrafter(facts, latency_ms=settings.offline_latency_ms, sender_name=sender)
+    return Runtime(settings, redis, store, RedisLedger(redis), coordinator, drafter, facts, connectors)
+
+
+def export_redis_url(url: str) -> None:
+    """Child processes (RQ work horses, `deputy worker` started by `deputy up`) find Redis the same way."""
+    os.environ["REDIS_URL"] = url

@@ -1,0 +1,143 @@
+"""`email.send` over SMTP. The Message-ID is derived from the idempotency key, so a duplicate (should one
+ever happen) is recognisable by mail clients; SMTP itself cannot be asked "did you get this?", hence
+`resend_safe = False`: an attempt cut short by a crash is reported, never re-sent."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from orchestrator.errors import BadRequest, ConnectorError, PermanentConnectorError, TransientConnectorError
+from orchestrator.ports import Preview
+
+ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+MAX_BODY = 100_000
+TIMEOUT_S = 20.0
+
+
+def check_address(address: str) -> str:
+    """The address, normalised, or `BadRequest` that quotes it back."""
+    cleaned = address.strip().strip("<>,.;:()[]\"'")
+    if len(cleaned) > 254 or not ADDRESS.match(cleaned) or ".." in cleaned:
+        raise BadRequest(f"'{address}' is not a valid email address. Check it and send the request again.")
+    return cleaned.lower()
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    tls: bool
+    starttls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        tls = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or (465 if tls else 25),
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+            starttls=query.get("starttls", ["0"])[0] in ("1", "true", "yes"),
+        )
+
+
+class EmailConnector:
+    kind = "email.send"
+    resend_safe = False
+
+    def __init__(self, smtp_url: str | None, sender: str | None) -> None:
+        self.target = SmtpTarget.parse(smtp_url) if smtp_url else None
+        self.sender = sender
+
+    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
+        to = check_address(str(fields.get("to", "")))
+        subject = " ".join(str(fields.get("subject", "")).split())[:200]
+        body = str(fields.get("body", ""))
+        if not subject:
+            raise BadRequest("The email needs a subject.")
+        if len(body) > MAX_BODY:
+            raise BadRequest(f"The email body is over {MAX_BODY:,} characters.")
+        return {"to": to, "subject": subject, "body": body}
+
+    def preview(self, fields: dict[str, Any]) -> Preview:
+        return Preview(summary=f"Send email “{fields['subject']}” to {fields['to']}", target=fields["to"])
+
+    def unavailable(self) -> str:
+        if self.target is None:
+            return "email can't be sent: SMTP is not set up (set DEPUTY_SMTP_URL and DEPUTY_EMAIL_FROM)"
+        return ""
+
+    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+        if self.target is None or not self.sender:
+            raise PermanentConnectorError(self.unavailable())
+        message = self.message(fields, idempotency_key)
+        await asyncio.to_thread(self._send, message)
+        return f"Sent to {fields['to']}"
+
+    def message(self, fields: dict[str, Any], idempotency_key: str) -> EmailMessage:
+        assert self.sender
+        domain = parseaddr(self.sender)[1].rpartition("@")[2] or "deputy.local"
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = fields["to"]
+        message["Subject"] = fields["subject"]
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = f"<deputy.{idempotency_key.replace(':', '.')}.{digest}@{domain}>"
+        message.set_content(fields["body"])
+        return message
+
+    def _send(self, message: EmailMessage) -> None:
+        """Errors before the server accepted the message are transient; a 5xx is permanent; a connection lost
+        after DATA is ambiguous (plain `ConnectorError`), so the idempotency record is kept."""
+        target = self.target
+        assert target is not None
+        try:
+            client = self._connect(target)
+        except (OSError, smtplib.SMTPException) as err:
+            raise TransientConnectorError(f"can't reach the SMTP server {target.host}:{target.port}: {err}") from err
+        try:
+            with client:
+                if target.user and target.password:
+                    client.login(target.user, target.password)
+                client.send_message(message)
+        except smtplib.SMTPAuthenticationError as err:
+            raise PermanentConnectorError(f"SMTP login failed ({err.smtp_code}); check DEPUTY_SMTP_URL") from err
+        except smtplib.SMTPRecipientsRefused as err:
+            raise PermanentConnectorError(f"the SMTP server refused the recipient: {_first(err.recipients)}") from err
+        except smtplib.SMTPResponseException as err:
+            detail = f"SMTP {err.smtp_code}: {err.smtp_error.decode(errors='replace')[:200]}"
+            cls = PermanentConnectorError if err.smtp_code >= 500 else TransientConnectorError
+            raise cls(detail) from err
+        except (OSError, smtplib.SMTPException) as err:
+            raise ConnectorError(f"the SMTP connection broke mid-send: {err}") from err
+
+    @staticmethod
+    def _connect(target: SmtpTarget) -> smtplib.SMTP:
+        if target.tls:
+            return smtplib.SMTP_SSL(target.host, target.port, timeout=TIMEOUT_S, context=ssl.create_default_context())
+        client = smtplib.SMTP(target.host, target.port, timeout=TIMEOUT_S)
+        if target.starttls:
+            client.starttls(context=ssl.create_default_context())
+        return client
+
+
+def _first(recipients: dict[str, Any]) -> str:
+    for address, (code, reason) in recipients.items():
+        return f"{address} ({code} {reason.decode(errors='replace') if isinstance(reason, bytes) else reason})"
+    return "unknown"

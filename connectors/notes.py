@@ -1,0 +1,41 @@
+"""`note.save`: records a decision or plan inside Deputy. Saving under the idempotency key makes a repeat a
+no-op, so it is safe to re-send."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from orchestrator.errors import BadRequest
+from orchestrator.ports import Preview
+
+NOTES = "deputy:notes"
+
+
+class NoteConnector:
+    kind = "note.save"
+    resend_safe = True
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
+        title = " ".join(str(fields.get("title", "")).split())[:120]
+        body = str(fields.get("body", ""))[:20_000]
+        if not title:
+            raise BadRequest("A note needs a title.")
+        return {"title": title, "body": body}
+
+    def preview(self, fields: dict[str, Any]) -> Preview:
+        return Preview(summary=f"Save the note “{fields['title']}” to Deputy's decisions", target="Deputy notes")
+
+    def unavailable(self) -> str:
+        return ""
+
+    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+        record = {**fields, "saved_at": datetime.now(UTC).isoformat(), "key": idempotency_key}
+        await self.redis.hsetnx(NOTES, idempotency_key, json.dumps(record))  # type: ignore[misc]
+        return f"Saved note “{fields['title']}”"

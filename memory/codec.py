@@ -1,0 +1,56 @@
+"""JSON for the core's dataclasses, via pydantic, so the core itself stays free of serialization code."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+from orchestrator.events import EVENT_TYPES, Event
+from orchestrator.model import Proposal, Task
+
+T = TypeVar("T")
+
+
+@cache
+def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
+    return TypeAdapter(cls)
+
+
+def dump(obj: Any) -> str:
+    return _adapter(type(obj)).dump_json(obj).decode()
+
+
+def load(cls: type[T], raw: str | bytes) -> T:
+    result: T = _adapter(cls).validate_json(raw)
+    return result
+
+
+def load_record(kind: str, raw: str) -> Task | Proposal:
+    return load(Task if kind == "task" else Proposal, raw)
+
+
+def event_fields(event: Event) -> dict[str, str]:
+    """The flat stream entry: readable fields for `deputy ledger` plus `data` for an exact rebuild."""
+    return {
+        "type": event.type,
+        "at": event.at.isoformat(),
+        "task": event.task_id,
+        "proposal": event.proposal_id or "",
+        "actor": event.actor or "",
+        "cost_usd": f"{event.cost_usd:.6f}",
+        "summary": event.summary,
+        "data": dump(event),
+    }
+
+
+def event_from_fields(fields: dict[str, str]) -> Event:
+    cls = EVENT_TYPES[fields["type"]]
+    return load(cls, fields["data"])
+
+
+def event_json(entry_id: str, fields: dict[str, str]) -> str:
+    data = json.loads(fields["data"])
+    return json.dumps({"id": entry_id, "type": fields["type"], **data}, ensure_ascii=False)

@@ -1,0 +1,31 @@
+"""Cross-process metrics kept in Redis: every process records, any web process reports. Event counts are
+incremented by the ledger commit itself (so they can't drift); job latencies are histogram buckets here."""
+
+from __future__ import annotations
+
+from redis import Redis as SyncRedis
+
+from memory import keys
+
+EVENTS = f"{keys.PREFIX}:metrics:events"
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def job_key(job: str) -> str:
+    return f"{keys.PREFIX}:metrics:job:{job}"
+
+
+def bucket_label(bound: float) -> str:
+    return f"{bound:g}"
+
+
+def observe_job(connection: SyncRedis, job: str, seconds: float) -> None:
+    """Cumulative buckets, as Prometheus expects them, plus sum and count, in one round trip."""
+    pipe = connection.pipeline(transaction=False)
+    key = job_key(job)
+    for bound in BUCKETS:
+        if seconds <= bound:
+            pipe.hincrby(key, bucket_label(bound), 1)
+    pipe.hincrby(key, "+Inf", 1)
+    pipe.hincrbyfloat(key, "sum", seconds)
+    pipe.execute()
