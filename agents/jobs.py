@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from datetime import UTC, datetime
 from functools import cache
+from types import TracebackType
 from typing import Any
 
 from rq import get_current_job
@@ -62,8 +62,9 @@ async def apply_proposal(proposal_id: str) -> None:
     _observe("apply")
 
 
-def on_failure(job: Any, connection: Any, kind: type[BaseException], value: BaseException,
-               traceback: TracebackType | None) -> None:
+def on_failure(
+    job: Any, connection: Any, kind: type[BaseException], value: BaseException, traceback: TracebackType | None
+) -> None:
     """RQ calls this after every failed attempt; only the last one (no retries left) fails the task."""
     if job.retries_left:
         log.warning("job %s failed (%s: %s); %s retries left", job.id, kind.__name__, value, job.retries_left)

@@ -87,17 +87,17 @@ def requeue_abandoned(connection: Redis, queue: object) -> int:
 def promote_due_retries(connection: Redis) -> None:
     scheduler = RQScheduler([rq_queue(connection)], connection=connection, serializer=JSONSerializer)
     scheduler.prepare_registries([rq_queue(connection).name])
-    scheduler.enqueue_scheduled_jobs()
+    scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
 
 
 def reconcile(connection: Redis) -> int:
     queue, enqueued = rq_queue(connection), 0
     for status in ("received", "running"):
-        for task_id in connection.smembers(keys.index("task", status)):  # type: ignore[union-attr]
+        for task_id in connection.smembers(keys.index("task", status)):
             task_id = _text(task_id)
             if not Job.exists(run_job_id(task_id), connection=connection):
                 enqueued += enqueue(queue, "agents.jobs.run_task", task_id, run_job_id(task_id))
-    for proposal_id in connection.smembers(keys.index("proposal", "approved")):  # type: ignore[union-attr]
+    for proposal_id in connection.smembers(keys.index("proposal", "approved")):
         proposal_id = _text(proposal_id)
         if _needs_apply(connection, proposal_id) and not Job.exists(apply_job_id(proposal_id), connection=connection):
             enqueued += enqueue(queue, "agents.jobs.apply_proposal", proposal_id, apply_job_id(proposal_id))

@@ -54,7 +54,9 @@ class OfflineDrafter:
     def _email(self, text: str) -> Draft:
         address = next((w for w in text.split() if "@" in w), None)
         if address is None:
-            return Reply("Who should I email? Add their address, e.g. 'email jane@acme.com about invoice 42'.", ok=False)
+            return Reply(
+                "Who should I email? Add their address, e.g. 'email jane@acme.com about invoice 42'.", ok=False
+            )
         after = text.split(address, 1)[1].strip(" ,.;:-")
         topic_match = _TOPIC.search(after)
         topic = (topic_match["topic"] if topic_match else after).strip(" .") or "a quick note"
@@ -63,7 +65,9 @@ class OfflineDrafter:
         to = address.strip("<>,.;:()[]\"'")
         body = self._body(to, topic, follow_up="follow" in text.lower())
         return ProposalDraft(
-            playbook="email", summary=f"Email {to}: {subject}", risk="medium",
+            playbook="email",
+            summary=f"Email {to}: {subject}",
+            risk="medium",
             actions=[("email.send", {"to": to, "subject": subject[:120], "body": body})],
         )
 
@@ -76,11 +80,14 @@ class OfflineDrafter:
     @staticmethod
     def _plan(text: str) -> ProposalDraft:
         title = text if len(text) <= 80 else text[:79] + "…"
-        plan = "\n".join([
-            f"Plan for: {title}",
-            "1. Pin down the goal, the deadline and who is involved.",
-            "2. Gather what Deputy knows (memory, recent messages).",
-            "3. Draft the work and bring any outside action back to you for approval.",
-        ])
-        return ProposalDraft(playbook="note", summary=plan, risk="low",
-                             actions=[("note.save", {"title": title, "body": plan})])
+        plan = "\n".join(
+            [
+                f"Plan for: {title}",
+                "1. Pin down the goal, the deadline and who is involved.",
+                "2. Gather what Deputy knows (memory, recent messages).",
+                "3. Draft the work and bring any outside action back to you for approval.",
+            ]
+        )
+        return ProposalDraft(
+            playbook="note", summary=plan, risk="low", actions=[("note.save", {"title": title, "body": plan})]
+        )

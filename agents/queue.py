@@ -33,8 +33,14 @@ def enqueue(queue: Queue, func: str, arg: str, job_id: str) -> bool:
     """False when a job with that id already exists (queued, running, scheduled or failed): nothing twice."""
     try:
         queue.enqueue(
-            func, arg, job_id=job_id, unique=True, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-            on_failure=Callback("agents.jobs.on_failure"), result_ttl=0, failure_ttl=FAILURE_TTL,
+            func,
+            arg,
+            job_id=job_id,
+            unique=True,
+            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+            on_failure=Callback("agents.jobs.on_failure"),
+            result_ttl=0,
+            failure_ttl=FAILURE_TTL,
             job_timeout=JOB_TIMEOUT,
         )
     except DuplicateJobError:
@@ -50,5 +56,6 @@ class RQJobQueue:
         await asyncio.to_thread(enqueue, self.queue, "agents.jobs.run_task", task_id, run_job_id(task_id))
 
     async def enqueue_apply(self, proposal_id: str) -> None:
-        await asyncio.to_thread(enqueue, self.queue, "agents.jobs.apply_proposal", proposal_id,
-                                apply_job_id(proposal_id))
+        await asyncio.to_thread(
+            enqueue, self.queue, "agents.jobs.apply_proposal", proposal_id, apply_job_id(proposal_id)
+        )

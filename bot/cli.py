@@ -6,14 +6,14 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
 
-from config.logs import setup_logging  # noqa: E402
-from config.settings import Settings, load_settings  # noqa: E402
-from orchestrator.errors import ConfigError  # noqa: E402
+from config.logs import setup_logging
+from config.settings import Settings, load_settings
+from orchestrator.errors import ConfigError
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,7 +74,8 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(run=_worker)
     sub.add_parser("scheduler", help="digest, reminders, expiry").set_defaults(
-        run=_later("scheduler", "the scheduler arrives with the digest work; workers already recover stuck jobs"))
+        run=_later("scheduler", "the scheduler arrives with the digest work; workers already recover stuck jobs")
+    )
     sub.add_parser("chat", help="the console channel").set_defaults(run=_chat)
     digest = sub.add_parser("digest", help="build and post the digest")
     digest.add_argument("--now", action="store_true")

@@ -30,18 +30,25 @@ class Check:
 
 
 async def check_redis(settings: Settings) -> list[Check]:
-    url = settings.redis_url or running_url(settings.data_dir)
+    url = settings.redis_url or await asyncio.to_thread(running_url, settings.data_dir)
     if url is None:
-        found = Path(executable()).exists()
+        found = await asyncio.to_thread(Path(executable()).exists)
         detail = f"embedded, not running now ('deputy up' starts it in {settings.data_dir})"
-        return [Check("Redis", found, detail if found else "the embedded redis-server binary is missing; run 'make run'")]
+        return [
+            Check("Redis", found, detail if found else "the embedded redis-server binary is missing; run 'make run'")
+        ]
     client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
     try:
         await client.ping()
         checks = [Check("Redis", True, f"reachable at {_hide_password(url)}"), await _persistence(client)]
         workers = len([k async for k in client.scan_iter(match=keys.worker_alive("*"))])
-        checks.append(Check("Workers", workers > 0, f"{workers} alive" if workers else
-                            "none alive: start one with 'deputy worker' (deputy up starts one)"))
+        checks.append(
+            Check(
+                "Workers",
+                workers > 0,
+                f"{workers} alive" if workers else "none alive: start one with 'deputy worker' (deputy up starts one)",
+            )
+        )
         return checks
     except (RedisError, OSError) as err:
         return [Check("Redis", False, f"can't reach {_hide_password(url)} ({err}); check REDIS_URL")]
@@ -57,9 +64,12 @@ async def _persistence(client: Redis) -> Check:
         return Check("Redis persistence", True, "CONFIG GET is not allowed here; make sure AOF is on", info=True)
     if aof == "yes" and fsync in ("always", "everysec"):
         return Check("Redis persistence", True, f"AOF on, appendfsync {fsync}")
-    return Check("Redis persistence", False,
-                 f"appendonly={aof}, appendfsync={fsync}: set 'appendonly yes' and 'appendfsync always' so approved "
-                 "actions survive a crash")
+    return Check(
+        "Redis persistence",
+        False,
+        f"appendonly={aof}, appendfsync={fsync}: set 'appendonly yes' and 'appendfsync always' so approved "
+        "actions survive a crash",
+    )
 
 
 def _hide_password(url: str) -> str:
@@ -71,18 +81,32 @@ def _hide_password(url: str) -> str:
 
 async def check_smtp(settings: Settings) -> list[Check]:
     if not settings.smtp_url:
-        return [Check("Email", True, "SMTP not set: email can be drafted, not sent (set DEPUTY_SMTP_URL and "
-                      "DEPUTY_EMAIL_FROM)", info=True)]
+        return [
+            Check(
+                "Email",
+                True,
+                "SMTP not set: email can be drafted, not sent (set DEPUTY_SMTP_URL and DEPUTY_EMAIL_FROM)",
+                info=True,
+            )
+        ]
     connector = EmailConnector(settings.smtp_url.get_secret_value(), settings.email_from)
     target = connector.target
     assert target is not None
     try:
         await asyncio.to_thread(_smtp_login, connector)
     except smtplib.SMTPAuthenticationError:
-        return [Check("Email", False, f"SMTP login to {target.host}:{target.port} was refused: check the user and "
-                      "password in DEPUTY_SMTP_URL")]
+        return [
+            Check(
+                "Email",
+                False,
+                f"SMTP login to {target.host}:{target.port} was refused: check the user and "
+                "password in DEPUTY_SMTP_URL",
+            )
+        ]
     except (OSError, smtplib.SMTPException) as err:
-        return [Check("Email", False, f"can't talk to SMTP at {target.host}:{target.port} ({err}); check DEPUTY_SMTP_URL")]
+        return [
+            Check("Email", False, f"can't talk to SMTP at {target.host}:{target.port} ({err}); check DEPUTY_SMTP_URL")
+        ]
     return [Check("Email", True, f"SMTP at {target.host}:{target.port} answers, sending as {settings.email_from}")]
 
 
@@ -98,15 +122,27 @@ def _smtp_login(connector: EmailConnector) -> None:
 async def check_model(settings: Settings) -> list[Check]:
     if settings.llm_model == "offline":
         return [Check("Model", True, "offline (built in, deterministic, free)")]
-    return [Check("Model", True, f"{settings.llm_model} configured; drafting still uses the offline playbooks in "
-                  "this version", info=True)]
+    return [
+        Check(
+            "Model",
+            True,
+            f"{settings.llm_model} configured; drafting still uses the offline playbooks in this version",
+            info=True,
+        )
+    ]
 
 
 async def check_channels(settings: Settings) -> list[Check]:
     out = [Check("Console", True, "always available ('deputy chat')")]
     for name, on in (("Slack", settings.slack_bot_token), ("Telegram", settings.telegram_bot_token)):
-        out.append(Check(name, True, "credentials set, but this version does not connect it yet" if on
-                         else "off (no credentials)", info=True))
+        out.append(
+            Check(
+                name,
+                True,
+                "credentials set, but this version does not connect it yet" if on else "off (no credentials)",
+                info=True,
+            )
+        )
     return out
 
 

@@ -27,12 +27,12 @@ class Snapshot(Collector):
 async def snapshot(redis: Redis, alive_workers: int) -> list[Metric]:
     tasks = GaugeMetricFamily("deputy_tasks", "Tasks by state", labels=["state"])
     for status in TaskStatus:
-        tasks.add_metric([status.value], await redis.scard(keys.index("task", status.value)))  # type: ignore[misc]
+        tasks.add_metric([status.value], await redis.scard(keys.index("task", status.value)))
     proposals = GaugeMetricFamily("deputy_proposals", "Proposals by state", labels=["state"])
     for pstatus in ProposalStatus:
-        proposals.add_metric([pstatus.value], await redis.scard(keys.index("proposal", pstatus.value)))  # type: ignore[misc]
+        proposals.add_metric([pstatus.value], await redis.scard(keys.index("proposal", pstatus.value)))
     events = CounterMetricFamily("deputy_ledger_events", "Ledger events appended, by type", labels=["type"])
-    counts = await redis.hgetall(EVENTS)  # type: ignore[misc]
+    counts = await redis.hgetall(EVENTS)
     for name, value in sorted(counts.items()):
         events.add_metric([str(name)], float(value))
     decisions = CounterMetricFamily("deputy_decisions", "Proposal decisions", labels=["verdict"])
@@ -43,11 +43,9 @@ async def snapshot(redis: Redis, alive_workers: int) -> list[Metric]:
 
 
 async def _job_latency(redis: Redis) -> Metric:
-    family = HistogramMetricFamily(
-        "deputy_job_seconds", "Job latency from enqueue to finish", labels=["job"]
-    )
+    family = HistogramMetricFamily("deputy_job_seconds", "Job latency from enqueue to finish", labels=["job"])
     for job in JOBS:
-        raw = await redis.hgetall(job_key(job))  # type: ignore[misc]
+        raw = await redis.hgetall(job_key(job))
         buckets = [(bucket_label(b), float(raw.get(bucket_label(b), 0))) for b in BUCKETS]
         buckets.append(("+Inf", float(raw.get("+Inf", 0))))
         family.add_metric([job], buckets, sum_value=float(raw.get("sum", 0)))

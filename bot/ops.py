@@ -28,7 +28,9 @@ def since_id(since: str | None, now: datetime | None = None) -> str:
         try:
             start = datetime.fromisoformat(since.strip())
         except ValueError:
-            raise ConfigError(f"--since {since!r}: use an ISO time like 2026-11-03T09:00 or an age like 30m, 2h, 7d") from None
+            raise ConfigError(
+                f"--since {since!r}: use an ISO time like 2026-11-03T09:00 or an age like 30m, 2h, 7d"
+            ) from None
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
     return f"{max(int(start.timestamp() * 1000) - 1, 0)}-0"
 
@@ -65,7 +67,7 @@ async def stored_state(settings: Settings) -> tuple[Rebuilt, Rebuilt]:
         stored = Rebuilt()
         for kind in ("task", "proposal"):
             async for key in runtime.redis.scan_iter(match=f"deputy:{kind}:*", count=500):
-                raw = await runtime.redis.hget(key, "data")  # type: ignore[misc]
+                raw = await runtime.redis.hget(key, "data")
                 if raw:
                     _note(stored, load_record(kind, raw))
         return rebuilt, stored

@@ -25,8 +25,9 @@ WORKER_STOP_S = 15.0
 
 def start_worker() -> subprocess.Popen[bytes]:
     """Its own session, so Ctrl-C reaches only `up`, which then stops it after the web server."""
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], preexec_fn=die_with_parent,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "worker"], preexec_fn=die_with_parent, start_new_session=True
+    )
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:

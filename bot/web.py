@@ -37,8 +37,9 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics_view(request: web.Request) -> web.Response:
     redis = request.app[REDIS]
     body = await metrics.render(redis, await alive_workers(redis))
-    return web.Response(body=body, content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        body=body, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 def make_app(redis: Redis) -> web.Application:

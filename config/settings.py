@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
@@ -83,7 +83,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _pairs(self) -> Settings:
         if self.smtp_url and not self.email_from:
-            raise ValueError("DEPUTY_EMAIL_FROM is required with DEPUTY_SMTP_URL (e.g. DEPUTY_EMAIL_FROM=you@example.com)")
+            raise ValueError(
+                "DEPUTY_EMAIL_FROM is required with DEPUTY_SMTP_URL (e.g. DEPUTY_EMAIL_FROM=you@example.com)"
+            )
         if self.telegram_mode == "webhook" and self.telegram_bot_token and not self.telegram_webhook_secret:
             raise ValueError("DEPUTY_TELEGRAM_WEBHOOK_SECRET is required with DEPUTY_TELEGRAM_MODE=webhook")
         return self
@@ -118,8 +120,11 @@ def describe(err: ValidationError) -> str:
     name = _env_name(first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     got = first.get("input")
-    shown = "" if got is None or isinstance(got, dict) or "secret" in name.lower() or "token" in name.lower() else (
-        f" (got {str(got)!r})")
+    shown = (
+        ""
+        if got is None or isinstance(got, dict) or "secret" in name.lower() or "token" in name.lower()
+        else (f" (got {str(got)!r})")
+    )
     prefix = f"{name}: " if name else ""
     return f"configuration error: {prefix}{message}{shown}"
 

@@ -74,8 +74,12 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     store, facts = RedisStore(redis), RedisFacts(redis)
     connectors = connectors_for(settings, redis)
     coordinator = Coordinator(
-        store=store, queue=RQJobQueue(SyncRedis.from_url(url)), outbox=OutboxRouter({"console": ConsoleOutbox(redis)}),
-        records=RedisActionRecords(redis), connectors=connectors, clock=SystemClock(),
+        store=store,
+        queue=RQJobQueue(SyncRedis.from_url(url)),
+        outbox=OutboxRouter({"console": ConsoleOutbox(redis)}),
+        records=RedisActionRecords(redis),
+        connectors=connectors,
+        clock=SystemClock(),
         config=CoreConfig(operators=settings.operators, daily_budget_usd=settings.daily_budget_usd),
     )
     sender = parseaddr(settings.email_from or "")[0]

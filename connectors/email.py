@@ -18,8 +18,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from orchestrator.errors import BadRequest, ConnectorError, PermanentConnectorError, TransientConnectorError
 from orchestrator.ports import Preview
 
-ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 MAX_BODY = 100_000
 TIMEOUT_S = 20.0
 
@@ -121,7 +123,8 @@ class EmailConnector:
         except smtplib.SMTPRecipientsRefused as err:
             raise PermanentConnectorError(f"the SMTP server refused the recipient: {_first(err.recipients)}") from err
         except smtplib.SMTPResponseException as err:
-            detail = f"SMTP {err.smtp_code}: {err.smtp_error.decode(errors='replace')[:200]}"
+            raw = err.smtp_error
+            detail = f"SMTP {err.smtp_code}: {(raw.decode(errors='replace') if isinstance(raw, bytes) else raw)[:200]}"
             cls = PermanentConnectorError if err.smtp_code >= 500 else TransientConnectorError
             raise cls(detail) from err
         except (OSError, smtplib.SMTPException) as err:

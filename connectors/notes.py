@@ -37,5 +37,5 @@ class NoteConnector:
 
     async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
         record = {**fields, "saved_at": datetime.now(UTC).isoformat(), "key": idempotency_key}
-        await self.redis.hsetnx(NOTES, idempotency_key, json.dumps(record))  # type: ignore[misc]
+        await self.redis.hsetnx(NOTES, idempotency_key, json.dumps(record))
         return f"Saved note “{fields['title']}”"

@@ -16,13 +16,13 @@ class RedisActionRecords:
 
     async def begin(self, key: str) -> ActionRecord | None:
         name = keys.action(key)
-        if await self.redis.hsetnx(name, "intent", datetime.now(UTC).isoformat()):  # type: ignore[misc]
+        if await self.redis.hsetnx(name, "intent", datetime.now(UTC).isoformat()):
             return None
-        outcome = await self.redis.hget(name, "outcome")  # type: ignore[misc]
+        outcome = await self.redis.hget(name, "outcome")
         return ActionRecord(key, str(outcome) if outcome is not None else None)
 
     async def finish(self, key: str, outcome: str) -> None:
-        await self.redis.hset(keys.action(key), "outcome", outcome)  # type: ignore[misc]
+        await self.redis.hset(keys.action(key), "outcome", outcome)
 
     async def forget(self, key: str) -> None:
         await self.redis.delete(keys.action(key))

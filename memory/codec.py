@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -14,9 +13,13 @@ from orchestrator.model import Proposal, Task
 T = TypeVar("T")
 
 
-@cache
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
 def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(cls)
+    if cls not in _ADAPTERS:
+        _ADAPTERS[cls] = TypeAdapter(cls)
+    return _ADAPTERS[cls]
 
 
 def dump(obj: Any) -> str:
@@ -28,8 +31,17 @@ def load(cls: type[T], raw: str | bytes) -> T:
     return result
 
 
-def load_record(kind: str, raw: str) -> Task | Proposal:
-    return load(Task if kind == "task" else Proposal, raw)
+def load_record(kind: str, raw: str | bytes) -> Task | Proposal:
+    if kind == "task":
+        return load(Task, raw)
+    return load(Proposal, raw)
+
+
+def text(value: str | bytes | None) -> str:
+    """redis-py types every reply as bytes-or-str; Deputy's clients decode, this makes it explicit."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def event_fields(event: Event) -> dict[str, str]:

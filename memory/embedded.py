@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
 import signal
 import socket
 import subprocess
@@ -36,13 +35,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def die_with_parent() -> None:
-    """Linux: SIGTERM this child when its parent dies, so a killed `deputy up` leaves no orphan."""
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Linux: send `sig` to this process when its parent dies, so a killed parent leaves no orphan."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         with contextlib.suppress(OSError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
 
 
 def ping(url: str, timeout: float = 0.5) -> bool:
@@ -62,11 +61,20 @@ def running_url(data_dir: Path) -> str | None:
 
 
 def config_text(data_dir: Path, port: int) -> str:
-    return "\n".join([
-        "bind 127.0.0.1", f"port {port}", f'dir "{data_dir.resolve()}"', "protected-mode yes",
-        "appendonly yes", "appendfsync always", 'save ""', "daemonize no",
-        f'logfile "{(data_dir / "redis.log").resolve()}"', "",
-    ])
+    return "\n".join(
+        [
+            "bind 127.0.0.1",
+            f"port {port}",
+            f'dir "{data_dir.resolve()}"',
+            "protected-mode yes",
+            "appendonly yes",
+            "appendfsync always",
+            'save ""',
+            "daemonize no",
+            f'logfile "{(data_dir / "redis.log").resolve()}"',
+            "",
+        ]
+    )
 
 
 class EmbeddedRedis:
@@ -81,8 +89,11 @@ class EmbeddedRedis:
         conf = self.data_dir / "redis.conf"
         conf.write_text(config_text(self.data_dir, port))
         self.process = subprocess.Popen(
-            [executable(), str(conf)], preexec_fn=die_with_parent, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [executable(), str(conf)],
+            preexec_fn=die_with_parent,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.url = f"redis://127.0.0.1:{port}/0"
         self._wait_ready()

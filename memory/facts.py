@@ -11,8 +11,44 @@ from redis.asyncio import Redis
 
 FACTS = "deputy:facts"
 _WORD = re.compile(r"[a-z0-9]+")
-STOP = frozenset("a an the is are was of to for and or in on at what who whom when where how do does did my our "
-                 "your with about i me we you it s".split())
+STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "of",
+        "to",
+        "for",
+        "and",
+        "or",
+        "in",
+        "on",
+        "at",
+        "what",
+        "who",
+        "whom",
+        "when",
+        "where",
+        "how",
+        "do",
+        "does",
+        "did",
+        "my",
+        "our",
+        "your",
+        "with",
+        "about",
+        "i",
+        "me",
+        "we",
+        "you",
+        "it",
+        "s",
+    ]
+)
 
 
 def terms(text: str) -> set[str]:
@@ -27,13 +63,13 @@ class RedisFacts:
         number = await self.redis.incr(f"{FACTS}:seq")
         fact_id = f"f{number}"
         record = {"id": fact_id, "text": text, "source": source, "at": datetime.now(UTC).isoformat()}
-        await self.redis.hset(FACTS, fact_id, json.dumps(record))  # type: ignore[misc]
+        await self.redis.hset(FACTS, fact_id, json.dumps(record))
         return fact_id
 
     async def recall(self, query: str, limit: int = 3) -> list[tuple[str, str]]:
         wanted = terms(query)
         scored: list[tuple[float, str, str]] = []
-        for raw in (await self.redis.hgetall(FACTS)).values():  # type: ignore[misc]
+        for raw in (await self.redis.hgetall(FACTS)).values():
             fact = json.loads(raw)
             overlap = len(wanted & terms(fact["text"]))
             if overlap:
@@ -42,8 +78,8 @@ class RedisFacts:
         return [(fid, text) for _, fid, text in scored[:limit]]
 
     async def forget(self, fact_id: str) -> str | None:
-        raw = await self.redis.hget(FACTS, fact_id)  # type: ignore[misc]
+        raw = await self.redis.hget(FACTS, fact_id)
         if raw is None:
             return None
-        await self.redis.hdel(FACTS, fact_id)  # type: ignore[misc]
+        await self.redis.hdel(FACTS, fact_id)
         return str(json.loads(raw)["text"])

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio import Redis
 
 from memory import codec, keys
+from memory.streams import range_after, read_after
 from orchestrator.events import Event
 
 
@@ -15,9 +16,7 @@ class RedisLedger:
         self.redis = redis
 
     async def entries(self, *, after: str = "0", count: int = 1000) -> list[tuple[str, dict[str, str]]]:
-        start = f"({after}" if after not in ("0", "-") else "-"
-        rows = await self.redis.xrange(keys.LEDGER, min=start, max="+", count=count)
-        return [(str(entry_id), dict(fields)) for entry_id, fields in rows]
+        return await range_after(self.redis, keys.LEDGER, after, count=count)
 
     async def read(self, *, after: str = "0", count: int = 1000) -> list[tuple[str, Event]]:
         return [(i, codec.event_from_fields(f)) for i, f in await self.entries(after=after, count=count)]
@@ -25,7 +24,7 @@ class RedisLedger:
     async def all_events(self) -> AsyncIterator[Event]:
         after = "0"
         while batch := await self.read(after=after):
-            for entry_id, event in batch:
+            for _entry_id, event in batch:
                 yield event
             after = batch[-1][0]
 
@@ -33,8 +32,6 @@ class RedisLedger:
         """Yield entries as they are appended, forever; `after='0'` replays from the start first."""
         last = after
         while True:
-            reply = await self.redis.xread({keys.LEDGER: last}, block=block_ms, count=100)
-            for _stream, rows in reply:
-                for entry_id, fields in rows:
-                    last = str(entry_id)
-                    yield last, dict(fields)
+            for entry_id, fields in await read_after(self.redis, keys.LEDGER, last, block_ms=block_ms):
+                last = entry_id
+                yield entry_id, fields

@@ -68,11 +68,11 @@ class RedisStore:
 
     async def _load(self, kind: str, record_id: str) -> Record | None:
         """The record with `rev` from the hash: the JSON blob was written before the script bumped it."""
-        raw, rev = await self.redis.hmget(keys.record(kind, record_id), ["data", "rev"])  # type: ignore[misc]
+        raw, rev = await self.redis.hmget(keys.record(kind, record_id), ["data", "rev"])
         if raw is None:
             return None
         record = codec.load_record(kind, raw)
-        record.rev = int(rev)
+        record.rev = int(codec.text(rev) or 0)
         return record
 
     async def commit(self, records: Sequence[Record], events: Sequence[Event]) -> None:
@@ -102,5 +102,5 @@ class RedisStore:
         return bool(await self.redis.set(keys.claim(key), 1, nx=True, ex=ttl_seconds))
 
     async def ids(self, kind: str, status: str) -> list[str]:
-        members = await self.redis.smembers(keys.index(kind, status))  # type: ignore[misc]
+        members = await self.redis.smembers(keys.index(kind, status))
         return sorted(str(m) for m in members)

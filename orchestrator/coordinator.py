@@ -11,13 +11,31 @@ from typing import Any
 from orchestrator import commands as cmd
 from orchestrator import policies
 from orchestrator.errors import (
-    AlreadyDecided, BadRequest, Conflict, DeputyError, NotFound, PermanentConnectorError, PolicyDenied,
-    StaleVersion, TransientConnectorError,
+    AlreadyDecided,
+    BadRequest,
+    Conflict,
+    DeputyError,
+    NotFound,
+    PermanentConnectorError,
+    PolicyDenied,
+    StaleVersion,
+    TransientConnectorError,
 )
 from orchestrator.events import Event
 from orchestrator.model import (
-    TASK_TERMINAL, ActionStatus, Actor, ChatRef, Decision, Proposal, ProposalDraft, ProposalStatus, Reply,
-    StagedAction, Task, TaskStatus, Verdict,
+    TASK_TERMINAL,
+    ActionStatus,
+    Actor,
+    ChatRef,
+    Decision,
+    Proposal,
+    ProposalDraft,
+    ProposalStatus,
+    Reply,
+    StagedAction,
+    Task,
+    TaskStatus,
+    Verdict,
 )
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import ActionRecords, ChatOutbox, Clock, Connector, JobQueue, TaskStore
@@ -47,8 +65,15 @@ class CoreConfig:
 
 class Coordinator:
     def __init__(
-        self, *, store: TaskStore, queue: JobQueue, outbox: ChatOutbox, records: ActionRecords,
-        connectors: Mapping[str, Connector], clock: Clock, config: CoreConfig,
+        self,
+        *,
+        store: TaskStore,
+        queue: JobQueue,
+        outbox: ChatOutbox,
+        records: ActionRecords,
+        connectors: Mapping[str, Connector],
+        clock: Clock,
+        config: CoreConfig,
     ) -> None:
         self.store, self.queue, self.outbox, self.records = store, queue, outbox, records
         self.connectors, self.clock, self.config = connectors, clock, config
@@ -86,7 +111,9 @@ class Coordinator:
 
     async def _route(self, words: Words, inbound: Inbound) -> None:
         simple: dict[str, Callable[[], Awaitable[str]]] = {
-            "help": self._help_text, "start": self._help_text, "status": self.status_text,
+            "help": self._help_text,
+            "start": self._help_text,
+            "status": self.status_text,
             "budget": self._budget_text,
         }
         if words.verb in simple:
@@ -113,8 +140,12 @@ class Coordinator:
             raise BadRequest(f"Which proposal? Type /{words.verb} <id>; /status lists pending ones.")
         verdict = Verdict.APPROVE if words.verb == "approve" else Verdict.REJECT
         return cmd.DecideProposal(
-            proposal_id=words.first, actor=inbound.actor, verdict=verdict, chat=inbound.chat,
-            reason=words.rest, event_id=inbound.event_id,
+            proposal_id=words.first,
+            actor=inbound.actor,
+            verdict=verdict,
+            chat=inbound.chat,
+            reason=words.rest,
+            event_id=inbound.event_id,
         )
 
     async def _help_text(self) -> str:
@@ -125,7 +156,8 @@ class Coordinator:
 
     async def status_text(self) -> str:
         running = [
-            tid for status in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING)
+            tid
+            for status in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING)
             for tid in await self.store.ids("task", status.value)
         ]
         pending = await self.store.ids("proposal", ProposalStatus.PENDING.value)
@@ -144,7 +176,11 @@ class Coordinator:
         text = policies.check_request_text(c.text)
         policies.require_operator(c.actor, self.config.operators, "start tasks")
         task = Task(
-            id=await self.store.new_id("t"), text=text, actor=c.actor, chat=c.chat, event_id=c.event_id,
+            id=await self.store.new_id("t"),
+            text=text,
+            actor=c.actor,
+            chat=c.chat,
+            event_id=c.event_id,
             created_at=self.clock.now(),
         )
         await self.store.commit([task], [task.submitted(task.created_at)])
@@ -178,8 +214,14 @@ class Coordinator:
             return
         await self.store.commit([task, proposal], [task.propose(proposal, self.clock.now())])
         proposal.rev += 1
-        card = Outbound(kind=Kind.CARD, text=proposal.summary, proposal=proposal, task_id=task.id,
-                        reply_to=task.event_id, final=True)
+        card = Outbound(
+            kind=Kind.CARD,
+            text=proposal.summary,
+            proposal=proposal,
+            task_id=task.id,
+            reply_to=task.event_id,
+            final=True,
+        )
         await self._show(task, card)
         await self._auto_approve(proposal)
 
@@ -188,8 +230,9 @@ class Coordinator:
         event = task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now)
         await self.store.commit([task], [event])
         kind = Kind.NOTICE if reply.ok else Kind.ERROR
-        await self._show(task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id,
-                                        final=True))
+        await self._show(
+            task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id, final=True)
+        )
 
     async def _proposal_from(self, task: Task, draft: ProposalDraft) -> Proposal:
         actions = [self._stage(kind, fields) for kind, fields in draft.actions]
@@ -197,9 +240,17 @@ class Coordinator:
             raise BadRequest("The draft had no action to stage.")
         blocked = "; ".join(r for r in (self.connectors[a.kind].unavailable() for a in actions) if r)
         return Proposal(
-            id=await self.store.new_id("p"), task_id=task.id, chat=task.chat, playbook=draft.playbook,
-            summary=draft.summary, actions=actions, created_at=self.clock.now(), risk=draft.risk,
-            cost_estimate_usd=draft.cost_estimate_usd, cost_spent_usd=draft.cost_spent_usd, blocked_reason=blocked,
+            id=await self.store.new_id("p"),
+            task_id=task.id,
+            chat=task.chat,
+            playbook=draft.playbook,
+            summary=draft.summary,
+            actions=actions,
+            created_at=self.clock.now(),
+            risk=draft.risk,
+            cost_estimate_usd=draft.cost_estimate_usd,
+            cost_spent_usd=draft.cost_spent_usd,
+            blocked_reason=blocked,
         )
 
     def _stage(self, kind: str, fields: dict[str, Any]) -> StagedAction:
@@ -214,18 +265,30 @@ class Coordinator:
         rule = policies.auto_approval_rule(proposal.actions, self.config.auto_approve)
         if rule and not proposal.blocked_reason:
             actor = Actor("policy", rule, f"policy {rule}")
-            await self.handle(cmd.DecideProposal(
-                proposal_id=proposal.id, actor=actor, verdict=Verdict.APPROVE, chat=proposal.chat,
-                version=proposal.version, reason=f"auto-approved by rule {rule}",
-            ))
+            await self.handle(
+                cmd.DecideProposal(
+                    proposal_id=proposal.id,
+                    actor=actor,
+                    verdict=Verdict.APPROVE,
+                    chat=proposal.chat,
+                    version=proposal.version,
+                    reason=f"auto-approved by rule {rule}",
+                )
+            )
 
     async def _fail(self, c: cmd.FailTask) -> None:
         task = await self._task(c.task_id)
         if task.status in TASK_TERMINAL:
             return
         await self.store.commit([task], [task.fail(c.reason, self.clock.now())])
-        await self.say(task.chat, Kind.ERROR, f"Task {task.id} failed: {c.reason}", task_id=task.id,
-                       reply_to=task.event_id, final=True)
+        await self.say(
+            task.chat,
+            Kind.ERROR,
+            f"Task {task.id} failed: {c.reason}",
+            task_id=task.id,
+            reply_to=task.event_id,
+            final=True,
+        )
 
     # ---- decisions ----------------------------------------------------------------------------------
 
@@ -235,8 +298,14 @@ class Coordinator:
             policies.require_operator(c.actor, self.config.operators, "approve or reject proposals")
         self._check_decidable(proposal, c)
         task = await self._task(proposal.task_id)
-        decision = Decision(verdict=c.verdict, actor=c.actor, at=self.clock.now(), version=proposal.version,
-                            reason=c.reason.strip(), event_id=c.event_id)
+        decision = Decision(
+            verdict=c.verdict,
+            actor=c.actor,
+            at=self.clock.now(),
+            version=proposal.version,
+            reason=c.reason.strip(),
+            event_id=c.event_id,
+        )
         event = proposal.decide(decision)
         task.decided(c.verdict)
         await self.store.commit([proposal, task], [event])
@@ -272,8 +341,9 @@ class Coordinator:
             reason = f" Reason: {c.reason.strip()}" if c.reason.strip() else ""
             text = f"Rejected {proposal.id} ({who}). Nothing was done.{reason}"
             final = True
-        message = Outbound(kind=Kind.OUTCOME, text=text, proposal=proposal, task_id=task.id,
-                           reply_to=c.event_id or None, final=final)
+        message = Outbound(
+            kind=Kind.OUTCOME, text=text, proposal=proposal, task_id=task.id, reply_to=c.event_id or None, final=final
+        )
         await self._show(task, message)
         if c.chat != task.chat:
             await self.say(c.chat, Kind.NOTICE, text, task_id=task.id, reply_to=c.event_id or None, final=True)
@@ -348,8 +418,14 @@ class Coordinator:
             event = task.finish(now, outcomes)
             text, kind = f"Done: {outcomes}{by}{cost}", Kind.OUTCOME
         await self.store.commit([task], [event])
-        message = Outbound(kind=kind, text=text, proposal=proposal, task_id=task.id,
-                           reply_to=(d.event_id or None) if d else None, final=True)
+        message = Outbound(
+            kind=kind,
+            text=text,
+            proposal=proposal,
+            task_id=task.id,
+            reply_to=(d.event_id or None) if d else None,
+            final=True,
+        )
         await self._show(task, message)
 
     # ---- helpers ------------------------------------------------------------------------------------
@@ -380,7 +456,13 @@ class Coordinator:
             log.exception("could not show %s for task %s", message.kind.value, task.id)
 
     async def say(
-        self, chat: ChatRef, kind: Kind, text: str, *, task_id: str | None = None, reply_to: str | None = None,
+        self,
+        chat: ChatRef,
+        kind: Kind,
+        text: str,
+        *,
+        task_id: str | None = None,
+        reply_to: str | None = None,
         final: bool = False,
     ) -> str | None:
         try:
@@ -397,5 +479,5 @@ FAILED_PREFIX = "failed: "
 
 def _parse_outcome(recorded: str) -> tuple[bool, str]:
     if recorded.startswith(FAILED_PREFIX):
-        return False, recorded[len(FAILED_PREFIX):]
+        return False, recorded[len(FAILED_PREFIX) :]
     return True, recorded

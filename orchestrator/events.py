@@ -86,7 +86,17 @@ class ActionFailed(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
-        TaskSubmitted, TaskStarted, TaskReplied, TaskFailed, TaskApplying, TaskDone,
-        ProposalStaged, ProposalApproved, ProposalRejected, ActionApplying, ActionApplied, ActionFailed,
+        TaskSubmitted,
+        TaskStarted,
+        TaskReplied,
+        TaskFailed,
+        TaskApplying,
+        TaskDone,
+        ProposalStaged,
+        ProposalApproved,
+        ProposalRejected,
+        ActionApplying,
+        ActionApplied,
+        ActionFailed,
     )
 }

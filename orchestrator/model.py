@@ -7,16 +7,16 @@ The model records events; it never calls out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from orchestrator import events as ev
 from orchestrator.errors import InvalidTransition
 
 
-class TaskStatus(str, Enum):
+class TaskStatus(StrEnum):
     RECEIVED = "received"
     RUNNING = "running"
     PROPOSED = "proposed"
@@ -28,21 +28,21 @@ class TaskStatus(str, Enum):
     FAILED = "failed"
 
 
-class ProposalStatus(str, Enum):
+class ProposalStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
 
 
-class ActionStatus(str, Enum):
+class ActionStatus(StrEnum):
     STAGED = "staged"
     APPLYING = "applying"
     APPLIED = "applied"
     FAILED = "failed"
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
 
@@ -153,8 +153,12 @@ class Task:
 
     def submitted(self, at: datetime) -> ev.Event:
         return ev.TaskSubmitted(
-            at=at, task_id=self.id, actor=self.actor.id, summary=_clip(self.text),
-            task_status=self.status, detail={"platform": self.chat.platform},
+            at=at,
+            task_id=self.id,
+            actor=self.actor.id,
+            summary=_clip(self.text),
+            task_status=self.status,
+            detail={"platform": self.chat.platform},
         )
 
     def start(self, at: datetime) -> ev.Event:
@@ -171,9 +175,7 @@ class Task:
         self._move(TaskStatus.DONE)
         self.reply = text
         self.cost_usd += cost_usd
-        return ev.TaskReplied(
-            at=at, task_id=self.id, summary=_clip(text), task_status=self.status, cost_usd=cost_usd
-        )
+        return ev.TaskReplied(at=at, task_id=self.id, summary=_clip(text), task_status=self.status, cost_usd=cost_usd)
 
     def fail(self, reason: str, at: datetime) -> ev.Event:
         self._move(TaskStatus.FAILED)
@@ -219,8 +221,13 @@ class Proposal:
 
     def staged(self, at: datetime) -> ev.Event:
         return ev.ProposalStaged(
-            at=at, task_id=self.task_id, proposal_id=self.id, summary=_clip(self.summary),
-            cost_usd=self.cost_spent_usd, proposal_status=self.status, task_status=TaskStatus.PROPOSED,
+            at=at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            summary=_clip(self.summary),
+            cost_usd=self.cost_spent_usd,
+            proposal_status=self.status,
+            task_status=TaskStatus.PROPOSED,
             detail={"version": self.version, "actions": [a.kind for a in self.actions], "risk": self.risk},
         )
 
@@ -232,8 +239,12 @@ class Proposal:
         self.status, self.decision = new, decision
         cls = ev.ProposalApproved if approve else ev.ProposalRejected
         return cls(
-            at=decision.at, task_id=self.task_id, proposal_id=self.id, actor=decision.actor.id,
-            summary=_clip(decision.reason), proposal_status=new,
+            at=decision.at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            actor=decision.actor.id,
+            summary=_clip(decision.reason),
+            proposal_status=new,
             task_status=TaskStatus.APPROVED if approve else TaskStatus.REJECTED,
             detail={"version": decision.version},
         )
@@ -249,7 +260,11 @@ class Proposal:
             ActionStatus.FAILED: ev.ActionFailed,
         }[new]
         return cls(
-            at=at, task_id=self.task_id, proposal_id=self.id, action_index=index, action_status=new,
+            at=at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            action_index=index,
+            action_status=new,
             summary=_clip(outcome or action.summary),
             detail={"kind": action.kind, "unconfirmed": action.unconfirmed},
         )

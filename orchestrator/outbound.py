@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from orchestrator.model import Proposal
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     PROGRESS = "progress"
     CARD = "card"
     OUTCOME = "outcome"

@@ -21,10 +21,13 @@ class TaskStore(Protocol):
     async def get_proposal(self, proposal_id: str) -> Proposal | None: ...
     async def commit(self, records: Sequence[Record], events: Sequence[Event]) -> None:
         """Write the records (each checked against its loaded `rev`, raising `Conflict`) and append the events."""
+
     async def new_id(self, prefix: str) -> str:
         """A short id that was never handed out before."""
+
     async def claim(self, key: str, ttl_seconds: int) -> bool:
         """True the first time `key` is claimed within `ttl_seconds` (event dedupe)."""
+
     async def ids(self, kind: str, status: str) -> list[str]: ...
 
 
@@ -43,6 +46,7 @@ class ActionRecords(Protocol):
 
     async def begin(self, key: str) -> ActionRecord | None:
         """Record intent; None if new, else the record a previous attempt left."""
+
     async def finish(self, key: str, outcome: str) -> None: ...
     async def forget(self, key: str) -> None:
         """Drop the intent after a failure that delivered nothing, so a retry sends afresh."""
@@ -61,9 +65,11 @@ class Connector(Protocol):
 
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Normalised fields, or `BadRequest` with a sentence for the operator."""
+
     def preview(self, fields: dict[str, Any]) -> Preview: ...
     def unavailable(self) -> str:
         """Why approval would fail now (e.g. SMTP not configured), or '' when ready."""
+
     async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
         """Do it; return the outcome in words. Raise Transient/PermanentConnectorError."""
 
@@ -76,6 +82,7 @@ class JobQueue(Protocol):
 class ChatOutbox(Protocol):
     async def send(self, chat: ChatRef, message: Outbound) -> str | None:
         """Post; return a reference for later edits when the platform has one."""
+
     async def edit(self, chat: ChatRef, ref: str, message: Outbound) -> None: ...
 
 

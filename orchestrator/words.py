@@ -36,8 +36,7 @@ class Words:
 
 
 VERBS = frozenset(
-    {"task", "approve", "reject", "undo", "status", "remember", "recall", "forget", "digest", "budget", "help",
-     "start"}
+    {"task", "approve", "reject", "undo", "status", "remember", "recall", "forget", "digest", "budget", "help", "start"}
 )
 _COMMAND = re.compile(r"^/(?P<verb>[A-Za-z_]+)(?:@\S+)?(?:\s+(?P<arg>.*))?$", re.DOTALL)
 

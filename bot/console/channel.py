@@ -9,12 +9,12 @@ import getpass
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from typing import TextIO
 
 from redis.asyncio import Redis
 
 from memory import keys
+from memory.streams import newest_id, read_after
 from orchestrator.coordinator import Coordinator, Inbound
 from orchestrator.model import Actor, ChatRef
 
@@ -43,23 +43,19 @@ class Console:
         self.closing = asyncio.Event()
 
     async def start(self) -> None:
-        newest = await self.redis.xrevrange(self.stream, count=1)
-        self.last_id = str(newest[0][0]) if newest else "0-0"
+        self.last_id = await newest_id(self.redis, self.stream) or "0-0"
 
     async def send(self, text: str) -> None:
         event_id = f"console-{uuid.uuid4().hex}"
         self.awaiting.add(event_id)
         await self.coordinator.receive(Inbound(actor=self.actor, chat=CHAT, text=text, event_id=event_id))
 
-    async def listen(self, on_print: Callable[[], None] = lambda: None) -> None:
+    async def listen(self) -> None:
         """Stops when `closing` is set; never cancelled mid-read, which can wedge a redis-py connection."""
         while not self.closing.is_set():
-            reply = await self.redis.xread({self.stream: self.last_id}, block=LISTEN_BLOCK_MS, count=100)
-            for _stream, rows in reply:
-                for entry_id, fields in rows:
-                    self.last_id = str(entry_id)
-                    self.show(fields)
-                    on_print()
+            for entry_id, fields in await read_after(self.redis, self.stream, self.last_id, block_ms=LISTEN_BLOCK_MS):
+                self.last_id = entry_id
+                self.show(fields)
 
     def show(self, fields: dict[str, str]) -> None:
         print(fields["text"], file=self.out, flush=True)
@@ -94,8 +90,11 @@ async def run_piped(console: Console, lines: list[str]) -> int:
             await console.send(line)
             await console.settled(deadline)
         if not await console.settled(deadline):
-            print(f"(gave up waiting after {PIPED_WAIT_S:.0f} s for {len(console.awaiting)} repl"
-                  f"{'y' if len(console.awaiting) == 1 else 'ies'}; see 'deputy ledger')", file=console.out)
+            print(
+                f"(gave up waiting after {PIPED_WAIT_S:.0f} s for {len(console.awaiting)} repl"
+                f"{'y' if len(console.awaiting) == 1 else 'ies'}; see 'deputy ledger')",
+                file=console.out,
+            )
     finally:
         await stop(console, listener)
     return 0

@@ -25,8 +25,12 @@ class ConsoleOutbox:
 
     async def _append(self, chat: ChatRef, message: Outbound, *, ref: str) -> str:
         fields = {
-            "text": render(message), "kind": message.kind.value, "reply_to": message.reply_to or "",
-            "final": "1" if message.final else "0", "task": message.task_id or "", "ref": ref,
+            "text": render(message),
+            "kind": message.kind.value,
+            "reply_to": message.reply_to or "",
+            "final": "1" if message.final else "0",
+            "task": message.task_id or "",
+            "ref": ref,
             "proposal": message.proposal.id if message.proposal else "",
         }
         entry = await self.redis.xadd(keys.console(chat.chat), fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]

@@ -35,7 +35,12 @@ def core() -> Core:
     store, queue, outbox, records = InMemoryStore(), FakeQueue(), RecordingOutbox(), InMemoryRecords()
     email, clock = FakeConnector(), FakeClock()
     coordinator = Coordinator(
-        store=store, queue=queue, outbox=outbox, records=records, connectors={"email.send": email},
-        clock=clock, config=CoreConfig(operators=frozenset({BOSS.id})),
+        store=store,
+        queue=queue,
+        outbox=outbox,
+        records=records,
+        connectors={"email.send": email},
+        clock=clock,
+        config=CoreConfig(operators=frozenset({BOSS.id})),
     )
     return Core(coordinator, store, queue, outbox, records, email, clock)

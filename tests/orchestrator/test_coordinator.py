@@ -11,7 +11,8 @@ from orchestrator.replay import differences, fold
 from tests.orchestrator.conftest import BOSS, STRANGER, Core
 
 EMAIL = ProposalDraft(
-    playbook="email", summary="Email jane@acme.com about invoice 42",
+    playbook="email",
+    summary="Email jane@acme.com about invoice 42",
     actions=[("email.send", {"to": "jane@acme.com", "subject": "Invoice 42", "body": "Hi"})],
 )
 
@@ -30,7 +31,6 @@ def ledger_types(core: Core) -> list[str]:
     return [e.type for e in core.store.ledger]
 
 
-
 async def test_full_loop_applies_once_and_the_ledger_tells_the_story(core: Core) -> None:
     pid = await staged(core)
     assert core.outbox.sent[0][2].text == "On it…"
@@ -42,8 +42,14 @@ async def test_full_loop_applies_once_and_the_ledger_tells_the_story(core: Core)
     await core.coordinator.handle(cmd.ApplyProposal(pid))  # a retried job changes nothing
     assert [k for k, _ in core.email.delivered] == [f"{pid}:0"]
     assert ledger_types(core) == [
-        "TaskSubmitted", "TaskStarted", "ProposalStaged", "ProposalApproved", "TaskApplying",
-        "ActionApplying", "ActionApplied", "TaskDone",
+        "TaskSubmitted",
+        "TaskStarted",
+        "ProposalStaged",
+        "ProposalApproved",
+        "TaskApplying",
+        "ActionApplying",
+        "ActionApplied",
+        "TaskDone",
     ]
     assert core.outbox.sent[-1][2].text.startswith("Done: Sent to jane@acme.com · approved by you")
     stored = fold(core.store.ledger)

@@ -5,7 +5,14 @@ import pytest
 from orchestrator.errors import InvalidTransition
 from orchestrator.fakes import FakeClock
 from orchestrator.model import (
-    ActionStatus, Decision, Proposal, ProposalStatus, StagedAction, Task, TaskStatus, Verdict,
+    ActionStatus,
+    Decision,
+    Proposal,
+    ProposalStatus,
+    StagedAction,
+    Task,
+    TaskStatus,
+    Verdict,
 )
 from tests.orchestrator.conftest import CONSOLE, ME
 
@@ -18,17 +25,20 @@ def make_task() -> Task:
 
 def make_proposal() -> Proposal:
     action = StagedAction(kind="email.send", fields={"to": "a@b.co"}, summary="Send", target="a@b.co")
-    return Proposal(id="p1", task_id="t1", chat=CONSOLE, playbook="email", summary="s", actions=[action],
-                    created_at=NOW)
+    return Proposal(
+        id="p1", task_id="t1", chat=CONSOLE, playbook="email", summary="s", actions=[action], created_at=NOW
+    )
 
 
 def test_task_walks_the_happy_path_and_each_step_is_an_event() -> None:
     task, proposal = make_task(), make_proposal()
     events = [task.start(NOW), task.propose(proposal, NOW)]
     task.decided(Verdict.APPROVE)
-    events += [task.applying(NOW), task.finish(NOW, "sent")]
+    applying = task.applying(NOW)
+    assert applying is not None and task.applying(NOW) is None  # entering APPLYING twice records it once
+    events += [applying, task.finish(NOW, "sent")]
     assert task.status is TaskStatus.DONE
-    assert [e.type if e else None for e in events] == ["TaskStarted", "ProposalStaged", "TaskApplying", "TaskDone"]
+    assert [e.type for e in events] == ["TaskStarted", "ProposalStaged", "TaskApplying", "TaskDone"]
 
 
 @pytest.mark.parametrize("status", [TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.REJECTED])

@@ -14,13 +14,13 @@ def test_console_user_is_always_an_operator() -> None:
 
 def test_slack_user_must_be_listed_and_is_told_their_id() -> None:
     assert policies.is_operator(Actor("slack", "U1"), frozenset({"slack:U1"}))
-    with pytest.raises(PolicyDenied, match="Your id is telegram:42.*DEPUTY_OPERATORS"):
+    with pytest.raises(PolicyDenied, match=r"Your id is telegram:42.*DEPUTY_OPERATORS"):
         policies.require_operator(Actor("telegram", "42"), frozenset({"slack:U1"}), "approve")
 
 
 @pytest.mark.parametrize("text", ["", "   \n", "x" * 100_000])
 def test_empty_or_huge_requests_are_refused_with_a_reason(text: str) -> None:
-    with pytest.raises(BadRequest, match="empty|limit"):
+    with pytest.raises(BadRequest, match=r"empty|limit"):
         policies.check_request_text(text)
 
 

@@ -1,0 +1,32 @@
+"""Reading Redis Streams the same way under RESP2 (a list of pairs) and RESP3 (a dict), typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from memory.codec import text
+
+Entry = tuple[str, dict[str, str]]
+
+
+def _entries(rows: Any) -> list[Entry]:
+    return [(text(entry_id), {text(k): text(v) for k, v in (fields or {}).items()}) for entry_id, fields in rows or []]
+
+
+async def read_after(redis: Redis, key: str, last: str, *, block_ms: int, count: int = 100) -> list[Entry]:
+    """Entries of `key` after `last`, waiting up to `block_ms` for the first one."""
+    reply: Any = await redis.xread({key: last}, block=block_ms, count=count)
+    streams = reply.items() if isinstance(reply, dict) else (reply or [])
+    return [entry for _name, rows in streams for entry in _entries(rows)]
+
+
+async def range_after(redis: Redis, key: str, after: str, *, count: int) -> list[Entry]:
+    start = f"({after}" if after not in ("0", "-") else "-"
+    return _entries(await redis.xrange(key, min=start, max="+", count=count))
+
+
+async def newest_id(redis: Redis, key: str) -> str | None:
+    rows = _entries(await redis.xrevrange(key, count=1))
+    return rows[0][0] if rows else None

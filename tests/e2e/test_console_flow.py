@@ -1,0 +1,85 @@
+"""End to end through the console channel: a real worker process, real Redis, a real SMTP server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.wiring import Runtime
+from tests.conftest import Smtp, Workers, deputy
+from tests.e2e.helpers import converse, proposal_id
+
+
+async def test_request_approve_sends_exactly_one_email(runtime: Runtime, workers: Workers, smtp: Smtp) -> None:
+    workers.start()
+    transcript = await converse(runtime, "email jane@acme.com a follow-up on invoice 42")
+    pid = proposal_id(transcript)
+    assert "to: jane@acme.com" in transcript and f"/approve {pid}" in transcript and f"/reject {pid}" in transcript
+    assert smtp.messages == []
+
+    transcript = await converse(runtime, f"/approve {pid}")
+    assert "Done: Sent to jane@acme.com · approved by you" in transcript
+    assert len(smtp.messages) == 1
+    mail = smtp.messages[0]
+    assert mail["Subject"] == "Follow-up on invoice 42" and mail["To"] == "jane@acme.com"
+    assert f"deputy.{pid}.0." in mail["Message-ID"]
+
+    again = await converse(runtime, f"/approve {pid}")
+    assert f"Proposal {pid} was already approved by you at" in again
+    assert len(smtp.messages) == 1
+
+
+async def test_reject_sends_nothing_and_the_ledger_says_so(runtime: Runtime, workers: Workers, smtp: Smtp) -> None:
+    workers.start()
+    pid = proposal_id(await converse(runtime, "email bob@example.org about the contract"))
+    transcript = await converse(runtime, f"/reject {pid} not now")
+    assert f"Rejected {pid}" in transcript
+    events = [e for _, e in await runtime.ledger.read()]
+    assert events[-1].type == "ProposalRejected" and events[-1].summary == "not now"
+    assert smtp.messages == []
+
+
+async def test_plain_request_gets_a_plan_and_note_proposal(runtime: Runtime, workers: Workers) -> None:
+    workers.start()
+    transcript = await converse(runtime, "prepare the quarterly report")
+    pid = proposal_id(transcript)
+    assert "Plan for: prepare the quarterly report" in transcript
+    done = await converse(runtime, f"/approve {pid}")
+    assert "Saved note “prepare the quarterly report”" in done
+
+
+async def test_remember_then_ask(runtime: Runtime, workers: Workers) -> None:
+    workers.start()
+    assert "Remembered (f1): ACME pays net 30" in await converse(runtime, "/remember ACME pays net 30")
+    assert "ACME pays net 30  (f1)" in await converse(runtime, "when does ACME pay?")
+
+
+async def test_bad_input_gets_a_clear_reply_and_changes_nothing(runtime: Runtime, workers: Workers, smtp: Smtp) -> None:
+    workers.start()
+    transcript = await converse(
+        runtime,
+        "/task ",
+        "x" * 100_000,
+        "email jane@@acme..com about x",
+        "/approve pnothere",
+        "/frobnicate",
+    )
+    assert "That message is empty" in transcript
+    assert "the limit is 8,000" in transcript
+    assert "'jane@@acme..com' is not a valid email address" in transcript
+    assert "No proposal with id 'pnothere'" in transcript
+    assert "I don't know /frobnicate" in transcript
+    assert await runtime.store.ids("proposal", "pending") == []
+    assert smtp.messages == []
+
+
+async def test_deputy_chat_command_with_piped_input(
+    env: dict[str, str], tmp_path: Path, workers: Workers, smtp: Smtp
+) -> None:
+    workers.start()
+    result = deputy("chat", env=env, cwd=tmp_path, stdin="email jane@acme.com about invoice 42\n/status\n")
+    assert result.returncode == 0, result.stderr
+    pid = proposal_id(result.stdout)
+    assert "Pending proposals: 1" in result.stdout
+    result = deputy("chat", env=env, cwd=tmp_path, stdin=f"/approve {pid}\n")
+    assert result.returncode == 0 and "Done: Sent to jane@acme.com" in result.stdout
+    assert len(smtp.messages) == 1

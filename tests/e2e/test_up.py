@@ -1,0 +1,109 @@
+"""`deputy up` as a user runs it: embedded Redis, web, worker; Ctrl-C stops all of it; state survives."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memory.embedded import free_port
+from tests.conftest import Smtp, deputy, wait_for
+from tests.e2e.helpers import proposal_id
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+            return bool(json.load(response)["status"] == "ready")
+    except OSError:
+        return False
+
+
+class Up:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env, self.cwd = env, cwd
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> subprocess.Popen[str]:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "up"],
+            env=self.env,
+            cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        wait_for(lambda: ready(int(self.env["DEPUTY_PORT"])), 30, "deputy up to be ready")
+        return self.process
+
+    def interrupt(self) -> str:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        output, _ = self.process.communicate(timeout=30)
+        return output
+
+
+@pytest.fixture
+def up_env(env: dict[str, str]) -> dict[str, str]:
+    embedded = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    return {**embedded, "DEPUTY_PORT": str(free_port())}
+
+
+@pytest.fixture
+def up(up_env: dict[str, str], tmp_path: Path) -> Iterator[Up]:
+    runner = Up(up_env, tmp_path)
+    yield runner
+    if runner.process and runner.process.poll() is None:
+        runner.process.kill()
+
+
+def test_pending_proposal_survives_a_restart_and_nothing_is_left_running(
+    up: Up, up_env: dict[str, str], tmp_path: Path, smtp: Smtp
+) -> None:
+    first = up.start()
+    spawned = children(first.pid)
+    assert len(spawned) == 2  # the embedded redis-server and the worker
+    asked = deputy("chat", env=up_env, cwd=tmp_path, stdin="email jane@acme.com about invoice 42\n")
+    pid = proposal_id(asked.stdout)
+
+    output = up.interrupt()
+    assert first.returncode == 0 and "Deputy is stopping" in output
+    wait_for(lambda: not any(alive(p) for p in spawned), 15, "no orphan processes")
+    assert not (tmp_path / "data" / "redis.url").exists()
+    assert "appendfsync always" in (tmp_path / "data" / "redis.conf").read_text()
+
+    up.start()
+    status = deputy("chat", env=up_env, cwd=tmp_path, stdin="/status\n")
+    assert f"{pid}:" in status.stdout and "Pending proposals: 1" in status.stdout
+    done = deputy("chat", env=up_env, cwd=tmp_path, stdin=f"/approve {pid}\n")
+    assert "Done: Sent to jane@acme.com" in done.stdout, done.stdout + done.stderr
+    assert len(smtp.messages) == 1
+    up.interrupt()
+
+
+def test_chat_without_a_running_deputy_says_how_to_start_it(up_env: dict[str, str], tmp_path: Path) -> None:
+    result = deputy("chat", env=up_env, cwd=tmp_path, stdin="/status\n")
+    assert result.returncode == 2
+    assert "no embedded Redis is running" in result.stderr and "deputy up" in result.stderr

@@ -1,0 +1,95 @@
+"""The Redis adapters against a real redis-server: atomic commit, revision conflicts, dedupe, ids, records."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from config.wiring import Runtime
+from memory.actions import RedisActionRecords
+from orchestrator.errors import Conflict
+from orchestrator.fakes import FakeClock
+from orchestrator.model import Task, TaskStatus
+from tests.orchestrator.conftest import CONSOLE, ME
+
+NOW = FakeClock().now()
+
+
+def task(task_id: str = "t1") -> Task:
+    return Task(id=task_id, text="hello", actor=ME, chat=CONSOLE, event_id="e1", created_at=NOW)
+
+
+async def test_commit_writes_record_index_and_ledger_together(runtime: Runtime) -> None:
+    t = task()
+    await runtime.store.commit([t], [t.submitted(NOW)])
+    loaded = await runtime.store.get_task("t1")
+    assert loaded == Task(**{**t.__dict__, "rev": 1})
+    assert await runtime.store.ids("task", "received") == ["t1"]
+    [(_, event)] = await runtime.ledger.read()
+    assert event.type == "TaskSubmitted" and event.task_id == "t1" and event.actor == ME.id
+
+
+async def test_status_index_moves_with_the_record(runtime: Runtime) -> None:
+    t = task()
+    await runtime.store.commit([t], [])
+    loaded = await runtime.store.get_task("t1")
+    assert loaded is not None
+    event = loaded.start(NOW)
+    await runtime.store.commit([loaded], [event])
+    assert await runtime.store.ids("task", "received") == []
+    assert await runtime.store.ids("task", "running") == ["t1"]
+
+
+async def test_stale_revision_conflicts_and_writes_nothing(runtime: Runtime) -> None:
+    t = task()
+    await runtime.store.commit([t], [])
+    first, second = await runtime.store.get_task("t1"), await runtime.store.get_task("t1")
+    assert first and second
+    await runtime.store.commit([first], [first.start(NOW)])
+    with pytest.raises(Conflict):
+        await runtime.store.commit([second], [second.fail("x", NOW)])
+    stored = await runtime.store.get_task("t1")
+    assert stored and stored.status is TaskStatus.RUNNING
+    assert [e.type for _, e in await runtime.ledger.read()] == ["TaskStarted"]
+
+
+async def test_only_one_of_many_concurrent_writers_wins(runtime: Runtime) -> None:
+    await runtime.store.commit([task()], [])
+    copies = [await runtime.store.get_task("t1") for _ in range(20)]
+
+    async def write(t: Task | None) -> bool:
+        assert t is not None
+        try:
+            await runtime.store.commit([t], [t.start(NOW)])
+        except Conflict:
+            return False
+        return True
+
+    results = await asyncio.gather(*(write(t) for t in copies))
+    assert results.count(True) == 1
+    assert len(await runtime.ledger.read()) == 1
+
+
+async def test_claim_is_first_come_only(runtime: Runtime) -> None:
+    results = await asyncio.gather(*(runtime.store.claim("event:slack:Ev1", 60) for _ in range(10)))
+    assert results.count(True) == 1
+    assert await runtime.redis.ttl("deputy:claim:event:slack:Ev1") > 0
+
+
+async def test_ids_are_short_typeable_and_never_reissued(runtime: Runtime) -> None:
+    ids = {await runtime.store.new_id("p") for _ in range(200)}
+    assert len(ids) == 200
+    assert all(len(i) == 8 and i.isalnum() and i.islower() for i in ids)
+
+
+async def test_action_records_keep_intent_then_outcome(runtime: Runtime) -> None:
+    records = RedisActionRecords(runtime.redis)
+    assert await records.begin("p1:0") is None
+    again = await records.begin("p1:0")
+    assert again is not None and again.outcome is None
+    await records.finish("p1:0", "Sent to a@b.co")
+    done = await records.begin("p1:0")
+    assert done is not None and done.outcome == "Sent to a@b.co"
+    await records.forget("p1:0")
+    assert await records.begin("p1:0") is None
