@@ -1,0 +1,45 @@
+# Deputy. Quick start: `make run` (start Deputy on embedded defaults), `make test` (the whole suite).
+# Both bootstrap everything on a fresh machine with Python 3.11: a tools venv with uv, then .venv from uv.lock.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: run test lint typecheck unit bench install clean
+
+run: $(VENV)/.synced
+	$(BIN)/deputy up
+
+test: $(VENV)/.synced lint typecheck unit
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy
+
+unit: $(VENV)/.synced
+	$(BIN)/pytest -q
+
+bench: $(VENV)/.synced
+	$(BIN)/python bench/pipeline.py
+
+install: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	@touch $@
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
