@@ -83,3 +83,18 @@ async def test_deputy_chat_command_with_piped_input(
     result = deputy("chat", env=env, cwd=tmp_path, stdin=f"/approve {pid}\n")
     assert result.returncode == 0 and "Done: Sent to jane@acme.com" in result.stdout
     assert len(smtp.messages) == 1
+
+
+async def test_permanent_smtp_refusal_fails_once_and_says_why(runtime: Runtime, workers: Workers, smtp: Smtp) -> None:
+    async def refuse(server: object, session: object, envelope: object, address: str, options: object) -> str:
+        return "550 5.1.1 no such user"
+
+    smtp.handle_RCPT = refuse  # type: ignore[attr-defined]
+    workers.start()
+    pid = proposal_id(await converse(runtime, "email ghost@acme.com about invoice 42"))
+    transcript = await converse(runtime, f"/approve {pid}")
+    assert "Failed: the SMTP server refused the recipient: ghost@acme.com (550" in transcript
+    proposal = await runtime.store.get_proposal(pid)
+    assert proposal and proposal.actions[0].status.value == "failed"
+    assert [e.type for _, e in await runtime.ledger.read()].count("ActionFailed") == 1
+    assert smtp.messages == []

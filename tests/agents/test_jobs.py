@@ -1,0 +1,60 @@
+"""Job entry points on real Redis: a job's final failure fails the task and tells the operator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from agents import jobs
+from config.wiring import Runtime
+from memory.streams import range_after
+from orchestrator.coordinator import Inbound
+from orchestrator.model import Actor, ChatRef
+
+CONSOLE = ChatRef("console", "local")
+
+
+@dataclass
+class JobStub:
+    """The attributes of an RQ job the callback reads."""
+
+    id: str
+    func_name: str
+    args: list[str] = field(default_factory=list)
+    retries_left: int | None = 0
+
+
+@pytest.fixture
+def use_test_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REDIS_URL", "DEPUTY_SMTP_URL", "DEPUTY_EMAIL_FROM", "DEPUTY_DATA_DIR"):
+        monkeypatch.setenv(name, env[name])
+    jobs.settings.cache_clear()
+
+
+async def submit(runtime: Runtime) -> str:
+    actor = Actor("console", "op", "you")
+    await runtime.coordinator.receive(Inbound(actor=actor, chat=CONSOLE, text="plan the launch", event_id="e1"))
+    [task_id] = await runtime.store.ids("task", "received")
+    return task_id
+
+
+@pytest.mark.usefixtures("use_test_env")
+async def test_last_failed_attempt_fails_the_task_and_tells_the_operator(runtime: Runtime) -> None:
+    task_id = await submit(runtime)
+    await jobs._fail("agents.jobs.run_task", task_id, "RuntimeError: model unreachable")
+    task = await runtime.store.get_task(task_id)
+    assert task and task.status.value == "failed" and task.error == "RuntimeError: model unreachable"
+    _, last = (await range_after(runtime.redis, "deputy:console:local", "0", count=100))[-1]
+    assert last["text"] == f"✗ Task {task_id} failed: RuntimeError: model unreachable" and last["final"] == "1"
+
+
+@pytest.mark.usefixtures("use_test_env")
+def test_attempt_with_retries_left_changes_nothing(env: dict[str, str]) -> None:
+    jobs.on_failure(
+        JobStub("run-tmissing", "agents.jobs.run_task", ["tmissing"], retries_left=2),
+        None,
+        RuntimeError,
+        RuntimeError("boom"),
+        None,
+    )  # would raise NotFound if it touched the (missing) task
