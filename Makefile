@@ -29,7 +29,7 @@ unit: $(VENV)/.synced
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.synced
-	$(BIN)/python bench/pipeline.py
+	$(BIN)/python -m bench.pipeline
 
 install: $(VENV)/.synced
 

@@ -46,10 +46,9 @@ def _observe(job_kind: str) -> None:
 
 async def run_task(task_id: str) -> None:
     async def work(rt: Runtime) -> None:
-        if not await rt.coordinator.handle(cmd.StartTask(task_id)):
+        task = await rt.coordinator.handle(cmd.StartTask(task_id))
+        if task is None:
             return
-        task = await rt.store.get_task(task_id)
-        assert task is not None
         draft = await rt.drafter.draft(task)
         await rt.coordinator.handle(cmd.CompleteDraft(task_id, draft))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from config.settings import Settings
+from config.settings import Settings, redact_url
 from connectors.email import EmailConnector
 from memory import keys
 from memory.embedded import executable, running_url
@@ -40,7 +40,7 @@ async def check_redis(settings: Settings) -> list[Check]:
     client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
     try:
         await client.ping()
-        checks = [Check("Redis", True, f"reachable at {_hide_password(url)}"), await _persistence(client)]
+        checks = [Check("Redis", True, f"reachable at {redact_url(url)}"), await _persistence(client)]
         workers = len([k async for k in client.scan_iter(match=keys.worker_alive("*"))])
         checks.append(
             Check(
@@ -51,7 +51,7 @@ async def check_redis(settings: Settings) -> list[Check]:
         )
         return checks
     except (RedisError, OSError) as err:
-        return [Check("Redis", False, f"can't reach {_hide_password(url)} ({err}); check REDIS_URL")]
+        return [Check("Redis", False, f"can't reach {redact_url(url)} ({err}); check REDIS_URL")]
     finally:
         await client.aclose()
 
@@ -70,13 +70,6 @@ async def _persistence(client: Redis) -> Check:
         f"appendonly={aof}, appendfsync={fsync}: set 'appendonly yes' and 'appendfsync always' so approved "
         "actions survive a crash",
     )
-
-
-def _hide_password(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
 
 
 async def check_smtp(settings: Settings) -> list[Check]:

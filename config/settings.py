@@ -103,8 +103,24 @@ class Settings(BaseSettings):
         return self.llm_verify_model or self.llm_model
 
 
+def redact_url(url: str) -> str:
+    """A URL fit to print: credentials replaced by ***."""
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
 def _items(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def settings_with(values: dict[str, str]) -> Settings:
+    """Settings from explicit CONTRACT names (e.g. {"REDIS_URL": …}) and no .env file: tests and benchmarks."""
+    fields: dict[str, Any] = {**values, "_env_file": None}  # `_env_file` is pydantic-settings' init-only option
+    return Settings(**fields)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -117,16 +133,19 @@ def load_settings(**overrides: Any) -> Settings:
 
 def describe(err: ValidationError) -> str:
     first = err.errors()[0]
-    name = _env_name(first["loc"])
+    loc = first["loc"]
+    name = _env_name(loc)
     message = first["msg"].removeprefix("Value error, ")
-    got = first.get("input")
-    shown = (
-        ""
-        if got is None or isinstance(got, dict) or "secret" in name.lower() or "token" in name.lower()
-        else (f" (got {str(got)!r})")
-    )
     prefix = f"{name}: " if name else ""
-    return f"configuration error: {prefix}{message}{shown}"
+    return f"configuration error: {prefix}{message}{_echo(loc, first.get('input'))}"
+
+
+def _echo(loc: tuple[Any, ...], value: Any) -> str:
+    """The offending value, unless it is a secret; credentials inside a URL are masked."""
+    field = Settings.model_fields.get(str(loc[0])) if loc else None
+    if value is None or isinstance(value, dict) or (field and "SecretStr" in str(field.annotation)):
+        return ""
+    return f" (got {redact_url(str(value))!r})"
 
 
 def _env_name(loc: tuple[Any, ...]) -> str:

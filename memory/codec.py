@@ -22,6 +22,12 @@ def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
     return _ADAPTERS[cls]
 
 
+def warm() -> None:
+    """Build every adapter now: a forking worker calls this once so its work horses inherit them ready."""
+    for cls in (Task, Proposal, *EVENT_TYPES.values()):
+        _adapter(cls)
+
+
 def dump(obj: Any) -> str:
     return _adapter(type(obj)).dump_json(obj).decode()
 

@@ -191,14 +191,15 @@ class Coordinator:
         await self.queue.enqueue_run(task.id)
         return task.id
 
-    async def _start(self, c: cmd.StartTask) -> bool:
-        """True when the agent should draft; False when a retried job finds the task already past drafting."""
+    async def _start(self, c: cmd.StartTask) -> Task | None:
+        """The task for the agent to draft, or None when a retried job finds it already past drafting."""
         task = await self._task(c.task_id)
         if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING):
-            return False
+            return None
         await self.store.commit([task], [task.start(self.clock.now())])
+        task.rev += 1
         await self._progress(task, "Drafting…")
-        return True
+        return task
 
     async def _complete(self, c: cmd.CompleteDraft) -> None:
         task = await self._task(c.task_id)
@@ -351,30 +352,35 @@ class Coordinator:
     # ---- applying -----------------------------------------------------------------------------------
 
     async def _apply(self, c: cmd.ApplyProposal) -> None:
-        """Apply each approved action once; safe to re-run after any crash (see `_apply_action`)."""
+        """Apply each approved action once; safe to re-run after any crash: every outcome is in its
+        idempotency record (see `_call_once`) before the commit that reports it."""
         proposal = await self._proposal(c.proposal_id)
         if proposal.status is not ProposalStatus.APPROVED:
             return
         task = await self._task(proposal.task_id)
         if task.status in TASK_TERMINAL:
             return
-        event = task.applying(self.clock.now())
-        if event:
-            await self.store.commit([task], [event])
-            task.rev += 1
-        for index in range(len(proposal.actions)):
-            await self._apply_action(proposal, index)
-        await self._settle(task, proposal)
+        await self._begin_applying(task, proposal)
+        events: list[Event] = []
+        for index, action in enumerate(proposal.actions):
+            if action.status is ActionStatus.APPLYING:
+                ok, outcome = await self._call_once(self.connectors[action.kind], action, f"{proposal.id}:{index}")
+                new = ActionStatus.APPLIED if ok else ActionStatus.FAILED
+                events.append(proposal.action_moved(index, new, self.clock.now(), outcome))
+        await self._settle(task, proposal, events)
 
-    async def _apply_action(self, proposal: Proposal, index: int) -> None:
-        action = proposal.actions[index]
-        if action.status in (ActionStatus.APPLIED, ActionStatus.FAILED):
-            return
-        if action.status is ActionStatus.STAGED:
-            await self._commit_proposal(proposal, proposal.action_moved(index, ActionStatus.APPLYING, self.clock.now()))
-        ok, outcome = await self._call_once(self.connectors[action.kind], action, f"{proposal.id}:{index}")
-        new = ActionStatus.APPLIED if ok else ActionStatus.FAILED
-        await self._commit_proposal(proposal, proposal.action_moved(index, new, self.clock.now(), outcome))
+    async def _begin_applying(self, task: Task, proposal: Proposal) -> None:
+        now = self.clock.now()
+        events = [e for e in [task.applying(now)] if e]
+        events += [
+            proposal.action_moved(i, ActionStatus.APPLYING, now)
+            for i, a in enumerate(proposal.actions)
+            if a.status is ActionStatus.STAGED
+        ]
+        if events:
+            await self.store.commit([task, proposal], events)
+            task.rev += 1
+            proposal.rev += 1
 
     async def _call_once(self, connector: Connector, action: StagedAction, key: str) -> tuple[bool, str]:
         """The exactly-once step. Intent is recorded before the call and the outcome after; an attempt that
@@ -400,11 +406,7 @@ class Coordinator:
         await self.records.finish(key, outcome)
         return True, outcome
 
-    async def _commit_proposal(self, proposal: Proposal, event: Event) -> None:
-        await self.store.commit([proposal], [event])
-        proposal.rev += 1
-
-    async def _settle(self, task: Task, proposal: Proposal) -> None:
+    async def _settle(self, task: Task, proposal: Proposal, events: list[Event]) -> None:
         failed = [a for a in proposal.actions if a.status is ActionStatus.FAILED]
         outcomes = "; ".join(a.outcome for a in proposal.actions)
         d = proposal.decision
@@ -417,7 +419,7 @@ class Coordinator:
         else:
             event = task.finish(now, outcomes)
             text, kind = f"Done: {outcomes}{by}{cost}", Kind.OUTCOME
-        await self.store.commit([task], [event])
+        await self.store.commit([task, proposal], [*events, event])
         message = Outbound(
             kind=kind,
             text=text,

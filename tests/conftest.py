@@ -24,7 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from redis import Redis
 
-from config.settings import Settings
+from config.settings import Settings, settings_with
 from config.wiring import Runtime, build_runtime
 from memory.embedded import executable, free_port, ping
 
@@ -121,8 +121,7 @@ def env(redis_url: str, smtp: Smtp, tmp_path: Path) -> dict[str, str]:
 
 def settings_from(env: dict[str, str]) -> Settings:
     keys = ("REDIS_URL", "DEPUTY_SMTP_URL", "DEPUTY_EMAIL_FROM", "DEPUTY_DATA_DIR", "DEPUTY_OPERATORS")
-    values: dict[str, Any] = {k: env[k] for k in keys if k in env}
-    return Settings(**values, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings' init-only option
+    return settings_with({k: env[k] for k in keys if k in env})
 
 
 @pytest.fixture

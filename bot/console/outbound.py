@@ -18,12 +18,14 @@ class ConsoleOutbox:
         self.redis = redis
 
     async def send(self, chat: ChatRef, message: Outbound) -> str | None:
-        return await self._append(chat, message, ref="")
+        """None: a terminal can't edit a printed line, so progress and outcome arrive as new lines."""
+        await self._append(chat, message, ref="")
+        return None
 
     async def edit(self, chat: ChatRef, ref: str, message: Outbound) -> None:
         await self._append(chat, message, ref=ref)
 
-    async def _append(self, chat: ChatRef, message: Outbound, *, ref: str) -> str:
+    async def _append(self, chat: ChatRef, message: Outbound, *, ref: str) -> None:
         fields = {
             "text": render(message),
             "kind": message.kind.value,
@@ -33,5 +35,4 @@ class ConsoleOutbox:
             "ref": ref,
             "proposal": message.proposal.id if message.proposal else "",
         }
-        entry = await self.redis.xadd(keys.console(chat.chat), fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]
-        return ref or str(entry)
+        await self.redis.xadd(keys.console(chat.chat), fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]

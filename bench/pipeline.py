@@ -1,0 +1,233 @@
+"""The core loop's speed against bare RQ, measured in one run on one Redis.
+
+Deputy: N tasks through the real path (console inbound → coordinator → RQ → `deputy worker` → proposal;
+approve → RQ → worker → SMTP sink → applied), one at a time for latency, all at once for throughput, with 1
+and 2 workers. Baseline: a no-op RQ job on the same Redis with the same forking worker class.
+Run: `make bench` (or `python -m bench.pipeline --tasks 200`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from bench.common import ROOT, ms, pct, python, start_process, start_redis, stop, summary, wait
+from config.settings import Settings, settings_with
+from config.wiring import Runtime, build_runtime
+from memory.embedded import free_port
+from orchestrator.coordinator import Inbound
+from orchestrator.model import Actor, ChatRef
+
+JOBS_PER_TASK = 2  # run (draft) + apply
+CHAT = ChatRef("console", "bench")
+ME = Actor("console", "bench", "bench")
+BARE_WORKER = (
+    "import sys; from redis import Redis; from rq import Worker, Queue; from rq.serializers import JSONSerializer;"
+    "c = Redis.from_url(sys.argv[1]); "
+    "Worker([Queue('bare', connection=c, serializer=JSONSerializer)], connection=c, serializer=JSONSerializer)"
+    ".work(logging_level='ERROR')"
+)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        return "250 OK"
+
+
+def bare_round_trips(url: str, n: int) -> list[float]:
+    queue = Queue("bare", connection=Redis.from_url(url), serializer=JSONSerializer)
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        job = queue.enqueue("bench.noop.noop")
+        wait(lambda: job.get_status(refresh=True) == "finished", 30)  # noqa: B023 (used at once)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bare_throughput(url: str, n: int) -> float:
+    connection = Redis.from_url(url)
+    queue = Queue("bare", connection=connection, serializer=JSONSerializer)
+    start = time.perf_counter()
+    jobs = [queue.enqueue("bench.noop.noop") for _ in range(n)]
+    wait(
+        lambda: (
+            all(j.get_status(refresh=True) == "finished" for j in jobs[-5:])
+            and queue.count == 0
+            and queue.finished_job_registry.count >= n
+        ),
+        120,
+        poll=0.005,
+    )
+    return n / (time.perf_counter() - start)
+
+
+async def submit(rt: Runtime, i: int, text: str) -> None:
+    await rt.coordinator.receive(Inbound(actor=ME, chat=CHAT, text=text, event_id=f"bench-{time.time_ns()}-{i}"))
+
+
+async def until(rt: Runtime, task_ids: list[str], status: str, limit_s: float = 300) -> None:
+    """One SMISMEMBER on the status index per poll, so watching 200 tasks costs what watching one does."""
+    deadline = time.monotonic() + limit_s
+    pending = list(task_ids)
+    poll = 0.001 if len(task_ids) == 1 else 0.01
+    while pending:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(pending)} tasks never reached {status}")
+        flags = await rt.redis.smismember(f"deputy:idx:task:{status}", pending)
+        pending = [t for t, there in zip(pending, flags, strict=True) if not there]
+        if pending:
+            await asyncio.sleep(poll)
+
+
+async def new_task_ids(rt: Runtime, before: set[str]) -> list[str]:
+    ids: set[str] = set()
+    for status in ("received", "running", "proposed"):
+        ids |= set(await rt.store.ids("task", status))
+    return sorted(ids - before)
+
+
+async def latencies(rt: Runtime, n: int) -> tuple[list[float], list[float]]:
+    to_proposal, to_applied = [], []
+    for i in range(n):
+        start = time.perf_counter()
+        await submit(rt, i, f"email client{i}@example.com about invoice {i}")
+        [task_id] = await rt.store.ids("task", "received") or await rt.store.ids("task", "running")
+        await until(rt, [task_id], "proposed")
+        to_proposal.append(time.perf_counter() - start)
+        task = await rt.store.get_task(task_id)
+        assert task and task.proposal_id
+        start = time.perf_counter()
+        await submit(rt, i, f"/approve {task.proposal_id}")
+        await until(rt, [task_id], "done")
+        to_applied.append(time.perf_counter() - start)
+    return to_proposal, to_applied
+
+
+async def throughput(rt: Runtime, n: int) -> float:
+    start = time.perf_counter()
+    await asyncio.gather(*(submit(rt, i, f"email client{i}@example.com about batch {i}") for i in range(n)))
+    task_ids = sorted(await new_task_ids(rt, set()))
+    await until(rt, task_ids, "proposed")
+    proposals = [(await rt.store.get_task(t)).proposal_id for t in task_ids]  # type: ignore[union-attr]
+    await asyncio.gather(*(submit(rt, i, f"/approve {p}") for i, p in enumerate(proposals)))
+    await until(rt, task_ids, "done")
+    return n / (time.perf_counter() - start)
+
+
+def fresh(url: str, workers: int) -> None:
+    """Empty Redis between rounds; the workers' liveness keys come back within a beat."""
+    Redis.from_url(url).flushall()
+    wait(lambda: len(Redis.from_url(url).keys("deputy:worker:*")) == workers, 10)
+
+
+async def deputy_latency(url: str, settings: Settings, n: int) -> tuple[list[float], list[float]]:
+    rt = build_runtime(settings, url)
+    try:
+        fresh(url, 1)
+        await latencies(rt, 5)  # warm up
+        fresh(url, 1)
+        return await latencies(rt, n)
+    finally:
+        await rt.close()
+
+
+async def deputy_throughput(url: str, settings: Settings, n: int, workers: int) -> float:
+    rt = build_runtime(settings, url)
+    try:
+        fresh(url, workers)
+        return await throughput(rt, n)
+    finally:
+        await rt.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/Deputy throughput rounds")
+    args = parser.parse_args()
+    n = args.tasks
+    redis_process, url = start_redis()
+    sink = Sink()
+    smtp_port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    env = {
+        **os.environ,
+        "REDIS_URL": url,
+        "DEPUTY_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "DEPUTY_EMAIL_FROM": "bench@example.com",
+        "PYTHONPATH": str(ROOT),
+        "DEPUTY_LOG_LEVEL": "ERROR",
+    }
+    settings = settings_with({k: env[k] for k in ("REDIS_URL", "DEPUTY_SMTP_URL", "DEPUTY_EMAIL_FROM")})
+    results: dict[str, Any] = {"bare_rtt": [], "dep_prop": [], "dep_applied": []}
+    try:
+        for workers in (1, 2):
+            bare_rates, dep_rates = [], []
+            for _ in range(args.rounds):
+                bare = [start_process([python(), "-c", BARE_WORKER, url], env) for _ in range(workers)]
+                time.sleep(1.5)
+                bare_round_trips(url, 10)
+                if workers == 1 and not results["bare_rtt"]:
+                    results["bare_rtt"] = bare_round_trips(url, n)
+                bare_rates.append(bare_throughput(url, n * JOBS_PER_TASK))
+                stop(bare)
+                deputy = [start_process([python(), "-m", "bot.cli", "worker"], env) for _ in range(workers)]
+                wait(lambda: len(Redis.from_url(url).keys("deputy:worker:*")) == workers, 30)  # noqa: B023
+                if workers == 1 and not results["dep_prop"]:
+                    results["dep_prop"], results["dep_applied"] = asyncio.run(deputy_latency(url, settings, n))
+                dep_rates.append(asyncio.run(deputy_throughput(url, settings, n, workers)))
+                stop(deputy)
+            results[f"bare_{workers}"], results[f"dep_{workers}"] = bare_rates, dep_rates
+    finally:
+        controller.stop()
+        redis_process.terminate()
+        redis_process.wait()
+    report(n, results, sink.count)
+
+
+def report(n: int, r: dict[str, Any], emails: int) -> None:
+    """Throughput rounds alternate bare and Deputy, so each ratio compares the same machine conditions."""
+    bare_p50, proposal_p50 = pct(r["bare_rtt"], 50), pct(r["dep_prop"], 50)
+    med = statistics.median
+    print(f"tasks: {n} (jobs per task: {JOBS_PER_TASK}); emails received by the sink: {emails}")
+    print(f"bare RQ no-op round trip: {summary(r['bare_rtt'])}")
+    print(f"deputy submit -> proposal: {summary(r['dep_prop'])}")
+    print(f"deputy approve -> applied: {summary(r['dep_applied'])}")
+    for w in (1, 2):
+        bare, dep = r[f"bare_{w}"], r[f"dep_{w}"]
+        print(
+            f"{w} worker(s): bare jobs/s {_list(bare)} (median {med(bare):.1f}); "
+            f"deputy tasks/s {_list(dep)} (median {med(dep):.1f})"
+        )
+    ratio = proposal_p50 / (bare_p50 * JOBS_PER_TASK)
+    print(
+        f"ratio submit->proposal p50 / (bare round trip x {JOBS_PER_TASK}) = {ratio:.2f}  (target <= 3)"
+        f"  [{ms(proposal_p50)} vs {ms(bare_p50 * JOBS_PER_TASK)}; per job: {proposal_p50 / bare_p50:.2f}x]"
+    )
+    rounds = [d / (b / JOBS_PER_TASK) for d, b in zip(r["dep_2"], r["bare_2"], strict=True)]
+    print(
+        f"ratio tasks/s (2 workers) / (bare jobs/s / {JOBS_PER_TASK}) = {med(rounds):.2f} median of rounds "
+        f"{_list(rounds, 2)}  (target >= 0.5)"
+    )
+
+
+def _list(values: list[float], digits: int = 1) -> str:
+    return "[" + ", ".join(f"{v:.{digits}f}" for v in values) + "]"
+
+
+if __name__ == "__main__":
+    main()
