@@ -14,6 +14,7 @@ from rq.serializers import JSONSerializer
 QUEUE = "deputy"
 RETRY_INTERVALS = [2, 10, 30]
 JOB_TIMEOUT = 600
+RESULT_TTL = 60  # a finished job's hash expires rather than being deleted: cheaper for RQ, same for us
 FAILURE_TTL = int(timedelta(days=7).total_seconds())
 
 
@@ -39,7 +40,7 @@ def enqueue(queue: Queue, func: str, arg: str, job_id: str) -> bool:
             unique=True,
             retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
             on_failure=Callback("agents.jobs.on_failure"),
-            result_ttl=0,
+            result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
             job_timeout=JOB_TIMEOUT,
         )

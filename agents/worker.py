@@ -41,10 +41,12 @@ def preload() -> None:
     """Do once, before forking, what every job would otherwise redo: imports (litellm joins them when a real
     model is configured), settings, and pydantic's serializers (tens of ms per work horse otherwise)."""
     from agents import jobs
+    from connectors import email
     from memory import codec
 
     jobs.settings()
     codec.warm()
+    email.warm()
     asyncio.run(_rehearse())
     gc.collect()
     gc.freeze()  # inherited objects stay out of the horses' collections: fewer copy-on-write page faults

@@ -26,6 +26,14 @@ MAX_BODY = 100_000
 TIMEOUT_S = 20.0
 
 
+def warm() -> None:
+    """Import what building and flattening a message imports lazily (email.policy, generators…)."""
+    message = EmailMessage()
+    message["Subject"] = "warm-up"
+    message.set_content("warm-up")
+    message.as_bytes()
+
+
 def check_address(address: str) -> str:
     """The address, normalised, or `BadRequest` that quotes it back."""
     cleaned = address.strip().strip("<>,.;:()[]\"'")
