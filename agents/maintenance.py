@@ -62,10 +62,6 @@ class Maintenance(threading.Thread):
         reconcile(self.connection)
 
 
-def alive_workers(connection: Redis) -> list[str]:
-    return [str(k) for k in connection.scan_iter(match=keys.worker_alive("*"), count=100)]
-
-
 def requeue_abandoned(connection: Redis, queue: object) -> int:
     """Mark the started jobs of dead workers as expired, then let RQ retry or fail them as it normally would."""
     registry = StartedJobRegistry(queue=queue, death_penalty_class=TimerDeathPenalty)  # type: ignore[arg-type]

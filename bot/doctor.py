@@ -13,8 +13,8 @@ from redis.exceptions import RedisError
 
 from config.settings import Settings, redact_url
 from connectors.email import EmailConnector
-from memory import keys
 from memory.embedded import executable, running_url
+from memory.liveness import alive_workers
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ async def check_redis(settings: Settings) -> list[Check]:
     try:
         await client.ping()
         checks = [Check("Redis", True, f"reachable at {redact_url(url)}"), await _persistence(client)]
-        workers = len([k async for k in client.scan_iter(match=keys.worker_alive("*"))])
+        workers = await alive_workers(client)
         checks.append(
             Check(
                 "Workers",

@@ -7,13 +7,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import metrics
-from memory import keys
+from memory.liveness import alive_workers
 
 REDIS: web.AppKey[Redis] = web.AppKey("redis", Redis)
-
-
-async def alive_workers(redis: Redis) -> int:
-    return len([k async for k in redis.scan_iter(match=keys.worker_alive("*"), count=100)])
 
 
 async def healthz(request: web.Request) -> web.Response:

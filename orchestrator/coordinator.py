@@ -187,9 +187,17 @@ class Coordinator:
         task.rev += 1
         task.message_ref = await self.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
         if task.message_ref:
-            await self.store.commit([task], [])
+            await self._keep_message_ref(task)
         await self.queue.enqueue_run(task.id)
         return task.id
+
+    async def _keep_message_ref(self, task: Task) -> None:
+        """Best effort: if a worker already took the task (the sweep can enqueue it), later updates post anew
+        instead of editing. Never let this retry the whole submit, which would create a second task."""
+        try:
+            await self.store.commit([task], [])
+        except Conflict:
+            log.info("task %s moved on before its message reference was saved", task.id)
 
     async def _start(self, c: cmd.StartTask) -> Task | None:
         """The task for the agent to draft, or None when a retried job finds it already past drafting."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from orchestrator import commands as cmd
-from orchestrator.model import ProposalDraft, Reply, TaskStatus
-from orchestrator.outbound import Kind
+from orchestrator.model import ChatRef, ProposalDraft, Reply, TaskStatus
+from orchestrator.outbound import Kind, Outbound
 from orchestrator.replay import differences, fold
 from tests.orchestrator.conftest import BOSS, STRANGER, Core
 
@@ -168,3 +168,20 @@ async def test_replay_of_the_ledger_matches_the_store(core: Core) -> None:
     assert differences(rebuilt, stored) == []
     stored.tasks[task.id] = "failed"
     assert differences(rebuilt, stored) == [f"task {task.id}: ledger says done, store says failed"]
+
+
+async def test_a_worker_racing_the_submit_never_duplicates_the_task(core: Core) -> None:
+    """The sweep may hand a fresh task to a worker before submit has saved its message reference."""
+    real_send = core.outbox.send
+
+    async def send_while_a_worker_starts(chat: ChatRef, message: Outbound) -> str | None:
+        ref = await real_send(chat, message)
+        if message.text == "On it…":
+            [task_id] = await core.store.ids("task", "received")
+            await core.coordinator.handle(cmd.StartTask(task_id))
+        return ref
+
+    core.outbox.send = send_while_a_worker_starts  # type: ignore[method-assign]
+    await core.say("email jane@acme.com about invoice 42")
+    assert len([e for e in core.store.ledger if e.type == "TaskSubmitted"]) == 1
+    assert len(core.queue.runs) == 1
