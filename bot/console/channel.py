@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+import threading
 import time
 import uuid
 from typing import TextIO
@@ -41,6 +42,7 @@ class Console:
         self.stream = keys.console(CHAT.chat)
         self.last_id = "$"
         self.closing = asyncio.Event()
+        self.prompting = False
 
     async def start(self) -> None:
         self.last_id = await newest_id(self.redis, self.stream) or "0-0"
@@ -58,7 +60,10 @@ class Console:
                 self.show(fields)
 
     def show(self, fields: dict[str, str]) -> None:
-        print(fields["text"], file=self.out, flush=True)
+        if self.prompting:  # clear the prompt line, print, then draw the prompt again
+            print(f"\r\x1b[K{fields['text']}\n{PROMPT}", end="", file=self.out, flush=True)
+        else:
+            print(fields["text"], file=self.out, flush=True)
         if fields.get("final") == "1" and fields.get("reply_to") in self.awaiting:
             self.awaiting.discard(fields["reply_to"])
             self.changed.set()
@@ -100,19 +105,36 @@ async def run_piped(console: Console, lines: list[str]) -> int:
     return 0
 
 
+def stdin_lines() -> asyncio.Queue[str | None]:
+    """Lines typed at the terminal, None at end of input. A daemon thread reads them: a blocked `input()`
+    in asyncio's executor would keep Ctrl-C from stopping Deputy until Enter is pressed."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line.rstrip("\n"))
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=read, name="deputy-stdin", daemon=True).start()
+    return lines
+
+
 async def run_interactive(console: Console) -> int:
     await console.start()
     print("Deputy console — type a request, or /help. Ctrl-D to leave.", file=console.out, flush=True)
     listener = asyncio.create_task(console.listen())
+    lines = stdin_lines()
+    console.prompting = True
     try:
         while True:
-            try:
-                line = await asyncio.to_thread(input, PROMPT)
-            except EOFError:
-                return 0
-            if line.strip() in ("/quit", "/exit"):
+            print(PROMPT, end="", file=console.out, flush=True)
+            line = await lines.get()
+            if line is None or line.strip() in ("/quit", "/exit"):
                 return 0
             if line.strip():
                 await console.send(line)
     finally:
+        console.prompting = False
+        print(file=console.out)
         await stop(console, listener)
