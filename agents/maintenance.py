@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import UTC, datetime
 
 from redis import Redis
 from rq.exceptions import NoSuchJobError
@@ -95,20 +96,25 @@ def reconcile(connection: Redis) -> int:
                 enqueued += enqueue(queue, "agents.jobs.run_task", task_id, run_job_id(task_id))
     for proposal_id in connection.smembers(keys.index("proposal", "approved")):
         proposal_id = _text(proposal_id)
-        if _needs_apply(connection, proposal_id) and not Job.exists(apply_job_id(proposal_id), connection=connection):
-            enqueued += enqueue(queue, "agents.jobs.apply_proposal", proposal_id, apply_job_id(proposal_id))
+        due = _apply_due(connection, proposal_id)
+        if due is not None and not Job.exists(apply_job_id(proposal_id), connection=connection):
+            enqueued += enqueue(queue, "agents.jobs.apply_proposal", proposal_id, apply_job_id(proposal_id), due)
     if enqueued:
         log.warning("reconciled %d task(s) that had no job", enqueued)
     return enqueued
 
 
-def _needs_apply(connection: Redis, proposal_id: str) -> bool:
+def _apply_due(connection: Redis, proposal_id: str) -> datetime | None:
+    """When an approved proposal should be applied (now, or the end of its undo window); None if it needn't."""
     raw = connection.hget(keys.record("proposal", proposal_id), "data")
     if raw is None:
-        return False
-    task_id = json.loads(raw)["task_id"]
-    status = connection.hget(keys.record("task", task_id), "status")
-    return _text(status or b"") in ("approved", "applying")
+        return None
+    proposal = json.loads(raw)
+    status = connection.hget(keys.record("task", proposal["task_id"]), "status")
+    if _text(status or b"") not in ("approved", "applying"):
+        return None
+    hold = proposal.get("hold_until")
+    return datetime.fromisoformat(hold) if hold else datetime.now(UTC)
 
 
 def _text(value: bytes | str) -> str:

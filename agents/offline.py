@@ -4,7 +4,9 @@ out of the box (CONTRACT.md, "The built-in offline model")."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+from typing import Any
 
 from orchestrator.model import Draft, ProposalDraft, Reply, Task
 from orchestrator.ports import Facts
@@ -13,6 +15,10 @@ _EMAIL_VERB = re.compile(r"^\s*(?:please\s+)?(?:e-?mail|mail|send\s+(?:an?\s+)?e
 _TOPIC = re.compile(r"\b(?:about|on|regarding|concerning|re:?)\s+(?P<topic>.+)$", re.I)
 _QUESTION = re.compile(r"^\s*(?:what|who|whom|when|where|which|how|does|do|is|are|did|can)\b|\?\s*$", re.I)
 _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
+_POST = re.compile(
+    r"^\s*(?:please\s+)?post\s+(?P<text>.+?)\s+to\s+(?:the\s+)?(?P<name>[\w-]+)(?:\s+webhook)?\s*$", re.I | re.S
+)
+_WEBHOOK = re.compile(r"^\s*webhook\s+(?P<name>[\w-]+)\s*:?\s*(?P<text>.*)$", re.I | re.S)
 
 
 class OfflineDrafter:
@@ -23,12 +29,16 @@ class OfflineDrafter:
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
         text = task.text.strip()
+        if task.actor.platform == "hook":
+            return inbound_hook(task.actor.user, text)
         verb, _, rest = text.partition(" ")
         memory = {"remember": self._remember, "recall": self._recall, "forget": self._forget}
         if verb.lower() in memory:
             return await memory[verb.lower()](rest.strip(), task)
         if _EMAIL_VERB.match(text):
             return self._email(text)
+        if post := (_POST.match(text) or _WEBHOOK.match(text)):
+            return _webhook(post["name"], post["text"].strip().strip("\"'“”"))
         if _QUESTION.search(text) and (found := await self.facts.recall(text)):
             return Reply("From memory:\n" + "\n".join(f"  • {fact}  ({fid})" for fid, fact in found))
         return self._plan(text)
@@ -91,3 +101,51 @@ class OfflineDrafter:
         return ProposalDraft(
             playbook="note", summary=plan, risk="low", actions=[("note.save", {"title": title, "body": plan})]
         )
+
+
+def _webhook(name: str, text: str) -> Draft:
+    if not text:
+        return Reply(f"What should I post to {name}? e.g. 'post new order #12 shipped to {name}'.", ok=False)
+    return ProposalDraft(
+        playbook="webhook",
+        summary=f"Post to webhook {name}: {text[:80]}",
+        risk="medium",
+        actions=[("webhook.post", {"name": name, "payload": {"text": text}})],
+    )
+
+
+def inbound_hook(name: str, body: str) -> Draft:
+    """A signed inbound webhook. Its body is untrusted data: it may supply a reply address and words to quote,
+    never the kind of action or who approves. A lead with a valid email gets a drafted reply; anything else
+    becomes a note."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    fields = data if isinstance(data, dict) else {}
+    sender = str(fields.get("email", "")).strip()
+    if sender and "@" in sender and " " not in sender:
+        return _lead_reply(name, sender, fields)
+    title = f"Inbound webhook {name}"
+    return ProposalDraft(
+        playbook="note",
+        summary=f"{title}: {body[:120]}",
+        risk="low",
+        actions=[("note.save", {"title": title, "body": body[:4000]})],
+    )
+
+
+def _lead_reply(name: str, sender: str, fields: dict[str, Any]) -> ProposalDraft:
+    who = str(fields.get("name", "")).strip().split(" ")[0][:40] or "there"
+    quoted = "\n".join(f"> {line}" for line in str(fields.get("message", "")).strip().splitlines()[:20])
+    body = (
+        f"Hi {who},\n\nThanks for getting in touch — we got your message and will reply properly soon.\n"
+        + (f"\nYou wrote:\n{quoted}\n" if quoted else "")
+        + "\nBest regards,\n"
+    )
+    return ProposalDraft(
+        playbook="email",
+        summary=f"Reply to a new lead from webhook {name}: {sender}",
+        risk="medium",
+        actions=[("email.send", {"to": sender, "subject": "Thanks for getting in touch", "body": body})],
+    )

@@ -4,7 +4,8 @@ failure callback. RQ's API is synchronous, so calls run in a thread."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis import Redis
 from rq import Callback, Queue, Retry
@@ -30,20 +31,23 @@ def rq_queue(connection: Redis) -> Queue:
     return Queue(QUEUE, connection=connection, serializer=JSONSerializer)
 
 
-def enqueue(queue: Queue, func: str, arg: str, job_id: str) -> bool:
-    """False when a job with that id already exists (queued, running, scheduled or failed): nothing twice."""
+def enqueue(queue: Queue, func: str, arg: str, job_id: str, at: datetime | None = None) -> bool:
+    """False when a job with that id already exists (queued, running, scheduled or failed): nothing twice.
+    With `at` in the future the job waits in RQ's scheduled registry (the maintenance sweep promotes it)."""
+    options: dict[str, Any] = {
+        "job_id": job_id,
+        "unique": True,
+        "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        "on_failure": Callback("agents.jobs.on_failure"),
+        "result_ttl": RESULT_TTL,
+        "failure_ttl": FAILURE_TTL,
+        "job_timeout": JOB_TIMEOUT,
+    }
     try:
-        queue.enqueue(
-            func,
-            arg,
-            job_id=job_id,
-            unique=True,
-            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-            on_failure=Callback("agents.jobs.on_failure"),
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-            job_timeout=JOB_TIMEOUT,
-        )
+        if at is not None and at > datetime.now(UTC):
+            queue.enqueue_at(at, func, arg, **options)
+        else:
+            queue.enqueue(func, arg, **options)
     except DuplicateJobError:
         return False
     return True
@@ -56,7 +60,7 @@ class RQJobQueue:
     async def enqueue_run(self, task_id: str) -> None:
         await asyncio.to_thread(enqueue, self.queue, "agents.jobs.run_task", task_id, run_job_id(task_id))
 
-    async def enqueue_apply(self, proposal_id: str) -> None:
+    async def enqueue_apply(self, proposal_id: str, at: datetime | None = None) -> None:
         await asyncio.to_thread(
-            enqueue, self.queue, "agents.jobs.apply_proposal", proposal_id, apply_job_id(proposal_id)
+            enqueue, self.queue, "agents.jobs.apply_proposal", proposal_id, apply_job_id(proposal_id), at
         )

@@ -171,8 +171,11 @@ def main() -> None:
         "DEPUTY_EMAIL_FROM": "bench@example.com",
         "PYTHONPATH": str(ROOT),
         "DEPUTY_LOG_LEVEL": "ERROR",
+        "DEPUTY_UNDO_SECONDS": "0",
     }
-    settings = settings_with({k: env[k] for k in ("REDIS_URL", "DEPUTY_SMTP_URL", "DEPUTY_EMAIL_FROM")})
+    settings = settings_with(
+        {k: env[k] for k in ("REDIS_URL", "DEPUTY_SMTP_URL", "DEPUTY_EMAIL_FROM", "DEPUTY_UNDO_SECONDS")}
+    )
     results: dict[str, Any] = {"bare_rtt": [], "dep_prop": [], "dep_applied": []}
     try:
         for workers in (1, 2):

@@ -6,14 +6,14 @@ import asyncio
 import signal
 
 from bot.up import start_web
-from bot.web import make_app
+from bot.web import deputy_app
 from config.settings import Settings
 from config.wiring import build_runtime
 
 
 async def run_serve(settings: Settings) -> int:
     runtime = build_runtime(settings)
-    runner = await start_web(settings, make_app(runtime.redis))
+    runner = await start_web(settings, deputy_app(runtime))
     print(f"Deputy web server on http://{settings.host}:{settings.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ import sys
 from aiohttp import web
 
 from bot.console.channel import Console, run_interactive
-from bot.web import make_app
+from bot.web import deputy_app
 from config.settings import Settings, redact_url
 from config.wiring import build_runtime, export_redis_url
 from memory.embedded import EmbeddedRedis, die_with_parent, running_url
@@ -55,7 +55,7 @@ async def start_web(settings: Settings, app: web.Application) -> web.AppRunner:
 
 async def serve_until_stopped(settings: Settings, url: str, *, console: bool) -> int:
     runtime = build_runtime(settings, url)
-    runner = await start_web(settings, make_app(runtime.redis))
+    runner = await start_web(settings, deputy_app(runtime))
     print(f"Deputy is up · web http://{settings.host}:{settings.port} · Redis {redact_url(url)}", flush=True)
     try:
         if console:

@@ -6,7 +6,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot import metrics
+from bot import hooks, metrics
+from config.wiring import Runtime
 from memory.liveness import alive_workers
 
 REDIS: web.AppKey[Redis] = web.AppKey("redis", Redis)
@@ -44,4 +45,11 @@ def make_app(redis: Redis) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
+    return app
+
+
+def deputy_app(runtime: Runtime) -> web.Application:
+    """The whole web surface of a Deputy process, wired to its runtime."""
+    app = make_app(runtime.redis)
+    hooks.mount(app, runtime.coordinator, runtime.settings.hook_secrets, runtime.settings.report_chat)
     return app

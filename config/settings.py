@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
+from orchestrator.model import ChatRef
 
 _OPERATOR = re.compile(r"^(slack|telegram):[A-Za-z0-9_\-]+$")
 
@@ -62,6 +63,24 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not platform:id; use e.g. slack:U0123ABC or telegram:123456789")
         return value
 
+    @field_validator("webhooks", "hooks")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        for item in _items(value):
+            name, sep, rest = item.partition("=")
+            if not sep or not re.fullmatch(r"[A-Za-z0-9_\-]+", name.strip()) or not rest.strip():
+                raise ValueError(f"{item!r} is not name=value (names: letters, digits, - and _)")
+        return value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhook_urls(cls, value: str) -> str:
+        for item in _items(value):
+            url = item.partition("=")[2].strip()
+            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+                raise ValueError(f"{item!r}: the URL must start with https:// (or http:// on a private network)")
+        return value
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp(cls, value: SecretStr | None) -> SecretStr | None:
@@ -93,6 +112,16 @@ class Settings(BaseSettings):
     @cached_property
     def operators(self) -> frozenset[str]:
         return frozenset(_items(self.operators_raw))
+
+    @cached_property
+    def hook_secrets(self) -> dict[str, str]:
+        return {name.strip(): secret.strip() for name, _, secret in (i.partition("=") for i in _items(self.hooks))}
+
+    @property
+    def report_chat(self) -> ChatRef:
+        """Where work no chat started (inbound webhooks, notices) reports: DEPUTY_DIGEST_CHANNEL, else the console."""
+        platform, _, chat = (self.digest_channel or "console").partition(":")
+        return ChatRef(platform, chat) if chat else ChatRef("console", "local")
 
     @property
     def has_chat_platform(self) -> bool:

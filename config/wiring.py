@@ -13,9 +13,9 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from agents.offline import OfflineDrafter
 from agents.queue import RQJobQueue
 from bot.console.outbound import ConsoleOutbox
+from config.policy_file import cached_policies, policy_path
 from config.settings import Settings
-from connectors.email import EmailConnector
-from connectors.notes import NoteConnector
+from connectors.registry import build_all
 from memory.actions import RedisActionRecords
 from memory.facts import RedisFacts
 from memory.ledger import RedisLedger
@@ -78,18 +78,19 @@ class Runtime:
         await self.redis.aclose()
 
 
-def connectors_for(settings: Settings, redis: Redis) -> dict[str, Connector]:
-    smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
-    found: list[Connector] = [EmailConnector(smtp, settings.email_from), NoteConnector(redis)]
-    return {c.kind: c for c in found}
-
-
 def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     """Everything a process needs to handle commands; cheap, so a job builds one per run."""
     url = url or redis_url(settings)
     redis = async_redis(url)
     store, facts = RedisStore(redis), RedisFacts(redis)
-    connectors = connectors_for(settings, redis)
+    connectors = build_all(settings, redis)
+    config = CoreConfig(
+        operators=settings.operators,
+        daily_budget_usd=settings.daily_budget_usd,
+        undo_seconds=settings.undo_seconds,
+        policies=cached_policies(policy_path(settings.data_dir), frozenset(connectors)),
+        notices=settings.report_chat,
+    )
     coordinator = Coordinator(
         store=store,
         queue=RQJobQueue(SyncRedis.from_url(url)),
@@ -97,7 +98,8 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         records=RedisActionRecords(redis),
         connectors=connectors,
         clock=SystemClock(),
-        config=CoreConfig(operators=settings.operators, daily_budget_usd=settings.daily_budget_usd),
+        config=config,
+        facts=facts,
     )
     sender = parseaddr(settings.email_from or "")[0]
     drafter = OfflineDrafter(facts, latency_ms=settings.offline_latency_ms, sender_name=sender)

@@ -15,6 +15,9 @@ from email.utils import formatdate, parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from redis.asyncio import Redis
+
+from config.settings import Settings
 from orchestrator.errors import BadRequest, ConnectorError, PermanentConnectorError, TransientConnectorError
 from orchestrator.ports import Preview
 
@@ -24,6 +27,11 @@ ADDRESS = re.compile(
 )
 MAX_BODY = 100_000
 TIMEOUT_S = 20.0
+
+
+def build(settings: Settings, redis: Redis) -> EmailConnector:
+    smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+    return EmailConnector(smtp, settings.email_from)
 
 
 def warm() -> None:

@@ -9,10 +9,15 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from config.settings import Settings
 from orchestrator.errors import BadRequest
 from orchestrator.ports import Preview
 
 NOTES = "deputy:notes"
+
+
+def build(settings: Settings, redis: Redis) -> NoteConnector:
+    return NoteConnector(redis)
 
 
 class NoteConnector:

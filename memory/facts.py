@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
@@ -76,6 +77,10 @@ class RedisFacts:
                 scored.append((overlap / (len(wanted) or 1), fact["id"], fact["text"]))
         scored.sort(key=lambda s: (-s[0], s[1]))
         return [(fid, text) for _, fid, text in scored[:limit]]
+
+    async def known(self, needles: Sequence[str]) -> frozenset[str]:
+        texts = [json.loads(raw)["text"].lower() for raw in (await self.redis.hgetall(FACTS)).values()]
+        return frozenset(n for n in needles if n and any(n.lower() in text for text in texts))
 
     async def forget(self, fact_id: str) -> str | None:
         raw = await self.redis.hget(FACTS, fact_id)

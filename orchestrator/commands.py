@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from orchestrator.model import Actor, ChatRef, Draft, Verdict
 
@@ -50,4 +51,26 @@ class ApplyProposal:
     proposal_id: str
 
 
-Command = SubmitTask | StartTask | CompleteDraft | FailTask | DecideProposal | ApplyProposal
+@dataclass(frozen=True, kw_only=True)
+class UndoProposal:
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditProposal:
+    """Replace fields of one staged action; the proposal gets a new version and is validated again."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    changes: dict[str, Any]
+    index: int = 0
+    event_id: str = ""
+
+
+Command = (
+    SubmitTask | StartTask | CompleteDraft | FailTask | DecideProposal | ApplyProposal | UndoProposal | EditProposal
+)

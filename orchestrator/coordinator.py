@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from orchestrator import commands as cmd
@@ -13,6 +14,7 @@ from orchestrator import policies
 from orchestrator.errors import (
     AlreadyDecided,
     BadRequest,
+    CircuitOpen,
     Conflict,
     DeputyError,
     NotFound,
@@ -38,7 +40,8 @@ from orchestrator.model import (
     Verdict,
 )
 from orchestrator.outbound import Kind, Outbound
-from orchestrator.ports import ActionRecords, ChatOutbox, Clock, Connector, JobQueue, TaskStore
+from orchestrator.policies import Policies
+from orchestrator.ports import ActionRecords, ChatOutbox, Clock, Connector, Facts, JobQueue, TaskStore
 from orchestrator.words import HELP, Words, parse
 
 log = logging.getLogger("deputy.core")
@@ -58,7 +61,9 @@ class Inbound:
 @dataclass(frozen=True)
 class CoreConfig:
     operators: frozenset[str] = frozenset()
-    auto_approve: Mapping[str, str] = field(default_factory=dict)
+    policies: Policies = field(default_factory=Policies)
+    undo_seconds: int = 0
+    notices: ChatRef = field(default_factory=lambda: ChatRef("console", "local"))
     dedupe_seconds: int = 2 * 24 * 3600
     daily_budget_usd: float = 5.0
 
@@ -74,9 +79,10 @@ class Coordinator:
         connectors: Mapping[str, Connector],
         clock: Clock,
         config: CoreConfig,
+        facts: Facts | None = None,
     ) -> None:
         self.store, self.queue, self.outbox, self.records = store, queue, outbox, records
-        self.connectors, self.clock, self.config = connectors, clock, config
+        self.connectors, self.clock, self.config, self.facts = connectors, clock, config, facts
         self._handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {
             cmd.SubmitTask: self._submit,
             cmd.StartTask: self._start,
@@ -84,6 +90,8 @@ class Coordinator:
             cmd.FailTask: self._fail,
             cmd.DecideProposal: self._decide,
             cmd.ApplyProposal: self._apply,
+            cmd.UndoProposal: self._undo,
+            cmd.EditProposal: self._edit,
         }
 
     async def handle(self, command: cmd.Command) -> Any:
@@ -121,11 +129,19 @@ class Coordinator:
             await self.say(inbound.chat, Kind.NOTICE, text, reply_to=inbound.event_id, final=True)
         elif words.verb in ("approve", "reject"):
             await self.handle(self._decision_from(words, inbound))
+        elif words.verb == "undo":
+            await self.handle(
+                cmd.UndoProposal(
+                    proposal_id=self._id_in(words), actor=inbound.actor, chat=inbound.chat, event_id=inbound.event_id
+                )
+            )
+        elif words.verb == "edit":
+            await self.handle(self._edit_from(words, inbound))
         elif words.verb in ("remember", "recall", "forget"):
             await self.handle(self._submit_from(inbound, f"{words.verb} {words.arg}".strip()))
         elif words.verb == "":
             await self.handle(self._submit_from(inbound, words.arg))
-        elif words.verb in ("undo", "digest"):
+        elif words.verb == "digest":
             raise BadRequest(f"/{words.verb} is not available in this version of Deputy yet.")
         else:
             raise BadRequest(f"I don't know /{words.verb}. /help lists what I understand.")
@@ -135,9 +151,26 @@ class Coordinator:
         return cmd.SubmitTask(text=text, actor=inbound.actor, chat=inbound.chat, event_id=inbound.event_id)
 
     @staticmethod
-    def _decision_from(words: Words, inbound: Inbound) -> cmd.DecideProposal:
+    def _id_in(words: Words) -> str:
         if not words.first:
             raise BadRequest(f"Which proposal? Type /{words.verb} <id>; /status lists pending ones.")
+        return words.first
+
+    def _edit_from(self, words: Words, inbound: Inbound) -> cmd.EditProposal:
+        field_name, _, value = words.rest.partition(" ")
+        if not field_name or not value.strip():
+            raise BadRequest("Type /edit <id> <field> <new value>, e.g. /edit p1 subject Invoice 42 reminder.")
+        return cmd.EditProposal(
+            proposal_id=self._id_in(words),
+            actor=inbound.actor,
+            chat=inbound.chat,
+            changes={field_name: value.strip()},
+            event_id=inbound.event_id,
+        )
+
+    @staticmethod
+    def _decision_from(words: Words, inbound: Inbound) -> cmd.DecideProposal:
+        Coordinator._id_in(words)
         verdict = Verdict.APPROVE if words.verb == "approve" else Verdict.REJECT
         return cmd.DecideProposal(
             proposal_id=words.first,
@@ -174,7 +207,7 @@ class Coordinator:
 
     async def _submit(self, c: cmd.SubmitTask) -> str:
         text = policies.check_request_text(c.text)
-        policies.require_operator(c.actor, self.config.operators, "start tasks")
+        policies.may_start_tasks(c.actor, self.config.operators)
         task = Task(
             id=await self.store.new_id("t"),
             text=text,
@@ -223,16 +256,28 @@ class Coordinator:
             return
         await self.store.commit([task, proposal], [task.propose(proposal, self.clock.now())])
         proposal.rev += 1
+        rule = await self._auto_rule(proposal)
         card = Outbound(
             kind=Kind.CARD,
             text=proposal.summary,
             proposal=proposal,
             task_id=task.id,
             reply_to=task.event_id,
-            final=True,
+            final=rule is None,
         )
         await self._show(task, card)
-        await self._auto_approve(proposal)
+        if rule:  # the outcome, not the card, answers the request
+            await self.handle(
+                cmd.DecideProposal(
+                    proposal_id=proposal.id,
+                    actor=Actor("policy", rule, f"rule {rule}"),
+                    verdict=Verdict.APPROVE,
+                    chat=proposal.chat,
+                    version=proposal.version,
+                    reason=f"auto-approved by rule {rule}",
+                    event_id=task.event_id,
+                )
+            )
 
     async def _reply(self, task: Task, reply: Reply) -> None:
         now = self.clock.now()
@@ -270,20 +315,12 @@ class Coordinator:
         preview = connector.preview(clean)
         return StagedAction(kind=kind, fields=clean, summary=preview.summary, target=preview.target)
 
-    async def _auto_approve(self, proposal: Proposal) -> None:
-        rule = policies.auto_approval_rule(proposal.actions, self.config.auto_approve)
-        if rule and not proposal.blocked_reason:
-            actor = Actor("policy", rule, f"policy {rule}")
-            await self.handle(
-                cmd.DecideProposal(
-                    proposal_id=proposal.id,
-                    actor=actor,
-                    verdict=Verdict.APPROVE,
-                    chat=proposal.chat,
-                    version=proposal.version,
-                    reason=f"auto-approved by rule {rule}",
-                )
-            )
+    async def _auto_rule(self, proposal: Proposal) -> str | None:
+        """The policy rule that approves this proposal without asking (named in the ledger), if any."""
+        known: frozenset[str] = frozenset()
+        if self.facts and self.config.policies.needs_memory:
+            known = await self.facts.known([a.target.lower() for a in proposal.actions])
+        return policies.auto_approval_rule(proposal, self.config.policies.auto_approve, known)
 
     async def _fail(self, c: cmd.FailTask) -> None:
         task = await self._task(c.task_id)
@@ -317,9 +354,14 @@ class Coordinator:
         )
         event = proposal.decide(decision)
         task.decided(c.verdict)
+        if c.verdict is Verdict.APPROVE and self._undo_window(proposal):
+            proposal.hold_until = decision.at + timedelta(seconds=self.config.undo_seconds)
         await self.store.commit([proposal, task], [event])
         proposal.rev += 1
         await self._after_decision(task, proposal, c)
+
+    def _undo_window(self, proposal: Proposal) -> bool:
+        return self.config.undo_seconds > 0 and policies.is_undoable(proposal, self.config.policies)
 
     def _check_decidable(self, proposal: Proposal, c: cmd.DecideProposal) -> None:
         if proposal.decision is not None:
@@ -343,8 +385,10 @@ class Coordinator:
     async def _after_decision(self, task: Task, proposal: Proposal, c: cmd.DecideProposal) -> None:
         who = c.actor.label
         if c.verdict is Verdict.APPROVE:
-            await self.queue.enqueue_apply(proposal.id)
+            await self.queue.enqueue_apply(proposal.id, at=proposal.hold_until)
             text = f"Approved by {who} — applying {proposal.id}…"
+            if proposal.hold_until:
+                text = f"Approved by {who} — sending in {self.config.undo_seconds} s. /undo {proposal.id} to cancel."
             final = False
         else:
             reason = f" Reason: {c.reason.strip()}" if c.reason.strip() else ""
@@ -368,6 +412,9 @@ class Coordinator:
         task = await self._task(proposal.task_id)
         if task.status in TASK_TERMINAL:
             return
+        if proposal.hold_until and self.clock.now() < proposal.hold_until:
+            log.info("proposal %s is held for undo until %s", proposal.id, proposal.hold_until)
+            return  # the sweep enqueues it again for the end of the window
         await self._begin_applying(task, proposal)
         events: list[Event] = []
         for index, action in enumerate(proposal.actions):
@@ -405,6 +452,11 @@ class Coordinator:
             return True, outcome
         try:
             outcome = await connector.apply(action.fields, key)
+        except CircuitOpen as err:
+            await self.records.forget(key)
+            if err.just_opened:
+                await self.say(self._notice_chat, Kind.ERROR, f"{action.kind} paused: {err}")
+            raise
         except TransientConnectorError:
             await self.records.forget(key)
             raise
@@ -438,7 +490,90 @@ class Coordinator:
         )
         await self._show(task, message)
 
+    # ---- undo and edit ------------------------------------------------------------------------------
+
+    async def _undo(self, c: cmd.UndoProposal) -> None:
+        proposal = await self._proposal(c.proposal_id)
+        policies.require_operator(c.actor, self.config.operators, "undo actions")
+        task = await self._task(proposal.task_id)
+        if proposal.status is not ProposalStatus.APPROVED or task.status is not TaskStatus.APPROVED:
+            raise AlreadyDecided(self._too_late(proposal, task))
+        event = proposal.undo(c.actor, self.clock.now())
+        task.undone()
+        await self.store.commit([proposal, task], [event])
+        text = f"Undone: {proposal.id} was cancelled by {c.actor.label} before it ran. Nothing was sent."
+        await self._show(
+            task,
+            Outbound(
+                kind=Kind.OUTCOME,
+                text=text,
+                proposal=proposal,
+                task_id=task.id,
+                reply_to=c.event_id or None,
+                final=True,
+            ),
+        )
+        if c.chat != task.chat:
+            await self.say(c.chat, Kind.NOTICE, text, reply_to=c.event_id or None, final=True)
+
+    @staticmethod
+    def _too_late(proposal: Proposal, task: Task) -> str:
+        if proposal.status is ProposalStatus.PENDING:
+            return f"Proposal {proposal.id} is not approved yet; /reject {proposal.id} instead."
+        if task.status in (TaskStatus.APPLYING, TaskStatus.DONE, TaskStatus.FAILED):
+            done = "; ".join(a.outcome for a in proposal.actions if a.outcome) or "it is already running"
+            return f"Too late to undo {proposal.id}: {done}."
+        return f"Proposal {proposal.id} is {proposal.status.value}; there is nothing to undo."
+
+    async def _edit(self, c: cmd.EditProposal) -> None:
+        proposal = await self._proposal(c.proposal_id)
+        policies.require_operator(c.actor, self.config.operators, "edit proposals")
+        if not 0 <= c.index < len(proposal.actions):
+            raise BadRequest(f"Proposal {proposal.id} has no action #{c.index + 1}.")
+        if proposal.status is not ProposalStatus.PENDING:
+            raise AlreadyDecided(
+                f"Proposal {proposal.id} is {proposal.status.value}; only a pending one can be edited."
+            )
+        old = proposal.actions[c.index]
+        unknown = set(c.changes) - set(old.fields)
+        if unknown:
+            raise BadRequest(f"{old.kind} has no field {', '.join(sorted(unknown))}; it has {', '.join(old.fields)}.")
+        action = self._stage(old.kind, {**old.fields, **c.changes})
+        event = proposal.edit(c.index, action, c.actor, self.clock.now())
+        await self.store.commit([proposal], [event])
+        proposal.rev += 1
+        task = await self._task(proposal.task_id)
+        await self._show(
+            task,
+            Outbound(
+                kind=Kind.CARD,
+                text=proposal.summary,
+                proposal=proposal,
+                task_id=task.id,
+                reply_to=c.event_id or None,
+                final=True,
+            ),
+        )
+
+    # ---- inbound webhooks ---------------------------------------------------------------------------
+
+    async def receive_hook(self, *, name: str, body: str, key: str, chat: ChatRef) -> str | None:
+        """A signed inbound webhook starts a task; its body is untrusted data, never parsed as chat words.
+        None when this delivery (same key) was seen before."""
+        if not await self.store.claim(f"hook:{name}:{key}", self.config.dedupe_seconds):
+            return None
+        text = body if len(body) <= policies.MAX_REQUEST_CHARS else body[: policies.MAX_REQUEST_CHARS]
+        submit = cmd.SubmitTask(
+            text=text, actor=Actor(policies.HOOK, name, f"webhook {name}"), chat=chat, event_id=f"hook-{name}-{key}"
+        )
+        task_id: str = await self.handle(submit)
+        return task_id
+
     # ---- helpers ------------------------------------------------------------------------------------
+
+    @property
+    def _notice_chat(self) -> ChatRef:
+        return self.config.notices
 
     async def _task(self, task_id: str) -> Task:
         task = await self.store.get_task(task_id)

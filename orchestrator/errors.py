@@ -12,6 +12,7 @@ clear reply without catching bugs by accident.
     ├── Conflict             a concurrent writer changed the record first; reload and retry
     └── ConnectorError       a connector could not do its job
         ├── TransientConnectorError   nothing was delivered; safe to retry with the same key
+        │   └── CircuitOpen           the connector is paused after repeated failures
         └── PermanentConnectorError   retrying will not help; the operator must act
 """
 
@@ -64,3 +65,11 @@ class TransientConnectorError(ConnectorError):
 
 class PermanentConnectorError(ConnectorError):
     pass
+
+
+class CircuitOpen(TransientConnectorError):
+    """`just_opened` is true for the one failure that opened the circuit: the operator is told then, once."""
+
+    def __init__(self, message: str, *, just_opened: bool = False) -> None:
+        super().__init__(message)
+        self.just_opened = just_opened

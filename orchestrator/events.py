@@ -71,6 +71,14 @@ class ProposalRejected(Event):
     pass
 
 
+class ProposalUndone(Event):
+    pass
+
+
+class ProposalEdited(Event):
+    pass
+
+
 class ActionApplying(Event):
     pass
 
@@ -95,6 +103,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ProposalStaged,
         ProposalApproved,
         ProposalRejected,
+        ProposalUndone,
+        ProposalEdited,
         ActionApplying,
         ActionApplied,
         ActionFailed,

@@ -69,12 +69,14 @@ class FakeQueue:
     def __init__(self) -> None:
         self.runs: list[str] = []
         self.applies: list[str] = []
+        self.apply_at: dict[str, datetime | None] = {}
 
     async def enqueue_run(self, task_id: str) -> None:
         self.runs.append(task_id)
 
-    async def enqueue_apply(self, proposal_id: str) -> None:
+    async def enqueue_apply(self, proposal_id: str, at: datetime | None = None) -> None:
         self.applies.append(proposal_id)
+        self.apply_at[proposal_id] = at
 
 
 class RecordingOutbox:
@@ -112,6 +114,26 @@ class InMemoryRecords:
 
     async def forget(self, key: str) -> None:
         self.records.pop(key, None)
+
+
+class InMemoryFacts:
+    def __init__(self) -> None:
+        self.facts: dict[str, str] = {}
+
+    async def remember(self, text: str, *, source: str) -> str:
+        fact_id = f"f{len(self.facts) + 1}"
+        self.facts[fact_id] = text
+        return fact_id
+
+    async def recall(self, query: str, limit: int = 3) -> list[tuple[str, str]]:
+        words = {w.strip("?.,!").lower() for w in query.split()}
+        return [(k, v) for k, v in self.facts.items() if words & set(v.lower().split())][:limit]
+
+    async def forget(self, fact_id: str) -> str | None:
+        return self.facts.pop(fact_id, None)
+
+    async def known(self, needles: Sequence[str]) -> frozenset[str]:
+        return frozenset(n for n in needles if any(n.lower() in f.lower() for f in self.facts.values()))
 
 
 @dataclass

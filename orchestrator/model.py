@@ -26,6 +26,7 @@ class TaskStatus(StrEnum):
     APPLYING = "applying"
     DONE = "done"
     FAILED = "failed"
+    UNDONE = "undone"
 
 
 class ProposalStatus(StrEnum):
@@ -33,6 +34,7 @@ class ProposalStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    UNDONE = "undone"
 
 
 class ActionStatus(StrEnum):
@@ -52,21 +54,23 @@ TASK_MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     _T.RECEIVED: frozenset({_T.RUNNING, _T.FAILED}),
     _T.RUNNING: frozenset({_T.RUNNING, _T.PROPOSED, _T.DONE, _T.FAILED}),
     _T.PROPOSED: frozenset({_T.APPROVED, _T.REJECTED, _T.EXPIRED, _T.FAILED}),
-    _T.APPROVED: frozenset({_T.APPLYING, _T.FAILED}),
+    _T.APPROVED: frozenset({_T.APPLYING, _T.FAILED, _T.UNDONE}),
     _T.APPLYING: frozenset({_T.APPLYING, _T.DONE, _T.FAILED}),
     _T.REJECTED: frozenset(),
     _T.EXPIRED: frozenset(),
     _T.DONE: frozenset(),
     _T.FAILED: frozenset(),
+    _T.UNDONE: frozenset(),
 }
 TASK_TERMINAL = frozenset(s for s, moves in TASK_MOVES.items() if not moves)
 
 _P = ProposalStatus
 PROPOSAL_MOVES: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     _P.PENDING: frozenset({_P.APPROVED, _P.REJECTED, _P.EXPIRED}),
-    _P.APPROVED: frozenset(),
+    _P.APPROVED: frozenset({_P.UNDONE}),
     _P.REJECTED: frozenset(),
     _P.EXPIRED: frozenset(),
+    _P.UNDONE: frozenset(),
 }
 
 _A = ActionStatus
@@ -188,6 +192,10 @@ class Task:
         """The proposal's decision moves the task; the proposal's event records it."""
         self._move(TaskStatus.APPROVED if verdict is Verdict.APPROVE else TaskStatus.REJECTED)
 
+    def undone(self) -> None:
+        """The proposal's undo moves the task; the proposal's event records it."""
+        self._move(TaskStatus.UNDONE)
+
     def applying(self, at: datetime) -> ev.Event | None:
         if self.status is TaskStatus.APPLYING:
             return None
@@ -217,6 +225,7 @@ class Proposal:
     blocked_reason: str = ""
     status: ProposalStatus = ProposalStatus.PENDING
     decision: Decision | None = None
+    hold_until: datetime | None = None
     rev: int = 0
 
     def staged(self, at: datetime) -> ev.Event:
@@ -247,6 +256,34 @@ class Proposal:
             proposal_status=new,
             task_status=TaskStatus.APPROVED if approve else TaskStatus.REJECTED,
             detail={"version": decision.version},
+        )
+
+    def undo(self, actor: Actor, at: datetime) -> ev.Event:
+        _check(f"proposal {self.id}", PROPOSAL_MOVES, self.status, ProposalStatus.UNDONE)
+        self.status = ProposalStatus.UNDONE
+        return ev.ProposalUndone(
+            at=at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            actor=actor.id,
+            summary="undone before it ran",
+            proposal_status=self.status,
+            task_status=TaskStatus.UNDONE,
+        )
+
+    def edit(self, index: int, action: StagedAction, actor: Actor, at: datetime) -> ev.Event:
+        """A new version with one action replaced; decisions name a version, so older cards can't approve it."""
+        if self.status is not ProposalStatus.PENDING:
+            raise InvalidTransition(f"proposal {self.id} is {self.status.value}; only a pending one can be edited")
+        self.actions[index] = action
+        self.version += 1
+        return ev.ProposalEdited(
+            at=at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            actor=actor.id,
+            summary=_clip(action.summary),
+            detail={"version": self.version, "action_index": index},
         )
 
     def action_moved(self, index: int, new: ActionStatus, at: datetime, outcome: str = "") -> ev.Event:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from orchestrator.errors import BadRequest, PolicyDenied
-from orchestrator.model import Actor, StagedAction
+from orchestrator.model import Actor, Proposal, StagedAction
 
 MAX_REQUEST_CHARS = 8000
 CONSOLE = "console"
+HOOK = "hook"
 
 
 def check_request_text(text: str) -> str:
@@ -37,9 +39,57 @@ def require_operator(actor: Actor, operators: frozenset[str], doing: str) -> Non
         )
 
 
-def auto_approval_rule(actions: Sequence[StagedAction], rules: Mapping[str, str]) -> str | None:
-    """The rule that approves every action without asking, or None: auto-approval needs a rule for each kind."""
-    names = [rules.get(a.kind) for a in actions]
-    if not names or any(n is None for n in names):
+def may_start_tasks(actor: Actor, operators: frozenset[str]) -> None:
+    """Operators, and signed inbound webhooks (their tasks still need an operator's approval to act)."""
+    if actor.platform != HOOK:
+        require_operator(actor, operators, "start tasks")
+
+
+@dataclass(frozen=True)
+class AutoRule:
+    """Approve an action of `kind` without asking, if every condition holds."""
+
+    name: str
+    kind: str
+    recipient_in_memory: bool = False
+    max_cost_usd: float | None = None
+
+    def needs_memory(self) -> bool:
+        return self.recipient_in_memory
+
+
+@dataclass(frozen=True)
+class Policies:
+    auto_approve: tuple[AutoRule, ...] = ()
+    undoable: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def needs_memory(self) -> bool:
+        return any(rule.needs_memory() for rule in self.auto_approve)
+
+
+def auto_approval_rule(proposal: Proposal, rules: Sequence[AutoRule], known: frozenset[str]) -> str | None:
+    """The rules that approve every action without asking (comma-joined), or None: auto-approval needs a
+    matching rule for each action, and a blocked proposal is never auto-approved."""
+    if proposal.blocked_reason or not proposal.actions:
+        return None
+    names = [_matching(action, proposal, rules, known) for action in proposal.actions]
+    if any(n is None for n in names):
         return None
     return ", ".join(sorted({n for n in names if n}))
+
+
+def _matching(action: StagedAction, proposal: Proposal, rules: Sequence[AutoRule], known: frozenset[str]) -> str | None:
+    for rule in rules:
+        if rule.kind != action.kind:
+            continue
+        if rule.recipient_in_memory and action.target.lower() not in known:
+            continue
+        if rule.max_cost_usd is not None and proposal.cost_estimate_usd + proposal.cost_spent_usd > rule.max_cost_usd:
+            continue
+        return rule.name
+    return None
+
+
+def is_undoable(proposal: Proposal, policies: Policies) -> bool:
+    return any(action.kind in policies.undoable for action in proposal.actions)

@@ -116,11 +116,22 @@ def env(redis_url: str, smtp: Smtp, tmp_path: Path) -> dict[str, str]:
         "DEPUTY_DATA_DIR": str(tmp_path / "data"),
         "PYTHONPATH": str(ROOT),
         "DEPUTY_LOG_LEVEL": "WARNING",
+        "DEPUTY_UNDO_SECONDS": "0",  # tests of the undo window set it themselves
     }
 
 
 def settings_from(env: dict[str, str]) -> Settings:
-    keys = ("REDIS_URL", "DEPUTY_SMTP_URL", "DEPUTY_EMAIL_FROM", "DEPUTY_DATA_DIR", "DEPUTY_OPERATORS")
+    keys = (
+        "REDIS_URL",
+        "DEPUTY_SMTP_URL",
+        "DEPUTY_EMAIL_FROM",
+        "DEPUTY_DATA_DIR",
+        "DEPUTY_OPERATORS",
+        "DEPUTY_UNDO_SECONDS",
+        "DEPUTY_WEBHOOKS",
+        "DEPUTY_WEBHOOK_SECRET",
+        "DEPUTY_HOOKS",
+    )
     return settings_with({k: env[k] for k in keys if k in env})
 
 

@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 from agents.offline import OfflineDrafter
+from orchestrator.fakes import InMemoryFacts
 from orchestrator.model import ProposalDraft, Reply, Task
 from tests.orchestrator.conftest import CONSOLE, ME
 from tests.orchestrator.test_model import NOW
-
-
-class Facts:
-    def __init__(self) -> None:
-        self.facts: dict[str, str] = {}
-
-    async def remember(self, text: str, *, source: str) -> str:
-        self.facts[f"f{len(self.facts) + 1}"] = text
-        return f"f{len(self.facts)}"
-
-    async def recall(self, query: str, limit: int = 3) -> list[tuple[str, str]]:
-        words = set(query.lower().strip("?").split())
-        return [(k, v) for k, v in self.facts.items() if words & set(v.lower().split())][:limit]
-
-    async def forget(self, fact_id: str) -> str | None:
-        return self.facts.pop(fact_id, None)
 
 
 def task(text: str) -> Task:
@@ -29,7 +14,7 @@ def task(text: str) -> Task:
 
 
 async def test_email_request_drafts_subject_and_body() -> None:
-    draft = await OfflineDrafter(Facts(), sender_name="Sam").draft(
+    draft = await OfflineDrafter(InMemoryFacts(), sender_name="Sam").draft(
         task("email jane@acme.com a follow-up on invoice 42")
     )
     assert isinstance(draft, ProposalDraft)
@@ -40,17 +25,17 @@ async def test_email_request_drafts_subject_and_body() -> None:
 
 
 async def test_same_request_same_draft() -> None:
-    drafter = OfflineDrafter(Facts())
+    drafter = OfflineDrafter(InMemoryFacts())
     assert await drafter.draft(task("email a@b.co about x")) == await drafter.draft(task("email a@b.co about x"))
 
 
 async def test_email_without_address_asks_for_one() -> None:
-    draft = await OfflineDrafter(Facts()).draft(task("email jane about the invoice"))
+    draft = await OfflineDrafter(InMemoryFacts()).draft(task("email jane about the invoice"))
     assert isinstance(draft, Reply) and not draft.ok and "Who should I email" in draft.text
 
 
 async def test_remember_recall_forget() -> None:
-    drafter = OfflineDrafter(Facts())
+    drafter = OfflineDrafter(InMemoryFacts())
     assert (await drafter.draft(task("remember ACME pays net 30"))).text == "Remembered (f1): ACME pays net 30"  # type: ignore[union-attr]
     answer = await drafter.draft(task("when does ACME pay?"))
     assert isinstance(answer, Reply) and "ACME pays net 30" in answer.text
@@ -58,6 +43,6 @@ async def test_remember_recall_forget() -> None:
 
 
 async def test_anything_else_is_a_plan_with_a_note() -> None:
-    draft = await OfflineDrafter(Facts()).draft(task("organise the team offsite"))
+    draft = await OfflineDrafter(InMemoryFacts()).draft(task("organise the team offsite"))
     assert isinstance(draft, ProposalDraft) and draft.actions[0][0] == "note.save"
     assert draft.summary.startswith("Plan for: organise the team offsite")

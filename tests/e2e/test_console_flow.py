@@ -38,13 +38,18 @@ async def test_reject_sends_nothing_and_the_ledger_says_so(runtime: Runtime, wor
     assert smtp.messages == []
 
 
-async def test_plain_request_gets_a_plan_and_note_proposal(runtime: Runtime, workers: Workers) -> None:
+async def test_plain_request_gets_a_plan_saved_by_the_default_rule(runtime: Runtime, workers: Workers) -> None:
     workers.start()
     transcript = await converse(runtime, "prepare the quarterly report")
     pid = proposal_id(transcript)
     assert "Plan for: prepare the quarterly report" in transcript
-    done = await converse(runtime, f"/approve {pid}")
-    assert "Saved note “prepare the quarterly report”" in done
+    assert "Done: Saved note “prepare the quarterly report” · approved by rule notes-always" in transcript
+    approved = [e for _, e in await runtime.ledger.read() if e.type == "ProposalApproved"]
+    assert [(e.proposal_id, e.actor, e.summary) for e in approved] == [
+        (pid, "policy:notes-always", "auto-approved by rule notes-always")
+    ]
+    again = await converse(runtime, f"/approve {pid}")
+    assert f"Proposal {pid} was already approved by rule notes-always at" in again
 
 
 async def test_remember_then_ask(runtime: Runtime, workers: Workers) -> None:

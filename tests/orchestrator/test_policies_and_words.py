@@ -4,7 +4,9 @@ import pytest
 
 from orchestrator import policies
 from orchestrator.errors import BadRequest, PolicyDenied
-from orchestrator.model import Actor, StagedAction
+from orchestrator.fakes import FakeClock
+from orchestrator.model import Actor, ChatRef, Proposal, StagedAction
+from orchestrator.policies import AutoRule
 from orchestrator.words import parse
 
 
@@ -24,12 +26,42 @@ def test_empty_or_huge_requests_are_refused_with_a_reason(text: str) -> None:
         policies.check_request_text(text)
 
 
-def test_nothing_auto_approves_without_a_rule_for_every_action() -> None:
-    note = StagedAction("note.save", {}, "s", "t")
-    email = StagedAction("email.send", {}, "s", "t")
-    assert policies.auto_approval_rule([note], {}) is None
-    assert policies.auto_approval_rule([note, email], {"note.save": "notes-always"}) is None
-    assert policies.auto_approval_rule([note], {"note.save": "notes-always"}) == "notes-always"
+def proposal_of(*actions: StagedAction, cost: float = 0.0) -> Proposal:
+    return Proposal(
+        id="p1",
+        task_id="t1",
+        chat=ChatRef("console", "local"),
+        playbook="x",
+        summary="s",
+        actions=list(actions),
+        created_at=FakeClock().now(),
+        cost_estimate_usd=cost,
+    )
+
+
+NOTE = StagedAction("note.save", {}, "s", "Deputy notes")
+EMAIL = StagedAction("email.send", {}, "s", "jane@acme.com")
+NOTES_ALWAYS = AutoRule("notes-always", "note.save")
+KNOWN_CLIENTS = AutoRule("known-clients", "email.send", recipient_in_memory=True, max_cost_usd=0.05)
+
+
+def test_nothing_auto_approves_without_a_matching_rule_for_every_action() -> None:
+    assert policies.auto_approval_rule(proposal_of(NOTE), [], frozenset()) is None
+    assert policies.auto_approval_rule(proposal_of(NOTE, EMAIL), [NOTES_ALWAYS], frozenset()) is None
+    assert policies.auto_approval_rule(proposal_of(NOTE), [NOTES_ALWAYS], frozenset()) == "notes-always"
+
+
+def test_email_rule_needs_a_known_recipient_and_a_low_cost() -> None:
+    rules = [NOTES_ALWAYS, KNOWN_CLIENTS]
+    assert policies.auto_approval_rule(proposal_of(EMAIL), rules, frozenset()) is None
+    assert policies.auto_approval_rule(proposal_of(EMAIL), rules, frozenset({"jane@acme.com"})) == "known-clients"
+    assert policies.auto_approval_rule(proposal_of(EMAIL, cost=0.10), rules, frozenset({"jane@acme.com"})) is None
+
+
+def test_a_blocked_proposal_is_never_auto_approved() -> None:
+    blocked = proposal_of(NOTE)
+    blocked.blocked_reason = "not configured"
+    assert policies.auto_approval_rule(blocked, [NOTES_ALWAYS], frozenset()) is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,59 @@
+"""Loading `policies.yaml` into the core's `Policies`, with errors that name the file and the entry."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from orchestrator.errors import ConfigError
+from orchestrator.policies import AutoRule, Policies
+
+DEFAULT = Path(__file__).with_name("policies.yaml")
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: str
+    recipient_in_memory: bool = False
+    max_cost_usd: float | None = None
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    undoable: list[str] = []
+    auto_approve: list[_Rule] = []
+
+
+def policy_path(data_dir: Path) -> Path:
+    own = data_dir / "policies.yaml"
+    return own if own.exists() else DEFAULT
+
+
+@cache
+def cached_policies(path: Path, known_kinds: frozenset[str]) -> Policies:
+    """Read once per process: a work horse inherits it from its worker instead of parsing YAML per job."""
+    return load_policies(path, set(known_kinds))
+
+
+def load_policies(path: Path, known_kinds: set[str]) -> Policies:
+    try:
+        raw: Any = yaml.safe_load(path.read_text()) or {}
+        parsed = _File.model_validate(raw)
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"can't read policies from {path}: {err}") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+    unknown = ({r.kind for r in parsed.auto_approve} | set(parsed.undoable)) - known_kinds
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown action kind {', '.join(sorted(unknown))}; known: {', '.join(sorted(known_kinds))}"
+        )
+    rules = tuple(AutoRule(r.name, r.kind, r.recipient_in_memory, r.max_cost_usd) for r in parsed.auto_approve)
+    return Policies(auto_approve=rules, undoable=frozenset(parsed.undoable))

@@ -1,0 +1,90 @@
+"""`webhook.post`: JSON to a named endpoint from DEPUTY_WEBHOOKS, signed, with an `Idempotency-Key` that
+stays the same across retries — so the receiver can dedupe, and Deputy may safely re-send (`resend_safe`).
+Only named endpoints: a URL in a message never becomes a target."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from redis.asyncio import Redis
+
+from config.settings import Settings
+from connectors import signing
+from orchestrator.errors import BadRequest, PermanentConnectorError, TransientConnectorError
+from orchestrator.ports import Preview
+
+MAX_PAYLOAD = 64_000
+
+
+def build(settings: Settings, redis: Redis) -> WebhookConnector:
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    return WebhookConnector(parse_endpoints(settings.webhooks), secret)
+
+
+def parse_endpoints(raw: str) -> dict[str, str]:
+    endpoints: dict[str, str] = {}
+    for item in (part.strip() for part in raw.split(",") if part.strip()):
+        name, _, url = item.partition("=")
+        if not name.strip() or urlsplit(url.strip()).scheme not in ("http", "https"):
+            raise ValueError(f"{item!r} is not name=https://…")
+        endpoints[name.strip()] = url.strip()
+    return endpoints
+
+
+class WebhookConnector:
+    kind = "webhook.post"
+    resend_safe = True
+
+    def __init__(self, endpoints: dict[str, str], secret: str | None, *, timeout_s: float = 10.0) -> None:
+        self.endpoints, self.secret, self.timeout_s = endpoints, secret, timeout_s
+
+    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
+        name = str(fields.get("name", "")).strip()
+        if name not in self.endpoints:
+            known = ", ".join(sorted(self.endpoints)) or "none (set DEPUTY_WEBHOOKS=name=https://…)"
+            raise BadRequest(f"There is no webhook named '{name}'. Configured: {known}.")
+        payload = fields.get("payload", {})
+        if not isinstance(payload, dict):
+            raise BadRequest("A webhook payload must be a JSON object.")
+        if len(json.dumps(payload)) > MAX_PAYLOAD:
+            raise BadRequest(f"The webhook payload is over {MAX_PAYLOAD:,} bytes.")
+        return {"name": name, "payload": payload}
+
+    def preview(self, fields: dict[str, Any]) -> Preview:
+        host = urlsplit(self.endpoints[fields["name"]]).netloc
+        text = str(fields["payload"].get("text", json.dumps(fields["payload"])))[:80]
+        return Preview(summary=f"Post “{text}” to webhook {fields['name']} ({host})", target=fields["name"])
+
+    def unavailable(self) -> str:
+        return ""
+
+    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+        body = json.dumps(fields["payload"], separators=(",", ":"), sort_keys=True).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": idempotency_key,
+            **signing.headers(self.secret, body),
+        }
+        name, url = fields["name"], self.endpoints[fields["name"]]
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(url, data=body, headers=headers) as response,
+            ):
+                return _outcome(name, response.status, await response.text())
+        except (TimeoutError, aiohttp.ClientError) as err:
+            raise TransientConnectorError(f"webhook {name} did not answer: {err or type(err).__name__}") from err
+
+
+def _outcome(name: str, status: int, text: str) -> str:
+    """2xx applied; 4xx the receiver refused (permanent); anything else may pass (retried, same key)."""
+    first_line = (text.strip().splitlines() or [""])[0][:200]
+    if 200 <= status < 300:
+        return f"Posted to webhook {name} ({status})"
+    if 400 <= status < 500:
+        raise PermanentConnectorError(f"webhook {name} refused it with {status}: {first_line}".rstrip(": "))
+    raise TransientConnectorError(f"webhook {name} answered {status}: {first_line}".rstrip(": "))

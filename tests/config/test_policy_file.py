@@ -1,0 +1,40 @@
+"""policies.yaml: the shipped default, and clear errors for a broken copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.policy_file import DEFAULT, load_policies, policy_path
+from orchestrator.errors import ConfigError
+
+KINDS = {"email.send", "note.save", "webhook.post"}
+
+
+def test_default_auto_approves_notes_only_and_holds_email_for_undo() -> None:
+    policies = load_policies(DEFAULT, KINDS)
+    assert [(r.name, r.kind) for r in policies.auto_approve] == [("notes-always", "note.save")]
+    assert policies.undoable == frozenset({"email.send"})
+
+
+def test_a_copy_in_the_data_dir_wins(tmp_path: Path) -> None:
+    assert policy_path(tmp_path) == DEFAULT
+    (tmp_path / "policies.yaml").write_text("auto_approve: []\n")
+    assert load_policies(policy_path(tmp_path), KINDS).auto_approve == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("auto_approve:\n  - name: x\n    kind: sms.send\n", "unknown action kind sms.send"),
+        ("auto_approve:\n  - name: x\n    kind: note.save\n    when: always\n", "auto_approve.0.when"),
+        ("undoable: [email.send\n", "can't read policies"),
+    ],
+)
+def test_mistakes_name_the_file_and_the_entry(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "policies.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_policies(path, KINDS)
+    assert str(path) in str(caught.value)

@@ -1,0 +1,48 @@
+"""The undo window with a real worker and SMTP server: held, then sent once — or cancelled with nothing sent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from config.wiring import Runtime, build_runtime
+from orchestrator.coordinator import Inbound
+from orchestrator.model import Actor, ChatRef
+from tests.conftest import Smtp, Workers, eventually, settings_from
+from tests.e2e.helpers import converse, proposal_id
+
+
+@pytest.fixture
+async def undoable(env: dict[str, str]) -> AsyncIterator[Runtime]:
+    runtime = build_runtime(settings_from({**env, "DEPUTY_UNDO_SECONDS": "2"}), env["REDIS_URL"])
+    yield runtime
+    await runtime.close()
+
+
+async def test_undo_within_the_window_sends_nothing(undoable: Runtime, workers: Workers, smtp: Smtp) -> None:
+    workers.start()
+    pid = proposal_id(await converse(undoable, "email jane@acme.com about invoice 42"))
+    me, chat = Actor("console", "op", "you"), ChatRef("console", "local")
+    await undoable.coordinator.receive(Inbound(actor=me, chat=chat, text=f"/approve {pid}", event_id="a1"))
+    undone = await converse(undoable, f"/undo {pid}")
+    assert f"Undone: {pid} was cancelled by you before it ran. Nothing was sent." in undone
+    time.sleep(5)  # well past the window and a maintenance sweep
+    assert smtp.messages == []
+    assert "ProposalUndone" in [e.type for _, e in await undoable.ledger.read()]
+
+
+async def test_after_the_window_it_is_sent_once_and_undo_is_too_late(
+    undoable: Runtime, workers: Workers, smtp: Smtp
+) -> None:
+    workers.start()
+    pid = proposal_id(await converse(undoable, "email jane@acme.com about invoice 42"))
+    started = time.monotonic()
+    done = await converse(undoable, f"/approve {pid}")
+    assert f"sending in 2 s. /undo {pid} to cancel" in done
+    assert "Done: Sent to jane@acme.com" in done and time.monotonic() - started >= 2
+    assert len(smtp.messages) == 1
+    late = await converse(undoable, f"/undo {pid}")
+    assert f"Too late to undo {pid}: Sent to jane@acme.com." in late
+    await eventually(lambda: len(smtp.messages) == 1, 1)

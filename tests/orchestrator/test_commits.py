@@ -1,0 +1,139 @@
+"""Policies, edit-before-approve, the undo window and the circuit notice, on in-memory fakes."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from orchestrator import commands as cmd
+from orchestrator.coordinator import Coordinator, CoreConfig
+from orchestrator.errors import CircuitOpen, StaleVersion
+from orchestrator.fakes import InMemoryFacts
+from orchestrator.model import ProposalDraft, Verdict
+from orchestrator.policies import AutoRule, Policies
+from orchestrator.ports import Preview
+from tests.orchestrator.conftest import BOSS, CONSOLE, ME, Core
+from tests.orchestrator.test_coordinator import EMAIL, staged
+
+NOTE = ProposalDraft(playbook="note", summary="Plan", actions=[("note.save", {"title": "Plan", "body": "1. x"})])
+RULES = Policies(
+    auto_approve=(AutoRule("notes-always", "note.save"), AutoRule("known-clients", "email.send", True, 0.05)),
+    undoable=frozenset({"email.send"}),
+)
+
+
+def configure(core: Core, *, undo_seconds: int = 0, facts: InMemoryFacts | None = None) -> None:
+    from orchestrator.fakes import FakeConnector
+
+    notes = FakeConnector(kind="note.save", resend_safe=True)
+    notes.validate = lambda fields: dict(fields)  # type: ignore[method-assign]
+    notes.preview = lambda fields: Preview(summary="Save the note", target="Deputy notes")  # type: ignore[method-assign]
+    core.coordinator = Coordinator(
+        store=core.store,
+        queue=core.queue,
+        outbox=core.outbox,
+        records=core.records,
+        clock=core.clock,
+        connectors={"email.send": core.email, "note.save": notes},
+        facts=facts,
+        config=CoreConfig(operators=frozenset({BOSS.id}), policies=RULES, undo_seconds=undo_seconds),
+    )
+
+
+def ledger(core: Core, kind: str) -> list[str]:
+    return [f"{e.actor}|{e.summary}" for e in core.store.ledger if e.type == kind]
+
+
+async def test_note_is_auto_approved_and_the_ledger_names_the_rule(core: Core) -> None:
+    configure(core)
+    await staged(core, NOTE)
+    assert ledger(core, "ProposalApproved") == ["policy:notes-always|auto-approved by rule notes-always"]
+    card = next(m for _, _, m in core.outbox.sent if m.proposal and m.kind.value == "card")
+    assert not card.final  # the outcome, not the card, answers the request
+
+
+async def test_email_to_an_unknown_address_still_needs_approval(core: Core) -> None:
+    configure(core, facts=InMemoryFacts())
+    await staged(core, EMAIL)
+    assert ledger(core, "ProposalApproved") == [] and core.queue.applies == []
+
+
+async def test_email_to_a_client_in_memory_is_auto_approved(core: Core) -> None:
+    facts = InMemoryFacts()
+    await facts.remember("Jane (jane@acme.com) is our client at ACME", source="test")
+    configure(core, facts=facts)
+    await staged(core, EMAIL)
+    assert ledger(core, "ProposalApproved") == ["policy:known-clients|auto-approved by rule known-clients"]
+
+
+async def test_edit_makes_a_new_version_and_a_stale_approval_is_refused(core: Core) -> None:
+    configure(core)
+    pid = await staged(core, EMAIL)
+    await core.say(f"/edit {pid} subject Invoice 42 — friendly reminder")
+    proposal = await core.store.get_proposal(pid)
+    assert (
+        proposal and proposal.version == 2 and proposal.actions[0].fields["subject"] == "Invoice 42 — friendly reminder"
+    )
+    assert core.outbox.sent[-1][2].proposal and core.outbox.sent[-1][2].proposal.version == 2
+    stale = cmd.DecideProposal(proposal_id=pid, actor=ME, verdict=Verdict.APPROVE, chat=CONSOLE, version=1)
+    with pytest.raises(StaleVersion, match="it is now version 2"):
+        await core.coordinator.handle(stale)
+    assert core.queue.applies == [] and ledger(core, "ProposalApproved") == []
+
+
+async def test_edit_is_validated_again(core: Core) -> None:
+    configure(core)
+    pid = await staged(core, EMAIL)
+    await core.say(f"/edit {pid} to not-an-address")
+    assert "is not an email address" in core.outbox.texts[-1]
+    proposal = await core.store.get_proposal(pid)
+    assert proposal and proposal.version == 1
+
+
+async def test_undo_within_the_window_sends_nothing(core: Core) -> None:
+    configure(core, undo_seconds=20)
+    pid = await staged(core, EMAIL)
+    await core.say(f"/approve {pid}")
+    assert core.queue.apply_at[pid] == core.clock.now() + timedelta(seconds=20)
+    assert "sending in 20 s. /undo" in core.outbox.texts[-1]
+    await core.coordinator.handle(cmd.ApplyProposal(pid))  # a job that runs early holds
+    await core.say(f"/undo {pid}")
+    assert "Nothing was sent" in core.outbox.texts[-1]
+    core.clock.advance(30)
+    await core.coordinator.handle(cmd.ApplyProposal(pid))
+    assert core.email.delivered == [] and ledger(core, "ProposalUndone") == ["console:operator|undone before it ran"]
+
+
+async def test_after_the_window_it_is_sent_once_and_undo_is_too_late(core: Core) -> None:
+    configure(core, undo_seconds=20)
+    pid = await staged(core, EMAIL)
+    await core.say(f"/approve {pid}")
+    core.clock.advance(21)
+    await core.coordinator.handle(cmd.ApplyProposal(pid))
+    await core.say(f"/undo {pid}")
+    assert core.outbox.texts[-1].startswith(f"Too late to undo {pid}: Sent to jane@acme.com")
+    assert len(core.email.delivered) == 1
+
+
+async def test_circuit_open_tells_the_operator_once(core: Core) -> None:
+    configure(core)
+    raised = iter([CircuitOpen("email.send paused", just_opened=True), CircuitOpen("still paused")])
+
+    async def failing(fields: dict[str, object], key: str) -> str:
+        raise next(raised)
+
+    core.email.apply = failing  # type: ignore[method-assign,assignment]
+    pid = await staged(core, EMAIL)
+    await core.say(f"/approve {pid}")
+    for _ in range(2):
+        with contextlib.suppress(CircuitOpen):
+            await core.coordinator.handle(cmd.ApplyProposal(pid))
+    assert [t for t in core.outbox.texts if "paused" in t] == ["email.send paused: email.send paused"]
+    assert core.records.records == {}  # nothing was delivered, so a later retry sends afresh
+
+
+def test_policies_are_plain_values() -> None:
+    assert replace(RULES, undoable=frozenset()).undoable == frozenset()
