@@ -42,14 +42,17 @@ class Breaker:
         self.name, self.threshold, self.cooldown_s, self.clock = name, threshold, cooldown_s, clock
         self._fail = redis.register_script(FAIL)
 
-    async def check(self) -> None:
-        """Fail fast while open; after the cool-down one call is let through to probe."""
-        open_until = await self.redis.hget(self.key, "open_until")
+    async def check(self) -> bool:
+        """Fail fast while open (after the cool-down calls are let through to probe); True if failures are
+        on record, so a success knows it has something to clear."""
+        state = await self.redis.hgetall(self.key)
+        open_until = state.get("open_until")
         if open_until and self.clock() < float(open_until):
             raise CircuitOpen(
                 f"{self.name} is paused after {self.threshold} failures in a row; "
                 f"retrying after {time.strftime('%H:%M:%S', time.localtime(float(open_until)))}"
             )
+        return bool(state)
 
     async def failed(self) -> bool:
         """Record a failure; True for the one that opened the circuit."""
@@ -76,7 +79,7 @@ class Guarded:
         return self.inner.unavailable()
 
     async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
-        await self.breaker.check()
+        had_failures = await self.breaker.check()
         try:
             outcome = await self.inner.apply(fields, idempotency_key)
         except CircuitOpen:
@@ -89,5 +92,6 @@ class Guarded:
                     just_opened=True,
                 ) from err
             raise
-        await self.breaker.succeeded()
+        if had_failures:
+            await self.breaker.succeeded()
         return outcome

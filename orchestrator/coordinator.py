@@ -257,16 +257,7 @@ class Coordinator:
         await self.store.commit([task, proposal], [task.propose(proposal, self.clock.now())])
         proposal.rev += 1
         rule = await self._auto_rule(proposal)
-        card = Outbound(
-            kind=Kind.CARD,
-            text=proposal.summary,
-            proposal=proposal,
-            task_id=task.id,
-            reply_to=task.event_id,
-            final=rule is None,
-        )
-        await self._show(task, card)
-        if rule:  # the outcome, not the card, answers the request
+        if rule:  # shown once, already approved and naming the rule, by `_after_decision`
             await self.handle(
                 cmd.DecideProposal(
                     proposal_id=proposal.id,
@@ -278,6 +269,16 @@ class Coordinator:
                     event_id=task.event_id,
                 )
             )
+            return
+        card = Outbound(
+            kind=Kind.CARD,
+            text=proposal.summary,
+            proposal=proposal,
+            task_id=task.id,
+            reply_to=task.event_id,
+            final=True,
+        )
+        await self._show(task, card)
 
     async def _reply(self, task: Task, reply: Reply) -> None:
         now = self.clock.now()
@@ -394,8 +395,9 @@ class Coordinator:
             reason = f" Reason: {c.reason.strip()}" if c.reason.strip() else ""
             text = f"Rejected {proposal.id} ({who}). Nothing was done.{reason}"
             final = True
+        kind = Kind.CARD if c.actor.platform == "policy" else Kind.OUTCOME  # an auto-approval was never shown
         message = Outbound(
-            kind=Kind.OUTCOME, text=text, proposal=proposal, task_id=task.id, reply_to=c.event_id or None, final=final
+            kind=kind, text=text, proposal=proposal, task_id=task.id, reply_to=c.event_id or None, final=final
         )
         await self._show(task, message)
         if c.chat != task.chat:

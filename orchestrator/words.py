@@ -10,6 +10,7 @@ Deputy — what you can say:
   any plain text, or /task <text>   start a task
   /approve <id>, /reject <id> [reason], /undo <id>
                                     decide a proposal (the buttons do the same)
+  /edit <id> <field> <new value>    change a pending proposal (e.g. /edit p1 subject Hi)
   /status                           running tasks, pending proposals, today's spend
   /remember <fact>, /recall <query>, /forget <id>
                                     memory
@@ -36,7 +37,21 @@ class Words:
 
 
 VERBS = frozenset(
-    {"task", "approve", "reject", "undo", "status", "remember", "recall", "forget", "digest", "budget", "help", "start"}
+    {
+        "task",
+        "approve",
+        "reject",
+        "undo",
+        "edit",
+        "status",
+        "remember",
+        "recall",
+        "forget",
+        "digest",
+        "budget",
+        "help",
+        "start",
+    }
 )
 _COMMAND = re.compile(r"^/(?P<verb>[A-Za-z_]+)(?:@\S+)?(?:\s+(?P<arg>.*))?$", re.DOTALL)
 

@@ -25,10 +25,7 @@ def card(proposal: Proposal) -> str:
     lines.append(f"│ cost: estimated ${proposal.cost_estimate_usd:.3f} · spent ${proposal.cost_spent_usd:.3f}")
     if proposal.blocked_reason:
         lines.append(f"│ ⚠ {proposal.blocked_reason}")
-    if proposal.status is ProposalStatus.PENDING:
-        lines.append(f"└ /approve {proposal.id}   /reject {proposal.id} [reason]")
-    else:
-        lines.append(f"└ {proposal.status.value}")
+    lines.append(f"└ {_footer(proposal)}")
     return "\n".join(lines)
 
 
@@ -45,3 +42,12 @@ def _details(fields: dict[str, object]) -> list[str]:
     elif body:
         out += body.splitlines()[:BODY_LINES]
     return out
+
+
+def _footer(proposal: Proposal) -> str:
+    if proposal.status is ProposalStatus.PENDING:
+        return f"/approve {proposal.id}   /reject {proposal.id} [reason]"
+    d = proposal.decision
+    by = f" by {d.actor.label} at {d.at:%H:%M}" if d else ""
+    undo = f" · sending after the undo window: /undo {proposal.id}" if proposal.hold_until else ""
+    return f"{proposal.status.value}{by}{undo}"

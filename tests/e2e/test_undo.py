@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -28,7 +29,7 @@ async def test_undo_within_the_window_sends_nothing(undoable: Runtime, workers: 
     await undoable.coordinator.receive(Inbound(actor=me, chat=chat, text=f"/approve {pid}", event_id="a1"))
     undone = await converse(undoable, f"/undo {pid}")
     assert f"Undone: {pid} was cancelled by you before it ran. Nothing was sent." in undone
-    time.sleep(5)  # well past the window and a maintenance sweep
+    await asyncio.sleep(5)  # well past the window and a maintenance sweep
     assert smtp.messages == []
     assert "ProposalUndone" in [e.type for _, e in await undoable.ledger.read()]
 
