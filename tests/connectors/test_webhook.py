@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from config.settings import settings_with
-from config.wiring import build_runtime
+from config.wiring import Runtime, build_runtime
 from connectors import signing
 from connectors.webhook import WebhookConnector
+from memory.streams import range_after
 from orchestrator.coordinator import Inbound
 from orchestrator.errors import BadRequest, PermanentConnectorError, TransientConnectorError
 from orchestrator.model import Actor, ChatRef
@@ -66,8 +67,21 @@ def hook_env(env: dict[str, str], receiver: Receiver) -> dict[str, str]:
     return {**env, "DEPUTY_WEBHOOKS": f"zapier={receiver.url}", "DEPUTY_WEBHOOK_SECRET": SECRET}
 
 
-async def approve_post(env: dict[str, str], text: str) -> tuple[str, object]:
-    runtime = build_runtime(settings_with({k: env[k] for k in env if k.startswith(("DEPUTY_", "REDIS_"))}))
+@pytest.fixture
+def hook_workers(hook_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(hook_env, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+async def hook_runtime(hook_env: dict[str, str]) -> AsyncIterator[Runtime]:
+    runtime = build_runtime(settings_with({k: v for k, v in hook_env.items() if k.startswith(("DEPUTY_", "REDIS_"))}))
+    yield runtime
+    await runtime.close()
+
+
+async def approve_post(runtime: Runtime, text: str) -> str:
     pid = proposal_id(await converse(runtime, f"post {text} to zapier"))
     await runtime.coordinator.receive(
         Inbound(
@@ -77,61 +91,50 @@ async def approve_post(env: dict[str, str], text: str) -> tuple[str, object]:
             event_id=f"approve-{pid}",
         )
     )
-    return pid, runtime
+    return pid
 
 
-async def settled(runtime: object, pid: str) -> str:
-    proposal = await runtime.store.get_proposal(pid)  # type: ignore[attr-defined]
-    task = await runtime.store.get_task(proposal.task_id)  # type: ignore[attr-defined]
-    return str(task.status.value) if task.status.value in ("done", "failed") else ""
+async def settled(runtime: Runtime, pid: str) -> str:
+    proposal = await runtime.store.get_proposal(pid)
+    task = await runtime.store.get_task(proposal.task_id) if proposal else None
+    return task.status.value if task and task.status.value in ("done", "failed") else ""
+
+
+async def applied_events(runtime: Runtime) -> int:
+    return [e.type for _, e in await runtime.ledger.read()].count("ActionApplied")
 
 
 async def test_500_then_200_is_applied_once_with_one_key(
-    hook_env: dict[str, str], receiver: Receiver, tmp_path: Path
+    hook_runtime: Runtime, hook_workers: Workers, receiver: Receiver
 ) -> None:
-    workers = Workers(hook_env, tmp_path)
-    workers.start()
+    hook_workers.start()
     receiver.statuses = [500]
-    try:
-        pid, runtime = await approve_post(hook_env, "order 12 shipped")
-        assert await eventually(lambda: settled(runtime, pid), 30, "the retry") == "done"
-        assert [r.key for r in receiver.requests] == [f"{pid}:0", f"{pid}:0"]
-        events = [e.type for _, e in await runtime.ledger.read()]  # type: ignore[attr-defined]
-        assert events.count("ActionApplied") == 1
-        await runtime.close()  # type: ignore[attr-defined]
-    finally:
-        workers.stop_all()
+    pid = await approve_post(hook_runtime, "order 12 shipped")
+    assert await eventually(lambda: settled(hook_runtime, pid), 30, "the retry") == "done"
+    assert [r.key for r in receiver.requests] == [f"{pid}:0", f"{pid}:0"]
+    assert await applied_events(hook_runtime) == 1
 
 
-async def test_400_fails_once_and_is_not_retried(hook_env: dict[str, str], receiver: Receiver, tmp_path: Path) -> None:
-    workers = Workers(hook_env, tmp_path)
-    workers.start()
+async def test_400_fails_once_and_is_not_retried(
+    hook_runtime: Runtime, hook_workers: Workers, receiver: Receiver
+) -> None:
+    hook_workers.start()
     receiver.statuses = [400]
-    try:
-        pid, runtime = await approve_post(hook_env, "order 13 shipped")
-        assert await eventually(lambda: settled(runtime, pid), 20, "the failure") == "failed"
-        assert len(receiver.requests) == 1
-        texts = await converse(runtime, "/status")  # type: ignore[arg-type]
-        assert "Pending proposals: 0" in texts
-        await runtime.close()  # type: ignore[attr-defined]
-    finally:
-        workers.stop_all()
+    pid = await approve_post(hook_runtime, "order 13 shipped")
+    assert await eventually(lambda: settled(hook_runtime, pid), 20, "the failure") == "failed"
+    assert len(receiver.requests) == 1 and await applied_events(hook_runtime) == 0
+    told = [f["text"] for _, f in await range_after(hook_runtime.redis, "deputy:console:local", "0", count=100)]
+    assert any(t.startswith("✗ Failed: webhook zapier refused it with 400: nope: bad field") for t in told), told
 
 
 async def test_worker_killed_mid_request_resends_the_same_key_and_records_one_outcome(
-    hook_env: dict[str, str], receiver: Receiver, tmp_path: Path
+    hook_runtime: Runtime, hook_workers: Workers, receiver: Receiver
 ) -> None:
-    workers = Workers(hook_env, tmp_path)
-    first = workers.start()
-    receiver.on_request = lambda: workers.kill9(first)
-    try:
-        pid, runtime = await approve_post(hook_env, "order 14 shipped")
-        await eventually(lambda: first.poll() is not None, 20, "the worker to be killed")
-        workers.start()
-        assert await eventually(lambda: settled(runtime, pid), 30, "recovery") == "done"
-        assert {r.key for r in receiver.requests} == {f"{pid}:0"} and len(receiver.requests) == 2
-        events = [e.type for _, e in await runtime.ledger.read()]  # type: ignore[attr-defined]
-        assert events.count("ActionApplied") == 1
-        await runtime.close()  # type: ignore[attr-defined]
-    finally:
-        workers.stop_all()
+    first = hook_workers.start()
+    receiver.on_request = lambda: hook_workers.kill9(first)
+    pid = await approve_post(hook_runtime, "order 14 shipped")
+    await eventually(lambda: first.poll() is not None, 20, "the worker to be killed")
+    hook_workers.start()
+    assert await eventually(lambda: settled(hook_runtime, pid), 30, "recovery") == "done"
+    assert {r.key for r in receiver.requests} == {f"{pid}:0"} and len(receiver.requests) == 2
+    assert await applied_events(hook_runtime) == 1
