@@ -101,6 +101,9 @@ class RedisStore:
     async def claim(self, key: str, ttl_seconds: int) -> bool:
         return bool(await self.redis.set(keys.claim(key), 1, nx=True, ex=ttl_seconds))
 
+    async def release(self, key: str) -> None:
+        await self.redis.delete(keys.claim(key))
+
     async def ids(self, kind: str, status: str) -> list[str]:
         members = await self.redis.smembers(keys.index(kind, status))
         return sorted(str(m) for m in members)

@@ -3,6 +3,7 @@ checks policy, changes state through the model, commits state and ledger togethe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -116,6 +117,12 @@ class Coordinator:
             await self._route(parse(inbound.text), inbound)
         except DeputyError as err:
             await self.say(inbound.chat, Kind.ERROR, str(err), reply_to=inbound.event_id, final=True)
+        except Exception:
+            # Every step after a commit is best-effort, so reaching here means nothing was committed: let the
+            # platform's redelivery (or the operator's retry) be handled instead of deduped away.
+            with contextlib.suppress(Exception):
+                await self.store.release(key)
+            raise
 
     async def _route(self, words: Words, inbound: Inbound) -> None:
         simple: dict[str, Callable[[], Awaitable[str]]] = {
@@ -221,8 +228,17 @@ class Coordinator:
         task.message_ref = await self.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
         if task.message_ref:
             await self._keep_message_ref(task)
-        await self.queue.enqueue_run(task.id)
+        await self._enqueue(self.queue.enqueue_run(task.id), f"run {task.id}")
         return task.id
+
+    @staticmethod
+    async def _enqueue(job: Awaitable[None], what: str) -> None:
+        """After a commit, a failed enqueue is not an error the sender should see: the maintenance sweep
+        enqueues any task or approved proposal that has no job."""
+        try:
+            await job
+        except Exception:
+            log.exception("could not enqueue %s now; the maintenance sweep will", what)
 
     async def _keep_message_ref(self, task: Task) -> None:
         """Best effort: if a worker already took the task (the sweep can enqueue it), later updates post anew
@@ -231,6 +247,8 @@ class Coordinator:
             await self.store.commit([task], [])
         except Conflict:
             log.info("task %s moved on before its message reference was saved", task.id)
+        except Exception:
+            log.exception("could not save the message reference of task %s", task.id)
 
     async def _start(self, c: cmd.StartTask) -> Task | None:
         """The task for the agent to draft, or None when a retried job finds it already past drafting."""
@@ -386,7 +404,7 @@ class Coordinator:
     async def _after_decision(self, task: Task, proposal: Proposal, c: cmd.DecideProposal) -> None:
         who = c.actor.label
         if c.verdict is Verdict.APPROVE:
-            await self.queue.enqueue_apply(proposal.id, at=proposal.hold_until)
+            await self._enqueue(self.queue.enqueue_apply(proposal.id, at=proposal.hold_until), f"apply {proposal.id}")
             text = f"Approved by {who} — applying {proposal.id}…"
             if proposal.hold_until:
                 text = f"Approved by {who} — sending in {self.config.undo_seconds} s. /undo {proposal.id} to cancel."

@@ -53,6 +53,9 @@ class InMemoryStore:
         self.claimed.add(key)
         return True
 
+    async def release(self, key: str) -> None:
+        self.claimed.discard(key)
+
     async def ids(self, kind: str, status: str) -> list[str]:
         return [r.id for k, r in self.records.items() if k.startswith(f"{kind}:") and r.status.value == status]
 

@@ -28,6 +28,9 @@ class TaskStore(Protocol):
     async def claim(self, key: str, ttl_seconds: int) -> bool:
         """True the first time `key` is claimed within `ttl_seconds` (event dedupe)."""
 
+    async def release(self, key: str) -> None:
+        """Give a claim back, so a redelivery of an event that changed nothing is handled."""
+
     async def ids(self, kind: str, status: str) -> list[str]: ...
 
 

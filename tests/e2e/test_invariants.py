@@ -110,3 +110,21 @@ async def test_worker_killed_between_smtp_send_and_recording_sends_one_email(
     assert applied and applied.actions[0].unconfirmed and "not re-sent" in applied.actions[0].outcome
     replay = deputy("replay", env=env, cwd=tmp_path)
     assert replay.returncode == 0, replay.stdout
+
+
+async def test_a_task_whose_enqueue_failed_is_picked_up_by_the_sweep(runtime: Runtime, workers: Workers) -> None:
+    async def unreachable(task_id: str) -> None:
+        raise ConnectionError("queue unreachable")
+
+    runtime.coordinator.queue.enqueue_run = unreachable  # type: ignore[method-assign]
+    await runtime.coordinator.receive(
+        Inbound(
+            actor=Actor("console", "op", "you"),
+            chat=CONSOLE,
+            text="email jane@acme.com about invoice 42",
+            event_id="lost-enqueue",
+        )
+    )
+    [task_id] = await runtime.store.ids("task", "received")
+    workers.start()
+    await eventually(lambda: _status(runtime, task_id, "proposed"), timeout=20, what="the sweep to enqueue it")

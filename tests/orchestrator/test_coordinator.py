@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from orchestrator import commands as cmd
 from orchestrator.model import ChatRef, ProposalDraft, Reply, TaskStatus
 from orchestrator.outbound import Kind, Outbound
@@ -185,3 +187,31 @@ async def test_a_worker_racing_the_submit_never_duplicates_the_task(core: Core) 
     await core.say("email jane@acme.com about invoice 42")
     assert len([e for e in core.store.ledger if e.type == "TaskSubmitted"]) == 1
     assert len(core.queue.runs) == 1
+
+
+async def test_a_message_that_failed_before_any_change_is_handled_on_redelivery(core: Core) -> None:
+    real_new_id = core.store.new_id
+    outage = iter([True])
+
+    async def flaky_new_id(prefix: str) -> str:
+        if next(outage, False):
+            raise ConnectionError("Redis went away")
+        return await real_new_id(prefix)
+
+    core.store.new_id = flaky_new_id  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await core.say("email jane@acme.com about invoice 42", event_id="Ev1")
+    assert core.store.ledger == []
+    await core.say("email jane@acme.com about invoice 42", event_id="Ev1")  # the platform redelivers
+    assert [e.type for e in core.store.ledger] == ["TaskSubmitted"] and len(core.queue.runs) == 1
+
+
+async def test_a_failed_enqueue_after_the_commit_is_left_to_the_sweep(core: Core) -> None:
+    async def down(task_id: str) -> None:
+        raise ConnectionError("queue unreachable")
+
+    core.queue.enqueue_run = down  # type: ignore[method-assign]
+    await core.say("email jane@acme.com about invoice 42", event_id="Ev2")
+    assert [e.type for e in core.store.ledger] == ["TaskSubmitted"]  # recorded once; the sweep enqueues it
+    await core.say("email jane@acme.com about invoice 42", event_id="Ev2")
+    assert [e.type for e in core.store.ledger] == ["TaskSubmitted"]
