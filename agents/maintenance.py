@@ -34,7 +34,9 @@ LOCK = f"{keys.PREFIX}:lock:maintenance"
 
 
 class Maintenance(threading.Thread):
-    def __init__(self, connection: Redis, worker_name: str) -> None:
+    """`worker_name` beats that worker's liveness key; the scheduler runs the sweep without one."""
+
+    def __init__(self, connection: Redis, worker_name: str | None) -> None:
         super().__init__(name="deputy-maintenance", daemon=True)
         self.connection, self.worker_name = connection, worker_name
         self.queue = rq_queue(connection)
@@ -50,11 +52,13 @@ class Maintenance(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-        self.connection.delete(keys.worker_alive(self.worker_name))
+        if self.worker_name:
+            self.connection.delete(keys.worker_alive(self.worker_name))
 
     def tick(self) -> None:
-        self.connection.set(keys.worker_alive(self.worker_name), self.worker_name, ex=ALIVE_TTL)
-        if self.connection.set(LOCK, self.worker_name, nx=True, px=int(BEAT_SECONDS * 2500)):
+        if self.worker_name:
+            self.connection.set(keys.worker_alive(self.worker_name), self.worker_name, ex=ALIVE_TTL)
+        if self.connection.set(LOCK, self.worker_name or "scheduler", nx=True, px=int(BEAT_SECONDS * 2500)):
             self.sweep()
 
     def sweep(self) -> None:

@@ -34,6 +34,12 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return run_worker(settings, burst=args.burst)
 
 
+def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    from agents.scheduler import run_scheduler
+
+    return run_scheduler(settings)
+
+
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console.run import run_chat
 
@@ -73,9 +79,9 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="one RQ worker for Deputy's queue")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(run=_worker)
-    sub.add_parser("scheduler", help="digest, reminders, expiry").set_defaults(
-        run=_later("scheduler", "the scheduler arrives with the digest work; workers already recover stuck jobs")
-    )
+    sub.add_parser(
+        "scheduler", help="the maintenance sweep (digest, reminders, expiry later); safe to run twice"
+    ).set_defaults(run=_scheduler)
     sub.add_parser("chat", help="the console channel").set_defaults(run=_chat)
     digest = sub.add_parser("digest", help="build and post the digest")
     digest.add_argument("--now", action="store_true")

@@ -4,10 +4,14 @@ worker loses nothing and sends nothing twice, and the ledger agrees with the sto
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from config.wiring import Runtime
+from memory.liveness import alive_workers
 from memory.streams import range_after
 from orchestrator.coordinator import Inbound
 from orchestrator.model import Actor, ChatRef, TaskStatus
@@ -128,3 +132,29 @@ async def test_a_task_whose_enqueue_failed_is_picked_up_by_the_sweep(runtime: Ru
     [task_id] = await runtime.store.ids("task", "received")
     workers.start()
     await eventually(lambda: _status(runtime, task_id, "proposed"), timeout=20, what="the sweep to enqueue it")
+
+
+async def test_the_scheduler_sweeps_without_being_a_worker(
+    runtime: Runtime, env: dict[str, str], tmp_path: Path
+) -> None:
+    async def unreachable(task_id: str) -> None:
+        raise ConnectionError("queue unreachable")
+
+    runtime.coordinator.queue.enqueue_run = unreachable  # type: ignore[method-assign]
+    await runtime.coordinator.receive(
+        Inbound(actor=Actor("console", "op", "you"), chat=CONSOLE, text="plan the launch", event_id="for-the-scheduler")
+    )
+    [task_id] = await runtime.store.ids("task", "received")
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "scheduler"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await eventually(lambda: runtime.redis.exists(f"rq:job:run-{task_id}"), 20, "the sweep to enqueue it")
+        assert await alive_workers(runtime.redis) == 0
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        assert scheduler.wait(10) == 0
