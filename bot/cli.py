@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-        setup_logging()
+        setup_logging(settings)
         return int(args.run(args, settings))
     except ConfigError as err:
         print(f"deputy: {err}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Logging: human-readable on a terminal, one JSON object per line otherwise."""
+"""Logging: human-readable on a terminal, one JSON object per line otherwise; every record passes through
+a filter that masks the configured secrets, so no token, password or signing key reaches the logs."""
 
 from __future__ import annotations
 
@@ -6,29 +7,76 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from config.settings import Settings
+
+MASK = "***"
+FIELDS = ("event", "task", "proposal", "actor")  # extras a log line may carry (one line per ledger event)
+QUIET = ("rq", "aiohttp.access", "asyncio", "httpx", "LiteLLM")
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        entry.update({name: getattr(record, name) for name in FIELDS if getattr(record, name, None)})
+        if record.exc_info or record.exc_text:
+            entry["error"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging() -> None:
-    level = os.environ.get("DEPUTY_LOG_LEVEL", "WARNING").upper()
+class Redactor(logging.Filter):
+    """Replaces every configured secret in the message and the traceback with ***."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every value that must never be printed: secret settings, passwords inside URLs, inbound hook keys."""
+    found = [v.get_secret_value() for v in vars(settings).values() if isinstance(v, SecretStr)]
+    for url in [settings.redis_url or "", *found]:
+        if "://" in url and (password := urlsplit(url).password):
+            found.append(password)
+    found += list(settings.hook_secrets.values())
+    return found
+
+
+def setup_logging(settings: Settings) -> None:
+    """INFO (a line per ledger event) when logs go to a file or collector; WARNING on a terminal, where the
+    console channel shares the screen. DEPUTY_LOG_LEVEL overrides."""
     handler = logging.StreamHandler(sys.stderr)
-    if sys.stderr.isatty():
+    terminal = sys.stderr.isatty()
+    if terminal:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     else:
         handler.setFormatter(JsonFormatter())
+    handler.addFilter(Redactor(secrets_of(settings)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(os.environ.get("DEPUTY_LOG_LEVEL", "WARNING" if terminal else "INFO").upper())
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)

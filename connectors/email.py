@@ -121,21 +121,15 @@ class EmailConnector:
         return message
 
     def _send(self, message: EmailMessage) -> None:
-        """Errors before the server accepted the message are transient; a 5xx is permanent; a connection lost
-        after DATA is ambiguous (plain `ConnectorError`), so the idempotency record is kept."""
+        """Errors before the message is handed over (connect, login) are transient or permanent, never
+        ambiguous; a 5xx is permanent; a connection lost during the hand-over is ambiguous (plain
+        `ConnectorError`), so the idempotency record is kept and the email is never sent twice."""
         target = self.target
         assert target is not None
-        try:
-            client = self._connect(target)
-        except (OSError, smtplib.SMTPException) as err:
-            raise TransientConnectorError(f"can't reach the SMTP server {target.host}:{target.port}: {err}") from err
+        client = self._open(target)
         try:
             with client:
-                if target.user and target.password:
-                    client.login(target.user, target.password)
                 client.send_message(message)
-        except smtplib.SMTPAuthenticationError as err:
-            raise PermanentConnectorError(f"SMTP login failed ({err.smtp_code}); check DEPUTY_SMTP_URL") from err
         except smtplib.SMTPRecipientsRefused as err:
             raise PermanentConnectorError(f"the SMTP server refused the recipient: {_first(err.recipients)}") from err
         except smtplib.SMTPResponseException as err:
@@ -145,6 +139,26 @@ class EmailConnector:
             raise cls(detail) from err
         except (OSError, smtplib.SMTPException) as err:
             raise ConnectorError(f"the SMTP connection broke mid-send: {err}") from err
+
+    def _open(self, target: SmtpTarget) -> smtplib.SMTP:
+        """Connected and logged in; nothing has been sent yet, so every failure here is unambiguous."""
+        try:
+            client = self._connect(target)
+        except (OSError, smtplib.SMTPException) as err:
+            raise TransientConnectorError(f"can't reach the SMTP server {target.host}:{target.port}: {err}") from err
+        try:
+            if target.user and target.password:
+                client.login(target.user, target.password)
+        except smtplib.SMTPAuthenticationError as err:
+            client.close()
+            raise PermanentConnectorError(f"SMTP login failed ({err.smtp_code}); check DEPUTY_SMTP_URL") from err
+        except smtplib.SMTPNotSupportedError as err:
+            client.close()
+            raise PermanentConnectorError("the SMTP server offers no login (AUTH); check DEPUTY_SMTP_URL") from err
+        except (OSError, smtplib.SMTPException) as err:
+            client.close()
+            raise TransientConnectorError(f"SMTP login to {target.host}:{target.port} failed: {err}") from err
+        return client
 
     @staticmethod
     def _connect(target: SmtpTarget) -> smtplib.SMTP:

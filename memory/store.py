@@ -3,6 +3,7 @@ checking each record's revision first, so concurrent writers (50 simultaneous cl
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 
@@ -45,6 +46,7 @@ end
 return n
 """
 
+log = logging.getLogger("deputy.ledger")
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 ID_LENGTH = 7
 
@@ -91,6 +93,15 @@ class RedisStore:
             if "conflict" in str(err):
                 raise Conflict(str(err)) from err
             raise
+        for event in events:
+            log.info(
+                "%s task=%s proposal=%s %s",
+                event.type,
+                event.task_id,
+                event.proposal_id or "-",
+                event.summary,
+                extra={"event": event.type, "task": event.task_id, "proposal": event.proposal_id, "actor": event.actor},
+            )
 
     async def new_id(self, prefix: str) -> str:
         while True:

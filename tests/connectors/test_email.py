@@ -62,3 +62,10 @@ async def test_refused_recipient_is_permanent(smtp: Smtp) -> None:
 
 def test_without_smtp_it_says_why_it_cannot_send() -> None:
     assert "DEPUTY_SMTP_URL" in EmailConnector(None, None).unavailable()
+
+
+async def test_a_failed_login_is_permanent_and_sends_nothing(smtp: Smtp) -> None:
+    connector = EmailConnector(f"smtp://sam:pw@127.0.0.1:{smtp.port}", SENDER)  # the test server offers no AUTH
+    with pytest.raises(PermanentConnectorError, match="offers no login"):
+        await connector.apply(connector.validate(FIELDS), "p1:0")
+    assert smtp.messages == []
