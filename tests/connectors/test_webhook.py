@@ -13,12 +13,10 @@ from config.wiring import Runtime, build_runtime
 from connectors import signing
 from connectors.webhook import WebhookConnector
 from memory.streams import range_after
-from orchestrator.coordinator import Inbound
 from orchestrator.errors import BadRequest, PermanentConnectorError, TransientConnectorError
-from orchestrator.model import Actor, ChatRef
 from tests.conftest import Workers, eventually
 from tests.connectors.receiver import Receiver
-from tests.e2e.helpers import converse, proposal_id
+from tests.e2e.helpers import converse, proposal_id, send
 
 SECRET = "shh-webhook-secret"
 FIELDS = {"name": "zapier", "payload": {"text": "order 12 shipped"}}
@@ -83,14 +81,7 @@ async def hook_runtime(hook_env: dict[str, str]) -> AsyncIterator[Runtime]:
 
 async def approve_post(runtime: Runtime, text: str) -> str:
     pid = proposal_id(await converse(runtime, f"post {text} to zapier"))
-    await runtime.coordinator.receive(
-        Inbound(
-            actor=Actor("console", "op", "you"),
-            chat=ChatRef("console", "local"),
-            text=f"/approve {pid}",
-            event_id=f"approve-{pid}",
-        )
-    )
+    await send(runtime, f"/approve {pid}", f"approve-{pid}")
     return pid
 
 

@@ -16,7 +16,7 @@ from memory.streams import range_after
 from orchestrator.coordinator import Inbound
 from orchestrator.model import Actor, ChatRef, TaskStatus
 from tests.conftest import Smtp, Workers, deputy, eventually
-from tests.e2e.helpers import converse, proposal_id
+from tests.e2e.helpers import converse, proposal_id, send
 
 CONSOLE = ChatRef("console", "local")
 
@@ -58,7 +58,7 @@ async def test_non_operator_cannot_approve(runtime: Runtime, workers: Workers, s
     workers.start()
     pid = proposal_id(await converse(runtime, "email jane@acme.com about invoice 42"))
     stranger = Actor("slack", "U999", "mallory")
-    await runtime.coordinator.receive(Inbound(actor=stranger, chat=CONSOLE, text=f"/approve {pid}", event_id="x1"))
+    await send(runtime, f"/approve {pid}", "x1", actor=stranger)
     _, last = (await range_after(runtime.redis, "deputy:console:local", "0", count=100))[-1]
     assert "You can't approve or reject proposals" in last["text"] and "slack:U999" in last["text"]
     proposal = await runtime.store.get_proposal(pid)
@@ -69,14 +69,7 @@ async def test_worker_killed_while_drafting_the_task_still_completes(
     runtime: Runtime, workers: Workers, env: dict[str, str], tmp_path: Path
 ) -> None:
     slow = workers.start(DEPUTY_OFFLINE_LATENCY_MS="4000")
-    await runtime.coordinator.receive(
-        Inbound(
-            actor=Actor("console", "op", "you"),
-            chat=CONSOLE,
-            text="email jane@acme.com about invoice 42",
-            event_id="k1",
-        )
-    )
+    await send(runtime, "email jane@acme.com about invoice 42", "k1")
     [task_id] = await runtime.store.ids("task", "received") or await runtime.store.ids("task", "running")
     await eventually(lambda: _status(runtime, task_id, "running"), what="the worker to start drafting")
     await asyncio.sleep(0.3)
@@ -101,9 +94,7 @@ async def test_worker_killed_between_smtp_send_and_recording_sends_one_email(
     first = workers.start()
     pid = proposal_id(await converse(runtime, "email jane@acme.com about invoice 42"))
     smtp.on_data = lambda: workers.kill9(first)  # the server has the message; the worker never hears "250"
-    await runtime.coordinator.receive(
-        Inbound(actor=Actor("console", "op", "you"), chat=CONSOLE, text=f"/approve {pid}", event_id="k2")
-    )
+    await send(runtime, f"/approve {pid}", "k2")
     await eventually(lambda: first.poll() is not None, what="the worker to be killed")
     workers.start()
     proposal = await runtime.store.get_proposal(pid)
@@ -121,14 +112,7 @@ async def test_a_task_whose_enqueue_failed_is_picked_up_by_the_sweep(runtime: Ru
         raise ConnectionError("queue unreachable")
 
     runtime.coordinator.queue.enqueue_run = unreachable  # type: ignore[method-assign]
-    await runtime.coordinator.receive(
-        Inbound(
-            actor=Actor("console", "op", "you"),
-            chat=CONSOLE,
-            text="email jane@acme.com about invoice 42",
-            event_id="lost-enqueue",
-        )
-    )
+    await send(runtime, "email jane@acme.com about invoice 42", "lost-enqueue")
     [task_id] = await runtime.store.ids("task", "received")
     workers.start()
     await eventually(lambda: _status(runtime, task_id, "proposed"), timeout=20, what="the sweep to enqueue it")
@@ -141,9 +125,7 @@ async def test_the_scheduler_sweeps_without_being_a_worker(
         raise ConnectionError("queue unreachable")
 
     runtime.coordinator.queue.enqueue_run = unreachable  # type: ignore[method-assign]
-    await runtime.coordinator.receive(
-        Inbound(actor=Actor("console", "op", "you"), chat=CONSOLE, text="plan the launch", event_id="for-the-scheduler")
-    )
+    await send(runtime, "plan the launch", "for-the-scheduler")
     [task_id] = await runtime.store.ids("task", "received")
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "scheduler"],

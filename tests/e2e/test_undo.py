@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from config.wiring import Runtime, build_runtime
-from orchestrator.coordinator import Inbound
-from orchestrator.model import Actor, ChatRef
 from tests.conftest import Smtp, Workers, eventually, settings_from
-from tests.e2e.helpers import converse, proposal_id
+from tests.e2e.helpers import converse, proposal_id, send
 
 
 @pytest.fixture
@@ -25,8 +23,7 @@ async def undoable(env: dict[str, str]) -> AsyncIterator[Runtime]:
 async def test_undo_within_the_window_sends_nothing(undoable: Runtime, workers: Workers, smtp: Smtp) -> None:
     workers.start()
     pid = proposal_id(await converse(undoable, "email jane@acme.com about invoice 42"))
-    me, chat = Actor("console", "op", "you"), ChatRef("console", "local")
-    await undoable.coordinator.receive(Inbound(actor=me, chat=chat, text=f"/approve {pid}", event_id="a1"))
+    await send(undoable, f"/approve {pid}", "a1")  # no waiting for the outcome: undo comes first
     undone = await converse(undoable, f"/undo {pid}")
     assert f"Undone: {pid} was cancelled by you before it ran. Nothing was sent." in undone
     await asyncio.sleep(5)  # well past the window and a maintenance sweep
