@@ -1,19 +1,59 @@
-"""`/metrics` in Prometheus text format, read from Redis at scrape time so replicas report the same numbers."""
+"""`/metrics` in Prometheus text format. Shared state (tasks, proposals, ledger counts, jobs, queue) is read
+from Redis at scrape time, so replicas report the same numbers; request counts and ack latency belong to
+this web process (Prometheus scrapes each replica)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, generate_latest
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
 from memory import keys
-from memory.metrics import BUCKETS, EVENTS, bucket_label, job_key
+from memory.codec import text
+from memory.metrics import ACTIONS, BUCKETS, DIGEST, EVENTS, MODEL, bucket_label, job_key
 from orchestrator.model import ProposalStatus, TaskStatus
 
 JOBS = ("run", "apply")
+QUEUE = "rq:queue:deputy"
+WEB = CollectorRegistry()
+REQUESTS = Counter("deputy_requests", "HTTP requests by channel and status", ["channel", "status"], registry=WEB)
+ACK = Histogram(
+    "deputy_ack_seconds",
+    "Time to answer an HTTP request (the platform's ack)",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0),
+    registry=WEB,
+)
+
+
+def channel_of(path: str) -> str:
+    for prefix, channel in (("/slack/", "slack"), ("/telegram/", "telegram"), ("/hooks/", "hooks")):
+        if path.startswith(prefix):
+            return channel
+    return "ops"
+
+
+@web.middleware
+async def measure(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    channel, started, status = channel_of(request.path), time.perf_counter(), 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as err:
+        status = err.status
+        raise
+    finally:
+        REQUESTS.labels(channel, str(status)).inc()
+        ACK.labels(channel).observe(time.perf_counter() - started)
 
 
 class Snapshot(Collector):
@@ -24,22 +64,43 @@ class Snapshot(Collector):
         return self.families
 
 
-async def snapshot(redis: Redis, alive_workers: int) -> list[Metric]:
-    tasks = GaugeMetricFamily("deputy_tasks", "Tasks by state", labels=["state"])
-    for status in TaskStatus:
-        tasks.add_metric([status.value], await redis.scard(keys.index("task", status.value)))
-    proposals = GaugeMetricFamily("deputy_proposals", "Proposals by state", labels=["state"])
-    for pstatus in ProposalStatus:
-        proposals.add_metric([pstatus.value], await redis.scard(keys.index("proposal", pstatus.value)))
-    events = CounterMetricFamily("deputy_ledger_events", "Ledger events appended, by type", labels=["type"])
+async def snapshot(redis: Redis, alive_workers: int, budget_usd: float, model: str) -> list[Metric]:
     counts = await redis.hgetall(EVENTS)
+    decisions = CounterMetricFamily("deputy_decisions", "Proposal decisions", labels=["verdict"])
+    for verdict, event in (("approve", "ProposalApproved"), ("reject", "ProposalRejected"), ("undo", "ProposalUndone")):
+        decisions.add_metric([verdict], float(counts.get(event, 0)))
+    events = CounterMetricFamily("deputy_ledger_events", "Ledger events appended, by type", labels=["type"])
     for name, value in sorted(counts.items()):
         events.add_metric([str(name)], float(value))
-    decisions = CounterMetricFamily("deputy_decisions", "Proposal decisions", labels=["verdict"])
-    decisions.add_metric(["approve"], float(counts.get("ProposalApproved", 0)))
-    decisions.add_metric(["reject"], float(counts.get("ProposalRejected", 0)))
     workers = GaugeMetricFamily("deputy_workers_alive", "Workers with a live heartbeat", value=alive_workers)
-    return [tasks, proposals, events, decisions, workers, await _job_latency(redis)]
+    return [
+        await _states(redis, "task", [s.value for s in TaskStatus]),
+        await _states(redis, "proposal", [s.value for s in ProposalStatus]),
+        events,
+        decisions,
+        await _actions(redis),
+        workers,
+        await _job_latency(redis),
+        *await _queue(redis),
+        *await _model(redis, budget_usd, model),
+        await _digest(redis),
+    ]
+
+
+async def _states(redis: Redis, kind: str, states: list[str]) -> Metric:
+    family = GaugeMetricFamily(f"deputy_{kind}s", f"{kind.capitalize()}s by state", labels=["state"])
+    for state in states:
+        family.add_metric([state], await redis.scard(keys.index(kind, state)))
+    return family
+
+
+async def _actions(redis: Redis) -> Metric:
+    family = CounterMetricFamily("deputy_actions", "Actions applied or failed, by kind", labels=["kind", "outcome"])
+    for key, value in sorted((await redis.hgetall(ACTIONS)).items()):
+        event, _, kind = str(key).partition("|")
+        if event in ("ActionApplied", "ActionFailed"):
+            family.add_metric([kind, "applied" if event == "ActionApplied" else "failed"], float(value))
+    return family
 
 
 async def _job_latency(redis: Redis) -> Metric:
@@ -52,7 +113,57 @@ async def _job_latency(redis: Redis) -> Metric:
     return family
 
 
-async def render(redis: Redis, alive_workers: int) -> bytes:
+async def _queue(redis: Redis) -> list[Metric]:
+    depth = await redis.llen(QUEUE)
+    age = 0.0
+    if depth and (oldest := await redis.lindex(QUEUE, -1)):
+        enqueued = await redis.hget(f"rq:job:{text(oldest)}", "enqueued_at")
+        if enqueued:
+            age = max(0.0, time.time() - _rq_time(text(enqueued)))
+    return [
+        GaugeMetricFamily("deputy_queue_depth", "Jobs waiting in Deputy's queue", value=depth),
+        GaugeMetricFamily("deputy_queue_oldest_age_seconds", "Age of the oldest waiting job", value=age),
+    ]
+
+
+def _rq_time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=UTC).timestamp()
+
+
+async def _model(redis: Redis, budget_usd: float, model: str) -> list[Metric]:
+    raw = await redis.hgetall(MODEL)
+    calls = CounterMetricFamily("deputy_model_calls", "Model calls, by model", labels=["model"])
+    tokens = CounterMetricFamily("deputy_model_tokens", "Model tokens, by model and direction", labels=["model", "io"])
+    dollars = CounterMetricFamily("deputy_model_dollars", "Model spend in USD, by model", labels=["model"])
+    spent_today = 0.0
+    if not raw:  # nothing called yet: show the configured model at zero rather than no series at all
+        raw = {f"calls|{model}": "0", f"in|{model}": "0", f"out|{model}": "0", f"usd|{model}": "0"}
+    for key, value in sorted(raw.items()):
+        field, _, model = str(key).partition("|")
+        if field == "calls":
+            calls.add_metric([model], float(value))
+        elif field in ("in", "out", "cached"):
+            tokens.add_metric([model, field], float(value))
+        elif field == "usd":
+            dollars.add_metric([model], float(value))
+        elif field == f"usd_day:{datetime.now(UTC):%Y-%m-%d}":
+            spent_today += float(value)
+    remaining = GaugeMetricFamily(
+        "deputy_budget_remaining_dollars", "Today's model budget left", value=max(0.0, budget_usd - spent_today)
+    )
+    return [calls, tokens, dollars, remaining]
+
+
+async def _digest(redis: Redis) -> Metric:
+    sent = await redis.get(DIGEST)
+    return GaugeMetricFamily(
+        "deputy_digest_last_sent_timestamp_seconds",
+        "When the last digest was posted (0: never)",
+        value=float(sent or 0),
+    )
+
+
+async def render(redis: Redis, alive_workers: int, budget_usd: float, model: str = "offline") -> bytes:
     registry = CollectorRegistry()
-    registry.register(Snapshot(await snapshot(redis, alive_workers)))
-    return generate_latest(registry)
+    registry.register(Snapshot(await snapshot(redis, alive_workers, budget_usd, model)))
+    return generate_latest(registry) + generate_latest(WEB)

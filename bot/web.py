@@ -11,6 +11,7 @@ from config.wiring import Runtime
 from memory.liveness import alive_workers
 
 REDIS: web.AppKey[Redis] = web.AppKey("redis", Redis)
+BUDGET: web.AppKey[tuple[float, str]] = web.AppKey("budget_and_model", tuple)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -33,15 +34,16 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics_view(request: web.Request) -> web.Response:
     redis = request.app[REDIS]
-    body = await metrics.render(redis, await alive_workers(redis))
+    budget, model = request.app[BUDGET]
+    body = await metrics.render(redis, await alive_workers(redis), budget, model)
     return web.Response(
         body=body, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
     )
 
 
-def make_app(redis: Redis) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
-    app[REDIS] = redis
+def make_app(redis: Redis, *, budget_usd: float = 5.0, model: str = "offline") -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[metrics.measure])
+    app[REDIS], app[BUDGET] = redis, (budget_usd, model)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
@@ -50,6 +52,7 @@ def make_app(redis: Redis) -> web.Application:
 
 def deputy_app(runtime: Runtime) -> web.Application:
     """The whole web surface of a Deputy process, wired to its runtime."""
-    app = make_app(runtime.redis)
+    settings = runtime.settings
+    app = make_app(runtime.redis, budget_usd=settings.daily_budget_usd, model=settings.llm_model)
     hooks.mount(app, runtime.coordinator, runtime.settings.hook_secrets, runtime.settings.report_chat)
     return app

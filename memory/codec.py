@@ -60,6 +60,7 @@ def event_fields(event: Event) -> dict[str, str]:
         "actor": event.actor or "",
         "cost_usd": f"{event.cost_usd:.6f}",
         "summary": event.summary,
+        "kind": str(event.detail.get("kind", "")) if event.action_index is not None else "",
         "data": dump(event),
     }
 

@@ -8,6 +8,9 @@ from redis import Redis as SyncRedis
 from memory import keys
 
 EVENTS = f"{keys.PREFIX}:metrics:events"
+ACTIONS = f"{keys.PREFIX}:metrics:actions"  # "<event type>|<action kind>" -> count, kept by the commit script
+MODEL = f"{keys.PREFIX}:metrics:model"  # "calls|<model>", "in|<model>", "usd|<model>", "usd_day:<date>|<model>"
+DIGEST = f"{keys.PREFIX}:metrics:digest_sent_at"  # unix time of the last digest
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 

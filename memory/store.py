@@ -41,6 +41,11 @@ while pos <= #ARGV do
   for j = 1, count * 2 do entry[j] = ARGV[pos + j] end
   redis.call('XADD', ledger, '*', unpack(entry))
   redis.call('HINCRBY', 'deputy:metrics:events', entry[2], 1)
+  for j = 1, #entry - 1, 2 do
+    if entry[j] == 'kind' and entry[j + 1] ~= '' then
+      redis.call('HINCRBY', 'deputy:metrics:actions', entry[2] .. '|' .. entry[j + 1], 1)
+    end
+  end
   pos = pos + 1 + count * 2
 end
 return n
