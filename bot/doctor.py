@@ -112,38 +112,14 @@ def _smtp_login(connector: EmailConnector) -> None:
             client.login(target.user, target.password)
 
 
-async def check_model(settings: Settings) -> list[Check]:
-    if settings.llm_model == "offline":
-        return [Check("Model", True, "offline (built in, deterministic, free)")]
-    return [
-        Check(
-            "Model",
-            True,
-            f"{settings.llm_model} configured; drafting still uses the offline playbooks in this version",
-            info=True,
-        )
-    ]
+def checks() -> list[Callable[[Settings], Awaitable[list[Check]]]]:
+    from bot.doctor_remote import check_console, check_model, check_slack, check_telegram, check_weaviate
 
-
-async def check_channels(settings: Settings) -> list[Check]:
-    out = [Check("Console", True, "always available ('deputy chat')")]
-    for name, on in (("Slack", settings.slack_bot_token), ("Telegram", settings.telegram_bot_token)):
-        out.append(
-            Check(
-                name,
-                True,
-                "credentials set, but this version does not connect it yet" if on else "off (no credentials)",
-                info=True,
-            )
-        )
-    return out
-
-
-CHECKS: list[Callable[[Settings], Awaitable[list[Check]]]] = [check_redis, check_smtp, check_model, check_channels]
+    return [check_redis, check_smtp, check_model, check_console, check_slack, check_telegram, check_weaviate]
 
 
 async def run_doctor(settings: Settings) -> int:
-    results = [c for check in CHECKS for c in await check(settings)]
+    results = [c for check in checks() for c in await check(settings)]
     for result in results:
         print(result.line())
     failed = [r for r in results if not r.ok and not r.info]
