@@ -85,3 +85,9 @@ def test_compose_keeps_the_contract_port_health_route_and_redis_persistence() ->
 def test_image_leaves_out_local_state_and_secrets() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".venv", ".deputy", ".env", ".git"} <= ignored
+
+
+def test_compose_says_how_to_switch_memory_to_its_weaviate() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("DEPUTY_MEMORY_BACKEND=weaviate", "DEPUTY_WEAVIATE_URL=http://weaviate:8080"):
+        assert name in text and name.split("=")[0] in setting_names()
