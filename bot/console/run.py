@@ -7,11 +7,19 @@ import sys
 from bot.console.channel import Console, run_interactive, run_piped
 from config.settings import Settings
 from config.wiring import build_runtime
+from memory.liveness import alive_workers
 
 
 async def run_chat(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
+        if not await alive_workers(runtime.redis):
+            print(
+                "deputy: no worker is running, so requests will wait until one starts "
+                "('deputy worker', or 'deputy up' which starts one)",
+                file=sys.stderr,
+                flush=True,
+            )
         console = Console(runtime.redis, runtime.coordinator)
         if sys.stdin.isatty():
             return await run_interactive(console)

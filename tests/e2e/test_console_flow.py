@@ -87,7 +87,13 @@ async def test_deputy_chat_command_with_piped_input(
     assert "Pending proposals: 1" in result.stdout
     result = deputy("chat", env=env, cwd=tmp_path, stdin=f"/approve {pid}\n")
     assert result.returncode == 0 and "Done: Sent to jane@acme.com" in result.stdout
-    assert len(smtp.messages) == 1
+    assert len(smtp.messages) == 1 and "no worker is running" not in result.stderr
+
+
+def test_deputy_chat_says_when_no_worker_is_running(env: dict[str, str], tmp_path: Path) -> None:
+    result = deputy("chat", env=env, cwd=tmp_path, stdin="/status\n")
+    assert result.returncode == 0 and "Running tasks: 0" in result.stdout
+    assert "no worker is running, so requests will wait until one starts" in result.stderr
 
 
 async def test_permanent_smtp_refusal_fails_once_and_says_why(runtime: Runtime, workers: Workers, smtp: Smtp) -> None:
