@@ -11,12 +11,12 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test lint typecheck unit bench install clean
+.PHONY: run test lint typecheck unit soak bench install clean
 
 run: $(VENV)/.synced
 	$(BIN)/deputy up
 
-test: $(VENV)/.synced lint typecheck unit
+test: $(VENV)/.synced lint typecheck unit soak
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
@@ -26,7 +26,10 @@ typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
 unit: $(VENV)/.synced
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not soak"
+
+soak: $(VENV)/.synced
+	$(BIN)/pytest -q -m soak
 
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench.pipeline

@@ -2,8 +2,9 @@
 horse), and one worker at a time does the sweep (a Redis lock):
 
 - a liveness key per worker, refreshed every second, expiring in 5 s: a killed worker is known dead fast;
-- jobs a dead worker had started are handed to RQ's own abandoned-job handling right away (RQ alone waits
-  for a heartbeat that outlives the worker by 60 s or more, then for a 10-minute maintenance pass);
+- jobs a dead worker had started go back to the front of the queue right away, spending none of their
+  retries (RQ alone waits for a heartbeat that outlives the worker by 60 s or more, then a 10-minute
+  maintenance pass, and counts the death against the job's retries);
 - retries that are due are moved from RQ's scheduled registry to the queue (no separate scheduler needed);
 - the domain is reconciled: a task still `received`/`running`, or an approved proposal not yet applied,
   with no job in RQ gets its job again (a crash between commit and enqueue loses nothing).
@@ -18,11 +19,12 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job
+from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
-from rq.timeouts import TimerDeathPenalty
 
 from agents.queue import apply_job_id, enqueue, rq_queue, run_job_id
 from memory import keys
@@ -67,22 +69,38 @@ class Maintenance(threading.Thread):
         reconcile(self.connection)
 
 
-def requeue_abandoned(connection: Redis, queue: object) -> int:
-    """Mark the started jobs of dead workers as expired, then let RQ retry or fail them as it normally would."""
-    registry = StartedJobRegistry(queue=queue, death_penalty_class=TimerDeathPenalty)  # type: ignore[arg-type]
-    dead = 0
+def requeue_abandoned(connection: Redis, queue: Queue) -> int:
+    """Put the started jobs of dead workers back at the front of the queue. A worker's death is not the job's
+    fault, so this spends none of the job's retries (RQ's own abandoned-job path does, and after a few crashes
+    would fail an approved action for good). Jobs are idempotent, so a re-run is always safe."""
+    registry = StartedJobRegistry(queue=queue)
+    requeued = 0
     for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
         try:
             job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
         except NoSuchJobError:
+            connection.zrem(registry.key, f"{job_id}:{execution_id}")
             continue
-        if job.worker_name and not connection.exists(keys.worker_alive(job.worker_name)):
-            connection.zadd(registry.key, {f"{job_id}:{execution_id}": 0}, xx=True)
-            log.warning("job %s was running on dead worker %s; handing it back to RQ", job_id, job.worker_name)
-            dead += 1
-    if dead:
-        registry.cleanup(timestamp=1)
-    return dead
+        worker = _worker_of(connection, job, execution_id)
+        if not worker or connection.exists(keys.worker_alive(worker)):
+            continue
+        log.warning("job %s was running on dead worker %s; putting it back in the queue", job_id, worker)
+        # Enqueue first, then drop the stale entry: a crash in between runs the (idempotent) job twice at worst,
+        # never loses it. (RQ's enqueue WATCHes keys itself, so the two can't share a pipeline.)
+        job.started_at = job.ended_at = None
+        queue.enqueue_job(job, at_front=True)
+        connection.zrem(registry.key, f"{job_id}:{execution_id}")
+        requeued += 1
+    return requeued
+
+
+def _worker_of(connection: Redis, job: Job, execution_id: str) -> str:
+    """The worker that took the job. The execution record has it from the moment the worker dequeued the job;
+    the job hash only once the work horse has started, so a kill in between would otherwise go unnoticed."""
+    try:
+        return Execution.fetch(execution_id, job.id, connection).worker_name or job.worker_name or ""
+    except Exception:
+        return job.worker_name or ""
 
 
 def promote_due_retries(connection: Redis) -> None:

@@ -1,0 +1,113 @@
+"""Soak: many tasks through real workers while workers are killed with -9 and replaced throughout. Whatever
+the timing, every task settles, no email is ever sent twice, an email is missing only where Deputy said
+"unconfirmed", and the ledger replays to the stored state. Behind the `soak` marker; `make test` runs it
+as its own step."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from config.wiring import Runtime
+from memory import keys
+from tests.conftest import Smtp, Workers, deputy, eventually
+from tests.e2e.helpers import send
+
+TASKS = 30
+SLOW_DRAFT_MS = "200"  # drafting takes a while, so kills land on running jobs
+
+
+async def all_settled(runtime: Runtime) -> bool:
+    done = len(await runtime.store.ids("task", "done")) + len(await runtime.store.ids("task", "failed"))
+    return done == TASKS
+
+
+async def chaos(workers: Workers, stop: asyncio.Event, kills: list[int]) -> None:
+    """kill -9 a random worker every 0.3–0.9 s and start a fresh one, until told to stop."""
+    rng = random.Random(7)
+    running = [p for p in workers.processes if p.poll() is None]
+    while not stop.is_set():
+        await asyncio.sleep(rng.uniform(0.3, 0.9))
+        victim = running.pop(rng.randrange(len(running)))
+        workers.kill9(victim)
+        kills.append(victim.pid)
+        running.append(workers.start(DEPUTY_OFFLINE_LATENCY_MS=SLOW_DRAFT_MS))
+
+
+async def approve_as_they_come(runtime: Runtime, stop: asyncio.Event) -> None:
+    approved: set[str] = set()
+    while not stop.is_set():
+        for pid in set(await runtime.store.ids("proposal", "pending")) - approved:
+            approved.add(pid)
+            await send(runtime, f"/approve {pid}", f"soak-approve-{pid}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.soak
+async def test_exactly_once_while_workers_are_killed(
+    runtime: Runtime, workers: Workers, smtp: Smtp, env: dict[str, str], tmp_path: Path
+) -> None:
+    for _ in range(2):
+        workers.start(DEPUTY_OFFLINE_LATENCY_MS=SLOW_DRAFT_MS)
+    stop = asyncio.Event()
+    kills: list[int] = []  # pids killed by the chaos loop
+    background = [
+        asyncio.create_task(chaos(workers, stop, kills)),
+        asyncio.create_task(approve_as_they_come(runtime, stop)),
+    ]
+    for i in range(TASKS):
+        await send(runtime, f"email client{i}@example.com about invoice {i}", f"soak-ask-{i}")
+    await eventually(lambda: all_settled(runtime), 240, "every task to settle through the chaos")
+    stop.set()
+    await asyncio.gather(*background)
+
+    sent = Counter(m["To"] for m in smtp.messages)
+    assert not sent or max(sent.values()) == 1, "an email was sent twice"
+    unconfirmed = 0
+    for pid in await runtime.store.ids("proposal", "approved"):
+        proposal = await runtime.store.get_proposal(pid)
+        assert proposal is not None
+        action = proposal.actions[0]
+        unconfirmed += action.unconfirmed
+        if action.fields["to"] not in sent:
+            assert action.unconfirmed, f"{pid}: no email and no 'unconfirmed' report"
+    assert len(await runtime.store.ids("task", "done")) == TASKS
+    print(f"soak: {TASKS} tasks, {len(kills)} kills, {len(smtp.messages)} emails, {unconfirmed} unconfirmed")
+    replay = deputy("replay", env=env, cwd=tmp_path)
+    assert replay.returncode == 0, replay.stdout
+
+
+@pytest.mark.soak
+async def test_a_job_whose_worker_dies_more_often_than_it_has_retries_still_completes(
+    runtime: Runtime, workers: Workers
+) -> None:
+    slow = {"DEPUTY_OFFLINE_LATENCY_MS": "2500"}
+    current = workers.start(**slow)
+    await send(runtime, "email jane@acme.com about invoice 42", "die-four-times")
+    [task_id] = await runtime.store.ids("task", "received")
+    for _ in range(4):  # one more death than RETRY_INTERVALS allows retries
+        alive = keys.worker_alive(_running_on(current))
+        await eventually(lambda: runtime.redis.exists(alive), 20, "a live worker")  # noqa: B023 (awaited here)
+        await eventually(lambda: _started(runtime), 30, "the draft job to start")
+        workers.kill9(current)
+        current = workers.start(**slow)
+    workers.start()
+    await eventually(lambda: _proposed(runtime, task_id), 60, "the task to survive four worker deaths")
+
+
+def _running_on(process: object) -> str:
+    return f"deputy-{socket.gethostname()}-{process.pid}"  # type: ignore[attr-defined]
+
+
+async def _started(runtime: Runtime) -> bool:
+    return bool(await runtime.redis.zcard("rq:wip:deputy"))
+
+
+async def _proposed(runtime: Runtime, task_id: str) -> bool:
+    task = await runtime.store.get_task(task_id)
+    return task is not None and task.status.value == "proposed"
