@@ -104,8 +104,9 @@ def _worker_of(connection: Redis, job: Job, execution_id: str) -> str:
 
 
 def promote_due_retries(connection: Redis) -> None:
-    scheduler = RQScheduler([rq_queue(connection)], connection=connection, serializer=JSONSerializer)
-    scheduler.prepare_registries([rq_queue(connection).name])
+    queue = rq_queue(connection)
+    scheduler = RQScheduler([queue], connection=connection, serializer=JSONSerializer)
+    scheduler.prepare_registries([queue.name])
     scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
 
 

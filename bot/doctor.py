@@ -12,9 +12,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from config.settings import Settings, redact_url
-from connectors.email import EmailConnector
+from connectors.email import EmailConnector, SmtpTarget
 from memory.embedded import executable, running_url
 from memory.liveness import alive_workers
+from orchestrator.errors import ConnectorError
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,15 @@ async def check_smtp(settings: Settings) -> list[Check]:
     target = connector.target
     assert target is not None
     try:
-        await asyncio.to_thread(_smtp_login, connector)
-    except smtplib.SMTPAuthenticationError:
+        await asyncio.to_thread(_login, connector, target)
+    except ConnectorError as err:
+        if not isinstance(err.__cause__, smtplib.SMTPAuthenticationError):
+            why = err.__cause__ or err
+            return [
+                Check(
+                    "Email", False, f"can't talk to SMTP at {target.host}:{target.port} ({why}); check DEPUTY_SMTP_URL"
+                )
+            ]
         return [
             Check(
                 "Email",
@@ -96,20 +104,12 @@ async def check_smtp(settings: Settings) -> list[Check]:
                 "password in DEPUTY_SMTP_URL",
             )
         ]
-    except (OSError, smtplib.SMTPException) as err:
-        return [
-            Check("Email", False, f"can't talk to SMTP at {target.host}:{target.port} ({err}); check DEPUTY_SMTP_URL")
-        ]
     return [Check("Email", True, f"SMTP at {target.host}:{target.port} answers, sending as {settings.email_from}")]
 
 
-def _smtp_login(connector: EmailConnector) -> None:
-    target = connector.target
-    assert target is not None
-    with connector._connect(target) as client:
-        client.ehlo()
-        if target.user and target.password:
-            client.login(target.user, target.password)
+def _login(connector: EmailConnector, target: SmtpTarget) -> None:
+    """The connector's own connect-and-login, so doctor tests exactly what sending will do."""
+    connector.open_session(target).quit()
 
 
 def checks() -> list[Callable[[Settings], Awaitable[list[Check]]]]:

@@ -126,7 +126,7 @@ class EmailConnector:
         `ConnectorError`), so the idempotency record is kept and the email is never sent twice."""
         target = self.target
         assert target is not None
-        client = self._open(target)
+        client = self.open_session(target)
         try:
             with client:
                 client.send_message(message)
@@ -140,7 +140,7 @@ class EmailConnector:
         except (OSError, smtplib.SMTPException) as err:
             raise ConnectorError(f"the SMTP connection broke mid-send: {err}") from err
 
-    def _open(self, target: SmtpTarget) -> smtplib.SMTP:
+    def open_session(self, target: SmtpTarget) -> smtplib.SMTP:
         """Connected and logged in; nothing has been sent yet, so every failure here is unambiguous."""
         try:
             client = self._connect(target)

@@ -36,23 +36,6 @@ class Words:
         return parts[1] if len(parts) > 1 else ""
 
 
-VERBS = frozenset(
-    {
-        "task",
-        "approve",
-        "reject",
-        "undo",
-        "edit",
-        "status",
-        "remember",
-        "recall",
-        "forget",
-        "digest",
-        "budget",
-        "help",
-        "start",
-    }
-)
 _COMMAND = re.compile(r"^/(?P<verb>[A-Za-z_]+)(?:@\S+)?(?:\s+(?P<arg>.*))?$", re.DOTALL)
 
 

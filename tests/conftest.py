@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiosmtpd.controller import Controller
 from redis import Redis
 
@@ -197,6 +198,14 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
     pool = Workers(env, tmp_path)
     yield pool
     pool.stop_all()
+
+
+async def serve(app: web.Application, port: int) -> web.AppRunner:
+    """A small fake HTTP service (a webhook receiver, a platform API) on loopback; `cleanup()` stops it."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
 
 
 async def eventually(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:

@@ -13,7 +13,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from bot.doctor import run_doctor
 from config.settings import settings_with
 from memory.embedded import free_port
-from tests.conftest import SENDER, Smtp
+from tests.conftest import SENDER, Smtp, serve
 
 GOOD_SLACK, GOOD_TELEGRAM = "xoxb-good", "123:good"
 
@@ -59,10 +59,7 @@ class Platforms:
         app.router.add_get(r"/bot{token}/{method}", self.telegram)
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/v1/.well-known/ready", self.ready)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
-        return runner
+        return await serve(app, self.port)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from memory.embedded import free_port
+from tests.conftest import serve
 
 
 @dataclass
@@ -51,7 +52,4 @@ class Receiver:
     async def start(self) -> web.AppRunner:
         app = web.Application()
         app.router.add_post("/in", self.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
-        return runner
+        return await serve(app, self.port)
