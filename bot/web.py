@@ -55,4 +55,11 @@ def deputy_app(runtime: Runtime) -> web.Application:
     settings = runtime.settings
     app = make_app(runtime.redis, budget_usd=settings.daily_budget_usd, model=settings.llm_model)
     hooks.mount(app, runtime.coordinator, runtime.settings.hook_secrets, runtime.settings.report_chat)
+    if settings.telegram_bot_token:
+        from bot.telegram import channel as telegram
+        from bot.telegram.outbound import TelegramOutbox
+
+        outbox = runtime.outboxes["telegram"]
+        assert isinstance(outbox, TelegramOutbox)
+        telegram.mount(app, telegram.TelegramChannel(settings, runtime.coordinator, outbox))
     return app

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(None, validation_alias="DEPUTY_TELEGRAM_WEBHOOK_SECRET")
     telegram_api_url: str = Field("https://api.telegram.org/bot", validation_alias="DEPUTY_TELEGRAM_API_URL")
     operators_raw: str = Field("", validation_alias="DEPUTY_OPERATORS")
+    public_url: str | None = Field(None, validation_alias="DEPUTY_PUBLIC_URL")
 
     llm_model: str = Field("offline", validation_alias="DEPUTY_LLM_MODEL")
     llm_verify_model: str | None = Field(None, validation_alias="DEPUTY_LLM_VERIFY_MODEL")

@@ -22,7 +22,7 @@ from memory.ledger import RedisLedger
 from memory.store import RedisStore
 from orchestrator.coordinator import Coordinator, CoreConfig
 from orchestrator.errors import ConfigError
-from orchestrator.ports import Connector, Drafter
+from orchestrator.ports import ChatOutbox, Connector, Drafter
 from orchestrator.routing import OutboxRouter
 
 
@@ -73,9 +73,25 @@ class Runtime:
     drafter: Drafter
     facts: RedisFacts
     connectors: dict[str, Connector]
+    outboxes: dict[str, ChatOutbox]
 
     async def close(self) -> None:
+        for outbox in self.outboxes.values():
+            close = getattr(outbox, "close", None)
+            if close is not None:
+                await close()
         await self.redis.aclose()
+
+
+def outboxes(settings: Settings, redis: Redis) -> dict[str, ChatOutbox]:
+    """One outbox per configured channel; workers post through them too."""
+    chosen: dict[str, ChatOutbox] = {"console": ConsoleOutbox(redis)}
+    if settings.telegram_bot_token:
+        from bot.telegram.outbound import TelegramOutbox
+
+        token = settings.telegram_bot_token.get_secret_value()
+        chosen["telegram"] = TelegramOutbox(token=token, base_url=settings.telegram_api_url, redis=redis)
+    return chosen
 
 
 def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
@@ -84,6 +100,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     redis = async_redis(url)
     store, facts = RedisStore(redis), RedisFacts(redis)
     connectors = build_all(settings, redis)
+    channels = outboxes(settings, redis)
     config = CoreConfig(
         operators=settings.operators,
         daily_budget_usd=settings.daily_budget_usd,
@@ -94,7 +111,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     coordinator = Coordinator(
         store=store,
         queue=RQJobQueue(SyncRedis.from_url(url)),
-        outbox=OutboxRouter({"console": ConsoleOutbox(redis)}),
+        outbox=OutboxRouter(channels),
         records=RedisActionRecords(redis),
         connectors=connectors,
         clock=SystemClock(),
@@ -103,7 +120,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     )
     sender = parseaddr(settings.email_from or "")[0]
     drafter = OfflineDrafter(facts, latency_ms=settings.offline_latency_ms, sender_name=sender)
-    return Runtime(settings, redis, store, RedisLedger(redis), coordinator, drafter, facts, connectors)
+    return Runtime(settings, redis, store, RedisLedger(redis), coordinator, drafter, facts, connectors, channels)
 
 
 def export_redis_url(url: str) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.model import Actor, ChatRef, Draft, Verdict
@@ -44,6 +45,9 @@ class DecideProposal:
     version: int | None = None
     reason: str = ""
     event_id: str = ""
+    ack: Callable[[str], Awaitable[None]] | None = field(default=None, compare=False, repr=False)
+    """Called with a short confirmation right after the decision commits, before the card is redrawn: a
+    button press on Telegram wants its answer first."""
 
 
 @dataclass(frozen=True)

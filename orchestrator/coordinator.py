@@ -18,6 +18,7 @@ from orchestrator.errors import (
     CircuitOpen,
     Conflict,
     DeputyError,
+    InvalidTransition,
     NotFound,
     PermanentConnectorError,
     PolicyDenied,
@@ -57,6 +58,21 @@ class Inbound:
     chat: ChatRef
     text: str
     event_id: str
+
+
+@dataclass(frozen=True)
+class Click:
+    """A button press on a card: `verb` is approve, reject or undo; `event_id` is the platform's id for it."""
+
+    actor: Actor
+    chat: ChatRef
+    verb: str
+    proposal_id: str
+    event_id: str
+    reason: str = ""
+
+
+Answer = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,47 @@ class Coordinator:
                 await self.store.release(key)
             raise
 
+    async def click(self, click: Click, answer: Answer) -> None:
+        """Handle a button press at most once; the presser always gets one short answer (a toast or an
+        ephemeral line): the decision, or why nothing changed."""
+        if not await self.store.claim(f"event:{click.chat.platform}:{click.event_id}", self.config.dedupe_seconds):
+            return
+        answered: list[str] = []
+
+        async def once(text: str) -> None:
+            answered.append(text)
+            await answer(text)
+
+        try:
+            await self.handle(self._click_command(click, once))
+        except DeputyError as err:
+            await once(str(err))
+            return
+        if not answered:
+            await once(f"{click.verb.capitalize()}: done.")
+
+    @staticmethod
+    def _click_command(click: Click, ack: Answer) -> cmd.Command:
+        if click.verb == "undo":
+            return cmd.UndoProposal(
+                proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
+            )
+        if click.verb not in ("approve", "reject"):
+            raise BadRequest(f"Unknown button {click.verb!r}.")
+        return cmd.DecideProposal(
+            proposal_id=click.proposal_id,
+            actor=click.actor,
+            verdict=Verdict.APPROVE if click.verb == "approve" else Verdict.REJECT,
+            chat=click.chat,
+            reason=click.reason,
+            event_id=click.event_id,
+            ack=ack,
+        )
+
+    async def full_text(self, proposal_id: str) -> Proposal:
+        """The proposal whose drafts a card shortened, for a channel to show in full."""
+        return await self._proposal(proposal_id)
+
     async def _route(self, words: Words, inbound: Inbound) -> None:
         simple: dict[str, Callable[[], Awaitable[str]]] = {
             "help": self._help_text,
@@ -133,6 +190,8 @@ class Coordinator:
         }
         if words.verb in simple:
             text = await simple[words.verb]()
+            if words.verb in ("help", "start") and not policies.is_operator(inbound.actor, self.config.operators):
+                text += "\n\n" + policies.not_operator_text(inbound.actor)
             await self.say(inbound.chat, Kind.NOTICE, text, reply_to=inbound.event_id, final=True)
         elif words.verb in ("approve", "reject"):
             await self.handle(self._decision_from(words, inbound))
@@ -371,12 +430,18 @@ class Coordinator:
             reason=c.reason.strip(),
             event_id=c.event_id,
         )
-        event = proposal.decide(decision)
-        task.decided(c.verdict)
+        try:
+            event = proposal.decide(decision)
+            task.decided(c.verdict)
+        except InvalidTransition:
+            raise Conflict("the task moved on while the proposal was read") from None  # re-read: handle() retries
         if c.verdict is Verdict.APPROVE and self._undo_window(proposal):
             proposal.hold_until = decision.at + timedelta(seconds=self.config.undo_seconds)
         await self.store.commit([proposal, task], [event])
         proposal.rev += 1
+        if c.ack:
+            with contextlib.suppress(Exception):
+                await c.ack(f"{'Approved' if c.verdict is Verdict.APPROVE else 'Rejected'} {proposal.id}.")
         await self._after_decision(task, proposal, c)
 
     def _undo_window(self, proposal: Proposal) -> bool:

@@ -31,12 +31,16 @@ def is_operator(actor: Actor, operators: frozenset[str]) -> bool:
     return actor.platform == CONSOLE or actor.id in operators
 
 
+def not_operator_text(actor: Actor) -> str:
+    return (
+        f"You are not an operator. Your id is {actor.id}; the operator can add it to DEPUTY_OPERATORS "
+        f"(e.g. DEPUTY_OPERATORS={actor.id}) and restart Deputy."
+    )
+
+
 def require_operator(actor: Actor, operators: frozenset[str], doing: str) -> None:
     if not is_operator(actor, operators):
-        raise PolicyDenied(
-            f"You can't {doing}: you are not an operator. Your id is {actor.id}; the operator can add it to "
-            f"DEPUTY_OPERATORS (e.g. DEPUTY_OPERATORS={actor.id}) and restart Deputy."
-        )
+        raise PolicyDenied(f"You can't {doing}: {not_operator_text(actor)[0].lower()}{not_operator_text(actor)[1:]}")
 
 
 def may_start_tasks(actor: Actor, operators: frozenset[str]) -> None:

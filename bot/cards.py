@@ -1,0 +1,103 @@
+"""What a proposal card says, independent of any platform: each channel's renderer lays this out in its own
+markup (Block Kit, Telegram HTML). Pure: a proposal in, words out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.model import Proposal, ProposalStatus, StagedAction
+from orchestrator.outbound import Kind, Outbound
+
+BODY_LINES = 8
+BODY_CHARS = 600
+HIGH_RISK = frozenset({"high", "critical"})
+
+
+@dataclass(frozen=True)
+class ActionView:
+    summary: str
+    target: str
+    subject: str
+    body: str
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class CardView:
+    id: str
+    title: str
+    playbook: str
+    risk: str
+    version: int
+    actions: list[ActionView]
+    cost: str
+    blocked: str
+    status: str
+    pending: bool
+    undoable: bool
+
+    @property
+    def truncated(self) -> bool:
+        return any(a.truncated for a in self.actions)
+
+    @property
+    def high_risk(self) -> bool:
+        return self.risk in HIGH_RISK
+
+
+def view(message: Outbound) -> CardView | None:
+    """The card for a message that carries a proposal; its text becomes the status line once decided."""
+    proposal = message.proposal
+    if proposal is None:
+        return None
+    pending = proposal.status is ProposalStatus.PENDING and message.kind is Kind.CARD
+    return CardView(
+        id=proposal.id,
+        title=proposal.summary,
+        playbook=proposal.playbook,
+        risk=proposal.risk,
+        version=proposal.version,
+        actions=[_action(a) for a in proposal.actions],
+        cost=f"est. ${proposal.cost_estimate_usd:.3f} · spent ${proposal.cost_spent_usd:.3f}",
+        blocked=proposal.blocked_reason,
+        status="" if pending else _status(message, proposal),
+        pending=pending,
+        undoable=proposal.status is ProposalStatus.APPROVED and proposal.hold_until is not None and not message.final,
+    )
+
+
+def _status(message: Outbound, proposal: Proposal) -> str:
+    if message.kind is Kind.CARD and proposal.decision is not None:  # auto-approved: say which rule
+        return f"{message.text} · {proposal.decision.reason}" if proposal.decision.reason else message.text
+    return message.text
+
+
+def _action(action: StagedAction) -> ActionView:
+    body = str(action.fields.get("body", "") or _payload_text(action.fields))
+    lines = body.splitlines()
+    short = "\n".join(lines[:BODY_LINES])
+    truncated = len(lines) > BODY_LINES or len(short) > BODY_CHARS
+    if len(short) > BODY_CHARS:
+        short = short[:BODY_CHARS].rstrip()
+    return ActionView(
+        summary=action.summary,
+        target=action.target,
+        subject=str(action.fields.get("subject", "")),
+        body=short + ("…" if truncated else ""),
+        truncated=truncated,
+    )
+
+
+def _payload_text(fields: dict[str, Any]) -> str:
+    payload = fields.get("payload")
+    return str(payload.get("text", "")) if isinstance(payload, dict) else ""
+
+
+def full_text(proposal: Proposal) -> str:
+    """Every field of every action, for the 'full text' button when the card had to shorten a draft."""
+    parts = [f"Proposal {proposal.id} (version {proposal.version}): {proposal.summary}"]
+    for number, action in enumerate(proposal.actions, 1):
+        parts.append(f"\n#{number} {action.summary}")
+        parts += [f"{name}: {value}" for name, value in action.fields.items()]
+    return "\n".join(parts)

@@ -1,0 +1,109 @@
+"""Messages for Telegram: HTML with every piece of user text escaped, inline keyboards whose callback data
+fits Telegram's 64 bytes, and nothing longer than a message may be. Pure: Outbound in, pieces out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+
+from bot.cards import CardView, full_text, view
+from orchestrator.model import Proposal
+from orchestrator.outbound import Kind, Outbound
+
+LIMIT = 4096  # characters after entity parsing, counted in UTF-16 code units
+CALLBACK_BYTES = 64
+MARKS = {Kind.PROGRESS: "⏳", Kind.CARD: "📝", Kind.OUTCOME: "✅", Kind.NOTICE: "", Kind.ERROR: "⚠️"}
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.data.encode()) <= CALLBACK_BYTES:
+            raise ValueError(f"callback data {self.data!r} is not 1–{CALLBACK_BYTES} bytes")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One Telegram message: HTML text and an inline keyboard (rows of buttons)."""
+
+    html: str
+    keyboard: list[list[Button]] = field(default_factory=list)
+
+
+def render(message: Outbound) -> list[Piece]:
+    """A card is one message (drafts shortened, with a Full text button); other text is split to fit."""
+    card = view(message)
+    if card is not None:
+        html = _card_html(card)
+        return [Piece(html, _keyboard(card, shortened=card.truncated or "<blockquote>" not in html))]
+    mark = MARKS[message.kind]
+    return [Piece(escape(chunk)) for chunk in split(f"{mark} {message.text}" if mark else message.text)]
+
+
+def render_full(proposal: Proposal) -> list[Piece]:
+    return [Piece(escape(chunk)) for chunk in split(full_text(proposal))]
+
+
+def _card_html(card: CardView, *, bodies: bool = True) -> str:
+    lines = [f"📝 <b>{_esc(card.title)}</b>"]
+    for action in card.actions:
+        lines.append(f"\n• {_esc(action.summary)}")
+        lines.append(f"  to: <b>{_esc(action.target)}</b>")
+        if action.subject:
+            lines.append(f"  subject: {_esc(action.subject)}")
+        if action.body and bodies:
+            lines.append(f"<blockquote>{escape(action.body)}</blockquote>")
+    lines.append(f"\nrisk {_esc(card.risk)} · cost {card.cost}")
+    if card.blocked:
+        lines.append(f"⚠️ {_esc(card.blocked)}")
+    lines.append(f"<i>proposal {escape(card.id)} · v{card.version} · {_esc(card.playbook)}</i>")
+    if card.status:
+        lines.append(f"\n<b>{_esc(card.status)}</b>")
+    html = "\n".join(lines)
+    if bodies and utf16_len(html) > LIMIT:  # many actions: drop the drafts, the Full text button shows them
+        return _card_html(card, bodies=False)
+    return html
+
+
+def _esc(text: str, limit: int = 300) -> str:
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _keyboard(card: CardView, *, shortened: bool) -> list[list[Button]]:
+    rows: list[list[Button]] = []
+    if card.pending:
+        rows.append([Button("✅ Approve", f"a:{card.id}"), Button("✖️ Reject", f"r:{card.id}")])
+    if card.undoable:
+        rows.append([Button("↩️ Undo", f"u:{card.id}")])
+    if shortened and any(a.body for a in card.actions):
+        rows.append([Button("📄 Full text", f"f:{card.id}")])
+    return rows
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split(text: str, limit: int = LIMIT) -> list[str]:
+    """Chunks within `limit` as Telegram counts (UTF-16 units, after escaping is parsed away), cut at line
+    breaks where possible, never inside a character."""
+    chunks: list[str] = []
+    rest = text
+    while utf16_len(rest) > limit:
+        cut = _cut(rest, limit)
+        chunks.append(rest[:cut].rstrip("\n"))
+        rest = rest[cut:].lstrip("\n")
+    return [*chunks, rest] if rest or not chunks else chunks
+
+
+def _cut(text: str, limit: int) -> int:
+    units, end = 0, 0
+    for end, char in enumerate(text):  # noqa: B007 - `end` is used after the loop
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            break
+    newline = text.rfind("\n", 0, end)
+    return newline if newline > end // 2 else end

@@ -1,0 +1,198 @@
+"""The Telegram channel end to end: real python-telegram-bot in Deputy's web app, polling or webhook, against
+a fake Bot API (tests/fakes/telegram_api.py), with a real worker process, Redis and SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+from html import unescape
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+
+from bot.web import deputy_app
+from config.wiring import Runtime, build_runtime
+from memory.embedded import free_port
+from tests.conftest import Smtp, Workers, eventually, serve, settings_from
+from tests.fakes.telegram_api import CHAT, OPERATOR_ID, STRANGER_ID, TOKEN, Call, FakeBotApi, start
+
+SECRET = "s3cret-token"
+
+
+@dataclass
+class Deputy:
+    api: FakeBotApi
+    runtime: Runtime
+    port: int
+
+    def cards(self) -> list[Call]:
+        return [c for c in self.api.calls if c.method in ("sendMessage", "editMessageText") and c.markup()]
+
+    async def card_for(self, text: str) -> Call:
+        await self.api.push(self.api.text_update(text))
+        return await eventually(lambda: next(iter(self.cards()), None), 30, "a card")
+
+    async def click(self, data: str, message_id: int, user: int = OPERATOR_ID) -> None:
+        await self.api.push(self.api.click_update(data, message_id=message_id, user=user))
+
+    def toasts(self) -> list[str]:
+        return [str(c.params.get("text", "")) for c in self.api.sent("answerCallbackQuery")]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    fake = FakeBotApi()
+    runner = await start(fake)
+    yield fake
+    await runner.cleanup()
+
+
+@pytest.fixture
+def tg_env(env: dict[str, str], api: FakeBotApi) -> dict[str, str]:
+    return {
+        **env,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "DEPUTY_TELEGRAM_API_URL": api.base,
+        "DEPUTY_OPERATORS": f"telegram:{OPERATOR_ID}",
+    }
+
+
+async def _deputy(api: FakeBotApi, env: dict[str, str]) -> AsyncIterator[Deputy]:
+    runtime = build_runtime(settings_from(env), env["REDIS_URL"])
+    port = free_port()
+    runner = await serve(deputy_app(runtime), port)
+    try:
+        yield Deputy(api, runtime, port)
+    finally:
+        await runner.cleanup()
+        await runtime.close()
+
+
+@pytest.fixture
+async def deputy(api: FakeBotApi, tg_env: dict[str, str], workers: Workers) -> AsyncIterator[Deputy]:
+    workers.start(**tg_env)
+    async for running in _deputy(api, tg_env):
+        yield running
+
+
+async def test_message_becomes_a_card_edited_in_place_then_approved_once(deputy: Deputy, smtp: Smtp) -> None:
+    card = await deputy.card_for("email jane@acme.com a follow-up on invoice 42")
+    first = deputy.api.sent("sendMessage", CHAT)[0]
+    assert "On it" in first.params["text"]
+    message_id = int(card.params["message_id"])  # the card is an edit of the "On it…" message
+    assert deputy.api.messages[(str(CHAT), message_id)] == card.params["text"]
+    assert "jane@acme.com" in card.params["text"]
+    buttons = [b["callback_data"] for row in card.markup() for b in row]
+    proposal = buttons[0].split(":")[1]
+    assert buttons[:2] == [f"a:{proposal}", f"r:{proposal}"]
+    assert all(len(b.encode()) <= 64 for b in buttons)
+    assert len(deputy.api.sent("sendMessage", CHAT)) == 1  # progress never posts a second message
+
+    await deputy.click(f"a:{proposal}", message_id)
+    await deputy.click(f"a:{proposal}", message_id)  # a double tap
+    await deputy.click(f"a:{proposal}", message_id, user=STRANGER_ID)
+    await eventually(lambda: len(smtp.messages) == 1, 30, "the email")
+    done = await eventually(
+        lambda: [c for c in deputy.api.sent("editMessageText") if "Done" in c.params["text"]], 30, "the outcome"
+    )
+    assert not done[-1].markup()  # the buttons are gone
+    await eventually(lambda: len(deputy.toasts()) == 3, 10, "three answers")
+    toasts = deputy.toasts()
+    assert sum(t.startswith("Approved") for t in toasts) == 1
+    assert sum("already approved" in t for t in toasts) == 1
+    assert sum(t.startswith("You can't") for t in toasts) == 1
+    await asyncio.sleep(0.5)
+    assert len(smtp.messages) == 1
+
+
+async def test_reject_by_button_sends_nothing(deputy: Deputy, smtp: Smtp) -> None:
+    card = await deputy.card_for("email jane@acme.com about the contract")
+    proposal = card.markup()[0][1]["callback_data"].split(":")[1]
+    await deputy.click(f"r:{proposal}", int(card.params["message_id"]))
+    rejected = await eventually(
+        lambda: [c for c in deputy.api.sent("editMessageText") if "Rejected" in c.params["text"]], 20, "the rejection"
+    )
+    assert not rejected[-1].markup()
+    assert smtp.messages == []
+
+
+async def test_stranger_is_told_their_id_and_nothing_starts(deputy: Deputy) -> None:
+    await deputy.api.push(deputy.api.text_update("email jane@acme.com hi", user=STRANGER_ID, chat=STRANGER_ID))
+    reply = await eventually(lambda: deputy.api.sent("sendMessage", STRANGER_ID), 10, "a reply")
+    assert f"telegram:{STRANGER_ID}" in reply[0].params["text"]
+    assert "DEPUTY_OPERATORS" in reply[0].params["text"]
+    assert await deputy.runtime.store.ids("task", "received") == []
+
+
+async def test_group_messages_need_a_mention_or_a_command(deputy: Deputy) -> None:
+    group = -100123
+    await deputy.api.push(deputy.api.text_update("chatting among ourselves", chat=group, kind="group"))
+    await deputy.api.push(deputy.api.text_update("/help", chat=group, kind="group"))
+    replies = await eventually(lambda: deputy.api.sent("sendMessage", group), 10, "the help")
+    await asyncio.sleep(0.5)
+    assert len(replies) == 1 and "/approve" in replies[0].params["text"]
+
+
+async def test_commands_are_registered_at_start(deputy: Deputy) -> None:
+    registered = await eventually(lambda: deputy.api.sent("setMyCommands"), 10, "setMyCommands")
+    names = {c["command"] for c in registered[0].params["commands"]}
+    assert {"help", "status", "approve", "reject", "remember", "recall", "forget", "digest", "budget"} <= names
+
+
+async def test_long_text_with_markup_characters_is_escaped_and_split(deputy: Deputy) -> None:
+    text = "<b>&" + "🙂 line\n" * 700  # > 4096 UTF-16 units, with characters HTML would eat
+    await deputy.api.push(deputy.api.text_update(f"/recall {text}"))
+    await eventually(lambda: len(deputy.api.sent("sendMessage", CHAT)) >= 2, 20, "the rest in a second message")
+    shown = [c.params["text"] for c in deputy.api.calls if c.method in ("sendMessage", "editMessageText")]
+    for html in shown:
+        assert len(unescape(html).encode("utf-16-le")) // 2 <= 4096  # as Telegram counts, after parsing
+        assert "<b>&" not in html
+    joined = "".join(shown)
+    assert "&lt;b&gt;&amp;" in joined
+    assert joined.count("🙂 line") == 700  # nothing lost between the pieces
+
+
+async def test_webhook_checks_the_secret_and_dedupes_update_ids(
+    api: FakeBotApi, tg_env: dict[str, str], workers: Workers
+) -> None:
+    env = {**tg_env, "DEPUTY_TELEGRAM_MODE": "webhook", "DEPUTY_TELEGRAM_WEBHOOK_SECRET": SECRET}
+    workers.start(**env)
+    async for deputy in _deputy(api, env):
+        url = f"http://127.0.0.1:{deputy.port}/telegram/webhook"
+        update = api.text_update("email jane@acme.com about the webhook")
+        async with aiohttp.ClientSession() as http:
+            await eventually(lambda: _posts(http, url, update, SECRET, 200), 10, "the channel to start")
+            for secret in ("", "wrong"):
+                async with http.post(url, json=update, headers=_secret(secret)) as response:
+                    assert response.status == 403
+            async with http.post(url, data=b"{not json", headers=_secret(SECRET)) as response:
+                assert response.status == 400
+            async with http.post(url, json=update, headers=_secret(SECRET)) as response:
+                assert response.status == 200  # a redelivery
+        await eventually(lambda: deputy.cards(), 30, "the card")
+        await asyncio.sleep(0.5)
+        assert len(await deputy.runtime.store.ids("task", "proposed")) == 1
+        assert len(api.sent("sendMessage", CHAT)) == 1
+
+
+async def _posts(http: aiohttp.ClientSession, url: str, body: dict, secret: str, status: int) -> bool:  # type: ignore[type-arg]
+    async with http.post(url, json=body, headers=_secret(secret)) as response:
+        return response.status == status
+
+
+def _secret(value: str) -> dict[str, str]:
+    return {"X-Telegram-Bot-Api-Secret-Token": value} if value else {}
+
+
+async def test_bot_api_outage_at_start_is_retried_and_polling_stops_cleanly(
+    api: FakeBotApi, tg_env: dict[str, str]
+) -> None:
+    api.fail_next("getMe", 502, times=2)
+    async for deputy in _deputy(api, tg_env):
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{deputy.port}/healthz") as response:
+                assert response.status == 200  # the rest of Deputy is up meanwhile
+        await eventually(lambda: api.sent("setMyCommands"), 20, "start after the outage")
+    leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and "telegram" in repr(t).lower()]
+    assert leftovers == []
