@@ -74,18 +74,27 @@ async def check_telegram(settings: Settings) -> list[Check]:
             Check("Telegram", False, f"getMe failed ({me.get('description', 'no answer')}): check TELEGRAM_BOT_TOKEN")
         ]
     url = str(hook.get("result", {}).get("url", ""))
-    if settings.telegram_mode == "polling" and url:
-        return [
-            Check(
-                "Telegram",
-                False,
-                f"a webhook is set ({url}), so polling receives nothing: set "
-                "DEPUTY_TELEGRAM_MODE=webhook, or remove it with the Bot API's deleteWebhook",
-            )
-        ]
-    return [
-        Check("Telegram", True, f"@{me['result'].get('username')} answers; {'webhook ' + url if url else 'polling'}")
-    ]
+    name = f"@{me['result'].get('username')} answers"
+    problem = _telegram_webhook_problem(settings, url)
+    if problem:
+        return [Check("Telegram", False, f"{name}, but {problem}")]
+    if settings.telegram_mode == "polling":
+        stray = f"; the webhook {url} is removed when polling starts" if url else ""
+        return [Check("Telegram", True, f"{name}; polling{stray}")]
+    return [Check("Telegram", True, f"{name}; webhook {url or '(registered at start)'}")]
+
+
+def _telegram_webhook_problem(settings: Settings, url: str) -> str:
+    if settings.telegram_mode != "webhook":
+        return ""
+    if not url and not settings.public_url:
+        return (
+            "no webhook is set: set DEPUTY_PUBLIC_URL=https://your.host so Deputy registers "
+            "https://your.host/telegram/webhook at start (see docs/telegram.md)"
+        )
+    if url and not url.endswith("/telegram/webhook"):
+        return f"the webhook points at {url}, not at Deputy's /telegram/webhook"
+    return ""
 
 
 async def check_model(settings: Settings) -> list[Check]:

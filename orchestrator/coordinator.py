@@ -156,6 +156,10 @@ class Coordinator:
         except DeputyError as err:
             await once(str(err))
             return
+        except Exception:
+            with contextlib.suppress(Exception):  # as in `receive`: nothing was committed, so a retry may run
+                await self.store.release(f"event:{click.chat.platform}:{click.event_id}")
+            raise
         if not answered:
             await once(f"{click.verb.capitalize()}: done.")
 

@@ -179,4 +179,19 @@ async def test_missing_scopes_and_a_stray_webhook_are_named(
     code, out = await doctor(everything(platforms, smtp_login, persistent), capsys)
     assert code == 2
     assert "FIX Slack: the app lacks scopes im:history, app_mentions:read, commands" in out
-    assert "FIX Telegram: a webhook is set (https://old.example/hook), so polling receives nothing" in out
+    assert "ok  Telegram: @deputy_bot answers; polling; the webhook https://old.example/hook is removed" in out
+
+
+async def test_webhook_mode_needs_a_webhook_that_reaches_deputy(
+    platforms: Platforms, smtp_login: Smtp, persistent: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = {
+        **everything(platforms, smtp_login, persistent),
+        "DEPUTY_TELEGRAM_MODE": "webhook",
+        "DEPUTY_TELEGRAM_WEBHOOK_SECRET": "s",
+    }
+    code, out = await doctor(values, capsys)
+    assert code == 2 and "no webhook is set: set DEPUTY_PUBLIC_URL=https://your.host" in out
+    platforms.webhook_url = "https://deputy.example/telegram/webhook"
+    code, out = await doctor(values, capsys)
+    assert "Telegram: @deputy_bot answers; webhook https://deputy.example/telegram/webhook" in out

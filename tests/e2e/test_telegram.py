@@ -4,9 +4,11 @@ a fake Bot API (tests/fakes/telegram_api.py), with a real worker process, Redis 
 from __future__ import annotations
 
 import asyncio
-from html import unescape
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from html import unescape
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -15,6 +17,7 @@ from bot.web import deputy_app
 from config.wiring import Runtime, build_runtime
 from memory.embedded import free_port
 from tests.conftest import Smtp, Workers, eventually, serve, settings_from
+from tests.e2e.test_up import Up
 from tests.fakes.telegram_api import CHAT, OPERATOR_ID, STRANGER_ID, TOKEN, Call, FakeBotApi, start
 
 SECRET = "s3cret-token"
@@ -31,7 +34,8 @@ class Deputy:
 
     async def card_for(self, text: str) -> Call:
         await self.api.push(self.api.text_update(text))
-        return await eventually(lambda: next(iter(self.cards()), None), 30, "a card")
+        cards: list[Call] = await eventually(self.cards, 30, "a card")
+        return cards[0]
 
     async def click(self, data: str, message_id: int, user: int = OPERATOR_ID) -> None:
         await self.api.push(self.api.click_update(data, message_id=message_id, user=user))
@@ -58,6 +62,7 @@ def tg_env(env: dict[str, str], api: FakeBotApi) -> dict[str, str]:
     }
 
 
+@contextlib.asynccontextmanager
 async def _deputy(api: FakeBotApi, env: dict[str, str]) -> AsyncIterator[Deputy]:
     runtime = build_runtime(settings_from(env), env["REDIS_URL"])
     port = free_port()
@@ -72,7 +77,7 @@ async def _deputy(api: FakeBotApi, env: dict[str, str]) -> AsyncIterator[Deputy]
 @pytest.fixture
 async def deputy(api: FakeBotApi, tg_env: dict[str, str], workers: Workers) -> AsyncIterator[Deputy]:
     workers.start(**tg_env)
-    async for running in _deputy(api, tg_env):
+    async with _deputy(api, tg_env) as running:
         yield running
 
 
@@ -158,7 +163,7 @@ async def test_webhook_checks_the_secret_and_dedupes_update_ids(
 ) -> None:
     env = {**tg_env, "DEPUTY_TELEGRAM_MODE": "webhook", "DEPUTY_TELEGRAM_WEBHOOK_SECRET": SECRET}
     workers.start(**env)
-    async for deputy in _deputy(api, env):
+    async with _deputy(api, env) as deputy:
         url = f"http://127.0.0.1:{deputy.port}/telegram/webhook"
         update = api.text_update("email jane@acme.com about the webhook")
         async with aiohttp.ClientSession() as http:
@@ -189,10 +194,34 @@ async def test_bot_api_outage_at_start_is_retried_and_polling_stops_cleanly(
     api: FakeBotApi, tg_env: dict[str, str]
 ) -> None:
     api.fail_next("getMe", 502, times=2)
-    async for deputy in _deputy(api, tg_env):
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{deputy.port}/healthz") as response:
-                assert response.status == 200  # the rest of Deputy is up meanwhile
+    async with _deputy(api, tg_env) as deputy:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{deputy.port}/healthz") as response:
+            assert response.status == 200  # the rest of Deputy is up meanwhile
         await eventually(lambda: api.sent("setMyCommands"), 20, "start after the outage")
     leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and "telegram" in repr(t).lower()]
     assert leftovers == []
+
+
+async def test_flood_limit_answer_is_honoured_and_nothing_is_lost(deputy: Deputy) -> None:
+    deputy.api.fail_next("sendMessage", 429, parameters={"retry_after": 1})
+    started = asyncio.get_running_loop().time()
+    await deputy.api.push(deputy.api.text_update("/help"))
+    sent = await eventually(lambda: deputy.api.sent("sendMessage", CHAT), 20, "the help after the flood wait")
+    assert asyncio.get_running_loop().time() - started >= 0.9  # waited as told
+    assert "/approve" in sent[0].params["text"]
+
+
+async def test_deputy_up_fetches_what_was_sent_while_down_and_stops_cleanly(
+    api: FakeBotApi, tg_env: dict[str, str], tmp_path: Path
+) -> None:
+    await api.push(api.text_update("email jane@acme.com sent while Deputy was down"))
+    up = Up({**tg_env, "DEPUTY_PORT": str(free_port())}, tmp_path)
+    try:
+        await asyncio.to_thread(up.start)
+        await eventually(lambda: [c for c in api.calls if c.markup()], 30, "the card")
+        output = await asyncio.to_thread(up.interrupt)
+    finally:
+        if up.process and up.process.poll() is None:
+            up.process.kill()
+    assert up.process.returncode == 0, output
+    assert "Traceback" not in output
