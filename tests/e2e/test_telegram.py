@@ -223,5 +223,5 @@ async def test_deputy_up_fetches_what_was_sent_while_down_and_stops_cleanly(
     finally:
         if up.process and up.process.poll() is None:
             up.process.kill()
-    assert up.process.returncode == 0, output
+    assert up.process is not None and up.process.returncode == 0, output
     assert "Traceback" not in output
