@@ -47,7 +47,10 @@ def start_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[byte
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:  # not a group leader (e.g. redis-server): stop it alone
+                process.terminate()
     for process in processes:
         process.wait(20)
 

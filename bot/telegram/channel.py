@@ -126,6 +126,14 @@ class TelegramChannel:
         secret = self.settings.telegram_webhook_secret
         return secret.get_secret_value() if secret else ""
 
+    def _queue(self, data: dict[str, object]) -> None:
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            log.warning("dropped a malformed Telegram update %s: %s", data.get("update_id"), err)
+            return
+        self.application.update_queue.put_nowait(update)
+
     async def webhook(self, request: web.Request) -> web.Response:
         """Check the secret, queue the update for PTB, answer at once (a slow webhook stalls the chat)."""
         given = request.headers.get(SECRET_HEADER, "")
@@ -135,10 +143,11 @@ class TelegramChannel:
             return web.json_response({"error": "starting; Telegram will retry"}, status=503)
         try:
             data = json.loads(await request.read())
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except ValueError:
+            return web.json_response({"error": "not JSON"}, status=400)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.json_response({"error": "not a Telegram update"}, status=400)
-        await self.application.update_queue.put(update)
+        asyncio.get_running_loop().call_soon(self._queue, data)  # parsed after the answer is on its way
         return web.json_response({"ok": True})
 
 

@@ -167,3 +167,17 @@ async def start(api: FakeBotApi) -> web.AppRunner:
     app = web.Application()
     app.router.add_route("*", "/bot{token}/{method}", api.handle)
     return await serve(app, api.port)
+
+
+def main() -> None:
+    """`python -m tests.fakes.telegram_api PORT`: the fake on its own (benchmarks run it in a process)."""
+    import sys
+
+    api = FakeBotApi(port=int(sys.argv[1]))
+    app = web.Application()
+    app.router.add_route("*", "/bot{token}/{method}", api.handle)
+    web.run_app(app, host="127.0.0.1", port=api.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
