@@ -62,4 +62,11 @@ def deputy_app(runtime: Runtime) -> web.Application:
         outbox = runtime.outboxes["telegram"]
         assert isinstance(outbox, TelegramOutbox)
         telegram.mount(app, telegram.TelegramChannel(settings, runtime.coordinator, outbox))
+    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
+        from bot.slack import channel as slack
+        from bot.slack.outbound import SlackOutbox
+
+        slack_outbox = runtime.outboxes["slack"]
+        assert isinstance(slack_outbox, SlackOutbox)
+        slack.mount(app, slack.SlackChannel(settings, runtime.coordinator, slack_outbox))
     return app

@@ -91,6 +91,11 @@ def outboxes(settings: Settings, redis: Redis) -> dict[str, ChatOutbox]:
 
         token = settings.telegram_bot_token.get_secret_value()
         chosen["telegram"] = TelegramOutbox(token=token, base_url=settings.telegram_api_url, redis=redis)
+    if settings.slack_bot_token:
+        from bot.slack.outbound import SlackOutbox, make_client
+
+        client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        chosen["slack"] = SlackOutbox(client=client, redis=redis)
     return chosen
 
 

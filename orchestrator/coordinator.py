@@ -72,7 +72,7 @@ class Click:
     reason: str = ""
 
 
-Answer = Callable[[str], Awaitable[None]]
+Answer = Callable[[str, bool], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -142,29 +142,30 @@ class Coordinator:
 
     async def click(self, click: Click, answer: Answer) -> None:
         """Handle a button press at most once; the presser always gets one short answer (a toast or an
-        ephemeral line): the decision, or why nothing changed."""
-        if not await self.store.claim(f"event:{click.chat.platform}:{click.event_id}", self.config.dedupe_seconds):
+        ephemeral line): the decision, or — with `refused=True` — why nothing changed."""
+        key = f"event:{click.chat.platform}:{click.event_id}"
+        if not await self.store.claim(key, self.config.dedupe_seconds):
             return
         answered: list[str] = []
 
-        async def once(text: str) -> None:
+        async def accepted(text: str) -> None:
             answered.append(text)
-            await answer(text)
+            await answer(text, False)
 
         try:
-            await self.handle(self._click_command(click, once))
+            await self.handle(self._click_command(click, accepted))
         except DeputyError as err:
-            await once(str(err))
+            await answer(str(err), True)
             return
         except Exception:
             with contextlib.suppress(Exception):  # as in `receive`: nothing was committed, so a retry may run
-                await self.store.release(f"event:{click.chat.platform}:{click.event_id}")
+                await self.store.release(key)
             raise
         if not answered:
-            await once(f"{click.verb.capitalize()}: done.")
+            await accepted(f"{click.verb.capitalize()}: done.")
 
     @staticmethod
-    def _click_command(click: Click, ack: Answer) -> cmd.Command:
+    def _click_command(click: Click, ack: Callable[[str], Awaitable[None]]) -> cmd.Command:
         if click.verb == "undo":
             return cmd.UndoProposal(
                 proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
@@ -257,20 +258,27 @@ class Coordinator:
     async def _budget_text(self) -> str:
         return f"Model spend today: $0.0000 of ${self.config.daily_budget_usd:.2f} (offline model: free)."
 
-    async def status_text(self) -> str:
-        running = [
+    async def running(self) -> list[Task]:
+        ids = [
             tid
             for status in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING)
             for tid in await self.store.ids("task", status.value)
         ]
-        pending = await self.store.ids("proposal", ProposalStatus.PENDING.value)
-        lines = [f"Running tasks: {len(running)}" + (f" ({', '.join(sorted(running)[:10])})" if running else "")]
-        lines.append(f"Pending proposals: {len(pending)}")
-        for pid in sorted(pending)[:10]:
-            proposal = await self.store.get_proposal(pid)
-            if proposal:
-                lines.append(f"  {pid}: {proposal.summary}  (/approve {pid} · /reject {pid})")
-        lines.append(f"Spend today: $0.0000 of ${self.config.daily_budget_usd:.2f}")
+        return [t for t in [await self.store.get_task(tid) for tid in sorted(ids)] if t is not None]
+
+    async def pending(self) -> list[Proposal]:
+        ids = sorted(await self.store.ids("proposal", ProposalStatus.PENDING.value))
+        return [p for p in [await self.store.get_proposal(pid) for pid in ids] if p is not None]
+
+    def spend_text(self) -> str:
+        return f"$0.0000 of ${self.config.daily_budget_usd:.2f}"
+
+    async def status_text(self) -> str:
+        running, pending = await self.running(), await self.pending()
+        listed = f" ({', '.join(t.id for t in running[:10])})" if running else ""
+        lines = [f"Running tasks: {len(running)}{listed}", f"Pending proposals: {len(pending)}"]
+        lines += [f"  {p.id}: {p.summary}  (/approve {p.id} · /reject {p.id})" for p in pending[:10]]
+        lines.append(f"Spend today: {self.spend_text()}")
         return "\n".join(lines)
 
     # ---- tasks --------------------------------------------------------------------------------------

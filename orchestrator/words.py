@@ -19,6 +19,26 @@ Deputy — what you can say:
   /help                             this list"""
 
 
+VERBS = frozenset(
+    {
+        "task",
+        "approve",
+        "reject",
+        "undo",
+        "edit",
+        "status",
+        "remember",
+        "recall",
+        "forget",
+        "digest",
+        "budget",
+        "help",
+        "start",
+    }
+)
+"""The words a channel may offer without a slash (Slack's `/deputy status`)."""
+
+
 @dataclass(frozen=True)
 class Words:
     """A parsed message: `verb` is '' for plain text (a task), else the command without its slash."""

@@ -65,7 +65,7 @@ class TelegramInbound:
             await query.answer("This button is from an older Deputy; use /status.")
             return
 
-        async def toast(text: str) -> None:
+        async def toast(text: str, refused: bool) -> None:
             await query.answer(text[:TOAST_CHARS])
 
         click = Click(actor(query.from_user), chat, VERBS[code], proposal_id, event_id=f"cb{query.id}")

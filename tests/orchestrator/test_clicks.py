@@ -15,7 +15,7 @@ class Answers:
         self.core, self.texts = core, list[str]()
         self.edits_before: list[int] = []
 
-    async def __call__(self, text: str) -> None:
+    async def __call__(self, text: str, refused: bool) -> None:
         self.texts.append(text)
         self.edits_before.append(len(self.core.outbox.sent))
 

@@ -1,0 +1,217 @@
+"""Slack events, slash commands, buttons and modals → the core. Listeners ack first (Bolt answers Slack at
+once) and hand the work to tracked tasks; no business rules here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.errors import SlackApiError
+
+from bot.slack import render
+from bot.slack.outbound import SlackOutbox
+from orchestrator import commands as cmd
+from orchestrator.coordinator import Click, Coordinator, Inbound
+from orchestrator.errors import DeputyError
+from orchestrator.model import Actor, ChatRef
+from orchestrator.words import VERBS
+
+log = logging.getLogger("deputy.slack")
+MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+Body = dict[str, Any]
+DRAIN_S = 10.0
+
+
+class SlackInbound:
+    def __init__(self, coordinator: Coordinator, outbox: SlackOutbox) -> None:
+        self.coordinator, self.outbox = coordinator, outbox
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._names: dict[str, str] = {}
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Bolt's own listener tasks are fire-and-forget; ours are held until done and awaited at stop."""
+        task = asyncio.create_task(self._logged(work))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    @staticmethod
+    async def _logged(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("Slack work failed")
+
+    async def drain(self) -> None:
+        """At a clean stop, let work already acknowledged to Slack finish (bounded)."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=DRAIN_S)
+
+    # ---- messages ----------------------------------------------------------------------------------
+
+    async def on_message(self, event: Body, body: Body) -> None:
+        """Direct messages only; edits, joins and bots' messages (our own included) are not requests."""
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        self._receive(event, body, ChatRef("slack", event["channel"]))
+
+    async def on_mention(self, event: Body, body: Body) -> None:
+        """A mention in a channel starts a task that answers in the thread."""
+        thread = event.get("thread_ts") or event.get("ts")
+        self._receive(event, body, ChatRef("slack", event["channel"], thread))
+
+    def _receive(self, event: Body, body: Body, chat: ChatRef) -> None:
+        user, text = event.get("user"), MENTION.sub("", event.get("text") or "").strip()
+        event_id = body.get("event_id") or f"{event.get('channel')}-{event.get('ts')}"
+        if user:
+            self.spawn(self._receive_as(user, chat, text, event_id))
+
+    async def _receive_as(self, user: str, chat: ChatRef, text: str, event_id: str) -> None:
+        actor = Actor("slack", user, await self._name(user))
+        await self.coordinator.receive(Inbound(actor=actor, chat=chat, text=text, event_id=event_id))
+
+    async def _name(self, user: str) -> str:
+        """'@sam' for the cards ("approved by @sam"); the id when Slack won't say (no users:read)."""
+        if user not in self._names:
+            try:
+                info = await self.outbox.client.users_info(user=user)
+                profile = info.get("user") or {}
+                self._names[user] = f"@{profile.get('name') or user}"
+            except SlackApiError:
+                return user
+        return self._names[user]
+
+    async def on_command(self, ack: AsyncAck, command: Body) -> None:
+        """`/deputy <word> …` takes the chat words; `/deputy <anything else>` is a task."""
+        await ack()
+        text = (command.get("text") or "").strip()
+        first = text.split(maxsplit=1)[0].lower() if text else "help"
+        words = f"/{text}" if first in VERBS else text or "/help"
+        chat = ChatRef("slack", command["channel_id"])
+        event_id = f"cmd-{command.get('trigger_id')}"
+        self._names.setdefault(command["user_id"], f"@{command.get('user_name') or command['user_id']}")
+        self.spawn(self._receive_as(command["user_id"], chat, words, event_id))
+
+    # ---- buttons -----------------------------------------------------------------------------------
+
+    async def on_decide(self, ack: AsyncAck, body: Body, action: Body) -> None:
+        await ack()
+        verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject"}[action["action_id"]]
+        self.spawn(self._click(body, verb, action["value"], f"act-{action.get('action_ts')}-{body['user']['id']}"))
+
+    async def on_reject(self, ack: AsyncAck, body: Body, action: Body) -> None:
+        """Reject asks for an optional reason first (the modal's submission decides)."""
+        await ack()
+        await self._open(body, action["value"], render.reject_modal)
+
+    async def on_edit(self, ack: AsyncAck, body: Body, action: Body) -> None:
+        await ack()
+        await self._open(body, action["value"], render.edit_modal)
+
+    async def on_full(self, ack: AsyncAck, body: Body, action: Body) -> None:
+        await ack()
+        try:
+            proposal = await self.coordinator.full_text(action["value"])
+        except DeputyError as err:
+            await self._answer(body, str(err))
+            return
+        await self.outbox.client.views_open(trigger_id=body["trigger_id"], view=render.full_text_modal(proposal))
+
+    async def _open(self, body: Body, proposal_id: str, modal: Any) -> None:
+        try:
+            proposal = await self.coordinator.full_text(proposal_id)
+        except DeputyError as err:
+            await self._answer(body, str(err))
+            return
+        private = json.dumps({"p": proposal_id, **_where(body)})
+        await self.outbox.client.views_open(trigger_id=body["trigger_id"], view=modal(proposal, private))
+
+    # ---- modals ------------------------------------------------------------------------------------
+
+    async def on_reject_submit(self, ack: AsyncAck, body: Body, view: Body) -> None:
+        await ack()
+        meta = json.loads(view.get("private_metadata") or "{}")
+        reason = view["state"]["values"].get("reason", {}).get("value", {}).get("value") or ""
+        body = {**body, **_body_from(meta, body)}
+        self.spawn(self._click(body, "reject", meta["p"], f"view-{view.get('id')}", reason))
+
+    async def on_edit_submit(self, ack: AsyncAck, body: Body, view: Body) -> None:
+        await ack()
+        meta = json.loads(view.get("private_metadata") or "{}")
+        values = {
+            block_id.removeprefix("field:"): state.get("value", {}).get("value") or ""
+            for block_id, state in view["state"]["values"].items()
+            if block_id.startswith("field:")
+        }
+        self.spawn(self._edit({**body, **_body_from(meta, body)}, meta["p"], values))
+
+    async def _edit(self, body: Body, proposal_id: str, values: dict[str, str]) -> None:
+        try:
+            proposal = await self.coordinator.full_text(proposal_id)
+            old = proposal.actions[0].fields
+            changes = {k: v for k, v in values.items() if k in old and str(old[k]) != v}
+            if changes:
+                edit = cmd.EditProposal(proposal_id=proposal_id, actor=_actor(body), chat=_chat(body), changes=changes)
+                await self.coordinator.handle(edit)
+        except DeputyError as err:
+            await self._answer(body, str(err))
+
+    # ---- answers and App Home ----------------------------------------------------------------------
+
+    async def _click(self, body: Body, verb: str, proposal_id: str, event_id: str, reason: str = "") -> None:
+        async def answer(text: str, refused: bool) -> None:
+            if refused:  # a success shows on the card itself
+                await self._answer(body, text)
+
+        click = Click(_actor(body), _chat(body), verb, proposal_id, event_id, reason)
+        await self.coordinator.click(click, answer)
+        if body.get("view", {}).get("type") == "home":
+            await self.publish_home(body["user"]["id"])
+
+    async def _answer(self, body: Body, text: str) -> None:
+        """Only the presser sees it: an ephemeral line in the channel, or a DM from App Home and modals."""
+        chat, user = _chat(body), body["user"]["id"]
+        if "channel" in body and chat.chat != user:
+            await self.outbox.ephemeral(chat, user, text)
+        else:
+            await self.outbox.post(ChatRef("slack", user), text, [render.section(text)])
+
+    async def on_home(self, event: Body) -> None:
+        if event.get("tab", "home") == "home":
+            self.spawn(self.publish_home(event["user"]))
+
+    async def publish_home(self, user: str) -> None:
+        pending, running = await self.coordinator.pending(), await self.coordinator.running()
+        view = render.home(pending, running, self.coordinator.spend_text())
+        await self.outbox.client.views_publish(user_id=user, view=view)
+
+
+def _actor(body: Body) -> Actor:
+    user = body["user"]
+    name = user.get("username") or user.get("name")
+    return Actor("slack", user["id"], f"@{name}" if name else "")
+
+
+def _chat(body: Body) -> ChatRef:
+    """Where the pressed card lives; App Home and modals answer in the presser's DM with the bot."""
+    channel = (body.get("channel") or {}).get("id")
+    if not channel:
+        return ChatRef("slack", body["user"]["id"])
+    message = body.get("message") or {}
+    return ChatRef("slack", channel, message.get("thread_ts"))
+
+
+def _where(body: Body) -> dict[str, Any]:
+    channel = (body.get("channel") or {}).get("id")
+    return {"c": channel, "t": (body.get("message") or {}).get("thread_ts")} if channel else {}
+
+
+def _body_from(meta: dict[str, Any], body: Body) -> Body:
+    """A modal's submission has no channel: the card's is carried in the modal's private metadata."""
+    if not meta.get("c"):
+        return {}
+    return {"channel": {"id": meta["c"]}, "message": {"thread_ts": meta.get("t")} if meta.get("t") else {}}

@@ -1,0 +1,182 @@
+"""Messages for Slack as Block Kit, within its limits (3000 characters per text, 50 blocks, 75 per button
+label, 2000 per button value). Pure: Outbound, proposals and tasks in, JSON-ready dicts out. User text is
+shown as `mrkdwn` with Slack's three control characters escaped, so a draft can't ping @channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.cards import CardView, full_text, view
+from orchestrator.model import Proposal, Task
+from orchestrator.outbound import Kind, Outbound
+
+TEXT_LIMIT = 3000
+BLOCK_LIMIT = 50
+FALLBACK_LIMIT = 4000  # the notification text; Slack truncates longer ones
+APPROVE, REJECT, EDIT, UNDO, FULL = "deputy_approve", "deputy_reject", "deputy_edit", "deputy_undo", "deputy_full"
+MARKS = {Kind.PROGRESS: "⏳", Kind.CARD: "📝", Kind.OUTCOME: "✅", Kind.NOTICE: "", Kind.ERROR: "⚠️"}
+Block = dict[str, Any]
+
+
+def esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def message(out: Outbound) -> tuple[str, list[Block]]:
+    """The notification text and the blocks of one message."""
+    card = view(out)
+    if card is not None:
+        return clip(f"Proposal {card.id}: {card.title}", FALLBACK_LIMIT), card_blocks(card)
+    mark = MARKS[out.kind]
+    text = f"{mark} {out.text}" if mark else out.text
+    return clip(text, FALLBACK_LIMIT), [section(text)][:BLOCK_LIMIT]
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(esc(text))}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text)}]}
+
+
+def card_blocks(card: CardView) -> list[Block]:
+    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": clip(card.title, 150)}}]
+    for action in card.actions[:10]:
+        lines = [f"*{esc(action.summary)}*", f"to: *{esc(action.target)}*"]
+        if action.subject:
+            lines.append(f"subject: {esc(action.subject)}")
+        if action.body:
+            lines.append("\n".join(f"> {esc(line)}" for line in action.body.splitlines()))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip("\n".join(lines))}})
+    if card.blocked:
+        blocks.append(section(f"⚠️ {card.blocked}"))
+    blocks.append(context(f"risk *{esc(card.risk)}* · cost {card.cost} · proposal `{card.id}` v{card.version}"))
+    if card.status:
+        blocks.append(section(card.status))
+    buttons = _buttons(card)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"deputy:{card.id}:{card.version}", "elements": buttons})
+    return blocks[:BLOCK_LIMIT]
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id}
+    button["value"] = value
+    if style:
+        button["style"] = style
+    return button
+
+
+def _buttons(card: CardView) -> list[Block]:
+    buttons: list[Block] = []
+    if card.pending:
+        approve = _button("Approve", APPROVE, card.id, "primary")
+        if card.high_risk:
+            approve["confirm"] = {
+                "title": {"type": "plain_text", "text": "Approve a high-risk action?"},
+                "text": {"type": "mrkdwn", "text": clip(f"{esc(card.title)} — this can't be taken back.", 300)},
+                "confirm": {"type": "plain_text", "text": "Approve"},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+            }
+        buttons += [approve, _button("Reject", REJECT, card.id, "danger"), _button("Edit", EDIT, card.id)]
+    if card.undoable:
+        buttons.append(_button("Undo", UNDO, card.id))
+    if card.truncated:
+        buttons.append(_button("Full text", FULL, card.id))
+    return buttons
+
+
+# ---- modals -------------------------------------------------------------------------------------------
+
+
+def reject_modal(proposal: Proposal, private: str) -> Block:
+    return {
+        "type": "modal",
+        "callback_id": "deputy_reject_reason",
+        "private_metadata": private,
+        "title": {"type": "plain_text", "text": "Reject proposal"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(f"Reject {proposal.id}: {proposal.summary}"),
+            {
+                "type": "input",
+                "block_id": "reason",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Reason (optional, kept in the ledger)"},
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
+            },
+        ],
+    }
+
+
+def edit_modal(proposal: Proposal, private: str) -> Block:
+    action = proposal.actions[0]
+    inputs = [
+        {
+            "type": "input",
+            "block_id": f"field:{name}",
+            "label": {"type": "plain_text", "text": name},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "value",
+                "initial_value": clip(str(value), TEXT_LIMIT),
+                "multiline": name == "body",
+            },
+        }
+        for name, value in action.fields.items()
+        if isinstance(value, str)
+    ]
+    return {
+        "type": "modal",
+        "callback_id": "deputy_edit_fields",
+        "private_metadata": private,
+        "title": {"type": "plain_text", "text": clip(f"Edit {proposal.id}", 24)},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [section(action.summary), *inputs][:BLOCK_LIMIT],
+    }
+
+
+def full_text_modal(proposal: Proposal) -> Block:
+    text = full_text(proposal)
+    chunks = [text[i : i + TEXT_LIMIT - 100] for i in range(0, len(text), TEXT_LIMIT - 100)][:BLOCK_LIMIT]
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": clip(f"Proposal {proposal.id}", 24)},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [section(chunk) for chunk in chunks],
+    }
+
+
+# ---- App Home -----------------------------------------------------------------------------------------
+
+
+def home(pending: list[Proposal], running: list[Task], spend: str) -> Block:
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Deputy"}},
+        context(f"Today's spend: {spend}"),
+        {"type": "header", "text": {"type": "plain_text", "text": f"Waiting for you ({len(pending)})"}},
+    ]
+    for proposal in pending[:12]:
+        blocks.append(section(f"*{proposal.id}* · {proposal.summary}"))
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"home:{proposal.id}:{proposal.version}",
+                "elements": [
+                    _button("Approve", APPROVE, proposal.id, "primary"),
+                    _button("Reject", REJECT, proposal.id, "danger"),
+                ],
+            }
+        )
+    if not pending:
+        blocks.append(context("Nothing waits for a decision."))
+    blocks.append({"type": "header", "text": {"type": "plain_text", "text": f"Running ({len(running)})"}})
+    blocks += [section(f"{task.id} · {task.status.value} · {task.text}") for task in running[:10]]
+    return {"type": "home", "blocks": blocks[:BLOCK_LIMIT]}
