@@ -11,7 +11,7 @@ import aiohttp
 from bot.doctor import Check
 from config.settings import Settings
 
-SLACK_SCOPES = ("chat:write", "im:history", "app_mentions:read", "commands")
+SLACK_SCOPES = ("chat:write", "im:history", "app_mentions:read", "commands", "users:read")
 PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 TIMEOUT = aiohttp.ClientTimeout(total=5)
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)

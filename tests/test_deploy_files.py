@@ -9,6 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bot.cli import parser
@@ -91,3 +92,21 @@ def test_compose_says_how_to_switch_memory_to_its_weaviate() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     for name in ("DEPUTY_MEMORY_BACKEND=weaviate", "DEPUTY_WEAVIATE_URL=http://weaviate:8080"):
         assert name in text and name.split("=")[0] in setting_names()
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_slack_manifests_ask_for_everything_deputy_uses(mode: str) -> None:
+    from bot.doctor_remote import SLACK_SCOPES
+
+    manifest = yaml.safe_load((ROOT / "docs" / f"slack-manifest-{mode}.yaml").read_text())
+    assert set(SLACK_SCOPES) <= set(manifest["oauth_config"]["scopes"]["bot"])
+    settings = manifest["settings"]
+    assert {"message.im", "app_mention", "app_home_opened"} <= set(settings["event_subscriptions"]["bot_events"])
+    assert settings["interactivity"]["is_enabled"] and manifest["features"]["app_home"]["home_tab_enabled"]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/deputy"]
+    assert settings["socket_mode_enabled"] is (mode == "socket")
+    urls = [settings["event_subscriptions"].get("request_url"), settings["interactivity"].get("request_url")]
+    if mode == "http":
+        assert urls == ["https://deputy.example.com/slack/events"] * 2
+    else:
+        assert urls == [None, None]

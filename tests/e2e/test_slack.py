@@ -265,3 +265,10 @@ async def test_socket_mode_carries_the_same_flow(
         assert len(api.acks) == 2  # every envelope acknowledged
         async with deputy.http.post(f"http://127.0.0.1:{deputy.port}/slack/events", data="{}") as response:
             assert response.status == 404  # no signing secret: no HTTP endpoint to forge requests to
+
+
+async def test_url_verification_challenge_is_answered(deputy: Deputy) -> None:
+    body, kind = slack.as_json({"type": "url_verification", "challenge": "c-123", "token": "legacy"})
+    url = f"http://127.0.0.1:{deputy.port}/slack/events"
+    async with deputy.http.post(url, data=body, headers={**slack.signed(body), "Content-Type": kind}) as response:
+        assert response.status == 200 and "c-123" in await response.text()
