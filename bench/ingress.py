@@ -4,7 +4,8 @@ against a bare aiohttp handler doing only the same check (`bench/bare_ingress.py
 Open loop: request i is sent at i/rate seconds whatever happened before, so a slow server shows up as
 latency, not as a politely lower rate. Each request is a new message from the operator in its own chat, so
 Deputy does its full work behind the ack (dedupe, task commit, "On it…" posted to a fake platform API,
-job enqueued). Run: `python -m bench.ingress --kind telegram --requests 2000 --rates 100,300`."""
+job enqueued; no worker runs, so tasks stay received and are counted at the end).
+Run: `python -m bench.ingress --kind slack` or `--kind telegram` (defaults: 2000 requests at 100 and 300 req/s)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+from redis import Redis
 
 from bench.common import ROOT, pct, python, start_process, start_redis, stop, wait
 from memory.embedded import free_port
+from tests.fakes import slack_api
 from tests.fakes.telegram_api import OPERATOR_ID, TOKEN
 
 SECRET = "bench-secret"
@@ -44,7 +47,16 @@ def telegram_request(port: int, i: int) -> Request:
     return f"http://127.0.0.1:{port}/telegram/webhook", json.dumps(update).encode(), headers
 
 
-KINDS: dict[str, Callable[[int, int], Request]] = {"telegram": telegram_request}
+def slack_request(port: int, i: int) -> Request:
+    payload = slack_api.event(text=f"email jane@acme.com about invoice {i}", channel=f"D{i:08d}")
+    payload["event_id"] = f"EvBench{i:09d}"
+    body, kind = slack_api.as_json(payload)
+    headers = {**slack_api.signed(body, secret=SECRET), "Content-Type": kind}
+    return f"http://127.0.0.1:{port}/slack/events", body.encode(), headers
+
+
+KINDS: dict[str, Callable[[int, int], Request]] = {"telegram": telegram_request, "slack": slack_request}
+FAKES = {"telegram": "tests.fakes.telegram_api", "slack": "tests.fakes.slack_api"}
 
 
 async def load(make: Callable[[int], Request], n: int, rate: float) -> tuple[list[float], int]:
@@ -86,6 +98,13 @@ def deputy_env(kind: str, redis_url: str, port: int, api_port: int) -> dict[str,
         PYTHONPATH=str(ROOT),
         DEPUTY_DATA_DIR=str(ROOT / ".deputy-bench"),
     )
+    if kind == "slack":
+        env.update(
+            SLACK_BOT_TOKEN=slack_api.BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            DEPUTY_SLACK_API_URL=f"http://127.0.0.1:{api_port}/api/",
+            DEPUTY_OPERATORS=f"slack:{slack_api.OPERATOR}",
+        )
     if kind == "telegram":
         env.update(
             TELEGRAM_BOT_TOKEN=TOKEN,
@@ -137,7 +156,7 @@ def run(kind: str, n: int, rates: list[float], rounds: int) -> None:
     api_port, deputy_port, bare_port = free_port(), free_port(), free_port()
     processes = [redis]
     try:
-        api = start_process([python(), "-m", "tests.fakes.telegram_api", str(api_port)], os.environ.copy())
+        api = start_process([python(), "-m", FAKES[kind], str(api_port)], os.environ.copy())
         serve = start_process([python(), "-m", "bot.cli", "serve"], deputy_env(kind, redis_url, deputy_port, api_port))
         bare = start_process([python(), "-m", "bench.bare_ingress", kind, str(bare_port), SECRET], os.environ.copy())
         processes += [api, serve, bare]
@@ -146,12 +165,13 @@ def run(kind: str, n: int, rates: list[float], rounds: int) -> None:
         wait(ready(*make(deputy_port, 10_000_000)), 60, poll=0.2)
         wait(ready(*make(bare_port, 10_000_001)), 30, poll=0.2)
         print(f"{kind}: {n} requests per run, open loop, {rounds} alternating rounds; client-side ack latency")
-        offset = 0
+        offset, to_deputy = 0, [1]  # the readiness probe above was one request
 
         def measure(port: int, count: int, rate: float) -> tuple[list[float], int]:
             nonlocal offset
             result = asyncio.run(load(lambda i: make(port, offset + i), count, rate))
             offset += count
+            to_deputy[0] += count if port == deputy_port else 0
             return result
 
         for port in (bare_port, deputy_port):
@@ -170,13 +190,16 @@ def run(kind: str, n: int, rates: list[float], rounds: int) -> None:
                 f"  median p99: bare {bare_p99:.2f} ms, deputy {deputy_p99:.2f} ms; ratio {deputy_p99 / bare_p99:.2f} "
                 f"(target <= 1.5); deputy p99 < 100 ms: {'yes' if deputy_p99 < 100 else 'NO'}; deputy non-2xx: {errors}"
             )
+        time.sleep(2)  # the work behind the last acks
+        tasks = Redis.from_url(redis_url).scard("deputy:idx:task:received")
+        print(f"tasks created behind the acks: {tasks} of {to_deputy[0]} requests to Deputy (warm-up included)")
     finally:
         stop(processes)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--kind", choices=sorted(KINDS), default="telegram")
+    parser.add_argument("--kind", choices=sorted(KINDS), default="slack")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rates", default="100,300")
     parser.add_argument("--rounds", type=int, default=3)

@@ -36,6 +36,8 @@ class SlackChannel:
             client=outbox.client,
             process_before_response=False,
             raise_error_for_unhandled_request=False,
+            request_verification_enabled=False,  # `events` verifies before parsing; Socket Mode needs none
+
         )
         self.inbound = SlackInbound(coordinator, outbox)
         self._register()

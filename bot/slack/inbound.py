@@ -31,7 +31,7 @@ class SlackInbound:
     def __init__(self, coordinator: Coordinator, outbox: SlackOutbox) -> None:
         self.coordinator, self.outbox = coordinator, outbox
         self.tasks: set[asyncio.Task[None]] = set()
-        self._names: dict[str, str] = {}
+        self._names: dict[str, asyncio.Task[str]] = {}
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Bolt's own listener tasks are fire-and-forget; ours are held until done and awaited at stop."""
@@ -75,15 +75,19 @@ class SlackInbound:
         await self.coordinator.receive(Inbound(actor=actor, chat=chat, text=text, event_id=event_id))
 
     async def _name(self, user: str) -> str:
-        """'@sam' for the cards ("approved by @sam"); the id when Slack won't say (no users:read)."""
+        """'@sam' for the cards ("approved by @sam"), looked up once per user however many events arrive at
+        once; the id when Slack won't say (no users:read)."""
         if user not in self._names:
-            try:
-                info = await self.outbox.client.users_info(user=user)
-                profile = info.get("user") or {}
-                self._names[user] = f"@{profile.get('name') or user}"
-            except SlackApiError:
-                return user
-        return self._names[user]
+            self._names[user] = asyncio.create_task(self._lookup(user))
+        return await asyncio.shield(self._names[user])
+
+    async def _lookup(self, user: str) -> str:
+        try:
+            info = await (await self.outbox.api()).users_info(user=user)
+        except SlackApiError:
+            self._names.pop(user, None)  # ask again next time
+            return user
+        return f"@{(info.get('user') or {}).get('name') or user}"
 
     async def on_command(self, ack: AsyncAck, command: Body) -> None:
         """`/deputy <word> …` takes the chat words; `/deputy <anything else>` is a task."""
@@ -93,7 +97,6 @@ class SlackInbound:
         words = f"/{text}" if first in VERBS else text or "/help"
         chat = ChatRef("slack", command["channel_id"])
         event_id = f"cmd-{command.get('trigger_id')}"
-        self._names.setdefault(command["user_id"], f"@{command.get('user_name') or command['user_id']}")
         self.spawn(self._receive_as(command["user_id"], chat, words, event_id))
 
     # ---- buttons -----------------------------------------------------------------------------------
@@ -119,7 +122,7 @@ class SlackInbound:
         except DeputyError as err:
             await self._answer(body, str(err))
             return
-        await self.outbox.client.views_open(trigger_id=body["trigger_id"], view=render.full_text_modal(proposal))
+        await (await self.outbox.api()).views_open(trigger_id=body["trigger_id"], view=render.full_text_modal(proposal))
 
     async def _open(self, body: Body, proposal_id: str, modal: Any) -> None:
         try:
@@ -128,7 +131,7 @@ class SlackInbound:
             await self._answer(body, str(err))
             return
         private = json.dumps({"p": proposal_id, **_where(body)})
-        await self.outbox.client.views_open(trigger_id=body["trigger_id"], view=modal(proposal, private))
+        await (await self.outbox.api()).views_open(trigger_id=body["trigger_id"], view=modal(proposal, private))
 
     # ---- modals ------------------------------------------------------------------------------------
 
@@ -187,7 +190,7 @@ class SlackInbound:
     async def publish_home(self, user: str) -> None:
         pending, running = await self.coordinator.pending(), await self.coordinator.running()
         view = render.home(pending, running, self.coordinator.spend_text())
-        await self.outbox.client.views_publish(user_id=user, view=view)
+        await (await self.outbox.api()).views_publish(user_id=user, view=view)
 
 
 def _actor(body: Body) -> Actor:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -42,6 +43,19 @@ def make_client(token: str, base_url: str) -> AsyncWebClient:
 class SlackOutbox:
     def __init__(self, *, client: AsyncWebClient, redis: Redis) -> None:
         self.client, self.redis = client, redis
+        self._session: aiohttp.ClientSession | None = None
+
+    async def api(self) -> AsyncWebClient:
+        """The client, on one HTTP session per event loop (slack_sdk's default opens a connection per call)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            self.client.session = self._session
+        return self.client
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        self._session = self.client.session = None
 
     async def send(self, chat: ChatRef, out: Outbound) -> str | None:
         text, blocks = message(out)
@@ -49,7 +63,7 @@ class SlackOutbox:
 
     async def post(self, chat: ChatRef, text: str, blocks: list[Block]) -> str | None:
         await pace(self.redis, f"slack:{chat.chat}", SEND_INTERVAL_S)
-        response = await self.client.chat_postMessage(
+        response = await (await self.api()).chat_postMessage(
             channel=chat.chat, thread_ts=chat.thread, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
         )
         ts = response.get("ts")
@@ -58,7 +72,7 @@ class SlackOutbox:
     async def edit(self, chat: ChatRef, ref: str, out: Outbound) -> None:
         text, blocks = message(out)
         try:
-            await self.client.chat_update(channel=chat.chat, ts=ref, text=text, blocks=blocks)
+            await (await self.api()).chat_update(channel=chat.chat, ts=ref, text=text, blocks=blocks)
         except SlackApiError as err:
             reason = err.response.get("error", "")
             if reason not in ("message_not_found", "cant_update_message", "edit_window_closed"):
@@ -68,4 +82,4 @@ class SlackOutbox:
 
     async def ephemeral(self, chat: ChatRef, user: str, text: str) -> None:
         """A line only `user` sees: refusals of clicks never clutter the channel."""
-        await self.client.chat_postEphemeral(channel=chat.chat, user=user, text=text, thread_ts=chat.thread)
+        await (await self.api()).chat_postEphemeral(channel=chat.chat, user=user, text=text, thread_ts=chat.thread)

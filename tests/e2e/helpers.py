@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+from collections.abc import AsyncIterator
 
 from bot.console.channel import Console, run_piped
-from config.wiring import Runtime
+from bot.web import deputy_app
+from config.wiring import Runtime, build_runtime
+from memory.embedded import free_port
 from orchestrator.coordinator import Inbound
 from orchestrator.model import Actor, ChatRef
 
@@ -29,3 +33,18 @@ def proposal_id(transcript: str) -> str:
     match = PROPOSAL.search(transcript)
     assert match, f"no proposal in:\n{transcript}"
     return match[1]
+
+
+@contextlib.asynccontextmanager
+async def web_deputy(env: dict[str, str]) -> AsyncIterator[tuple[Runtime, int]]:
+    """Deputy's whole web app (channels included) in the test's loop, on a free port, wired as `env` says."""
+    from tests.conftest import serve, settings_from
+
+    runtime = build_runtime(settings_from(env), env["REDIS_URL"])
+    port = free_port()
+    runner = await serve(deputy_app(runtime), port)
+    try:
+        yield runtime, port
+    finally:
+        await runner.cleanup()
+        await runtime.close()

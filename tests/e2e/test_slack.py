@@ -13,10 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.web import deputy_app
-from config.wiring import Runtime, build_runtime
-from memory.embedded import free_port
-from tests.conftest import Smtp, Workers, eventually, serve, settings_from
+from config.wiring import Runtime
+from tests.conftest import Smtp, Workers, eventually
+from tests.e2e.helpers import web_deputy
 from tests.fakes import slack_api as slack
 from tests.fakes.slack_api import DM, OPERATOR, STRANGER, Call, FakeSlack
 
@@ -68,15 +67,8 @@ def slack_env(env: dict[str, str], api: FakeSlack) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def running(api: FakeSlack, env: dict[str, str]) -> AsyncIterator[Deputy]:
-    runtime = build_runtime(settings_from(env), env["REDIS_URL"])
-    port = free_port()
-    runner = await serve(deputy_app(runtime), port)
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Deputy(api, runtime, port, http)
-    finally:
-        await runner.cleanup()
-        await runtime.close()
+    async with web_deputy(env) as (runtime, port), aiohttp.ClientSession() as http:
+        yield Deputy(api, runtime, port, http)
 
 
 @pytest.fixture
@@ -84,6 +76,25 @@ async def deputy(api: FakeSlack, slack_env: dict[str, str], workers: Workers) ->
     workers.start(**slack_env)
     async with running(api, slack_env) as started:
         yield started
+
+
+def submit(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """What Slack sends when the operator presses the modal's submit button."""
+    return {
+        "type": "view_submission",
+        "user": {"id": OPERATOR, "username": "sam"},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "t-submit",
+        "view": {
+            "id": "V-submitted",
+            "type": "modal",
+            "callback_id": view["callback_id"],
+            "private_metadata": view["private_metadata"],
+            "state": {"values": values},
+        },
+    }
 
 
 def updates_with(deputy: Deputy, words: str) -> list[Call]:
@@ -156,21 +167,8 @@ async def test_reject_asks_for_a_reason_and_the_ledger_keeps_it(deputy: Deputy, 
     assert await deputy.send(slack.click("deputy_reject", pid, ts=card.params["ts"]), form=True) == 200
     opened = await eventually(lambda: deputy.api.sent("views.open"), 10, "the reason modal")
     view = opened[0].params["view"]
-    submission = {
-        "type": "view_submission",
-        "user": {"id": OPERATOR, "username": "sam"},
-        "team": {"id": "T1"},
-        "api_app_id": "A1",
-        "token": "legacy",
-        "trigger_id": "t-submit",
-        "view": {
-            "id": "V-reject",
-            "type": "modal",
-            "callback_id": view["callback_id"],
-            "private_metadata": view["private_metadata"],
-            "state": {"values": {"reason": {"value": {"type": "plain_text_input", "value": "too pushy"}}}},
-        },
-    }
+    reason = {"reason": {"value": {"type": "plain_text_input", "value": "too pushy"}}}
+    submission = submit(view, reason)
     assert await deputy.send(submission, form=True) == 200
     await eventually(lambda: updates_with(deputy, "Rejected"), 20, "the rejection on the card")
     events = [e for _, e in await deputy.runtime.ledger.read()]
@@ -187,21 +185,7 @@ async def test_edit_modal_restages_a_new_version_on_the_same_card(deputy: Deputy
     view = opened[0].params["view"]
     values = {b["block_id"]: {"value": {"value": b["element"].get("initial_value", "")}} for b in view["blocks"][1:]}
     values["field:subject"]["value"]["value"] = "Contract: next steps"
-    submission = {
-        "type": "view_submission",
-        "user": {"id": OPERATOR, "username": "sam"},
-        "team": {"id": "T1"},
-        "api_app_id": "A1",
-        "token": "legacy",
-        "trigger_id": "t-edit",
-        "view": {
-            "id": "V-edit",
-            "type": "modal",
-            "callback_id": view["callback_id"],
-            "private_metadata": view["private_metadata"],
-            "state": {"values": values},
-        },
-    }
+    submission = submit(view, values)
     assert await deputy.send(submission, form=True) == 200
     edited = await eventually(lambda: updates_with(deputy, "Contract: next steps"), 20, "the new version")
     assert edited[-1].params["ts"] == ts and " v2" in edited[-1].text

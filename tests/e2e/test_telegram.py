@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.web import deputy_app
-from config.wiring import Runtime, build_runtime
+from config.wiring import Runtime
 from memory.embedded import free_port
-from tests.conftest import Smtp, Workers, eventually, serve, settings_from
+from tests.conftest import Smtp, Workers, eventually
+from tests.e2e.helpers import web_deputy
 from tests.e2e.test_up import Up
 from tests.fakes.telegram_api import CHAT, OPERATOR_ID, STRANGER_ID, TOKEN, Call, FakeBotApi, start
 
@@ -64,14 +64,8 @@ def tg_env(env: dict[str, str], api: FakeBotApi) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def _deputy(api: FakeBotApi, env: dict[str, str]) -> AsyncIterator[Deputy]:
-    runtime = build_runtime(settings_from(env), env["REDIS_URL"])
-    port = free_port()
-    runner = await serve(deputy_app(runtime), port)
-    try:
+    async with web_deputy(env) as (runtime, port):
         yield Deputy(api, runtime, port)
-    finally:
-        await runner.cleanup()
-        await runtime.close()
 
 
 @pytest.fixture

@@ -197,3 +197,17 @@ def as_form(payload: dict[str, Any]) -> tuple[str, str]:
     """Interactivity: the JSON payload form-encoded as `payload=`; commands: plain form fields."""
     fields = payload if "command" in payload else {"payload": json.dumps(payload)}
     return urlencode(fields), "application/x-www-form-urlencoded"
+
+
+def main() -> None:
+    """`python -m tests.fakes.slack_api PORT`: the fake on its own (benchmarks run it in a process)."""
+    import sys
+
+    fake = FakeSlack(port=int(sys.argv[1]))
+    app = web.Application()
+    app.router.add_post("/api/{method}", fake.handle)
+    web.run_app(app, host="127.0.0.1", port=fake.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
