@@ -37,7 +37,6 @@ class SlackChannel:
             process_before_response=False,
             raise_error_for_unhandled_request=False,
             request_verification_enabled=False,  # `events` verifies before parsing; Socket Mode needs none
-
         )
         self.inbound = SlackInbound(coordinator, outbox)
         self._register()
