@@ -118,6 +118,9 @@ def env(redis_url: str, smtp: Smtp, tmp_path: Path) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "DEPUTY_LOG_LEVEL": "WARNING",
         "DEPUTY_UNDO_SECONDS": "0",  # tests of the undo window set it themselves
+        # Never the real platforms, even where a test sets a token without its fake: nothing listens on port 9.
+        "DEPUTY_SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "DEPUTY_TELEGRAM_API_URL": "http://127.0.0.1:9/bot",
     }
 
 

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -31,17 +31,22 @@ class SlackChannel:
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
         self.verifier = SignatureVerifier(secret) if secret else None
         self.app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
-        self.app = AsyncApp(
+        with _quiet("slack_bolt.AsyncApp"):  # it reads SLACK_BOT_TOKEN itself and warns that `client` wins
+            self.app = self._bolt(secret, outbox)
+        self.inbound = SlackInbound(coordinator, outbox)
+        self._register()
+        self.socket: AsyncSocketModeHandler | None = None
+        self._connecting: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _bolt(secret: str, outbox: SlackOutbox) -> AsyncApp:
+        return AsyncApp(
             signing_secret=secret or "socket-mode-only",  # HTTP is not mounted without the real secret
             client=outbox.client,
             process_before_response=False,
             raise_error_for_unhandled_request=False,
             request_verification_enabled=False,  # `events` verifies before parsing; Socket Mode needs none
         )
-        self.inbound = SlackInbound(coordinator, outbox)
-        self._register()
-        self.socket: AsyncSocketModeHandler | None = None
-        self._connecting: asyncio.Task[None] | None = None
 
     def _register(self) -> None:
         app, inbound = self.app, self.inbound
@@ -98,6 +103,17 @@ class SlackChannel:
         await self.start()
         yield
         await self.stop()
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 async def _ignore(ack: AsyncAck) -> None:
