@@ -1,32 +1,73 @@
-"""`deputy scheduler`: the maintenance sweep on its own (re-queue a dead worker's jobs, promote due retries
-and undo-window holds, give every stuck task its job), for deployments whose workers come and go. Safe to
-run any number of times: one sweep at a time holds a Redis lock. Digest and reminders join it later."""
+"""`deputy scheduler` (and the same loop inside `deputy up`): every few seconds the scheduler pass —
+reminders and expiry, the daily digest, liveness alerts — and, in a thread, the maintenance sweep (dead
+workers' jobs re-queued, due retries and undo holds released). Safe to run any number of times."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
-import threading
-from types import FrameType
+from datetime import date
 
 from redis import Redis
 
 from agents.maintenance import Maintenance
 from config.settings import Settings
-from config.wiring import redis_url
+from config.wiring import Runtime, build_runtime, build_scheduler, redis_url
+from orchestrator.schedule import Scheduler
+
+TICK_S = 5.0
+
+
+async def run_loop(scheduler: Scheduler, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await scheduler.tick()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), TICK_S)
+
+
+def for_runtime(runtime: Runtime) -> Scheduler:
+    return build_scheduler(runtime.settings, runtime.coordinator, runtime.redis)
+
+
+async def _serve(settings: Settings) -> int:
+    runtime = build_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_loop(for_runtime(runtime), stop)
+    finally:
+        await runtime.close()
+    return 0
 
 
 def run_scheduler(settings: Settings) -> int:
     sweeper = Maintenance(Redis.from_url(redis_url(settings)), worker_name=None)
-    stopped = threading.Event()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopped.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop)
-    print("Deputy scheduler: sweeping every second (Ctrl-C to stop)", flush=True)
+    print(f"Deputy scheduler: digest at {settings.digest_at} {settings.timezone}; Ctrl-C to stop", flush=True)
     sweeper.start()
-    stopped.wait()
-    sweeper.stop()
-    sweeper.join(timeout=5)
-    return 0
+    try:
+        return asyncio.run(_serve(settings))
+    finally:
+        sweeper.stop()
+        sweeper.join(timeout=5)
+
+
+async def post_digest(settings: Settings, *, now: bool, day: date | None) -> str:
+    """`deputy digest`: the scheduled one for a date if it was not posted yet (or at once with --now)."""
+    runtime = build_runtime(settings)
+    try:
+        scheduler = for_runtime(runtime)
+        today = runtime.coordinator.clock.now().astimezone(scheduler.config.zone).date()
+        day = day or today
+        if now:
+            await scheduler.post(scheduler.config.digest_chat, day)
+            return f"Posted the digest for {day} to {scheduler.config.digest_chat.platform}."
+        if await scheduler.book.sent(day.isoformat()):
+            return f"The digest for {day} was already posted; use --now to post another."
+        await scheduler.post(scheduler.config.digest_chat, day, advance=True)
+        await scheduler.book.mark_sent(day.isoformat())
+        return f"Posted the digest for {day} to {scheduler.config.digest_chat.platform}."
+    finally:
+        await runtime.close()

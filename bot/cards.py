@@ -36,6 +36,7 @@ class CardView:
     status: str
     pending: bool
     undoable: bool
+    reminder: bool = False
 
     @property
     def truncated(self) -> bool:
@@ -51,7 +52,7 @@ def view(message: Outbound) -> CardView | None:
     proposal = message.proposal
     if proposal is None:
         return None
-    pending = proposal.status is ProposalStatus.PENDING and message.kind is Kind.CARD
+    pending = proposal.status is ProposalStatus.PENDING and message.kind in (Kind.CARD, Kind.REMINDER)
     return CardView(
         id=proposal.id,
         title=proposal.summary,
@@ -61,9 +62,10 @@ def view(message: Outbound) -> CardView | None:
         actions=[_action(a) for a in proposal.actions],
         cost=f"est. ${proposal.cost_estimate_usd:.3f} · spent ${proposal.cost_spent_usd:.3f}",
         blocked=proposal.blocked_reason,
-        status="" if pending else _status(message, proposal),
+        status="" if pending and message.kind is Kind.CARD else _status(message, proposal),
         pending=pending,
         undoable=proposal.status is ProposalStatus.APPROVED and proposal.hold_until is not None and not message.final,
+        reminder=message.kind is Kind.REMINDER and pending,
     )
 
 

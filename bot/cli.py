@@ -9,7 +9,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from config.logs import setup_logging
 from config.settings import Settings, load_settings
@@ -64,11 +64,17 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run_doctor(settings))
 
 
-def _later(name: str, issue: str) -> Callable[[argparse.Namespace, Settings], int]:
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        raise ConfigError(f"'deputy {name}' is not available in this version yet ({issue}).")
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
 
-    return run
+    from agents.scheduler import post_digest
+
+    try:
+        day = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        raise ConfigError(f"--date {args.date!r} is not YYYY-MM-DD") from None
+    print(asyncio.run(post_digest(settings, now=args.now, day=day)))
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -80,13 +86,13 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(run=_worker)
     sub.add_parser(
-        "scheduler", help="the maintenance sweep (digest, reminders, expiry later); safe to run twice"
+        "scheduler", help="digest, reminders, expiry, liveness alerts and the maintenance sweep; safe to run twice"
     ).set_defaults(run=_scheduler)
     sub.add_parser("chat", help="the console channel").set_defaults(run=_chat)
     digest = sub.add_parser("digest", help="build and post the digest")
-    digest.add_argument("--now", action="store_true")
-    digest.add_argument("--date")
-    digest.set_defaults(run=_later("digest", "the digest arrives with the scheduler work"))
+    digest.add_argument("--now", action="store_true", help="post now, even if that date's digest was posted")
+    digest.add_argument("--date", help="the digest's date, YYYY-MM-DD (default: today)")
+    digest.set_defaults(run=_digest)
     ledger = sub.add_parser("ledger", help="read the audit ledger")
     ledger.add_argument("--follow", action="store_true", help="keep printing new entries")
     ledger.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -1,5 +1,6 @@
-"""`deputy up`: Redis (embedded unless REDIS_URL), the web server, one worker and, at a terminal with no
-Slack/Telegram credentials, the console. Ctrl-C stops them in order: console and web, worker, then Redis."""
+"""`deputy up`: Redis (embedded unless REDIS_URL), the web server, one worker, the scheduler and, at a
+terminal with no Slack/Telegram credentials, the console. Ctrl-C stops them in order: console, scheduler and
+web, worker, then Redis."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 
 from aiohttp import web
 
+from agents.scheduler import for_runtime, run_loop
 from bot.console.channel import Console, run_interactive
 from bot.web import deputy_app
 from config.settings import Settings, redact_url
@@ -68,16 +70,19 @@ async def serve_until_stopped(settings: Settings, url: str, *, console: bool) ->
     runtime = build_runtime(settings, url)
     runner = await start_web(settings, deputy_app(runtime))
     print(f"Deputy is up · web http://{settings.host}:{settings.port} · Redis {redact_url(url)}", flush=True)
+    stop = asyncio.Event()
+    scheduling = asyncio.create_task(run_loop(for_runtime(runtime), stop), name="deputy:scheduler")
     try:
         if console:
             return await run_interactive(Console(runtime.redis, runtime.coordinator))
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         return 0
     finally:
+        stop.set()
+        await scheduling
         await runner.cleanup()
         await runtime.close()
 

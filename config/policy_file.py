@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import ConfigError
-from orchestrator.policies import AutoRule, Policies
+from orchestrator.policies import AutoRule, Policies, ReminderRule
 
 DEFAULT = Path(__file__).with_name("policies.yaml")
 
@@ -23,10 +23,18 @@ class _Rule(BaseModel):
     max_cost_usd: float | None = None
 
 
+class _Reminder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    remind_after_hours: float | None = Field(4.0, gt=0)
+    expire_after_hours: float | None = Field(None, gt=0)
+    at_expiry: Literal["deny", "keep", "remind"] = "keep"
+
+
 class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
     undoable: list[str] = []
     auto_approve: list[_Rule] = []
+    reminders: dict[str, _Reminder] = {}
 
 
 def policy_path(data_dir: Path) -> Path:
@@ -50,10 +58,21 @@ def load_policies(path: Path, known_kinds: set[str]) -> Policies:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{path}: {where}: {first['msg']}") from None
-    unknown = ({r.kind for r in parsed.auto_approve} | set(parsed.undoable)) - known_kinds
+    unknown = (
+        ({r.kind for r in parsed.auto_approve} | set(parsed.undoable) | set(parsed.reminders))
+        - known_kinds
+        - {"default"}
+    )
     if unknown:
         raise ConfigError(
             f"{path}: unknown action kind {', '.join(sorted(unknown))}; known: {', '.join(sorted(known_kinds))}"
         )
     rules = tuple(AutoRule(r.name, r.kind, r.recipient_in_memory, r.max_cost_usd) for r in parsed.auto_approve)
-    return Policies(auto_approve=rules, undoable=frozenset(parsed.undoable))
+    reminders = {kind: ReminderRule(**r.model_dump()) for kind, r in parsed.reminders.items()}
+    default = reminders.pop("default", ReminderRule())
+    return Policies(
+        auto_approve=rules,
+        undoable=frozenset(parsed.undoable),
+        reminders=tuple(sorted(reminders.items())),
+        default_reminder=default,
+    )

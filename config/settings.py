@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(None, validation_alias="DEPUTY_WEBHOOK_SECRET")
     hooks: str = Field("", validation_alias="DEPUTY_HOOKS")
     undo_seconds: int = Field(20, ge=0, validation_alias="DEPUTY_UNDO_SECONDS")
-    digest_channel: str | None = Field(None, validation_alias="DEPUTY_DIGEST_CHANNEL")
+    digest_channel: str | None = Field(
+        None, pattern=r"^(console|(slack|telegram):[A-Za-z0-9_\-]+)$", validation_alias="DEPUTY_DIGEST_CHANNEL"
+    )
     digest_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias="DEPUTY_DIGEST_AT")
     timezone: str = Field("UTC", validation_alias="DEPUTY_TIMEZONE")
     memory_backend: Literal["local", "weaviate"] = Field("local", validation_alias="DEPUTY_MEMORY_BACKEND")
@@ -120,9 +122,18 @@ class Settings(BaseSettings):
 
     @property
     def report_chat(self) -> ChatRef:
-        """Where work no chat started (inbound webhooks, notices) reports: DEPUTY_DIGEST_CHANNEL, else the console."""
-        platform, _, chat = (self.digest_channel or "console").partition(":")
-        return ChatRef(platform, chat) if chat else ChatRef("console", "local")
+        """Where the digest and work no chat started (inbound webhooks, notices) go: DEPUTY_DIGEST_CHANNEL, else
+        the first operator's DM, else the console."""
+        if self.digest_channel:
+            platform, _, chat = self.digest_channel.partition(":")
+            return ChatRef(platform, chat) if chat else ChatRef("console", "local")
+        return next(iter(self.operator_chats), ChatRef("console", "local"))
+
+    @property
+    def operator_chats(self) -> list[ChatRef]:
+        """Each operator's DM with the bot, in the order DEPUTY_OPERATORS lists them (a Slack user id or a
+        Telegram user id works as the chat id of their DM)."""
+        return [ChatRef(*item.split(":", 1)) for item in _items(self.operators_raw)]
 
     @property
     def has_chat_platform(self) -> bool:

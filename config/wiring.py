@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from email.utils import parseaddr
 
 from redis import Redis as SyncRedis
@@ -17,13 +17,17 @@ from config.policy_file import cached_policies, policy_path
 from config.settings import Settings
 from connectors.registry import build_all
 from memory.actions import RedisActionRecords
+from memory.digests import RedisDigestBook
 from memory.facts import RedisFacts
 from memory.ledger import RedisLedger
+from memory.liveness import RedisLiveness
+from memory.spend import RedisSpend
 from memory.store import RedisStore
 from orchestrator.coordinator import Coordinator, CoreConfig
 from orchestrator.errors import ConfigError
 from orchestrator.ports import ChatOutbox, Connector, Drafter
 from orchestrator.routing import OutboxRouter
+from orchestrator.schedule import ScheduleConfig, Scheduler
 
 
 class SystemClock:
@@ -112,20 +116,41 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         undo_seconds=settings.undo_seconds,
         policies=cached_policies(policy_path(settings.data_dir), frozenset(connectors)),
         notices=settings.report_chat,
+        timezone=settings.timezone,
+        digest_at=settings.digest_at,
     )
     coordinator = Coordinator(
         store=store,
         queue=RQJobQueue(SyncRedis.from_url(url)),
-        outbox=OutboxRouter(channels),
+        outbox=OutboxRouter(channels, health=RedisLiveness(redis)),
         records=RedisActionRecords(redis),
         connectors=connectors,
         clock=SystemClock(),
         config=config,
         facts=facts,
+        digests=RedisDigestBook(redis),
     )
+    coordinator.digest_hook = build_scheduler(settings, coordinator, redis).on_demand
     sender = parseaddr(settings.email_from or "")[0]
     drafter = OfflineDrafter(facts, latency_ms=settings.offline_latency_ms, sender_name=sender)
     return Runtime(settings, redis, store, RedisLedger(redis), coordinator, drafter, facts, connectors, channels)
+
+
+def build_scheduler(settings: Settings, coordinator: Coordinator, redis: Redis) -> Scheduler:
+    hour, minute = (int(part) for part in settings.digest_at.split(":"))
+    platforms = tuple(
+        p for p, on in (("slack", settings.slack_bot_token), ("telegram", settings.telegram_bot_token)) if on
+    )
+    config = ScheduleConfig(
+        digest_chat=settings.report_chat,
+        alert_chats=(settings.report_chat, *settings.operator_chats),
+        digest_at=time(hour, minute),
+        timezone=settings.timezone,
+        budget_usd=settings.daily_budget_usd,
+        platforms=platforms,
+    )
+    book = coordinator.digests or RedisDigestBook(redis)
+    return Scheduler(coordinator, RedisLedger(redis), book, RedisSpend(redis), RedisLiveness(redis), config)
 
 
 def export_redis_url(url: str) -> None:

@@ -30,3 +30,13 @@ def console(chat: str) -> str:
 
 def worker_alive(name: str) -> str:
     return f"{PREFIX}:worker:{name}"
+
+
+def digest(part: str) -> str:
+    """`digest:sent:<date>`, `digest:entries:<id>`, `digest:cursor`, `digest:since`."""
+    return f"{PREFIX}:digest:{part}"
+
+
+def health(part: str) -> str:
+    """`health:fails:<platform>` (deliveries failed in a row), `health:flag:<name>` (an alert that is out)."""
+    return f"{PREFIX}:health:{part}"

@@ -75,6 +75,31 @@ class EditProposal:
     event_id: str = ""
 
 
+@dataclass(frozen=True)
+class RemindDue:
+    """The scheduler found a pending proposal due for a reminder or its expiry; re-checked on fresh state."""
+
+    proposal_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnoozeProposal:
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    until: str  # "1h" or "tomorrow"
+    event_id: str = ""
+
+
 Command = (
-    SubmitTask | StartTask | CompleteDraft | FailTask | DecideProposal | ApplyProposal | UndoProposal | EditProposal
+    SubmitTask
+    | StartTask
+    | CompleteDraft
+    | FailTask
+    | DecideProposal
+    | ApplyProposal
+    | UndoProposal
+    | EditProposal
+    | RemindDue
+    | SnoozeProposal
 )

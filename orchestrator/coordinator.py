@@ -43,7 +43,8 @@ from orchestrator.model import (
 )
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.policies import Policies
-from orchestrator.ports import ActionRecords, ChatOutbox, Clock, Connector, Facts, JobQueue, TaskStore
+from orchestrator.ports import ActionRecords, ChatOutbox, Clock, Connector, DigestBook, Facts, JobQueue, TaskStore
+from orchestrator.reminders import Reminders, schedule
 from orchestrator.words import HELP, Words, parse
 
 log = logging.getLogger("deputy.core")
@@ -70,6 +71,7 @@ class Click:
     proposal_id: str
     event_id: str
     reason: str = ""
+    version: int | None = None
 
 
 Answer = Callable[[str, bool], Awaitable[None]]
@@ -83,6 +85,8 @@ class CoreConfig:
     notices: ChatRef = field(default_factory=lambda: ChatRef("console", "local"))
     dedupe_seconds: int = 2 * 24 * 3600
     daily_budget_usd: float = 5.0
+    timezone: str = "UTC"
+    digest_at: str = "08:00"
 
 
 class Coordinator:
@@ -97,9 +101,14 @@ class Coordinator:
         clock: Clock,
         config: CoreConfig,
         facts: Facts | None = None,
+        digests: DigestBook | None = None,
     ) -> None:
         self.store, self.queue, self.outbox, self.records = store, queue, outbox, records
         self.connectors, self.clock, self.config, self.facts = connectors, clock, config, facts
+        self.digests = digests
+        self.digest_hook: Callable[[ChatRef, str], Awaitable[None]] | None = None
+        """Set by the composition root: posts the digest now to a chat (the scheduler owns the digest)."""
+        reminders = Reminders(self)
         self._handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {
             cmd.SubmitTask: self._submit,
             cmd.StartTask: self._start,
@@ -109,6 +118,8 @@ class Coordinator:
             cmd.ApplyProposal: self._apply,
             cmd.UndoProposal: self._undo,
             cmd.EditProposal: self._edit,
+            cmd.RemindDue: reminders.remind_due,
+            cmd.SnoozeProposal: reminders.snooze,
         }
 
     async def handle(self, command: cmd.Command) -> Any:
@@ -166,6 +177,11 @@ class Coordinator:
 
     @staticmethod
     def _click_command(click: Click, ack: Callable[[str], Awaitable[None]]) -> cmd.Command:
+        if click.verb.startswith("snooze:"):
+            until = click.verb.removeprefix("snooze:")
+            return cmd.SnoozeProposal(
+                proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, until=until, event_id=click.event_id
+            )
         if click.verb == "undo":
             return cmd.UndoProposal(
                 proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
@@ -179,8 +195,27 @@ class Coordinator:
             chat=click.chat,
             reason=click.reason,
             event_id=click.event_id,
+            version=click.version,
             ack=ack,
         )
+
+    async def approve_low(self, click: Click, answer: Answer) -> None:
+        """A digest's "Approve all low-risk": each proposal it listed, at the version it showed, once. Each
+        approval is its own click (deduped per digest press and proposal), so a second press doubles nothing."""
+        entries = await self.digests.entries(click.proposal_id) if self.digests else []
+        approved, skipped = 0, 0
+
+        async def count(text: str, refused: bool) -> None:
+            nonlocal approved, skipped
+            approved, skipped = approved + (not refused), skipped + refused
+
+        for proposal_id, version in entries:
+            each = Click(
+                click.actor, click.chat, "approve", proposal_id, f"{click.event_id}:{proposal_id}", "", version
+            )
+            await self.click(each, count)
+        left = f"; {skipped} already decided or not allowed" if skipped else ""
+        await answer(f"Approved {approved} low-risk proposal{'s' if approved != 1 else ''}{left}.", approved == 0)
 
     async def full_text(self, proposal_id: str) -> Proposal:
         """The proposal whose drafts a card shortened, for a channel to show in full."""
@@ -212,8 +247,20 @@ class Coordinator:
             await self.handle(self._submit_from(inbound, f"{words.verb} {words.arg}".strip()))
         elif words.verb == "":
             await self.handle(self._submit_from(inbound, words.arg))
+        elif words.verb == "snooze":
+            until = words.rest.strip() or "1h"
+            snooze = cmd.SnoozeProposal(
+                proposal_id=self._id_in(words),
+                actor=inbound.actor,
+                chat=inbound.chat,
+                until=until,
+                event_id=inbound.event_id,
+            )
+            await self.handle(snooze)
         elif words.verb == "digest":
-            raise BadRequest(f"/{words.verb} is not available in this version of Deputy yet.")
+            if self.digest_hook is None:
+                raise BadRequest("The digest is not set up in this process.")
+            await self.digest_hook(inbound.chat, inbound.event_id)
         else:
             raise BadRequest(f"I don't know /{words.verb}. /help lists what I understand.")
 
@@ -383,7 +430,7 @@ class Coordinator:
         if not actions:
             raise BadRequest("The draft had no action to stage.")
         blocked = "; ".join(r for r in (self.connectors[a.kind].unavailable() for a in actions) if r)
-        return Proposal(
+        proposal = Proposal(
             id=await self.store.new_id("p"),
             task_id=task.id,
             chat=task.chat,
@@ -396,6 +443,8 @@ class Coordinator:
             cost_spent_usd=draft.cost_spent_usd,
             blocked_reason=blocked,
         )
+        schedule(proposal, self.config.policies)
+        return proposal
 
     def _stage(self, kind: str, fields: dict[str, Any]) -> StagedAction:
         connector = self.connectors.get(kind)
@@ -707,12 +756,14 @@ class Coordinator:
         reply_to: str | None = None,
         final: bool = False,
     ) -> str | None:
+        return await self.post(chat, Outbound(kind=kind, text=text, task_id=task_id, reply_to=reply_to, final=final))
+
+    async def post(self, chat: ChatRef, message: Outbound) -> str | None:
+        """Best effort, after the commit that made the message true: a chat outage never undoes state."""
         try:
-            return await self.outbox.send(
-                chat, Outbound(kind=kind, text=text, task_id=task_id, reply_to=reply_to, final=final)
-            )
+            return await self.outbox.send(chat, message)
         except Exception:
-            log.exception("could not send %s to %s", kind.value, chat)
+            log.exception("could not send %s to %s", message.kind.value, chat)
             return None
 
 

@@ -79,6 +79,18 @@ class ProposalEdited(Event):
     pass
 
 
+class ProposalReminded(Event):
+    pass
+
+
+class ProposalSnoozed(Event):
+    pass
+
+
+class ProposalExpired(Event):
+    pass
+
+
 class ActionApplying(Event):
     pass
 
@@ -105,6 +117,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ProposalRejected,
         ProposalUndone,
         ProposalEdited,
+        ProposalReminded,
+        ProposalSnoozed,
+        ProposalExpired,
         ActionApplying,
         ActionApplied,
         ActionFailed,

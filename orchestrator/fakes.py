@@ -177,3 +177,62 @@ class FakeConnector:
             raise TransientConnectorError("connection refused")
         self.delivered.append((idempotency_key, fields))
         return f"Sent to {fields['to']}"
+
+
+@dataclass
+class InMemoryDigestBook:
+    saved: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    sent_days: set[str] = field(default_factory=set)
+    position: str = "0"
+    started: datetime | None = None
+
+    async def save(self, digest_id: str, entries: list[tuple[str, int]]) -> None:
+        self.saved[digest_id] = list(entries)
+
+    async def entries(self, digest_id: str) -> list[tuple[str, int]]:
+        return list(self.saved.get(digest_id, []))
+
+    async def sent(self, date: str) -> bool:
+        return date in self.sent_days
+
+    async def mark_sent(self, date: str) -> None:
+        self.sent_days.add(date)
+
+    async def cursor(self) -> str:
+        return self.position
+
+    async def advance(self, cursor: str) -> None:
+        self.position = cursor
+
+    async def since(self, now: datetime) -> datetime:
+        self.started = self.started or now
+        return self.started
+
+
+@dataclass
+class FakeSpend:
+    days: dict[str, float] = field(default_factory=dict)
+
+    async def day(self, date: str) -> float:
+        return self.days.get(date, 0.0)
+
+
+@dataclass
+class FakeLiveness:
+    alive: int = 1
+    failing: dict[str, int] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+
+    async def workers(self) -> int:
+        return self.alive
+
+    async def record(self, platform: str, ok: bool) -> None:
+        self.failing[platform] = 0 if ok else self.failing.get(platform, 0) + 1
+
+    async def failures(self, platform: str) -> int:
+        return self.failing.get(platform, 0)
+
+    async def flag(self, name: str, on: bool) -> bool:
+        changed = (name in self.flags) != on
+        (self.flags.add if on else self.flags.discard)(name)
+        return changed

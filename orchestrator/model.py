@@ -196,6 +196,10 @@ class Task:
         """The proposal's undo moves the task; the proposal's event records it."""
         self._move(TaskStatus.UNDONE)
 
+    def expired(self) -> None:
+        """The proposal's expiry moves the task; the proposal's event records it."""
+        self._move(TaskStatus.EXPIRED)
+
     def applying(self, at: datetime) -> ev.Event | None:
         if self.status is TaskStatus.APPLYING:
             return None
@@ -226,6 +230,9 @@ class Proposal:
     status: ProposalStatus = ProposalStatus.PENDING
     decision: Decision | None = None
     hold_until: datetime | None = None
+    remind_at: datetime | None = None
+    expires_at: datetime | None = None
+    reminders: int = 0
     rev: int = 0
 
     def staged(self, at: datetime) -> ev.Event:
@@ -238,6 +245,31 @@ class Proposal:
             proposal_status=self.status,
             task_status=TaskStatus.PROPOSED,
             detail={"version": self.version, "actions": [a.kind for a in self.actions], "risk": self.risk},
+        )
+
+    def remind(self, at: datetime, next_at: datetime | None) -> ev.Event:
+        self.reminders += 1
+        self.remind_at = next_at
+        return ev.ProposalReminded(
+            at=at, task_id=self.task_id, proposal_id=self.id, detail={"reminder": self.reminders}
+        )
+
+    def snooze(self, actor: Actor, until: datetime, at: datetime) -> ev.Event:
+        self.remind_at = until
+        return ev.ProposalSnoozed(
+            at=at, task_id=self.task_id, proposal_id=self.id, actor=actor.id, detail={"until": until.isoformat()}
+        )
+
+    def expire(self, at: datetime, reason: str) -> ev.Event:
+        _check(f"proposal {self.id}", PROPOSAL_MOVES, self.status, ProposalStatus.EXPIRED)
+        self.status, self.remind_at = ProposalStatus.EXPIRED, None
+        return ev.ProposalExpired(
+            at=at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            summary=_clip(reason),
+            proposal_status=self.status,
+            task_status=TaskStatus.EXPIRED,
         )
 
     def decide(self, decision: Decision) -> ev.Event:

@@ -14,6 +14,8 @@ class Kind(StrEnum):
     OUTCOME = "outcome"
     NOTICE = "notice"
     ERROR = "error"
+    REMINDER = "reminder"
+    DIGEST = "digest"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,3 +29,7 @@ class Outbound:
     task_id: str | None = None
     reply_to: str | None = None
     final: bool = False
+    proposals: tuple[Proposal, ...] = ()
+    """A digest's pending proposals, each shown with its own buttons."""
+    ref: str = ""
+    """A digest's id, for its Approve-all-low-risk button."""

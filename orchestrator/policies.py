@@ -63,9 +63,24 @@ class AutoRule:
 
 
 @dataclass(frozen=True)
+class ReminderRule:
+    """When a pending proposal of a kind is brought back to the operator, and what its expiry does:
+    `deny` expires it (a late click is refused), `remind` reminds again, `keep` leaves it pending."""
+
+    remind_after_hours: float | None = 4.0
+    expire_after_hours: float | None = None
+    at_expiry: str = "keep"
+
+
+EXPIRY_ACTIONS = ("deny", "keep", "remind")
+
+
+@dataclass(frozen=True)
 class Policies:
     auto_approve: tuple[AutoRule, ...] = ()
     undoable: frozenset[str] = field(default_factory=frozenset)
+    reminders: tuple[tuple[str, ReminderRule], ...] = ()
+    default_reminder: ReminderRule = field(default_factory=ReminderRule)
 
     @property
     def needs_memory(self) -> bool:
@@ -97,3 +112,18 @@ def _matching(action: StagedAction, proposal: Proposal, rules: Sequence[AutoRule
 
 def is_undoable(proposal: Proposal, policies: Policies) -> bool:
     return any(action.kind in policies.undoable for action in proposal.actions)
+
+
+def reminder_rule(proposal: Proposal, policies: Policies) -> ReminderRule:
+    """The strictest rule over the proposal's actions: the earliest reminder, and the earliest expiry that
+    does something (deny before remind when they tie)."""
+    by_kind = dict(policies.reminders)
+    rules = [by_kind.get(a.kind, policies.default_reminder) for a in proposal.actions] or [policies.default_reminder]
+    reminds = [r.remind_after_hours for r in rules if r.remind_after_hours is not None]
+    acting = [r for r in rules if r.expire_after_hours is not None and r.at_expiry != "keep"]
+    first = min(acting, key=lambda r: (r.expire_after_hours, r.at_expiry != "deny"), default=None)
+    return ReminderRule(
+        remind_after_hours=min(reminds) if reminds else None,
+        expire_after_hours=first.expire_after_hours if first else None,
+        at_expiry=first.at_expiry if first else "keep",
+    )

@@ -108,3 +108,37 @@ class Facts(Protocol):
     async def forget(self, fact_id: str) -> str | None: ...
     async def known(self, needles: Sequence[str]) -> frozenset[str]:
         """Those of `needles` (addresses, names) that appear in a remembered fact."""
+
+
+class DigestBook(Protocol):
+    """What the scheduler remembers about digests, shared by every scheduler process."""
+
+    async def save(self, digest_id: str, entries: list[tuple[str, int]]) -> None:
+        """The low-risk proposals (id, version) a digest offered under Approve all."""
+
+    async def entries(self, digest_id: str) -> list[tuple[str, int]]: ...
+    async def sent(self, date: str) -> bool: ...
+    async def mark_sent(self, date: str) -> None: ...
+    async def cursor(self) -> str:
+        """The ledger position the last scheduled digest covered up to."""
+
+    async def advance(self, cursor: str) -> None: ...
+    async def since(self, now: datetime) -> datetime:
+        """When scheduling began (set on first call): digests before it were never due."""
+
+
+class Spend(Protocol):
+    async def day(self, date: str) -> float:
+        """Model spend in USD on a local date (YYYY-MM-DD)."""
+
+
+class Liveness(Protocol):
+    async def workers(self) -> int: ...
+    async def record(self, platform: str, ok: bool) -> None:
+        """One delivery to a chat platform worked or failed."""
+
+    async def failures(self, platform: str) -> int:
+        """Deliveries that failed in a row, across processes."""
+
+    async def flag(self, name: str, on: bool) -> bool:
+        """Set or clear an alert flag; True only for the one caller that changed it (alerts go out once)."""

@@ -5,13 +5,27 @@ from __future__ import annotations
 from orchestrator.model import Proposal, ProposalStatus
 from orchestrator.outbound import Kind, Outbound
 
-MARKS = {Kind.PROGRESS: "…", Kind.CARD: "?", Kind.OUTCOME: "✓", Kind.NOTICE: "•", Kind.ERROR: "✗"}
+MARKS = {
+    Kind.PROGRESS: "…",
+    Kind.CARD: "?",
+    Kind.OUTCOME: "✓",
+    Kind.NOTICE: "•",
+    Kind.ERROR: "✗",
+    Kind.REMINDER: "⏰",
+    Kind.DIGEST: "📋",
+}
 BODY_LINES = 12
 
 
 def render(message: Outbound) -> str:
     if message.kind is Kind.CARD and message.proposal is not None:
         return card(message.proposal)
+    if message.kind is Kind.REMINDER and message.proposal is not None:
+        pid = message.proposal.id
+        return f"⏰ {message.text}\n{card(message.proposal)}\n  /snooze {pid} 1h   /snooze {pid} tomorrow"
+    if message.kind is Kind.DIGEST:
+        decide = [f"  /approve {p.id}   /reject {p.id}" for p in message.proposals]
+        return "\n".join([f"📋 {message.text}", *decide])
     prefix = f"[{message.task_id}] " if message.task_id and message.kind is Kind.PROGRESS else ""
     return f"{MARKS[message.kind]} {prefix}{message.text}"
 

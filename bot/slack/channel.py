@@ -60,6 +60,8 @@ class SlackChannel:
         app.action(render.REJECT)(inbound.on_reject)
         app.action(render.EDIT)(inbound.on_edit)
         app.action(render.FULL)(inbound.on_full)
+        app.action(render.SNOOZE)(inbound.on_snooze)
+        app.action(render.APPROVE_LOW)(inbound.on_approve_low)
         app.view("deputy_reject_reason")(inbound.on_reject_submit)
         app.view("deputy_edit_fields")(inbound.on_edit_submit)
 

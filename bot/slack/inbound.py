@@ -106,6 +106,21 @@ class SlackInbound:
         verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject"}[action["action_id"]]
         self.spawn(self._click(body, verb, action["value"], f"act-{action.get('action_ts')}-{body['user']['id']}"))
 
+    async def on_snooze(self, ack: AsyncAck, body: Body, action: Body) -> None:
+        await ack()
+        proposal_id, _, until = action["value"].partition("|")
+        event_id = f"act-{action.get('action_ts')}-{body['user']['id']}"
+        self.spawn(self._click(body, f"snooze:{until}", proposal_id, event_id))
+
+    async def on_approve_low(self, ack: AsyncAck, body: Body, action: Body) -> None:
+        await ack()
+
+        async def answer(text: str, refused: bool) -> None:
+            await self._answer(body, text)
+
+        click = Click(_actor(body), _chat(body), "approve_low", action["value"], f"act-{action.get('action_ts')}")
+        self.spawn(self.coordinator.approve_low(click, answer))
+
     async def on_reject(self, ack: AsyncAck, body: Body, action: Body) -> None:
         """Reject asks for an optional reason first (the modal's submission decides)."""
         await ack()

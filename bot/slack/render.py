@@ -14,7 +14,16 @@ TEXT_LIMIT = 3000
 BLOCK_LIMIT = 50
 FALLBACK_LIMIT = 4000  # the notification text; Slack truncates longer ones
 APPROVE, REJECT, EDIT, UNDO, FULL = "deputy_approve", "deputy_reject", "deputy_edit", "deputy_undo", "deputy_full"
-MARKS = {Kind.PROGRESS: "⏳", Kind.CARD: "📝", Kind.OUTCOME: "✅", Kind.NOTICE: "", Kind.ERROR: "⚠️"}
+SNOOZE, APPROVE_LOW = "deputy_snooze", "deputy_approve_low"
+MARKS = {
+    Kind.PROGRESS: "⏳",
+    Kind.CARD: "📝",
+    Kind.OUTCOME: "✅",
+    Kind.NOTICE: "",
+    Kind.ERROR: "⚠️",
+    Kind.REMINDER: "⏰",
+    Kind.DIGEST: "📋",
+}
 Block = dict[str, Any]
 
 
@@ -28,6 +37,8 @@ def clip(text: str, limit: int = TEXT_LIMIT) -> str:
 
 def message(out: Outbound) -> tuple[str, list[Block]]:
     """The notification text and the blocks of one message."""
+    if out.kind is Kind.DIGEST:
+        return clip(out.text, FALLBACK_LIMIT), digest_blocks(out)
     card = view(out)
     if card is not None:
         return clip(f"Proposal {card.id}: {card.title}", FALLBACK_LIMIT), card_blocks(card)
@@ -84,11 +95,33 @@ def _buttons(card: CardView) -> list[Block]:
                 "deny": {"type": "plain_text", "text": "Cancel"},
             }
         buttons += [approve, _button("Reject", REJECT, card.id, "danger"), _button("Edit", EDIT, card.id)]
+    if card.reminder:
+        buttons += [_button("Snooze 1h", SNOOZE, f"{card.id}|1h"), _button("Tomorrow", SNOOZE, f"{card.id}|tomorrow")]
     if card.undoable:
         buttons.append(_button("Undo", UNDO, card.id))
     if card.truncated:
         buttons.append(_button("Full text", FULL, card.id))
     return buttons
+
+
+def digest_blocks(out: Outbound) -> list[Block]:
+    """The digest's text, each waiting proposal with its buttons, and Approve all low-risk."""
+    blocks: list[Block] = [section(f"📋 {out.text}")]
+    for proposal in out.proposals:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"digest:{proposal.id}:{proposal.version}",
+                "elements": [
+                    _button(f"Approve {proposal.id}", APPROVE, proposal.id, "primary"),
+                    _button(f"Reject {proposal.id}", REJECT, proposal.id, "danger"),
+                ],
+            }
+        )
+    if out.ref:
+        low = _button("Approve all low-risk", APPROVE_LOW, out.ref, "primary")
+        blocks.append({"type": "actions", "block_id": f"digest:{out.ref}", "elements": [low]})
+    return blocks[:BLOCK_LIMIT]
 
 
 # ---- modals -------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from orchestrator.model import Actor, ChatRef
 
 log = logging.getLogger("deputy.telegram")
 TOAST_CHARS = 200
-VERBS = {"a": "approve", "r": "reject", "u": "undo"}
+VERBS = {"a": "approve", "r": "reject", "u": "undo", "s": "snooze:1h", "t": "snooze:tomorrow", "al": "approve_low"}
 
 
 def actor(user: User) -> Actor:
@@ -69,7 +69,10 @@ class TelegramInbound:
             await query.answer(text[:TOAST_CHARS])
 
         click = Click(actor(query.from_user), chat, VERBS[code], proposal_id, event_id=f"cb{query.id}")
-        await self.coordinator.click(click, toast)
+        if code == "al":
+            await self.coordinator.approve_low(click, toast)
+        else:
+            await self.coordinator.click(click, toast)
 
     async def _full_text(self, query: CallbackQuery, chat: ChatRef, proposal_id: str) -> None:
         try:

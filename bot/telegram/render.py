@@ -12,7 +12,15 @@ from orchestrator.outbound import Kind, Outbound
 
 LIMIT = 4096  # characters after entity parsing, counted in UTF-16 code units
 CALLBACK_BYTES = 64
-MARKS = {Kind.PROGRESS: "⏳", Kind.CARD: "📝", Kind.OUTCOME: "✅", Kind.NOTICE: "", Kind.ERROR: "⚠️"}
+MARKS = {
+    Kind.PROGRESS: "⏳",
+    Kind.CARD: "📝",
+    Kind.OUTCOME: "✅",
+    Kind.NOTICE: "",
+    Kind.ERROR: "⚠️",
+    Kind.REMINDER: "⏰",
+    Kind.DIGEST: "📋",
+}
 
 
 @dataclass(frozen=True)
@@ -35,12 +43,23 @@ class Piece:
 
 def render(message: Outbound) -> list[Piece]:
     """A card is one message (drafts shortened, with a Full text button); other text is split to fit."""
+    if message.kind is Kind.DIGEST:
+        return [Piece(escape(chunk)) for chunk in split(f"📋 {message.text}")[:-1]] + [_digest(message)]
     card = view(message)
     if card is not None:
         html = _card_html(card)
         return [Piece(html, _keyboard(card, shortened=card.truncated or "<blockquote>" not in html))]
     mark = MARKS[message.kind]
     return [Piece(escape(chunk)) for chunk in split(f"{mark} {message.text}" if mark else message.text)]
+
+
+def _digest(message: Outbound) -> Piece:
+    """The digest's last piece carries the buttons: each waiting proposal, and Approve all low-risk."""
+    text = split(f"📋 {message.text}")[-1]
+    rows = [[Button(f"✅ {p.id}", f"a:{p.id}"), Button(f"✖️ {p.id}", f"r:{p.id}")] for p in message.proposals]
+    if message.ref:
+        rows.append([Button("✅ Approve all low-risk", f"al:{message.ref}")])
+    return Piece(escape(text), rows)
 
 
 def render_full(proposal: Proposal) -> list[Piece]:
@@ -76,6 +95,8 @@ def _keyboard(card: CardView, *, shortened: bool) -> list[list[Button]]:
     rows: list[list[Button]] = []
     if card.pending:
         rows.append([Button("✅ Approve", f"a:{card.id}"), Button("✖️ Reject", f"r:{card.id}")])
+    if card.reminder:
+        rows.append([Button("⏰ Snooze 1h", f"s:{card.id}"), Button("⏰ Tomorrow", f"t:{card.id}")])
     if card.undoable:
         rows.append([Button("↩️ Undo", f"u:{card.id}")])
     if shortened and any(a.body for a in card.actions):

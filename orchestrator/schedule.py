@@ -1,0 +1,154 @@
+"""The scheduler's pass, run every few seconds by `deputy scheduler` (and inside `deputy up`): reminders and
+expiry, the daily digest, and liveness alerts. Safe to run in several processes at once: each reminder is a
+re-checked command, each digest date is posted under a lease and marked sent, each alert is a flag that
+flips once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from orchestrator import commands as cmd
+from orchestrator.coordinator import Coordinator
+from orchestrator.digest import DigestFacts, compose
+from orchestrator.events import Event
+from orchestrator.model import ChatRef
+from orchestrator.outbound import Kind, Outbound
+from orchestrator.ports import DigestBook, Ledger, Liveness, Spend
+from orchestrator.reminders import due
+
+log = logging.getLogger("deputy.scheduler")
+CONSOLE = ChatRef("console", "local")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    digest_chat: ChatRef
+    alert_chats: tuple[ChatRef, ...] = ()
+    digest_at: time = time(8, 0)
+    timezone: str = "UTC"
+    budget_usd: float = 5.0
+    platforms: tuple[str, ...] = ()
+    late_after: timedelta = timedelta(minutes=5)
+    worker_grace: timedelta = timedelta(seconds=60)
+    failures_to_alert: int = 3
+    lease_seconds: int = 120
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass
+class Scheduler:
+    core: Coordinator
+    ledger: Ledger
+    book: DigestBook
+    spend: Spend
+    liveness: Liveness
+    config: ScheduleConfig
+    _no_workers_since: datetime | None = field(default=None, init=False)
+
+    async def tick(self) -> None:
+        for step in (self.remind_pass, self.digest_pass, self.liveness_pass):
+            try:
+                await step()
+            except Exception:
+                log.exception("scheduler step %s failed; the next tick retries", step.__name__)
+
+    # ---- reminders and expiry -----------------------------------------------------------------------
+
+    async def remind_pass(self) -> None:
+        now = self.core.clock.now()
+        for proposal in await self.core.pending():
+            if due(proposal, now):
+                await self.core.handle(cmd.RemindDue(proposal.id))
+
+    # ---- the digest ---------------------------------------------------------------------------------
+
+    async def digest_pass(self) -> None:
+        """The most recent digest time that has passed is posted once; after downtime, late and marked so."""
+        now = self.core.clock.now()
+        scheduled = self._last_scheduled(now)
+        if scheduled < await self.book.since(now):
+            return  # Deputy was not scheduling then: nothing was missed
+        day = scheduled.date().isoformat()
+        if await self.book.sent(day) or not await self.core.store.claim(f"digest:{day}", self.config.lease_seconds):
+            return
+        if await self.book.sent(day):  # another scheduler finished between our check and our lease
+            return
+        late = now - scheduled if now - scheduled > self.config.late_after else None
+        await self.post(self.config.digest_chat, scheduled.date(), late_by=late, advance=True)
+        await self.book.mark_sent(day)
+
+    def _last_scheduled(self, now: datetime) -> datetime:
+        local = now.astimezone(self.config.zone)
+        at = datetime.combine(local.date(), self.config.digest_at, self.config.zone)
+        return at if local >= at else at - timedelta(days=1)
+
+    async def post(
+        self, chat: ChatRef, day: date, *, late_by: timedelta | None = None, advance: bool = False, reply_to: str = ""
+    ) -> None:
+        """Build and post a digest; only the scheduled one moves the "since the last digest" cursor."""
+        events, cursor = await self._events_since(await self.book.cursor())
+        pending = await self.core.pending()
+        week = [await self.spend.day((day - timedelta(days=n)).isoformat()) for n in range(6, -1, -1)]
+        facts = DigestFacts(day, events, pending, week[-1], self.config.budget_usd, week, late_by)
+        digest_id = await self.core.store.new_id("d")
+        low = [(p.id, p.version) for p in pending if p.risk == "low" and not p.blocked_reason]
+        await self.book.save(digest_id, low)
+        message = Outbound(
+            kind=Kind.DIGEST,
+            text=compose(facts),
+            proposals=tuple(pending[:3]),
+            ref=digest_id if low else "",
+            reply_to=reply_to or None,
+            final=True,
+        )
+        await self.core.post(chat, message)
+        if advance:
+            await self.book.advance(cursor)
+
+    async def _events_since(self, cursor: str) -> tuple[list[Event], str]:
+        events: list[Event] = []
+        while batch := await self.ledger.read(after=cursor, count=1000):
+            events += [event for _, event in batch]
+            cursor = batch[-1][0]
+        return events, cursor
+
+    async def on_demand(self, chat: ChatRef, event_id: str) -> None:
+        """/digest: today's digest now, in the chat that asked; the daily one still comes."""
+        today = self.core.clock.now().astimezone(self.config.zone).date()
+        await self.post(chat, today, reply_to=event_id)
+
+    # ---- liveness -----------------------------------------------------------------------------------
+
+    async def liveness_pass(self) -> None:
+        await self._workers()
+        for platform in self.config.platforms:
+            failures = await self.liveness.failures(platform)
+            if failures >= self.config.failures_to_alert and await self.liveness.flag(f"channel:{platform}", True):
+                await self._alert(
+                    platform, f"⚠️ Deputy can't deliver to {platform}: the last {failures} attempts failed."
+                )
+            elif failures == 0 and await self.liveness.flag(f"channel:{platform}", False):
+                await self._alert(platform, f"✅ Deliveries to {platform} work again.")
+
+    async def _workers(self) -> None:
+        now = self.core.clock.now()
+        if await self.liveness.workers() > 0:
+            self._no_workers_since = None
+            if await self.liveness.flag("workers", False):
+                await self._alert("", "✅ A Deputy worker is running again; queued work continues.")
+            return
+        self._no_workers_since = self._no_workers_since or now
+        if now - self._no_workers_since >= self.config.worker_grace and await self.liveness.flag("workers", True):
+            await self._alert("", "⚠️ No Deputy worker has been seen for a minute: tasks wait. Start one: deputy worker")
+
+    async def _alert(self, failing: str, text: str) -> None:
+        """To the first configured chat that is not the failing channel; the console stream otherwise."""
+        log.warning(text)
+        chat = next((c for c in self.config.alert_chats if c.platform != failing), CONSOLE)
+        await self.core.post(chat, Outbound(kind=Kind.NOTICE if text.startswith("✅") else Kind.ERROR, text=text))

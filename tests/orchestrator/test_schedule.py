@@ -1,0 +1,201 @@
+"""The scheduler on in-memory fakes with a controllable clock: digest content and timing, Approve all
+low-risk, reminders, snooze and expiry, liveness alerts."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, time
+
+import pytest
+
+from orchestrator import commands as cmd
+from orchestrator.coordinator import Click
+from orchestrator.fakes import FakeLiveness, FakeSpend, InMemoryDigestBook
+from orchestrator.model import ChatRef, ProposalStatus
+from orchestrator.outbound import Kind, Outbound
+from orchestrator.policies import Policies, ReminderRule
+from orchestrator.schedule import ScheduleConfig, Scheduler
+from tests.orchestrator.conftest import BOSS, Core
+from tests.orchestrator.test_coordinator import EMAIL, staged
+
+DIGEST_CHAT, SLACK, TELEGRAM = ChatRef("slack", "C-ops"), ChatRef("slack", "D1"), ChatRef("telegram", "42")
+RISKY = replace(EMAIL, risk="high", summary="Email the whole list")
+
+
+def scheduler(core: Core, book: InMemoryDigestBook | None = None, **config: object) -> Scheduler:
+    settings = ScheduleConfig(digest_chat=DIGEST_CHAT, digest_at=time(8, 0), **config)  # type: ignore[arg-type]
+    book = book or InMemoryDigestBook()
+    core.coordinator.digests = book  # one book, as the composition root wires it
+    return Scheduler(core.coordinator, core.store, book, FakeSpend(), FakeLiveness(), settings)
+
+
+def sent(core: Core, kind: Kind) -> list[tuple[ChatRef, Outbound]]:
+    return [(chat, m) for chat, _, m in core.outbox.sent if m.kind is kind]
+
+
+def at(core: Core, hour: int, minute: int = 0, day: int = 3) -> None:
+    core.clock.current = datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+async def test_digest_says_what_was_done_waits_failed_and_spent(core: Core) -> None:
+    done = await staged(core)
+    await core.say(f"/approve {done}")
+    await core.coordinator.handle(cmd.ApplyProposal(done))
+    await staged(core)  # pending
+    await core.say("email bob@acme.com about the launch")
+    await core.coordinator.handle(cmd.FailTask(core.queue.runs[-1], "the model timed out"))
+    s = scheduler(core)
+    s.spend = FakeSpend({"2026-11-03": 0.4, "2026-11-01": 0.8})
+    await s.post(DIGEST_CHAT, datetime(2026, 11, 3).date())
+    [(chat, digest)] = sent(core, Kind.DIGEST)
+    lines = digest.text.splitlines()
+    assert chat == DIGEST_CHAT and len(lines) <= 15
+    assert lines[0] == "Digest for Tue 03 Nov"
+    assert "Done (1 task):" in lines and any("Sent to jane@acme.com · approved by console:operator" in x for x in lines)
+    assert "Waiting for you (1):" in lines and "Failed, needs attention (1):" in lines
+    assert any("the model timed out" in x for x in lines)
+    assert lines[-1] == "Spend: $0.40 of $5.00 today · 7 days ▁▁▁▁█▁▅ $1.20"
+    assert len(digest.proposals) == 1 and digest.ref  # its buttons, and Approve all low-risk
+
+
+async def test_quiet_day(core: Core) -> None:
+    await scheduler(core).post(DIGEST_CHAT, datetime(2026, 11, 3).date())
+    [(_, digest)] = sent(core, Kind.DIGEST)
+    assert digest.text == "Digest for Tue 03 Nov\nQuiet day: nothing done, nothing waiting, nothing failed."
+    assert digest.ref == ""
+
+
+async def test_two_schedulers_post_one_digest(core: Core) -> None:
+    book = InMemoryDigestBook()
+    at(core, 7, 0)
+    first, second = scheduler(core, book), scheduler(core, book)
+    await asyncio.gather(first.tick(), second.tick())
+    assert sent(core, Kind.DIGEST) == []  # not yet 08:00
+    at(core, 8, 0)
+    await asyncio.gather(first.tick(), second.tick(), first.tick())
+    assert len(sent(core, Kind.DIGEST)) == 1
+    at(core, 8, 0, day=4)
+    await asyncio.gather(first.tick(), second.tick())
+    assert len(sent(core, Kind.DIGEST)) == 2  # the next day's, once
+
+
+async def test_downtime_over_digest_time_gives_one_late_digest(core: Core) -> None:
+    book = InMemoryDigestBook()
+    at(core, 7, 30)
+    await scheduler(core, book).tick()  # running before the digest time, then down
+    at(core, 10, 30)
+    restarted = scheduler(core, book)
+    await restarted.tick()
+    await restarted.tick()
+    [(_, digest)] = sent(core, Kind.DIGEST)
+    assert "late by 2 h 30 min" in digest.text.splitlines()[0]
+
+
+async def test_first_start_after_digest_time_does_not_post_a_missed_one(core: Core) -> None:
+    at(core, 10, 0)
+    await scheduler(core).tick()
+    assert sent(core, Kind.DIGEST) == []
+
+
+async def test_approve_all_low_risk_applies_each_once_and_leaves_high_risk(core: Core) -> None:
+    low = [await staged(core), await staged(core)]
+    high = await staged(core, RISKY)
+    s = scheduler(core)
+    await s.post(DIGEST_CHAT, datetime(2026, 11, 3).date())
+    [(_, digest)] = sent(core, Kind.DIGEST)
+    answers: list[str] = []
+
+    async def answer(text: str, refused: bool) -> None:
+        answers.append(text)
+
+    press = Click(BOSS, DIGEST_CHAT, "approve_low", digest.ref, "press-1")
+    await core.coordinator.approve_low(press, answer)
+    await core.coordinator.approve_low(press, answer)  # the same press redelivered
+    await core.coordinator.approve_low(replace(press, event_id="press-2"), answer)  # pressed again
+    assert sorted(core.queue.applies) == sorted(low)
+    proposal = await core.store.get_proposal(high)
+    assert proposal and proposal.status is ProposalStatus.PENDING
+    assert answers[0] == "Approved 2 low-risk proposals." and answers[-1].startswith("Approved 0")
+
+
+async def test_reminder_after_hours_snooze_moves_it(core: Core) -> None:
+    pid = await staged(core)
+    s = scheduler(core)
+    core.clock.advance(3 * 3600)
+    await s.tick()
+    assert sent(core, Kind.REMINDER) == []
+    core.clock.advance(3600)
+    await s.tick()
+    await s.tick()
+    [(chat, reminder)] = sent(core, Kind.REMINDER)
+    assert reminder.proposal and reminder.proposal.id == pid and "4 h" in reminder.text
+    answers: list[str] = []
+
+    async def answer(text: str, refused: bool) -> None:
+        answers.append(text)
+
+    await core.coordinator.click(Click(BOSS, chat, "snooze:1h", pid, "snooze-1"), answer)
+    core.clock.advance(59 * 60)
+    await s.tick()
+    assert len(sent(core, Kind.REMINDER)) == 1
+    core.clock.advance(60)
+    await s.tick()
+    assert len(sent(core, Kind.REMINDER)) == 2
+    assert any(e.type == "ProposalSnoozed" for e in core.store.ledger)
+
+
+@pytest.mark.parametrize("at_expiry", ["deny", "keep"])
+async def test_expiry_denies_or_keeps_as_the_policy_says(core: Core, at_expiry: str) -> None:
+    rule = ReminderRule(remind_after_hours=4, expire_after_hours=48, at_expiry=at_expiry)
+    core.coordinator.config = replace(core.coordinator.config, policies=Policies(reminders=(("email.send", rule),)))
+    pid = await staged(core)
+    s = scheduler(core)
+    core.clock.advance(48 * 3600)
+    await s.tick()
+    await s.tick()
+    proposal = await core.store.get_proposal(pid)
+    assert proposal is not None
+    if at_expiry == "keep":
+        assert proposal.status is ProposalStatus.PENDING
+        return
+    assert proposal.status is ProposalStatus.EXPIRED
+    assert [e.type for e in core.store.ledger].count("ProposalExpired") == 1
+    assert "Expired: no decision within 48 h" in core.outbox.sent[-1][2].text
+    await core.say(f"/approve {pid}", actor=BOSS)
+    assert core.outbox.sent[-1][2].text == f"Proposal {pid} is expired. Nothing changed."
+    assert core.queue.applies == []
+
+
+async def test_failing_channel_alerts_once_elsewhere_and_once_on_recovery(core: Core) -> None:
+    s = scheduler(core, platforms=("slack", "telegram"), alert_chats=(SLACK, TELEGRAM))
+    live = s.liveness
+    assert isinstance(live, FakeLiveness)
+    for _ in range(3):
+        await live.record("slack", False)
+    await s.tick()
+    await s.tick()
+    alerts = [(c, m.text) for c, m in sent(core, Kind.ERROR)]
+    assert alerts == [(TELEGRAM, "⚠️ Deputy can't deliver to slack: the last 3 attempts failed.")]
+    await live.record("slack", True)
+    await s.tick()
+    await s.tick()
+    assert [(c, m.text) for c, m in sent(core, Kind.NOTICE)] == [(TELEGRAM, "✅ Deliveries to slack work again.")]
+
+
+async def test_no_worker_for_a_minute_alerts_once(core: Core) -> None:
+    s = scheduler(core, alert_chats=(SLACK,))
+    assert isinstance(s.liveness, FakeLiveness)
+    s.liveness.alive = 0
+    await s.tick()
+    core.clock.advance(59)
+    await s.tick()
+    assert sent(core, Kind.ERROR) == []
+    core.clock.advance(2)
+    await s.tick()
+    await s.tick()
+    assert len(sent(core, Kind.ERROR)) == 1 and "No Deputy worker" in sent(core, Kind.ERROR)[0][1].text
+    s.liveness.alive = 1
+    await s.tick()
+    await s.tick()
+    assert len(sent(core, Kind.NOTICE)) == 1
