@@ -109,3 +109,16 @@ def test_home_lists_pending_with_buttons_and_spend() -> None:
     view_ = home([proposal()], [], "$0.0000 of $5.00")
     dumped = json.dumps(view_)
     assert view_["type"] == "home" and "Waiting for you (1)" in dumped and "$0.0000 of $5.00" in dumped
+
+
+def test_reminder_and_digest_buttons() -> None:
+    p = proposal()
+    _, blocks = message(Outbound(kind=Kind.REMINDER, text="Still waiting for your decision (4 h)", proposal=p))
+    actions = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert [(e["action_id"], e["value"]) for e in actions][-2:] == [
+        ("deputy_snooze", "p7k2m9qx|1h"),
+        ("deputy_snooze", "p7k2m9qx|tomorrow"),
+    ]
+    _, digest = message(Outbound(kind=Kind.DIGEST, text="Digest for Tue 03 Nov", proposals=(p,), ref="d9"))
+    ids = [(e["action_id"], e["value"]) for b in digest if b["type"] == "actions" for e in b["elements"]]
+    assert ids == [("deputy_approve", "p7k2m9qx"), ("deputy_reject", "p7k2m9qx"), ("deputy_approve_low", "d9")]

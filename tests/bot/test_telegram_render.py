@@ -78,3 +78,13 @@ def test_split_counts_utf16_and_keeps_everything() -> None:
 def test_plain_text_is_escaped() -> None:
     [piece] = render(Outbound(kind=Kind.NOTICE, text="a <b> & c"))
     assert piece.html == "a &lt;b&gt; &amp; c"
+
+
+def test_reminder_offers_snooze_and_the_digest_its_buttons() -> None:
+    p = proposal()
+    [reminder] = render(Outbound(kind=Kind.REMINDER, text="Still waiting for your decision (4 h): x", proposal=p))
+    assert buttons(reminder) == ["a:p7k2m9qx", "r:p7k2m9qx", "s:p7k2m9qx", "t:p7k2m9qx"]
+    assert "Still waiting for your decision" in reminder.html
+    digest = render(Outbound(kind=Kind.DIGEST, text="Digest for Tue 03 Nov\n<b>", proposals=(p,), ref="d9"))
+    assert buttons(digest[-1]) == ["a:p7k2m9qx", "r:p7k2m9qx", "al:d9"]
+    assert "&lt;b&gt;" in digest[-1].html
