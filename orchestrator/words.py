@@ -11,6 +11,7 @@ Deputy — what you can say:
   /approve <id>, /reject <id> [reason], /undo <id>
                                     decide a proposal (the buttons do the same)
   /edit <id> <field> <new value>    change a pending proposal (e.g. /edit p1 subject Hi)
+  /snooze <id> [1h|tomorrow]        put off a proposal's reminder
   /status                           running tasks, pending proposals, today's spend
   /remember <fact>, /recall <query>, /forget <id>
                                     memory

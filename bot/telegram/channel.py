@@ -31,6 +31,7 @@ COMMANDS = [
     BotCommand("approve", "approve a proposal: /approve <id>"),
     BotCommand("reject", "reject a proposal: /reject <id> [reason]"),
     BotCommand("undo", "cancel an approved action in its undo window"),
+    BotCommand("snooze", "put off a reminder: /snooze <id> 1h|tomorrow"),
     BotCommand("remember", "remember a fact"),
     BotCommand("recall", "search memory"),
     BotCommand("forget", "forget a fact: /forget <id>"),

@@ -7,14 +7,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from html import unescape
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from agents.scheduler import for_runtime
 from config.wiring import Runtime
 from memory.embedded import free_port
+from orchestrator.model import ChatRef
 from tests.conftest import Smtp, Workers, eventually
 from tests.e2e.helpers import web_deputy
 from tests.e2e.test_up import Up
@@ -219,3 +222,36 @@ async def test_deputy_up_fetches_what_was_sent_while_down_and_stops_cleanly(
             up.process.kill()
     assert up.process is not None and up.process.returncode == 0, output
     assert "Traceback" not in output
+
+
+async def test_digest_approve_all_low_risk_clears_the_waiting_ones_once(
+    api: FakeBotApi, tg_env: dict[str, str], workers: Workers, smtp: Smtp
+) -> None:
+    data = Path(tg_env["DEPUTY_DATA_DIR"])
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "policies.yaml").write_text("auto_approve: []\n")  # notes wait for a decision too
+    env = {**tg_env, "DEPUTY_DIGEST_CHANNEL": f"telegram:{CHAT}"}
+    workers.start(**env)
+    async with _deputy(api, env) as deputy:
+        for text in ("plan the launch", "plan the offsite", "email jane@acme.com about the renewal"):
+            await api.push(api.text_update(text))
+        await eventually(lambda: len({c.params["message_id"] for c in deputy.cards()}) == 3, 30, "three cards")
+        await for_runtime(deputy.runtime).post(ChatRef("telegram", str(CHAT)), date(2026, 11, 3))
+        digest = await eventually(
+            lambda: [c for c in api.sent("sendMessage") if "Digest for" in c.params["text"]], 10, "the digest"
+        )
+        keys = [b["callback_data"] for row in digest[0].markup() for b in row]
+        assert keys[-1].startswith("al:") and "Waiting for you (3)" in digest[0].params["text"]
+        await deputy.click(keys[-1], message_id=1)
+        await deputy.click(keys[-1], message_id=1)  # pressed twice
+        await eventually(lambda: len(deputy.toasts()) == 2, 20, "both answers")
+        approved = [int(t.split()[1]) for t in deputy.toasts()]  # the presses race: between them, two approvals
+        assert sorted(approved) in ([0, 2], [1, 1]) and all("low-risk" in t for t in deputy.toasts())
+        await eventually(lambda: len(api_done(api)) == 2, 30, "both notes saved")
+        await asyncio.sleep(0.5)
+        assert len(api_done(api)) == 2 and smtp.messages == []  # the medium-risk email still waits
+        assert len(await deputy.runtime.store.ids("proposal", "pending")) == 1
+
+
+def api_done(api: FakeBotApi) -> set[int]:
+    return {int(c.params["message_id"]) for c in api.sent("editMessageText") if "Done: Saved note" in c.params["text"]}
