@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 from datetime import date
+from types import FrameType
 
 from redis import Redis
 
@@ -30,25 +32,35 @@ def for_runtime(runtime: Runtime) -> Scheduler:
     return build_scheduler(runtime.settings, runtime.coordinator, runtime.redis)
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, stopping: threading.Event) -> int:
     runtime = build_runtime(settings)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+
+    watcher = asyncio.create_task(asyncio.to_thread(stopping.wait))  # the signal handler's event, in the loop
+    watcher.add_done_callback(lambda _: stop.set())
     try:
         await run_loop(for_runtime(runtime), stop)
     finally:
+        stopping.set()
+        await watcher
         await runtime.close()
     return 0
 
 
 def run_scheduler(settings: Settings) -> int:
+    """Signals are caught first thing, so a stop that arrives while starting is a clean stop too."""
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
     sweeper = Maintenance(Redis.from_url(redis_url(settings)), worker_name=None)
     print(f"Deputy scheduler: digest at {settings.digest_at} {settings.timezone}; Ctrl-C to stop", flush=True)
     sweeper.start()
     try:
-        return asyncio.run(_serve(settings))
+        return asyncio.run(_serve(settings, stopping))
     finally:
         sweeper.stop()
         sweeper.join(timeout=5)

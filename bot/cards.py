@@ -12,6 +12,16 @@ from orchestrator.outbound import Kind, Outbound
 BODY_LINES = 8
 BODY_CHARS = 600
 HIGH_RISK = frozenset({"high", "critical"})
+MARKS = {
+    Kind.PROGRESS: "⏳",
+    Kind.CARD: "📝",
+    Kind.OUTCOME: "✅",
+    Kind.NOTICE: "",
+    Kind.ERROR: "⚠️",
+    Kind.REMINDER: "⏰",
+    Kind.DIGEST: "📋",
+}
+"""The mark in front of each kind of message on the chat platforms (the console has its own, plainer set)."""
 
 
 @dataclass(frozen=True)

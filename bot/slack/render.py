@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards import CardView, full_text, view
+from bot.cards import MARKS, CardView, full_text, view
 from orchestrator.model import Proposal, Task
 from orchestrator.outbound import Kind, Outbound
 
@@ -15,15 +15,6 @@ BLOCK_LIMIT = 50
 FALLBACK_LIMIT = 4000  # the notification text; Slack truncates longer ones
 APPROVE, REJECT, EDIT, UNDO, FULL = "deputy_approve", "deputy_reject", "deputy_edit", "deputy_undo", "deputy_full"
 SNOOZE, APPROVE_LOW = "deputy_snooze", "deputy_approve_low"
-MARKS = {
-    Kind.PROGRESS: "⏳",
-    Kind.CARD: "📝",
-    Kind.OUTCOME: "✅",
-    Kind.NOTICE: "",
-    Kind.ERROR: "⚠️",
-    Kind.REMINDER: "⏰",
-    Kind.DIGEST: "📋",
-}
 Block = dict[str, Any]
 
 

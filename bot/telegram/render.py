@@ -6,21 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
-from bot.cards import CardView, full_text, view
+from bot.cards import MARKS, CardView, full_text, view
 from orchestrator.model import Proposal
 from orchestrator.outbound import Kind, Outbound
 
 LIMIT = 4096  # characters after entity parsing, counted in UTF-16 code units
 CALLBACK_BYTES = 64
-MARKS = {
-    Kind.PROGRESS: "⏳",
-    Kind.CARD: "📝",
-    Kind.OUTCOME: "✅",
-    Kind.NOTICE: "",
-    Kind.ERROR: "⚠️",
-    Kind.REMINDER: "⏰",
-    Kind.DIGEST: "📋",
-}
 
 
 @dataclass(frozen=True)
