@@ -26,7 +26,7 @@ typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
 unit: $(VENV)/.synced
-	$(BIN)/pytest -q -m "not soak"
+	$(BIN)/pytest -q -m "not soak" -n 2 --dist loadfile
 
 soak: $(VENV)/.synced
 	$(BIN)/pytest -q -m soak

@@ -44,7 +44,11 @@ def preload() -> None:
     from connectors import email
     from memory import codec
 
-    jobs.settings()
+    settings = jobs.settings()
+    if settings.telegram_bot_token:
+        import bot.telegram.outbound
+    if settings.slack_bot_token:
+        import bot.slack.outbound  # noqa: F401
     codec.warm()
     email.warm()
     asyncio.run(_rehearse())

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import hooks, metrics
-from config.wiring import Runtime
+from config.wiring import Runtime, platform_outbox
 from memory.liveness import alive_workers
 
 REDIS: web.AppKey[Redis] = web.AppKey("redis", Redis)
@@ -59,14 +59,14 @@ def deputy_app(runtime: Runtime) -> web.Application:
         from bot.telegram import channel as telegram
         from bot.telegram.outbound import TelegramOutbox
 
-        outbox = runtime.outboxes["telegram"]
+        outbox = platform_outbox(runtime, "telegram")
         assert isinstance(outbox, TelegramOutbox)
         telegram.mount(app, telegram.TelegramChannel(settings, runtime.coordinator, outbox))
     if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
         from bot.slack import channel as slack
         from bot.slack.outbound import SlackOutbox
 
-        slack_outbox = runtime.outboxes["slack"]
+        slack_outbox = platform_outbox(runtime, "slack")
         assert isinstance(slack_outbox, SlackOutbox)
         slack.mount(app, slack.SlackChannel(settings, runtime.coordinator, slack_outbox))
     return app

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from email.utils import parseaddr
+from typing import cast
 
 from redis import Redis as SyncRedis
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -25,6 +27,8 @@ from memory.spend import RedisSpend
 from memory.store import RedisStore
 from orchestrator.coordinator import Coordinator, CoreConfig
 from orchestrator.errors import ConfigError
+from orchestrator.model import ChatRef
+from orchestrator.outbound import Outbound
 from orchestrator.ports import ChatOutbox, Connector, Drafter
 from orchestrator.routing import OutboxRouter
 from orchestrator.schedule import ScheduleConfig, Scheduler
@@ -87,20 +91,60 @@ class Runtime:
         await self.redis.aclose()
 
 
+class LazyOutbox:
+    """A platform outbox made on first use: most commands (`deputy ledger`, `chat`, …) never post to Slack or
+    Telegram, and importing their clients costs about a second per process."""
+
+    def __init__(self, make: Callable[[], ChatOutbox]) -> None:
+        self._make, self._made = make, cast("ChatOutbox | None", None)
+
+    def get(self) -> ChatOutbox:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    async def send(self, chat: ChatRef, message: Outbound) -> str | None:
+        return await self.get().send(chat, message)
+
+    async def edit(self, chat: ChatRef, ref: str, message: Outbound) -> None:
+        await self.get().edit(chat, ref, message)
+
+    async def close(self) -> None:
+        close = getattr(self._made, "close", None)
+        if close is not None:
+            await close()
+
+
 def outboxes(settings: Settings, redis: Redis) -> dict[str, ChatOutbox]:
     """One outbox per configured channel; workers post through them too."""
     chosen: dict[str, ChatOutbox] = {"console": ConsoleOutbox(redis)}
     if settings.telegram_bot_token:
-        from bot.telegram.outbound import TelegramOutbox
-
-        token = settings.telegram_bot_token.get_secret_value()
-        chosen["telegram"] = TelegramOutbox(token=token, base_url=settings.telegram_api_url, redis=redis)
+        chosen["telegram"] = LazyOutbox(lambda: _telegram(settings, redis))
     if settings.slack_bot_token:
-        from bot.slack.outbound import SlackOutbox, make_client
-
-        client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        chosen["slack"] = SlackOutbox(client=client, redis=redis)
+        chosen["slack"] = LazyOutbox(lambda: _slack(settings, redis))
     return chosen
+
+
+def _telegram(settings: Settings, redis: Redis) -> ChatOutbox:
+    from bot.telegram.outbound import TelegramOutbox
+
+    assert settings.telegram_bot_token is not None
+    token = settings.telegram_bot_token.get_secret_value()
+    return TelegramOutbox(token=token, base_url=settings.telegram_api_url, redis=redis)
+
+
+def _slack(settings: Settings, redis: Redis) -> ChatOutbox:
+    from bot.slack.outbound import SlackOutbox, make_client
+
+    assert settings.slack_bot_token is not None
+    client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    return SlackOutbox(client=client, redis=redis)
+
+
+def platform_outbox(runtime: Runtime, platform: str) -> ChatOutbox:
+    """The real outbox behind a channel (what its inbound adapter needs for buttons and modals)."""
+    outbox = runtime.outboxes[platform]
+    return outbox.get() if isinstance(outbox, LazyOutbox) else outbox
 
 
 def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
