@@ -76,7 +76,11 @@ def _waiting(proposal: Proposal) -> str:
 
 
 def _approvers(events: list[ev.Event]) -> dict[str, str]:
-    return {e.task_id: e.actor or "" for e in events if isinstance(e, ev.ProposalApproved) and e.actor}
+    return {
+        e.task_id: str(e.detail.get("by") or e.actor)
+        for e in events
+        if isinstance(e, ev.ProposalApproved) and (e.actor or e.detail.get("by"))
+    }
 
 
 def _still_failed(events: list[ev.Event]) -> list[ev.Event]:

@@ -287,7 +287,7 @@ class Proposal:
             summary=_clip(decision.reason),
             proposal_status=new,
             task_status=TaskStatus.APPROVED if approve else TaskStatus.REJECTED,
-            detail={"version": decision.version},
+            detail={"version": decision.version, "by": decision.actor.label},
         )
 
     def undo(self, actor: Actor, at: datetime) -> ev.Event:

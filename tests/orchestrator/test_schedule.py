@@ -52,7 +52,7 @@ async def test_digest_says_what_was_done_waits_failed_and_spent(core: Core) -> N
     lines = digest.text.splitlines()
     assert chat == DIGEST_CHAT and len(lines) <= 15
     assert lines[0] == "Digest for Tue 03 Nov"
-    assert "Done (1 task):" in lines and any("Sent to jane@acme.com · approved by console:operator" in x for x in lines)
+    assert "Done (1 task):" in lines and any("Sent to jane@acme.com · approved by you" in x for x in lines)
     assert "Waiting for you (1):" in lines and "Failed, needs attention (1):" in lines
     assert any("the model timed out" in x for x in lines)
     assert lines[-1] == "Spend: $0.40 of $5.00 today · 7 days ▁▁▁▁█▁▅ $1.20"
