@@ -43,6 +43,7 @@ class Console:
         self.last_id = "$"
         self.closing = asyncio.Event()
         self.prompting = False
+        self.prompt_drawn = False  # a message redrew the prompt since the operator last pressed Enter
 
     async def start(self) -> None:
         self.last_id = await newest_id(self.redis, self.stream) or "0-0"
@@ -62,6 +63,7 @@ class Console:
     def show(self, fields: dict[str, str]) -> None:
         if self.prompting:  # clear the prompt line, print, then draw the prompt again
             print(f"\r\x1b[K{fields['text']}\n{PROMPT}", end="", file=self.out, flush=True)
+            self.prompt_drawn = True
         else:
             print(fields["text"], file=self.out, flush=True)
         if fields.get("final") == "1" and fields.get("reply_to") in self.awaiting:
@@ -128,8 +130,10 @@ async def run_interactive(console: Console) -> int:
     console.prompting = True
     try:
         while True:
-            print(PROMPT, end="", file=console.out, flush=True)
+            if not console.prompt_drawn:  # an instant reply (/status) has already drawn it
+                print(PROMPT, end="", file=console.out, flush=True)
             line = await lines.get()
+            console.prompt_drawn = False
             if line is None or line.strip() in ("/quit", "/exit"):
                 return 0
             if line.strip():

@@ -42,6 +42,11 @@ def test_repl_answers_typed_lines_and_stops_on_ctrl_c(env: dict[str, str], tmp_p
         read_until(leader, "Done: Saved note")  # notes are saved by the default rule
         os.write(leader, b"/status\n")
         read_until(leader, "Pending proposals: 0")
+        os.write(leader, b"/help\n")
+        shown = read_until(leader, "/help                             this list")
+        time.sleep(0.3)
+        shown += os.read(leader, 65536).decode(errors="replace") if select.select([leader], [], [], 0.5)[0] else ""
+        assert "deputy> deputy>" not in shown.replace("\x1b[K", "").replace("\r", "")  # an instant reply: one prompt
         chat.send_signal(signal.SIGINT)  # what Ctrl-C delivers; nothing may wait for another Enter
         assert chat.wait(10) in (0, 130)
     finally:
