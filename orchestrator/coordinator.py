@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator import commands as cmd
 from orchestrator import policies
+from orchestrator.clicks import Answer, Click, Clicks
 from orchestrator.errors import (
     AlreadyDecided,
     BadRequest,
@@ -62,22 +63,6 @@ class Inbound:
 
 
 @dataclass(frozen=True)
-class Click:
-    """A button press on a card: `verb` is approve, reject or undo; `event_id` is the platform's id for it."""
-
-    actor: Actor
-    chat: ChatRef
-    verb: str
-    proposal_id: str
-    event_id: str
-    reason: str = ""
-    version: int | None = None
-
-
-Answer = Callable[[str, bool], Awaitable[None]]
-
-
-@dataclass(frozen=True)
 class CoreConfig:
     operators: frozenset[str] = frozenset()
     policies: Policies = field(default_factory=Policies)
@@ -109,6 +94,7 @@ class Coordinator:
         self.digest_hook: Callable[[ChatRef, str], Awaitable[None]] | None = None
         """Set by the composition root: posts the digest now to a chat (the scheduler owns the digest)."""
         reminders = Reminders(self)
+        self.clicks = Clicks(self)
         self._handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {
             cmd.SubmitTask: self._submit,
             cmd.StartTask: self._start,
@@ -152,70 +138,10 @@ class Coordinator:
             raise
 
     async def click(self, click: Click, answer: Answer) -> None:
-        """Handle a button press at most once; the presser always gets one short answer (a toast or an
-        ephemeral line): the decision, or — with `refused=True` — why nothing changed."""
-        key = f"event:{click.chat.platform}:{click.event_id}"
-        if not await self.store.claim(key, self.config.dedupe_seconds):
-            return
-        answered: list[str] = []
-
-        async def accepted(text: str) -> None:
-            answered.append(text)
-            await answer(text, False)
-
-        try:
-            await self.handle(self._click_command(click, accepted))
-        except DeputyError as err:
-            await answer(str(err), True)
-            return
-        except Exception:
-            with contextlib.suppress(Exception):  # as in `receive`: nothing was committed, so a retry may run
-                await self.store.release(key)
-            raise
-        if not answered:
-            await accepted(f"{click.verb.capitalize()}: done.")
-
-    @staticmethod
-    def _click_command(click: Click, ack: Callable[[str], Awaitable[None]]) -> cmd.Command:
-        if click.verb.startswith("snooze:"):
-            until = click.verb.removeprefix("snooze:")
-            return cmd.SnoozeProposal(
-                proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, until=until, event_id=click.event_id
-            )
-        if click.verb == "undo":
-            return cmd.UndoProposal(
-                proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
-            )
-        if click.verb not in ("approve", "reject"):
-            raise BadRequest(f"Unknown button {click.verb!r}.")
-        return cmd.DecideProposal(
-            proposal_id=click.proposal_id,
-            actor=click.actor,
-            verdict=Verdict.APPROVE if click.verb == "approve" else Verdict.REJECT,
-            chat=click.chat,
-            reason=click.reason,
-            event_id=click.event_id,
-            version=click.version,
-            ack=ack,
-        )
+        await self.clicks.click(click, answer)
 
     async def approve_low(self, click: Click, answer: Answer) -> None:
-        """A digest's "Approve all low-risk": each proposal it listed, at the version it showed, once. Each
-        approval is its own click (deduped per digest press and proposal), so a second press doubles nothing."""
-        entries = await self.digests.entries(click.proposal_id) if self.digests else []
-        approved, skipped = 0, 0
-
-        async def count(text: str, refused: bool) -> None:
-            nonlocal approved, skipped
-            approved, skipped = approved + (not refused), skipped + refused
-
-        for proposal_id, version in entries:
-            each = Click(
-                click.actor, click.chat, "approve", proposal_id, f"{click.event_id}:{proposal_id}", "", version
-            )
-            await self.click(each, count)
-        left = f"; {skipped} already decided or not allowed" if skipped else ""
-        await answer(f"Approved {approved} low-risk proposal{'s' if approved != 1 else ''}{left}.", approved == 0)
+        await self.clicks.approve_low(click, answer)
 
     async def full_text(self, proposal_id: str) -> Proposal:
         """The proposal whose drafts a card shortened, for a channel to show in full."""

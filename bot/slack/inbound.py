@@ -16,7 +16,8 @@ from slack_sdk.errors import SlackApiError
 from bot.slack import render
 from bot.slack.outbound import SlackOutbox
 from orchestrator import commands as cmd
-from orchestrator.coordinator import Click, Coordinator, Inbound
+from orchestrator.clicks import Click
+from orchestrator.coordinator import Coordinator, Inbound
 from orchestrator.errors import DeputyError
 from orchestrator.model import Actor, ChatRef
 from orchestrator.words import VERBS

@@ -10,7 +10,8 @@ from telegram.ext import ContextTypes
 
 from bot.telegram.outbound import TelegramOutbox
 from bot.telegram.render import render_full
-from orchestrator.coordinator import Click, Coordinator, Inbound
+from orchestrator.clicks import Click
+from orchestrator.coordinator import Coordinator, Inbound
 from orchestrator.errors import DeputyError
 from orchestrator.model import Actor, ChatRef
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.coordinator import Click
+from orchestrator.clicks import Click
 from orchestrator.fakes import FakeLiveness, FakeSpend, InMemoryDigestBook
 from orchestrator.model import ChatRef, ProposalStatus
 from orchestrator.outbound import Kind, Outbound
