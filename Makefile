@@ -9,7 +9,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-export UV_COMPILE_BYTECODE := 1  # .pyc at install: every `deputy` process starts ~0.4 s faster where PYTHONDONTWRITEBYTECODE is set
+# .pyc at install: where PYTHONDONTWRITEBYTECODE is set, every process would compile the dependencies again
+export UV_COMPILE_BYTECODE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: run test lint typecheck unit soak bench install clean
