@@ -15,7 +15,7 @@ from redis import Redis
 
 from agents.maintenance import Maintenance
 from config.settings import Settings
-from config.wiring import Runtime, build_runtime, build_scheduler, redis_url
+from config.wiring import build_runtime, redis_url
 from orchestrator.schedule import Scheduler
 
 TICK_S = 5.0
@@ -28,10 +28,6 @@ async def run_loop(scheduler: Scheduler, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), TICK_S)
 
 
-def for_runtime(runtime: Runtime) -> Scheduler:
-    return build_scheduler(runtime.settings, runtime.coordinator, runtime.redis)
-
-
 async def _serve(settings: Settings, stopping: threading.Event) -> int:
     runtime = build_runtime(settings)
     stop = asyncio.Event()
@@ -39,7 +35,7 @@ async def _serve(settings: Settings, stopping: threading.Event) -> int:
     watcher = asyncio.create_task(asyncio.to_thread(stopping.wait))  # the signal handler's event, in the loop
     watcher.add_done_callback(lambda _: stop.set())
     try:
-        await run_loop(for_runtime(runtime), stop)
+        await run_loop(runtime.scheduler, stop)
     finally:
         stopping.set()
         await watcher
@@ -70,16 +66,14 @@ async def post_digest(settings: Settings, *, now: bool, day: date | None) -> str
     """`deputy digest`: the scheduled one for a date if it was not posted yet (or at once with --now)."""
     runtime = build_runtime(settings)
     try:
-        scheduler = for_runtime(runtime)
+        scheduler = runtime.scheduler
         today = runtime.coordinator.clock.now().astimezone(scheduler.config.zone).date()
         day = day or today
         if now:
             await scheduler.post(scheduler.config.digest_chat, day)
             return f"Posted the digest for {day} to {scheduler.config.digest_chat.platform}."
-        if await scheduler.book.sent(day.isoformat()):
+        if not await scheduler.post_once(day):
             return f"The digest for {day} was already posted; use --now to post another."
-        await scheduler.post(scheduler.config.digest_chat, day, advance=True)
-        await scheduler.book.mark_sent(day.isoformat())
         return f"Posted the digest for {day} to {scheduler.config.digest_chat.platform}."
     finally:
         await runtime.close()

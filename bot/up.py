@@ -14,7 +14,7 @@ import sys
 
 from aiohttp import web
 
-from agents.scheduler import for_runtime, run_loop
+from agents.scheduler import run_loop
 from bot.console.channel import Console, run_interactive
 from bot.web import deputy_app
 from config.settings import Settings, redact_url
@@ -71,7 +71,7 @@ async def serve_until_stopped(settings: Settings, url: str, *, console: bool) ->
     runner = await start_web(settings, deputy_app(runtime))
     print(f"Deputy is up · web http://{settings.host}:{settings.port} · Redis {redact_url(url)}", flush=True)
     stop = asyncio.Event()
-    scheduling = asyncio.create_task(run_loop(for_runtime(runtime), stop), name="deputy:scheduler")
+    scheduling = asyncio.create_task(run_loop(runtime.scheduler, stop), name="deputy:scheduler")
     try:
         if console:
             return await run_interactive(Console(runtime.redis, runtime.coordinator))

@@ -82,6 +82,8 @@ class Runtime:
     facts: RedisFacts
     connectors: dict[str, Connector]
     outboxes: dict[str, ChatOutbox]
+    scheduler: Scheduler
+    """Digest, reminders, liveness: run by `deputy scheduler` and `deputy up`, and behind `/digest` anywhere."""
 
     async def close(self) -> None:
         for outbox in self.outboxes.values():
@@ -174,10 +176,12 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         facts=facts,
         digests=RedisDigestBook(redis),
     )
-    coordinator.digest_hook = build_scheduler(settings, coordinator, redis).on_demand
+    scheduler = build_scheduler(settings, coordinator, redis)
+    coordinator.digest_hook = scheduler.on_demand
     sender = parseaddr(settings.email_from or "")[0]
     drafter = OfflineDrafter(facts, latency_ms=settings.offline_latency_ms, sender_name=sender)
-    return Runtime(settings, redis, store, RedisLedger(redis), coordinator, drafter, facts, connectors, channels)
+    ledger = RedisLedger(redis)
+    return Runtime(settings, redis, store, ledger, coordinator, drafter, facts, connectors, channels, scheduler)
 
 
 def build_scheduler(settings: Settings, coordinator: Coordinator, redis: Redis) -> Scheduler:

@@ -143,10 +143,6 @@ class Coordinator:
     async def approve_low(self, click: Click, answer: Answer) -> None:
         await self.clicks.approve_low(click, answer)
 
-    async def full_text(self, proposal_id: str) -> Proposal:
-        """The proposal whose drafts a card shortened, for a channel to show in full."""
-        return await self._proposal(proposal_id)
-
     async def _route(self, words: Words, inbound: Inbound) -> None:
         simple: dict[str, Callable[[], Awaitable[str]]] = {
             "help": self._help_text,
@@ -296,7 +292,7 @@ class Coordinator:
 
     async def _start(self, c: cmd.StartTask) -> Task | None:
         """The task for the agent to draft, or None when a retried job finds it already past drafting."""
-        task = await self._task(c.task_id)
+        task = await self.task(c.task_id)
         if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING):
             return None
         await self.store.commit([task], [task.start(self.clock.now())])
@@ -305,7 +301,7 @@ class Coordinator:
         return task
 
     async def _complete(self, c: cmd.CompleteDraft) -> None:
-        task = await self._task(c.task_id)
+        task = await self.task(c.task_id)
         if task.status is not TaskStatus.RUNNING:
             return
         if isinstance(c.draft, Reply):
@@ -340,16 +336,14 @@ class Coordinator:
             reply_to=task.event_id,
             final=True,
         )
-        await self._show(task, card)
+        await self.show(task, card)
 
     async def _reply(self, task: Task, reply: Reply) -> None:
         now = self.clock.now()
         event = task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now)
         await self.store.commit([task], [event])
         kind = Kind.NOTICE if reply.ok else Kind.ERROR
-        await self._show(
-            task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id, final=True)
-        )
+        await self.show(task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id, final=True))
 
     async def _proposal_from(self, task: Task, draft: ProposalDraft) -> Proposal:
         actions = [self._stage(kind, fields) for kind, fields in draft.actions]
@@ -388,7 +382,7 @@ class Coordinator:
         return policies.auto_approval_rule(proposal, self.config.policies.auto_approve, known)
 
     async def _fail(self, c: cmd.FailTask) -> None:
-        task = await self._task(c.task_id)
+        task = await self.task(c.task_id)
         if task.status in TASK_TERMINAL:
             return
         await self.store.commit([task], [task.fail(c.reason, self.clock.now())])
@@ -404,11 +398,11 @@ class Coordinator:
     # ---- decisions ----------------------------------------------------------------------------------
 
     async def _decide(self, c: cmd.DecideProposal) -> None:
-        proposal = await self._proposal(c.proposal_id)
+        proposal = await self.proposal(c.proposal_id)
         if c.actor.platform != "policy":
             policies.require_operator(c.actor, self.config.operators, "approve or reject proposals")
         self._check_decidable(proposal, c)
-        task = await self._task(proposal.task_id)
+        task = await self.task(proposal.task_id)
         decision = Decision(
             verdict=c.verdict,
             actor=c.actor,
@@ -469,7 +463,7 @@ class Coordinator:
         message = Outbound(
             kind=kind, text=text, proposal=proposal, task_id=task.id, reply_to=c.event_id or None, final=final
         )
-        await self._show(task, message)
+        await self.show(task, message)
         if c.chat != task.chat:
             await self.say(c.chat, Kind.NOTICE, text, task_id=task.id, reply_to=c.event_id or None, final=True)
 
@@ -478,10 +472,10 @@ class Coordinator:
     async def _apply(self, c: cmd.ApplyProposal) -> None:
         """Apply each approved action once; safe to re-run after any crash: every outcome is in its
         idempotency record (see `_call_once`) before the commit that reports it."""
-        proposal = await self._proposal(c.proposal_id)
+        proposal = await self.proposal(c.proposal_id)
         if proposal.status is not ProposalStatus.APPROVED:
             return
-        task = await self._task(proposal.task_id)
+        task = await self.task(proposal.task_id)
         if task.status in TASK_TERMINAL:
             return
         if proposal.hold_until and self.clock.now() < proposal.hold_until:
@@ -560,21 +554,21 @@ class Coordinator:
             reply_to=(d.event_id or None) if d else None,
             final=True,
         )
-        await self._show(task, message)
+        await self.show(task, message)
 
     # ---- undo and edit ------------------------------------------------------------------------------
 
     async def _undo(self, c: cmd.UndoProposal) -> None:
-        proposal = await self._proposal(c.proposal_id)
+        proposal = await self.proposal(c.proposal_id)
         policies.require_operator(c.actor, self.config.operators, "undo actions")
-        task = await self._task(proposal.task_id)
+        task = await self.task(proposal.task_id)
         if proposal.status is not ProposalStatus.APPROVED or task.status is not TaskStatus.APPROVED:
             raise AlreadyDecided(self._too_late(proposal, task))
         event = proposal.undo(c.actor, self.clock.now())
         task.undone()
         await self.store.commit([proposal, task], [event])
         text = f"Undone: {proposal.id} was cancelled by {c.actor.label} before it ran. Nothing was sent."
-        await self._show(
+        await self.show(
             task,
             Outbound(
                 kind=Kind.OUTCOME,
@@ -598,7 +592,7 @@ class Coordinator:
         return f"Proposal {proposal.id} is {proposal.status.value}; there is nothing to undo."
 
     async def _edit(self, c: cmd.EditProposal) -> None:
-        proposal = await self._proposal(c.proposal_id)
+        proposal = await self.proposal(c.proposal_id)
         policies.require_operator(c.actor, self.config.operators, "edit proposals")
         if not 0 <= c.index < len(proposal.actions):
             raise BadRequest(f"Proposal {proposal.id} has no action #{c.index + 1}.")
@@ -614,8 +608,8 @@ class Coordinator:
         event = proposal.edit(c.index, action, c.actor, self.clock.now())
         await self.store.commit([proposal], [event])
         proposal.rev += 1
-        task = await self._task(proposal.task_id)
-        await self._show(
+        task = await self.task(proposal.task_id)
+        await self.show(
             task,
             Outbound(
                 kind=Kind.CARD,
@@ -647,22 +641,23 @@ class Coordinator:
     def _notice_chat(self) -> ChatRef:
         return self.config.notices
 
-    async def _task(self, task_id: str) -> Task:
+    async def task(self, task_id: str) -> Task:
         task = await self.store.get_task(task_id)
         if task is None:
             raise NotFound(f"No task with id {task_id!r}.")
         return task
 
-    async def _proposal(self, proposal_id: str) -> Proposal:
+    async def proposal(self, proposal_id: str) -> Proposal:
+        """A proposal by id, or `NotFound` in words the operator can act on."""
         proposal = await self.store.get_proposal(proposal_id)
         if proposal is None:
             raise NotFound(f"No proposal with id {proposal_id!r}. /status lists the pending ones.")
         return proposal
 
     async def _progress(self, task: Task, text: str) -> None:
-        await self._show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id))
+        await self.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id))
 
-    async def _show(self, task: Task, message: Outbound) -> None:
+    async def show(self, task: Task, message: Outbound) -> None:
         """Update the task's own message in place where the platform can, else post anew."""
         try:
             if task.message_ref:

@@ -65,18 +65,18 @@ class Reminders:
         await self.core.post(proposal.chat, message)
 
     async def _expire(self, proposal: Proposal, rule: policies.ReminderRule) -> None:
-        task = await self.core._task(proposal.task_id)
+        task = await self.core.task(proposal.task_id)
         hours = _hours(timedelta(hours=rule.expire_after_hours or 0))
         reason = f"Expired: no decision within {hours} (policy: deny). Nothing was done."
         event = proposal.expire(self.core.clock.now(), reason)
         task.expired()
         await self.core.store.commit([proposal, task], [event])
-        await self.core._show(
+        await self.core.show(
             task, Outbound(kind=Kind.OUTCOME, text=reason, proposal=proposal, task_id=task.id, final=True)
         )
 
     async def snooze(self, c: cmd.SnoozeProposal) -> None:
-        proposal = await self.core._proposal(c.proposal_id)
+        proposal = await self.core.proposal(c.proposal_id)
         policies.require_operator(c.actor, self.core.config.operators, "snooze proposals")
         if proposal.status is not ProposalStatus.PENDING:
             raise AlreadyDecided(f"Proposal {proposal.id} is {proposal.status.value}; there is nothing to snooze.")

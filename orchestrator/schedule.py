@@ -74,14 +74,20 @@ class Scheduler:
         scheduled = self._last_scheduled(now)
         if scheduled < await self.book.since(now):
             return  # Deputy was not scheduling then: nothing was missed
-        day = scheduled.date().isoformat()
-        if await self.book.sent(day) or not await self.core.store.claim(f"digest:{day}", self.config.lease_seconds):
-            return
-        if await self.book.sent(day):  # another scheduler finished between our check and our lease
-            return
         late = now - scheduled if now - scheduled > self.config.late_after else None
-        await self.post(self.config.digest_chat, scheduled.date(), late_by=late, advance=True)
-        await self.book.mark_sent(day)
+        await self.post_once(scheduled.date(), late_by=late)
+
+    async def post_once(self, day: date, *, late_by: timedelta | None = None) -> bool:
+        """Post the digest of `day` unless it was: under a lease in the shared store, then marked sent, so
+        schedulers and `deputy digest` racing each other post it once. True if this call posted it."""
+        key = day.isoformat()
+        if await self.book.sent(key) or not await self.core.store.claim(f"digest:{key}", self.config.lease_seconds):
+            return False
+        if await self.book.sent(key):  # another scheduler finished between our check and our lease
+            return False
+        await self.post(self.config.digest_chat, day, late_by=late_by, advance=True)
+        await self.book.mark_sent(key)
+        return True
 
     def _last_scheduled(self, now: datetime) -> datetime:
         local = now.astimezone(self.config.zone)
@@ -134,21 +140,21 @@ class Scheduler:
                     platform, f"⚠️ Deputy can't deliver to {platform}: the last {failures} attempts failed."
                 )
             elif failures == 0 and await self.liveness.flag(f"channel:{platform}", False):
-                await self._alert(platform, f"✅ Deliveries to {platform} work again.")
+                await self._alert(platform, f"✅ Deliveries to {platform} work again.", recovered=True)
 
     async def _workers(self) -> None:
         now = self.core.clock.now()
         if await self.liveness.workers() > 0:
             self._no_workers_since = None
             if await self.liveness.flag("workers", False):
-                await self._alert("", "✅ A Deputy worker is running again; queued work continues.")
+                await self._alert("", "✅ A Deputy worker is running again; queued work continues.", recovered=True)
             return
         self._no_workers_since = self._no_workers_since or now
         if now - self._no_workers_since >= self.config.worker_grace and await self.liveness.flag("workers", True):
             await self._alert("", "⚠️ No Deputy worker has been seen for a minute: tasks wait. Start one: deputy worker")
 
-    async def _alert(self, failing: str, text: str) -> None:
+    async def _alert(self, failing: str, text: str, *, recovered: bool = False) -> None:
         """To the first configured chat that is not the failing channel; the console stream otherwise."""
         log.warning(text)
         chat = next((c for c in self.config.alert_chats if c.platform != failing), CONSOLE)
-        await self.core.post(chat, Outbound(kind=Kind.NOTICE if text.startswith("✅") else Kind.ERROR, text=text))
+        await self.core.post(chat, Outbound(kind=Kind.NOTICE if recovered else Kind.ERROR, text=text))

@@ -134,7 +134,7 @@ class SlackInbound:
     async def on_full(self, ack: AsyncAck, body: Body, action: Body) -> None:
         await ack()
         try:
-            proposal = await self.coordinator.full_text(action["value"])
+            proposal = await self.coordinator.proposal(action["value"])
         except DeputyError as err:
             await self._answer(body, str(err))
             return
@@ -142,7 +142,7 @@ class SlackInbound:
 
     async def _open(self, body: Body, proposal_id: str, modal: Any) -> None:
         try:
-            proposal = await self.coordinator.full_text(proposal_id)
+            proposal = await self.coordinator.proposal(proposal_id)
         except DeputyError as err:
             await self._answer(body, str(err))
             return
@@ -170,7 +170,7 @@ class SlackInbound:
 
     async def _edit(self, body: Body, proposal_id: str, values: dict[str, str]) -> None:
         try:
-            proposal = await self.coordinator.full_text(proposal_id)
+            proposal = await self.coordinator.proposal(proposal_id)
             old = proposal.actions[0].fields
             changes = {k: v for k, v in values.items() if k in old and str(old[k]) != v}
             if changes:

@@ -35,7 +35,8 @@ class Piece:
 def render(message: Outbound) -> list[Piece]:
     """A card is one message (drafts shortened, with a Full text button); other text is split to fit."""
     if message.kind is Kind.DIGEST:
-        return [Piece(escape(chunk)) for chunk in split(f"📋 {message.text}")[:-1]] + [_digest(message)]
+        *first, last = split(f"📋 {message.text}")
+        return [*(Piece(escape(chunk)) for chunk in first), _digest(message, last)]
     card = view(message)
     if card is not None:
         html = _card_html(card)
@@ -44,9 +45,8 @@ def render(message: Outbound) -> list[Piece]:
     return [Piece(escape(chunk)) for chunk in split(f"{mark} {message.text}" if mark else message.text)]
 
 
-def _digest(message: Outbound) -> Piece:
+def _digest(message: Outbound, text: str) -> Piece:
     """The digest's last piece carries the buttons: each waiting proposal, and Approve all low-risk."""
-    text = split(f"📋 {message.text}")[-1]
     rows = [[Button(f"✅ {p.id}", f"a:{p.id}"), Button(f"✖️ {p.id}", f"r:{p.id}")] for p in message.proposals]
     if message.ref:
         rows.append([Button("✅ Approve all low-risk", f"al:{message.ref}")])

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from agents.scheduler import for_runtime
 from config.wiring import Runtime, build_runtime
 from memory import keys
 from memory.streams import range_after
@@ -27,7 +26,7 @@ async def test_two_schedulers_on_one_redis_post_one_digest(env: dict[str, str]) 
     clock = FakeClock(datetime(2026, 11, 3, 7, 0, tzinfo=UTC))
     runtimes = [build_runtime(settings_from(env), env["REDIS_URL"]) for _ in range(2)]
     try:
-        schedulers = [for_runtime(rt) for rt in runtimes]
+        schedulers = [rt.scheduler for rt in runtimes]
         for rt in runtimes:
             rt.coordinator.clock = clock
         await asyncio.gather(*(s.tick() for s in schedulers))

@@ -14,7 +14,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from agents.scheduler import for_runtime
 from config.wiring import Runtime
 from memory.embedded import free_port
 from orchestrator.model import ChatRef
@@ -236,7 +235,7 @@ async def test_digest_approve_all_low_risk_clears_the_waiting_ones_once(
         for text in ("plan the launch", "plan the offsite", "email jane@acme.com about the renewal"):
             await api.push(api.text_update(text))
         await eventually(lambda: len(proposals_on(deputy.cards())) == 3, 30, "three cards")
-        await for_runtime(deputy.runtime).post(ChatRef("telegram", str(CHAT)), date(2026, 11, 3))
+        await deputy.runtime.scheduler.post(ChatRef("telegram", str(CHAT)), date(2026, 11, 3))
         digest = await eventually(
             lambda: [c for c in api.sent("sendMessage") if "Digest for" in c.params["text"]], 10, "the digest"
         )
