@@ -13,9 +13,10 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_COMPILE_BYTECODE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test lint typecheck unit soak bench install clean
+SOURCES := bot agents orchestrator memory connectors config
+.PHONY: run test lint typecheck unit soak bench install bytecode clean
 
-run: $(VENV)/.synced
+run: $(VENV)/.synced bytecode
 	$(BIN)/deputy up
 
 test: $(VENV)/.synced lint typecheck unit soak
@@ -27,16 +28,21 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
-unit: $(VENV)/.synced
+unit: $(VENV)/.synced bytecode
 	$(BIN)/pytest -q -m "not soak" -n 2 --dist loadfile
 
-soak: $(VENV)/.synced
+soak: $(VENV)/.synced bytecode
 	$(BIN)/pytest -q -m soak
 
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench.pipeline
 
-install: $(VENV)/.synced
+install: $(VENV)/.synced bytecode
+
+# Deputy's own modules compiled once (only changed files are redone): each `deputy` process then starts without
+# compiling them, which matters where PYTHONDONTWRITEBYTECODE is set.
+bytecode: $(VENV)/.synced
+	@$(BIN)/python -m compileall -q -j 0 $(SOURCES)
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
