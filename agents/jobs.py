@@ -13,6 +13,7 @@ from typing import Any
 
 from rq import get_current_job
 
+from agents.llm import BudgetExceeded
 from config.settings import Settings, load_settings
 from config.wiring import Runtime, build_runtime
 from memory.metrics import observe_job
@@ -49,7 +50,12 @@ async def run_task(task_id: str) -> None:
         task = await rt.coordinator.handle(cmd.StartTask(task_id))
         if task is None:
             return
-        draft = await rt.drafter.draft(task)
+        try:
+            draft = await rt.drafter.draft(task)
+        except BudgetExceeded as over:
+            pause = cmd.PauseTask(task_id=task_id, spent_usd=over.spent, cap_usd=over.cap, date=over.date)
+            await rt.coordinator.handle(pause)
+            return
         await rt.coordinator.handle(cmd.CompleteDraft(task_id, draft))
 
     await _with_runtime(work)

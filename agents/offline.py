@@ -1,5 +1,5 @@
-"""The built-in offline model: deterministic playbooks that need no network, so Deputy works end to end
-out of the box (CONTRACT.md, "The built-in offline model")."""
+"""The built-in offline model: deterministic answers that need no network, so Deputy works end to end out of
+the box (CONTRACT.md, "The built-in offline model"), and the drafts of signed inbound webhooks."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import json
 import re
 from typing import Any
 
-from orchestrator.model import Draft, ProposalDraft, Reply, Task
-from orchestrator.ports import Facts
+from agents import prompts
+from agents.playbooks import Playbook, by_triggers
+from agents.prompts import Message
+from orchestrator.model import Draft, ProposalDraft
 
-_EMAIL_VERB = re.compile(r"^\s*(?:please\s+)?(?:e-?mail|mail|send\s+(?:an?\s+)?e-?mail(?:\s+to)?|write\s+to)\b", re.I)
 _TOPIC = re.compile(r"\b(?:about|on|regarding|concerning|re:?)\s+(?P<topic>.+)$", re.I)
-_QUESTION = re.compile(r"^\s*(?:what|who|whom|when|where|which|how|does|do|is|are|did|can)\b|\?\s*$", re.I)
+_MEMORY_LINE = re.compile(r"^\[(?P<id>[\w-]+)\] (?P<text>.+)$", re.M)
 _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 _POST = re.compile(
     r"^\s*(?:please\s+)?post\s+(?P<text>.+?)\s+to\s+(?:the\s+)?(?P<name>[\w-]+)(?:\s+webhook)?\s*$", re.I | re.S
@@ -21,52 +22,38 @@ _POST = re.compile(
 _WEBHOOK = re.compile(r"^\s*webhook\s+(?P<name>[\w-]+)\s*:?\s*(?P<text>.*)$", re.I | re.S)
 
 
-class OfflineDrafter:
-    def __init__(self, facts: Facts, *, latency_ms: int = 0, sender_name: str = "") -> None:
-        self.facts, self.latency_ms, self.sender_name = facts, latency_ms, sender_name
+class OfflineModel:
+    """Deputy's built-in model. It reads the same prompts a real model gets (the step, the playbook, the
+    tagged request and memory) and answers the same JSON, deterministically and for free, so every step of
+    the playbook runner — validation, cache, cost accounting — runs the same way offline."""
 
-    async def draft(self, task: Task) -> Draft:
+    name = "offline"
+
+    def __init__(self, playbooks: dict[str, Playbook], *, latency_ms: int = 0, sender_name: str = "") -> None:
+        self.playbooks, self.latency_ms, self.sender_name = playbooks, latency_ms, sender_name
+
+    async def respond(self, messages: list[Message]) -> str:
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
-        text = task.text.strip()
-        if task.actor.platform == "hook":
-            return inbound_hook(task.actor.user, text)
-        verb, _, rest = text.partition(" ")
-        memory = {"remember": self._remember, "recall": self._recall, "forget": self._forget}
-        if verb.lower() in memory:
-            return await memory[verb.lower()](rest.strip(), task)
-        if _EMAIL_VERB.match(text):
-            return self._email(text)
-        if post := (_POST.match(text) or _WEBHOOK.match(text)):
-            return _webhook(post["name"], post["text"].strip().strip("\"'“”"))
-        if _QUESTION.search(text) and (found := await self.facts.recall(text)):
-            return Reply("From memory:\n" + "\n".join(f"  • {fact}  ({fid})" for fid, fact in found))
-        return self._plan(text)
+        return json.dumps(self.answer(messages), ensure_ascii=False)
 
-    async def _remember(self, fact: str, task: Task) -> Reply:
-        if not fact:
-            return Reply("What should I remember? e.g. /remember ACME pays net 30", ok=False)
-        fact_id = await self.facts.remember(fact, source=f"{task.actor.id} in task {task.id}")
-        return Reply(f"Remembered ({fact_id}): {fact}")
+    def answer(self, messages: list[Message]) -> dict[str, Any]:
+        step, text = prompts.step_of(messages), prompts.text_of(messages)
+        request = prompts.unquote("request", text).strip()
+        if step == "classify":
+            found = by_triggers(self.playbooks, request)
+            return {"playbook": found.name if found else "note"}
+        if step == "verify":
+            return {"ok": True}
+        playbook = next((line[10:].split(" ")[0] for line in text.splitlines() if line.startswith("Playbook: ")), "")
+        memory = prompts.unquote("memory", text)
+        drafts = {"email": self._email, "webhook": _webhook, "answer": _answer}
+        return drafts.get(playbook, _plan)(request, memory)
 
-    async def _recall(self, query: str, task: Task) -> Reply:
-        found = await self.facts.recall(query, limit=5) if query else []
-        if not found:
-            return Reply(f"Nothing in memory matches “{query}”.")
-        return Reply("\n".join(f"{fid}: {fact}" for fid, fact in found))
-
-    async def _forget(self, fact_id: str, task: Task) -> Reply:
-        removed = await self.facts.forget(fact_id) if fact_id else None
-        if removed is None:
-            return Reply(f"No fact with id “{fact_id}”. /recall <words> shows ids.", ok=False)
-        return Reply(f"Forgot {fact_id}: {removed}")
-
-    def _email(self, text: str) -> Draft:
+    def _email(self, text: str, memory: str) -> dict[str, Any]:
         address = next((w for w in text.split() if "@" in w), None)
         if address is None:
-            return Reply(
-                "Who should I email? Add their address, e.g. 'email jane@acme.com about invoice 42'.", ok=False
-            )
+            return {"question": "Who should I email? Add their address, e.g. 'email jane@acme.com about invoice 42'."}
         after = text.split(address, 1)[1].strip(" ,.;:-")
         topic_match = _TOPIC.search(after)
         topic = (topic_match["topic"] if topic_match else after).strip(" .") or "a quick note"
@@ -74,12 +61,8 @@ class OfflineDrafter:
         subject = subject[0].upper() + subject[1:]
         to = address.strip("<>,.;:()[]\"'")
         body = self._body(to, topic, follow_up="follow" in text.lower())
-        return ProposalDraft(
-            playbook="email",
-            summary=f"Email {to}: {subject}",
-            risk="medium",
-            actions=[("email.send", {"to": to, "subject": subject[:120], "body": body})],
-        )
+        fields = {"to": to, "subject": subject[:120], "body": body}
+        return {"summary": f"Email {to}: {subject}", "confidence": 0.9, "fields": fields}
 
     def _body(self, to: str, topic: str, *, follow_up: bool) -> str:
         name = re.split(r"[._+\-]", to.split("@")[0])[0].capitalize() or "there"
@@ -87,31 +70,37 @@ class OfflineDrafter:
         sign = f"\n{self.sender_name}" if self.sender_name else ""
         return f"Hi {name},\n\n{opening}\n\nPlease let me know if you have any questions.\n\nBest regards,{sign}\n"
 
-    @staticmethod
-    def _plan(text: str) -> ProposalDraft:
-        title = text if len(text) <= 80 else text[:79] + "…"
-        plan = "\n".join(
-            [
-                f"Plan for: {title}",
-                "1. Pin down the goal, the deadline and who is involved.",
-                "2. Gather what Deputy knows (memory, recent messages).",
-                "3. Draft the work and bring any outside action back to you for approval.",
-            ]
-        )
-        return ProposalDraft(
-            playbook="note", summary=plan, risk="low", actions=[("note.save", {"title": title, "body": plan})]
-        )
 
-
-def _webhook(name: str, text: str) -> Draft:
-    if not text:
-        return Reply(f"What should I post to {name}? e.g. 'post new order #12 shipped to {name}'.", ok=False)
-    return ProposalDraft(
-        playbook="webhook",
-        summary=f"Post to webhook {name}: {text[:80]}",
-        risk="medium",
-        actions=[("webhook.post", {"name": name, "payload": {"text": text}})],
+def _plan(text: str, memory: str) -> dict[str, Any]:
+    title = text if len(text) <= 80 else text[:79] + "…"
+    plan = "\n".join(
+        [
+            f"Plan for: {title}",
+            "1. Pin down the goal, the deadline and who is involved.",
+            "2. Gather what Deputy knows (memory, recent messages).",
+            "3. Draft the work and bring any outside action back to you for approval.",
+        ]
     )
+    return {"summary": plan, "confidence": 0.9, "fields": {"title": title, "body": plan}}
+
+
+def _answer(text: str, memory: str) -> dict[str, Any]:
+    facts = [m.groupdict() for m in _MEMORY_LINE.finditer(memory)]
+    if not facts:
+        return {"question": f"I don't have anything in memory about “{text}”. Tell me with /remember <fact>."}
+    lines = "\n".join(f"  • {f['text']}  ({f['id']})" for f in facts)
+    return {"summary": "From memory", "confidence": 0.9, "fields": {"answer": "From memory:\n" + lines}}
+
+
+def _webhook(text: str, memory: str) -> dict[str, Any]:
+    post = _POST.match(text) or _WEBHOOK.match(text)
+    if post is None:
+        return {"question": "Which webhook, and what should I post? e.g. 'post order #12 shipped to orders'."}
+    name, message = post["name"], post["text"].strip().strip("\"'“”")
+    if not message:
+        return {"question": f"What should I post to {name}? e.g. 'post new order #12 shipped to {name}'."}
+    fields = {"name": name, "text": message}
+    return {"summary": f"Post to webhook {name}: {message[:80]}", "confidence": 0.9, "fields": fields}
 
 
 def inbound_hook(name: str, body: str) -> Draft:

@@ -9,7 +9,8 @@ from typing import Any
 
 from redis import Redis
 from rq import Callback, Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 QUEUE = "deputy"
@@ -57,8 +58,19 @@ class RQJobQueue:
     def __init__(self, connection: Redis) -> None:
         self.queue = rq_queue(connection)
 
-    async def enqueue_run(self, task_id: str) -> None:
-        await asyncio.to_thread(enqueue, self.queue, "agents.jobs.run_task", task_id, run_job_id(task_id))
+    async def enqueue_run(self, task_id: str, *, again: bool = False) -> None:
+        await asyncio.to_thread(self._run, task_id, again)
+
+    def _run(self, task_id: str, again: bool) -> None:
+        job_id = run_job_id(task_id)
+        if again:  # a paused task's first run finished; its job id is kept until the result expires
+            try:
+                job = Job.fetch(job_id, connection=self.queue.connection, serializer=JSONSerializer)
+                if job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED):
+                    job.delete()
+            except NoSuchJobError:
+                pass
+        enqueue(self.queue, "agents.jobs.run_task", task_id, job_id)
 
     async def enqueue_apply(self, proposal_id: str, at: datetime | None = None) -> None:
         await asyncio.to_thread(

@@ -45,6 +45,12 @@ def preload() -> None:
     from memory import codec
 
     settings = jobs.settings()
+    if any(
+        m != "offline" for m in (settings.llm_model, settings.verify_model, settings.llm_fallback_model or "offline")
+    ):
+        from agents.transports import litellm
+
+        litellm()
     if settings.telegram_bot_token:
         import bot.telegram.outbound
     if settings.slack_bot_token:

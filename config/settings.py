@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.prices import parse_prices
 from orchestrator.errors import ConfigError
 from orchestrator.model import ChatRef
 
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     llm_model: str = Field("offline", validation_alias="DEPUTY_LLM_MODEL")
     llm_verify_model: str | None = Field(None, validation_alias="DEPUTY_LLM_VERIFY_MODEL")
     llm_api_base: str | None = Field(None, validation_alias="DEPUTY_LLM_API_BASE")
+    llm_fallback_model: str | None = Field(None, validation_alias="DEPUTY_LLM_FALLBACK_MODEL")
+    llm_prices: str = Field("", validation_alias="DEPUTY_LLM_PRICES")
     daily_budget_usd: float = Field(5.0, ge=0, validation_alias="DEPUTY_DAILY_BUDGET_USD")
     offline_latency_ms: int = Field(0, ge=0, le=600_000, validation_alias="DEPUTY_OFFLINE_LATENCY_MS")
 
@@ -73,6 +76,12 @@ class Settings(BaseSettings):
             name, sep, rest = item.partition("=")
             if not sep or not re.fullmatch(r"[A-Za-z0-9_\-]+", name.strip()) or not rest.strip():
                 raise ValueError(f"{item!r} is not name=value (names: letters, digits, - and _)")
+        return value
+
+    @field_validator("llm_prices")
+    @classmethod
+    def _prices(cls, value: str) -> str:
+        parse_prices(value)
         return value
 
     @field_validator("webhooks")

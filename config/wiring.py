@@ -7,16 +7,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from email.utils import parseaddr
+from functools import cache
+from pathlib import Path
 from typing import cast
 
 from redis import Redis as SyncRedis
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from agents.offline import OfflineDrafter
+from agents import playbooks
+from agents.llm import Models, ResponseCache, Transport
+from agents.offline import OfflineModel
 from agents.queue import RQJobQueue
+from agents.runner import PlaybookRunner, Tiers
+from agents.transports import LiteLLMTransport, OfflineTransport
 from bot.console.outbound import ConsoleOutbox
 from config.policy_file import cached_policies, policy_path
+from config.prices import parse_prices
 from config.settings import Settings
+from connectors.breaker import Breaker
 from connectors.registry import build_all
 from memory.actions import RedisActionRecords
 from memory.digests import RedisDigestBook
@@ -27,6 +35,7 @@ from memory.spend import RedisSpend
 from memory.store import RedisStore
 from orchestrator.coordinator import Coordinator, CoreConfig
 from orchestrator.errors import ConfigError
+from orchestrator.events import Event
 from orchestrator.model import ChatRef
 from orchestrator.outbound import Outbound
 from orchestrator.ports import ChatOutbox, Connector, Drafter
@@ -55,6 +64,7 @@ def redis_url(settings: Settings) -> str:
 
 
 REDIS_POOL_SIZE = 64
+LLM_THRESHOLD = 5
 
 
 def async_redis(url: str) -> Redis:
@@ -153,7 +163,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     """Everything a process needs to handle commands; cheap, so a job builds one per run."""
     url = url or redis_url(settings)
     redis = async_redis(url)
-    store, facts = RedisStore(redis), RedisFacts(redis)
+    store, facts, spend = RedisStore(redis), RedisFacts(redis), RedisSpend(redis, settings.daily_budget_usd)
     connectors = build_all(settings, redis)
     channels = outboxes(settings, redis)
     config = CoreConfig(
@@ -175,11 +185,11 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         config=config,
         facts=facts,
         digests=RedisDigestBook(redis),
+        spend=spend,
     )
     scheduler = build_scheduler(settings, coordinator, redis)
     coordinator.digest_hook = scheduler.on_demand
-    sender = parseaddr(settings.email_from or "")[0]
-    drafter = OfflineDrafter(facts, latency_ms=settings.offline_latency_ms, sender_name=sender)
+    drafter = build_agent(settings, redis, coordinator, spend, frozenset(connectors))
     ledger = RedisLedger(redis)
     return Runtime(settings, redis, store, ledger, coordinator, drafter, facts, connectors, channels, scheduler)
 
@@ -198,7 +208,53 @@ def build_scheduler(settings: Settings, coordinator: Coordinator, redis: Redis) 
         platforms=platforms,
     )
     book = coordinator.digests or RedisDigestBook(redis)
-    return Scheduler(coordinator, RedisLedger(redis), book, RedisSpend(redis), RedisLiveness(redis), config)
+    spend = coordinator.spend or RedisSpend(redis, settings.daily_budget_usd)
+    return Scheduler(coordinator, RedisLedger(redis), book, spend, RedisLiveness(redis), config)
+
+
+def build_agent(
+    settings: Settings, redis: Redis, coordinator: Coordinator, spend: RedisSpend, kinds: frozenset[str]
+) -> PlaybookRunner:
+    """The playbook runner and the LLM port behind it: tiers, cache, budget, breakers, fallback, accounting."""
+    books = cached_playbooks(playbooks.directories(settings.data_dir), kinds)
+    offline = OfflineModel(
+        books, latency_ms=settings.offline_latency_ms, sender_name=parseaddr(settings.email_from or "")[0]
+    )
+    direct = OfflineTransport(offline)
+    remote = LiteLLMTransport(settings.llm_api_base, parse_prices(settings.llm_prices), offline)
+
+    def transport(model: str) -> Transport:
+        return direct if model == "offline" else remote
+
+    async def record(event: Event) -> None:
+        await coordinator.store.commit([], [event])
+
+    models = Models(
+        transport=transport,
+        spend=spend,
+        cache=ResponseCache(redis, scope=settings.llm_api_base or ""),
+        record=record,
+        today=coordinator.today,
+        now=coordinator.clock.now,
+        breaker=lambda provider: Breaker(redis, f"llm.{provider}", threshold=LLM_THRESHOLD),
+        fallback=settings.llm_fallback_model,
+    )
+    tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
+    return PlaybookRunner(books, models, coordinator.facts or RedisFacts(redis), tiers)
+
+
+def cached_playbooks(directories: tuple[Path, ...], kinds: frozenset[str]) -> dict[str, playbooks.Playbook]:
+    """Read again only when a file changes: a job builds its runtime each time, and a dropped-in playbook is
+    picked up by the next task."""
+    stamp = tuple((str(p), p.stat().st_mtime_ns) for d in directories if d.is_dir() for p in sorted(d.glob("*.yaml")))
+    return _playbooks(directories, kinds, stamp)
+
+
+@cache
+def _playbooks(
+    directories: tuple[Path, ...], kinds: frozenset[str], stamp: tuple[tuple[str, int], ...]
+) -> dict[str, playbooks.Playbook]:
+    return playbooks.load(directories, kinds)
 
 
 def export_redis_url(url: str) -> None:

@@ -40,3 +40,18 @@ def digest(part: str) -> str:
 def health(part: str) -> str:
     """`health:fails:<platform>` (deliveries failed in a row), `health:flag:<name>` (an alert that is out)."""
     return f"{PREFIX}:health:{part}"
+
+
+def budget(date: str) -> str:
+    """`budget:<date>`: `spent`, `reserved` (calls in flight) and `raised` (approved raises) for a local day."""
+    return f"{PREFIX}:budget:{date}"
+
+
+def spend(date: str) -> str:
+    """`spend:<date>`: per-model counters for a local day: `usd|m`, `calls|m`, `hits|m`, `unpriced|m`, tokens."""
+    return f"{PREFIX}:spend:{date}"
+
+
+def llm(part: str) -> str:
+    """`llm:cache:<sha256>` (responses of deterministic calls), `llm:circuit:<provider>`."""
+    return f"{PREFIX}:llm:{part}"

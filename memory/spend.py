@@ -1,16 +1,155 @@
-"""Model spend per local day, read from the model metrics every model call adds to (see memory/metrics.py)."""
+"""Model spend and the hard daily budget, per local day, kept in Redis so every worker sees one total.
+
+A call first *reserves* its worst-case cost (prompt tokens plus `max_tokens` of output at the model's price)
+and is refused when spent + reserved + that estimate would pass the cap; afterwards the reservation is swapped
+for the real cost. The check and the reservation are one script, so concurrent workers can't both squeeze
+under the cap: spend passes the cap only when a call costs more than its own worst case — at most one call."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from redis.asyncio import Redis
 
+from memory import keys
 from memory.metrics import MODEL
+from orchestrator.ports import ModelSpend
+
+KEEP_SECONDS = 40 * 24 * 3600  # a month of days for the digest's sparkline and /budget history
+
+RESERVE = """
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
+local cap = tonumber(ARGV[1]) + tonumber(redis.call('HGET', KEYS[1], 'raised') or '0')
+local estimate = tonumber(ARGV[2])
+if spent + reserved + estimate > cap then
+  return {0, tostring(spent), tostring(cap)}
+end
+redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return {1, tostring(spent), tostring(cap)}
+"""
+
+# KEYS: budget, spend, model metrics. ARGV: estimate, actual, model, in, out, cached, hit, unpriced, date, ttl
+SETTLE = """
+if tonumber(ARGV[1]) > 0 then
+  local left = tonumber(redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', -tonumber(ARGV[1])))
+  if left < 0.0000001 then redis.call('HSET', KEYS[1], 'reserved', '0') end
+end
+redis.call('HINCRBYFLOAT', KEYS[1], 'spent', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[10])
+local m = ARGV[3]
+redis.call('HINCRBYFLOAT', KEYS[2], 'usd|' .. m, ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'calls|' .. m, 1)
+redis.call('HINCRBY', KEYS[2], 'in|' .. m, ARGV[4])
+redis.call('HINCRBY', KEYS[2], 'out|' .. m, ARGV[5])
+redis.call('HINCRBY', KEYS[2], 'cached|' .. m, ARGV[6])
+redis.call('HINCRBY', KEYS[2], 'hits|' .. m, ARGV[7])
+redis.call('HINCRBY', KEYS[2], 'unpriced|' .. m, ARGV[8])
+redis.call('EXPIRE', KEYS[2], ARGV[10])
+redis.call('HINCRBY', KEYS[3], 'calls|' .. m, 1)
+redis.call('HINCRBY', KEYS[3], 'in|' .. m, ARGV[4])
+redis.call('HINCRBY', KEYS[3], 'out|' .. m, ARGV[5])
+redis.call('HINCRBY', KEYS[3], 'cached|' .. m, ARGV[6])
+redis.call('HINCRBYFLOAT', KEYS[3], 'usd|' .. m, ARGV[2])
+redis.call('HINCRBYFLOAT', KEYS[3], 'usd_day:' .. ARGV[9] .. '|' .. m, ARGV[2])
+return 1
+"""
+
+
+RAISE = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('HINCRBYFLOAT', KEYS[1], 'raised', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    granted: bool
+    spent: float
+    cap: float
+    estimate: float
+
+
+@dataclass(frozen=True)
+class Usage:
+    model: str
+    usd: float
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached_tokens: int = 0
+    cache_hit: bool = False
+    priced: bool = True
 
 
 class RedisSpend:
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
+    """The `Spend` port (what /budget, /status and the digest read) and the budget the LLM client enforces."""
+
+    def __init__(self, redis: Redis, daily_budget_usd: float = 5.0) -> None:
+        self.redis, self.budget_usd = redis, daily_budget_usd
+        self._reserve = redis.register_script(RESERVE)
+        self._settle = redis.register_script(SETTLE)
+        self._raise = redis.register_script(RAISE)
+
+    async def reserve(self, date: str, estimate: float) -> Reservation:
+        if estimate <= 0:  # free calls (offline, cache hits, unpriced models) are never refused
+            return Reservation(True, await self.day(date), await self.cap(date), 0.0)
+        granted, spent, cap = await self._reserve(
+            keys=[keys.budget(date)], args=[self.budget_usd, f"{estimate:.10f}", KEEP_SECONDS]
+        )
+        return Reservation(bool(int(granted)), float(spent), float(cap), estimate)
+
+    async def settle(self, date: str, reservation: Reservation | None, usage: Usage) -> None:
+        """Swap the reservation for the real cost (None: the call never reached the provider, cost 0)."""
+        estimate = reservation.estimate if reservation else 0.0
+        await self._settle(
+            keys=[keys.budget(date), keys.spend(date), MODEL],
+            args=[
+                f"{estimate:.10f}",
+                f"{usage.usd:.10f}",
+                usage.model,
+                usage.tokens_in,
+                usage.tokens_out,
+                usage.cached_tokens,
+                int(usage.cache_hit),
+                int(not usage.priced),
+                date,
+                KEEP_SECONDS,
+            ],
+        )
+
+    async def release(self, date: str, reservation: Reservation) -> None:
+        """The call failed before any tokens were billed: give the reservation back."""
+        if reservation.estimate > 0:
+            await self.redis.hincrbyfloat(keys.budget(date), "reserved", -reservation.estimate)
+
+    async def raise_cap(self, date: str, usd: float, once_key: str) -> bool:
+        """Add an approved raise exactly once per `once_key` (the action's idempotency key)."""
+        once = keys.budget(f"{date}:raise:{once_key}")
+        return bool(await self._raise(keys=[keys.budget(date), once], args=[f"{usd:.6f}", KEEP_SECONDS]))
 
     async def day(self, date: str) -> float:
-        fields = await self.redis.hgetall(MODEL)
-        return sum(float(v) for k, v in fields.items() if str(k).startswith(f"usd_day:{date}|"))
+        return float(await self.redis.hget(keys.budget(date), "spent") or 0.0)
+
+    async def cap(self, date: str) -> float:
+        return self.budget_usd + float(await self.redis.hget(keys.budget(date), "raised") or 0.0)
+
+    async def models(self, date: str) -> list[ModelSpend]:
+        counts: dict[str, dict[str, float]] = {}
+        for key, value in (await self.redis.hgetall(keys.spend(date))).items():
+            field, _, model = str(key).partition("|")
+            counts.setdefault(model, {})[field] = float(value)
+        return [
+            ModelSpend(
+                model=model,
+                usd=c.get("usd", 0.0),
+                calls=int(c.get("calls", 0)),
+                cache_hits=int(c.get("hits", 0)),
+                unpriced=int(c.get("unpriced", 0)),
+            )
+            for model, c in sorted(counts.items())
+        ]

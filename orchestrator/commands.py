@@ -30,6 +30,16 @@ class CompleteDraft:
     draft: Draft
 
 
+@dataclass(frozen=True, kw_only=True)
+class PauseTask:
+    """The next model call would pass today's budget: park the task and ask the operator to raise it."""
+
+    task_id: str
+    spent_usd: float
+    cap_usd: float
+    date: str
+
+
 @dataclass(frozen=True)
 class FailTask:
     task_id: str
@@ -96,6 +106,7 @@ Command = (
     | StartTask
     | CompleteDraft
     | FailTask
+    | PauseTask
     | DecideProposal
     | ApplyProposal
     | UndoProposal

@@ -12,6 +12,8 @@ from typing import Any
 
 from orchestrator import commands as cmd
 from orchestrator import policies
+from orchestrator.budget import PLAYBOOK as BUDGET_PLAYBOOK
+from orchestrator.budget import BudgetGate
 from orchestrator.clicks import Answer, Click, Clicks
 from orchestrator.errors import (
     AlreadyDecided,
@@ -44,7 +46,17 @@ from orchestrator.model import (
 )
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.policies import Policies
-from orchestrator.ports import ActionRecords, ChatOutbox, Clock, Connector, DigestBook, Facts, JobQueue, TaskStore
+from orchestrator.ports import (
+    ActionRecords,
+    ChatOutbox,
+    Clock,
+    Connector,
+    DigestBook,
+    Facts,
+    JobQueue,
+    Spend,
+    TaskStore,
+)
 from orchestrator.reminders import Reminders, schedule
 from orchestrator.words import HELP, Words, parse
 
@@ -87,19 +99,22 @@ class Coordinator:
         config: CoreConfig,
         facts: Facts | None = None,
         digests: DigestBook | None = None,
+        spend: Spend | None = None,
     ) -> None:
         self.store, self.queue, self.outbox, self.records = store, queue, outbox, records
         self.connectors, self.clock, self.config, self.facts = connectors, clock, config, facts
-        self.digests = digests
+        self.digests, self.spend = digests, spend
         self.digest_hook: Callable[[ChatRef, str], Awaitable[None]] | None = None
         """Set by the composition root: posts the digest now to a chat (the scheduler owns the digest)."""
         reminders = Reminders(self)
         self.clicks = Clicks(self)
+        self.budget = BudgetGate(self)
         self._handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {
             cmd.SubmitTask: self._submit,
             cmd.StartTask: self._start,
             cmd.CompleteDraft: self._complete,
             cmd.FailTask: self._fail,
+            cmd.PauseTask: self.budget.pause,
             cmd.DecideProposal: self._decide,
             cmd.ApplyProposal: self._apply,
             cmd.UndoProposal: self._undo,
@@ -148,7 +163,7 @@ class Coordinator:
             "help": self._help_text,
             "start": self._help_text,
             "status": self.status_text,
-            "budget": self._budget_text,
+            "budget": self.budget_text,
         }
         if words.verb in simple:
             text = await simple[words.verb]()
@@ -224,8 +239,25 @@ class Coordinator:
     async def _help_text(self) -> str:
         return HELP
 
-    async def _budget_text(self) -> str:
-        return f"Model spend today: $0.0000 of ${self.config.daily_budget_usd:.2f} (offline model: free)."
+    def today(self) -> str:
+        """The local date (DEPUTY_TIMEZONE) budgets and digests are counted by."""
+        return policies.local_date(self.clock.now(), self.config.timezone)
+
+    async def budget_text(self) -> str:
+        date = self.today()
+        if self.spend is None:
+            return f"Model spend today ({date}): $0.0000 of ${self.config.daily_budget_usd:.2f}."
+        spent, cap, models = await self.spend.day(date), await self.spend.cap(date), await self.spend.models(date)
+        lines = [f"Model spend today ({date}): ${spent:.4f} of ${cap:.2f}"]
+        if cap > self.config.daily_budget_usd:
+            lines[0] += f" (raised from ${self.config.daily_budget_usd:.2f} today)"
+        for m in sorted(models, key=lambda m: -m.usd):
+            cached = f", {m.cache_hits} from cache" if m.cache_hits else ""
+            price = f" — {m.unpriced} unpriced (no known price: not counted)" if m.unpriced else ""
+            lines.append(f"  {m.model}: ${m.usd:.4f} in {m.calls} calls{cached}{price}")
+        if not models:
+            lines.append("  no model calls yet today")
+        return "\n".join(lines)
 
     async def running(self) -> list[Task]:
         ids = [
@@ -239,15 +271,18 @@ class Coordinator:
         ids = sorted(await self.store.ids("proposal", ProposalStatus.PENDING.value))
         return [p for p in [await self.store.get_proposal(pid) for pid in ids] if p is not None]
 
-    def spend_text(self) -> str:
-        return f"$0.0000 of ${self.config.daily_budget_usd:.2f}"
+    async def spend_text(self) -> str:
+        if self.spend is None:
+            return f"$0.0000 of ${self.config.daily_budget_usd:.2f}"
+        date = self.today()
+        return f"${await self.spend.day(date):.4f} of ${await self.spend.cap(date):.2f}"
 
     async def status_text(self) -> str:
         running, pending = await self.running(), await self.pending()
         listed = f" ({', '.join(t.id for t in running[:10])})" if running else ""
         lines = [f"Running tasks: {len(running)}{listed}", f"Pending proposals: {len(pending)}"]
         lines += [f"  {p.id}: {p.summary}  (/approve {p.id} · /reject {p.id})" for p in pending[:10]]
-        lines.append(f"Spend today: {self.spend_text()}")
+        lines.append(f"Spend today: {await self.spend_text()}")
         return "\n".join(lines)
 
     # ---- tasks --------------------------------------------------------------------------------------
@@ -271,6 +306,10 @@ class Coordinator:
         await self._enqueue(self.queue.enqueue_run(task.id), f"run {task.id}")
         return task.id
 
+    async def enqueue_run(self, task: Task) -> None:
+        """Run a paused task again (its first run finished when it paused)."""
+        await self._enqueue(self.queue.enqueue_run(task.id, again=True), f"run {task.id}")
+
     @staticmethod
     async def _enqueue(job: Awaitable[None], what: str) -> None:
         """After a commit, a failed enqueue is not an error the sender should see: the maintenance sweep
@@ -293,7 +332,7 @@ class Coordinator:
     async def _start(self, c: cmd.StartTask) -> Task | None:
         """The task for the agent to draft, or None when a retried job finds it already past drafting."""
         task = await self.task(c.task_id)
-        if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING):
+        if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.PAUSED):
             return None
         await self.store.commit([task], [task.start(self.clock.now())])
         task.rev += 1
@@ -314,7 +353,7 @@ class Coordinator:
             return
         await self.store.commit([task, proposal], [task.propose(proposal, self.clock.now())])
         proposal.rev += 1
-        rule = await self._auto_rule(proposal)
+        rule = None if c.draft.always_ask else await self._auto_rule(proposal)
         if rule:  # shown once, already approved and naming the rule, by `_after_decision`
             await self.handle(
                 cmd.DecideProposal(
@@ -466,6 +505,8 @@ class Coordinator:
         await self.show(task, message)
         if c.chat != task.chat:
             await self.say(c.chat, Kind.NOTICE, text, task_id=task.id, reply_to=c.event_id or None, final=True)
+        if proposal.playbook == BUDGET_PLAYBOOK and c.verdict is Verdict.REJECT:
+            await self.budget.stop(who)
 
     # ---- applying -----------------------------------------------------------------------------------
 
@@ -546,6 +587,8 @@ class Coordinator:
             event = task.finish(now, outcomes)
             text, kind = f"Done: {outcomes}{by}{cost}", Kind.OUTCOME
         await self.store.commit([task, proposal], [*events, event])
+        if proposal.playbook == BUDGET_PLAYBOOK and not failed:
+            await self.budget.resume()
         message = Outbound(
             kind=kind,
             text=text,

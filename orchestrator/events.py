@@ -51,6 +51,15 @@ class TaskFailed(Event):
     pass
 
 
+class TaskPaused(Event):
+    pass
+
+
+class ModelCalled(Event):
+    """One model call (or cache hit): model, tier, step, tokens and dollars in `detail`; `cost_usd` is what it
+    cost. It names no status, so the replay fold passes over it."""
+
+
 class TaskApplying(Event):
     pass
 
@@ -110,6 +119,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TaskStarted,
         TaskReplied,
         TaskFailed,
+        TaskPaused,
+        ModelCalled,
         TaskApplying,
         TaskDone,
         ProposalStaged,

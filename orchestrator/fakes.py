@@ -14,7 +14,7 @@ from orchestrator.errors import BadRequest, Conflict, TransientConnectorError
 from orchestrator.events import Event
 from orchestrator.model import ChatRef, Proposal, Task
 from orchestrator.outbound import Outbound
-from orchestrator.ports import ActionRecord, Preview, Record
+from orchestrator.ports import ActionRecord, ModelSpend, Preview, Record
 
 
 class InMemoryStore:
@@ -74,7 +74,7 @@ class FakeQueue:
         self.applies: list[str] = []
         self.apply_at: dict[str, datetime | None] = {}
 
-    async def enqueue_run(self, task_id: str) -> None:
+    async def enqueue_run(self, task_id: str, *, again: bool = False) -> None:
         self.runs.append(task_id)
 
     async def enqueue_apply(self, proposal_id: str, at: datetime | None = None) -> None:
@@ -212,9 +212,18 @@ class InMemoryDigestBook:
 @dataclass
 class FakeSpend:
     days: dict[str, float] = field(default_factory=dict)
+    budget: float = 5.0
+    raised: dict[str, float] = field(default_factory=dict)
+    per_model: dict[str, list[ModelSpend]] = field(default_factory=dict)
 
     async def day(self, date: str) -> float:
         return self.days.get(date, 0.0)
+
+    async def models(self, date: str) -> list[ModelSpend]:
+        return self.per_model.get(date, [])
+
+    async def cap(self, date: str) -> float:
+        return self.budget + self.raised.get(date, 0.0)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from orchestrator.errors import InvalidTransition
 class TaskStatus(StrEnum):
     RECEIVED = "received"
     RUNNING = "running"
+    PAUSED = "paused"
     PROPOSED = "proposed"
     APPROVED = "approved"
     REJECTED = "rejected"
@@ -52,7 +53,8 @@ class Verdict(StrEnum):
 _T = TaskStatus
 TASK_MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     _T.RECEIVED: frozenset({_T.RUNNING, _T.FAILED}),
-    _T.RUNNING: frozenset({_T.RUNNING, _T.PROPOSED, _T.DONE, _T.FAILED}),
+    _T.RUNNING: frozenset({_T.RUNNING, _T.PAUSED, _T.PROPOSED, _T.DONE, _T.FAILED}),
+    _T.PAUSED: frozenset({_T.RUNNING, _T.FAILED}),
     _T.PROPOSED: frozenset({_T.APPROVED, _T.REJECTED, _T.EXPIRED, _T.FAILED}),
     _T.APPROVED: frozenset({_T.APPLYING, _T.FAILED, _T.UNDONE}),
     _T.APPLYING: frozenset({_T.APPLYING, _T.DONE, _T.FAILED}),
@@ -168,6 +170,15 @@ class Task:
     def start(self, at: datetime) -> ev.Event:
         self._move(TaskStatus.RUNNING)
         return ev.TaskStarted(at=at, task_id=self.id, task_status=self.status)
+
+    def pause(self, reason: str, at: datetime) -> ev.Event:
+        """Waiting for the operator (today's model budget is used up); `StartTask` resumes it."""
+        self._move(TaskStatus.PAUSED)
+        return ev.TaskPaused(at=at, task_id=self.id, summary=_clip(reason), task_status=self.status)
+
+    def spent(self, usd: float) -> None:
+        """Model spend so far, summed from the calls the agents recorded in the ledger."""
+        self.cost_usd = round(self.cost_usd + usd, 8)
 
     def propose(self, proposal: Proposal, at: datetime) -> ev.Event:
         self._move(TaskStatus.PROPOSED)
@@ -358,6 +369,8 @@ class ProposalDraft:
     risk: str = "low"
     cost_estimate_usd: float = 0.0
     cost_spent_usd: float = 0.0
+    always_ask: bool = False
+    """The playbook says a person decides, whatever the policy file's auto-approval rules match."""
 
 
 @dataclass(frozen=True)

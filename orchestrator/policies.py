@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from orchestrator.errors import BadRequest, PolicyDenied
 from orchestrator.model import Actor, Proposal, StagedAction
@@ -11,6 +13,8 @@ from orchestrator.model import Actor, Proposal, StagedAction
 MAX_REQUEST_CHARS = 8000
 CONSOLE = "console"
 HOOK = "hook"
+NEVER_AUTO = frozenset({"budget.raise"})
+"""Action kinds only a person may approve, whatever the policy file says."""
 
 
 def check_request_text(text: str) -> str:
@@ -90,7 +94,7 @@ class Policies:
 def auto_approval_rule(proposal: Proposal, rules: Sequence[AutoRule], known: frozenset[str]) -> str | None:
     """The rules that approve every action without asking (comma-joined), or None: auto-approval needs a
     matching rule for each action, and a blocked proposal is never auto-approved."""
-    if proposal.blocked_reason or not proposal.actions:
+    if proposal.blocked_reason or not proposal.actions or any(a.kind in NEVER_AUTO for a in proposal.actions):
         return None
     names = [_matching(action, proposal, rules, known) for action in proposal.actions]
     if any(n is None for n in names):
@@ -127,3 +131,8 @@ def reminder_rule(proposal: Proposal, policies: Policies) -> ReminderRule:
         expire_after_hours=first.expire_after_hours if first else None,
         at_expiry=first.at_expiry if first else "keep",
     )
+
+
+def local_date(at: datetime, timezone: str) -> str:
+    """The operator's calendar day (YYYY-MM-DD): budgets, spend and digests are counted per local day."""
+    return at.astimezone(ZoneInfo(timezone)).date().isoformat()

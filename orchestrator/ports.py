@@ -78,7 +78,9 @@ class Connector(Protocol):
 
 
 class JobQueue(Protocol):
-    async def enqueue_run(self, task_id: str) -> None: ...
+    async def enqueue_run(self, task_id: str, *, again: bool = False) -> None:
+        """`again`: the task ran before and paused; a finished earlier run must not block this one."""
+
     async def enqueue_apply(self, proposal_id: str, at: datetime | None = None) -> None:
         """Apply now, or at `at` (the end of an undo window)."""
 
@@ -127,9 +129,23 @@ class DigestBook(Protocol):
         """When scheduling began (set on first call): digests before it were never due."""
 
 
+@dataclass(frozen=True)
+class ModelSpend:
+    model: str
+    usd: float
+    calls: int
+    cache_hits: int = 0
+    unpriced: int = 0
+    """Calls to a model with no known price: counted, but $0 against the budget."""
+
+
 class Spend(Protocol):
     async def day(self, date: str) -> float:
         """Model spend in USD on a local date (YYYY-MM-DD)."""
+
+    async def models(self, date: str) -> list[ModelSpend]: ...
+    async def cap(self, date: str) -> float:
+        """The day's cap: the configured budget plus what the operator approved raising it by."""
 
 
 class Liveness(Protocol):

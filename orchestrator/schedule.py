@@ -101,7 +101,7 @@ class Scheduler:
         events, cursor = await self._events_since(await self.book.cursor())
         pending = await self.core.pending()
         week = [await self.spend.day((day - timedelta(days=n)).isoformat()) for n in range(6, -1, -1)]
-        facts = DigestFacts(day, events, pending, week[-1], self.config.budget_usd, week, late_by)
+        facts = DigestFacts(day, events, pending, week[-1], await self.spend.cap(day.isoformat()), week, late_by)
         digest_id = await self.core.store.new_id("d")
         low = [(p.id, p.version) for p in pending if p.risk == "low" and not p.blocked_reason]
         await self.book.save(digest_id, low)

@@ -205,7 +205,7 @@ class SlackInbound:
 
     async def publish_home(self, user: str) -> None:
         pending, running = await self.coordinator.pending(), await self.coordinator.running()
-        view = render.home(pending, running, self.coordinator.spend_text())
+        view = render.home(pending, running, await self.coordinator.spend_text())
         await (await self.outbox.api()).views_publish(user_id=user, view=view)
 
 

@@ -74,8 +74,8 @@ async def test_metrics_expose_the_named_series_after_a_flow(
         'deputy_requests_total{channel="ops",status="200"}',
         'deputy_requests_total{channel="hooks",status="404"}',
         'deputy_ack_seconds_bucket{channel="ops",le="0.005"}',
-        'deputy_model_calls_total{model="offline"} 0.0',
-        'deputy_model_tokens_total{io="in",model="offline"} 0.0',
+        'deputy_model_calls_total{model="offline"} 3.0',  # classify+draft the plan, draft the email
+        'deputy_model_tokens_total{io="in",model="offline"} ',
         'deputy_model_dollars_total{model="offline"} 0.0',
     ):
         assert line in text, line

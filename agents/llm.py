@@ -1,0 +1,246 @@
+"""The LLM port: every model call Deputy makes goes through `Models.complete()`, in this order:
+
+1. cache — a deterministic call (temperature 0) already answered today is served from Redis and costs $0;
+2. budget — the call's worst-case cost is reserved against today's cap in one atomic step shared by every
+   worker (memory/spend.py); if it would pass the cap, `BudgetExceeded` pauses the task instead;
+3. breaker — a provider that failed `THRESHOLD` times in a row is skipped for a minute (shared in Redis);
+4. the call, with a timeout and retries with backoff on 429/5xx/timeouts, then the fallback model if one is set;
+5. accounting — model, tier, step, tokens (cached too) and dollars go to the ledger as a `ModelCalled` event
+   for the task, and into today's per-model spend (what /budget shows).
+
+The transport is litellm (imported on first use: it takes seconds) or, for the default `offline` model, the
+built-in model answering directly (agents/offline.py; also reachable through litellm as `offline/deputy`)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from agents.prompts import Message
+from connectors.breaker import Breaker
+from memory import keys
+from memory.spend import RedisSpend, Reservation, Usage
+from orchestrator.errors import CircuitOpen
+from orchestrator.events import Event, ModelCalled
+
+log = logging.getLogger("deputy.llm")
+
+ATTEMPTS = 3
+BACKOFF_S = 0.25
+MAX_WAIT_S = 8.0
+THRESHOLD = 5
+COOLDOWN_S = 60.0
+CACHE_TTL_S = 24 * 3600
+
+
+class BudgetExceeded(Exception):
+    def __init__(self, spent: float, cap: float, date: str) -> None:
+        super().__init__(f"today's model budget is used up (${spent:.4f} of ${cap:.2f})")
+        self.spent, self.cap, self.date = spent, cap, date
+
+
+class ModelUnavailable(Exception):
+    """Every model we may use failed; the message is for the operator."""
+
+
+class Transient(Exception):
+    """Worth retrying (429, 5xx, timeout, connection refused); `retry_after` when the provider said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Permanent(Exception):
+    """Retrying won't help (bad key, unknown model, bad request)."""
+
+
+@dataclass(frozen=True)
+class Raw:
+    text: str
+    tokens_in: int
+    tokens_out: int
+    cached_tokens: int = 0
+    usd: float | None = 0.0
+    """None: the model has no known price (counted, shown as unpriced, $0 against the budget)."""
+
+
+class Transport(Protocol):
+    async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw: ...
+    def estimate(self, model: str, messages: list[Message], max_tokens: int) -> float:
+        """Worst-case dollars for the call: what the budget reserves."""
+
+
+@dataclass(frozen=True)
+class Call:
+    task_id: str
+    step: str
+    tier: str  # "draft" (cheap) or "verify" (strong)
+    model: str
+    messages: list[Message]
+    json_mode: bool = True
+    max_tokens: int = 1000
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    usd: float
+    priced: bool = True
+    cache_hit: bool = False
+    degraded: str = ""
+
+
+@dataclass
+class Meter:
+    """What one task's calls cost, for its card."""
+
+    usd: float = 0.0
+    unpriced: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, done: Completion) -> None:
+        self.usd = round(self.usd + done.usd, 8)
+        self.unpriced += 0 if done.priced else 1
+        if done.degraded and done.degraded not in self.notes:
+            self.notes.append(done.degraded)
+
+
+class ResponseCache:
+    """Deterministic calls only. Our own, in Redis: shared by all workers, and litellm's cache crashes on a
+    plain install in the releases we use (LIBRARY-NOTES)."""
+
+    def __init__(self, redis: Redis, ttl_s: int = CACHE_TTL_S, *, scope: str = "") -> None:
+        self.redis, self.ttl_s, self.scope = redis, ttl_s, scope
+
+    def key(self, call: Call) -> str:
+        blob = json.dumps([self.scope, call.model, call.messages, call.json_mode, call.max_tokens], sort_keys=True)
+        return keys.llm(f"cache:{hashlib.sha256(blob.encode()).hexdigest()}")
+
+    async def get(self, call: Call) -> str | None:
+        value = await self.redis.get(self.key(call))
+        return str(value) if value is not None else None
+
+    async def put(self, call: Call, text: str) -> None:
+        await self.redis.set(self.key(call), text, ex=self.ttl_s)
+
+
+class Models:
+    def __init__(
+        self,
+        *,
+        transport: Callable[[str], Transport],
+        spend: RedisSpend,
+        cache: ResponseCache | None,
+        record: Callable[[Event], Awaitable[None]],
+        today: Callable[[], str],
+        now: Callable[[], datetime],
+        breaker: Callable[[str], Breaker],
+        fallback: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.transport, self.spend, self.cache, self.record = transport, spend, cache, record
+        self.today, self.now, self.breaker, self.fallback, self.sleep = today, now, breaker, fallback, sleep
+
+    async def complete(self, call: Call) -> Completion:
+        if self.cache is not None and (hit := await self.cache.get(call)) is not None:
+            await self._account(call, call.model, Raw(hit, 0, 0, 0, 0.0), None, cache_hit=True)
+            return Completion(hit, call.model, 0.0, cache_hit=True)
+        try:
+            return await self._call(call, call.model)
+        except ModelUnavailable as err:
+            if not self.fallback or self.fallback == call.model:
+                raise
+            done = await self._call(call, self.fallback)
+            why = f"{call.model} is failing ({err}); drafted with the fallback {self.fallback}"
+            return Completion(done.text, done.model, done.usd, done.priced, done.cache_hit, degraded=why)
+
+    async def _call(self, call: Call, model: str) -> Completion:
+        transport, breaker, date = self.transport(model), self.breaker(provider(model)), self.today()
+        reservation = await self.spend.reserve(date, transport.estimate(model, call.messages, call.max_tokens))
+        if not reservation.granted:
+            raise BudgetExceeded(reservation.spent, reservation.cap, date)
+        try:
+            raw = await self._attempts(call, model, transport, breaker)
+        except BaseException:
+            await self.spend.release(date, reservation)
+            raise
+        await self._account(call, model, raw, reservation)
+        if self.cache is not None:
+            await self.cache.put(call, raw.text)
+        return Completion(raw.text, model, raw.usd or 0.0, priced=raw.usd is not None)
+
+    async def _attempts(self, call: Call, model: str, transport: Transport, breaker: Breaker) -> Raw:
+        try:
+            had_failures = await breaker.check()
+        except CircuitOpen as err:
+            raise ModelUnavailable(str(err)) from None
+        for attempt in range(ATTEMPTS):
+            try:
+                raw = await transport(model, call.messages, json_mode=call.json_mode, max_tokens=call.max_tokens)
+            except Transient as err:
+                if await breaker.failed():
+                    raise ModelUnavailable(
+                        f"{model} failed {THRESHOLD} times in a row ({err}); pausing it for {COOLDOWN_S:.0f} s"
+                    ) from None
+                if attempt == ATTEMPTS - 1:
+                    raise ModelUnavailable(f"{model} failed {ATTEMPTS} times ({err})") from None
+                wait = err.retry_after if err.retry_after is not None else BACKOFF_S * 2**attempt
+                log.warning("%s: %s; retrying in %.2f s", model, err, wait)
+                await self.sleep(min(MAX_WAIT_S, wait) * random.uniform(1.0, 1.2))
+            except Permanent as err:
+                raise ModelUnavailable(f"{model}: {err}") from None
+            else:
+                if had_failures:
+                    await breaker.succeeded()
+                return raw
+        raise AssertionError("unreachable")
+
+    async def _account(
+        self, call: Call, model: str, raw: Raw, reservation: Reservation | None, *, cache_hit: bool = False
+    ) -> None:
+        priced = raw.usd is not None
+        usage = Usage(model, raw.usd or 0.0, raw.tokens_in, raw.tokens_out, raw.cached_tokens, cache_hit, priced)
+        await self.spend.settle(self.today(), reservation, usage)
+        detail = {
+            "model": model,
+            "step": call.step,
+            "tier": call.tier,
+            "tokens_in": raw.tokens_in,
+            "tokens_out": raw.tokens_out,
+            "cached_tokens": raw.cached_tokens,
+            "cache_hit": cache_hit,
+            "priced": priced,
+        }
+        summary = f"{call.step} with {model}" + (" (from cache)" if cache_hit else "")
+        event = ModelCalled(at=self.now(), task_id=call.task_id, cost_usd=usage.usd, summary=summary, detail=detail)
+        try:
+            await self.record(event)
+        except Exception:  # the spend is already counted; a lost ledger line must not lose the draft
+            log.exception("could not record %s for task %s", summary, call.task_id)
+
+
+def provider(model: str) -> str:
+    return model.split("/", 1)[0] if "/" in model else "openai"
+
+
+def parse_json(text: str) -> Any:
+    """The JSON object in a model's answer (tolerating a ```json fence some models add)."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`")
+        stripped = stripped[4:] if stripped.lower().startswith("json") else stripped
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"the answer is not valid JSON ({err.msg} at character {err.pos})") from None

@@ -1,0 +1,139 @@
+"""The last hop of a model call: litellm for every real provider, the built-in model for `offline`.
+
+litellm is imported on first use (about 3 s and 200 MB), never in the web process; `deputy worker` imports it
+once before forking when a real model is configured. The plain `offline` model skips it: the same prompts,
+validation, cache and accounting run, without making every worker pay that import for a model that needs no
+network. `offline/deputy` goes through litellm's custom-provider path instead (agents/offline_provider.py)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from agents.llm import Permanent, Raw, Transient
+from agents.offline import OfflineModel
+from agents.prompts import Message
+from config.prices import Price
+
+CHARS_PER_TOKEN = 3  # a cautious estimate (English runs ~4): budgets reserve a little more than they spend
+TIMEOUT_S = 60.0
+
+
+def approx_tokens(messages: list[Message]) -> int:
+    return sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN + 4 * len(messages)
+
+
+class OfflineTransport:
+    def __init__(self, model: OfflineModel) -> None:
+        self.model = model
+
+    async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw:
+        text = await self.model.respond(messages)
+        return Raw(text, approx_tokens(messages), len(text) // CHARS_PER_TOKEN, 0, 0.0)
+
+    def estimate(self, model: str, messages: list[Message], max_tokens: int) -> float:
+        return 0.0
+
+
+def litellm() -> ModuleType:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
+    import litellm as module
+
+    module.suppress_debug_info = True
+    module.drop_params = True  # a provider without JSON mode gets the prompt's instructions alone
+    return module
+
+
+@dataclass
+class LiteLLMTransport:
+    api_base: str | None = None
+    prices: dict[str, Price] = field(default_factory=dict)
+    offline: OfflineModel | None = None
+    timeout_s: float = TIMEOUT_S
+
+    async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw:
+        lib = litellm()
+        if model.startswith("offline/") and self.offline is not None:
+            from agents.offline_provider import register
+
+            register(self.offline)
+        options: dict[str, Any] = {"temperature": 0, "max_tokens": max_tokens, "timeout": self.timeout_s}
+        options.update(num_retries=0, max_retries=0)  # retries are ours: counted, backed off, breaker-aware
+        if json_mode:
+            options["response_format"] = {"type": "json_object"}
+        if self.api_base and not model.startswith("offline/"):
+            options["api_base"] = self.api_base
+        try:
+            response = await lib.acompletion(model=model, messages=cache_marked(model, messages), **options)
+        except Exception as err:
+            raise classify_error(err) from err
+        return self._raw(lib, model, response)
+
+    def _raw(self, lib: ModuleType, model: str, response: Any) -> Raw:
+        text = response.choices[0].message.content or ""
+        usage = getattr(response, "usage", None)
+        tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
+        tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = int(getattr(details, "cached_tokens", 0) or 0)
+        if model in self.prices:
+            usd: float | None = self.prices[model].usd(tokens_in, tokens_out, cached)
+        else:
+            usd = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+            if usd is None and _known(lib, model):
+                usd = float(lib.completion_cost(completion_response=response, model=model))
+        return Raw(text, tokens_in, tokens_out, cached, None if usd is None else float(usd))
+
+    def estimate(self, model: str, messages: list[Message], max_tokens: int) -> float:
+        tokens_in = approx_tokens(messages)
+        if model in self.prices:
+            return self.prices[model].usd(tokens_in, max_tokens)
+        lib = litellm()
+        if not _known(lib, model):
+            return 0.0
+        info = lib.get_model_info(model)
+        return float(
+            tokens_in * (info.get("input_cost_per_token") or 0) + max_tokens * (info.get("output_cost_per_token") or 0)
+        )
+
+
+def _known(lib: ModuleType, model: str) -> bool:
+    try:
+        lib.get_model_info(model)
+    except Exception:
+        return False
+    return True
+
+
+def cache_marked(model: str, messages: list[Message]) -> list[Message]:
+    """Anthropic caches a prompt prefix only where asked: mark the system prompt (the stable part). OpenAI,
+    DeepSeek and others cache long shared prefixes on their own; the order of our prompts is what helps them."""
+    if not model.startswith(("anthropic/", "claude")) or not messages or messages[0]["role"] != "system":
+        return messages
+    system = {"type": "text", "text": messages[0]["content"], "cache_control": {"type": "ephemeral"}}
+    return [{"role": "system", "content": [system]}, *messages[1:]]
+
+
+def classify_error(err: Exception) -> Exception:
+    status = getattr(err, "status_code", None)
+    name = type(err).__name__
+    message = f"{name}{f' {status}' if status else ''}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+    if status in (408, 409, 429) or (isinstance(status, int) and status >= 500) or name in _TRANSIENT:
+        return Transient(message, _retry_after(err))
+    return Permanent(message)
+
+
+_TRANSIENT = frozenset(
+    {"APIConnectionError", "Timeout", "RateLimitError", "InternalServerError", "ServiceUnavailableError"}
+)
+
+
+def _retry_after(err: Exception) -> float | None:
+    headers = getattr(getattr(err, "response", None), "headers", None) or {}
+    try:
+        value = headers.get("retry-after")
+        return float(value) if value else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,84 @@
+"""The hard daily budget, seen from the core: a task whose next model call would pass today's cap is paused,
+and the operator gets one proposal to raise the cap — an approval like any other (ledger, buttons, exactly
+once) — or to stop. Approving resumes every paused task; rejecting stops them.
+
+The cap itself is enforced atomically where the calls are made (agents/llm.py over memory/budget.py); this
+module only decides what the operator sees and what happens to the paused work."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator import commands as cmd
+from orchestrator.model import Actor, ProposalDraft, Task, TaskStatus
+from orchestrator.outbound import Kind, Outbound
+
+if TYPE_CHECKING:
+    from orchestrator.coordinator import Coordinator
+
+PLAYBOOK = "budget"
+KIND = "budget.raise"
+ASKER = Actor("policy", "budget", "daily budget")
+ASK_TTL_SECONDS = 2 * 24 * 3600
+
+
+def raise_step(daily_budget_usd: float) -> float:
+    """How much one approval adds: one more day's budget (at least a cent, so a $0 cap can be lifted)."""
+    return round(max(daily_budget_usd, 0.01), 2)
+
+
+class BudgetGate:
+    def __init__(self, core: Coordinator) -> None:
+        self.core = core
+
+    async def pause(self, c: cmd.PauseTask) -> None:
+        core = self.core
+        task = await core.task(c.task_id)
+        if task.status is not TaskStatus.RUNNING:
+            return
+        reason = f"today's model budget is used up (${c.spent_usd:.4f} of ${c.cap_usd:.2f})"
+        await core.store.commit([task], [task.pause(reason, core.clock.now())])
+        task.rev += 1
+        text = f"Paused: {reason}. I've asked whether to raise it; nothing more is spent until then."
+        await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id))
+        # One question per cap level, however many tasks and workers hit it at once.
+        if await core.store.claim(f"budget-ask:{c.date}:{c.cap_usd:.6f}", ASK_TTL_SECONDS):
+            await self._ask(task, c)
+
+    async def _ask(self, paused: Task, c: cmd.PauseTask) -> None:
+        core, now = self.core, self.core.clock.now()
+        step = raise_step(core.config.daily_budget_usd)
+        ask = Task(
+            id=await core.store.new_id("t"),
+            text=f"Raise today's model budget by ${step:.2f}",
+            actor=ASKER,
+            chat=paused.chat,
+            event_id=f"budget:{c.date}:{c.cap_usd:.6f}",
+            created_at=now,
+        )
+        await core.store.commit([ask], [ask.submitted(now), ask.start(now)])
+        draft = ProposalDraft(
+            playbook=PLAYBOOK,
+            summary=(
+                f"Today's model budget is used up: ${c.spent_usd:.4f} of ${c.cap_usd:.2f}. "
+                f"Raise it by ${step:.2f} to ${c.cap_usd + step:.2f} and carry on, or stop the waiting tasks."
+            ),
+            risk="high",
+            actions=[(KIND, {"date": c.date, "usd": step})],
+        )
+        await core.handle(cmd.CompleteDraft(ask.id, draft))
+
+    async def paused(self) -> list[Task]:
+        ids = sorted(await self.core.store.ids("task", TaskStatus.PAUSED.value))
+        return [t for t in [await self.core.store.get_task(i) for i in ids] if t is not None]
+
+    async def resume(self) -> None:
+        """The cap was raised: every paused task goes back on the queue (`StartTask` picks it up again)."""
+        for task in await self.paused():
+            await self.core.enqueue_run(task)
+
+    async def stop(self, by: str) -> None:
+        for task in await self.paused():
+            await self.core.handle(
+                cmd.FailTask(task.id, f"stopped by {by}: today's model budget is used up. Nothing was sent.")
+            )
