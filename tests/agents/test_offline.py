@@ -60,7 +60,10 @@ async def test_offline_is_also_a_litellm_custom_provider_with_the_same_answers(r
     direct = await runtime.drafter.draft(task("email jane@acme.com about the contract"))
     register(runtime.drafter.models.transport("offline").model)  # type: ignore[attr-defined]
     lib = litellm()
-    messages = [{"role": "system", "content": "Step: classify"}, {"role": "user", "content": "<request>\nemail a@b.co\n</request>"}]
+    messages = [
+        {"role": "system", "content": "Step: classify"},
+        {"role": "user", "content": "<request>\nemail a@b.co\n</request>"},
+    ]
     response = await lib.acompletion(model=MODEL, messages=messages)
     assert response.choices[0].message.content == '{"playbook": "email"}'
     assert lib.completion_cost(completion_response=response) == 0.0

@@ -108,7 +108,7 @@ async def test_worker_killed_between_smtp_send_and_recording_sends_one_email(
 
 
 async def test_a_task_whose_enqueue_failed_is_picked_up_by_the_sweep(runtime: Runtime, workers: Workers) -> None:
-    async def unreachable(task_id: str) -> None:
+    async def unreachable(task_id: str, *, again: bool = False) -> None:
         raise ConnectionError("queue unreachable")
 
     runtime.coordinator.queue.enqueue_run = unreachable  # type: ignore[method-assign]
@@ -121,7 +121,7 @@ async def test_a_task_whose_enqueue_failed_is_picked_up_by_the_sweep(runtime: Ru
 async def test_the_scheduler_sweeps_without_being_a_worker(
     runtime: Runtime, env: dict[str, str], tmp_path: Path
 ) -> None:
-    async def unreachable(task_id: str) -> None:
+    async def unreachable(task_id: str, *, again: bool = False) -> None:
         raise ConnectionError("queue unreachable")
 
     runtime.coordinator.queue.enqueue_run = unreachable  # type: ignore[method-assign]

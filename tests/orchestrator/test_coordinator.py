@@ -207,7 +207,7 @@ async def test_a_message_that_failed_before_any_change_is_handled_on_redelivery(
 
 
 async def test_a_failed_enqueue_after_the_commit_is_left_to_the_sweep(core: Core) -> None:
-    async def down(task_id: str) -> None:
+    async def down(task_id: str, *, again: bool = False) -> None:
         raise ConnectionError("queue unreachable")
 
     core.queue.enqueue_run = down  # type: ignore[method-assign]
