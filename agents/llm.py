@@ -40,6 +40,8 @@ MAX_WAIT_S = 8.0
 THRESHOLD = 5
 COOLDOWN_S = 60.0
 CACHE_TTL_S = 24 * 3600
+BUSY_WAIT_S = 0.2
+BUSY_WAITS = 300  # a minute: longer than a call's timeout, so a reservation always settles or expires first
 
 
 class BudgetExceeded(Exception):
@@ -167,7 +169,13 @@ class Models:
 
     async def _call(self, call: Call, model: str) -> Completion:
         transport, breaker, date = self.transport(model), self.breaker(provider(model)), self.today()
-        reservation = await self.spend.reserve(date, transport.estimate(model, call.messages, call.max_tokens))
+        estimate = transport.estimate(model, call.messages, call.max_tokens)
+        reservation = await self.spend.reserve(date, estimate)
+        for _ in range(BUSY_WAITS):
+            if not reservation.busy:
+                break
+            await self.sleep(BUSY_WAIT_S)  # calls in flight hold the rest of the budget: see what they spend
+            reservation = await self.spend.reserve(date, estimate)
         if not reservation.granted:
             raise BudgetExceeded(reservation.spent, reservation.cap, date)
         try:

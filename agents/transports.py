@@ -120,6 +120,8 @@ def classify_error(err: Exception) -> Exception:
     status = getattr(err, "status_code", None)
     name = type(err).__name__
     message = f"{name}{f' {status}' if status else ''}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+    if name == "AuthenticationError" or "missing credentials" in message.lower() or "api key" in message.lower():
+        return Permanent(f"{message} — check the provider's API key (e.g. OPENAI_API_KEY)")
     if status in (408, 409, 429) or (isinstance(status, int) and status >= 500) or name in _TRANSIENT:
         return Transient(message, _retry_after(err))
     return Permanent(message)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.budget import PLAYBOOK as BUDGET_PLAYBOOK
 from orchestrator.model import Proposal, ProposalStatus, StagedAction
-from orchestrator.outbound import Kind, Outbound
+from orchestrator.outbound import Kind, Outbound, money
 
 BODY_LINES = 8
 BODY_CHARS = 600
@@ -47,6 +48,8 @@ class CardView:
     pending: bool
     undoable: bool
     reminder: bool = False
+    approve_label: str = "Approve"
+    reject_label: str = "Reject"
 
     @property
     def truncated(self) -> bool:
@@ -70,13 +73,24 @@ def view(message: Outbound) -> CardView | None:
         risk=proposal.risk,
         version=proposal.version,
         actions=[_action(a) for a in proposal.actions],
-        cost=f"est. ${proposal.cost_estimate_usd:.3f} · spent ${proposal.cost_spent_usd:.3f}",
+        cost=f"est. {money(proposal.cost_estimate_usd)} · spent {money(proposal.cost_spent_usd)}",
         blocked=proposal.blocked_reason,
         status="" if pending and message.kind is Kind.CARD else _status(message, proposal),
         pending=pending,
         undoable=proposal.status is ProposalStatus.APPROVED and proposal.hold_until is not None and not message.final,
         reminder=message.kind is Kind.REMINDER and pending,
+        **_labels(proposal),
     )
+
+
+def _labels(proposal: Proposal) -> dict[str, str]:
+    """A budget question's buttons say what they do: raise today's cap, or stop the waiting tasks."""
+    if proposal.playbook != BUDGET_PLAYBOOK or not proposal.actions:
+        return {}
+    return {
+        "approve_label": f"Raise today's budget by {money(proposal.actions[0].fields['usd'])}",
+        "reject_label": "Stop",
+    }
 
 
 def _status(message: Outbound, proposal: Proposal) -> str:

@@ -1,12 +1,15 @@
 """Model spend and the hard daily budget, per local day, kept in Redis so every worker sees one total.
 
-A call first *reserves* its worst-case cost (prompt tokens plus `max_tokens` of output at the model's price)
-and is refused when spent + reserved + that estimate would pass the cap; afterwards the reservation is swapped
-for the real cost. The check and the reservation are one script, so concurrent workers can't both squeeze
-under the cap: spend passes the cap only when a call costs more than its own worst case — at most one call."""
+A call first *reserves* its worst-case cost (prompt tokens plus `max_tokens` of output at the model's price).
+It is refused when spent + that estimate would pass the cap (the task pauses and the operator is asked), and
+waits while calls in flight hold the rest of the cap; afterwards the reservation is swapped for the real
+cost. Check and reservation are one script, so concurrent workers can't both squeeze under the cap: spend
+passes the cap only when a call costs more than its own worst case — by at most that one call."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -15,27 +18,37 @@ from memory import keys
 from memory.metrics import MODEL
 from orchestrator.ports import ModelSpend
 
-KEEP_SECONDS = 40 * 24 * 3600  # a month of days for the digest's sparkline and /budget history
+KEEP_SECONDS = 40 * 24 * 3600
+RESERVATION_S = 180.0
+"""A reservation lapses after this (longer than any call with its retries): a killed worker can't hold the
+budget hostage."""  # a month of days for the digest's sparkline and /budget history
 
+# KEYS: budget hash, reservations (zset: member "<id>|<usd>", score = when it lapses).
+# ARGV: base cap, estimate, key ttl, now, member, lapses at. Returns {code, spent, cap}: 1 granted, 0 over, 2 busy.
 RESERVE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+local reserved = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  reserved = reserved + tonumber(string.match(member, '|(.*)$'))
+end
 local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
-local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
 local cap = tonumber(ARGV[1]) + tonumber(redis.call('HGET', KEYS[1], 'raised') or '0')
 local estimate = tonumber(ARGV[2])
-if spent + reserved + estimate > cap then
+if spent + estimate > cap then
   return {0, tostring(spent), tostring(cap)}
 end
-redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+if spent + reserved + estimate > cap then
+  return {2, tostring(spent), tostring(cap)}
+end
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 return {1, tostring(spent), tostring(cap)}
 """
 
-# KEYS: budget, spend, model metrics. ARGV: estimate, actual, model, in, out, cached, hit, unpriced, date, ttl
+# KEYS: budget, spend, model metrics, reservations.
+# ARGV: reservation member, actual, model, in, out, cached, hit, unpriced, date, ttl
 SETTLE = """
-if tonumber(ARGV[1]) > 0 then
-  local left = tonumber(redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', -tonumber(ARGV[1])))
-  if left < 0.0000001 then redis.call('HSET', KEYS[1], 'reserved', '0') end
-end
+redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HINCRBYFLOAT', KEYS[1], 'spent', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[10])
 local m = ARGV[3]
@@ -73,6 +86,9 @@ class Reservation:
     spent: float
     cap: float
     estimate: float
+    busy: bool = False
+    member: str = ""
+    """Refused only because calls in flight have reserved the rest: worth waiting for them to settle."""
 
 
 @dataclass(frozen=True)
@@ -98,18 +114,19 @@ class RedisSpend:
     async def reserve(self, date: str, estimate: float) -> Reservation:
         if estimate <= 0:  # free calls (offline, cache hits, unpriced models) are never refused
             return Reservation(True, await self.day(date), await self.cap(date), 0.0)
-        granted, spent, cap = await self._reserve(
-            keys=[keys.budget(date)], args=[self.budget_usd, f"{estimate:.10f}", KEEP_SECONDS]
+        now, member = time.time(), f"{uuid.uuid4().hex}|{estimate:.10f}"
+        code, spent, cap = await self._reserve(
+            keys=[keys.budget(date), keys.budget(f"{date}:reserved")],
+            args=[self.budget_usd, f"{estimate:.10f}", KEEP_SECONDS, now, member, now + RESERVATION_S],
         )
-        return Reservation(bool(int(granted)), float(spent), float(cap), estimate)
+        return Reservation(int(code) == 1, float(spent), float(cap), estimate, int(code) == 2, member)
 
     async def settle(self, date: str, reservation: Reservation | None, usage: Usage) -> None:
         """Swap the reservation for the real cost (None: the call never reached the provider, cost 0)."""
-        estimate = reservation.estimate if reservation else 0.0
         await self._settle(
-            keys=[keys.budget(date), keys.spend(date), MODEL],
+            keys=[keys.budget(date), keys.spend(date), MODEL, keys.budget(f"{date}:reserved")],
             args=[
-                f"{estimate:.10f}",
+                reservation.member if reservation else "",
                 f"{usage.usd:.10f}",
                 usage.model,
                 usage.tokens_in,
@@ -124,8 +141,8 @@ class RedisSpend:
 
     async def release(self, date: str, reservation: Reservation) -> None:
         """The call failed before any tokens were billed: give the reservation back."""
-        if reservation.estimate > 0:
-            await self.redis.hincrbyfloat(keys.budget(date), "reserved", -reservation.estimate)
+        if reservation.member:
+            await self.redis.zrem(keys.budget(f"{date}:reserved"), reservation.member)
 
     async def raise_cap(self, date: str, usd: float, once_key: str) -> bool:
         """Add an approved raise exactly once per `once_key` (the action's idempotency key)."""

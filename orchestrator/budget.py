@@ -40,7 +40,9 @@ class BudgetGate:
         await core.store.commit([task], [task.pause(reason, core.clock.now())])
         task.rev += 1
         text = f"Paused: {reason}. I've asked whether to raise it; nothing more is spent until then."
-        await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id))
+        # final: the task waits on the operator now, as a card does (the console gives the prompt back)
+        waiting = Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id, final=True)
+        await core.show(task, waiting)
         # One question per cap level, however many tasks and workers hit it at once.
         if await core.store.claim(f"budget-ask:{c.date}:{c.cap_usd:.6f}", ASK_TTL_SECONDS):
             await self._ask(task, c)

@@ -44,7 +44,7 @@ from orchestrator.model import (
     TaskStatus,
     Verdict,
 )
-from orchestrator.outbound import Kind, Outbound
+from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import Policies
 from orchestrator.ports import (
     ActionRecords,
@@ -248,13 +248,13 @@ class Coordinator:
         if self.spend is None:
             return f"Model spend today ({date}): $0.0000 of ${self.config.daily_budget_usd:.2f}."
         spent, cap, models = await self.spend.day(date), await self.spend.cap(date), await self.spend.models(date)
-        lines = [f"Model spend today ({date}): ${spent:.4f} of ${cap:.2f}"]
+        lines = [f"Model spend today ({date}): {money(spent)} of ${cap:.2f}"]
         if cap > self.config.daily_budget_usd:
             lines[0] += f" (raised from ${self.config.daily_budget_usd:.2f} today)"
         for m in sorted(models, key=lambda m: -m.usd):
             cached = f", {m.cache_hits} from cache" if m.cache_hits else ""
             price = f" — {m.unpriced} unpriced (no known price: not counted)" if m.unpriced else ""
-            lines.append(f"  {m.model}: ${m.usd:.4f} in {m.calls} calls{cached}{price}")
+            lines.append(f"  {m.model}: {money(m.usd)} in {m.calls} calls{cached}{price}")
         if not models:
             lines.append("  no model calls yet today")
         return "\n".join(lines)
@@ -275,7 +275,7 @@ class Coordinator:
         if self.spend is None:
             return f"$0.0000 of ${self.config.daily_budget_usd:.2f}"
         date = self.today()
-        return f"${await self.spend.day(date):.4f} of ${await self.spend.cap(date):.2f}"
+        return f"{money(await self.spend.day(date))} of ${await self.spend.cap(date):.2f}"
 
     async def status_text(self) -> str:
         running, pending = await self.running(), await self.pending()
@@ -578,7 +578,7 @@ class Coordinator:
         outcomes = "; ".join(a.outcome for a in proposal.actions)
         d = proposal.decision
         by = f" · approved by {d.actor.label} {d.at:%H:%M}" if d else ""
-        cost = f" · ${proposal.cost_spent_usd:.3f}"
+        cost = f" · {money(proposal.cost_spent_usd)}"
         now = self.clock.now()
         if failed:
             event = task.fail(f"{len(failed)} of {len(proposal.actions)} actions failed: {outcomes}", now)

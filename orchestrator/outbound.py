@@ -33,3 +33,12 @@ class Outbound:
     """A digest's pending proposals, each shown with its own buttons."""
     ref: str = ""
     """A digest's id, for its Approve-all-low-risk button."""
+
+
+def money(usd: float) -> str:
+    """Dollars as an operator reads them: cents where they matter, four places for a model call's fractions."""
+    if usd == 0:
+        return "$0.00"
+    if usd < 0.0001:
+        return f"${usd:.6f}"
+    return f"${usd:.2f}" if usd >= 1 else f"${usd:.4f}"

@@ -28,6 +28,7 @@ from redis import Redis
 from config.settings import Settings, settings_with
 from config.wiring import Runtime, build_runtime
 from memory.embedded import executable, free_port, ping
+from tests.fakes.openai_api import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 SENDER = "Sam Operator <sam@example.com>"
@@ -213,3 +214,12 @@ async def eventually(predicate: Callable[[], Any], timeout: float = 20.0, what: 
             return result
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+async def openai_server() -> AsyncIterator[tuple[FakeOpenAI, str]]:
+    """The local OpenAI-compatible server (tests/fakes/openai_api.py) and its base URL for litellm."""
+    server, port = FakeOpenAI(), free_port()
+    runner = await serve(server.app(), port)
+    yield server, f"http://127.0.0.1:{port}/v1"
+    await runner.cleanup()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from orchestrator.budget import PLAYBOOK as BUDGET_PLAYBOOK
 from orchestrator.model import Proposal, ProposalStatus
-from orchestrator.outbound import Kind, Outbound
+from orchestrator.outbound import Kind, Outbound, money
 
 MARKS = {
     Kind.PROGRESS: "…",
@@ -32,11 +33,13 @@ def render(message: Outbound) -> str:
 
 def card(proposal: Proposal) -> str:
     lines = [f"┌ Proposal {proposal.id} · {proposal.playbook} · risk {proposal.risk}"]
+    summary = proposal.summary.splitlines()
+    lines += [f"│ {line}" for line in summary[:1] + [s for s in summary[1:] if s.startswith(("⚠", "("))]]
     for action in proposal.actions:
         lines.append(f"│ {action.summary}")
         lines.append(f"│   to: {action.target}")
         lines += [f"│   {line}" for line in _details(action.fields)]
-    lines.append(f"│ cost: estimated ${proposal.cost_estimate_usd:.3f} · spent ${proposal.cost_spent_usd:.3f}")
+    lines.append(f"│ cost: estimated {money(proposal.cost_estimate_usd)} · spent {money(proposal.cost_spent_usd)}")
     if proposal.blocked_reason:
         lines.append(f"│ ⚠ {proposal.blocked_reason}")
     lines.append(f"└ {_footer(proposal)}")
@@ -59,6 +62,8 @@ def _details(fields: dict[str, object]) -> list[str]:
 
 
 def _footer(proposal: Proposal) -> str:
+    if proposal.status is ProposalStatus.PENDING and proposal.playbook == BUDGET_PLAYBOOK:
+        return f"/approve {proposal.id} raises today's budget   /reject {proposal.id} stops the waiting tasks"
     if proposal.status is ProposalStatus.PENDING:
         return f"/approve {proposal.id}   /reject {proposal.id} [reason]"
     d = proposal.decision

@@ -77,7 +77,7 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 def _buttons(card: CardView) -> list[Block]:
     buttons: list[Block] = []
     if card.pending:
-        approve = _button("Approve", APPROVE, card.id, "primary")
+        approve = _button(card.approve_label, APPROVE, card.id, "primary")
         if card.high_risk:
             approve["confirm"] = {
                 "title": {"type": "plain_text", "text": "Approve a high-risk action?"},
@@ -85,7 +85,7 @@ def _buttons(card: CardView) -> list[Block]:
                 "confirm": {"type": "plain_text", "text": "Approve"},
                 "deny": {"type": "plain_text", "text": "Cancel"},
             }
-        buttons += [approve, _button("Reject", REJECT, card.id, "danger"), _button("Edit", EDIT, card.id)]
+        buttons += [approve, _button(card.reject_label, REJECT, card.id, "danger"), _button("Edit", EDIT, card.id)]
     if card.reminder:
         buttons += [_button("Snooze 1h", SNOOZE, f"{card.id}|1h"), _button("Tomorrow", SNOOZE, f"{card.id}|tomorrow")]
     if card.undoable:

@@ -85,7 +85,9 @@ def _esc(text: str, limit: int = 300) -> str:
 def _keyboard(card: CardView, *, shortened: bool) -> list[list[Button]]:
     rows: list[list[Button]] = []
     if card.pending:
-        rows.append([Button("✅ Approve", f"a:{card.id}"), Button("✖️ Reject", f"r:{card.id}")])
+        rows.append(
+            [Button(f"✅ {card.approve_label}", f"a:{card.id}"), Button(f"✖️ {card.reject_label}", f"r:{card.id}")]
+        )
     if card.reminder:
         rows.append([Button("⏰ Snooze 1h", f"s:{card.id}"), Button("⏰ Tomorrow", f"t:{card.id}")])
     if card.undoable:

@@ -25,7 +25,7 @@ CARD = [
     {
         "type": "context",
         "elements": [
-            {"type": "mrkdwn", "text": "risk *low* · cost est. $0.003 · spent $0.000 · proposal `p7k2m9qx` v1"}
+            {"type": "mrkdwn", "text": "risk *low* · cost est. $0.0030 · spent $0.00 · proposal `p7k2m9qx` v1"}
         ],
     },
     {

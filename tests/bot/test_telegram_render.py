@@ -7,7 +7,7 @@ from html import unescape
 import pytest
 
 from bot.telegram.render import LIMIT, Button, Piece, render, render_full, split, utf16_len
-from orchestrator.model import Actor, Decision, ProposalStatus, Verdict
+from orchestrator.model import Actor, Decision, ProposalStatus, StagedAction, Verdict
 from orchestrator.outbound import Kind, Outbound
 from tests.bot.cards import AT, proposal
 
@@ -21,7 +21,7 @@ CARD = """\
 A friendly nudge about invoice 42.
 Sam</blockquote>
 
-risk low · cost est. $0.003 · spent $0.000
+risk low · cost est. $0.0030 · spent $0.00
 <i>proposal p7k2m9qx · v1 · email</i>"""
 
 
@@ -88,3 +88,12 @@ def test_reminder_offers_snooze_and_the_digest_its_buttons() -> None:
     digest = render(Outbound(kind=Kind.DIGEST, text="Digest for Tue 03 Nov\n<b>", proposals=(p,), ref="d9"))
     assert buttons(digest[-1]) == ["a:p7k2m9qx", "r:p7k2m9qx", "al:d9"]
     assert "&lt;b&gt;" in digest[-1].html
+
+
+def test_a_budget_question_says_what_its_buttons_do() -> None:
+    p = proposal()
+    p.playbook = "budget"
+    p.actions[0] = StagedAction("budget.raise", {"date": "2026-11-03", "usd": 5.0}, "Raise", "budget")
+    [piece] = render(Outbound(kind=Kind.CARD, text="", proposal=p))
+    assert [b.text for row in piece.keyboard for b in row] == ["✅ Raise today's budget by $5.00", "✖️ Stop"]
+    assert buttons(piece) == ["a:p7k2m9qx", "r:p7k2m9qx"]
