@@ -36,6 +36,7 @@ soak: $(VENV)/.synced bytecode
 
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.llm_economy
 
 install: $(VENV)/.synced bytecode
 

@@ -32,6 +32,8 @@ class Stats:
     cached_tokens: int = 0
     completion_tokens: int = 0
     embeddings: int = 0
+    repeats: int = 0
+    """Requests identical to an earlier one (same model and messages): what a response cache should absorb."""
     models: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
 
@@ -49,6 +51,7 @@ class FakeOpenAI:
     script: list[dict[str, Any]] = field(default_factory=list)
     seen: list[list[str]] = field(default_factory=list)
     last_messages: list[dict[str, Any]] = field(default_factory=list)
+    hashes: set[str] = field(default_factory=set)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -66,12 +69,18 @@ class FakeOpenAI:
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response({**self.stats.__dict__, "billed_input": self.stats.billed_input})
 
+    def reset(self, *, prefix_cache: bool) -> None:
+        self.prefix_cache, self.stats, self.seen, self.hashes = prefix_cache, Stats(), [], set()
+
     async def chat(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.stats.requests += 1
         self.stats.models.append(str(body.get("model")))
         messages = body.get("messages", [])
         self.last_messages = messages
+        digest = hashlib.sha256(json.dumps([body.get("model"), messages], sort_keys=True).encode()).hexdigest()
+        self.stats.repeats += digest in self.hashes
+        self.hashes.add(digest)
         self.stats.steps.append(_step(messages))
         if self.script:
             step = self.script.pop(0)
