@@ -46,29 +46,98 @@ class OfflineModel:
         if step == "verify":
             return {"ok": True}
         playbook = next((line[10:].split(" ")[0] for line in text.splitlines() if line.startswith("Playbook: ")), "")
-        memory = prompts.unquote("memory", text)
-        drafts = {"email": self._email, "webhook": _webhook, "answer": _answer}
+        memory, recent = prompts.unquote("memory", text), prompts.unquote("recent", text)
+        if playbook == "email":
+            return self._email(request, memory, recent)
+        drafts = {"webhook": _webhook, "answer": _answer}
         return drafts.get(playbook, _plan)(request, memory)
 
-    def _email(self, text: str, memory: str) -> dict[str, Any]:
-        address = next((w for w in text.split() if "@" in w), None)
+    def _email(self, text: str, memory: str, recent: str = "") -> dict[str, Any]:
+        if _FOLLOW_UP.match(text) and (redo := _redirect(recent)):
+            text = redo
+        address = _address_in(text) or _address_for_name(text, memory)
         if address is None:
             return {"question": "Who should I email? Add their address, e.g. 'email jane@acme.com about invoice 42'."}
-        after = text.split(address, 1)[1].strip(" ,.;:-")
+        after = text.split(address, 1)[1] if address in text else re.sub(r"^\S+\s+\S+", "", text)
+        after = after.strip(" ,.;:-")
         topic_match = _TOPIC.search(after)
         topic = (topic_match["topic"] if topic_match else after).strip(" .") or "a quick note"
         subject = _ARTICLE.sub("", after.strip(" .")) or "Hello"
         subject = subject[0].upper() + subject[1:]
-        to = address.strip("<>,.;:()[]\"'")
-        body = self._body(to, topic, follow_up="follow" in text.lower())
-        fields = {"to": to, "subject": subject[:120], "body": body}
-        return {"summary": f"Email {to}: {subject}", "confidence": 0.9, "fields": fields}
+        body = self._body(address, topic, memory, follow_up="follow" in text.lower())
+        fields = {"to": address, "subject": subject[:120], "body": body}
+        return {"summary": f"Email {address}: {subject}", "confidence": 0.9, "fields": fields}
 
-    def _body(self, to: str, topic: str, *, follow_up: bool) -> str:
-        name = re.split(r"[._+\-]", to.split("@")[0])[0].capitalize() or "there"
+    def _body(self, to: str, topic: str, memory: str, *, follow_up: bool) -> str:
+        name = _name_for(to, memory) or re.split(r"[._+\-]", to.split("@")[0])[0].capitalize() or "there"
         opening = f"I wanted to follow up on {topic}." if follow_up else f"I'm writing about {topic}."
+        terms_line = "".join(f"\n\nAs a reminder: {fact}." for fact in _terms_for(to, memory))
         sign = f"\n{self.sender_name}" if self.sender_name else ""
-        return f"Hi {name},\n\n{opening}\n\nPlease let me know if you have any questions.\n\nBest regards,{sign}\n"
+        return (
+            f"Hi {name},\n\n{opening}{terms_line}\n\nPlease let me know if you have any questions.\n\n"
+            f"Best regards,{sign}\n"
+        )
+
+
+_FOLLOW_UP = re.compile(r"^\s*(?:now\s+|ok\s+|actually\s+)?(?:send|forward)\s+it\s+to\b", re.I)
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _address_in(text: str) -> str | None:
+    """The first word with an @, as written (a malformed one is for validation to refuse, not to skip)."""
+    word = next((w for w in text.split() if "@" in w), None)
+    return word.strip("<>,.;:()[]\"'") if word else None
+
+
+def _facts(memory: str) -> list[str]:
+    return [m["text"] for m in _MEMORY_LINE.finditer(memory)]
+
+
+def _address_for_name(text: str, memory: str) -> str | None:
+    """ "email Jane about …": the address of a person memory names."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)}
+    for fact in _facts(memory):
+        address = _address_in(fact)
+        names = {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}", fact)}
+        if address and words & names:
+            return address
+    return None
+
+
+def _name_for(address: str, memory: str) -> str:
+    """The first name memory gives for an address ("… is Jane Doe, jane@acme.com" → Jane)."""
+    for fact in _facts(memory):
+        if address.lower() in fact.lower():
+            before = fact.lower().split(address.lower())[0]
+            names = re.findall(r"\b([A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?\s*[,(<]?\s*$", fact[: len(before)])
+            if names:
+                return str(names[-1])
+    return ""
+
+
+def _terms_for(address: str, memory: str) -> list[str]:
+    """Payment terms memory holds for the recipient's company (its domain's name appears in the fact)."""
+    company = address.split("@")[-1].split(".")[0].lower()
+    return [
+        f.rstrip(".")
+        for f in _facts(memory)
+        if company in f.lower()
+        and address.lower() not in f.lower()
+        and re.search(r"\b(pays?|net \d+|terms)\b", f, re.I)
+    ][:1]
+
+
+def _redirect(recent: str) -> str | None:
+    """ "send it to her instead": the last email request, re-addressed to the most recent other address in the
+    conversation (the working set)."""
+    lines = [line.split(": ", 1)[1] for line in recent.splitlines() if ": " in line]
+    asks = [line for line in lines if _address_in(line) and re.match(r"\s*(?:please\s+)?e-?mail\b", line, re.I)]
+    if not asks:
+        return None
+    last = asks[-1]
+    old = _address_in(last)
+    others = [a for line in lines for a in _ADDRESS.findall(line) if a != old]
+    return last.replace(old, others[-1]) if old and others else None
 
 
 def _plan(text: str, memory: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ file, never from model output."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,11 +20,13 @@ from agents.llm import Call, Meter, Models, ModelUnavailable, parse_json
 from agents.offline import inbound_hook
 from agents.playbooks import Drafted, Playbook, by_triggers
 from agents.prompts import Message
+from memory.records import Recalled, RedisMemory, Source
+from memory.working import RedisWorkingSet
 from orchestrator.model import Draft, ProposalDraft, Reply, Task
-from orchestrator.ports import Facts
 
 log = logging.getLogger("deputy.agent")
 
+_REFERS_BACK = re.compile(r"\b(?:it|her|him|them|that|this|those|instead|same|again|previous|last one)\b", re.I)
 VERIFY_BELOW = 0.7
 """Drafts the model is less sure of than this get the verify pass (so do all high-risk ones)."""
 
@@ -46,27 +49,46 @@ class Failed(Exception):
 
 
 class PlaybookRunner:
-    def __init__(self, playbooks: dict[str, Playbook], models: Models, facts: Facts, tiers: Tiers) -> None:
-        self.playbooks, self.models, self.facts, self.tiers = playbooks, models, facts, tiers
+    def __init__(
+        self,
+        playbooks: dict[str, Playbook],
+        models: Models,
+        memory: RedisMemory,
+        working: RedisWorkingSet,
+        tiers: Tiers,
+    ) -> None:
+        self.playbooks, self.models, self.memory, self.working, self.tiers = playbooks, models, memory, working, tiers
 
     async def draft(self, task: Task) -> Draft:
         text = task.text.strip()
         if task.actor.platform == "hook":
             return inbound_hook(task.actor.user, text)
+        chat = f"{task.chat.platform}:{task.chat.chat}"
+        recent = ""
+        if _REFERS_BACK.search(text):  # only then: the conversation would make every prompt unique (no cache)
+            recent = "\n".join(f"{t.role}: {t.text}" for t in await self.working.recent(chat))
+        await self.working.add(chat, "operator", text)
         verb, _, rest = text.partition(" ")
         if verb.lower() in ("remember", "recall", "forget"):
-            return await self._memory(verb.lower(), rest.strip(), task)
+            result: Draft = await self._memory(verb.lower(), rest.strip(), task)
+        else:
+            result = await self._run(task, text, recent)
+        await self.working.add(chat, "deputy", _said(result))
+        return result
+
+    async def _run(self, task: Task, text: str, recent: str) -> Draft:
         meter = Meter()
         try:
             playbook = await self._classify(task, text, meter)
-            memory = await self._retrieve(playbook, text)
-            drafted = await self._draft(task, playbook, text, memory, meter)
+            used = await self._retrieve(playbook, text)
+            memory = "\n".join(f"[{r.record.id}] {r.record.text}" for r in used)
+            drafted = await self._draft(task, playbook, text, memory, recent, meter)
             if drafted.question:
                 return Reply(drafted.question, ok=False, cost_usd=meter.usd)
             problem = await self._verify(task, playbook, text, memory, drafted, meter)
         except (Failed, ModelUnavailable) as err:
             return Reply(f"I couldn't draft this: {err}. Nothing was staged.", ok=False, cost_usd=meter.usd)
-        return self._result(playbook, drafted, problem, meter)
+        return self._result(playbook, drafted, problem, meter, used)
 
     # ---- steps --------------------------------------------------------------------------------------
 
@@ -87,18 +109,21 @@ class PlaybookRunner:
     def _menu(self) -> list[Playbook]:
         return [self.playbooks[n] for n in sorted(self.playbooks)]
 
-    async def _retrieve(self, playbook: Playbook, text: str) -> str:
+    async def _retrieve(self, playbook: Playbook, text: str) -> list[Recalled]:
+        """Only records above the relevance floor: a weak match is not used (the draft asks instead)."""
         if "retrieve" not in playbook.spec.steps:
-            return ""
-        found = await self.facts.recall(text, limit=5)
-        return "\n".join(f"[{fid}] {fact}" for fid, fact in found)
+            return []
+        return await self.memory.recall(text, limit=5)
 
-    async def _draft(self, task: Task, playbook: Playbook, text: str, memory: str, meter: Meter) -> Drafted:
+    async def _draft(
+        self, task: Task, playbook: Playbook, text: str, memory: str, recent: str, meter: Meter
+    ) -> Drafted:
         """One repair: the model sees what was wrong with its answer and tries once more."""
-        messages = prompts.draft(playbook, text, memory)
+        messages = prompts.draft(playbook, text, memory, recent)
+        known = f"{memory}\n{recent}"  # a recipient may come from memory or the conversation, never elsewhere
         answer = await self._ask(task, "draft", "draft", messages, meter)
         try:
-            return playbook.check(parse_json(answer), text, memory)
+            return playbook.check(parse_json(answer), text, known)
         except ValueError as err:
             if self.tiers.offline:  # deterministic: asking again gets the same answer
                 raise Failed(f"the draft was invalid ({err})") from None
@@ -106,7 +131,7 @@ class PlaybookRunner:
             messages = prompts.repair(messages, answer, str(err))
         answer = await self._ask(task, "repair", "draft", messages, meter)
         try:
-            return playbook.check(parse_json(answer), text, memory)
+            return playbook.check(parse_json(answer), text, known)
         except ValueError as err:
             raise Failed(f"the model's draft was invalid twice ({err})") from None
 
@@ -126,8 +151,9 @@ class PlaybookRunner:
             return "the verifier's answer was unreadable; check the draft yourself"
         return "" if verdict.ok else (verdict.problem.strip()[:300] or "the verifier found a problem")
 
-    def _result(self, playbook: Playbook, drafted: Drafted, problem: str, meter: Meter) -> Draft:
+    def _result(self, playbook: Playbook, drafted: Drafted, problem: str, meter: Meter, used: list[Recalled]) -> Draft:
         notes = [f"⚠ Verifier: {problem}"] if problem else []
+        notes += [f"📎 from: {r.record.cite()}" for r in used[:3]]
         notes += [f"⚠ Degraded: {note}" for note in meter.notes]
         if meter.unpriced:
             notes.append(f"({meter.unpriced} model call(s) unpriced: cost unknown)")
@@ -168,19 +194,44 @@ class PlaybookRunner:
 
     async def _memory(self, verb: str, arg: str, task: Task) -> Reply:
         if verb == "remember":
-            if not arg:
-                return Reply("What should I remember? e.g. /remember ACME pays net 30", ok=False)
-            fact_id = await self.facts.remember(arg, source=f"{task.actor.id} in task {task.id}")
-            return Reply(f"Remembered ({fact_id}): {arg}")
+            return await self._remember(arg, task)
         if verb == "recall":
-            found = await self.facts.recall(arg, limit=5) if arg else []
+            found = await self.memory.recall(arg, limit=5) if arg else []
             if not found:
-                return Reply(f"Nothing in memory matches “{arg}”.")
-            return Reply("\n".join(f"{fid}: {fact}" for fid, fact in found))
-        removed = await self.facts.forget(arg) if arg else None
+                return Reply(f"Nothing in memory matches “{arg}”. /remember <fact> adds one.")
+            return Reply("\n".join(f"{r.record.id} · {r.record.text}  — {_saved(r)}" for r in found))
+        removed = await self.memory.forget(arg.strip()) if arg.strip() else None
         if removed is None:
-            return Reply(f"No fact with id “{arg}”. /recall <words> shows ids.", ok=False)
-        return Reply(f"Forgot {arg}: {removed}")
+            return Reply(f"Nothing to forget with id “{arg}”. /recall <words> shows ids.", ok=False)
+        return Reply(f"Forgot {removed.id}: “{removed.text}”. It won't be recalled or used again.")
+
+    async def _remember(self, arg: str, task: Task) -> Reply:
+        if not arg:
+            return Reply("What should I remember? e.g. /remember ACME pays net 30", ok=False)
+        source = Source(by=task.actor.label, where=f"task {task.id} in {task.chat.platform}:{task.chat.chat}")
+        done = await self.memory.remember(arg, source)
+        record = done.record
+        if done.outcome == "same":
+            return Reply(f"Already remembered as {record.id}: {record.text}")
+        if done.outcome == "updated":
+            return Reply(f"Updated {record.id} (v{record.version}): {record.text}\n(was: {done.previous})")
+        return Reply(f"Remembered {record.id}: {record.text}")
+
+
+def _saved(recalled: Recalled) -> str:
+    record = recalled.record
+    when = record.source.at[:10]
+    return f"{'saved' if record.version == 1 else f'v{record.version}'} {when} by {record.source.by}"
+
+
+def _said(result: Draft) -> str:
+    """Deputy's turn in the working set: what it drafted, in words a follow-up can refer to."""
+    if isinstance(result, Reply):
+        return result.text[:500]
+    parts = [result.summary.splitlines()[0]]
+    for kind, fields in result.actions:
+        parts.append(f"{kind} " + ", ".join(f"{k}={v}" for k, v in fields.items() if k in ("to", "subject", "name")))
+    return " · ".join(parts)
 
 
 _CHOICES: dict[tuple[str, ...], type[BaseModel]] = {}

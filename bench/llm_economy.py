@@ -18,6 +18,7 @@ from bench.common import start_redis, stop
 from config.settings import settings_with
 from config.wiring import build_runtime
 from memory.embedded import free_port
+from memory.records import Source
 from orchestrator.model import Actor, ChatRef, Task
 from tests.conftest import serve
 from tests.fakes.openai_api import FakeOpenAI
@@ -70,7 +71,7 @@ async def replay(url: str, server: FakeOpenAI, api: str, *, cached: bool) -> Run
     if not cached:
         runner.models.cache = None
     for fact in FACTS:
-        await runtime.facts.remember(fact, source="bench")
+        await runtime.memory.remember(fact, Source(by="bench"))
     actor, chat = Actor("console", "bench"), ChatRef("console", "bench")
     for n, text in enumerate(workload()):
         task = Task(f"t{n}", text, actor, chat, f"e{n}", runtime.coordinator.clock.now())

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     )
     digest_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias="DEPUTY_DIGEST_AT")
     timezone: str = Field("UTC", validation_alias="DEPUTY_TIMEZONE")
+    embedding_model: str = Field("offline", validation_alias="DEPUTY_EMBEDDING_MODEL")
     memory_backend: Literal["local", "weaviate"] = Field("local", validation_alias="DEPUTY_MEMORY_BACKEND")
     weaviate_url: str | None = Field(None, validation_alias="DEPUTY_WEAVIATE_URL")
     weaviate_grpc_port: int = Field(50051, validation_alias="DEPUTY_WEAVIATE_GRPC_PORT")

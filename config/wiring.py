@@ -28,11 +28,14 @@ from connectors.breaker import Breaker
 from connectors.registry import build_all
 from memory.actions import RedisActionRecords
 from memory.digests import RedisDigestBook
-from memory.facts import RedisFacts
+from memory.embedder import Embedder, OfflineEmbedder
 from memory.ledger import RedisLedger
 from memory.liveness import RedisLiveness
+from memory.recall import LocalRecall, Recall
+from memory.records import RedisMemory
 from memory.spend import RedisSpend
 from memory.store import RedisStore
+from memory.working import RedisWorkingSet
 from orchestrator.coordinator import Coordinator, CoreConfig
 from orchestrator.errors import ConfigError
 from orchestrator.events import Event
@@ -89,7 +92,7 @@ class Runtime:
     ledger: RedisLedger
     coordinator: Coordinator
     drafter: Drafter
-    facts: RedisFacts
+    memory: RedisMemory
     connectors: dict[str, Connector]
     outboxes: dict[str, ChatOutbox]
     scheduler: Scheduler
@@ -163,7 +166,8 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     """Everything a process needs to handle commands; cheap, so a job builds one per run."""
     url = url or redis_url(settings)
     redis = async_redis(url)
-    store, facts, spend = RedisStore(redis), RedisFacts(redis), RedisSpend(redis, settings.daily_budget_usd)
+    store, spend = RedisStore(redis), RedisSpend(redis, settings.daily_budget_usd)
+    facts = RedisMemory(redis, recall_index(settings))
     connectors = build_all(settings, redis)
     channels = outboxes(settings, redis)
     config = CoreConfig(
@@ -189,7 +193,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     )
     scheduler = build_scheduler(settings, coordinator, redis)
     coordinator.digest_hook = scheduler.on_demand
-    drafter = build_agent(settings, redis, coordinator, spend, frozenset(connectors))
+    drafter = build_agent(settings, redis, coordinator, spend, facts, frozenset(connectors))
     ledger = RedisLedger(redis)
     return Runtime(settings, redis, store, ledger, coordinator, drafter, facts, connectors, channels, scheduler)
 
@@ -213,7 +217,12 @@ def build_scheduler(settings: Settings, coordinator: Coordinator, redis: Redis) 
 
 
 def build_agent(
-    settings: Settings, redis: Redis, coordinator: Coordinator, spend: RedisSpend, kinds: frozenset[str]
+    settings: Settings,
+    redis: Redis,
+    coordinator: Coordinator,
+    spend: RedisSpend,
+    memory: RedisMemory,
+    kinds: frozenset[str],
 ) -> PlaybookRunner:
     """The playbook runner and the LLM port behind it: tiers, cache, budget, breakers, fallback, accounting."""
     books = cached_playbooks(playbooks.directories(settings.data_dir), kinds)
@@ -240,7 +249,33 @@ def build_agent(
         fallback=settings.llm_fallback_model,
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
-    return PlaybookRunner(books, models, coordinator.facts or RedisFacts(redis), tiers)
+    return PlaybookRunner(books, models, memory, RedisWorkingSet(redis), tiers)
+
+
+def embedder(settings: Settings) -> Embedder:
+    if settings.embedding_model == "offline":
+        return OfflineEmbedder()
+    from agents.embeddings import LiteLLMEmbedder
+
+    return LiteLLMEmbedder(settings.embedding_model, settings.llm_api_base)
+
+
+_INDEXES: dict[tuple[str, str], Recall] = {}
+
+
+def recall_index(settings: Settings) -> Recall:
+    """One per process (kept across jobs, inherited by forked work horses): a local index loads its snapshot
+    once and then only catches up. `weaviate` talks to the shared server instead."""
+    chosen = embedder(settings)
+    key = (str(settings.data_dir.resolve()), f"{settings.memory_backend}:{chosen.name}")
+    if key not in _INDEXES:
+        if settings.memory_backend == "weaviate":
+            from memory.weaviate_recall import WeaviateRecall
+
+            _INDEXES[key] = WeaviateRecall.from_settings(settings, chosen)
+        else:
+            _INDEXES[key] = LocalRecall(chosen, settings.data_dir / "memory" / f"recall-{chosen.name}.npy")
+    return _INDEXES[key]
 
 
 def cached_playbooks(directories: tuple[Path, ...], kinds: frozenset[str]) -> dict[str, playbooks.Playbook]:

@@ -55,3 +55,8 @@ def spend(date: str) -> str:
 def llm(part: str) -> str:
     """`llm:cache:<sha256>` (responses of deterministic calls), `llm:circuit:<provider>`."""
     return f"{PREFIX}:llm:{part}"
+
+
+def memory(part: str) -> str:
+    """`memory:rec:<id>` (a record, JSON), `memory:seq`, `memory:changes` (stream: op, id), `memory:ws:<chat>`."""
+    return f"{PREFIX}:memory:{part}"

@@ -103,11 +103,8 @@ class Drafter(Protocol):
 
 
 class Facts(Protocol):
-    """Canonical facts the operator told Deputy to remember."""
+    """What the core asks of memory (the agents use memory/ directly): is a recipient already known?"""
 
-    async def remember(self, text: str, *, source: str) -> str: ...
-    async def recall(self, query: str, limit: int = 3) -> list[tuple[str, str]]: ...
-    async def forget(self, fact_id: str) -> str | None: ...
     async def known(self, needles: Sequence[str]) -> frozenset[str]:
         """Those of `needles` (addresses, names) that appear in a remembered fact."""
 

@@ -41,10 +41,14 @@ async def test_email_without_address_asks_for_one(runtime: Runtime) -> None:
 
 
 async def test_remember_recall_forget(runtime: Runtime) -> None:
-    assert (await runtime.drafter.draft(task("remember ACME pays net 30"))).text == "Remembered (f1): ACME pays net 30"  # type: ignore[union-attr]
+    remembered = await runtime.drafter.draft(task("remember ACME pays net 30"))
+    assert isinstance(remembered, Reply) and remembered.text == "Remembered m1: ACME pays net 30"
     answer = await runtime.drafter.draft(task("when does ACME pay?"))
     assert isinstance(answer, Reply) and "ACME pays net 30" in answer.text
-    assert (await runtime.drafter.draft(task("forget f1"))).text == "Forgot f1: ACME pays net 30"  # type: ignore[union-attr]
+    forgot = await runtime.drafter.draft(task("forget m1"))
+    assert isinstance(forgot, Reply) and forgot.text.startswith("Forgot m1: “ACME pays net 30”")
+    after = await runtime.drafter.draft(task("when does ACME pay?"))
+    assert isinstance(after, Reply) and "ACME pays net 30" not in after.text
 
 
 async def test_anything_else_is_a_plan_with_a_note(runtime: Runtime) -> None:

@@ -1,0 +1,26 @@
+"""Embeddings from a provider through litellm (`DEPUTY_EMBEDDING_MODEL`, e.g. `openai/text-embedding-3-small`,
+or an OpenAI-compatible server at `DEPUTY_LLM_API_BASE`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.transports import litellm
+from memory.embedder import Vectors
+
+
+class LiteLLMEmbedder:
+    def __init__(self, model: str, api_base: str | None = None, dims: int = 0) -> None:
+        self.model, self.api_base, self.dims = model, api_base, dims
+        self.name = model.replace("/", "_")
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        options = {"api_base": self.api_base} if self.api_base else {}
+        response = await litellm().aembedding(model=self.model, input=texts, **options)
+        vectors = np.asarray([item["embedding"] for item in response.data], dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.dims = vectors.shape[1]
+        unit: Vectors = (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
+        return unit

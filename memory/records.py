@@ -1,0 +1,191 @@
+"""Canonical memory: facts, people, projects and decisions, each with an id, a version, its source (who said it,
+where, when) and a status. Records live in Redis, the source of truth every process shares; semantic recall
+(memory/recall.py) is an index derived from them.
+
+Hygiene is built in: remembering something that is nearly a record already updates that record (a new version;
+the old text stays in its history) instead of storing a duplicate; `forget` takes a record out of recall for
+good; recall drops weak matches, so an agent asks rather than guesses."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from memory import keys
+from memory.embedder import terms
+from memory.recall import Item, LocalRecall, Recall
+
+log = logging.getLogger("deputy.memory")
+
+Kind = Literal["fact", "person", "project", "decision"]
+KINDS: tuple[Kind, ...] = ("fact", "person", "project", "decision")
+MIN_SCORE = 0.3
+"""Below this a recalled record is not used (the agent asks a clarifying question instead)."""
+SAME = 0.97
+MERGE = 0.72
+"""A new fact this close (hybrid score) to a record of the same kind, sharing its subject, updates that record."""
+SAVE_EVERY = 200
+
+
+@dataclass(frozen=True)
+class Source:
+    by: str
+    """Who said it: an actor label ("you", "@sam") or a system ("hook:leads")."""
+    where: str = ""
+    """Which message or event: a task id, a chat."""
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+
+@dataclass
+class MemoryRecord:
+    id: str
+    kind: str
+    text: str
+    source: Source
+    version: int = 1
+    status: str = "active"
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def cite(self) -> str:
+        """ "ACME billing contact…, saved 3 Nov by you" — what a card shows for a record it used."""
+        saved = datetime.fromisoformat(self.source.at)
+        verb = "saved" if self.version == 1 else f"updated (v{self.version})"
+        text = self.text if len(self.text) <= 60 else self.text[:59] + "…"
+        return f"“{text}” ({self.id}, {verb} {saved.day} {saved:%b} by {self.source.by})"
+
+    def dump(self) -> str:
+        return json.dumps({**asdict(self), "source": asdict(self.source)})
+
+    @classmethod
+    def load(cls, raw: str) -> MemoryRecord:
+        data = json.loads(raw)
+        return cls(**{**data, "source": Source(**data["source"])})
+
+
+@dataclass(frozen=True)
+class Recalled:
+    record: MemoryRecord
+    score: float
+
+
+@dataclass(frozen=True)
+class Remembered:
+    record: MemoryRecord
+    outcome: Literal["new", "same", "updated"]
+    previous: str = ""
+
+
+class RedisMemory:
+    def __init__(self, redis: Redis, index: Recall) -> None:
+        self.redis, self.index = redis, index
+        self._loaded = False
+
+    # ---- writes ---------------------------------------------------------------------------------------
+
+    async def remember(self, text: str, source: Source, kind: Kind = "fact") -> Remembered:
+        text = " ".join(text.split())
+        close = [r for r in await self.recall(text, limit=3, kinds=(kind,), floor=MERGE) if _same_subject(r, text)]
+        if close and (close[0].score >= SAME or _norm(close[0].record.text) == _norm(text)):
+            return Remembered(close[0].record, "same")
+        if close:
+            previous = close[0].record.text
+            return Remembered(await self.supersede(close[0].record.id, text, source), "updated", previous)
+        number = await self.redis.incr(keys.memory("seq"))
+        record = MemoryRecord(f"m{number}", kind, text, source)
+        await self._write(record, "add")
+        return Remembered(record, "new")
+
+    async def supersede(self, record_id: str, text: str, source: Source) -> MemoryRecord:
+        """A new version; the old text, source and time stay in the history."""
+        record = await self.get(record_id)
+        if record is None or record.status != "active":
+            raise KeyError(record_id)
+        record.history.append({"version": record.version, "text": record.text, "source": asdict(record.source)})
+        record.version, record.text, record.source = record.version + 1, " ".join(text.split()), source
+        await self._write(record, "update")
+        return record
+
+    async def forget(self, record_id: str) -> MemoryRecord | None:
+        record = await self.get(record_id)
+        if record is None or record.status != "active":
+            return None
+        record.status = "forgotten"
+        await self._write(record, "forget")
+        return record
+
+    async def _write(self, record: MemoryRecord, op: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(keys.memory(f"rec:{record.id}"), record.dump())
+        pipe.xadd(keys.memory("changes"), {"op": op, "id": record.id})
+        await pipe.execute()
+        if self.index.shared:
+            await self._apply(op, record)
+
+    async def _apply(self, op: str, record: MemoryRecord) -> None:
+        if op == "forget":
+            await self.index.delete([record.id])
+        else:
+            await self.index.upsert([Item(record.id, record.kind, record.text)])
+
+    # ---- reads ----------------------------------------------------------------------------------------
+
+    async def get(self, record_id: str) -> MemoryRecord | None:
+        raw = await self.redis.get(keys.memory(f"rec:{record_id}"))
+        return MemoryRecord.load(str(raw)) if raw else None
+
+    async def recall(
+        self, query: str, limit: int = 5, kinds: tuple[str, ...] = (), floor: float = MIN_SCORE
+    ) -> list[Recalled]:
+        await self.catch_up()
+        hits = [h for h in await self.index.search(query, limit, kinds) if h.score >= floor]
+        records = [await self.get(h.id) for h in hits]
+        return [Recalled(r, h.score) for r, h in zip(records, hits, strict=True) if r and r.status == "active"]
+
+    async def catch_up(self) -> None:
+        """A local index: load this machine's snapshot once, then apply what changed in Redis since."""
+        if self.index.shared or not isinstance(self.index, LocalRecall):
+            return
+        index = self.index
+        if not self._loaded:
+            self._loaded = True
+            index.load()
+        applied = 0
+        while True:
+            batch = await self.redis.xrange(keys.memory("changes"), f"({index.offset}", "+", count=500)
+            if not batch:
+                break
+            ids = [str((change or {}).get("id", "")) for _, change in batch]
+            raws = await self.redis.mget([keys.memory(f"rec:{i}") for i in ids])
+            records = [MemoryRecord.load(str(raw)) for raw in raws if raw]
+            gone = [r.id for r in records if r.status != "active"]
+            await self.index.upsert([Item(r.id, r.kind, r.text) for r in records if r.status == "active"])
+            await self.index.delete(gone)
+            index.offset, applied = str(batch[-1][0]), applied + len(batch)
+        if applied >= SAVE_EVERY:
+            index.save()
+
+    async def known(self, needles: Sequence[str]) -> frozenset[str]:
+        """Which of these (addresses, names) appear in an active record — for the policy "recipient in memory"."""
+        found = set()
+        for needle in needles:
+            hits = await self.recall(needle, limit=5, floor=0.0) if needle else []
+            if any(needle.lower() in h.record.text.lower() for h in hits):
+                found.add(needle)
+        return frozenset(found)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().strip(" .!").split())
+
+
+def _same_subject(recalled: Recalled, text: str) -> bool:
+    """Merging needs a shared subject (a name, an address, a number-free keyword), not just a shared shape."""
+    mine, theirs = terms(text), terms(recalled.record.text)
+    shared = {t for t in mine & theirs if not t.startswith("~") and not t.isdigit()}
+    return len(shared) >= max(1, min(len(mine), len(theirs)) // 2)
