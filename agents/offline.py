@@ -130,8 +130,13 @@ def _terms_for(address: str, memory: str) -> list[str]:
 def _redirect(recent: str) -> str | None:
     """ "send it to her instead": the last email request, re-addressed to the most recent other address in the
     conversation (the working set)."""
-    lines = [line.split(": ", 1)[1] for line in recent.splitlines() if ": " in line]
-    asks = [line for line in lines if _address_in(line) and re.match(r"\s*(?:please\s+)?e-?mail\b", line, re.I)]
+    turns = [tuple(line.split(": ", 1)) for line in recent.splitlines() if ": " in line]
+    lines = [text for _, text in turns]
+    asks = [
+        text
+        for role, text in turns
+        if role == "operator" and _address_in(text) and re.match(r"\s*(?:please\s+)?e-?mail\b", text, re.I)
+    ]
     if not asks:
         return None
     last = asks[-1]

@@ -77,7 +77,7 @@ class Playbook:
     def draft_model(self) -> type[BaseModel]:
         return _draft_model(self)
 
-    def check(self, data: Any, request: str, memory: str) -> Drafted:
+    def check(self, data: Any, request: str, memory: str = "", recent: str = "") -> Drafted:
         """Validate a model's draft; raises `ValueError` with a message fit to send back for one repair.
         A model that lacks what the fields need may ask the operator instead (`{"question": …}`)."""
         if isinstance(data, dict) and str(data.get("question") or "").strip() and not data.get("fields"):
@@ -88,7 +88,7 @@ class Playbook:
             raise ValueError(_errors(err)) from None
         fields: dict[str, Any] = parsed.model_dump()["fields"]
         for name, spec in self.spec.fields.items():
-            fields[name] = _clean(name, spec, fields[name], request, memory)
+            fields[name] = _clean(name, spec, fields[name], request, _linked(memory, request) + "\n" + recent)
         return Drafted(str(getattr(parsed, "summary", "")), float(getattr(parsed, "confidence", 1.0)), fields)
 
     def action_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +121,19 @@ def _clean(name: str, spec: FieldSpec, value: str, request: str, memory: str) ->
         where = "the request" if spec.source == "request" else "the request or memory"
         raise ValueError(f"`{name}` must be taken from {where}; {value!r} appears in neither")
     return value
+
+
+def _linked(memory: str, request: str) -> str:
+    """The memory lines a recipient may come from: those naming someone the request names. A remembered fact
+    that merely contains an address (or an instruction to use one) can't redirect a draft."""
+    named = {w.lower() for w in re.findall(r"[A-Za-z][\w.+-]{2,}", request)}
+    keep = []
+    for line in memory.splitlines():
+        names = {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}\b", line)}
+        locals_ = {a.split("@")[0].lower() for a in re.findall(r"[\w.+-]+@[\w-]+", line)}
+        if (names | locals_) & named:
+            keep.append(line)
+    return "\n".join(keep)
 
 
 def _fill(shape: Any, fields: dict[str, Any]) -> Any:

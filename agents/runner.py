@@ -113,17 +113,23 @@ class PlaybookRunner:
         """Only records above the relevance floor: a weak match is not used (the draft asks instead)."""
         if "retrieve" not in playbook.spec.steps:
             return []
-        return await self.memory.recall(text, limit=5)
+        found = await self.memory.recall(text, limit=5)
+        seen = {r.record.id for r in found}
+        for entity in _entities(text, found):  # then what memory says about who is involved (their company)
+            for extra in await self.memory.recall(entity, limit=2):
+                if extra.record.id not in seen:
+                    seen.add(extra.record.id)
+                    found.append(extra)
+        return found[:6]
 
     async def _draft(
         self, task: Task, playbook: Playbook, text: str, memory: str, recent: str, meter: Meter
     ) -> Drafted:
         """One repair: the model sees what was wrong with its answer and tries once more."""
         messages = prompts.draft(playbook, text, memory, recent)
-        known = f"{memory}\n{recent}"  # a recipient may come from memory or the conversation, never elsewhere
         answer = await self._ask(task, "draft", "draft", messages, meter)
         try:
-            return playbook.check(parse_json(answer), text, known)
+            return playbook.check(parse_json(answer), text, memory, recent)
         except ValueError as err:
             if self.tiers.offline:  # deterministic: asking again gets the same answer
                 raise Failed(f"the draft was invalid ({err})") from None
@@ -131,7 +137,7 @@ class PlaybookRunner:
             messages = prompts.repair(messages, answer, str(err))
         answer = await self._ask(task, "repair", "draft", messages, meter)
         try:
-            return playbook.check(parse_json(answer), text, known)
+            return playbook.check(parse_json(answer), text, memory, recent)
         except ValueError as err:
             raise Failed(f"the model's draft was invalid twice ({err})") from None
 
@@ -216,6 +222,12 @@ class PlaybookRunner:
         if done.outcome == "updated":
             return Reply(f"Updated {record.id} (v{record.version}): {record.text}\n(was: {done.previous})")
         return Reply(f"Remembered {record.id}: {record.text}")
+
+
+def _entities(text: str, found: list[Recalled]) -> list[str]:
+    """The companies behind the addresses in the request and in what was recalled (`jane@acme.com` → acme)."""
+    addresses = re.findall(r"[\w.+-]+@([\w-]+)\.", " ".join([text, *(r.record.text for r in found)]))
+    return sorted({a.lower() for a in addresses})[:3]
 
 
 def _saved(recalled: Recalled) -> str:

@@ -66,6 +66,7 @@ class LocalRecall:
         self._terms: dict[int, frozenset[str]] = {}
         self.offset = "0"
         """How far into the change stream this copy is (saved with the snapshot)."""
+        self.unsaved = 0
 
     @property
     def size(self) -> int:
@@ -160,6 +161,7 @@ class LocalRecall:
         tmp.with_suffix(".json.tmp").write_text(json.dumps(meta))
         os.replace(tmp.with_suffix(".json.tmp"), self.path.with_suffix(".json"))
         os.replace(tmp, self.path)
+        self.unsaved = 0
 
     def load(self) -> bool:
         if self.path is None or not self.path.exists() or not self.path.with_suffix(".json").exists():

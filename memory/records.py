@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -155,7 +156,6 @@ class RedisMemory:
         if not self._loaded:
             self._loaded = True
             index.load()
-        applied = 0
         while True:
             batch = await self.redis.xrange(keys.memory("changes"), f"({index.offset}", "+", count=500)
             if not batch:
@@ -166,8 +166,8 @@ class RedisMemory:
             gone = [r.id for r in records if r.status != "active"]
             await self.index.upsert([Item(r.id, r.kind, r.text) for r in records if r.status == "active"])
             await self.index.delete(gone)
-            index.offset, applied = str(batch[-1][0]), applied + len(batch)
-        if applied >= SAVE_EVERY:
+            index.offset, index.unsaved = str(batch[-1][0]), index.unsaved + len(batch)
+        if index.unsaved >= SAVE_EVERY:
             index.save()
 
     async def known(self, needles: Sequence[str]) -> frozenset[str]:
@@ -185,7 +185,16 @@ def _norm(text: str) -> str:
 
 
 def _same_subject(recalled: Recalled, text: str) -> bool:
-    """Merging needs a shared subject (a name, an address, a number-free keyword), not just a shared shape."""
-    mine, theirs = terms(text), terms(recalled.record.text)
-    shared = {t for t in mine & theirs if not t.startswith("~") and not t.isdigit()}
-    return len(shared) >= max(1, min(len(mine), len(theirs)) // 2)
+    """An update, not a new fact: the two differ at most in numbers ("net 30" → "net 45") and one plain word
+    each ("short" → "long"). A different name, address or id ("Company7" vs "Company60") is another subject."""
+    old = recalled.record.text
+    mine, theirs = _words(text), _words(old)
+    only_mine, only_theirs = mine - theirs, theirs - mine
+    if not mine & theirs or len(only_mine) > 1 or len(only_theirs) > 1:
+        return False
+    names = {w.lower() for w in re.findall(r"\b[A-Z][\w'-]+", f"{text} {old}") if not w.isupper()}
+    return not any(any(c.isdigit() for c in w) or "@" in w or w in names for w in only_mine | only_theirs)
+
+
+def _words(text: str) -> set[str]:
+    return {t for t in terms(text) if not t.startswith("~") and not t.isdigit()}
