@@ -37,6 +37,7 @@ soak: $(VENV)/.synced bytecode
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.llm_economy
+	$(BIN)/python -m bench.memory
 
 install: $(VENV)/.synced bytecode
 

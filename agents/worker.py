@@ -71,6 +71,7 @@ async def _rehearse() -> None:
     try:
         await runtime.store.get_task("t-rehearsal")
         await runtime.ledger.read(count=1)
+        await runtime.memory.catch_up()  # a local recall index is loaded once here; work horses inherit it
     finally:
         await runtime.close()
 

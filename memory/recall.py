@@ -63,6 +63,8 @@ class LocalRecall:
         self.row: dict[str, int] = {}
         self.matrix: npt.NDArray[np.float32] = np.zeros((0, embedder.dims), dtype=np.float32)
         self.alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self.codes: npt.NDArray[np.int16] = np.zeros(0, dtype=np.int16)
+        self._code: dict[str, int] = {}
         self._terms: dict[int, frozenset[str]] = {}
         self.offset = "0"
         """How far into the change stream this copy is (saved with the snapshot)."""
@@ -89,6 +91,7 @@ class LocalRecall:
                 self.kinds.append(item.kind)
                 self.texts.append(item.text)
             self.kinds[index], self.texts[index] = item.kind, item.text
+            self.codes[index] = self._code.setdefault(item.kind, len(self._code))
             self.matrix[index] = vector
             self.alive[index] = True
             self._terms.pop(index, None)
@@ -101,7 +104,9 @@ class LocalRecall:
         matrix[: self.size] = self.matrix[: self.size]
         alive = np.zeros(capacity, dtype=bool)
         alive[: self.size] = self.alive[: self.size]
-        self.matrix, self.alive = matrix, alive
+        codes = np.zeros(capacity, dtype=np.int16)
+        codes[: self.size] = self.codes[: self.size]
+        self.matrix, self.alive, self.codes = matrix, alive, codes
 
     async def delete(self, ids: list[str]) -> None:
         for record_id in ids:
@@ -119,7 +124,8 @@ class LocalRecall:
         scores = self.matrix[: self.size] @ q
         mask = ~self.alive[: self.size]
         if kinds:
-            mask |= ~np.isin(np.asarray(self.kinds), kinds)
+            wanted = [self._code[k] for k in kinds if k in self._code]
+            mask |= ~np.isin(self.codes[: self.size], wanted)
         scores[mask] = -2.0
         n = min(CANDIDATES, self.size)
         candidates = np.argpartition(-scores, n - 1)[:n] if n < self.size else np.arange(self.size)
