@@ -8,6 +8,7 @@ starts one itself."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ class WeaviateRecall:
         self.url, self.grpc_port, self.embedder = url, grpc_port, embedder
         self.workspace, self.api_key = workspace, api_key
         self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: set[str] = set()
 
     @classmethod
@@ -44,7 +46,11 @@ class WeaviateRecall:
         return cls(settings.weaviate_url, settings.weaviate_grpc_port, embedder)
 
     async def client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is not None and self._loop is not loop:  # a client belongs to the loop it was made in
+            self._client, self._ready = None, set()
         if self._client is None:
+            self._loop = loop
             import weaviate
 
             parts = urlsplit(self.url)
@@ -57,6 +63,7 @@ class WeaviateRecall:
                 grpc_port=self.grpc_port,
                 grpc_secure=secure,
                 auth_credentials=weaviate.auth.AuthApiKey(self.api_key) if self.api_key else None,
+                skip_init_checks=True,  # the init checks also ask PyPI for the newest client: no outside calls
             )
             await self._client.connect()
         return self._client

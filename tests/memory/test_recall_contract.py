@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from memory.embedded import free_port
 from memory.embedder import OfflineEmbedder
 from memory.recall import Item, LocalRecall, Recall
+from tests.fakes.weaviate_protocol import start
 
 BACKENDS = [
     "local",
+    "weaviate-protocol-fake",  # the real client against tests/fakes/weaviate_protocol.py, not a Weaviate server
     pytest.param(
         "weaviate",
         marks=pytest.mark.skipif(
@@ -33,6 +36,16 @@ async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield LocalRecall(OfflineEmbedder(), tmp_path / "recall.npy")
         return
     from memory.weaviate_recall import WeaviateRecall
+
+    if request.param == "weaviate-protocol-fake":
+        http_port, grpc_port = free_port(), free_port()
+        _, runner, server = await start(http_port, grpc_port)
+        backend = WeaviateRecall(f"http://127.0.0.1:{http_port}", grpc_port, OfflineEmbedder(), workspace="w1")
+        yield backend
+        await backend.close()
+        await runner.cleanup()
+        await server.stop(None)
+        return
 
     backend = WeaviateRecall(
         os.environ["DEPUTY_WEAVIATE_URL"],

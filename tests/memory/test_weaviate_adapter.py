@@ -1,0 +1,93 @@
+"""The Weaviate adapter's own behaviour, with the real weaviate-client against a PROTOCOL-LEVEL FAKE of
+Weaviate's REST + gRPC (tests/fakes/weaviate_protocol.py) — no Weaviate server can run here. Against a real
+server the contract suite covers it when DEPUTY_WEAVIATE_URL is set."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from config.wiring import Runtime, build_runtime
+from memory.embedded import free_port
+from memory.embedder import OfflineEmbedder
+from memory.recall import Item
+from memory.weaviate_recall import COLLECTIONS, WeaviateError, WeaviateRecall
+from orchestrator.model import Reply, Task
+from tests.conftest import settings_from
+from tests.fakes.weaviate_protocol import FakeWeaviate, start
+from tests.orchestrator.conftest import CONSOLE, ME
+from tests.orchestrator.test_model import NOW
+
+
+@dataclass
+class Server:
+    fake: FakeWeaviate
+    url: str
+    grpc_port: int
+
+    def recall(self, workspace: str = "w1") -> WeaviateRecall:
+        return WeaviateRecall(self.url, self.grpc_port, OfflineEmbedder(), workspace=workspace)
+
+
+@pytest.fixture
+async def weaviate() -> AsyncIterator[Server]:
+    http_port, grpc_port = free_port(), free_port()
+    fake, runner, server = await start(http_port, grpc_port)
+    yield Server(fake, f"http://127.0.0.1:{http_port}", grpc_port)
+    await runner.cleanup()
+    await server.stop(None)
+
+
+async def test_a_collection_per_kind_with_tenants_and_our_own_vectors(weaviate: Server) -> None:
+    recall = weaviate.recall()
+    await recall.upsert([Item("m1", "fact", "ACME pays net 30"), Item("m2", "person", "Jane Doe, jane@acme.com")])
+    await recall.search("ACME")
+    assert set(weaviate.fake.classes) == set(COLLECTIONS.values())
+    fact = weaviate.fake.classes["DeputyFact"]
+    assert fact["multiTenancyConfig"]["enabled"] is True
+    assert weaviate.fake.tenants["DeputyFact"] == {"w1"}
+    [stored] = weaviate.fake.objects[("DeputyFact", "w1")].values()
+    assert len(stored.vector) == OfflineEmbedder().dims and stored.properties["record_id"] == "m1"
+    await recall.close()
+
+
+async def test_workspaces_are_tenants_and_do_not_see_each_other(weaviate: Server) -> None:
+    mine, theirs = weaviate.recall("sam"), weaviate.recall("kim")
+    await mine.upsert([Item("m1", "fact", "ACME pays net 30")])
+    assert [h.id for h in await mine.search("ACME")] == ["m1"]
+    assert await theirs.search("ACME") == []
+    await mine.close()
+    await theirs.close()
+
+
+async def test_failed_objects_in_a_batch_are_an_error_naming_them(weaviate: Server) -> None:
+    weaviate.fake.fail_ids.add("m2")
+    recall = weaviate.recall()
+    with pytest.raises(WeaviateError, match="1 of 2 records were not stored: m2: vector has wrong length"):
+        await recall.upsert([Item("m1", "fact", "ACME pays net 30"), Item("m2", "fact", "Globex pays net 60")])
+    await recall.close()
+
+
+async def test_deputy_with_the_weaviate_backend_remembers_and_recalls(weaviate: Server, env: dict[str, str]) -> None:
+    settings = settings_from(
+        {
+            **env,
+            "DEPUTY_MEMORY_BACKEND": "weaviate",
+            "DEPUTY_WEAVIATE_URL": weaviate.url,
+            "DEPUTY_WEAVIATE_GRPC_PORT": str(weaviate.grpc_port),
+        }
+    )
+    runtime: Runtime = build_runtime(settings)
+    try:
+        said = await runtime.drafter.draft(Task("t1", "remember ACME pays invoices net 30", ME, CONSOLE, "e1", NOW))
+        assert isinstance(said, Reply) and said.text == "Remembered m1: ACME pays invoices net 30"
+        found = await runtime.drafter.draft(Task("t2", "recall ACME invoices", ME, CONSOLE, "e2", NOW))
+        assert isinstance(found, Reply) and found.text.startswith("m1 · ACME pays invoices net 30")
+        assert len(weaviate.fake.objects[("DeputyFact", "default")]) == 1
+        gone = await runtime.drafter.draft(Task("t3", "forget m1", ME, CONSOLE, "e3", NOW))
+        assert isinstance(gone, Reply) and gone.text.startswith("Forgot m1")
+        assert weaviate.fake.objects[("DeputyFact", "default")] == {}
+    finally:
+        await runtime.close()
