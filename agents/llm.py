@@ -77,6 +77,9 @@ class Raw:
 
 
 class Transport(Protocol):
+    cacheable: bool
+    """False for the built-in model: it answers for free at once, so a cache would only add round trips."""
+
     async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw: ...
     def estimate(self, model: str, messages: list[Message], max_tokens: int) -> float:
         """Worst-case dollars for the call: what the budget reserves."""
@@ -155,7 +158,8 @@ class Models:
         self.today, self.now, self.breaker, self.fallback, self.sleep = today, now, breaker, fallback, sleep
 
     async def complete(self, call: Call) -> Completion:
-        if self.cache is not None and (hit := await self.cache.get(call)) is not None:
+        cache = self.cache if self.transport(call.model).cacheable else None
+        if cache is not None and (hit := await cache.get(call)) is not None:
             await self._account(call, call.model, Raw(hit, 0, 0, 0, 0.0), None, cache_hit=True)
             return Completion(hit, call.model, 0.0, cache_hit=True)
         try:
@@ -184,7 +188,7 @@ class Models:
             await self.spend.release(date, reservation)
             raise
         await self._account(call, model, raw, reservation)
-        if self.cache is not None:
+        if self.cache is not None and transport.cacheable:
             await self.cache.put(call, raw.text)
         return Completion(raw.text, model, raw.usd or 0.0, priced=raw.usd is not None)
 
@@ -219,7 +223,6 @@ class Models:
     ) -> None:
         priced = raw.usd is not None
         usage = Usage(model, raw.usd or 0.0, raw.tokens_in, raw.tokens_out, raw.cached_tokens, cache_hit, priced)
-        await self.spend.settle(self.today(), reservation, usage)
         detail = {
             "model": model,
             "step": call.step,
@@ -232,10 +235,13 @@ class Models:
         }
         summary = f"{call.step} with {model}" + (" (from cache)" if cache_hit else "")
         event = ModelCalled(at=self.now(), task_id=call.task_id, cost_usd=usage.usd, summary=summary, detail=detail)
-        try:
-            await self.record(event)
-        except Exception:  # the spend is already counted; a lost ledger line must not lose the draft
-            log.exception("could not record %s for task %s", summary, call.task_id)
+        settled, recorded = await asyncio.gather(
+            self.spend.settle(self.today(), reservation, usage), self.record(event), return_exceptions=True
+        )
+        if isinstance(settled, BaseException):
+            raise settled
+        if isinstance(recorded, BaseException):  # the spend is counted; a lost ledger line must not lose the draft
+            log.error("could not record %s for task %s: %s", summary, call.task_id, recorded)
 
 
 def provider(model: str) -> str:

@@ -26,6 +26,8 @@ def approx_tokens(messages: list[Message]) -> int:
 
 
 class OfflineTransport:
+    cacheable = False
+
     def __init__(self, model: OfflineModel) -> None:
         self.model = model
 
@@ -48,6 +50,7 @@ def litellm() -> ModuleType:
 
 @dataclass
 class LiteLLMTransport:
+    cacheable = True
     api_base: str | None = None
     prices: dict[str, Price] = field(default_factory=dict)
     offline: OfflineModel | None = None

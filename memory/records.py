@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ SAME = 0.97
 MERGE = 0.72
 """A new fact this close (hybrid score) to a record of the same kind, sharing its subject, updates that record."""
 SAVE_EVERY = 200
+FRESH_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class RedisMemory:
     def __init__(self, redis: Redis, index: Recall) -> None:
         self.redis, self.index = redis, index
         self._loaded = False
+        self._looked, self._wrote = -FRESH_S, False
 
     # ---- writes ---------------------------------------------------------------------------------------
 
@@ -125,6 +128,7 @@ class RedisMemory:
         pipe.set(keys.memory(f"rec:{record.id}"), record.dump())
         pipe.xadd(keys.memory("changes"), {"op": op, "id": record.id})
         await pipe.execute()
+        self._wrote = True
         if self.index.shared:
             await self._apply(op, record)
 
@@ -149,9 +153,14 @@ class RedisMemory:
         return [Recalled(r, h.score) for r, h in zip(records, hits, strict=True) if r and r.status == "active"]
 
     async def catch_up(self) -> None:
-        """A local index: load this machine's snapshot once, then apply what changed in Redis since."""
+        """A local index: load this machine's snapshot once, then apply what changed in Redis since (at most
+        every `FRESH_S`: one task's several recalls share one look; this process' own writes always count)."""
         if self.index.shared or not isinstance(self.index, LocalRecall):
             return
+        now = time.monotonic()
+        if now - self._looked < FRESH_S and not self._wrote:
+            return
+        self._looked, self._wrote = now, False
         index = self.index
         if not self._loaded:
             self._loaded = True

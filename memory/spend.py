@@ -113,7 +113,7 @@ class RedisSpend:
 
     async def reserve(self, date: str, estimate: float) -> Reservation:
         if estimate <= 0:  # free calls (offline, cache hits, unpriced models) are never refused
-            return Reservation(True, await self.day(date), await self.cap(date), 0.0)
+            return Reservation(True, 0.0, 0.0, 0.0)
         now, member = time.time(), f"{uuid.uuid4().hex}|{estimate:.10f}"
         code, spent, cap = await self._reserve(
             keys=[keys.budget(date), keys.budget(f"{date}:reserved")],

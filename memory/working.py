@@ -24,10 +24,12 @@ class RedisWorkingSet:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def add(self, chat: str, role: str, text: str) -> None:
+    async def add(self, chat: str, *turns: tuple[str, str]) -> None:
+        """Turns (role, text) in the order they happened, in one round trip."""
         key = keys.memory(f"ws:{chat}")
         pipe = self.redis.pipeline(transaction=True)
-        pipe.lpush(key, json.dumps({"role": role, "text": text[:2000]}))
+        for role, text in turns:
+            pipe.lpush(key, json.dumps({"role": role, "text": text[:2000]}))
         pipe.ltrim(key, 0, KEEP - 1)
         pipe.expire(key, TTL_SECONDS)
         await pipe.execute()
