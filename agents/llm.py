@@ -147,20 +147,20 @@ class Models:
         transport: Callable[[str], Transport],
         spend: RedisSpend,
         cache: ResponseCache | None,
-        record: Callable[[Event], Awaitable[None]],
+        account: Callable[[str, Reservation | None, Usage, Event], Awaitable[None]],
         today: Callable[[], str],
         now: Callable[[], datetime],
         breaker: Callable[[str], Breaker],
         fallback: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.transport, self.spend, self.cache, self.record = transport, spend, cache, record
+        self.transport, self.spend, self.cache, self.account = transport, spend, cache, account
         self.today, self.now, self.breaker, self.fallback, self.sleep = today, now, breaker, fallback, sleep
 
     async def complete(self, call: Call) -> Completion:
         cache = self.cache if self.transport(call.model).cacheable else None
         if cache is not None and (hit := await cache.get(call)) is not None:
-            await self._account(call, call.model, Raw(hit, 0, 0, 0, 0.0), None, cache_hit=True)
+            await self._record(call, call.model, Raw(hit, 0, 0, 0, 0.0), None, cache_hit=True)
             return Completion(hit, call.model, 0.0, cache_hit=True)
         try:
             return await self._call(call, call.model)
@@ -187,7 +187,7 @@ class Models:
         except BaseException:
             await self.spend.release(date, reservation)
             raise
-        await self._account(call, model, raw, reservation)
+        await self._record(call, model, raw, reservation)
         if self.cache is not None and transport.cacheable:
             await self.cache.put(call, raw.text)
         return Completion(raw.text, model, raw.usd or 0.0, priced=raw.usd is not None)
@@ -218,7 +218,7 @@ class Models:
                 return raw
         raise AssertionError("unreachable")
 
-    async def _account(
+    async def _record(
         self, call: Call, model: str, raw: Raw, reservation: Reservation | None, *, cache_hit: bool = False
     ) -> None:
         priced = raw.usd is not None
@@ -235,13 +235,7 @@ class Models:
         }
         summary = f"{call.step} with {model}" + (" (from cache)" if cache_hit else "")
         event = ModelCalled(at=self.now(), task_id=call.task_id, cost_usd=usage.usd, summary=summary, detail=detail)
-        settled, recorded = await asyncio.gather(
-            self.spend.settle(self.today(), reservation, usage), self.record(event), return_exceptions=True
-        )
-        if isinstance(settled, BaseException):
-            raise settled
-        if isinstance(recorded, BaseException):  # the spend is counted; a lost ledger line must not lose the draft
-            log.error("could not record %s for task %s: %s", summary, call.task_id, recorded)
+        await self.account(self.today(), reservation, usage, event)  # spend and ledger line together
 
 
 def provider(model: str) -> str:

@@ -89,6 +89,13 @@ class PlaybookRunner:
             return Reply(f"I couldn't draft this: {err}. Nothing was staged.", ok=False, cost_usd=meter.usd)
         return self._result(playbook, drafted, problem, meter, used)
 
+    def warm(self) -> None:
+        """Build the validators once, in the worker before it forks, not in every work horse (pydantic
+        compiles a schema per model: milliseconds each)."""
+        for playbook in self.playbooks.values():
+            _ = playbook.draft_model
+        _choice_model(tuple(sorted(self.playbooks)))
+
     # ---- steps --------------------------------------------------------------------------------------
 
     async def _classify(self, task: Task, text: str, meter: Meter) -> Playbook:

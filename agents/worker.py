@@ -72,6 +72,9 @@ async def _rehearse() -> None:
         await runtime.store.get_task("t-rehearsal")
         await runtime.ledger.read(count=1)
         await runtime.memory.catch_up()  # a local recall index is loaded once here; work horses inherit it
+        warm = getattr(runtime.drafter, "warm", None)
+        if warm is not None:
+            warm()
     finally:
         await runtime.close()
 

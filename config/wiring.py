@@ -33,7 +33,7 @@ from memory.ledger import RedisLedger
 from memory.liveness import RedisLiveness
 from memory.recall import LocalRecall, Recall
 from memory.records import RedisMemory
-from memory.spend import RedisSpend
+from memory.spend import RedisSpend, Reservation, Usage
 from memory.store import RedisStore
 from memory.working import RedisWorkingSet
 from orchestrator.coordinator import Coordinator, CoreConfig
@@ -235,14 +235,20 @@ def build_agent(
     def transport(model: str) -> Transport:
         return direct if model == "offline" else remote
 
-    async def record(event: Event) -> None:
-        await coordinator.store.commit([], [event])
+    store = RedisStore(redis)
+
+    async def account(date: str, reservation: Reservation | None, usage: Usage, event: Event) -> None:
+        """The call's spend and its ledger line in one transaction: one round trip, one fsync."""
+        pipe = redis.pipeline(transaction=True)
+        await spend.settle_on(pipe, date, reservation, usage)
+        await store.append_on(pipe, [event])
+        await pipe.execute()
 
     models = Models(
         transport=transport,
         spend=spend,
         cache=ResponseCache(redis, scope=settings.llm_api_base or ""),
-        record=record,
+        account=account,
         today=coordinator.today,
         now=coordinator.clock.now,
         breaker=lambda provider: Breaker(redis, f"llm.{provider}", threshold=LLM_THRESHOLD),

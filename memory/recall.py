@@ -69,6 +69,8 @@ class LocalRecall:
         self.offset = "0"
         """How far into the change stream this copy is (saved with the snapshot)."""
         self.unsaved = 0
+        self.loaded = False
+        """The snapshot was read (once per process: forked work horses inherit it)."""
 
     @property
     def size(self) -> int:

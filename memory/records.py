@@ -87,7 +87,6 @@ class Remembered:
 class RedisMemory:
     def __init__(self, redis: Redis, index: Recall) -> None:
         self.redis, self.index = redis, index
-        self._loaded = False
         self._looked, self._wrote = -FRESH_S, False
 
     # ---- writes ---------------------------------------------------------------------------------------
@@ -162,8 +161,8 @@ class RedisMemory:
             return
         self._looked, self._wrote = now, False
         index = self.index
-        if not self._loaded:
-            self._loaded = True
+        if not index.loaded:
+            index.loaded = True
             index.load()
         while True:
             batch = await self.redis.xrange(keys.memory("changes"), f"({index.offset}", "+", count=500)

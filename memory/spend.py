@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -123,7 +124,12 @@ class RedisSpend:
 
     async def settle(self, date: str, reservation: Reservation | None, usage: Usage) -> None:
         """Swap the reservation for the real cost (None: the call never reached the provider, cost 0)."""
-        await self._settle(
+        await self.settle_on(self.redis, date, reservation, usage)
+
+    def settle_on(self, client: Any, date: str, reservation: Reservation | None, usage: Usage) -> Any:
+        """`settle` on a given client: a pipeline, so the ledger line for the call goes in the same round trip."""
+        return self._settle(
+            client=client,
             keys=[keys.budget(date), keys.spend(date), MODEL, keys.budget(f"{date}:reserved")],
             args=[
                 reservation.member if reservation else "",

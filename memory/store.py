@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -81,6 +82,14 @@ class RedisStore:
         record = codec.load_record(kind, raw)
         record.rev = int(codec.text(rev) or 0)
         return record
+
+    def append_on(self, client: Any, events: Sequence[Event]) -> Any:
+        """Queue ledger events (no records) on a pipeline that carries other writes for one round trip."""
+        args: list[str | int] = [0]
+        for event in events:
+            fields = codec.event_fields(event)
+            args += [len(fields), *(item for pair in fields.items() for item in pair)]
+        return self._commit(keys=[keys.LEDGER], args=args, client=client)
 
     async def commit(self, records: Sequence[Record], events: Sequence[Event]) -> None:
         args: list[str | int] = [len(records)]
