@@ -33,6 +33,7 @@ SAME = 0.97
 MERGE = 0.72
 """A new fact this close (hybrid score) to a record of the same kind, sharing its subject, updates that record."""
 SAVE_EVERY = 200
+OLD_FACTS = "deputy:facts"
 FRESH_S = 0.5
 
 
@@ -164,6 +165,7 @@ class RedisMemory:
         if not index.loaded:
             index.loaded = True
             index.load()
+            await self.migrate()
         while True:
             batch = await self.redis.xrange(keys.memory("changes"), f"({index.offset}", "+", count=500)
             if not batch:
@@ -177,6 +179,20 @@ class RedisMemory:
             index.offset, index.unsaved = str(batch[-1][0]), index.unsaved + len(batch)
         if index.unsaved >= SAVE_EVERY:
             index.save()
+
+    async def migrate(self) -> int:
+        """Facts kept by earlier versions (one hash, `deputy:facts`) become records, once: an upgrade loses none."""
+        if not await self.redis.exists(OLD_FACTS) or not await self.redis.set(keys.memory("migrated"), "1", nx=True):
+            return 0
+        moved = 0
+        for raw in (await self.redis.hgetall(OLD_FACTS)).values():
+            old = json.loads(raw)
+            number = await self.redis.incr(keys.memory("seq"))
+            source = Source(by=str(old.get("source", "an earlier version")), at=str(old.get("at") or Source("").at))
+            await self._write(MemoryRecord(f"m{number}", "fact", str(old["text"]), source), "add")
+            moved += 1
+        log.warning("moved %d remembered facts from the earlier format into memory records", moved)
+        return moved
 
     async def known(self, needles: Sequence[str]) -> frozenset[str]:
         """Which of these (addresses, names) appear in an active record — for the policy "recipient in memory"."""

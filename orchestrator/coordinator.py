@@ -281,6 +281,9 @@ class Coordinator:
         running, pending = await self.running(), await self.pending()
         listed = f" ({', '.join(t.id for t in running[:10])})" if running else ""
         lines = [f"Running tasks: {len(running)}{listed}", f"Pending proposals: {len(pending)}"]
+        paused = await self.store.ids("task", TaskStatus.PAUSED.value)
+        if paused:
+            lines.insert(1, f"Paused for today's budget: {len(paused)} ({', '.join(paused[:10])})")
         lines += [f"  {p.id}: {p.summary}  (/approve {p.id} · /reject {p.id})" for p in pending[:10]]
         lines.append(f"Spend today: {await self.spend_text()}")
         return "\n".join(lines)
@@ -518,6 +521,8 @@ class Coordinator:
             return
         task = await self.task(proposal.task_id)
         if task.status in TASK_TERMINAL:
+            if proposal.playbook == BUDGET_PLAYBOOK and task.status is TaskStatus.DONE:
+                await self.budget.resume()  # a retry after a crash between the raise and the resume
             return
         if proposal.hold_until and self.clock.now() < proposal.hold_until:
             log.info("proposal %s is held for undo until %s", proposal.id, proposal.hold_until)

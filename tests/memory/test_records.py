@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -79,4 +80,18 @@ async def test_memory_survives_a_restart_and_other_processes_see_changes(redis_u
     assert (await restarted.recall("Company7 Ltd", limit=1))[0].record.text == "Client number 7 is called Company7 Ltd"
     await writer.forget(hit.record.id)
     assert await restarted.recall("Which CRM does Hooli use?") == []
+    await redis.aclose()
+
+
+async def test_facts_kept_by_an_earlier_version_are_moved_once(redis_url: str, tmp_path: Path) -> None:
+    redis = async_redis(redis_url)
+    old = {"id": "f1", "text": "ACME pays net 30", "source": "console:op in task t1", "at": "2026-11-01T10:00:00+00:00"}
+    await redis.hset("deputy:facts", "f1", json.dumps(old))
+    mem = memory(redis, tmp_path)
+    [hit] = await mem.recall("when does ACME pay")
+    assert hit.record.text == "ACME pays net 30" and hit.record.source.by == "console:op in task t1"
+    again = memory(redis, tmp_path)
+    again.index.loaded = False  # type: ignore[attr-defined]
+    await again.recall("ACME")
+    assert await redis.get("deputy:memory:seq") == "1"  # not moved twice
     await redis.aclose()
