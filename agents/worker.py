@@ -45,9 +45,8 @@ def preload() -> None:
     from memory import codec
 
     settings = jobs.settings()
-    if any(
-        m != "offline" for m in (settings.llm_model, settings.verify_model, settings.llm_fallback_model or "offline")
-    ):
+    models = (settings.llm_model, settings.verify_model, settings.llm_fallback_model, settings.embedding_model)
+    if any(m and m != "offline" for m in models):
         from agents.transports import litellm
 
         litellm()
