@@ -8,6 +8,7 @@ file, never from model output."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -94,6 +95,12 @@ class PlaybookRunner:
         compiles a schema per model: milliseconds each)."""
         for playbook in self.playbooks.values():
             _ = playbook.draft_model
+            playbook.triggered_by("warm up")  # compiles its patterns into re's cache
+            offline = getattr(self.models.transport("offline"), "model", None)
+            if offline is not None:  # the built-in model's parsing, on the prompt shapes it will see
+                answer = offline.answer(prompts.draft(playbook, "email sam@example.com about x", "[m1] Sam", ""))
+                with contextlib.suppress(ValueError):
+                    playbook.check(answer, "email sam@example.com about x", "[m1] Sam")
         _choice_model(tuple(sorted(self.playbooks)))
 
     # ---- steps --------------------------------------------------------------------------------------
