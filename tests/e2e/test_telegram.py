@@ -259,3 +259,17 @@ def proposals_on(cards: list[Call]) -> set[str]:
 
 async def done(deputy: Deputy, count: int) -> bool:
     return len(await deputy.runtime.store.ids("task", "done")) == count
+
+
+async def test_memory_words_work_on_telegram(deputy: Deputy) -> None:
+    def shown() -> str:
+        return "\n".join(unescape(c.params.get("text", "")) for c in deputy.api.calls if "Message" in c.method)
+
+    for words, expected in (
+        ("/remember ACME pays invoices net 30", "Remembered m1: ACME pays invoices net 30"),
+        ("/recall ACME invoices", "m1 · ACME pays invoices net 30"),
+        ("/forget m1", "Forgot m1: “ACME pays invoices net 30”"),
+        ("/recall ACME invoices", "Nothing in memory matches"),
+    ):
+        await deputy.api.push(deputy.api.text_update(words))
+        await eventually(lambda expected=expected: expected in shown(), 20, expected)
