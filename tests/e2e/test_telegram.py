@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date
 from html import unescape
@@ -262,8 +262,12 @@ async def done(deputy: Deputy, count: int) -> bool:
 
 
 async def test_memory_words_work_on_telegram(deputy: Deputy) -> None:
-    def shown() -> str:
-        return "\n".join(unescape(c.params.get("text", "")) for c in deputy.api.calls if "Message" in c.method)
+    def shows(expected: str) -> Callable[[], bool]:
+        def check() -> bool:
+            calls = deputy.api.calls
+            return expected in "\n".join(unescape(c.params.get("text", "")) for c in calls if "Message" in c.method)
+
+        return check
 
     for words, expected in (
         ("/remember ACME pays invoices net 30", "Remembered m1: ACME pays invoices net 30"),
@@ -272,4 +276,4 @@ async def test_memory_words_work_on_telegram(deputy: Deputy) -> None:
         ("/recall ACME invoices", "Nothing in memory matches"),
     ):
         await deputy.api.push(deputy.api.text_update(words))
-        await eventually(lambda expected=expected: expected in shown(), 20, expected)
+        await eventually(shows(expected), 20, expected)
