@@ -98,8 +98,8 @@ def _telegram_webhook_problem(settings: Settings, url: str) -> str:
 
 
 async def check_model(settings: Settings) -> list[Check]:
-    if settings.llm_model == "offline":
-        return [Check("Model", True, "offline (built in, deterministic, free)")]
+    if settings.llm_model in ("offline", "offline/deputy"):
+        return [Check("Model", True, f"{settings.llm_model} (built in, deterministic, free)")]
     pricing = _pricing(settings.llm_model)
     if settings.llm_api_base:
         return [pricing, await _reachable(settings.llm_api_base)]
