@@ -53,7 +53,10 @@ class OfflineModel:
         return drafts.get(playbook, _plan)(request, memory)
 
     def _email(self, text: str, memory: str, recent: str = "") -> dict[str, Any]:
-        if _FOLLOW_UP.match(text) and (redo := _redirect(recent)):
+        if _FOLLOW_UP.match(text):
+            redo = _redirect(recent, _address_in(text))
+            if redo is None:
+                return {"question": "Send it to whom? Give me their address, e.g. 'send it to maria@acme.com'."}
             text = redo
         address = _address_in(text) or _address_for_name(text, memory)
         if address is None:
@@ -127,22 +130,28 @@ def _terms_for(address: str, memory: str) -> list[str]:
     ][:1]
 
 
-def _redirect(recent: str) -> str | None:
-    """ "send it to her instead": the last email request, re-addressed to the most recent other address in the
-    conversation (the working set)."""
+def _redirect(recent: str, to: str | None = None) -> str | None:
+    """ "send it to her instead": the last email request again, to `to` or else to the most recent other
+    address in the conversation (the working set). None when there is nothing to go on."""
     turns = [tuple(line.split(": ", 1)) for line in recent.splitlines() if ": " in line]
-    lines = [text for _, text in turns]
     asks = [
-        text
-        for role, text in turns
-        if role == "operator" and _address_in(text) and re.match(r"\s*(?:please\s+)?e-?mail\b", text, re.I)
+        i
+        for i, (role, text) in enumerate(turns)
+        if role == "operator" and re.match(r"\s*(?:please\s+)?e-?mail\b", text, re.I)
     ]
     if not asks:
         return None
-    last = asks[-1]
-    old = _address_in(last)
-    others = [a for line in lines for a in _ADDRESS.findall(line) if a != old]
-    return last.replace(old, others[-1]) if old and others else None
+    ask = turns[asks[-1]][1]
+    answer = next((text for role, text in turns[asks[-1] + 1 :] if role == "deputy"), "")
+    sent_to = re.search(r"\bto=([^\s,]+@[^\s,]+)", answer)
+    old = _address_in(ask) or (sent_to[1] if sent_to else None)
+    others = [a for _, text in turns for a in _ADDRESS.findall(text) if a != old]
+    new = to or (others[-1] if others else None)
+    if new is None:
+        return None
+    if old and old in ask:
+        return ask.replace(old, new)
+    return f"email {new} {' '.join(ask.split()[2:])}"
 
 
 def _plan(text: str, memory: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def render(message: Outbound) -> str:
 def card(proposal: Proposal) -> str:
     lines = [f"┌ Proposal {proposal.id} · {proposal.playbook} · risk {proposal.risk}"]
     summary = proposal.summary.splitlines()
-    lines += [f"│ {line}" for line in summary[:1] + [s for s in summary[1:] if s.startswith(("⚠", "("))]]
+    lines += [f"│ {line}" for line in summary[:1] + [s for s in summary[1:] if s.startswith(("⚠", "(", "📎"))]]
     for action in proposal.actions:
         lines.append(f"│ {action.summary}")
         lines.append(f"│   to: {action.target}")
