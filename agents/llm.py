@@ -79,6 +79,8 @@ class Raw:
 class Transport(Protocol):
     cacheable: bool
     """False for the built-in model: it answers for free at once, so a cache would only add round trips."""
+    remote: bool
+    """Calls cross a network and can fail transiently: retries and the breaker apply."""
 
     async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw: ...
     def estimate(self, model: str, messages: list[Message], max_tokens: int) -> float:
@@ -193,6 +195,11 @@ class Models:
         return Completion(raw.text, model, raw.usd or 0.0, priced=raw.usd is not None)
 
     async def _attempts(self, call: Call, model: str, transport: Transport, breaker: Breaker) -> Raw:
+        if not transport.remote:
+            try:
+                return await transport(model, call.messages, json_mode=call.json_mode, max_tokens=call.max_tokens)
+            except (Transient, Permanent) as err:
+                raise ModelUnavailable(f"{model}: {err}") from None
         try:
             had_failures = await breaker.check()
         except CircuitOpen as err:
@@ -239,6 +246,9 @@ class Models:
 
 
 def provider(model: str) -> str:
+    """Whose servers a model runs on (the breaker's unit): litellm's prefix; bare names are OpenAI's."""
+    if model == "offline":
+        return "offline"
     return model.split("/", 1)[0] if "/" in model else "openai"
 
 

@@ -27,6 +27,7 @@ def approx_tokens(messages: list[Message]) -> int:
 
 class OfflineTransport:
     cacheable = False
+    remote = False
 
     def __init__(self, model: OfflineModel) -> None:
         self.model = model
@@ -51,6 +52,7 @@ def litellm() -> ModuleType:
 @dataclass
 class LiteLLMTransport:
     cacheable = True
+    remote = True
     api_base: str | None = None
     prices: dict[str, Price] = field(default_factory=dict)
     offline: OfflineModel | None = None

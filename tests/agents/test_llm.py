@@ -67,12 +67,14 @@ async def test_a_fallback_model_takes_over_and_the_card_says_degraded(
     server, url = openai_server
     runtime = build_runtime(settings_from({**env, **llm_env(url, DEPUTY_LLM_FALLBACK_MODEL="offline")}))
     try:
-        server.script.extend([{"status": 503}] * 3)
-        draft = await runtime.drafter.draft(Task("t1", "email jane@acme.com about invoice 42", ME, CONSOLE, "e", NOW))
-        assert (
-            isinstance(draft, ProposalDraft) and "⚠ Degraded" in draft.summary and "fallback offline" in draft.summary
-        )
-        assert draft.actions[0][1]["body"].startswith("Hi Jane")  # the offline model's draft
+        server.script.extend([{"status": 503}] * 9)
+        for n in range(3):  # the third finds the provider's circuit open: the fallback still drafts
+            text = f"email jane@acme.com about invoice {n}"
+            draft = await runtime.drafter.draft(Task(f"t{n}", text, ME, CONSOLE, "e", NOW))
+            assert isinstance(draft, ProposalDraft) and "⚠ Degraded" in draft.summary
+            assert "fallback offline" in draft.summary
+            assert draft.actions[0][1]["body"].startswith("Hi Jane")  # the offline model's draft
+        assert server.stats.requests == 5 and "paused after 5 failures" in draft.summary
     finally:
         await runtime.close()
 
