@@ -174,7 +174,7 @@ class Models:
             return Completion(done.text, done.model, done.usd, done.priced, done.cache_hit, degraded=why)
 
     async def _call(self, call: Call, model: str) -> Completion:
-        transport, breaker, date = self.transport(model), self.breaker(provider(model)), self.today()
+        transport, date = self.transport(model), self.today()
         estimate = transport.estimate(model, call.messages, call.max_tokens)
         reservation = await self.spend.reserve(date, estimate)
         for _ in range(BUSY_WAITS):
@@ -185,7 +185,7 @@ class Models:
         if not reservation.granted:
             raise BudgetExceeded(reservation.spent, reservation.cap, date)
         try:
-            raw = await self._attempts(call, model, transport, breaker)
+            raw = await self._attempts(call, model, transport)
         except BaseException:
             await self.spend.release(date, reservation)
             raise
@@ -194,12 +194,13 @@ class Models:
             await self.cache.put(call, raw.text)
         return Completion(raw.text, model, raw.usd or 0.0, priced=raw.usd is not None)
 
-    async def _attempts(self, call: Call, model: str, transport: Transport, breaker: Breaker) -> Raw:
+    async def _attempts(self, call: Call, model: str, transport: Transport) -> Raw:
         if not transport.remote:
             try:
                 return await transport(model, call.messages, json_mode=call.json_mode, max_tokens=call.max_tokens)
             except (Transient, Permanent) as err:
                 raise ModelUnavailable(f"{model}: {err}") from None
+        breaker = self.breaker(provider(model))
         try:
             had_failures = await breaker.check()
         except CircuitOpen as err:
@@ -247,8 +248,6 @@ class Models:
 
 def provider(model: str) -> str:
     """Whose servers a model runs on (the breaker's unit): litellm's prefix; bare names are OpenAI's."""
-    if model == "offline":
-        return "offline"
     return model.split("/", 1)[0] if "/" in model else "openai"
 
 

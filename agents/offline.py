@@ -14,7 +14,6 @@ from agents.prompts import Message
 from orchestrator.model import Draft, ProposalDraft
 
 _TOPIC = re.compile(r"\b(?:about|on|regarding|concerning|re:?)\s+(?P<topic>.+)$", re.I)
-_MEMORY_LINE = re.compile(r"^\[(?P<id>[\w-]+)\] (?P<text>.+)$", re.M)
 _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 _POST = re.compile(
     r"^\s*(?:please\s+)?post\s+(?P<text>.+?)\s+to\s+(?:the\s+)?(?P<name>[\w-]+)(?:\s+webhook)?\s*$", re.I | re.S
@@ -93,7 +92,7 @@ def _address_in(text: str) -> str | None:
 
 
 def _facts(memory: str) -> list[str]:
-    return [m["text"] for m in _MEMORY_LINE.finditer(memory)]
+    return [text for _, text in prompts.memory_records(memory)]
 
 
 def _address_for_name(text: str, memory: str) -> str | None:
@@ -168,10 +167,10 @@ def _plan(text: str, memory: str) -> dict[str, Any]:
 
 
 def _answer(text: str, memory: str) -> dict[str, Any]:
-    facts = [m.groupdict() for m in _MEMORY_LINE.finditer(memory)]
+    facts = prompts.memory_records(memory)
     if not facts:
         return {"question": f"I don't have anything in memory about “{text}”. Tell me with /remember <fact>."}
-    lines = "\n".join(f"  • {f['text']}  ({f['id']})" for f in facts)
+    lines = "\n".join(f"  • {fact}  ({record_id})" for record_id, fact in facts)
     return {"summary": "From memory", "confidence": 0.9, "fields": {"answer": "From memory:\n" + lines}}
 
 

@@ -81,7 +81,7 @@ class PlaybookRunner:
         try:
             playbook = await self._classify(task, text, meter)
             used = await self._retrieve(playbook, text)
-            memory = "\n".join(f"[{r.record.id}] {r.record.text}" for r in used)
+            memory = prompts.memory_block([(r.record.id, r.record.text) for r in used])
             drafted = await self._draft(task, playbook, text, memory, recent, meter)
             if drafted.question:
                 return Reply(drafted.question, ok=False, cost_usd=meter.usd)

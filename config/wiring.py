@@ -193,7 +193,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     )
     scheduler = build_scheduler(settings, coordinator, redis)
     coordinator.digest_hook = scheduler.on_demand
-    drafter = build_agent(settings, redis, coordinator, spend, facts, frozenset(connectors))
+    drafter = build_agent(settings, redis, coordinator, store, spend, facts, frozenset(connectors))
     ledger = RedisLedger(redis)
     return Runtime(settings, redis, store, ledger, coordinator, drafter, facts, connectors, channels, scheduler)
 
@@ -220,6 +220,7 @@ def build_agent(
     settings: Settings,
     redis: Redis,
     coordinator: Coordinator,
+    store: RedisStore,
     spend: RedisSpend,
     memory: RedisMemory,
     kinds: frozenset[str],
@@ -234,8 +235,6 @@ def build_agent(
 
     def transport(model: str) -> Transport:
         return direct if model == "offline" else remote
-
-    store = RedisStore(redis)
 
     async def account(date: str, reservation: Reservation | None, usage: Usage, event: Event) -> None:
         """The call's spend and its ledger line in one transaction: one round trip, one fsync."""

@@ -122,12 +122,9 @@ class RedisSpend:
         )
         return Reservation(int(code) == 1, float(spent), float(cap), estimate, int(code) == 2, member)
 
-    async def settle(self, date: str, reservation: Reservation | None, usage: Usage) -> None:
-        """Swap the reservation for the real cost (None: the call never reached the provider, cost 0)."""
-        await self.settle_on(self.redis, date, reservation, usage)
-
     def settle_on(self, client: Any, date: str, reservation: Reservation | None, usage: Usage) -> Any:
-        """`settle` on a given client: a pipeline, so the ledger line for the call goes in the same round trip."""
+        """Swap the reservation for the real cost (None: nothing was reserved), on a pipeline that also carries
+        the call's ledger line: one round trip."""
         return self._settle(
             client=client,
             keys=[keys.budget(date), keys.spend(date), MODEL, keys.budget(f"{date}:reserved")],
