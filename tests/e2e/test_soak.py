@@ -28,6 +28,12 @@ async def all_settled(runtime: Runtime) -> bool:
     return done == TASKS
 
 
+async def unsettled(runtime: Runtime) -> dict[str, list[str]]:
+    """Which tasks are where, for a failure message worth reading."""
+    states = ("received", "running", "paused", "proposed", "approved", "applying")
+    return {s: await runtime.store.ids("task", s) for s in states if await runtime.store.ids("task", s)}
+
+
 async def chaos(runtime: Runtime, workers: Workers, stop: asyncio.Event, kills: list[int]) -> None:
     """kill -9 a random working worker every 0.3–0.9 s and start a fresh one, until told to stop. Only a worker
     that has started (its liveness key is up) is a victim: one still importing has no job to lose, and on a
@@ -69,7 +75,10 @@ async def test_exactly_once_while_workers_are_killed(
     ]
     for i in range(TASKS):
         await send(runtime, f"email client{i}@example.com about invoice {i}", f"soak-ask-{i}")
-    await eventually(lambda: all_settled(runtime), 240, "every task to settle through the chaos")
+    try:
+        await eventually(lambda: all_settled(runtime), 240, "every task to settle through the chaos")
+    except AssertionError:
+        raise AssertionError(f"not settled after 240 s: {await unsettled(runtime)}") from None
     stop.set()
     await asyncio.gather(*background)
 
