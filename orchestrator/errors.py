@@ -4,16 +4,24 @@ clear reply without catching bugs by accident.
     DeputyError
     ├── ConfigError          a setting is missing or wrong (exit 2 at start)
     ├── BadRequest           the operator's input cannot be used (empty, too long, bad address…)
-    ├── NotFound             no task or proposal with that id
+    ├── NotFound             no task, proposal or memory record with that id
     ├── PolicyDenied         this actor may not do this
     ├── AlreadyDecided       the proposal was decided before (first decision wins)
     ├── StaleVersion         the decision names a version that was superseded
     ├── InvalidTransition    a state machine was asked for an illegal move (a bug, not user input)
     ├── Conflict             a concurrent writer changed the record first; reload and retry
-    └── ConnectorError       a connector could not do its job
-        ├── TransientConnectorError   nothing was delivered; safe to retry with the same key
-        │   └── CircuitOpen           the connector is paused after repeated failures
-        └── PermanentConnectorError   retrying will not help; the operator must act
+    ├── ConnectorError       a connector could not do its job
+    │   ├── TransientConnectorError   nothing was delivered; safe to retry with the same key
+    │   │   └── CircuitOpen           the connector (or a model provider) is paused after repeated failures
+    │   └── PermanentConnectorError   retrying will not help; the operator must act
+    ├── ModelError           a model call failed
+    │   ├── ModelTransient   worth retrying (429, 5xx, timeout); `retry_after` when the provider said
+    │   ├── ModelPermanent   retrying won't help (bad key, unknown model, bad request)
+    │   └── ModelUnavailable every model Deputy may use failed; the message is for the operator
+    ├── BudgetExceeded       the next model call would pass today's cap: the task pauses and the operator is asked
+    ├── DraftError           the agent can't produce a usable draft; the message is for the operator
+    │   └── DraftInvalid     a model's answer doesn't fit the step's schema (sent back to the model for one repair)
+    └── RecallError          the memory backend failed (e.g. Weaviate refused a batch)
 """
 
 from __future__ import annotations
@@ -73,3 +81,39 @@ class CircuitOpen(TransientConnectorError):
     def __init__(self, message: str, *, just_opened: bool = False) -> None:
         super().__init__(message)
         self.just_opened = just_opened
+
+
+class ModelError(DeputyError):
+    pass
+
+
+class ModelTransient(ModelError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ModelPermanent(ModelError):
+    pass
+
+
+class ModelUnavailable(ModelError):
+    pass
+
+
+class BudgetExceeded(DeputyError):
+    def __init__(self, spent: float, cap: float, date: str) -> None:
+        super().__init__(f"today's model budget is used up (${spent:.4f} of ${cap:.2f})")
+        self.spent, self.cap, self.date = spent, cap, date
+
+
+class DraftError(DeputyError):
+    pass
+
+
+class DraftInvalid(DraftError):
+    pass
+
+
+class RecallError(DeputyError):
+    pass
