@@ -7,7 +7,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from functools import cache
 from types import TracebackType
 from typing import Any
 
@@ -22,10 +21,19 @@ from orchestrator import commands as cmd
 log = logging.getLogger("deputy.jobs")
 
 
-@cache
+_CHOSEN: list[Settings] = []
+
+
+def use(chosen: Settings) -> None:
+    """The worker's settings (with the Redis it found), so its jobs and forked work horses need no lookup."""
+    _CHOSEN[:] = [chosen]
+
+
 def settings() -> Settings:
     """Read once per worker process (forked horses inherit it)."""
-    return load_settings()
+    if not _CHOSEN:
+        use(load_settings())
+    return _CHOSEN[0]
 
 
 async def _with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -203,3 +203,17 @@ def by_triggers(playbooks: dict[str, Playbook], text: str) -> Playbook | None:
     ("can you email …?" is an email) — free, deterministic, no model call."""
     ordered = sorted(playbooks.values(), key=lambda p: p.action is None)
     return next((p for p in ordered if p.triggered_by(text)), None)
+
+
+def cached(directories: tuple[Path, ...], kinds: frozenset[str]) -> dict[str, Playbook]:
+    """Read again only when a file changes: a job builds its runtime each time, and a dropped-in playbook is
+    picked up by the next task."""
+    stamp = tuple((str(p), p.stat().st_mtime_ns) for d in directories if d.is_dir() for p in sorted(d.glob("*.yaml")))
+    return _loaded(directories, kinds, stamp)
+
+
+@cache
+def _loaded(
+    directories: tuple[Path, ...], kinds: frozenset[str], stamp: tuple[tuple[str, int], ...]
+) -> dict[str, Playbook]:
+    return load(directories, kinds)

@@ -18,7 +18,7 @@ from rq.serializers import JSONSerializer
 from agents.maintenance import Maintenance, requeue_abandoned
 from agents.queue import rq_queue
 from config.settings import Settings
-from config.wiring import export_redis_url, redis_url
+from config.wiring import preload_adapters, redis_url
 from memory.embedded import die_with_parent
 
 log = logging.getLogger("deputy.worker")
@@ -37,23 +37,16 @@ class DeputyWorker(Worker):
         super().main_work_horse(job, queue)
 
 
-def preload() -> None:
+def preload(settings: Settings) -> None:
     """Do once, before forking, what every job would otherwise redo: imports (litellm joins them when a real
-    model is configured), settings, and pydantic's serializers (tens of ms per work horse otherwise)."""
+    model is configured, the platforms' clients when configured), settings, and pydantic's serializers (tens of
+    ms per work horse otherwise)."""
     from agents import jobs
     from connectors import email
     from memory import codec
 
-    settings = jobs.settings()
-    models = (settings.llm_model, settings.verify_model, settings.llm_fallback_model, settings.embedding_model)
-    if any(m and m != "offline" for m in models):
-        from agents.transports import litellm
-
-        litellm()
-    if settings.telegram_bot_token:
-        import bot.telegram.outbound
-    if settings.slack_bot_token:
-        import bot.slack.outbound  # noqa: F401
+    jobs.use(settings)
+    preload_adapters(settings)
     codec.warm()
     email.warm()
     asyncio.run(_rehearse())
@@ -80,8 +73,7 @@ async def _rehearse() -> None:
 
 def run_worker(settings: Settings, *, burst: bool = False) -> int:
     url = redis_url(settings)
-    export_redis_url(url)
-    preload()
+    preload(settings.model_copy(update={"redis_url": url}))  # its jobs (and work horses) use the Redis found here
     connection = Redis.from_url(url)
     name = f"deputy-{socket.gethostname()}-{os.getpid()}"
     worker = DeputyWorker([rq_queue(connection)], connection=connection, serializer=JSONSerializer, name=name)

@@ -74,7 +74,7 @@ async def replay(url: str, server: FakeOpenAI, api: str, *, cached: bool) -> Run
         await runtime.memory.remember(fact, Source(by="bench"))
     actor, chat = Actor("console", "bench"), ChatRef("console", "bench")
     for n, text in enumerate(workload()):
-        task = Task(f"t{n}", text, actor, chat, f"e{n}", runtime.coordinator.clock.now())
+        task = Task(f"t{n}", text, actor, chat, f"e{n}", runtime.coordinator.core.clock.now())
         await runner.draft(task)
     calls = [e for _, e in await runtime.ledger.read(count=10_000) if e.type == "ModelCalled"]
     await runtime.close()

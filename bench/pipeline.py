@@ -23,7 +23,7 @@ from bench.common import ROOT, ms, pct, python, start_process, start_redis, stop
 from config.settings import Settings, settings_with
 from config.wiring import Runtime, build_runtime
 from memory.embedded import free_port
-from orchestrator.coordinator import Inbound
+from orchestrator.commands import Inbound
 from orchestrator.model import Actor, ChatRef
 
 JOBS_PER_TASK = 2  # run (draft) + apply

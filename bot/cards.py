@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.budget import PLAYBOOK as BUDGET_PLAYBOOK
 from orchestrator.model import Proposal, ProposalStatus, StagedAction
 from orchestrator.outbound import Kind, Outbound, money
+from orchestrator.policies import BUDGET_PLAYBOOK
 
 BODY_LINES = 8
 BODY_CHARS = 600

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from agents.scheduler import run_loop
 from bot.console.channel import Console, run_interactive
 from bot.web import deputy_app
 from config.settings import Settings, redact_url
-from config.wiring import build_runtime, export_redis_url
+from config.wiring import build_runtime
 from memory.embedded import EmbeddedRedis, die_with_parent, running_url
 from orchestrator.errors import ConfigError
 
@@ -26,10 +27,14 @@ log = logging.getLogger("deputy.up")
 WORKER_STOP_S = 15.0
 
 
-def start_worker() -> subprocess.Popen[bytes]:
-    """Its own session, so Ctrl-C reaches only `up`, which then stops it after the web server."""
+def start_worker(url: str) -> subprocess.Popen[bytes]:
+    """Its own session, so Ctrl-C reaches only `up`, which then stops it after the web server; it is told
+    which Redis `up` chose."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "worker"], preexec_fn=die_with_parent, start_new_session=True
+        [sys.executable, "-m", "bot.cli", "worker"],
+        env={**os.environ, "REDIS_URL": url},
+        preexec_fn=die_with_parent,
+        start_new_session=True,
     )
 
 
@@ -93,8 +98,7 @@ def run_up(settings: Settings) -> int:
     if url is None:
         embedded = EmbeddedRedis(settings.data_dir)
         url = embedded.start()
-    export_redis_url(url)
-    worker = start_worker()
+    worker = start_worker(url)
     console = sys.stdin.isatty() and not settings.has_chat_platform
     try:
         with contextlib.suppress(KeyboardInterrupt):

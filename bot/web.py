@@ -7,7 +7,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import hooks, metrics
-from config.wiring import Runtime, platform_outbox
+from bot.outboxes import real
+from config.wiring import Runtime
 from memory.liveness import alive_workers
 
 REDIS: web.AppKey[Redis] = web.AppKey("redis", Redis)
@@ -59,14 +60,14 @@ def deputy_app(runtime: Runtime) -> web.Application:
         from bot.telegram import channel as telegram
         from bot.telegram.outbound import TelegramOutbox
 
-        outbox = platform_outbox(runtime, "telegram")
+        outbox = real(runtime.outboxes, "telegram")
         assert isinstance(outbox, TelegramOutbox)
         telegram.mount(app, telegram.TelegramChannel(settings, runtime.coordinator, outbox))
     if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
         from bot.slack import channel as slack
         from bot.slack.outbound import SlackOutbox
 
-        slack_outbox = platform_outbox(runtime, "slack")
+        slack_outbox = real(runtime.outboxes, "slack")
         assert isinstance(slack_outbox, SlackOutbox)
         slack.mount(app, slack.SlackChannel(settings, runtime.coordinator, slack_outbox))
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -45,6 +46,17 @@ class Recall(Protocol):
     async def delete(self, ids: list[str]) -> None: ...
     async def search(self, query: str, limit: int = 5, kinds: tuple[str, ...] = ()) -> list[Hit]: ...
     async def count(self) -> int: ...
+
+
+_SHARED: dict[tuple[str, str], Recall] = {}
+
+
+def shared_index(key: tuple[str, str], make: Callable[[], Recall]) -> Recall:
+    """One index per process and key, kept across jobs (and inherited by forked work horses): a local index
+    loads its snapshot once and then only catches up."""
+    if key not in _SHARED:
+        _SHARED[key] = make()
+    return _SHARED[key]
 
 
 def hybrid(cosine: float, query_terms: set[str], text_terms: frozenset[str]) -> float:

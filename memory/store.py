@@ -17,12 +17,13 @@ from orchestrator.model import Proposal, Task
 from orchestrator.ports import Record
 
 # KEYS: record keys…, ledger.  ARGV: n, then per record (rev, data, kind, id, status),
-# then per event (field count, field, value, …).
+# then per event (field count, field, value, …). Returns 0 and the first stale key on a conflict (nothing
+# written), else 1.
 COMMIT = """
 local n = tonumber(ARGV[1])
 for i = 1, n do
   local rev = redis.call('HGET', KEYS[i], 'rev') or '0'
-  if rev ~= ARGV[2 + (i - 1) * 5] then return {err = 'conflict ' .. KEYS[i]} end
+  if rev ~= ARGV[2 + (i - 1) * 5] then return {0, KEYS[i]} end
 end
 for i = 1, n do
   local base = 2 + (i - 1) * 5
@@ -49,7 +50,7 @@ while pos <= #ARGV do
   end
   pos = pos + 1 + count * 2
 end
-return n
+return {1, ''}
 """
 
 log = logging.getLogger("deputy.ledger")
@@ -92,6 +93,8 @@ class RedisStore:
         return self._commit(keys=[keys.LEDGER], args=args, client=client)
 
     async def commit(self, records: Sequence[Record], events: Sequence[Event]) -> None:
+        """Write the records and append the events, all or nothing. The store owns revisions: each record's
+        `rev` must match what is stored (else `Conflict`, nothing written) and is bumped once written."""
         args: list[str | int] = [len(records)]
         for r in records:
             args += [str(r.rev), codec.dump(r), _kind(r), r.id, r.status.value]
@@ -101,12 +104,15 @@ class RedisStore:
             for name, value in fields.items():
                 args += [name, value]
         record_keys = [keys.record(_kind(r), r.id) for r in records]
-        try:
-            await self._commit(keys=[*record_keys, keys.LEDGER], args=args)
-        except Exception as err:
-            if "conflict" in str(err):
-                raise Conflict(str(err)) from err
-            raise
+        written, stale = await self._commit(keys=[*record_keys, keys.LEDGER], args=args)
+        if not int(written):
+            raise Conflict(f"{codec.text(stale)} was changed by someone else first")
+        for record in records:
+            record.rev += 1
+        self._log(events)
+
+    @staticmethod
+    def _log(events: Sequence[Event]) -> None:
         for event in events:
             log.info(
                 "%s task=%s proposal=%s %s",

@@ -1,12 +1,49 @@
-"""Commands: imperative requests to the coordinator, plain frozen dataclasses routed by type."""
+"""Commands: imperative requests to the bus, plain frozen dataclasses routed by type (one handler each).
+
+Adapters hand the bus an `Inbound` message (chat text) or a `Click` (a button press); the chat words turn an
+`Inbound` into one of these (orchestrator/words.py). A few commands are follow-ups: a handler returns them and
+the bus runs them next, on fresh state (`AfterDecision`, `ResumePaused`, `StopPaused`)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.model import Actor, ChatRef, Draft, Verdict
+from orchestrator.model import Actor, ChatRef, Draft, Proposal, Task, Verdict
+
+# ---- what adapters hand the bus ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message from any channel, already authenticated by its adapter."""
+
+    actor: Actor
+    chat: ChatRef
+    text: str
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Click:
+    """A button press: `verb` is approve, reject, undo, snooze:1h or snooze:tomorrow (approve_low for a digest's
+    button, whose `proposal_id` is the digest id); `event_id` is the platform's id for the press."""
+
+    actor: Actor
+    chat: ChatRef
+    verb: str
+    proposal_id: str
+    event_id: str
+    reason: str = ""
+    version: int | None = None
+
+
+Answer = Callable[[str, bool], Awaitable[None]]
+"""How a press is answered (a toast, an ephemeral line): the text, and whether nothing changed."""
+
+
+# ---- tasks --------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +83,21 @@ class FailTask:
     reason: str
 
 
+@dataclass(frozen=True)
+class ResumePaused:
+    """Today's cap was raised: every task paused for the budget goes back on the queue."""
+
+
+@dataclass(frozen=True)
+class StopPaused:
+    """The operator declined to raise the cap: every task paused for the budget fails, saying who stopped it."""
+
+    by: str
+
+
+# ---- decisions ----------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, kw_only=True)
 class DecideProposal:
     proposal_id: str
@@ -55,9 +107,19 @@ class DecideProposal:
     version: int | None = None
     reason: str = ""
     event_id: str = ""
-    ack: Callable[[str], Awaitable[None]] | None = field(default=None, compare=False, repr=False)
-    """Called with a short confirmation right after the decision commits, before the card is redrawn: a
-    button press on Telegram wants its answer first."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AfterDecision:
+    """A decision was committed: queue the work and redraw the card, as decided (the records as committed).
+    Its own step, so a button press is answered before the card changes."""
+
+    proposal: Proposal
+    task: Task
+    actor: Actor
+    chat: ChatRef
+    reason: str = ""
+    event_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,16 +163,42 @@ class SnoozeProposal:
     event_id: str = ""
 
 
+# ---- read-side words ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShowView:
+    """/status, /budget, /help: a text built from current state, said in the chat that asked."""
+
+    view: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostDigest:
+    """/digest: today's digest now, in the chat that asked (the scheduler's daily one still comes)."""
+
+    chat: ChatRef
+    event_id: str = ""
+
+
 Command = (
     SubmitTask
     | StartTask
     | CompleteDraft
     | FailTask
     | PauseTask
+    | ResumePaused
+    | StopPaused
     | DecideProposal
+    | AfterDecision
     | ApplyProposal
     | UndoProposal
     | EditProposal
     | RemindDue
     | SnoozeProposal
+    | ShowView
+    | PostDigest
 )

@@ -39,9 +39,8 @@ class InMemoryStore:
             if (current.rev if current else 0) != record.rev:
                 raise Conflict(f"{key} changed")
         for key, record in zip(keys, records, strict=True):
-            saved = copy.deepcopy(record)
-            saved.rev += 1
-            self.records[key] = saved
+            record.rev += 1  # the store owns revisions, as RedisStore does
+            self.records[key] = copy.deepcopy(record)
         self.ledger.extend(events)
 
     async def new_id(self, prefix: str) -> str:

@@ -13,7 +13,10 @@ from orchestrator.model import Actor, Proposal, StagedAction
 MAX_REQUEST_CHARS = 8000
 CONSOLE = "console"
 HOOK = "hook"
-NEVER_AUTO = frozenset({"budget.raise"})
+BUDGET_KIND = "budget.raise"
+BUDGET_PLAYBOOK = "budget"
+"""Deputy's own question when a task would pass today's model budget (orchestrator/handlers/budget.py)."""
+NEVER_AUTO = frozenset({BUDGET_KIND})
 """Action kinds only a person may approve, whatever the policy file says."""
 
 

@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 
 from orchestrator import commands as cmd
 from orchestrator.coordinator import Coordinator
+from orchestrator.core import Core
 from orchestrator.digest import DigestFacts, compose
 from orchestrator.events import Event
+from orchestrator.handlers.reminders import due
+from orchestrator.handlers.views import pending
 from orchestrator.model import ChatRef
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import DigestBook, Ledger, Liveness, Spend
-from orchestrator.reminders import due
 
 log = logging.getLogger("deputy.scheduler")
 CONSOLE = ChatRef("console", "local")
@@ -43,13 +45,17 @@ class ScheduleConfig:
 
 @dataclass
 class Scheduler:
-    core: Coordinator
+    bus: Coordinator
     ledger: Ledger
     book: DigestBook
     spend: Spend
     liveness: Liveness
     config: ScheduleConfig
     _no_workers_since: datetime | None = field(default=None, init=False)
+
+    @property
+    def core(self) -> Core:
+        return self.bus.core
 
     async def tick(self) -> None:
         for step in (self.remind_pass, self.digest_pass, self.liveness_pass):
@@ -62,9 +68,9 @@ class Scheduler:
 
     async def remind_pass(self) -> None:
         now = self.core.clock.now()
-        for proposal in await self.core.pending():
+        for proposal in await pending(self.core):
             if due(proposal, now):
-                await self.core.handle(cmd.RemindDue(proposal.id))
+                await self.bus.handle(cmd.RemindDue(proposal.id))
 
     # ---- the digest ---------------------------------------------------------------------------------
 
@@ -99,16 +105,16 @@ class Scheduler:
     ) -> None:
         """Build and post a digest; only the scheduled one moves the "since the last digest" cursor."""
         events, cursor = await self._events_since(await self.book.cursor())
-        pending = await self.core.pending()
+        waiting = await pending(self.core)
         week = [await self.spend.day((day - timedelta(days=n)).isoformat()) for n in range(6, -1, -1)]
-        facts = DigestFacts(day, events, pending, week[-1], await self.spend.cap(day.isoformat()), week, late_by)
+        facts = DigestFacts(day, events, waiting, week[-1], await self.spend.cap(day.isoformat()), week, late_by)
         digest_id = await self.core.store.new_id("d")
-        low = [(p.id, p.version) for p in pending if p.risk == "low" and not p.blocked_reason]
+        low = [(p.id, p.version) for p in waiting if p.risk == "low" and not p.blocked_reason]
         await self.book.save(digest_id, low)
         message = Outbound(
             kind=Kind.DIGEST,
             text=compose(facts),
-            proposals=tuple(pending[:3]),
+            proposals=tuple(waiting[:3]),
             ref=digest_id if low else "",
             reply_to=reply_to or None,
             final=True,
@@ -124,10 +130,11 @@ class Scheduler:
             cursor = batch[-1][0]
         return events, cursor
 
-    async def on_demand(self, chat: ChatRef, event_id: str) -> None:
-        """/digest: today's digest now, in the chat that asked; the daily one still comes."""
-        today = self.core.clock.now().astimezone(self.config.zone).date()
-        await self.post(chat, today, reply_to=event_id)
+    async def on_demand(self, c: cmd.PostDigest, core: Core) -> None:
+        """/digest: today's digest now, in the chat that asked; the daily one still comes. A handler: the
+        composition root routes `PostDigest` here."""
+        today = core.clock.now().astimezone(self.config.zone).date()
+        await self.post(c.chat, today, reply_to=c.event_id)
 
     # ---- liveness -----------------------------------------------------------------------------------
 

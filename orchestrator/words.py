@@ -1,48 +1,21 @@
-"""The chat words from CONTRACT.md, parsed the same way for every channel."""
+"""The chat words, declared once: each word's name, arguments, help line and the command it builds. The
+parser, `/help`, Telegram's command menu and Slack's `/deputy <word>` are all made from `WORDS`. Parsing is
+pure: a message in, a command (or `BadRequest`) out, the same on every channel."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-HELP = """\
-Deputy — what you can say:
-  any plain text, or /task <text>   start a task
-  /approve <id>, /reject <id> [reason], /undo <id>
-                                    decide a proposal (the buttons do the same)
-  /edit <id> <field> <new value>    change a pending proposal (e.g. /edit p1 subject Hi)
-  /snooze <id> [1h|tomorrow]        put off a proposal's reminder
-  /status                           running tasks, pending proposals, today's spend
-  /remember <fact>, /recall <query>, /forget <id>
-                                    memory
-  /digest                           the digest now
-  /budget                           spend today and the cap
-  /help                             this list"""
-
-
-VERBS = frozenset(
-    {
-        "task",
-        "approve",
-        "reject",
-        "undo",
-        "edit",
-        "status",
-        "remember",
-        "recall",
-        "forget",
-        "digest",
-        "budget",
-        "help",
-        "start",
-    }
-)
-"""The words a channel may offer without a slash (Slack's `/deputy status`)."""
+from orchestrator import commands as cmd
+from orchestrator.errors import BadRequest
+from orchestrator.model import Verdict
 
 
 @dataclass(frozen=True)
 class Words:
-    """A parsed message: `verb` is '' for plain text (a task), else the command without its slash."""
+    """A lexed message: `verb` is '' for plain text (a task), else the command without its slash."""
 
     verb: str
     arg: str = ""
@@ -57,16 +30,166 @@ class Words:
         return parts[1] if len(parts) > 1 else ""
 
 
+@dataclass(frozen=True)
+class Said:
+    """What a word's builder gets: the lexed words and the message they came in."""
+
+    words: Words
+    inbound: cmd.Inbound
+
+    def proposal_id(self) -> str:
+        if not self.words.first:
+            raise BadRequest(f"Which proposal? Type /{self.words.verb} <id>; /status lists pending ones.")
+        return self.words.first
+
+
+Build = Callable[[Said], cmd.Command]
+
+
+@dataclass(frozen=True)
+class Word:
+    name: str
+    args: str
+    help: str
+    build: Build
+    menu: bool = True
+    """Offered in a platform's command menu (Telegram); `/start` is Telegram's own and stays off the list."""
+
+    @property
+    def usage(self) -> str:
+        return f"/{self.name} {self.args}".rstrip()
+
+
+def _task(said: Said) -> cmd.Command:
+    i = said.inbound
+    return cmd.SubmitTask(text=said.words.arg, actor=i.actor, chat=i.chat, event_id=i.event_id)
+
+
+def _memory(said: Said) -> cmd.Command:
+    i, w = said.inbound, said.words
+    return cmd.SubmitTask(text=f"{w.verb} {w.arg}".strip(), actor=i.actor, chat=i.chat, event_id=i.event_id)
+
+
+def _decide(verdict: Verdict) -> Build:
+    def build(said: Said) -> cmd.Command:
+        i = said.inbound
+        return cmd.DecideProposal(
+            proposal_id=said.proposal_id(),
+            actor=i.actor,
+            verdict=verdict,
+            chat=i.chat,
+            reason=said.words.rest,
+            event_id=i.event_id,
+        )
+
+    return build
+
+
+def _undo(said: Said) -> cmd.Command:
+    i = said.inbound
+    return cmd.UndoProposal(proposal_id=said.proposal_id(), actor=i.actor, chat=i.chat, event_id=i.event_id)
+
+
+def _edit(said: Said) -> cmd.Command:
+    field_name, _, value = said.words.rest.partition(" ")
+    if not field_name or not value.strip():
+        raise BadRequest("Type /edit <id> <field> <new value>, e.g. /edit p1 subject Invoice 42 reminder.")
+    i = said.inbound
+    changes = {field_name: value.strip()}
+    return cmd.EditProposal(
+        proposal_id=said.proposal_id(), actor=i.actor, chat=i.chat, changes=changes, event_id=i.event_id
+    )
+
+
+def _snooze(said: Said) -> cmd.Command:
+    i = said.inbound
+    until = said.words.rest.strip() or "1h"
+    return cmd.SnoozeProposal(
+        proposal_id=said.proposal_id(), actor=i.actor, chat=i.chat, until=until, event_id=i.event_id
+    )
+
+
+def _view(name: str) -> Build:
+    def build(said: Said) -> cmd.Command:
+        i = said.inbound
+        return cmd.ShowView(view=name, actor=i.actor, chat=i.chat, event_id=i.event_id)
+
+    return build
+
+
+def _digest(said: Said) -> cmd.Command:
+    return cmd.PostDigest(chat=said.inbound.chat, event_id=said.inbound.event_id)
+
+
+WORDS: tuple[Word, ...] = (
+    Word("task", "<text>", "start a task (plain text does the same)", _task),
+    Word("approve", "<id>", "approve a proposal (the button does the same)", _decide(Verdict.APPROVE)),
+    Word("reject", "<id> [reason]", "reject a proposal, saying why if you like", _decide(Verdict.REJECT)),
+    Word("undo", "<id>", "cancel an approved action in its undo window", _undo),
+    Word("edit", "<id> <field> <value>", "change a pending proposal (e.g. /edit p1 subject Hi)", _edit),
+    Word("snooze", "<id> [1h|tomorrow]", "put off a proposal's reminder", _snooze),
+    Word("status", "", "running tasks, pending proposals, today's spend", _view("status")),
+    Word("remember", "<fact>", "remember a fact", _memory),
+    Word("recall", "<query>", "search memory", _memory),
+    Word("forget", "<id>", "forget a remembered fact", _memory),
+    Word("digest", "", "the digest now", _digest),
+    Word("budget", "", "model spend today, per model, and the cap", _view("budget")),
+    Word("help", "", "this list", _view("help")),
+    Word("start", "", "what Deputy understands", _view("help"), menu=False),
+)
+BY_NAME = {word.name: word for word in WORDS}
+
 _COMMAND = re.compile(r"^/(?P<verb>[A-Za-z_]+)(?:@\S+)?(?:\s+(?P<arg>.*))?$", re.DOTALL)
 
 
-def parse(text: str) -> Words:
-    """`/approve@deputy_bot p1` (Telegram groups) and `/Approve p1` parse like `/approve p1`."""
+def lex(text: str) -> Words:
+    """`/approve@deputy_bot p1` (Telegram groups) and `/Approve p1` lex like `/approve p1`; `/task x` is x."""
     match = _COMMAND.match(text.strip())
     if not match:
         return Words("", text)
     verb = match["verb"].lower()
     arg = (match["arg"] or "").strip()
-    if verb == "task":
-        return Words("", arg)
-    return Words(verb, arg)
+    return Words("", arg) if verb == "task" else Words(verb, arg)
+
+
+def parse(inbound: cmd.Inbound) -> cmd.Command:
+    """The command a message asks for; `BadRequest` for a word Deputy doesn't know or a missing argument."""
+    words = lex(inbound.text)
+    if not words.verb:
+        return _task(Said(words, inbound))
+    word = BY_NAME.get(words.verb)
+    if word is None:
+        raise BadRequest(f"I don't know /{words.verb}. /help lists what I understand.")
+    return word.build(Said(words, inbound))
+
+
+def is_word(name: str) -> bool:
+    return name.lower() in BY_NAME
+
+
+def from_slash(text: str) -> str:
+    """Slack's `/deputy <text>` as a message: `/deputy snooze p1 1h` is the word `/snooze p1 1h`,
+    `/deputy email jane…` a task, a bare `/deputy` asks for help."""
+    text = text.strip()
+    if not text:
+        return "/help"
+    return f"/{text}" if is_word(text.split(maxsplit=1)[0]) else text
+
+
+def help_text() -> str:
+    lines = ["Deputy — what you can say:", _help_line("any plain text, or /task <text>", "start a task")]
+    for word in WORDS:
+        if word.menu and word.name != "task":
+            lines.append(_help_line(word.usage, word.help))
+    return "\n".join(lines)
+
+
+def _help_line(usage: str, text: str) -> str:
+    if len(usage) < 34:
+        return f"  {usage:<34}{text}"
+    return f"  {usage}\n  {'':<34}{text}"
+
+
+def menu() -> list[tuple[str, str]]:
+    """(command, description) for a platform's command menu, in the table's order."""
+    return [(w.name, f"{w.help}: {w.usage}" if w.args else w.help) for w in WORDS if w.menu]

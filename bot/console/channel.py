@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 
 from memory import keys
 from memory.streams import newest_id, read_after
-from orchestrator.coordinator import Coordinator, Inbound
+from orchestrator.commands import Inbound
+from orchestrator.coordinator import Coordinator
 from orchestrator.model import Actor, ChatRef
 
 CHAT = ChatRef("console", "local")

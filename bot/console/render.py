@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from orchestrator.budget import PLAYBOOK as BUDGET_PLAYBOOK
 from orchestrator.model import Proposal, ProposalStatus
 from orchestrator.outbound import Kind, Outbound, money
+from orchestrator.policies import BUDGET_PLAYBOOK
 
 MARKS = {
     Kind.PROGRESS: "…",

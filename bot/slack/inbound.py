@@ -16,11 +16,12 @@ from slack_sdk.errors import SlackApiError
 from bot.slack import render
 from bot.slack.outbound import SlackOutbox
 from orchestrator import commands as cmd
-from orchestrator.clicks import Click
-from orchestrator.coordinator import Coordinator, Inbound
+from orchestrator.commands import Click, Inbound
+from orchestrator.coordinator import Coordinator
 from orchestrator.errors import DeputyError
+from orchestrator.handlers import views
 from orchestrator.model import Actor, ChatRef
-from orchestrator.words import VERBS
+from orchestrator.words import from_slash
 
 log = logging.getLogger("deputy.slack")
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -93,12 +94,9 @@ class SlackInbound:
     async def on_command(self, ack: AsyncAck, command: Body) -> None:
         """`/deputy <word> …` takes the chat words; `/deputy <anything else>` is a task."""
         await ack()
-        text = (command.get("text") or "").strip()
-        first = text.split(maxsplit=1)[0].lower() if text else "help"
-        words = f"/{text}" if first in VERBS else text or "/help"
         chat = ChatRef("slack", command["channel_id"])
         event_id = f"cmd-{command.get('trigger_id')}"
-        self.spawn(self._receive_as(command["user_id"], chat, words, event_id))
+        self.spawn(self._receive_as(command["user_id"], chat, from_slash(command.get("text") or ""), event_id))
 
     # ---- buttons -----------------------------------------------------------------------------------
 
@@ -134,7 +132,7 @@ class SlackInbound:
     async def on_full(self, ack: AsyncAck, body: Body, action: Body) -> None:
         await ack()
         try:
-            proposal = await self.coordinator.proposal(action["value"])
+            proposal = await self.coordinator.core.proposal(action["value"])
         except DeputyError as err:
             await self._answer(body, str(err))
             return
@@ -142,7 +140,7 @@ class SlackInbound:
 
     async def _open(self, body: Body, proposal_id: str, modal: Any) -> None:
         try:
-            proposal = await self.coordinator.proposal(proposal_id)
+            proposal = await self.coordinator.core.proposal(proposal_id)
         except DeputyError as err:
             await self._answer(body, str(err))
             return
@@ -170,7 +168,7 @@ class SlackInbound:
 
     async def _edit(self, body: Body, proposal_id: str, values: dict[str, str]) -> None:
         try:
-            proposal = await self.coordinator.proposal(proposal_id)
+            proposal = await self.coordinator.core.proposal(proposal_id)
             old = proposal.actions[0].fields
             changes = {k: v for k, v in values.items() if k in old and str(old[k]) != v}
             if changes:
@@ -204,8 +202,8 @@ class SlackInbound:
             self.spawn(self.publish_home(event["user"]))
 
     async def publish_home(self, user: str) -> None:
-        pending, running = await self.coordinator.pending(), await self.coordinator.running()
-        view = render.home(pending, running, await self.coordinator.spend_text())
+        core = self.coordinator.core
+        view = render.home(await views.pending(core), await views.running(core), await views.spend_text(core))
         await (await self.outbox.api()).views_publish(user_id=user, view=view)
 
 

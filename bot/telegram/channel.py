@@ -20,24 +20,13 @@ from bot.telegram.inbound import TelegramInbound
 from bot.telegram.outbound import RETRIES, TelegramOutbox
 from config.settings import Settings
 from orchestrator.coordinator import Coordinator
+from orchestrator.words import menu
 
 log = logging.getLogger("deputy.telegram")
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-COMMANDS = [
-    BotCommand("help", "what Deputy understands"),
-    BotCommand("status", "running tasks, pending proposals, spend"),
-    BotCommand("approve", "approve a proposal: /approve <id>"),
-    BotCommand("reject", "reject a proposal: /reject <id> [reason]"),
-    BotCommand("undo", "cancel an approved action in its undo window"),
-    BotCommand("snooze", "put off a reminder: /snooze <id> 1h|tomorrow"),
-    BotCommand("remember", "remember a fact"),
-    BotCommand("recall", "search memory"),
-    BotCommand("forget", "forget a fact: /forget <id>"),
-    BotCommand("digest", "the digest now"),
-    BotCommand("budget", "model spend today and the cap"),
-]
+COMMANDS = [BotCommand(name, description) for name, description in menu()]
 
 
 class TelegramChannel:

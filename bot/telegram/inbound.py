@@ -10,8 +10,8 @@ from telegram.ext import ContextTypes
 
 from bot.telegram.outbound import TelegramOutbox
 from bot.telegram.render import render_full
-from orchestrator.clicks import Click
-from orchestrator.coordinator import Coordinator, Inbound
+from orchestrator.commands import Click, Inbound
+from orchestrator.coordinator import Coordinator
 from orchestrator.errors import DeputyError
 from orchestrator.model import Actor, ChatRef
 
@@ -77,7 +77,7 @@ class TelegramInbound:
 
     async def _full_text(self, query: CallbackQuery, chat: ChatRef, proposal_id: str) -> None:
         try:
-            proposal = await self.coordinator.proposal(proposal_id)
+            proposal = await self.coordinator.core.proposal(proposal_id)
         except DeputyError as err:
             await query.answer(str(err)[:TOAST_CHARS])
             return

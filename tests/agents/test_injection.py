@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.coordinator import Inbound
+from orchestrator.commands import Inbound
 from tests.agents.conftest import Llm
 from tests.orchestrator.conftest import CONSOLE, ME
 
@@ -142,7 +142,7 @@ async def test_injection_never_stages_a_forbidden_action_nor_approves(
     events = [e for _, e in await llm.runtime.ledger.read()]
     assert not [e for e in events if e.type in ("ProposalApproved", "ActionApplying", "ActionApplied")]
     for pid in await llm.runtime.store.ids("proposal", "pending"):
-        proposal = await core.proposal(pid)
+        proposal = await core.core.proposal(pid)
         assert len(proposal.actions) == 1
         action = proposal.actions[0]
         assert action.kind == ALLOWED[proposal.playbook]

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from agents import jobs
+from config.settings import load_settings
 from config.wiring import Runtime
 from memory.streams import range_after
-from orchestrator.coordinator import Inbound
+from orchestrator.commands import Inbound
 from orchestrator.model import Actor, ChatRef
 
 CONSOLE = ChatRef("console", "local")
@@ -29,7 +30,7 @@ class JobStub:
 def use_test_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("REDIS_URL", "DEPUTY_SMTP_URL", "DEPUTY_EMAIL_FROM", "DEPUTY_DATA_DIR"):
         monkeypatch.setenv(name, env[name])
-    jobs.settings.cache_clear()
+    jobs.use(load_settings())
 
 
 async def submit(runtime: Runtime) -> str:

@@ -10,7 +10,8 @@ import pytest
 
 from config.wiring import build_runtime
 from orchestrator import commands as cmd
-from orchestrator.coordinator import Inbound
+from orchestrator.commands import Inbound
+from orchestrator.handlers import views
 from orchestrator.model import ProposalDraft, Reply, Task
 from orchestrator.outbound import money
 from tests.agents.conftest import MODEL, Llm, llm_env
@@ -30,7 +31,7 @@ async def test_a_configured_model_drafts_the_email_with_its_cost_in_the_ledger(l
     assert call.task_id == "t1" and call.detail["model"] == MODEL and call.detail["tier"] == "draft"
     assert call.detail["tokens_in"] > 100 and call.cost_usd > 0 and call.detail["priced"]
     assert draft.cost_spent_usd == pytest.approx(call.cost_usd)
-    budget = await llm.runtime.coordinator.budget_text()
+    budget = await views.budget_text(llm.runtime.coordinator.core)
     assert f"{MODEL}: {money(call.cost_usd)} in 1 calls" in budget
 
 
@@ -145,7 +146,7 @@ async def test_an_unknown_model_is_unpriced_and_an_override_prices_it(
             await runtime.redis.flushall()
             draft = await runtime.drafter.draft(Task("t1", "email jane@acme.com about x", ME, CONSOLE, "e", NOW))
             assert isinstance(draft, ProposalDraft)
-            budget = await runtime.coordinator.budget_text()
+            budget = await views.budget_text(runtime.coordinator.core)
             if expected is None:
                 assert "unpriced" in draft.summary and "1 unpriced" in budget and draft.cost_spent_usd == 0
             else:
@@ -162,5 +163,5 @@ async def test_a_proposal_from_the_model_goes_through_the_core_as_pending(llm: L
     task = await core.handle(cmd.StartTask(task_id))
     await core.handle(cmd.CompleteDraft(task_id, await llm.runner.draft(task)))
     [pid] = await llm.runtime.store.ids("proposal", "pending")
-    proposal = await core.proposal(pid)
+    proposal = await core.core.proposal(pid)
     assert proposal.cost_spent_usd > 0 and proposal.actions[0].fields["to"] == "jane@acme.com"

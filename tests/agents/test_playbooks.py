@@ -10,7 +10,7 @@ import pytest
 from agents import playbooks
 from config.wiring import Runtime, build_runtime
 from orchestrator import commands as cmd
-from orchestrator.coordinator import Inbound
+from orchestrator.commands import Inbound
 from orchestrator.errors import ConfigError
 from tests.orchestrator.conftest import CONSOLE, ME
 

@@ -28,7 +28,7 @@ async def test_two_schedulers_on_one_redis_post_one_digest(env: dict[str, str]) 
     try:
         schedulers = [rt.scheduler for rt in runtimes]
         for rt in runtimes:
-            rt.coordinator.clock = clock
+            rt.coordinator.core.clock = clock
         await asyncio.gather(*(s.tick() for s in schedulers))
         clock.current = datetime(2026, 11, 3, 8, 0, 30, tzinfo=UTC)
         await asyncio.gather(*(s.tick() for s in schedulers), *(s.tick() for s in schedulers))

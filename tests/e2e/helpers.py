@@ -9,7 +9,7 @@ from bot.console.channel import Console, run_piped
 from bot.web import deputy_app
 from config.wiring import Runtime, build_runtime
 from memory.embedded import free_port
-from orchestrator.coordinator import Inbound
+from orchestrator.commands import Inbound
 from orchestrator.model import Actor, ChatRef
 
 PROPOSAL = re.compile(r"Proposal (p[0-9a-z]+)")

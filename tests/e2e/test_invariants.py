@@ -13,7 +13,7 @@ from pathlib import Path
 from config.wiring import Runtime
 from memory.liveness import alive_workers
 from memory.streams import range_after
-from orchestrator.coordinator import Inbound
+from orchestrator.commands import Inbound
 from orchestrator.model import Actor, ChatRef, TaskStatus
 from tests.conftest import Smtp, Workers, deputy, eventually
 from tests.e2e.helpers import converse, proposal_id, send
@@ -111,7 +111,7 @@ async def test_a_task_whose_enqueue_failed_is_picked_up_by_the_sweep(runtime: Ru
     async def unreachable(task_id: str, *, again: bool = False) -> None:
         raise ConnectionError("queue unreachable")
 
-    runtime.coordinator.queue.enqueue_run = unreachable  # type: ignore[method-assign]
+    runtime.coordinator.core.queue.enqueue_run = unreachable  # type: ignore[method-assign]
     await send(runtime, "email jane@acme.com about invoice 42", "lost-enqueue")
     [task_id] = await runtime.store.ids("task", "received")
     workers.start()
@@ -124,7 +124,7 @@ async def test_the_scheduler_sweeps_without_being_a_worker(
     async def unreachable(task_id: str, *, again: bool = False) -> None:
         raise ConnectionError("queue unreachable")
 
-    runtime.coordinator.queue.enqueue_run = unreachable  # type: ignore[method-assign]
+    runtime.coordinator.core.queue.enqueue_run = unreachable  # type: ignore[method-assign]
     await send(runtime, "plan the launch", "for-the-scheduler")
     [task_id] = await runtime.store.ids("task", "received")
     scheduler = subprocess.Popen(

@@ -53,7 +53,7 @@ async def test_over_budget_tasks_pause_across_workers_and_resume_when_raised(
     await asyncio.gather(
         *(send(model_runtime, f"email jane@acme.com about invoice {n}", f"ev{n}") for n in range(count))
     )
-    store, spend = model_runtime.store, model_runtime.coordinator.spend
+    store, spend = model_runtime.store, model_runtime.coordinator.core.spend
     assert spend is not None
 
     async def settled() -> bool:
@@ -61,12 +61,14 @@ async def test_over_budget_tasks_pause_across_workers_and_resume_when_raised(
 
     await eventually(settled, timeout=60, what="every task to be drafted or paused")
     paused = await store.ids("task", "paused")
-    date = model_runtime.coordinator.today()
+    date = model_runtime.coordinator.core.today()
     calls = [e for _, e in await model_runtime.ledger.read() if e.type == "ModelCalled"]
     assert paused, "the budget should have run out"
     assert await spend.day(date) <= float(CAP) + max(c.cost_usd for c in calls)  # at most one call over
     assert server.stats.requests == len(calls) == count - len(paused)
-    asks = [p for p in [await model_runtime.coordinator.proposal(i) for i in await store.ids("proposal", "pending")]]
+    asks = [
+        p for p in [await model_runtime.coordinator.core.proposal(i) for i in await store.ids("proposal", "pending")]
+    ]
     [ask] = [p for p in asks if p.playbook == "budget"]  # one question, however many tasks paused
     assert ask.actions[0].kind == "budget.raise" and ask.status.value == "pending"
 
@@ -84,7 +86,7 @@ async def test_over_budget_tasks_pause_across_workers_and_resume_when_raised(
 async def test_stop_fails_the_paused_tasks_and_sends_nothing(
     model_runtime: Runtime, workers: Workers, openai_server: tuple[FakeOpenAI, str]
 ) -> None:
-    await model_runtime.redis.hset(f"deputy:budget:{model_runtime.coordinator.today()}", "spent", CAP)
+    await model_runtime.redis.hset(f"deputy:budget:{model_runtime.coordinator.core.today()}", "spent", CAP)
     workers.start()
     transcript = await converse(model_runtime, "email jane@acme.com about invoice 42")
     assert "budget is used up" in transcript
@@ -93,6 +95,6 @@ async def test_stop_fails_the_paused_tasks_and_sends_nothing(
     store = model_runtime.store
     await eventually(lambda: store.ids("task", "failed"), timeout=20, what="the paused task to stop")
     [failed] = await store.ids("task", "failed")
-    task = await model_runtime.coordinator.task(failed)
+    task = await model_runtime.coordinator.core.task(failed)
     assert "budget is used up" in task.error and "Nothing was sent" in task.error
     assert not await store.ids("task", "paused")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from config.wiring import async_redis
+from memory.connections import async_redis
 from memory.embedder import OfflineEmbedder
 from memory.recall import LocalRecall
 from memory.records import RedisMemory, Source

@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from orchestrator.coordinator import Coordinator, CoreConfig, Inbound
+from orchestrator import core as bus
+from orchestrator.commands import Inbound
+from orchestrator.coordinator import Coordinator
 from orchestrator.fakes import FakeClock, FakeConnector, FakeQueue, InMemoryRecords, InMemoryStore, RecordingOutbox
 from orchestrator.model import Actor, ChatRef
 
@@ -35,12 +37,14 @@ def core() -> Core:
     store, queue, outbox, records = InMemoryStore(), FakeQueue(), RecordingOutbox(), InMemoryRecords()
     email, clock = FakeConnector(), FakeClock()
     coordinator = Coordinator(
-        store=store,
-        queue=queue,
-        outbox=outbox,
-        records=records,
-        connectors={"email.send": email},
-        clock=clock,
-        config=CoreConfig(operators=frozenset({BOSS.id})),
+        bus.Core(
+            store=store,
+            queue=queue,
+            outbox=outbox,
+            records=records,
+            connectors={"email.send": email},
+            clock=clock,
+            config=bus.CoreConfig(operators=frozenset({BOSS.id})),
+        )
     )
     return Core(coordinator, store, queue, outbox, records, email, clock)

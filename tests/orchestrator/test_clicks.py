@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.clicks import Click
+from orchestrator.commands import Click
 from orchestrator.model import ChatRef, ProposalStatus
 from tests.orchestrator.conftest import BOSS, STRANGER, Core
 from tests.orchestrator.test_coordinator import staged

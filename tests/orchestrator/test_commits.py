@@ -9,7 +9,9 @@ from datetime import timedelta
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.coordinator import Coordinator, CoreConfig
+from orchestrator.coordinator import Coordinator
+from orchestrator.core import Core as BusCore
+from orchestrator.core import CoreConfig
 from orchestrator.errors import CircuitOpen, StaleVersion
 from orchestrator.fakes import InMemoryFacts
 from orchestrator.model import ProposalDraft, Verdict
@@ -32,14 +34,16 @@ def configure(core: Core, *, undo_seconds: int = 0, facts: InMemoryFacts | None 
     notes.validate = lambda fields: dict(fields)  # type: ignore[method-assign]
     notes.preview = lambda fields: Preview(summary="Save the note", target="Deputy notes")  # type: ignore[method-assign]
     core.coordinator = Coordinator(
-        store=core.store,
-        queue=core.queue,
-        outbox=core.outbox,
-        records=core.records,
-        clock=core.clock,
-        connectors={"email.send": core.email, "note.save": notes},
-        facts=facts,
-        config=CoreConfig(operators=frozenset({BOSS.id}), policies=RULES, undo_seconds=undo_seconds),
+        BusCore(
+            store=core.store,
+            queue=core.queue,
+            outbox=core.outbox,
+            records=core.records,
+            clock=core.clock,
+            connectors={"email.send": core.email, "note.save": notes},
+            facts=facts,
+            config=CoreConfig(operators=frozenset({BOSS.id}), policies=RULES, undo_seconds=undo_seconds),
+        )
     )
 
 

@@ -7,7 +7,7 @@ from orchestrator.errors import BadRequest, PolicyDenied
 from orchestrator.fakes import FakeClock
 from orchestrator.model import Actor, ChatRef, Proposal, StagedAction
 from orchestrator.policies import AutoRule
-from orchestrator.words import parse
+from orchestrator.words import lex
 
 
 def test_console_user_is_always_an_operator() -> None:
@@ -76,10 +76,10 @@ def test_a_blocked_proposal_is_never_auto_approved() -> None:
     ],
 )
 def test_chat_words_parse_the_same_everywhere(text: str, verb: str, arg: str) -> None:
-    words = parse(text)
+    words = lex(text)
     assert (words.verb, words.arg) == (verb, arg)
 
 
 def test_reject_reason_is_the_rest() -> None:
-    words = parse("/reject p1 wrong tone")
+    words = lex("/reject p1 wrong tone")
     assert (words.first, words.rest) == ("p1", "wrong tone")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.clicks import Click
+from orchestrator.commands import Click
 from orchestrator.fakes import FakeLiveness, FakeSpend, InMemoryDigestBook
 from orchestrator.model import ChatRef, ProposalStatus
 from orchestrator.outbound import Kind, Outbound
@@ -26,7 +26,7 @@ RISKY = replace(EMAIL, risk="high", summary="Email the whole list")
 def scheduler(core: Core, book: InMemoryDigestBook | None = None, **config: object) -> Scheduler:
     settings = ScheduleConfig(digest_chat=DIGEST_CHAT, digest_at=time(8, 0), **config)  # type: ignore[arg-type]
     book = book or InMemoryDigestBook()
-    core.coordinator.digests = book  # one book, as the composition root wires it
+    core.coordinator.core.digests = book  # one book, as the composition root wires it
     return Scheduler(core.coordinator, core.store, book, FakeSpend(), FakeLiveness(), settings)
 
 
@@ -148,7 +148,9 @@ async def test_reminder_after_hours_snooze_moves_it(core: Core) -> None:
 @pytest.mark.parametrize("at_expiry", ["deny", "keep"])
 async def test_expiry_denies_or_keeps_as_the_policy_says(core: Core, at_expiry: str) -> None:
     rule = ReminderRule(remind_after_hours=4, expire_after_hours=48, at_expiry=at_expiry)
-    core.coordinator.config = replace(core.coordinator.config, policies=Policies(reminders=(("email.send", rule),)))
+    core.coordinator.core.config = replace(
+        core.coordinator.core.config, policies=Policies(reminders=(("email.send", rule),))
+    )
     pid = await staged(core)
     s = scheduler(core)
     core.clock.advance(48 * 3600)

@@ -1,0 +1,146 @@
+"""What every handler receives: the ports, the settings, the clock, and the few helpers all of them need
+(load a task or proposal, show a card, say something, stage an action, enqueue a job). No handler holds the
+bus; follow-up work goes back to it as commands in the handler's `Outcome`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from orchestrator import policies
+from orchestrator.commands import Command
+from orchestrator.errors import BadRequest, NotFound
+from orchestrator.model import ChatRef, Proposal, StagedAction, Task
+from orchestrator.outbound import Kind, Outbound
+from orchestrator.policies import Policies
+from orchestrator.ports import (
+    ActionRecords,
+    ChatOutbox,
+    Clock,
+    Connector,
+    DigestBook,
+    Facts,
+    JobQueue,
+    Spend,
+    TaskStore,
+)
+
+log = logging.getLogger("deputy.core")
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    operators: frozenset[str] = frozenset()
+    policies: Policies = field(default_factory=Policies)
+    undo_seconds: int = 0
+    notices: ChatRef = field(default_factory=lambda: ChatRef("console", "local"))
+    dedupe_seconds: int = 2 * 24 * 3600
+    daily_budget_usd: float = 5.0
+    timezone: str = "UTC"
+    digest_at: str = "08:00"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler hands back: `value` for whoever sent the command (a task id, a presser's confirmation),
+    and `then`, the commands the bus runs next — each with its own retries, never inside this one's."""
+
+    value: Any = None
+    then: tuple[Command, ...] = ()
+
+
+@dataclass
+class Core:
+    store: TaskStore
+    queue: JobQueue
+    outbox: ChatOutbox
+    records: ActionRecords
+    connectors: Mapping[str, Connector]
+    clock: Clock
+    config: CoreConfig
+    facts: Facts | None = None
+    digests: DigestBook | None = None
+    spend: Spend | None = None
+
+    def today(self) -> str:
+        """The local date (DEPUTY_TIMEZONE) budgets and digests are counted by."""
+        return policies.local_date(self.clock.now(), self.config.timezone)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # ---- reading ------------------------------------------------------------------------------------
+
+    async def task(self, task_id: str) -> Task:
+        task = await self.store.get_task(task_id)
+        if task is None:
+            raise NotFound(f"No task with id {task_id!r}.")
+        return task
+
+    async def proposal(self, proposal_id: str) -> Proposal:
+        """A proposal by id, or `NotFound` in words the operator can act on."""
+        proposal = await self.store.get_proposal(proposal_id)
+        if proposal is None:
+            raise NotFound(f"No proposal with id {proposal_id!r}. /status lists the pending ones.")
+        return proposal
+
+    # ---- staging ------------------------------------------------------------------------------------
+
+    def stage(self, kind: str, fields: dict[str, Any]) -> StagedAction:
+        """An action as its connector validates and describes it; `BadRequest` in the connector's words."""
+        connector = self.connectors.get(kind)
+        if connector is None:
+            raise BadRequest(f"I can't do '{kind}' actions: no connector for them is installed.")
+        clean = connector.validate(fields)
+        preview = connector.preview(clean)
+        return StagedAction(kind=kind, fields=clean, summary=preview.summary, target=preview.target)
+
+    def blocked(self, actions: list[StagedAction]) -> str:
+        """Why approving these would fail now (a connector not set up), or ''."""
+        return "; ".join(r for r in (self.connectors[a.kind].unavailable() for a in actions) if r)
+
+    # ---- queueing -----------------------------------------------------------------------------------
+
+    @staticmethod
+    async def enqueue(job: Awaitable[None], what: str) -> None:
+        """After a commit, a failed enqueue is not an error the sender should see: the maintenance sweep
+        enqueues any task or approved proposal that has no job."""
+        try:
+            await job
+        except Exception:
+            log.exception("could not enqueue %s now; the maintenance sweep will", what)
+
+    # ---- telling the chat ---------------------------------------------------------------------------
+
+    async def show(self, task: Task, message: Outbound) -> None:
+        """Update the task's own message in place where the platform can, else post anew."""
+        try:
+            if task.message_ref:
+                await self.outbox.edit(task.chat, task.message_ref, message)
+            else:
+                await self.outbox.send(task.chat, message)
+        except Exception:
+            log.exception("could not show %s for task %s", message.kind.value, task.id)
+
+    async def say(
+        self,
+        chat: ChatRef,
+        kind: Kind,
+        text: str,
+        *,
+        task_id: str | None = None,
+        reply_to: str | None = None,
+        final: bool = False,
+    ) -> str | None:
+        return await self.post(chat, Outbound(kind=kind, text=text, task_id=task_id, reply_to=reply_to, final=final))
+
+    async def post(self, chat: ChatRef, message: Outbound) -> str | None:
+        """Best effort, after the commit that made the message true: a chat outage never undoes state."""
+        try:
+            return await self.outbox.send(chat, message)
+        except Exception:
+            log.exception("could not send %s to %s", message.kind.value, chat)
+            return None

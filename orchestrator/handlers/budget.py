@@ -1,0 +1,77 @@
+"""The hard daily budget, seen from the core: a task whose next model call would pass today's cap is paused,
+and the operator gets one proposal to raise the cap — an approval like any other (ledger, buttons, exactly
+once) — or to stop. Approving resumes every paused task; rejecting stops them.
+
+The cap itself is enforced atomically where the calls are made (agents/llm.py over memory/spend.py); these
+handlers only decide what the operator sees and what happens to the paused work."""
+
+from __future__ import annotations
+
+from orchestrator import commands as cmd
+from orchestrator.core import Core, Outcome
+from orchestrator.model import Actor, ProposalDraft, Task, TaskStatus
+from orchestrator.outbound import Kind, Outbound
+from orchestrator.policies import BUDGET_KIND, BUDGET_PLAYBOOK
+
+ASKER = Actor("policy", "budget", "daily budget")
+ASK_TTL_SECONDS = 2 * 24 * 3600
+
+
+def raise_step(daily_budget_usd: float) -> float:
+    """How much one approval adds: one more day's budget (at least a cent, so a $0 cap can be lifted)."""
+    return round(max(daily_budget_usd, 0.01), 2)
+
+
+async def pause(c: cmd.PauseTask, core: Core) -> Outcome | None:
+    task = await core.task(c.task_id)
+    if task.status is not TaskStatus.RUNNING:
+        return None
+    reason = f"today's model budget is used up (${c.spent_usd:.4f} of ${c.cap_usd:.2f})"
+    await core.store.commit([task], [task.pause(reason, core.now())])
+    text = f"Paused: {reason}. I've asked whether to raise it; nothing more is spent until then."
+    # final: the task waits on the operator now, as a card does (the console gives the prompt back)
+    await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id, final=True))
+    # One question per cap level, however many tasks and workers hit it at once.
+    if not await core.store.claim(f"budget-ask:{c.date}:{c.cap_usd:.6f}", ASK_TTL_SECONDS):
+        return None
+    return Outcome(then=(await _ask(core, task, c),))
+
+
+async def _ask(core: Core, paused: Task, c: cmd.PauseTask) -> cmd.CompleteDraft:
+    """A task of Deputy's own whose draft is the question; staging it shows the card."""
+    now, step = core.now(), raise_step(core.config.daily_budget_usd)
+    ask = Task(
+        id=await core.store.new_id("t"),
+        text=f"Raise today's model budget by ${step:.2f}",
+        actor=ASKER,
+        chat=paused.chat,
+        event_id=f"budget:{c.date}:{c.cap_usd:.6f}",
+        created_at=now,
+    )
+    await core.store.commit([ask], [ask.submitted(now), ask.start(now)])
+    draft = ProposalDraft(
+        playbook=BUDGET_PLAYBOOK,
+        summary=(
+            f"Today's model budget is used up: ${c.spent_usd:.4f} of ${c.cap_usd:.2f}. "
+            f"Raise it by ${step:.2f} to ${c.cap_usd + step:.2f} and carry on, or stop the waiting tasks."
+        ),
+        risk="high",
+        actions=[(BUDGET_KIND, {"date": c.date, "usd": step})],
+    )
+    return cmd.CompleteDraft(ask.id, draft)
+
+
+async def paused(core: Core) -> list[Task]:
+    ids = sorted(await core.store.ids("task", TaskStatus.PAUSED.value))
+    return [t for t in [await core.store.get_task(i) for i in ids] if t is not None]
+
+
+async def resume(c: cmd.ResumePaused, core: Core) -> None:
+    """The cap was raised: every paused task goes back on the queue (`StartTask` picks it up again)."""
+    for task in await paused(core):
+        await core.enqueue(core.queue.enqueue_run(task.id, again=True), f"run {task.id}")
+
+
+async def stop(c: cmd.StopPaused, core: Core) -> Outcome:
+    reason = f"stopped by {c.by}: today's model budget is used up. Nothing was sent."
+    return Outcome(then=tuple(cmd.FailTask(task.id, reason) for task in await paused(core)))

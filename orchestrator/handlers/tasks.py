@@ -1,0 +1,138 @@
+"""A task's life until its proposal is staged: submitted from chat or a hook, started by a worker, completed
+with a draft (a proposal to stage, or a reply), or failed."""
+
+from __future__ import annotations
+
+import logging
+
+from orchestrator import commands as cmd
+from orchestrator import policies
+from orchestrator.core import Core, Outcome
+from orchestrator.errors import BadRequest, Conflict
+from orchestrator.handlers.reminders import schedule
+from orchestrator.model import TASK_TERMINAL, Actor, Proposal, ProposalDraft, Reply, Task, TaskStatus, Verdict
+from orchestrator.outbound import Kind, Outbound
+
+log = logging.getLogger("deputy.core")
+
+
+async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
+    text = policies.check_request_text(c.text)
+    policies.may_start_tasks(c.actor, core.config.operators)
+    now = core.now()
+    task_id = await core.store.new_id("t")
+    task = Task(id=task_id, text=text, actor=c.actor, chat=c.chat, event_id=c.event_id, created_at=now)
+    await core.store.commit([task], [task.submitted(now)])
+    task.message_ref = await core.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
+    if task.message_ref:
+        await _keep_message_ref(core, task)
+    await core.enqueue(core.queue.enqueue_run(task.id), f"run {task.id}")
+    return Outcome(task.id)
+
+
+async def _keep_message_ref(core: Core, task: Task) -> None:
+    """Best effort: if a worker already took the task (the sweep can enqueue it), later updates post anew
+    instead of editing. Never let this retry the whole submit, which would create a second task."""
+    try:
+        await core.store.commit([task], [])
+    except Conflict:
+        log.info("task %s moved on before its message reference was saved", task.id)
+    except Exception:
+        log.exception("could not save the message reference of task %s", task.id)
+
+
+async def start(c: cmd.StartTask, core: Core) -> Outcome:
+    """The task for the agent to draft, or None when a retried job finds it already past drafting."""
+    task = await core.task(c.task_id)
+    if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.PAUSED):
+        return Outcome(None)
+    await core.store.commit([task], [task.start(core.now())])
+    await core.show(task, Outbound(kind=Kind.PROGRESS, text="Drafting…", task_id=task.id, reply_to=task.event_id))
+    return Outcome(task)
+
+
+async def complete(c: cmd.CompleteDraft, core: Core) -> Outcome | None:
+    task = await core.task(c.task_id)
+    if task.status is not TaskStatus.RUNNING:
+        return None
+    if isinstance(c.draft, Reply):
+        await _reply(core, task, c.draft)
+        return None
+    try:
+        proposal = await _proposal_from(core, task, c.draft)
+    except BadRequest as err:
+        await _reply(core, task, Reply(str(err), ok=False))
+        return None
+    await core.store.commit([task, proposal], [task.propose(proposal, core.now())])
+    rule = None if c.draft.always_ask else await _auto_rule(core, proposal)
+    if rule:  # shown once, already approved and naming the rule, after the decision
+        return Outcome(then=(_auto_approval(proposal, task, rule),))
+    card = Outbound(
+        kind=Kind.CARD, text=proposal.summary, proposal=proposal, task_id=task.id, reply_to=task.event_id, final=True
+    )
+    await core.show(task, card)
+    return None
+
+
+def _auto_approval(proposal: Proposal, task: Task, rule: str) -> cmd.DecideProposal:
+    return cmd.DecideProposal(
+        proposal_id=proposal.id,
+        actor=Actor("policy", rule, f"rule {rule}"),
+        verdict=Verdict.APPROVE,
+        chat=proposal.chat,
+        version=proposal.version,
+        reason=f"auto-approved by rule {rule}",
+        event_id=task.event_id,
+    )
+
+
+async def _reply(core: Core, task: Task, reply: Reply) -> None:
+    now = core.now()
+    event = task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now)
+    await core.store.commit([task], [event])
+    kind = Kind.NOTICE if reply.ok else Kind.ERROR
+    await core.show(task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id, final=True))
+
+
+async def _proposal_from(core: Core, task: Task, draft: ProposalDraft) -> Proposal:
+    actions = [core.stage(kind, fields) for kind, fields in draft.actions]
+    if not actions:
+        raise BadRequest("The draft had no action to stage.")
+    proposal = Proposal(
+        id=await _proposal_id(core, task),
+        task_id=task.id,
+        chat=task.chat,
+        playbook=draft.playbook,
+        summary=draft.summary,
+        actions=actions,
+        created_at=core.now(),
+        risk=draft.risk,
+        cost_estimate_usd=draft.cost_estimate_usd,
+        cost_spent_usd=draft.cost_spent_usd,
+        blocked_reason=core.blocked(actions),
+    )
+    schedule(proposal, core.config.policies)
+    return proposal
+
+
+async def _proposal_id(core: Core, task: Task) -> str:
+    """A task has at most one proposal, so it takes the task's never-reused id with a `p` (one Redis write
+    fewer per task); the commit still refuses to overwrite an existing record."""
+    return f"p{task.id[1:]}" if task.id.startswith("t") else await core.store.new_id("p")
+
+
+async def _auto_rule(core: Core, proposal: Proposal) -> str | None:
+    """The policy rule that approves this proposal without asking (named in the ledger), if any."""
+    known: frozenset[str] = frozenset()
+    if core.facts and core.config.policies.needs_memory:
+        known = await core.facts.known([a.target.lower() for a in proposal.actions])
+    return policies.auto_approval_rule(proposal, core.config.policies.auto_approve, known)
+
+
+async def fail(c: cmd.FailTask, core: Core) -> None:
+    task = await core.task(c.task_id)
+    if task.status in TASK_TERMINAL:
+        return
+    await core.store.commit([task], [task.fail(c.reason, core.now())])
+    text = f"Task {task.id} failed: {c.reason}"
+    await core.say(task.chat, Kind.ERROR, text, task_id=task.id, reply_to=task.event_id, final=True)
