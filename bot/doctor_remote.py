@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.doctor import Check
+from bot.checks import Check
 from config.settings import Settings
 
 SLACK_SCOPES = ("chat:write", "im:history", "app_mentions:read", "commands", "users:read")

@@ -1,0 +1,99 @@
+"""`deputy doctor`'s checks of what Deputy runs on: Redis (reachable, persistent, workers alive) and SMTP."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.checks import Check
+from config.settings import Settings, redact_url
+from connectors.email import EmailConnector, SmtpTarget
+from memory.embedded import executable, running_url
+from memory.liveness import alive_workers
+from orchestrator.errors import ConnectorError
+
+
+async def check_redis(settings: Settings) -> list[Check]:
+    url = settings.redis_url or await asyncio.to_thread(running_url, settings.data_dir)
+    if url is None:
+        found = await asyncio.to_thread(Path(executable()).exists)
+        detail = f"embedded, not running now ('deputy up' starts it in {settings.data_dir})"
+        return [
+            Check("Redis", found, detail if found else "the embedded redis-server binary is missing; run 'make run'")
+        ]
+    client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
+    try:
+        await client.ping()
+        checks = [Check("Redis", True, f"reachable at {redact_url(url)}"), await _persistence(client)]
+        workers = await alive_workers(client)
+        checks.append(
+            Check(
+                "Workers",
+                workers > 0,
+                f"{workers} alive" if workers else "none alive: start one with 'deputy worker' (deputy up starts one)",
+            )
+        )
+        return checks
+    except (RedisError, OSError) as err:
+        return [Check("Redis", False, f"can't reach {redact_url(url)} ({err}); check REDIS_URL")]
+    finally:
+        await client.aclose()
+
+
+async def _persistence(client: Redis) -> Check:
+    try:
+        aof = (await client.config_get("appendonly")).get("appendonly")
+        fsync = (await client.config_get("appendfsync")).get("appendfsync")
+    except RedisError:
+        return Check("Redis persistence", True, "CONFIG GET is not allowed here; make sure AOF is on", info=True)
+    if aof == "yes" and fsync in ("always", "everysec"):
+        return Check("Redis persistence", True, f"AOF on, appendfsync {fsync}")
+    return Check(
+        "Redis persistence",
+        False,
+        f"appendonly={aof}, appendfsync={fsync}: set 'appendonly yes' and 'appendfsync always' so approved "
+        "actions survive a crash",
+    )
+
+
+async def check_smtp(settings: Settings) -> list[Check]:
+    if not settings.smtp_url:
+        return [
+            Check(
+                "Email",
+                True,
+                "SMTP not set: email can be drafted, not sent (set DEPUTY_SMTP_URL and DEPUTY_EMAIL_FROM)",
+                info=True,
+            )
+        ]
+    connector = EmailConnector(settings.smtp_url.get_secret_value(), settings.email_from)
+    target = connector.target
+    assert target is not None
+    try:
+        await asyncio.to_thread(_login, connector, target)
+    except ConnectorError as err:
+        if not isinstance(err.__cause__, smtplib.SMTPAuthenticationError):
+            why = err.__cause__ or err
+            return [
+                Check(
+                    "Email", False, f"can't talk to SMTP at {target.host}:{target.port} ({why}); check DEPUTY_SMTP_URL"
+                )
+            ]
+        return [
+            Check(
+                "Email",
+                False,
+                f"SMTP login to {target.host}:{target.port} was refused: check the user and "
+                "password in DEPUTY_SMTP_URL",
+            )
+        ]
+    return [Check("Email", True, f"SMTP at {target.host}:{target.port} answers, sending as {settings.email_from}")]
+
+
+def _login(connector: EmailConnector, target: SmtpTarget) -> None:
+    """The connector's own connect-and-login, so doctor tests exactly what sending will do."""
+    connector.open_session(target).quit()
