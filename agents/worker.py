@@ -63,6 +63,7 @@ async def _rehearse() -> None:
     try:
         await runtime.store.get_task("t-rehearsal")
         await runtime.ledger.read(count=1)
+        await runtime.memory.migrate()  # maintenance: facts in an earlier format become records, once
         await runtime.memory.catch_up()  # a local recall index is loaded once here; work horses inherit it
         warm = getattr(runtime.drafter, "warm", None)
         if warm is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ from memory.embedder import Embedder, Vectors, terms
 
 CANDIDATES = 32
 VECTOR_WEIGHT = 0.6
+FRESH_S = 0.5
+"""A local index looks for other processes' changes at most this often (one task's recalls share one look)."""
+SAVE_EVERY = 200
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,20 @@ class Hit:
     """Hybrid relevance in 0..1 (the memory layer drops hits below its threshold)."""
 
 
+@dataclass(frozen=True)
+class Changes:
+    """Changes to the canonical records after a stream position: what to (re)index and which ids are gone."""
+
+    offset: str
+    items: list[Item]
+    gone: list[str]
+
+
+class ChangeFeed(Protocol):
+    async def changes(self, after: str, count: int) -> Changes | None:
+        """The changes after stream position `after` (None when there are none)."""
+
+
 class Recall(Protocol):
     shared: bool
     """True for a server every process shares (Weaviate): written to directly. False (local): each process keeps
@@ -46,6 +64,8 @@ class Recall(Protocol):
     async def delete(self, ids: list[str]) -> None: ...
     async def search(self, query: str, limit: int = 5, kinds: tuple[str, ...] = ()) -> list[Hit]: ...
     async def count(self) -> int: ...
+    async def refresh(self, feed: ChangeFeed, *, now: bool = False) -> None:
+        """Catch up with the canonical records (a shared server always is); `now`: this process just wrote."""
 
 
 _SHARED: dict[tuple[str, str], Recall] = {}
@@ -83,6 +103,25 @@ class LocalRecall:
         self.unsaved = 0
         self.loaded = False
         """The snapshot was read (once per process: forked work horses inherit it)."""
+        self._looked = -FRESH_S
+
+    async def refresh(self, feed: ChangeFeed, *, now: bool = False) -> None:
+        """Load this machine's snapshot once, then apply what changed in Redis since, at most every `FRESH_S`
+        unless `now`; a snapshot is saved every `SAVE_EVERY` changes."""
+        clock = time.monotonic()
+        if clock - self._looked < FRESH_S and not now:
+            return
+        self._looked = clock
+        if not self.loaded:
+            self.loaded = True
+            self.load()
+        while changes := await feed.changes(self.offset, 500):
+            await self.upsert(changes.items)
+            await self.delete(changes.gone)
+            self.unsaved += len(changes.items) + len(changes.gone)
+            self.offset = changes.offset
+        if self.unsaved >= SAVE_EVERY:
+            self.save()
 
     @property
     def size(self) -> int:

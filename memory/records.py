@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from redis.asyncio import Redis
 
 from memory import keys
 from memory.embedder import terms
-from memory.recall import Item, LocalRecall, Recall
+from memory.recall import Changes, Item, Recall
 
 log = logging.getLogger("deputy.memory")
 
@@ -32,9 +31,7 @@ MIN_SCORE = 0.3
 SAME = 0.97
 MERGE = 0.72
 """A new fact this close (hybrid score) to a record of the same kind, sharing its subject, updates that record."""
-SAVE_EVERY = 200
 OLD_FACTS = "deputy:facts"
-FRESH_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,7 @@ class Remembered:
 class RedisMemory:
     def __init__(self, redis: Redis, index: Recall) -> None:
         self.redis, self.index = redis, index
-        self._looked, self._wrote = -FRESH_S, False
+        self._wrote = False
 
     # ---- writes ---------------------------------------------------------------------------------------
 
@@ -153,35 +150,25 @@ class RedisMemory:
         return [Recalled(r, h.score) for r, h in zip(records, hits, strict=True) if r and r.status == "active"]
 
     async def catch_up(self) -> None:
-        """A local index: load this machine's snapshot once, then apply what changed in Redis since (at most
-        every `FRESH_S`: one task's several recalls share one look; this process' own writes always count)."""
-        if self.index.shared or not isinstance(self.index, LocalRecall):
-            return
-        now = time.monotonic()
-        if now - self._looked < FRESH_S and not self._wrote:
-            return
-        self._looked, self._wrote = now, False
-        index = self.index
-        if not index.loaded:
-            index.loaded = True
-            index.load()
-            await self.migrate()
-        while True:
-            batch = await self.redis.xrange(keys.memory("changes"), f"({index.offset}", "+", count=500)
-            if not batch:
-                break
-            ids = [str((change or {}).get("id", "")) for _, change in batch]
-            raws = await self.redis.mget([keys.memory(f"rec:{i}") for i in ids])
-            records = [MemoryRecord.load(str(raw)) for raw in raws if raw]
-            gone = [r.id for r in records if r.status != "active"]
-            await self.index.upsert([Item(r.id, r.kind, r.text) for r in records if r.status == "active"])
-            await self.index.delete(gone)
-            index.offset, index.unsaved = str(batch[-1][0]), index.unsaved + len(batch)
-        if index.unsaved >= SAVE_EVERY:
-            index.save()
+        """The index catches up with the records (its own business how: see `Recall.refresh`); this process'
+        own writes always count at once."""
+        wrote, self._wrote = self._wrote, False
+        await self.index.refresh(self, now=wrote)
+
+    async def changes(self, after: str, count: int) -> Changes | None:
+        """The change stream after `after`, with the records as they are now (the `ChangeFeed` of recall)."""
+        batch = await self.redis.xrange(keys.memory("changes"), f"({after}", "+", count=count)
+        if not batch:
+            return None
+        ids = [str((change or {}).get("id", "")) for _, change in batch]
+        raws = await self.redis.mget([keys.memory(f"rec:{i}") for i in ids])
+        records = [MemoryRecord.load(str(raw)) for raw in raws if raw]
+        items = [Item(r.id, r.kind, r.text) for r in records if r.status == "active"]
+        return Changes(str(batch[-1][0]), items, [r.id for r in records if r.status != "active"])
 
     async def migrate(self) -> int:
-        """Facts kept by earlier versions (one hash, `deputy:facts`) become records, once: an upgrade loses none."""
+        """Facts kept by earlier versions (one hash, `deputy:facts`) become records, once: an upgrade loses none.
+        Run by maintenance when a worker starts, never on a read."""
         if not await self.redis.exists(OLD_FACTS) or not await self.redis.set(keys.memory("migrated"), "1", nx=True):
             return 0
         moved = 0

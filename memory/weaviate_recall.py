@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from memory.embedder import Embedder
-from memory.recall import VECTOR_WEIGHT, Hit, Item
+from memory.recall import VECTOR_WEIGHT, ChangeFeed, Hit, Item
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -137,6 +137,9 @@ class WeaviateRecall:
             )
             hits += [Hit(str(o.properties["record_id"]), float(o.metadata.score or 0.0)) for o in found.objects]
         return sorted(hits, key=lambda h: -h.score)[:limit]
+
+    async def refresh(self, feed: ChangeFeed, *, now: bool = False) -> None:
+        """Nothing to catch up: every process writes to the shared server as records change."""
 
     async def count(self) -> int:
         total = 0

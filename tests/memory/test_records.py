@@ -88,10 +88,11 @@ async def test_facts_kept_by_an_earlier_version_are_moved_once(redis_url: str, t
     old = {"id": "f1", "text": "ACME pays net 30", "source": "console:op in task t1", "at": "2026-11-01T10:00:00+00:00"}
     await redis.hset("deputy:facts", "f1", json.dumps(old))
     mem = memory(redis, tmp_path)
+    await mem.migrate()  # what a worker does when it starts
     [hit] = await mem.recall("when does ACME pay")
     assert hit.record.text == "ACME pays net 30" and hit.record.source.by == "console:op in task t1"
     again = memory(redis, tmp_path)
-    again.index.loaded = False  # type: ignore[attr-defined]
+    await again.migrate()
     await again.recall("ACME")
     assert await redis.get("deputy:memory:seq") == "1"  # not moved twice
     await redis.aclose()
