@@ -1,11 +1,16 @@
-"""The core imports no framework (ARCHITECTURE.md): checked on the source, so a lazy import can't hide."""
+"""The shape a newcomer should find (docs/architecture.md), checked on the source so a lazy import can't hide:
+the core imports no framework and no adapter; nothing below bot/ imports bot/; no two modules import each
+other, directly or round a longer loop (imports inside functions and under TYPE_CHECKING count); no module
+is over 400 lines; the chat words are declared in one module."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("bot", "agents", "orchestrator", "memory", "connectors", "config")
 FORBIDDEN = {
     "slack_bolt",
     "slack_sdk",
@@ -19,6 +24,9 @@ FORBIDDEN = {
     "pydantic_settings",
 }
 ADAPTERS = {"bot", "agents", "memory", "connectors", "config"}
+BELOW_BOT = ("agents", "connectors", "memory")
+MAX_LINES = 400
+VERBS = {"approve", "reject", "undo", "edit", "status", "remember", "recall", "forget", "digest", "budget", "help"}
 
 
 def imported(path: Path) -> set[str]:
@@ -31,6 +39,66 @@ def imported(path: Path) -> set[str]:
     return names
 
 
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def targets(path: Path) -> Iterator[str]:
+    """Every module an import statement names (`from a import b` names both a and a.b)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def edges() -> dict[str, set[str]]:
+    known = modules()
+    graph: dict[str, set[str]] = {name: set() for name in known}
+    for name, path in known.items():
+        for target in targets(path):
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while (w := stack.pop()) != v:
+                component.append(w)
+            if component:
+                found.append(sorted([v, *component]))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
 def test_orchestrator_imports_no_framework_and_no_adapter() -> None:
     offenders = {
         str(path.relative_to(ROOT)): sorted(imported(path) & (FORBIDDEN | ADAPTERS))
@@ -40,7 +108,31 @@ def test_orchestrator_imports_no_framework_and_no_adapter() -> None:
     assert offenders == {}
 
 
-def test_the_check_would_catch_an_import(tmp_path: Path) -> None:
+def test_nothing_below_bot_imports_bot() -> None:
+    offenders = [name for name, path in modules().items() if name.startswith(BELOW_BOT) and "bot" in imported(path)]
+    assert offenders == []
+
+
+def test_no_import_circles() -> None:
+    assert circles(edges()) == []
+
+
+def test_no_module_is_over_400_lines() -> None:
+    sizes = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
+    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def test_the_chat_words_are_declared_in_one_module() -> None:
+    def spelled(path: Path) -> set[str]:
+        constants = (n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant))
+        return {c.lstrip("/") for c in constants if isinstance(c, str)} & VERBS
+
+    holders = [name for name, path in modules().items() if len(spelled(path)) >= 8]
+    assert holders == ["orchestrator.words"]
+
+
+def test_the_checks_would_catch_what_they_look_for(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
     sample.write_text("def f():\n    import redis.asyncio\n")
     assert "redis" in imported(sample)
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -209,6 +209,19 @@ async def test_slash_command_words_and_app_home(deputy: Deputy) -> None:
     assert "Today's spend" in json.dumps(view)
 
 
+async def test_slash_snooze_snoozes_and_starts_no_task(deputy: Deputy) -> None:
+    card = await deputy.card_for("email jane@acme.com about the renewal")
+    pid = card.params["blocks"][-1]["elements"][0]["value"]
+    assert await deputy.send(slack.command(f"snooze {pid} 1h"), form=True) == 200
+    said = await eventually(
+        lambda: [c for c in deputy.api.sent("chat.postMessage") if f"Snoozed {pid}" in c.text], 20, "the snooze"
+    )
+    assert "I'll remind you" in said[0].text
+    events = [e for _, e in await deputy.runtime.ledger.read()]
+    assert [e.proposal_id for e in events if e.type == "ProposalSnoozed"] == [pid]
+    assert len([e for e in events if e.type == "TaskSubmitted"]) == 1  # the email's; the words started nothing
+
+
 async def test_rate_limited_post_is_retried_after_retry_after(deputy: Deputy) -> None:
     deputy.api.fail_next("chat.postMessage", 429)
     started = asyncio.get_running_loop().time()
