@@ -29,7 +29,14 @@ from agents.prompts import Message
 from connectors.breaker import Breaker
 from memory import keys
 from memory.spend import RedisSpend, Reservation, Usage
-from orchestrator.errors import CircuitOpen
+from orchestrator.errors import (
+    BudgetExceeded,
+    CircuitOpen,
+    DraftInvalid,
+    ModelPermanent,
+    ModelTransient,
+    ModelUnavailable,
+)
 from orchestrator.events import Event, ModelCalled
 
 log = logging.getLogger("deputy.llm")
@@ -42,28 +49,6 @@ COOLDOWN_S = 60.0
 CACHE_TTL_S = 24 * 3600
 BUSY_WAIT_S = 0.2
 BUSY_WAITS = 300  # a minute: longer than a call's timeout, so a reservation always settles or expires first
-
-
-class BudgetExceeded(Exception):
-    def __init__(self, spent: float, cap: float, date: str) -> None:
-        super().__init__(f"today's model budget is used up (${spent:.4f} of ${cap:.2f})")
-        self.spent, self.cap, self.date = spent, cap, date
-
-
-class ModelUnavailable(Exception):
-    """Every model we may use failed; the message is for the operator."""
-
-
-class Transient(Exception):
-    """Worth retrying (429, 5xx, timeout, connection refused); `retry_after` when the provider said."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class Permanent(Exception):
-    """Retrying won't help (bad key, unknown model, bad request)."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +183,7 @@ class Models:
         if not transport.remote:
             try:
                 return await transport(model, call.messages, json_mode=call.json_mode, max_tokens=call.max_tokens)
-            except (Transient, Permanent) as err:
+            except (ModelTransient, ModelPermanent) as err:
                 raise ModelUnavailable(f"{model}: {err}") from None
         breaker = self.breaker(provider(model))
         try:
@@ -208,7 +193,7 @@ class Models:
         for attempt in range(ATTEMPTS):
             try:
                 raw = await transport(model, call.messages, json_mode=call.json_mode, max_tokens=call.max_tokens)
-            except Transient as err:
+            except ModelTransient as err:
                 if await breaker.failed():
                     raise ModelUnavailable(
                         f"{model} failed {THRESHOLD} times in a row ({err}); pausing it for {COOLDOWN_S:.0f} s"
@@ -218,7 +203,7 @@ class Models:
                 wait = err.retry_after if err.retry_after is not None else BACKOFF_S * 2**attempt
                 log.warning("%s: %s; retrying in %.2f s", model, err, wait)
                 await self.sleep(min(MAX_WAIT_S, wait) * random.uniform(1.0, 1.2))
-            except Permanent as err:
+            except ModelPermanent as err:
                 raise ModelUnavailable(f"{model}: {err}") from None
             else:
                 if had_failures:
@@ -260,4 +245,4 @@ def parse_json(text: str) -> Any:
     try:
         return json.loads(stripped)
     except json.JSONDecodeError as err:
-        raise ValueError(f"the answer is not valid JSON ({err.msg} at character {err.pos})") from None
+        raise DraftInvalid(f"the answer is not valid JSON ({err.msg} at character {err.pos})") from None

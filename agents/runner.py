@@ -17,12 +17,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError, create_model
 
 from agents import prompts
-from agents.llm import Call, Meter, Models, ModelUnavailable, parse_json
+from agents.llm import Call, Meter, Models, parse_json
 from agents.offline import inbound_hook
 from agents.playbooks import Drafted, Playbook, by_triggers
 from agents.prompts import Message
 from memory.records import Recalled, RedisMemory, Source
 from memory.working import RedisWorkingSet
+from orchestrator.errors import DraftError, DraftInvalid, ModelUnavailable
 from orchestrator.model import Draft, ProposalDraft, Reply, Task
 
 log = logging.getLogger("deputy.agent")
@@ -43,10 +44,6 @@ class Tiers:
     verify: str
     offline: bool = False
     """The built-in model: triggers choose the playbook, no classify call."""
-
-
-class Failed(Exception):
-    """A step that can't go on; the message is for the operator."""
 
 
 class PlaybookRunner:
@@ -86,7 +83,7 @@ class PlaybookRunner:
             if drafted.question:
                 return Reply(drafted.question, ok=False, cost_usd=meter.usd)
             problem = await self._verify(task, playbook, text, memory, drafted, meter)
-        except (Failed, ModelUnavailable) as err:
+        except (DraftError, ModelUnavailable) as err:
             return Reply(f"I couldn't draft this: {err}. Nothing was staged.", ok=False, cost_usd=meter.usd)
         return self._result(playbook, drafted, problem, meter, used)
 
@@ -99,7 +96,7 @@ class PlaybookRunner:
             offline = getattr(self.models.transport("offline"), "model", None)
             if offline is not None:  # the built-in model's parsing, on the prompt shapes it will see
                 answer = offline.answer(prompts.draft(playbook, "email sam@example.com about x", "[m1] Sam", ""))
-                with contextlib.suppress(ValueError):
+                with contextlib.suppress(DraftInvalid):
                     playbook.check(answer, "email sam@example.com about x", "[m1] Sam")
         _choice_model(tuple(sorted(self.playbooks)))
 
@@ -117,7 +114,7 @@ class PlaybookRunner:
         try:
             return self.playbooks[choice.model_validate(answer).playbook]  # type: ignore[attr-defined]
         except ValidationError:
-            raise Failed(f"the model picked no known playbook ({', '.join(names)})") from None
+            raise DraftError(f"the model picked no known playbook ({', '.join(names)})") from None
 
     def _menu(self) -> list[Playbook]:
         return [self.playbooks[n] for n in sorted(self.playbooks)]
@@ -143,16 +140,16 @@ class PlaybookRunner:
         answer = await self._ask(task, "draft", "draft", messages, meter)
         try:
             return playbook.check(parse_json(answer), text, memory, recent)
-        except ValueError as err:
+        except DraftInvalid as err:
             if self.tiers.offline:  # deterministic: asking again gets the same answer
-                raise Failed(f"the draft was invalid ({err})") from None
+                raise DraftError(f"the draft was invalid ({err})") from None
             log.info("task %s: draft invalid (%s); asking for one repair", task.id, err)
             messages = prompts.repair(messages, answer, str(err))
         answer = await self._ask(task, "repair", "draft", messages, meter)
         try:
             return playbook.check(parse_json(answer), text, memory, recent)
-        except ValueError as err:
-            raise Failed(f"the model's draft was invalid twice ({err})") from None
+        except DraftInvalid as err:
+            raise DraftError(f"the model's draft was invalid twice ({err})") from None
 
     async def _verify(
         self, task: Task, playbook: Playbook, text: str, memory: str, drafted: Drafted, meter: Meter
@@ -202,12 +199,12 @@ class PlaybookRunner:
         answer = await self._ask(task, step, tier, messages, meter)
         try:
             return parse_json(answer)
-        except ValueError as err:
+        except DraftInvalid as err:
             answer = await self._ask(task, step, tier, prompts.repair(messages, answer, str(err)), meter)
         try:
             return parse_json(answer)
-        except ValueError as err:
-            raise Failed(f"the model's {step} answer was not JSON twice ({err})") from None
+        except DraftInvalid as err:
+            raise DraftError(f"the model's {step} answer was not JSON twice ({err})") from None
 
     # ---- memory verbs (no model) ----------------------------------------------------------------------
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from agents.llm import Permanent, Raw, Transient
+from agents.llm import Raw
 from agents.offline import OfflineModel
 from agents.prompts import Message
 from config.prices import Price
+from orchestrator.errors import ModelError, ModelPermanent, ModelTransient
 
 CHARS_PER_TOKEN = 3  # a cautious estimate (English runs ~4): budgets reserve a little more than they spend
 TIMEOUT_S = 60.0
@@ -121,15 +122,15 @@ def cache_marked(model: str, messages: list[Message]) -> list[Message]:
     return [{"role": "system", "content": [system]}, *messages[1:]]
 
 
-def classify_error(err: Exception) -> Exception:
+def classify_error(err: Exception) -> ModelError:
     status = getattr(err, "status_code", None)
     name = type(err).__name__
     message = f"{name}{f' {status}' if status else ''}: {str(err).splitlines()[0][:200] if str(err) else ''}"
     if name == "AuthenticationError" or "missing credentials" in message.lower() or "api key" in message.lower():
-        return Permanent(f"{message} — check the provider's API key (e.g. OPENAI_API_KEY)")
+        return ModelPermanent(f"{message} — check the provider's API key (e.g. OPENAI_API_KEY)")
     if status in (408, 409, 429) or (isinstance(status, int) and status >= 500) or name in _TRANSIENT:
-        return Transient(message, _retry_after(err))
-    return Permanent(message)
+        return ModelTransient(message, _retry_after(err))
+    return ModelPermanent(message)
 
 
 _TRANSIENT = frozenset(

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from memory import keys
 from memory.embedder import terms
 from memory.recall import Item, LocalRecall, Recall
+from orchestrator.errors import NotFound
 
 log = logging.getLogger("deputy.memory")
 
@@ -109,7 +110,7 @@ class RedisMemory:
         """A new version; the old text, source and time stay in the history."""
         record = await self.get(record_id)
         if record is None or record.status != "active":
-            raise KeyError(record_id)
+            raise NotFound(f"no memory record {record_id}")
         record.history.append({"version": record.version, "text": record.text, "source": asdict(record.source)})
         record.version, record.text, record.source = record.version + 1, " ".join(text.split()), source
         await self._write(record, "update")
