@@ -3,7 +3,8 @@
 1. cache — a deterministic call (temperature 0) already answered today is served from Redis and costs $0;
 2. budget — the call's worst-case cost is reserved against today's cap in one atomic step shared by every
    worker (memory/spend.py); if it would pass the cap, `BudgetExceeded` pauses the task instead;
-3. breaker — a provider that failed `THRESHOLD` times in a row is skipped for a minute (shared in Redis);
+3. breaker — a provider whose calls keep failing is skipped for a cool-down (connectors/breaker.py holds both
+   numbers; the state is shared in Redis);
 4. the call, with a timeout and retries with backoff on 429/5xx/timeouts, then the fallback model if one is set;
 5. accounting — model, tier, step, tokens (cached too) and dollars go to the ledger as a `ModelCalled` event
    for the task, and into today's per-model spend (what /budget shows).
@@ -44,8 +45,6 @@ log = logging.getLogger("deputy.llm")
 ATTEMPTS = 3
 BACKOFF_S = 0.25
 MAX_WAIT_S = 8.0
-THRESHOLD = 5
-COOLDOWN_S = 60.0
 CACHE_TTL_S = 24 * 3600
 BUSY_WAIT_S = 0.2
 BUSY_WAITS = 300  # a minute: longer than a call's timeout, so a reservation always settles or expires first
@@ -196,7 +195,8 @@ class Models:
             except ModelTransient as err:
                 if await breaker.failed():
                     raise ModelUnavailable(
-                        f"{model} failed {THRESHOLD} times in a row ({err}); pausing it for {COOLDOWN_S:.0f} s"
+                        f"{model} failed {breaker.threshold} times in a row ({err}); "
+                        f"pausing it for {breaker.cooldown_s:.0f} s"
                     ) from None
                 if attempt == ATTEMPTS - 1:
                     raise ModelUnavailable(f"{model} failed {ATTEMPTS} times ({err})") from None
