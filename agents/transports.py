@@ -7,23 +7,20 @@ network. `offline/deputy` goes through litellm's custom-provider path instead (a
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from agents.litellm_lib import CHARS_PER_TOKEN, approx_tokens
+from agents.litellm_lib import litellm as litellm  # also loaded from here (agents/worker.py)
 from agents.llm import Raw
 from agents.offline import OfflineModel
+from agents.offline_provider import register
 from agents.prompts import Message
 from config.prices import Price
 from orchestrator.errors import ModelError, ModelPermanent, ModelTransient
 
-CHARS_PER_TOKEN = 3  # a cautious estimate (English runs ~4): budgets reserve a little more than they spend
 TIMEOUT_S = 60.0
-
-
-def approx_tokens(messages: list[Message]) -> int:
-    return sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN + 4 * len(messages)
 
 
 class OfflineTransport:
@@ -41,15 +38,6 @@ class OfflineTransport:
         return 0.0
 
 
-def litellm() -> ModuleType:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
-    import litellm as module
-
-    module.suppress_debug_info = True
-    module.drop_params = True  # a provider without JSON mode gets the prompt's instructions alone
-    return module
-
-
 @dataclass
 class LiteLLMTransport:
     cacheable = True
@@ -62,8 +50,6 @@ class LiteLLMTransport:
     async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw:
         lib = litellm()
         if model.startswith("offline/") and self.offline is not None:
-            from agents.offline_provider import register
-
             register(self.offline)
         options: dict[str, Any] = {"temperature": 0, "max_tokens": max_tokens, "timeout": self.timeout_s}
         options.update(num_retries=0, max_retries=0)  # retries are ours: counted, backed off, breaker-aware
