@@ -8,8 +8,9 @@ network. `offline/deputy` goes through litellm's custom-provider path instead (a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from agents.litellm_lib import CHARS_PER_TOKEN, approx_tokens
 from agents.litellm_lib import litellm as litellm  # also loaded from here (agents/worker.py)
@@ -17,10 +18,13 @@ from agents.llm import Raw
 from agents.offline import OfflineModel
 from agents.offline_provider import register
 from agents.prompts import Message
+from agents.schemas import Schema, response_format
 from config.prices import Price
 from orchestrator.errors import ModelError, ModelPermanent, ModelTransient
 
 TIMEOUT_S = 60.0
+Structured = Literal["auto", "on", "off"]
+"""DEPUTY_LLM_STRUCTURED: send step schemas as litellm says a model takes them (`auto`), always, or never."""
 
 
 class OfflineTransport:
@@ -30,12 +34,18 @@ class OfflineTransport:
     def __init__(self, model: OfflineModel) -> None:
         self.model = model
 
-    async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw:
+    async def __call__(
+        self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int, schema: Schema | None = None
+    ) -> Raw:
         text = await self.model.respond(messages)
         return Raw(text, approx_tokens(messages), len(text) // CHARS_PER_TOKEN, 0, 0.0)
 
     def estimate(self, model: str, messages: list[Message], max_tokens: int) -> float:
         return 0.0
+
+    def sends_schema(self, model: str) -> bool:
+        """Never: the built-in model reads the prompt and always answers in the step's shape."""
+        return False
 
 
 @dataclass
@@ -46,15 +56,17 @@ class LiteLLMTransport:
     prices: dict[str, Price] = field(default_factory=dict)
     offline: OfflineModel | None = None
     timeout_s: float = TIMEOUT_S
+    structured: Structured = "auto"
 
-    async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw:
+    async def __call__(
+        self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int, schema: Schema | None = None
+    ) -> Raw:
         lib = litellm()
         if model.startswith("offline/") and self.offline is not None:
             register(self.offline)
         options: dict[str, Any] = {"temperature": 0, "max_tokens": max_tokens, "timeout": self.timeout_s}
         options.update(num_retries=0, max_retries=0)  # retries are ours: counted, backed off, breaker-aware
-        if json_mode:
-            options["response_format"] = {"type": "json_object"}
+        options.update(self._format(model, json_mode, schema))
         if self.api_base and not model.startswith("offline/"):
             options["api_base"] = self.api_base
         try:
@@ -62,6 +74,19 @@ class LiteLLMTransport:
         except Exception as err:
             raise classify_error(err) from err
         return self._raw(lib, model, response)
+
+    def sends_schema(self, model: str) -> bool:
+        """`auto` asks litellm (`supports_response_schema`); `on`/`off` decide for servers litellm doesn't know,
+        such as a local vLLM or LM Studio behind `openai/<name>`. The built-in model never needs one."""
+        if model.startswith("offline/"):
+            return False
+        return self.structured == "on" if self.structured != "auto" else takes_schema(model)
+
+    def _format(self, model: str, json_mode: bool, schema: Schema | None) -> dict[str, Any]:
+        """The step's schema where the model takes one; else JSON mode, the prompt describing the fields."""
+        if schema is not None and self.sends_schema(model):
+            return {"response_format": response_format(schema)}
+        return {"response_format": {"type": "json_object"}} if json_mode else {}
 
     def _raw(self, lib: ModuleType, model: str, response: Any) -> Raw:
         text = response.choices[0].message.content or ""
@@ -89,6 +114,13 @@ class LiteLLMTransport:
         return float(
             tokens_in * (info.get("input_cost_per_token") or 0) + max_tokens * (info.get("output_cost_per_token") or 0)
         )
+
+
+@cache
+def takes_schema(model: str) -> bool:
+    """litellm's own answer, from its model list: `openai/gpt-4o-mini` yes, an unlisted `openai/house-model` no."""
+    provider, _, name = model.partition("/") if "/" in model else ("", "", model)
+    return bool(litellm().supports_response_schema(model=name, custom_llm_provider=provider or None))
 
 
 def _known(lib: ModuleType, model: str) -> bool:
