@@ -157,7 +157,10 @@ _TRANSIENT = frozenset(
 
 
 def _retry_after(err: Exception) -> float | None:
-    headers = getattr(getattr(err, "response", None), "headers", None) or {}
+    """The provider's Retry-After: litellm keeps its headers on `litellm_response_headers` (the `response` it
+    attaches to the error has none)."""
+    headers = getattr(err, "litellm_response_headers", None) or getattr(getattr(err, "response", None), "headers", None)
+    headers = headers or {}
     try:
         value = headers.get("retry-after")
         return float(value) if value else None
