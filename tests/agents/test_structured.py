@@ -5,7 +5,6 @@ server — like the schema-following one in the issue — answers in a shape of 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from email.message import Message
 from typing import Any
 
@@ -17,36 +16,16 @@ from agents.llm import Call, ResponseCache
 from agents.schemas import response_format, strict
 from agents.transports import LiteLLMTransport
 from config.settings import describe, settings_with
-from config.wiring import Runtime, build_runtime
 from orchestrator import commands as cmd
 from orchestrator.coordinator import Inbound
 from orchestrator.model import ProposalDraft, Reply, Verdict
-from tests.agents.conftest import MODEL, Llm, llm_env
-from tests.conftest import Smtp, settings_from
-from tests.fakes.openai_api import FakeOpenAI
+from tests.agents.conftest import MODEL, Deputy
+from tests.conftest import Smtp
 from tests.orchestrator.conftest import CONSOLE, ME
 
 HOUSE = "openai/house-model"
 """A name litellm's model list doesn't have: `auto` leaves it on the prompt-described path."""
 EMAIL = "email jane@acme.com a follow-up on invoice 42"
-
-Deputy = Callable[..., Awaitable[Llm]]
-
-
-@pytest.fixture
-async def deputy(env: dict[str, str], openai_server: tuple[FakeOpenAI, str]) -> AsyncIterator[Deputy]:
-    """Runtimes against a server that follows a schema when given one and answers in its own shape when not."""
-    server, url = openai_server
-    server.own_shape = True
-    made: list[Runtime] = []
-
-    async def make(**extra: str) -> Llm:
-        made.append(build_runtime(settings_from({**env, **llm_env(url, **extra)})))
-        return Llm(server, url, made[-1])
-
-    yield make
-    for runtime in made:
-        await runtime.close()
 
 
 async def test_with_a_schema_the_draft_is_valid_at_once_and_the_models_text_is_in_the_email(
