@@ -80,7 +80,9 @@ class LiteLLMTransport:
         such as a local vLLM or LM Studio behind `openai/<name>`. The built-in model never needs one."""
         if model.startswith("offline/"):
             return False
-        return self.structured == "on" if self.structured != "auto" else takes_schema(model)
+        if self.structured == "auto":
+            return takes_schema(model)
+        return self.structured == "on"
 
     def _format(self, model: str, json_mode: bool, schema: Schema | None) -> dict[str, Any]:
         """The step's schema where the model takes one; else JSON mode, the prompt describing the fields."""
