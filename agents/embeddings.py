@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.transports import litellm
+from agents.litellm_lib import litellm
 from memory.embedder import Vectors
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from rq import get_current_job
 
-from agents.llm import BudgetExceeded
 from config.settings import Settings, load_settings
 from config.wiring import Runtime, build_runtime
 from memory.metrics import observe_job
 from orchestrator import commands as cmd
+from orchestrator.errors import BudgetExceeded
 
 log = logging.getLogger("deputy.jobs")
 

@@ -1,10 +1,13 @@
 """The LLM port: every model call Deputy makes goes through `Models.complete()`, in this order:
 
-1. cache — a deterministic call (temperature 0) already answered today is served from Redis and costs $0;
+1. cache — a deterministic call (temperature 0) already answered today (same prompt, same schema sent or none)
+   is served from Redis and costs $0;
 2. budget — the call's worst-case cost is reserved against today's cap in one atomic step shared by every
    worker (memory/spend.py); if it would pass the cap, `BudgetExceeded` pauses the task instead;
-3. breaker — a provider that failed `THRESHOLD` times in a row is skipped for a minute (shared in Redis);
-4. the call, with a timeout and retries with backoff on 429/5xx/timeouts, then the fallback model if one is set;
+3. breaker — a provider whose calls keep failing is skipped for a cool-down (connectors/breaker.py holds both
+   numbers; the state is shared in Redis);
+4. the call, with the step's JSON schema where the model takes one (agents/schemas.py), a timeout and retries
+   with backoff on 429/5xx/timeouts, then the fallback model if one is set;
 5. accounting — model, tier, step, tokens (cached too) and dollars go to the ledger as a `ModelCalled` event
    for the task, and into today's per-model spend (what /budget shows).
 
@@ -26,10 +29,18 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from agents.prompts import Message
+from agents.schemas import Schema, strict
 from connectors.breaker import Breaker
 from memory import keys
 from memory.spend import RedisSpend, Reservation, Usage
-from orchestrator.errors import CircuitOpen
+from orchestrator.errors import (
+    BudgetExceeded,
+    CircuitOpen,
+    DraftInvalid,
+    ModelPermanent,
+    ModelTransient,
+    ModelUnavailable,
+)
 from orchestrator.events import Event, ModelCalled
 
 log = logging.getLogger("deputy.llm")
@@ -37,33 +48,9 @@ log = logging.getLogger("deputy.llm")
 ATTEMPTS = 3
 BACKOFF_S = 0.25
 MAX_WAIT_S = 8.0
-THRESHOLD = 5
-COOLDOWN_S = 60.0
 CACHE_TTL_S = 24 * 3600
 BUSY_WAIT_S = 0.2
 BUSY_WAITS = 300  # a minute: longer than a call's timeout, so a reservation always settles or expires first
-
-
-class BudgetExceeded(Exception):
-    def __init__(self, spent: float, cap: float, date: str) -> None:
-        super().__init__(f"today's model budget is used up (${spent:.4f} of ${cap:.2f})")
-        self.spent, self.cap, self.date = spent, cap, date
-
-
-class ModelUnavailable(Exception):
-    """Every model we may use failed; the message is for the operator."""
-
-
-class Transient(Exception):
-    """Worth retrying (429, 5xx, timeout, connection refused); `retry_after` when the provider said."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class Permanent(Exception):
-    """Retrying won't help (bad key, unknown model, bad request)."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +69,14 @@ class Transport(Protocol):
     remote: bool
     """Calls cross a network and can fail transiently: retries and the breaker apply."""
 
-    async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw: ...
+    async def __call__(
+        self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int, schema: Schema | None = None
+    ) -> Raw: ...
     def estimate(self, model: str, messages: list[Message], max_tokens: int) -> float:
         """Worst-case dollars for the call: what the budget reserves."""
+
+    def sends_schema(self, model: str) -> bool:
+        """Whether this model is sent a step's JSON schema; if not, the prompt alone describes the shape."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +88,8 @@ class Call:
     messages: list[Message]
     json_mode: bool = True
     max_tokens: int = 1000
+    schema: Schema | None = None
+    """The step's answer shape, sent as a JSON schema to models that take one (agents/schemas.py)."""
 
 
 @dataclass(frozen=True)
@@ -130,16 +124,19 @@ class ResponseCache:
     def __init__(self, redis: Redis, ttl_s: int = CACHE_TTL_S, *, scope: str = "") -> None:
         self.redis, self.ttl_s, self.scope = redis, ttl_s, scope
 
-    def key(self, call: Call) -> str:
-        blob = json.dumps([self.scope, call.model, call.messages, call.json_mode, call.max_tokens], sort_keys=True)
+    def key(self, call: Call, sent: dict[str, Any] | None = None) -> str:
+        """`sent`: the JSON schema the call went with, if any. The same prompt with a schema, without one or with
+        another may be answered differently, so each is its own entry."""
+        parts: list[Any] = [self.scope, call.model, call.messages, call.json_mode, call.max_tokens]
+        blob = json.dumps(parts + ([sent] if sent is not None else []), sort_keys=True)
         return keys.llm(f"cache:{hashlib.sha256(blob.encode()).hexdigest()}")
 
-    async def get(self, call: Call) -> str | None:
-        value = await self.redis.get(self.key(call))
+    async def get(self, call: Call, sent: dict[str, Any] | None = None) -> str | None:
+        value = await self.redis.get(self.key(call, sent))
         return str(value) if value is not None else None
 
-    async def put(self, call: Call, text: str) -> None:
-        await self.redis.set(self.key(call), text, ex=self.ttl_s)
+    async def put(self, call: Call, text: str, sent: dict[str, Any] | None = None) -> None:
+        await self.redis.set(self.key(call, sent), text, ex=self.ttl_s)
 
 
 class Models:
@@ -161,7 +158,7 @@ class Models:
 
     async def complete(self, call: Call) -> Completion:
         cache = self.cache if self.transport(call.model).cacheable else None
-        if cache is not None and (hit := await cache.get(call)) is not None:
+        if cache is not None and (hit := await cache.get(call, self._sent(call))) is not None:
             await self._record(call, call.model, Raw(hit, 0, 0, 0, 0.0), None, cache_hit=True)
             return Completion(hit, call.model, 0.0, cache_hit=True)
         try:
@@ -191,14 +188,21 @@ class Models:
             raise
         await self._record(call, model, raw, reservation)
         if self.cache is not None and transport.cacheable:
-            await self.cache.put(call, raw.text)
+            await self.cache.put(call, raw.text, self._sent(call))
         return Completion(raw.text, model, raw.usd or 0.0, priced=raw.usd is not None)
+
+    def _sent(self, call: Call, model: str | None = None) -> dict[str, Any] | None:
+        """The JSON schema the call goes to `model` (its own by default) with, or None: the prompt describes it."""
+        model = model or call.model
+        if call.schema is None or not self.transport(model).sends_schema(model):
+            return None
+        return strict(call.schema)
 
     async def _attempts(self, call: Call, model: str, transport: Transport) -> Raw:
         if not transport.remote:
             try:
-                return await transport(model, call.messages, json_mode=call.json_mode, max_tokens=call.max_tokens)
-            except (Transient, Permanent) as err:
+                return await _send(transport, model, call)
+            except (ModelTransient, ModelPermanent) as err:
                 raise ModelUnavailable(f"{model}: {err}") from None
         breaker = self.breaker(provider(model))
         try:
@@ -207,18 +211,19 @@ class Models:
             raise ModelUnavailable(str(err)) from None
         for attempt in range(ATTEMPTS):
             try:
-                raw = await transport(model, call.messages, json_mode=call.json_mode, max_tokens=call.max_tokens)
-            except Transient as err:
+                raw = await _send(transport, model, call)
+            except ModelTransient as err:
                 if await breaker.failed():
                     raise ModelUnavailable(
-                        f"{model} failed {THRESHOLD} times in a row ({err}); pausing it for {COOLDOWN_S:.0f} s"
+                        f"{model} failed {breaker.threshold} times in a row ({err}); "
+                        f"pausing it for {breaker.cooldown_s:.0f} s"
                     ) from None
                 if attempt == ATTEMPTS - 1:
                     raise ModelUnavailable(f"{model} failed {ATTEMPTS} times ({err})") from None
                 wait = err.retry_after if err.retry_after is not None else BACKOFF_S * 2**attempt
                 log.warning("%s: %s; retrying in %.2f s", model, err, wait)
                 await self.sleep(min(MAX_WAIT_S, wait) * random.uniform(1.0, 1.2))
-            except Permanent as err:
+            except ModelPermanent as err:
                 raise ModelUnavailable(f"{model}: {err}") from None
             else:
                 if had_failures:
@@ -240,10 +245,16 @@ class Models:
             "cached_tokens": raw.cached_tokens,
             "cache_hit": cache_hit,
             "priced": priced,
+            "structured": self._sent(call, model) is not None,
         }
         summary = f"{call.step} with {model}" + (" (from cache)" if cache_hit else "")
         event = ModelCalled(at=self.now(), task_id=call.task_id, cost_usd=usage.usd, summary=summary, detail=detail)
         await self.account(self.today(), reservation, usage, event)  # spend and ledger line together
+
+
+def _send(transport: Transport, model: str, call: Call) -> Awaitable[Raw]:
+    """One attempt; the transport decides whether the step's schema goes with it (`sends_schema`)."""
+    return transport(model, call.messages, json_mode=call.json_mode, max_tokens=call.max_tokens, schema=call.schema)
 
 
 def provider(model: str) -> str:
@@ -260,4 +271,4 @@ def parse_json(text: str) -> Any:
     try:
         return json.loads(stripped)
     except json.JSONDecodeError as err:
-        raise ValueError(f"the answer is not valid JSON ({err.msg} at character {err.pos})") from None
+        raise DraftInvalid(f"the answer is not valid JSON ({err.msg} at character {err.pos})") from None

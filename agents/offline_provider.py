@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.litellm_lib import CHARS_PER_TOKEN, approx_tokens, litellm
 from agents.offline import OfflineModel
-from agents.transports import CHARS_PER_TOKEN, approx_tokens, litellm
 
 PROVIDER = "offline"
 MODEL = f"{PROVIDER}/deputy"

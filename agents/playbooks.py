@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, DraftInvalid
 
 BUILT_IN = Path(__file__).resolve().parent.parent / "config" / "playbooks"
 RESERVED_KINDS = frozenset({"budget.raise"})
@@ -78,14 +78,14 @@ class Playbook:
         return _draft_model(self)
 
     def check(self, data: Any, request: str, memory: str = "", recent: str = "") -> Drafted:
-        """Validate a model's draft; raises `ValueError` with a message fit to send back for one repair.
+        """Validate a model's draft; raises `DraftInvalid` with a message fit to send back for one repair.
         A model that lacks what the fields need may ask the operator instead (`{"question": …}`)."""
         if isinstance(data, dict) and str(data.get("question") or "").strip() and not data.get("fields"):
             return Drafted("", 0.0, {}, question=" ".join(str(data["question"]).split())[:500])
         try:
             parsed = self.draft_model.model_validate(data)
         except ValidationError as err:
-            raise ValueError(_errors(err)) from None
+            raise DraftInvalid(_errors(err)) from None
         fields: dict[str, Any] = parsed.model_dump()["fields"]
         for name, spec in self.spec.fields.items():
             fields[name] = _clean(name, spec, fields[name], request, _linked(memory, request) + "\n" + recent)
@@ -109,17 +109,17 @@ def _clean(name: str, spec: FieldSpec, value: str, request: str, memory: str) ->
     if spec.type == "line":
         value = " ".join(value.split())
     if spec.type == "email" and not _EMAIL.match(value):
-        raise ValueError(f"`{name}`: {value!r} is not a valid email address")
+        raise DraftInvalid(f"`{name}`: {value!r} is not a valid email address")
     if spec.type == "name" and not _NAME.match(value):
-        raise ValueError(f"`{name}` must be a single name (letters, digits, - or _), got {value!r}")
+        raise DraftInvalid(f"`{name}` must be a single name (letters, digits, - or _), got {value!r}")
     if not value:
-        raise ValueError(f"`{name}` is empty")
+        raise DraftInvalid(f"`{name}` is empty")
     if len(value) > spec.max:
-        raise ValueError(f"`{name}` is longer than {spec.max} characters")
+        raise DraftInvalid(f"`{name}` is longer than {spec.max} characters")
     allowed = request if spec.source == "request" else f"{request}\n{memory}"
     if spec.source and value.lower() not in allowed.lower():
         where = "the request" if spec.source == "request" else "the request or memory"
-        raise ValueError(f"`{name}` must be taken from {where}; {value!r} appears in neither")
+        raise DraftInvalid(f"`{name}` must be taken from {where}; {value!r} appears in neither")
     return value
 
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError, create_model
 
 from agents import prompts
-from agents.llm import Call, Meter, Models, ModelUnavailable, parse_json
+from agents.llm import Call, Meter, Models, parse_json
 from agents.offline import inbound_hook
 from agents.playbooks import Drafted, Playbook, by_triggers
 from agents.prompts import Message
+from agents.schemas import Schema
 from memory.records import Recalled, RedisMemory, Source
 from memory.working import RedisWorkingSet
+from orchestrator.errors import DraftError, DraftInvalid, ModelUnavailable
 from orchestrator.model import Draft, ProposalDraft, Reply, Task
 
 log = logging.getLogger("deputy.agent")
@@ -30,6 +34,10 @@ log = logging.getLogger("deputy.agent")
 _REFERS_BACK = re.compile(r"\b(?:it|her|him|them|that|this|those|instead|same|again|previous|last one)\b", re.I)
 VERIFY_BELOW = 0.7
 """Drafts the model is less sure of than this get the verify pass (so do all high-risk ones)."""
+
+
+Checker = Callable[[Any], Drafted]
+"""A playbook's `check` bound to the request and memory a draft may draw on."""
 
 
 class Verdict(BaseModel):
@@ -43,10 +51,6 @@ class Tiers:
     verify: str
     offline: bool = False
     """The built-in model: triggers choose the playbook, no classify call."""
-
-
-class Failed(Exception):
-    """A step that can't go on; the message is for the operator."""
 
 
 class PlaybookRunner:
@@ -86,7 +90,7 @@ class PlaybookRunner:
             if drafted.question:
                 return Reply(drafted.question, ok=False, cost_usd=meter.usd)
             problem = await self._verify(task, playbook, text, memory, drafted, meter)
-        except (Failed, ModelUnavailable) as err:
+        except (DraftError, ModelUnavailable) as err:
             return Reply(f"I couldn't draft this: {err}. Nothing was staged.", ok=False, cost_usd=meter.usd)
         return self._result(playbook, drafted, problem, meter, used)
 
@@ -99,7 +103,7 @@ class PlaybookRunner:
             offline = getattr(self.models.transport("offline"), "model", None)
             if offline is not None:  # the built-in model's parsing, on the prompt shapes it will see
                 answer = offline.answer(prompts.draft(playbook, "email sam@example.com about x", "[m1] Sam", ""))
-                with contextlib.suppress(ValueError):
+                with contextlib.suppress(DraftInvalid):
                     playbook.check(answer, "email sam@example.com about x", "[m1] Sam")
         _choice_model(tuple(sorted(self.playbooks)))
 
@@ -112,12 +116,12 @@ class PlaybookRunner:
         if found is not None and (found.action is not None or self.tiers.offline):
             return found
         names = sorted(self.playbooks)
-        answer = await self._json(task, "classify", "draft", prompts.classify(self._menu(), text), meter)
         choice = _choice_model(tuple(names))
+        answer = await self._json(task, "classify", "draft", prompts.classify(self._menu(), text), meter, choice)
         try:
             return self.playbooks[choice.model_validate(answer).playbook]  # type: ignore[attr-defined]
         except ValidationError:
-            raise Failed(f"the model picked no known playbook ({', '.join(names)})") from None
+            raise DraftError(f"the model picked no known playbook ({', '.join(names)})") from None
 
     def _menu(self) -> list[Playbook]:
         return [self.playbooks[n] for n in sorted(self.playbooks)]
@@ -138,21 +142,28 @@ class PlaybookRunner:
     async def _draft(
         self, task: Task, playbook: Playbook, text: str, memory: str, recent: str, meter: Meter
     ) -> Drafted:
-        """One repair: the model sees what was wrong with its answer and tries once more."""
         messages = prompts.draft(playbook, text, memory, recent)
-        answer = await self._ask(task, "draft", "draft", messages, meter)
+        check = partial(playbook.check, request=text, memory=memory, recent=recent)
+        return await self._drafted(task, "draft", messages, playbook.draft_model, check, meter)
+
+    async def _drafted(
+        self, task: Task, step: str, messages: list[Message], schema: Schema, check: Checker, meter: Meter
+    ) -> Drafted:
+        """A step whose answer is a playbook's draft (`draft`; a `revise` step would be another): the playbook's
+        schema goes with it, and one repair — the model sees what was wrong with its answer and tries once more."""
+        answer = await self._ask(task, step, "draft", messages, meter, schema)
         try:
-            return playbook.check(parse_json(answer), text, memory, recent)
-        except ValueError as err:
+            return check(parse_json(answer))
+        except DraftInvalid as err:
             if self.tiers.offline:  # deterministic: asking again gets the same answer
-                raise Failed(f"the draft was invalid ({err})") from None
-            log.info("task %s: draft invalid (%s); asking for one repair", task.id, err)
+                raise DraftError(f"the draft was invalid ({err})") from None
+            log.info("task %s: %s invalid (%s); asking for one repair", task.id, step, err)
             messages = prompts.repair(messages, answer, str(err))
-        answer = await self._ask(task, "repair", "draft", messages, meter)
+        answer = await self._ask(task, "repair", "draft", messages, meter, schema)
         try:
-            return playbook.check(parse_json(answer), text, memory, recent)
-        except ValueError as err:
-            raise Failed(f"the model's draft was invalid twice ({err})") from None
+            return check(parse_json(answer))
+        except DraftInvalid as err:
+            raise DraftError(f"the model's draft was invalid twice ({err})") from None
 
     async def _verify(
         self, task: Task, playbook: Playbook, text: str, memory: str, drafted: Drafted, meter: Meter
@@ -163,7 +174,7 @@ class PlaybookRunner:
         if drafted.confidence >= VERIFY_BELOW and playbook.spec.risk != "high":
             return ""
         messages = prompts.verify(playbook, text, memory, drafted.fields)
-        answer = await self._json(task, "verify", "verify", messages, meter)
+        answer = await self._json(task, "verify", "verify", messages, meter, Verdict)
         try:
             verdict = Verdict.model_validate(answer)
         except ValidationError:
@@ -192,22 +203,27 @@ class PlaybookRunner:
 
     # ---- model calls --------------------------------------------------------------------------------
 
-    async def _ask(self, task: Task, step: str, tier: str, messages: list[Message], meter: Meter) -> str:
+    async def _ask(
+        self, task: Task, step: str, tier: str, messages: list[Message], meter: Meter, schema: Schema
+    ) -> str:
+        """Every step expects JSON in its schema's shape: sent as a JSON schema where the model takes one."""
         model = self.tiers.verify if tier == "verify" else self.tiers.draft
-        done = await self.models.complete(Call(task.id, step, tier, model, messages))
+        done = await self.models.complete(Call(task.id, step, tier, model, messages, schema=schema))
         meter.add(done)
         return done.text
 
-    async def _json(self, task: Task, step: str, tier: str, messages: list[Message], meter: Meter) -> Any:
-        answer = await self._ask(task, step, tier, messages, meter)
+    async def _json(
+        self, task: Task, step: str, tier: str, messages: list[Message], meter: Meter, schema: Schema
+    ) -> Any:
+        answer = await self._ask(task, step, tier, messages, meter, schema)
         try:
             return parse_json(answer)
-        except ValueError as err:
-            answer = await self._ask(task, step, tier, prompts.repair(messages, answer, str(err)), meter)
+        except DraftInvalid as err:
+            answer = await self._ask(task, step, tier, prompts.repair(messages, answer, str(err)), meter, schema)
         try:
             return parse_json(answer)
-        except ValueError as err:
-            raise Failed(f"the model's {step} answer was not JSON twice ({err})") from None
+        except DraftInvalid as err:
+            raise DraftError(f"the model's {step} answer was not JSON twice ({err})") from None
 
     # ---- memory verbs (no model) ----------------------------------------------------------------------
 

@@ -7,22 +7,24 @@ network. `offline/deputy` goes through litellm's custom-provider path instead (a
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
-from agents.llm import Permanent, Raw, Transient
+from agents.litellm_lib import CHARS_PER_TOKEN, approx_tokens
+from agents.litellm_lib import litellm as litellm  # also loaded from here (agents/worker.py)
+from agents.llm import Raw
 from agents.offline import OfflineModel
+from agents.offline_provider import register
 from agents.prompts import Message
+from agents.schemas import Schema, response_format
 from config.prices import Price
+from orchestrator.errors import ModelError, ModelPermanent, ModelTransient
 
-CHARS_PER_TOKEN = 3  # a cautious estimate (English runs ~4): budgets reserve a little more than they spend
 TIMEOUT_S = 60.0
-
-
-def approx_tokens(messages: list[Message]) -> int:
-    return sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN + 4 * len(messages)
+Structured = Literal["auto", "on", "off"]
+"""DEPUTY_LLM_STRUCTURED: send step schemas as litellm says a model takes them (`auto`), always, or never."""
 
 
 class OfflineTransport:
@@ -32,21 +34,18 @@ class OfflineTransport:
     def __init__(self, model: OfflineModel) -> None:
         self.model = model
 
-    async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw:
+    async def __call__(
+        self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int, schema: Schema | None = None
+    ) -> Raw:
         text = await self.model.respond(messages)
         return Raw(text, approx_tokens(messages), len(text) // CHARS_PER_TOKEN, 0, 0.0)
 
     def estimate(self, model: str, messages: list[Message], max_tokens: int) -> float:
         return 0.0
 
-
-def litellm() -> ModuleType:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
-    import litellm as module
-
-    module.suppress_debug_info = True
-    module.drop_params = True  # a provider without JSON mode gets the prompt's instructions alone
-    return module
+    def sends_schema(self, model: str) -> bool:
+        """Never: the built-in model reads the prompt and always answers in the step's shape."""
+        return False
 
 
 @dataclass
@@ -57,17 +56,17 @@ class LiteLLMTransport:
     prices: dict[str, Price] = field(default_factory=dict)
     offline: OfflineModel | None = None
     timeout_s: float = TIMEOUT_S
+    structured: Structured = "auto"
 
-    async def __call__(self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int) -> Raw:
+    async def __call__(
+        self, model: str, messages: list[Message], *, json_mode: bool, max_tokens: int, schema: Schema | None = None
+    ) -> Raw:
         lib = litellm()
         if model.startswith("offline/") and self.offline is not None:
-            from agents.offline_provider import register
-
             register(self.offline)
         options: dict[str, Any] = {"temperature": 0, "max_tokens": max_tokens, "timeout": self.timeout_s}
         options.update(num_retries=0, max_retries=0)  # retries are ours: counted, backed off, breaker-aware
-        if json_mode:
-            options["response_format"] = {"type": "json_object"}
+        options.update(self._format(model, json_mode, schema))
         if self.api_base and not model.startswith("offline/"):
             options["api_base"] = self.api_base
         try:
@@ -75,6 +74,21 @@ class LiteLLMTransport:
         except Exception as err:
             raise classify_error(err) from err
         return self._raw(lib, model, response)
+
+    def sends_schema(self, model: str) -> bool:
+        """`auto` asks litellm (`supports_response_schema`); `on`/`off` decide for servers litellm doesn't know,
+        such as a local vLLM or LM Studio behind `openai/<name>`. The built-in model never needs one."""
+        if model.startswith("offline/"):
+            return False
+        if self.structured == "auto":
+            return takes_schema(model)
+        return self.structured == "on"
+
+    def _format(self, model: str, json_mode: bool, schema: Schema | None) -> dict[str, Any]:
+        """The step's schema where the model takes one; else JSON mode, the prompt describing the fields."""
+        if schema is not None and self.sends_schema(model):
+            return {"response_format": response_format(schema)}
+        return {"response_format": {"type": "json_object"}} if json_mode else {}
 
     def _raw(self, lib: ModuleType, model: str, response: Any) -> Raw:
         text = response.choices[0].message.content or ""
@@ -104,6 +118,13 @@ class LiteLLMTransport:
         )
 
 
+@cache
+def takes_schema(model: str) -> bool:
+    """litellm's own answer, from its model list: `openai/gpt-4o-mini` yes, an unlisted `openai/house-model` no."""
+    provider, _, name = model.partition("/") if "/" in model else ("", "", model)
+    return bool(litellm().supports_response_schema(model=name, custom_llm_provider=provider or None))
+
+
 def _known(lib: ModuleType, model: str) -> bool:
     try:
         lib.get_model_info(model)
@@ -121,15 +142,15 @@ def cache_marked(model: str, messages: list[Message]) -> list[Message]:
     return [{"role": "system", "content": [system]}, *messages[1:]]
 
 
-def classify_error(err: Exception) -> Exception:
+def classify_error(err: Exception) -> ModelError:
     status = getattr(err, "status_code", None)
     name = type(err).__name__
     message = f"{name}{f' {status}' if status else ''}: {str(err).splitlines()[0][:200] if str(err) else ''}"
     if name == "AuthenticationError" or "missing credentials" in message.lower() or "api key" in message.lower():
-        return Permanent(f"{message} — check the provider's API key (e.g. OPENAI_API_KEY)")
+        return ModelPermanent(f"{message} — check the provider's API key (e.g. OPENAI_API_KEY)")
     if status in (408, 409, 429) or (isinstance(status, int) and status >= 500) or name in _TRANSIENT:
-        return Transient(message, _retry_after(err))
-    return Permanent(message)
+        return ModelTransient(message, _retry_after(err))
+    return ModelPermanent(message)
 
 
 _TRANSIENT = frozenset(
@@ -138,7 +159,10 @@ _TRANSIENT = frozenset(
 
 
 def _retry_after(err: Exception) -> float | None:
-    headers = getattr(getattr(err, "response", None), "headers", None) or {}
+    """The provider's Retry-After: litellm keeps its headers on `litellm_response_headers` (the `response` it
+    attaches to the error has none)."""
+    headers = getattr(err, "litellm_response_headers", None) or getattr(getattr(err, "response", None), "headers", None)
+    headers = headers or {}
     try:
         value = headers.get("retry-after")
         return float(value) if value else None

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     llm_api_base: str | None = Field(None, validation_alias="DEPUTY_LLM_API_BASE")
     llm_fallback_model: str | None = Field(None, validation_alias="DEPUTY_LLM_FALLBACK_MODEL")
     llm_prices: str = Field("", validation_alias="DEPUTY_LLM_PRICES")
+    llm_structured: Literal["auto", "on", "off"] = Field("auto", validation_alias="DEPUTY_LLM_STRUCTURED")
     daily_budget_usd: float = Field(5.0, ge=0, validation_alias="DEPUTY_DAILY_BUDGET_USD")
     offline_latency_ms: int = Field(0, ge=0, le=600_000, validation_alias="DEPUTY_OFFLINE_LATENCY_MS")
 

@@ -135,7 +135,9 @@ def build_agent(
     sender = parseaddr(settings.email_from or "")[0]
     offline = OfflineModel(books, latency_ms=settings.offline_latency_ms, sender_name=sender)
     direct = OfflineTransport(offline)
-    remote = LiteLLMTransport(settings.llm_api_base, parse_prices(settings.llm_prices), offline)
+    remote = LiteLLMTransport(
+        settings.llm_api_base, parse_prices(settings.llm_prices), offline, structured=settings.llm_structured
+    )
 
     def transport(model: str) -> Transport:
         return direct if model == "offline" else remote

@@ -14,7 +14,7 @@ from memory import keys
 from orchestrator.errors import CircuitOpen, TransientConnectorError
 from orchestrator.ports import Connector, Preview
 
-THRESHOLD = 5
+THRESHOLD = 5  # the one definition: connectors and model providers (agents/llm.py reads the breaker's) alike
 COOLDOWN_S = 60.0
 
 # Count a failure and, at the threshold, open the circuit: returns 1 only for the call that opened it.

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from memory import keys
 from memory.embedder import terms
 from memory.recall import Changes, Item, Recall
+from orchestrator.errors import NotFound
 
 log = logging.getLogger("deputy.memory")
 
@@ -85,7 +86,7 @@ class Remembered:
 class RedisMemory:
     def __init__(self, redis: Redis, index: Recall) -> None:
         self.redis, self.index = redis, index
-        self._wrote = False
+        self._wrote, self._looked = False, False
 
     # ---- writes ---------------------------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ class RedisMemory:
         """A new version; the old text, source and time stay in the history."""
         record = await self.get(record_id)
         if record is None or record.status != "active":
-            raise KeyError(record_id)
+            raise NotFound(f"no memory record {record_id}")
         record.history.append({"version": record.version, "text": record.text, "source": asdict(record.source)})
         record.version, record.text, record.source = record.version + 1, " ".join(text.split()), source
         await self._write(record, "update")
@@ -150,10 +151,11 @@ class RedisMemory:
         return [Recalled(r, h.score) for r, h in zip(records, hits, strict=True) if r and r.status == "active"]
 
     async def catch_up(self) -> None:
-        """The index catches up with the records (its own business how: see `Recall.refresh`); this process'
-        own writes always count at once."""
-        wrote, self._wrote = self._wrote, False
-        await self.index.refresh(self, now=wrote)
+        """The index catches up with the records (its own business how: see `Recall.refresh`): at once for the
+        first look of this runtime (a new request) and after its own writes, else at the index's own pace."""
+        now = self._wrote or not self._looked
+        self._wrote, self._looked = False, True
+        await self.index.refresh(self, now=now)
 
     async def changes(self, after: str, count: int) -> Changes | None:
         """The change stream after `after`, with the records as they are now (the `ChangeFeed` of recall)."""

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from memory.embedder import Embedder
 from memory.recall import VECTOR_WEIGHT, ChangeFeed, Hit, Item
+from orchestrator.errors import ConfigError, RecallError
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -23,8 +24,7 @@ COLLECTIONS = {"fact": "DeputyFact", "person": "DeputyPerson", "project": "Deput
 NAMESPACE = uuid.UUID("5b0f9a4e-3c1d-4e8f-9d47-2f0c1b7a6e51")
 
 
-class WeaviateError(RuntimeError):
-    pass
+"""The old name of the error a refused batch raises (tests/memory/test_weaviate_adapter.py still imports it)."""
 
 
 class WeaviateRecall:
@@ -42,7 +42,7 @@ class WeaviateRecall:
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder) -> WeaviateRecall:
         if not settings.weaviate_url:
-            raise ValueError("DEPUTY_MEMORY_BACKEND=weaviate needs DEPUTY_WEAVIATE_URL")
+            raise ConfigError("DEPUTY_MEMORY_BACKEND=weaviate needs DEPUTY_WEAVIATE_URL")
         return cls(settings.weaviate_url, settings.weaviate_grpc_port, embedder)
 
     async def client(self) -> Any:
@@ -108,7 +108,7 @@ class WeaviateRecall:
             result = await collection.data.insert_many(objects)
             if result.has_errors:  # batch failures don't raise: check them (LIBRARY-NOTES)
                 failed = "; ".join(f"{chosen[n][0].id}: {e.message}" for n, e in list(result.errors.items())[:5])
-                raise WeaviateError(f"{len(result.errors)} of {len(objects)} records were not stored: {failed}")
+                raise RecallError(f"{len(result.errors)} of {len(objects)} records were not stored: {failed}")
 
     async def delete(self, ids: list[str]) -> None:
         for kind in COLLECTIONS:

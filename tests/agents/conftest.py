@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,3 +56,23 @@ async def llm(env: dict[str, str], openai_server: tuple[FakeOpenAI, str]) -> Asy
     runtime = build_runtime(settings_from({**env, **llm_env(url)}))
     yield Llm(server, url, runtime)
     await runtime.close()
+
+
+Deputy = Callable[..., Awaitable[Llm]]
+"""Makes a runtime with extra settings (`DEPUTY_…=…`), closed after the test."""
+
+
+@pytest.fixture
+async def deputy(env: dict[str, str], openai_server: tuple[FakeOpenAI, str]) -> AsyncIterator[Deputy]:
+    """Runtimes against a server that follows a schema when given one and answers in its own shape when not."""
+    server, url = openai_server
+    server.own_shape = True
+    made: list[Runtime] = []
+
+    async def make(**extra: str) -> Llm:
+        made.append(build_runtime(settings_from({**env, **llm_env(url, **extra)})))
+        return Llm(server, url, made[-1])
+
+    yield make
+    for runtime in made:
+        await runtime.close()

@@ -5,6 +5,11 @@ It behaves like a provider where Deputy can tell: it counts prompt tokens (one p
 in blocks once they are long enough), answers JSON drafts for Deputy's prompts, and plays a script of
 failures or raw answers first (`POST /_script`). `GET /_stats` says what it saw.
 
+Structured outputs as OpenAI does them: a `json_schema` response format is checked against strict mode's rules
+(refused with a 400 in OpenAI's words, e.g. "'default' is not permitted") and answered in the schema's shape.
+JSON mode gets the shape the prompt describes — or, with `own_shape`, one of the server's own (the fields at the
+top level and a `playbook` key), as a schema-following server did when it was given no schema.
+
 Run standalone with `python -m tests.fakes.openai_api PORT [--no-prefix-cache]`."""
 
 from __future__ import annotations
@@ -47,7 +52,11 @@ class Stats:
 class FakeOpenAI:
     prefix_cache: bool = True
     confidence: float = 0.9
+    own_shape: bool = False
+    """Without a schema, answer drafts in a shape of the server's own instead of the prompt's."""
     stats: Stats = field(default_factory=Stats)
+    formats: list[dict[str, Any] | None] = field(default_factory=list)
+    """Each request's `response_format`, as it arrived."""
     script: list[dict[str, Any]] = field(default_factory=list)
     seen: list[list[str]] = field(default_factory=list)
     last_messages: list[dict[str, Any]] = field(default_factory=list)
@@ -71,6 +80,7 @@ class FakeOpenAI:
 
     def reset(self, *, prefix_cache: bool) -> None:
         self.prefix_cache, self.stats, self.seen, self.hashes = prefix_cache, Stats(), [], set()
+        self.formats = []
 
     async def chat(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -82,6 +92,11 @@ class FakeOpenAI:
         self.stats.repeats += digest in self.hashes
         self.hashes.add(digest)
         self.stats.steps.append(_step(messages))
+        response_format = body.get("response_format")
+        self.formats.append(response_format)
+        if refusal := refused(response_format):
+            error = {"message": refusal, "type": "invalid_request_error", "param": "response_format"}
+            return web.json_response({"error": {**error, "code": "invalid_json_schema"}}, status=400)
         if self.script:
             step = self.script.pop(0)
             if "status" in step:
@@ -92,7 +107,7 @@ class FakeOpenAI:
                 )
             content = str(step["content"])
         else:
-            content = json.dumps(self.answer(messages))
+            content = json.dumps(self.reply(messages, response_format))
         tokens = _tokens(messages)
         cached = self._cached(tokens)
         out = len(content.split())
@@ -130,9 +145,21 @@ class FakeOpenAI:
         self.seen.append(tokens)
         return best // CACHE_BLOCK * CACHE_BLOCK if best >= CACHE_MIN_TOKENS else 0
 
+    def reply(self, messages: list[dict[str, Any]], response_format: Any) -> Any:
+        """The answer in the shape asked for: the schema's; else the prompt's, or with `own_shape` the server's."""
+        answer = self.answer(messages)
+        if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+            return shaped(answer, response_format["json_schema"]["schema"])
+        if self.own_shape and "fields" in answer:
+            return {
+                "playbook": _playbook(messages),
+                **{k: v for k, v in answer.items() if k != "fields"},
+                **answer["fields"],
+            }
+        return answer
+
     def answer(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """What a sensible model answers to Deputy's prompts."""
-        system = str(messages[0].get("content", "")) if messages else ""
         request = _tag("request", messages)
         step = _step(messages)
         if step == "classify":
@@ -141,8 +168,7 @@ class FakeOpenAI:
             return {"playbook": "answer" if request.strip().endswith("?") else name}
         if step == "verify":
             return {"ok": True}
-        playbook = re.search(r"^Playbook: (\w+)", system, re.M)
-        kind = playbook[1] if playbook else "note"
+        kind = _playbook(messages)
         if kind == "email":
             to = (_EMAIL.findall(request) or _EMAIL.findall(_tag("memory", messages)) or ["nobody@example.com"])[0]
             fields = {"to": to, "subject": "Following up", "body": f"Hello from the test model.\n\n{request}\n"}
@@ -171,6 +197,51 @@ class FakeOpenAI:
         )
 
 
+def shaped(value: Any, schema: dict[str, Any]) -> Any:
+    """`value` fitted to `schema` as constrained decoding fits a model's answer: the schema's keys, each taken from
+    the answer where it has one (the model's own text), an empty value where it has none, nothing else."""
+    if "enum" in schema:
+        return value if value in schema["enum"] else schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        given = value if isinstance(value, dict) else {}
+        return {key: shaped(given.get(key), sub) for key, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [shaped(item, schema.get("items", {})) for item in value] if isinstance(value, list) else []
+    return value if isinstance(value, _TYPES.get(str(kind), object)) else _EMPTY.get(str(kind))
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "number": (int, float), "integer": int, "boolean": bool}
+_EMPTY: dict[str, Any] = {"string": "", "number": 0, "integer": 0, "boolean": False}
+
+
+def refused(response_format: Any) -> str:
+    """Why OpenAI's strict mode would refuse the request's schema, in its words; "" when it would take it."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return ""
+    spec = response_format.get("json_schema") or {}
+    problem = _strict_problem(spec.get("schema") or {}, ()) if spec.get("strict") else ""
+    return f"Invalid schema for response_format '{spec.get('name')}': {problem}" if problem else ""
+
+
+def _strict_problem(node: dict[str, Any], path: tuple[str, ...]) -> str:
+    if "default" in node:
+        return f"In context={path}, 'default' is not permitted."
+    properties = node.get("properties", {})
+    if node.get("type") == "object" and node.get("additionalProperties") is not False:
+        return f"In context={path}, 'additionalProperties' is required to be supplied and to be false."
+    if missing := [key for key in properties if key not in node.get("required", [])]:
+        return (
+            f"In context={path}, 'required' is required to be supplied and to be an array including every key in "
+            f"properties. Missing '{missing[0]}'."
+        )
+    inner = [((*path, "properties", k), v) for k, v in properties.items()]
+    inner += [((*path, "$defs", k), v) for k, v in node.get("$defs", {}).items()]
+    inner += [((*path, "items"), node["items"])] if isinstance(node.get("items"), dict) else []
+    inner += [((*path, "anyOf", str(n)), v) for n, v in enumerate(node.get("anyOf", []))]
+    return next((p for where, sub in inner if (p := _strict_problem(sub, where))), "")
+
+
 def embed(text: str, dims: int = 256) -> list[float]:
     """A provider-side embedder unlike Deputy's offline one: hashed character trigrams of each word."""
     vector = [0.0] * dims
@@ -192,6 +263,11 @@ def _content(message: dict[str, Any]) -> str:
     if isinstance(content, list):
         return " ".join(str(part.get("text", "")) for part in content)
     return str(content)
+
+
+def _playbook(messages: list[dict[str, Any]]) -> str:
+    found = re.search(r"^Playbook: (\w+)", _content(messages[0]), re.M) if messages else None
+    return found[1] if found else "note"
 
 
 def _step(messages: list[dict[str, Any]]) -> str:

@@ -13,7 +13,8 @@ from config.wiring import Runtime, build_runtime
 from memory.embedded import free_port
 from memory.embedder import OfflineEmbedder
 from memory.recall import Item
-from memory.weaviate_recall import COLLECTIONS, WeaviateError, WeaviateRecall
+from memory.weaviate_recall import COLLECTIONS, WeaviateRecall
+from orchestrator.errors import RecallError
 from orchestrator.model import Reply, Task
 from tests.conftest import settings_from
 from tests.fakes.weaviate_protocol import FakeWeaviate, start
@@ -65,7 +66,7 @@ async def test_workspaces_are_tenants_and_do_not_see_each_other(weaviate: Server
 async def test_failed_objects_in_a_batch_are_an_error_naming_them(weaviate: Server) -> None:
     weaviate.fake.fail_ids.add("m2")
     recall = weaviate.recall()
-    with pytest.raises(WeaviateError, match="1 of 2 records were not stored: m2: vector has wrong length"):
+    with pytest.raises(RecallError, match="1 of 2 records were not stored: m2: vector has wrong length"):
         await recall.upsert([Item("m1", "fact", "ACME pays net 30"), Item("m2", "fact", "Globex pays net 60")])
     await recall.close()
 
