@@ -7,8 +7,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import hooks, metrics
+from bot.ingress import Ingress
 from bot.outboxes import real
 from config.wiring import Runtime
+from memory.faults import describe, probe
+from memory.inbox import RedisInbox
 from memory.liveness import alive_workers
 
 REDIS: web.AppKey[Redis] = web.AppKey("redis", Redis)
@@ -20,13 +23,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready means a request sent now will be worked on: Redis answers and a worker is alive."""
+    """Ready means a request sent now will be stored and worked on: Redis takes a write (an out-of-memory or
+    read-only Redis still answers PING) and a worker is alive."""
     redis = request.app[REDIS]
     try:
-        await redis.ping()
-        workers = await alive_workers(redis)
+        fault = await probe(redis)
+        workers = 0 if fault else await alive_workers(redis)
     except (RedisError, OSError) as err:
-        return web.json_response({"status": "not ready", "reason": f"Redis is unreachable: {err}"}, status=503)
+        fault = describe(err)
+    if fault:
+        return web.json_response({"status": "not ready", "reason": fault}, status=503)
     if workers == 0:
         reason = "no worker is alive (start one with 'deputy worker')"
         return web.json_response({"status": "not ready", "reason": reason}, status=503)
@@ -55,19 +61,21 @@ def deputy_app(runtime: Runtime) -> web.Application:
     """The whole web surface of a Deputy process, wired to its runtime."""
     settings = runtime.settings
     app = make_app(runtime.redis, budget_usd=settings.daily_budget_usd, model=settings.llm_model)
-    hooks.mount(app, runtime.coordinator, runtime.settings.hook_secrets, runtime.settings.report_chat)
+    ingress = Ingress(RedisInbox(runtime.redis))
+    app.cleanup_ctx.append(ingress.lifespan)  # first in, last out: it drains after the channels stop taking more
+    hooks.mount(app, runtime.coordinator, settings.hook_secrets, settings.report_chat, ingress)
     if settings.telegram_bot_token:
         from bot.telegram import channel as telegram
         from bot.telegram.outbound import TelegramOutbox
 
         outbox = real(runtime.outboxes, "telegram")
         assert isinstance(outbox, TelegramOutbox)
-        telegram.mount(app, telegram.TelegramChannel(settings, runtime.coordinator, outbox))
+        telegram.mount(app, telegram.TelegramChannel(settings, runtime.coordinator, outbox, ingress))
     if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
         from bot.slack import channel as slack
         from bot.slack.outbound import SlackOutbox
 
         slack_outbox = real(runtime.outboxes, "slack")
         assert isinstance(slack_outbox, SlackOutbox)
-        slack.mount(app, slack.SlackChannel(settings, runtime.coordinator, slack_outbox))
+        slack.mount(app, slack.SlackChannel(settings, runtime.coordinator, slack_outbox, ingress))
     return app

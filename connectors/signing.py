@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 
 TIMESTAMP = "X-Deputy-Timestamp"
 SIGNATURE = "X-Deputy-Signature"
@@ -32,3 +33,15 @@ def verify(secret: str, timestamp: str | None, given: str | None, body: bytes, n
     if abs((now if now is not None else time.time()) - int(timestamp)) > MAX_AGE_S:
         return False
     return hmac.compare_digest(signature(secret, timestamp, body), given)
+
+
+def verify_delivery(
+    secret: str, headers: Mapping[str, str], body: bytes, key: str = "", now: float | None = None
+) -> bool:
+    """An inbound delivery's signature: over "<timestamp>.<key>.<body>" when it carries an `Idempotency-Key`
+    (the key can't be swapped), or over "<timestamp>.<body>" as every sender signs it. Either way a replay
+    starts nothing new: deliveries are deduped on their body and their key."""
+    timestamp, given = headers.get(TIMESTAMP), headers.get(SIGNATURE)
+    if key and verify(secret, timestamp, given, key.encode() + b"." + body, now):
+        return True
+    return verify(secret, timestamp, given, body, now)

@@ -20,6 +20,20 @@ def issued_id(record_id: str) -> str:
     return f"{PREFIX}:id:{record_id}"
 
 
+def id_for(key: str) -> str:
+    """The id a delivery's task got (`id-for:<platform>:<event>`), so handling it again finds the same task."""
+    return f"{PREFIX}:id-for:{key}"
+
+
+INBOX = f"{PREFIX}:inbox"
+"""Every platform delivery, stored before its 2xx and removed once handled (memory/inbox.py)."""
+
+
+def inbox(part: str) -> str:
+    """`inbox:dead` (deliveries that failed too often), `inbox:tries`, `inbox:lease:<entry>`."""
+    return f"{PREFIX}:inbox:{part}"
+
+
 def action(key: str) -> str:
     return f"{PREFIX}:action:{key}"
 

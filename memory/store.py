@@ -53,9 +53,32 @@ end
 return {1, ''}
 """
 
+# KEYS: the claim. ARGV: owner, ttl. 1 when the claim is new or already this owner's (a redelivery of the same
+# stored delivery, after a crash), else 0.
+CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+"""
+
+# KEYS: the id a key maps to, the candidate's issued-id key. ARGV: candidate, ttl. {0, id}: mapped before;
+# {1, id}: the candidate, now issued and mapped; {2, ''}: the candidate was issued before (draw another).
+ID_FOR = """
+local have = redis.call('GET', KEYS[1])
+if have then return {0, have} end
+if not redis.call('SET', KEYS[2], '1', 'NX') then return {2, ''} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return {1, ARGV[1]}
+"""
+
 log = logging.getLogger("deputy.ledger")
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 ID_LENGTH = 7
+
+
+def new_candidate(prefix: str) -> str:
+    """A short, typeable id (`t4k9x2mq`); the store makes sure it was never handed out before."""
+    return prefix + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
 
 
 def _kind(record: Record) -> str:
@@ -66,6 +89,8 @@ class RedisStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._commit = redis.register_script(COMMIT)
+        self._claim = redis.register_script(CLAIM)
+        self._id_for = redis.register_script(ID_FOR)
 
     async def get_task(self, task_id: str) -> Task | None:
         found = await self._load("task", task_id)
@@ -125,12 +150,21 @@ class RedisStore:
 
     async def new_id(self, prefix: str) -> str:
         while True:
-            candidate = prefix + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+            candidate = new_candidate(prefix)
             if await self.redis.set(keys.issued_id(candidate), 1, nx=True):
                 return candidate
 
-    async def claim(self, key: str, ttl_seconds: int) -> bool:
-        return bool(await self.redis.set(keys.claim(key), 1, nx=True, ex=ttl_seconds))
+    async def id_for(self, key: str, prefix: str, ttl_seconds: int) -> tuple[str, bool]:
+        """The id `key` maps to, and whether it is new: the same delivery handled twice gets the same id."""
+        while True:
+            candidate = new_candidate(prefix)
+            names = [keys.id_for(key), keys.issued_id(candidate)]
+            code, found = await self._id_for(keys=names, args=[candidate, ttl_seconds])
+            if int(code) != 2:
+                return codec.text(found), int(code) == 1
+
+    async def claim(self, key: str, ttl_seconds: int, owner: str = "") -> bool:
+        return bool(await self._claim(keys=[keys.claim(key)], args=[owner, ttl_seconds]))
 
     async def release(self, key: str) -> None:
         await self.redis.delete(keys.claim(key))

@@ -17,12 +17,14 @@ from orchestrator.model import Actor, ChatRef, Draft, Proposal, Task, Verdict
 
 @dataclass(frozen=True)
 class Inbound:
-    """A message from any channel, already authenticated by its adapter."""
+    """A message from any channel, already authenticated by its adapter. `delivery` names the stored copy it
+    came from (the inbox entry): handling the same copy again after a crash is let through its dedupe."""
 
     actor: Actor
     chat: ChatRef
     text: str
     event_id: str
+    delivery: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Click:
     event_id: str
     reason: str = ""
     version: int | None = None
+    delivery: str = ""
 
 
 Answer = Callable[[str, bool], Awaitable[None]]
@@ -48,10 +51,14 @@ Answer = Callable[[str, bool], Awaitable[None]]
 
 @dataclass(frozen=True, kw_only=True)
 class SubmitTask:
+    """`task_key` names the delivery the task comes from (default: the chat's platform and the event id):
+    submitting the same delivery again finds the same task instead of making a second."""
+
     text: str
     actor: Actor
     chat: ChatRef
     event_id: str
+    task_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from orchestrator.outbound import Kind
 
 log = logging.getLogger("deputy.core")
 CONFLICT_RETRIES = 10
+REFUSAL_EVERY_S = 3600
+"""Someone who is not an operator is answered once an hour at most: a stranger's flood can't crowd the chat."""
 Handler = Callable[[Any, Core], Awaitable[Outcome | None]]
 
 
@@ -87,8 +90,10 @@ class Coordinator:
     async def receive(self, inbound: Inbound) -> None:
         """Handle one chat message at most once (dedupe on the platform's event id); errors become replies."""
         key = f"event:{inbound.chat.platform}:{inbound.event_id}"
-        if not await self.core.store.claim(key, self.core.config.dedupe_seconds):
+        if not await self._claim(key, inbound.delivery):
             log.info("duplicate event %s ignored", key)
+            return
+        if not await self._answers(inbound.actor):
             return
         try:
             outcome = await self._run(words.parse(inbound))
@@ -100,6 +105,18 @@ class Coordinator:
             raise
         await self._follow(outcome.then)
 
+    async def _claim(self, key: str, delivery: str) -> bool:
+        """First come only; the same stored delivery again (after a crash) is let through: its handlers are
+        idempotent (a task is found by its delivery, a repeated decision changes nothing)."""
+        owner = delivery or uuid.uuid4().hex
+        return await self.core.store.claim(key, self.core.config.dedupe_seconds, owner)
+
+    async def _answers(self, actor: Actor) -> bool:
+        """Operators always; anyone else once an hour (they are told their id and how to be added)."""
+        if policies.is_operator(actor, self.core.config.operators):
+            return True
+        return await self.core.store.claim(f"refusal:{actor.id}", REFUSAL_EVERY_S)
+
     async def _release(self, key: str) -> None:
         """Nothing was committed, so the platform's redelivery (or the operator's retry) must be handled
         rather than deduped away."""
@@ -110,7 +127,7 @@ class Coordinator:
         """A button press at most once; the presser always gets one short answer (a toast or an ephemeral
         line), before the card is redrawn: the decision, or — with `refused=True` — why nothing changed."""
         key = f"event:{click.chat.platform}:{click.event_id}"
-        if not await self.core.store.claim(key, self.core.config.dedupe_seconds):
+        if not await self._claim(key, click.delivery) or not await self._answers(click.actor):
             return
         try:
             outcome = await self._run(_pressed(click))
@@ -142,14 +159,15 @@ class Coordinator:
         left = f"; {skipped} already decided or not allowed" if skipped else ""
         await answer(f"Approved {approved} low-risk proposal{'s' if approved != 1 else ''}{left}.", approved == 0)
 
-    async def receive_hook(self, *, name: str, body: str, key: str, chat: ChatRef) -> str | None:
+    async def receive_hook(self, *, name: str, body: str, delivery: str, chat: ChatRef) -> str:
         """A signed inbound webhook starts a task; its body is untrusted data, never parsed as chat words.
-        None when this delivery (same key) was seen before."""
-        if not await self.core.store.claim(f"hook:{name}:{key}", self.core.config.dedupe_seconds):
-            return None
-        text = body[: policies.MAX_REQUEST_CHARS]
+        The web route deduped the delivery when it stored it; `delivery` (its key) finds the same task if
+        the stored copy is handled twice."""
+        text = policies.clean_text(body)[: policies.MAX_REQUEST_CHARS]
         actor = Actor(policies.HOOK, name, f"webhook {name}")
-        submit = cmd.SubmitTask(text=text, actor=actor, chat=chat, event_id=f"hook-{name}-{key}")
+        submit = cmd.SubmitTask(
+            text=text, actor=actor, chat=chat, event_id=f"hook-{name}-{delivery}", task_key=f"hook:{name}:{delivery}"
+        )
         task_id: str = await self.handle(submit)
         return task_id
 

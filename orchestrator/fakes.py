@@ -21,7 +21,8 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.records: dict[str, Record] = {}
         self.ledger: list[Event] = []
-        self.claimed: set[str] = set()
+        self.claimed: dict[str, str] = {}
+        self.mapped: dict[str, str] = {}
         self._ids = itertools.count(1)
 
     async def get_task(self, task_id: str) -> Task | None:
@@ -46,14 +47,20 @@ class InMemoryStore:
     async def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"
 
-    async def claim(self, key: str, ttl_seconds: int) -> bool:
+    async def id_for(self, key: str, prefix: str, ttl_seconds: int) -> tuple[str, bool]:
+        if key in self.mapped:
+            return self.mapped[key], False
+        self.mapped[key] = await self.new_id(prefix)
+        return self.mapped[key], True
+
+    async def claim(self, key: str, ttl_seconds: int, owner: str = "") -> bool:
         if key in self.claimed:
-            return False
-        self.claimed.add(key)
+            return bool(owner) and self.claimed[key] == owner
+        self.claimed[key] = owner
         return True
 
     async def release(self, key: str) -> None:
-        self.claimed.discard(key)
+        self.claimed.pop(key, None)
 
     async def ids(self, kind: str, status: str) -> list[str]:
         return [r.id for k, r in self.records.items() if k.startswith(f"{kind}:") and r.status.value == status]

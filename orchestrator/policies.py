@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,15 @@ BUDGET_PLAYBOOK = "budget"
 """Deputy's own question when a task would pass today's model budget (orchestrator/handlers/budget.py)."""
 NEVER_AUTO = frozenset({BUDGET_KIND})
 """Action kinds only a person may approve, whatever the policy file says."""
+
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|[\ud800-\udfff]")
+"""Control characters (all but tab and line breaks) and lone surrogates: never stored, never shown."""
+
+
+def clean_text(text: str) -> str:
+    """Text as Deputy stores it: lone surrogates become U+FFFD (they can't be encoded), control characters go."""
+    return _UNSAFE.sub(lambda m: "\ufffd" if m[0] >= "\ud800" else "", text)
 
 
 def check_request_text(text: str) -> str:

@@ -25,8 +25,13 @@ class TaskStore(Protocol):
     async def new_id(self, prefix: str) -> str:
         """A short id that was never handed out before."""
 
-    async def claim(self, key: str, ttl_seconds: int) -> bool:
-        """True the first time `key` is claimed within `ttl_seconds` (event dedupe)."""
+    async def id_for(self, key: str, prefix: str, ttl_seconds: int) -> tuple[str, bool]:
+        """The never-reused id `key` maps to (a new one the first time, then the same for `ttl_seconds`), and
+        whether it is new: a delivery handled twice makes one task."""
+
+    async def claim(self, key: str, ttl_seconds: int, owner: str = "") -> bool:
+        """True the first time `key` is claimed within `ttl_seconds` (event dedupe), and again for the same
+        non-empty `owner` (the same stored delivery, handled again after a crash)."""
 
     async def release(self, key: str) -> None:
         """Give a claim back, so a redelivery of an event that changed nothing is handled."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrator import commands as cmd
 from orchestrator.errors import BadRequest
 from orchestrator.model import Verdict
+from orchestrator.policies import clean_text
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ def lex(text: str) -> Words:
 
 
 def parse(inbound: cmd.Inbound) -> cmd.Command:
-    """The command a message asks for; `BadRequest` for a word Deputy doesn't know or a missing argument."""
+    """The command a message asks for; `BadRequest` for a word Deputy doesn't know or a missing argument.
+    Control characters and lone surrogates never reach a command."""
+    inbound = replace(inbound, text=clean_text(inbound.text))
     words = lex(inbound.text)
     if not words.verb:
         return _task(Said(words, inbound))

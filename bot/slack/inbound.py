@@ -1,5 +1,5 @@
-"""Slack events, slash commands, buttons and modals → the core. Listeners ack first (Bolt answers Slack at
-once) and hand the work to tracked tasks; no business rules here."""
+"""Slack events, slash commands, buttons and modals → the core. Each runs on a request Slack was already
+answered for (it was stored first, see bot/slack/channel.py), to its end; no business rules here."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Coroutine
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
 from bot.slack import render
@@ -26,55 +25,42 @@ from orchestrator.words import from_slash
 log = logging.getLogger("deputy.slack")
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 Body = dict[str, Any]
-DRAIN_S = 10.0
+
+
+def delivery(context: AsyncBoltContext) -> str:
+    """The stored copy this request came from (bot/ingress.py): handled again after a crash, it passes dedupe."""
+    return str(context.get("delivery") or "")
 
 
 class SlackInbound:
     def __init__(self, coordinator: Coordinator, outbox: SlackOutbox) -> None:
         self.coordinator, self.outbox = coordinator, outbox
-        self.tasks: set[asyncio.Task[None]] = set()
         self._names: dict[str, asyncio.Task[str]] = {}
-
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Bolt's own listener tasks are fire-and-forget; ours are held until done and awaited at stop."""
-        task = asyncio.create_task(self._logged(work))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    @staticmethod
-    async def _logged(work: Coroutine[Any, Any, None]) -> None:
-        try:
-            await work
-        except Exception:
-            log.exception("Slack work failed")
-
-    async def drain(self) -> None:
-        """At a clean stop, let work already acknowledged to Slack finish (bounded)."""
-        if self.tasks:
-            await asyncio.wait(set(self.tasks), timeout=DRAIN_S)
 
     # ---- messages ----------------------------------------------------------------------------------
 
-    async def on_message(self, event: Body, body: Body) -> None:
+    async def on_message(self, event: Body, body: Body, context: AsyncBoltContext) -> None:
         """Direct messages only; edits, joins and bots' messages (our own included) are not requests."""
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        self._receive(event, body, ChatRef("slack", event["channel"]))
+        if isinstance(event.get("channel"), str):
+            await self._receive(event, body, ChatRef("slack", event["channel"]), delivery(context))
 
-    async def on_mention(self, event: Body, body: Body) -> None:
+    async def on_mention(self, event: Body, body: Body, context: AsyncBoltContext) -> None:
         """A mention in a channel starts a task that answers in the thread."""
         thread = event.get("thread_ts") or event.get("ts")
-        self._receive(event, body, ChatRef("slack", event["channel"], thread))
+        if isinstance(event.get("channel"), str):
+            await self._receive(event, body, ChatRef("slack", event["channel"], thread), delivery(context))
 
-    def _receive(self, event: Body, body: Body, chat: ChatRef) -> None:
-        user, text = event.get("user"), MENTION.sub("", event.get("text") or "").strip()
+    async def _receive(self, event: Body, body: Body, chat: ChatRef, stored: str) -> None:
+        user, text = event.get("user"), MENTION.sub("", str(event.get("text") or "")).strip()
         event_id = body.get("event_id") or f"{event.get('channel')}-{event.get('ts')}"
-        if user:
-            self.spawn(self._receive_as(user, chat, text, event_id))
+        if isinstance(user, str) and user:
+            await self._receive_as(user, chat, text, str(event_id), stored)
 
-    async def _receive_as(self, user: str, chat: ChatRef, text: str, event_id: str) -> None:
+    async def _receive_as(self, user: str, chat: ChatRef, text: str, event_id: str, stored: str) -> None:
         actor = Actor("slack", user, await self._name(user))
-        await self.coordinator.receive(Inbound(actor=actor, chat=chat, text=text, event_id=event_id))
+        await self.coordinator.receive(Inbound(actor=actor, chat=chat, text=text, event_id=event_id, delivery=stored))
 
     async def _name(self, user: str) -> str:
         """'@sam' for the cards ("approved by @sam"), looked up once per user however many events arrive at
@@ -91,80 +77,83 @@ class SlackInbound:
             return user
         return f"@{(info.get('user') or {}).get('name') or user}"
 
-    async def on_command(self, ack: AsyncAck, command: Body) -> None:
+    async def on_command(self, ack: AsyncAck, command: Body, context: AsyncBoltContext) -> None:
         """`/deputy <word> …` takes the chat words; `/deputy <anything else>` is a task."""
         await ack()
         chat = ChatRef("slack", command["channel_id"])
         event_id = f"cmd-{command.get('trigger_id')}"
-        self.spawn(self._receive_as(command["user_id"], chat, from_slash(command.get("text") or ""), event_id))
+        text = from_slash(str(command.get("text") or ""))
+        await self._receive_as(command["user_id"], chat, text, event_id, delivery(context))
 
     # ---- buttons -----------------------------------------------------------------------------------
 
-    async def on_decide(self, ack: AsyncAck, body: Body, action: Body) -> None:
+    async def on_decide(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
         await ack()
         verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject"}[action["action_id"]]
-        self.spawn(self._click(body, verb, action["value"], f"act-{action.get('action_ts')}-{body['user']['id']}"))
+        await self._click(body, verb, action, delivery(context))
 
-    async def on_snooze(self, ack: AsyncAck, body: Body, action: Body) -> None:
+    async def on_snooze(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
         await ack()
-        proposal_id, _, until = action["value"].partition("|")
-        event_id = f"act-{action.get('action_ts')}-{body['user']['id']}"
-        self.spawn(self._click(body, f"snooze:{until}", proposal_id, event_id))
+        proposal_id, _, until = str(action.get("value") or "").partition("|")
+        await self._click(body, f"snooze:{until}", {**action, "value": proposal_id}, delivery(context))
 
-    async def on_approve_low(self, ack: AsyncAck, body: Body, action: Body) -> None:
+    async def on_approve_low(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
         await ack()
 
         async def answer(text: str, refused: bool) -> None:
             await self._answer(body, text)
 
-        click = Click(_actor(body), _chat(body), "approve_low", action["value"], f"act-{action.get('action_ts')}")
-        self.spawn(self.coordinator.approve_low(click, answer))
+        event_id = f"act-{action.get('action_ts')}"
+        press = Click(_actor(body), _chat(body), "approve_low", str(action.get("value")), event_id, "", None)
+        await self.coordinator.approve_low(press, answer)
 
     async def on_reject(self, ack: AsyncAck, body: Body, action: Body) -> None:
         """Reject asks for an optional reason first (the modal's submission decides)."""
         await ack()
-        await self._open(body, action["value"], render.reject_modal)
+        await self._open(body, action, render.reject_modal)
 
     async def on_edit(self, ack: AsyncAck, body: Body, action: Body) -> None:
         await ack()
-        await self._open(body, action["value"], render.edit_modal)
+        await self._open(body, action, render.edit_modal)
 
     async def on_full(self, ack: AsyncAck, body: Body, action: Body) -> None:
         await ack()
         try:
-            proposal = await self.coordinator.core.proposal(action["value"])
+            proposal = await self.coordinator.core.proposal(str(action.get("value")))
         except DeputyError as err:
             await self._answer(body, str(err))
             return
         await (await self.outbox.api()).views_open(trigger_id=body["trigger_id"], view=render.full_text_modal(proposal))
 
-    async def _open(self, body: Body, proposal_id: str, modal: Any) -> None:
+    async def _open(self, body: Body, action: Body, modal: Any) -> None:
+        """A modal for the card's proposal, carrying the version the card showed (its block id says)."""
+        proposal_id = str(action.get("value"))
         try:
             proposal = await self.coordinator.core.proposal(proposal_id)
         except DeputyError as err:
             await self._answer(body, str(err))
             return
-        private = json.dumps({"p": proposal_id, **_where(body)})
+        private = json.dumps({"p": proposal_id, "v": version_of(action), **_where(body)})
         await (await self.outbox.api()).views_open(trigger_id=body["trigger_id"], view=modal(proposal, private))
 
     # ---- modals ------------------------------------------------------------------------------------
 
-    async def on_reject_submit(self, ack: AsyncAck, body: Body, view: Body) -> None:
+    async def on_reject_submit(self, ack: AsyncAck, body: Body, view: Body, context: AsyncBoltContext) -> None:
         await ack()
-        meta = json.loads(view.get("private_metadata") or "{}")
+        meta = _meta(view)
         reason = view["state"]["values"].get("reason", {}).get("value", {}).get("value") or ""
-        body = {**body, **_body_from(meta, body)}
-        self.spawn(self._click(body, "reject", meta["p"], f"view-{view.get('id')}", reason))
+        shown = {"value": meta["p"], "block_id": f"modal:{meta['p']}:{meta.get('v') or ''}", "action_ts": view["id"]}
+        await self._click({**body, **_body_from(meta)}, "reject", shown, delivery(context), reason)
 
     async def on_edit_submit(self, ack: AsyncAck, body: Body, view: Body) -> None:
         await ack()
-        meta = json.loads(view.get("private_metadata") or "{}")
+        meta = _meta(view)
         values = {
             block_id.removeprefix("field:"): state.get("value", {}).get("value") or ""
             for block_id, state in view["state"]["values"].items()
             if block_id.startswith("field:")
         }
-        self.spawn(self._edit({**body, **_body_from(meta, body)}, meta["p"], values))
+        await self._edit({**body, **_body_from(meta)}, meta["p"], values)
 
     async def _edit(self, body: Body, proposal_id: str, values: dict[str, str]) -> None:
         try:
@@ -179,13 +168,15 @@ class SlackInbound:
 
     # ---- answers and App Home ----------------------------------------------------------------------
 
-    async def _click(self, body: Body, verb: str, proposal_id: str, event_id: str, reason: str = "") -> None:
+    async def _click(self, body: Body, verb: str, action: Body, stored: str, reason: str = "") -> None:
         async def answer(text: str, refused: bool) -> None:
             if refused:  # a success shows on the card itself
                 await self._answer(body, text)
 
-        click = Click(_actor(body), _chat(body), verb, proposal_id, event_id, reason)
-        await self.coordinator.click(click, answer)
+        event_id = f"act-{action.get('action_ts')}-{body['user']['id']}"
+        proposal_id, version = str(action.get("value")), version_of(action)
+        press = Click(_actor(body), _chat(body), verb, proposal_id, event_id, reason, version, stored)
+        await self.coordinator.click(press, answer)
         if body.get("view", {}).get("type") == "home":
             await self.publish_home(body["user"]["id"])
 
@@ -198,13 +189,19 @@ class SlackInbound:
             await self.outbox.post(ChatRef("slack", user), text, [render.section(text)])
 
     async def on_home(self, event: Body) -> None:
-        if event.get("tab", "home") == "home":
-            self.spawn(self.publish_home(event["user"]))
+        if event.get("tab", "home") == "home" and isinstance(event.get("user"), str):
+            await self.publish_home(event["user"])
 
     async def publish_home(self, user: str) -> None:
         core = self.coordinator.core
         view = render.home(await views.pending(core), await views.running(core), await views.spend_text(core))
         await (await self.outbox.api()).views_publish(user_id=user, view=view)
+
+
+def version_of(action: Body) -> int | None:
+    """The version a button was drawn for: the last part of its block id (`deputy:<id>:<version>`)."""
+    last = str(action.get("block_id") or "").rpartition(":")[2]
+    return int(last) if last.isdigit() else None
 
 
 def _actor(body: Body) -> Actor:
@@ -227,7 +224,12 @@ def _where(body: Body) -> dict[str, Any]:
     return {"c": channel, "t": (body.get("message") or {}).get("thread_ts")} if channel else {}
 
 
-def _body_from(meta: dict[str, Any], body: Body) -> Body:
+def _meta(view: Body) -> dict[str, Any]:
+    meta = json.loads(view.get("private_metadata") or "{}")
+    return meta if isinstance(meta, dict) and isinstance(meta.get("p"), str) else {"p": ""}
+
+
+def _body_from(meta: dict[str, Any]) -> Body:
     """A modal's submission has no channel: the card's is carried in the modal's private metadata."""
     if not meta.get("c"):
         return {}

@@ -1,6 +1,7 @@
-"""The Telegram channel's lifecycle inside Deputy's event loop (never `run_polling()`, which owns the loop).
-Start-up runs in the background and retries with backoff, so a Bot API outage delays Telegram and nothing
-else; polling is the default, webhook mode serves `POST /telegram/webhook` behind a secret token."""
+"""The Telegram channel inside Deputy's event loop. Every update is stored (bot/ingress.py) before Telegram
+hears it was taken: in webhook mode before the 200, in polling mode before the offset moves past it — so an
+update Deputy crashed on is fetched or found again, never dropped. Start-up runs in the background and retries
+with backoff, so a Bot API outage delays Telegram and nothing else."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from aiohttp import web
+from redis.exceptions import RedisError
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler, filters
 
+from bot.ingress import Ingress
+from bot.payloads import Malformed, json_object, need
 from bot.telegram.inbound import TelegramInbound
-from bot.telegram.outbound import RETRIES, TelegramOutbox
+from bot.telegram.outbound import TelegramOutbox
 from config.settings import Settings
+from memory.faults import describe
+from memory.inbox import Entry
 from orchestrator.coordinator import Coordinator
 from orchestrator.words import menu
 
@@ -26,29 +32,21 @@ log = logging.getLogger("deputy.telegram")
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+POLL_S = 20
+MAX_BODY = 1024 * 1024
 COMMANDS = [BotCommand(name, description) for name, description in menu()]
+T = TypeVar("T")
 
 
 class TelegramChannel:
-    def __init__(self, settings: Settings, coordinator: Coordinator, outbox: TelegramOutbox) -> None:
-        assert settings.telegram_bot_token is not None
-        self.settings = settings
+    def __init__(self, settings: Settings, coordinator: Coordinator, outbox: TelegramOutbox, ingress: Ingress) -> None:
+        self.settings, self.outbox, self.ingress = settings, outbox, ingress
         self.webhook_mode = settings.telegram_mode == "webhook"
-        builder = (
-            ApplicationBuilder()
-            .token(settings.telegram_bot_token.get_secret_value())
-            .base_url(settings.telegram_api_url)
-            .concurrent_updates(True)  # one slow update must not stall the chat
-            .rate_limiter(AIORateLimiter(max_retries=RETRIES))
-        )
-        if self.webhook_mode:
-            builder = builder.updater(None)
-        self.application: Application = builder.build()  # type: ignore[type-arg]
-        inbound = TelegramInbound(coordinator, outbox)
-        self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, inbound.on_message))
-        self.application.add_handler(CallbackQueryHandler(inbound.on_click))
-        self.application.add_error_handler(_log_error)
+        self.inbound = TelegramInbound(coordinator, outbox)
+        self.ready = asyncio.Event()
+        """The bot knows who it is (its username tells a mention in a group)."""
         self._starting: asyncio.Task[None] | None = None
+        ingress.handle("telegram", self.process)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
 
@@ -56,29 +54,22 @@ class TelegramChannel:
         self._starting = asyncio.create_task(self._start(), name="deputy:telegram:start")
 
     async def _start(self) -> None:
-        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
-            ("connect (getMe)", self.application.initialize),
-            ("start", self.application.start),
-        ]
-        if not self.webhook_mode:
-            steps.append(("start polling", self._poll))
+        bot = self.outbox.bot
         try:
-            for what, step in steps:
-                await _with_backoff(what, step)
+            await _with_backoff("connect (getMe)", bot.initialize)
         except InvalidToken:
             log.error("Telegram rejected TELEGRAM_BOT_TOKEN; Telegram stays off (check it with 'deputy doctor')")
             return
+        self.ready.set()
         await self._announce()
-        log.info("Telegram channel up (%s) as @%s", self.settings.telegram_mode, self.application.bot.username)
-
-    async def _poll(self) -> None:
-        """Pending updates are fetched, never dropped: what the operator sent while Deputy was down counts."""
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+        log.info("Telegram channel up (%s) as @%s", self.settings.telegram_mode, bot.username)
+        if not self.webhook_mode:
+            await _with_backoff("stop a webhook", lambda: bot.delete_webhook(drop_pending_updates=False))
+            await self._poll()
 
     async def _announce(self) -> None:
         """Non-essential calls: a failure is logged and Deputy carries on."""
-        bot = self.application.bot
+        bot = self.outbox.bot
         try:
             await bot.set_my_commands(COMMANDS)
             if self.webhook_mode and self.settings.public_url:
@@ -90,18 +81,34 @@ class TelegramChannel:
         except TelegramError as err:
             log.warning("Telegram set-up call failed (%s); carrying on", err)
 
+    async def _poll(self) -> None:
+        """Pending updates are fetched, never dropped: the offset moves past an update only once it is stored,
+        so what the operator sent while Deputy was down — or crashed on — comes again."""
+        offset: int | None = None
+        while True:
+            updates = await _with_backoff("get updates", lambda: self._fetch(offset))  # noqa: B023 (awaited at once)
+            for update in updates:
+                await self._store_until_stored(update)
+                offset = update.update_id + 1
+
+    async def _fetch(self, offset: int | None) -> tuple[Update, ...]:
+        return await self.outbox.bot.get_updates(offset=offset, timeout=POLL_S, allowed_updates=ALLOWED_UPDATES)
+
+    async def _store_until_stored(self, update: Update) -> None:
+        for attempt in range(10_000):
+            try:
+                await self.ingress.accept("telegram", {"body": json.dumps(update.to_dict(), ensure_ascii=False)})
+                return
+            except (RedisError, OSError) as err:
+                delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+                log.warning("can't store Telegram update %s (%s); trying again in %.0f s", update.update_id, err, delay)
+                await asyncio.sleep(delay)
+
     async def stop(self) -> None:
         if self._starting is not None:
             self._starting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._starting
-        app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        if app.running:
-            await app.stop()
-        with contextlib.suppress(TelegramError):
-            await app.shutdown()
 
     async def lifespan(self, _: web.Application) -> AsyncIterator[None]:
         """For aiohttp's `cleanup_ctx`: the channel lives exactly as long as the web app."""
@@ -116,49 +123,67 @@ class TelegramChannel:
         secret = self.settings.telegram_webhook_secret
         return secret.get_secret_value() if secret else ""
 
-    def _queue(self, data: dict[str, object]) -> None:
-        try:
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError) as err:
-            log.warning("dropped a malformed Telegram update %s: %s", data.get("update_id"), err)
-            return
-        self.application.update_queue.put_nowait(update)
-
     async def webhook(self, request: web.Request) -> web.Response:
-        """Check the secret, queue the update for PTB, answer at once (a slow webhook stalls the chat)."""
+        """Check the secret and the update, store it, then answer: Telegram retries anything but a 2xx."""
         given = request.headers.get(SECRET_HEADER, "")
         if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
             return web.json_response({"error": "wrong or missing secret token"}, status=403)
-        if not self.application.running:
-            return web.json_response({"error": "starting; Telegram will retry"}, status=503)
+        if (request.content_length or 0) > MAX_BODY:
+            return web.json_response({"error": "body too large"}, status=413)
         try:
-            data = json.loads(await request.read())
-        except ValueError:
-            return web.json_response({"error": "not JSON"}, status=400)
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            return web.json_response({"error": "not a Telegram update"}, status=400)
-        asyncio.get_running_loop().call_soon(self._queue, data)  # parsed after the answer is on its way
+            body = checked_update(await request.content.read(MAX_BODY + 1))
+        except Malformed as err:
+            return web.json_response({"error": str(err)}, status=400)
+        try:
+            await self.ingress.accept("telegram", {"body": body})
+        except RedisError as err:
+            return web.json_response({"error": f"can't store the update now ({describe(err)})"}, status=503)
         return web.json_response({"ok": True})
 
+    # ---- the stored update --------------------------------------------------------------------------
 
-async def _with_backoff(what: str, step: Callable[[], Awaitable[object]]) -> None:
+    async def process(self, entry: Entry) -> None:
+        """An update as stored: a message or a button press, handled once (its dedupe is in the core)."""
+        await self.ready.wait()
+        update = Update.de_json(json.loads(entry.fields["body"]), self.outbox.bot)
+        await self.inbound.handle(update, self.outbox.bot.username or "", delivery=entry.id)
+
+
+def checked_update(raw: bytes) -> str:
+    """The update as text, if it is one Deputy can take: UTF-8 JSON, an object with an integer `update_id`,
+    and, for what Deputy reads, the fields it needs; anything else is `Malformed` (a 400, never a 500)."""
+    if len(raw) > MAX_BODY:
+        raise Malformed("body too large")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("body is not UTF-8") from None
+    data = json_object(text)
+    need(data, "update_id", int)
+    if "message" in data:
+        need(data, "message.chat.id", int)
+        need(data, "message.message_id", int)
+    if "callback_query" in data:
+        need(data, "callback_query.id", str)
+        need(data, "callback_query.from.id", int)
+    try:
+        Update.de_json(data, None)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise Malformed("not a Telegram update") from None
+    return text
+
+
+async def _with_backoff(what: str, step: Callable[[], Awaitable[T]]) -> T:
     for attempt in range(10_000):
         try:
-            await step()
-            return
+            return await step()
         except InvalidToken:
             raise
         except (TelegramError, OSError) as err:
             delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
             log.warning("Telegram %s failed (%s); retrying in %.0f s", what, err, delay)
             await asyncio.sleep(delay)
-
-
-async def _log_error(update: object, context: object) -> None:
-    error = getattr(context, "error", None)
-    log.error(
-        "Telegram update could not be handled: %r", error, exc_info=error if isinstance(error, BaseException) else None
-    )
+    raise TimeoutError(f"Telegram {what} kept failing")
 
 
 def mount(app: web.Application, channel: TelegramChannel) -> None:

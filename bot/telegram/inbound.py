@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery, Chat, Update, User
-from telegram.ext import ContextTypes
 
 from bot.telegram.outbound import TelegramOutbox
 from bot.telegram.render import render_full
@@ -39,25 +38,39 @@ def addressed(text: str, chat_type: str, username: str) -> str | None:
     return None
 
 
+def pressed(data: str) -> tuple[str, str, int | None]:
+    """Callback data `<code>:<id>[:<version>]` → (code, proposal id, the version the card showed)."""
+    code, _, rest = data.partition(":")
+    proposal_id, _, version = rest.partition(":")
+    return code, proposal_id, int(version) if version.isdigit() else None
+
+
 class TelegramInbound:
     def __init__(self, coordinator: Coordinator, outbox: TelegramOutbox) -> None:
         self.coordinator, self.outbox = coordinator, outbox
 
-    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def handle(self, update: Update, username: str, *, delivery: str = "") -> None:
+        if update.callback_query is not None:
+            await self.on_click(update.callback_query, delivery)
+        elif update.effective_message is not None:
+            await self.on_message(update, username, delivery)
+
+    async def on_message(self, update: Update, username: str, delivery: str = "") -> None:
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if message is None or not message.text or user is None or chat is None or user.is_bot:
             return
-        text = addressed(message.text, chat.type, context.bot.username or "")
+        text = addressed(message.text, chat.type, username)
         if text is None:
             return
-        inbound = Inbound(actor=actor(user), chat=chat_ref(chat), text=text, event_id=str(update.update_id))
+        inbound = Inbound(
+            actor=actor(user), chat=chat_ref(chat), text=text, event_id=str(update.update_id), delivery=delivery
+        )
         await self.coordinator.receive(inbound)
 
-    async def on_click(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None or query.message is None:
+    async def on_click(self, query: CallbackQuery, delivery: str = "") -> None:
+        if query.message is None:
             return
-        code, _, proposal_id = (query.data or "").partition(":")
+        code, proposal_id, version = pressed(query.data or "")
         chat = ChatRef("telegram", str(query.message.chat.id))
         if code == "f":
             await self._full_text(query, chat, proposal_id)
@@ -69,11 +82,11 @@ class TelegramInbound:
         async def toast(text: str, refused: bool) -> None:
             await query.answer(text[:TOAST_CHARS])
 
-        click = Click(actor(query.from_user), chat, VERBS[code], proposal_id, event_id=f"cb{query.id}")
+        press = Click(actor(query.from_user), chat, VERBS[code], proposal_id, f"cb{query.id}", "", version, delivery)
         if code == "al":
-            await self.coordinator.approve_low(click, toast)
+            await self.coordinator.approve_low(press, toast)
         else:
-            await self.coordinator.click(click, toast)
+            await self.coordinator.click(press, toast)
 
     async def _full_text(self, query: CallbackQuery, chat: ChatRef, proposal_id: str) -> None:
         try:

@@ -47,7 +47,10 @@ def render(message: Outbound) -> list[Piece]:
 
 def _digest(message: Outbound, text: str) -> Piece:
     """The digest's last piece carries the buttons: each waiting proposal, and Approve all low-risk."""
-    rows = [[Button(f"✅ {p.id}", f"a:{p.id}"), Button(f"✖️ {p.id}", f"r:{p.id}")] for p in message.proposals]
+    rows = [
+        [Button(f"✅ {p.id}", f"a:{p.id}:{p.version}"), Button(f"✖️ {p.id}", f"r:{p.id}:{p.version}")]
+        for p in message.proposals
+    ]
     if message.ref:
         rows.append([Button("✅ Approve all low-risk", f"al:{message.ref}")])
     return Piece(escape(text), rows)
@@ -85,9 +88,8 @@ def _esc(text: str, limit: int = 300) -> str:
 def _keyboard(card: CardView, *, shortened: bool) -> list[list[Button]]:
     rows: list[list[Button]] = []
     if card.pending:
-        rows.append(
-            [Button(f"✅ {card.approve_label}", f"a:{card.id}"), Button(f"✖️ {card.reject_label}", f"r:{card.id}")]
-        )
+        stamp = f"{card.id}:{card.version}"  # the version this card shows: a press on an older card changes nothing
+        rows.append([Button(f"✅ {card.approve_label}", f"a:{stamp}"), Button(f"✖️ {card.reject_label}", f"r:{stamp}")])
     if card.reminder:
         rows.append([Button("⏰ Snooze 1h", f"s:{card.id}"), Button("⏰ Tomorrow", f"t:{card.id}")])
     if card.undoable:

@@ -19,8 +19,11 @@ log = logging.getLogger("deputy.core")
 async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
     text = policies.check_request_text(c.text)
     policies.may_start_tasks(c.actor, core.config.operators)
+    key = c.task_key or f"{c.chat.platform}:{c.event_id}"
+    task_id, fresh = await core.store.id_for(key, "t", core.config.dedupe_seconds)
+    if not fresh and await core.store.get_task(task_id) is not None:
+        return Outcome(task_id)  # the same delivery again (a redelivery after a crash): one task
     now = core.now()
-    task_id = await core.store.new_id("t")
     task = Task(id=task_id, text=text, actor=c.actor, chat=c.chat, event_id=c.event_id, created_at=now)
     await core.store.commit([task], [task.submitted(now)])
     task.message_ref = await core.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)

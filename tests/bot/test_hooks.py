@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from bot.web import deputy_app
 from config.settings import settings_with
 from config.wiring import Runtime, build_runtime
 from connectors import signing
+from tests.conftest import eventually
 
 SECRET = "hook-secret"
 Client = TestClient[web.Request, web.Application]
@@ -49,7 +51,7 @@ async def test_good_signature_starts_a_task_once(hooked: tuple[Client, Runtime])
     task_id = (await first.json())["task"]
     again = await client.post("/hooks/site", data=LEAD, headers=signed(LEAD, key="lead-1"))
     assert again.status == 200 and (await again.json())["status"] == "duplicate"
-    task = await runtime.store.get_task(task_id)
+    task = await eventually(lambda: runtime.store.get_task(task_id), 10, "the task, started behind the 202")
     assert task and task.actor.id == "hook:site" and task.text == LEAD.decode()
     assert [e.type for _, e in await runtime.ledger.read()] == ["TaskSubmitted"]
 
@@ -58,6 +60,8 @@ async def test_same_body_without_a_key_is_also_one_task(hooked: tuple[Client, Ru
     client, runtime = hooked
     for _ in range(3):
         await client.post("/hooks/site", data=b'{"a":1}', headers=signed(b'{"a":1}'))
+    await eventually(lambda: runtime.store.ids("task", "received"), 10, "the task")
+    await asyncio.sleep(0.2)
     assert len(await runtime.store.ids("task", "received")) == 1
 
 

@@ -32,7 +32,7 @@ def buttons(piece: Piece) -> list[str]:
 def test_card_snapshot_with_approve_and_reject() -> None:
     [piece] = render(Outbound(kind=Kind.CARD, text="", proposal=proposal()))
     assert piece.html == CARD
-    assert buttons(piece) == ["a:p7k2m9qx", "r:p7k2m9qx"]
+    assert buttons(piece) == ["a:p7k2m9qx:1", "r:p7k2m9qx:1"]
 
 
 def test_decided_card_states_the_outcome_and_drops_the_buttons() -> None:
@@ -83,10 +83,10 @@ def test_plain_text_is_escaped() -> None:
 def test_reminder_offers_snooze_and_the_digest_its_buttons() -> None:
     p = proposal()
     [reminder] = render(Outbound(kind=Kind.REMINDER, text="Still waiting for your decision (4 h): x", proposal=p))
-    assert buttons(reminder) == ["a:p7k2m9qx", "r:p7k2m9qx", "s:p7k2m9qx", "t:p7k2m9qx"]
+    assert buttons(reminder) == ["a:p7k2m9qx:1", "r:p7k2m9qx:1", "s:p7k2m9qx", "t:p7k2m9qx"]
     assert "Still waiting for your decision" in reminder.html
     digest = render(Outbound(kind=Kind.DIGEST, text="Digest for Tue 03 Nov\n<b>", proposals=(p,), ref="d9"))
-    assert buttons(digest[-1]) == ["a:p7k2m9qx", "r:p7k2m9qx", "al:d9"]
+    assert buttons(digest[-1]) == ["a:p7k2m9qx:1", "r:p7k2m9qx:1", "al:d9"]
     assert "&lt;b&gt;" in digest[-1].html
 
 
@@ -96,4 +96,4 @@ def test_a_budget_question_says_what_its_buttons_do() -> None:
     p.actions[0] = StagedAction("budget.raise", {"date": "2026-11-03", "usd": 5.0}, "Raise", "budget")
     [piece] = render(Outbound(kind=Kind.CARD, text="", proposal=p))
     assert [b.text for row in piece.keyboard for b in row] == ["✅ Raise today's budget by $5.00", "✖️ Stop"]
-    assert buttons(piece) == ["a:p7k2m9qx", "r:p7k2m9qx"]
+    assert buttons(piece) == ["a:p7k2m9qx:1", "r:p7k2m9qx:1"]

@@ -14,7 +14,9 @@ BODY = (
 
 async def test_lead_becomes_a_pending_reply_to_the_sender_only(runtime: Runtime, workers: Workers, smtp: Smtp) -> None:
     workers.start()
-    task_id = await runtime.coordinator.receive_hook(name="site", body=BODY, key="k1", chat=ChatRef("console", "local"))
+    task_id = await runtime.coordinator.receive_hook(
+        name="site", body=BODY, delivery="k1", chat=ChatRef("console", "local")
+    )
     assert task_id
     pending = await eventually(lambda: runtime.store.ids("proposal", "pending"), 20, "a drafted reply")
     proposal = await runtime.store.get_proposal(pending[0])

@@ -86,13 +86,13 @@ async def test_message_becomes_a_card_edited_in_place_then_approved_once(deputy:
     assert "jane@acme.com" in card.params["text"]
     buttons = [b["callback_data"] for row in card.markup() for b in row]
     proposal = buttons[0].split(":")[1]
-    assert buttons[:2] == [f"a:{proposal}", f"r:{proposal}"]
+    assert buttons[:2] == [f"a:{proposal}:1", f"r:{proposal}:1"]  # the version the card shows
     assert all(len(b.encode()) <= 64 for b in buttons)
     assert len(deputy.api.sent("sendMessage", CHAT)) == 1  # progress never posts a second message
 
-    await deputy.click(f"a:{proposal}", message_id)
-    await deputy.click(f"a:{proposal}", message_id)  # a double tap
-    await deputy.click(f"a:{proposal}", message_id, user=STRANGER_ID)
+    await deputy.click(f"a:{proposal}:1", message_id)
+    await deputy.click(f"a:{proposal}:1", message_id)  # a double tap
+    await deputy.click(f"a:{proposal}:1", message_id, user=STRANGER_ID)
     await eventually(lambda: len(smtp.messages) == 1, 30, "the email")
     done = await eventually(
         lambda: [c for c in deputy.api.sent("editMessageText") if "Done" in c.params["text"]], 30, "the outcome"

@@ -1,0 +1,111 @@
+"""Durable before ack: a route stores what a platform sent (memory/inbox.py) and only then answers 2xx; the
+work behind it runs here, in the background of the web process, and the stored copy is removed once it is
+done. A Redis fault while working waits and tries again; what a crash leaves behind the sweep finds by age
+(any web process may, one at a time) and hands to the same handler, whose dedupe lets the same copy through
+(`delivery`) and whose handlers are idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from memory.inbox import Claim, Entry, RedisInbox, Stored
+from orchestrator.errors import DeputyError
+
+log = logging.getLogger("deputy.ingress")
+Handler = Callable[[Entry], Awaitable[None]]
+BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+SWEEP_EVERY_S = 5.0
+LEFT_AFTER_S = 30.0
+"""An entry this old is not being worked on by a live process (handling takes milliseconds to seconds)."""
+LEASE_S = 120
+MAX_TRIES = 5
+DRAIN_S = 10.0
+
+
+class Ingress:
+    def __init__(self, inbox: RedisInbox) -> None:
+        self.inbox = inbox
+        self.handlers: dict[str, Handler] = {}
+        self.working: dict[str, asyncio.Task[None]] = {}
+
+    def handle(self, kind: str, handler: Handler) -> None:
+        self.handlers[kind] = handler
+
+    async def accept(self, kind: str, fields: dict[str, str], claims: Sequence[Claim] = ()) -> Stored:
+        """Store, then start the work; the caller answers the platform once this returns (refused: a duplicate).
+        A Redis fault raises (the route answers 503 and the platform retries)."""
+        stored = await self.inbox.put(kind, fields, claims)
+        if stored.entry_id:
+            self._start(Entry(stored.entry_id, kind, fields))
+        return stored
+
+    def _start(self, entry: Entry) -> None:
+        task = asyncio.create_task(self._work(entry), name=f"deputy:ingress:{entry.id}")
+        self.working[entry.id] = task
+        task.add_done_callback(lambda _: self.working.pop(entry.id, None))
+
+    async def _work(self, entry: Entry) -> None:
+        for wait in (*BACKOFF_S, None):
+            try:
+                await self._run(entry)
+                await self.inbox.remove(entry.id)
+                return
+            except (RedisError, OSError) as err:
+                if wait is None:
+                    log.warning("delivery %s waits for the sweep: %s", entry.id, err)
+                    return
+                await asyncio.sleep(wait)
+            except Exception:
+                log.exception("delivery %s (%s) could not be handled; the sweep tries it again", entry.id, entry.kind)
+                return
+
+    async def _run(self, entry: Entry) -> None:
+        """A refusal (`DeputyError`) is an answer, not a failure: the delivery is done."""
+        handler = self.handlers.get(entry.kind)
+        if handler is None:
+            log.error("no handler for stored %s delivery %s; kept for the sweep", entry.kind, entry.id)
+            raise LookupError(entry.kind)
+        try:
+            await handler(entry)
+        except DeputyError as err:
+            log.info("delivery %s (%s) refused: %s", entry.id, entry.kind, err)
+
+    # ---- after a crash --------------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Hand left-behind entries to their handlers (not those this process is working on)."""
+        started = 0
+        for entry in await self.inbox.waiting(LEFT_AFTER_S):
+            if entry.id in self.working or not await self.inbox.lease(entry.id, LEASE_S):
+                continue
+            if await self.inbox.tried(entry.id) > MAX_TRIES:
+                log.error("delivery %s failed %d times; moved to the dead letters", entry.id, MAX_TRIES)
+                await self.inbox.bury(entry, f"failed {MAX_TRIES} times")
+                continue
+            self._start(entry)
+            started += 1
+        return started
+
+    async def _sweeping(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except (RedisError, OSError) as err:
+                log.info("inbox sweep skipped: %s", err)
+            await asyncio.sleep(SWEEP_EVERY_S)
+
+    async def lifespan(self, _: web.Application) -> AsyncIterator[None]:
+        """For aiohttp's `cleanup_ctx`: sweep while the app runs; at a clean stop let started work finish."""
+        sweeping = asyncio.create_task(self._sweeping(), name="deputy:ingress:sweep")
+        yield
+        sweeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeping
+        if self.working:
+            await asyncio.wait(set(self.working.values()), timeout=DRAIN_S)

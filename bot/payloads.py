@@ -1,0 +1,70 @@
+"""What platforms send, checked before anything is stored: UTF-8 text, JSON objects nested at most `MAX_DEPTH`
+deep, the fields a payload of its type must carry. Anything else is a `Malformed` with a short reason — a 4xx,
+never a traceback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_DEPTH = 32
+
+
+class Malformed(ValueError):
+    """The body can't be what the route takes; the message says why, in a few words, for the 4xx."""
+
+
+def text_body(body: bytes) -> str:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("body is not UTF-8") from None
+    if not text.strip():
+        raise Malformed("empty body")
+    if text.lstrip()[:1] in "[{":  # JSON (the usual case) must be sane: no bombs for the drafting step
+        _parsed(text)
+    return text
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object, or `Malformed`: not JSON, nested too deeply, or not an object."""
+    data = _parsed(text)
+    if not isinstance(data, dict):
+        raise Malformed("body is not a JSON object")
+    return data
+
+
+def _parsed(text: str) -> Any:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Malformed("body is not JSON") from None
+    if _deeper_than(data, MAX_DEPTH):
+        raise Malformed(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Walked without recursion, stopping at the first branch past `limit`."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def need(data: dict[str, Any], path: str, kind: type | tuple[type, ...]) -> Any:
+    """`data["a"]["b"]` for path "a.b", of the given type, or `Malformed` naming what is missing."""
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise Malformed(f"missing {path}")
+        value = value[part]
+    if not isinstance(value, kind):
+        raise Malformed(f"{path} has the wrong type")
+    return value
