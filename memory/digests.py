@@ -9,6 +9,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from memory import keys
+from orchestrator.model import ChatRef
 
 KEEP_S = 8 * 24 * 3600
 
@@ -23,6 +24,18 @@ class RedisDigestBook:
     async def entries(self, digest_id: str) -> list[tuple[str, int]]:
         raw = await self.redis.get(keys.digest(f"entries:{digest_id}"))
         return [(str(pid), int(version)) for pid, version in json.loads(raw)] if raw else []
+
+    async def showed(self, chat: ChatRef, versions: dict[str, int]) -> None:
+        if versions:
+            name = keys.digest(f"shown:{chat.platform}:{chat.chat}")
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hset(name, mapping=versions)  # type: ignore[arg-type]
+            pipe.expire(name, KEEP_S)
+            await pipe.execute()
+
+    async def shown(self, chat: ChatRef, proposal_id: str) -> int | None:
+        found = await self.redis.hget(keys.digest(f"shown:{chat.platform}:{chat.chat}"), proposal_id)
+        return int(found) if found else None
 
     async def sent(self, date: str) -> bool:
         return bool(await self.redis.exists(keys.digest(f"sent:{date}")))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from memory import keys
+from memory.faults import probe
 
 
 async def alive_workers(redis: Redis) -> int:
@@ -18,6 +19,9 @@ class RedisLiveness:
 
     async def workers(self) -> int:
         return await alive_workers(self.redis)
+
+    async def storage(self) -> str:
+        return await probe(self.redis)
 
     async def record(self, platform: str, ok: bool) -> None:
         key = keys.health(f"fails:{platform}")

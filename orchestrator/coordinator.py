@@ -15,10 +15,10 @@ from orchestrator import commands as cmd
 from orchestrator import policies, words
 from orchestrator.commands import Answer, Click, Command, Inbound
 from orchestrator.core import Core, Outcome
-from orchestrator.errors import BadRequest, Conflict, DeputyError
+from orchestrator.errors import BadRequest, Conflict, DeputyError, StaleVersion
 from orchestrator.handlers import applying, budget, decisions, reminders, tasks, views
 from orchestrator.model import Actor, ChatRef, Verdict
-from orchestrator.outbound import Kind
+from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.core")
 CONFLICT_RETRIES = 10
@@ -99,6 +99,7 @@ class Coordinator:
             outcome = await self._run(words.parse(inbound))
         except DeputyError as err:
             await self.core.say(inbound.chat, Kind.ERROR, str(err), reply_to=inbound.event_id, final=True)
+            await self._current_card(err, inbound.chat)
             return
         except Exception:
             await self._release(key)
@@ -117,6 +118,14 @@ class Coordinator:
             return True
         return await self.core.store.claim(f"refusal:{actor.id}", REFUSAL_EVERY_S)
 
+    async def _current_card(self, err: DeputyError, chat: ChatRef) -> None:
+        """A decision on an outdated card changed nothing: show the card as it is now, to decide on that."""
+        if isinstance(err, StaleVersion) and err.proposal_id:
+            proposal = await self.core.store.get_proposal(err.proposal_id)
+            if proposal is not None:
+                card = Outbound(kind=Kind.CARD, text=proposal.summary, proposal=proposal, task_id=proposal.task_id)
+                await self.core.post(chat, card)
+
     async def _release(self, key: str) -> None:
         """Nothing was committed, so the platform's redelivery (or the operator's retry) must be handled
         rather than deduped away."""
@@ -133,6 +142,7 @@ class Coordinator:
             outcome = await self._run(_pressed(click))
         except DeputyError as err:
             await answer(str(err), True)
+            await self._current_card(err, click.chat)
             return
         except Exception:
             await self._release(key)

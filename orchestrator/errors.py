@@ -52,7 +52,11 @@ class AlreadyDecided(DeputyError):
 
 
 class StaleVersion(DeputyError):
-    pass
+    """`proposal_id`: the bus shows the current card with the refusal."""
+
+    def __init__(self, message: str, *, proposal_id: str = "") -> None:
+        super().__init__(message)
+        self.proposal_id = proposal_id
 
 
 class InvalidTransition(DeputyError):

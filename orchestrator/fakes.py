@@ -188,6 +188,7 @@ class FakeConnector:
 @dataclass
 class InMemoryDigestBook:
     saved: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    versions: dict[tuple[ChatRef, str], int] = field(default_factory=dict)
     sent_days: set[str] = field(default_factory=set)
     position: str = "0"
     started: datetime | None = None
@@ -197,6 +198,12 @@ class InMemoryDigestBook:
 
     async def entries(self, digest_id: str) -> list[tuple[str, int]]:
         return list(self.saved.get(digest_id, []))
+
+    async def showed(self, chat: ChatRef, versions: dict[str, int]) -> None:
+        self.versions.update({(chat, pid): v for pid, v in versions.items()})
+
+    async def shown(self, chat: ChatRef, proposal_id: str) -> int | None:
+        return self.versions.get((chat, proposal_id))
 
     async def sent(self, date: str) -> bool:
         return date in self.sent_days
@@ -237,9 +244,13 @@ class FakeLiveness:
     alive: int = 1
     failing: dict[str, int] = field(default_factory=dict)
     flags: set[str] = field(default_factory=set)
+    fault: str = ""
 
     async def workers(self) -> int:
         return self.alive
+
+    async def storage(self) -> str:
+        return self.fault
 
     async def record(self, platform: str, ok: bool) -> None:
         self.failing[platform] = 0 if ok else self.failing.get(platform, 0) + 1

@@ -121,6 +121,12 @@ class DigestBook(Protocol):
         """The low-risk proposals (id, version) a digest offered under Approve all."""
 
     async def entries(self, digest_id: str) -> list[tuple[str, int]]: ...
+    async def showed(self, chat: ChatRef, versions: dict[str, int]) -> None:
+        """The proposals (id → version) a digest showed in a chat: a typed decision there means that version."""
+
+    async def shown(self, chat: ChatRef, proposal_id: str) -> int | None:
+        """The version of a proposal a chat was last shown by a digest, if any."""
+
     async def sent(self, date: str) -> bool: ...
     async def mark_sent(self, date: str) -> None: ...
     async def cursor(self) -> str:
@@ -152,6 +158,9 @@ class Spend(Protocol):
 
 class Liveness(Protocol):
     async def workers(self) -> int: ...
+    async def storage(self) -> str:
+        """'' while the store takes writes, else why not, in words that say the fix."""
+
     async def record(self, platform: str, ok: bool) -> None:
         """One delivery to a chat platform worked or failed."""
 

@@ -52,6 +52,7 @@ class Scheduler:
     liveness: Liveness
     config: ScheduleConfig
     _no_workers_since: datetime | None = field(default=None, init=False)
+    _storage_fault: str = field(default="", init=False)
 
     @property
     def core(self) -> Core:
@@ -120,6 +121,7 @@ class Scheduler:
             final=True,
         )
         await self.core.post(chat, message)
+        await self.book.showed(chat, {p.id: p.version for p in waiting[:3]})
         if advance:
             await self.book.advance(cursor)
 
@@ -139,13 +141,13 @@ class Scheduler:
     # ---- liveness -----------------------------------------------------------------------------------
 
     async def liveness_pass(self) -> None:
+        if await self._storage():
+            return  # the other checks read and write Redis too
         await self._workers()
         for platform in self.config.platforms:
             failures = await self.liveness.failures(platform)
             if failures >= self.config.failures_to_alert and await self.liveness.flag(f"channel:{platform}", True):
-                await self._alert(
-                    platform, f"⚠️ Deputy can't deliver to {platform}: the last {failures} attempts failed."
-                )
+                await self._alert(platform, f"Deputy can't deliver to {platform}: the last {failures} attempts failed.")
             elif failures == 0 and await self.liveness.flag(f"channel:{platform}", False):
                 await self._alert(platform, f"✅ Deliveries to {platform} work again.", recovered=True)
 
@@ -158,7 +160,19 @@ class Scheduler:
             return
         self._no_workers_since = self._no_workers_since or now
         if now - self._no_workers_since >= self.config.worker_grace and await self.liveness.flag("workers", True):
-            await self._alert("", "⚠️ No Deputy worker has been seen for a minute: tasks wait. Start one: deputy worker")
+            await self._alert("", "No Deputy worker has been seen for a minute: tasks wait. Start one: deputy worker")
+
+    async def _storage(self) -> str:
+        """Redis must take writes (an out-of-memory Redis still answers reads): said once when it stops, once
+        when it works again. Kept in this process, since Redis may not take the alert's flag."""
+        fault = await self.liveness.storage()
+        if fault and not self._storage_fault:
+            text = f"Redis can't take writes: {fault}. New messages are refused for now (the platforms retry them)."
+            await self._alert("console", text)  # the console's messages live in Redis: say it elsewhere
+        elif self._storage_fault and not fault:
+            await self._alert("console", "✅ Redis takes writes again; Deputy carries on.", recovered=True)
+        self._storage_fault = fault
+        return fault
 
     async def _alert(self, failing: str, text: str, *, recovered: bool = False) -> None:
         """To the first configured chat that is not the failing channel; the console stream otherwise."""

@@ -3,6 +3,7 @@ a decision, undo within the window, and edits that make a new version."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from orchestrator import commands as cmd
@@ -15,8 +16,13 @@ from orchestrator.policies import BUDGET_PLAYBOOK
 
 
 async def decide(c: cmd.DecideProposal, core: Core) -> Outcome:
-    """Commit the decision; the presser's short answer is the value, the rest is `AfterDecision`."""
+    """Commit the decision; the presser's short answer is the value, the rest is `AfterDecision`. A decision
+    applies to the version the operator saw: the card's, or for a typed one, what that chat was last shown."""
     proposal = await core.proposal(c.proposal_id)
+    if _same_press(proposal, c):  # the same stored press handled again after a crash: already done
+        return Outcome(f"{'Approved' if c.verdict is Verdict.APPROVE else 'Rejected'} {proposal.id}.")
+    if c.version is None and c.chat != proposal.chat and core.digests is not None:
+        c = replace(c, version=await core.digests.shown(c.chat, proposal.id))
     if c.actor.platform != "policy":
         policies.require_operator(c.actor, core.config.operators, "approve or reject proposals")
     _check_decidable(core, proposal, c)
@@ -43,6 +49,11 @@ async def decide(c: cmd.DecideProposal, core: Core) -> Outcome:
     return Outcome(f"{'Approved' if c.verdict is Verdict.APPROVE else 'Rejected'} {proposal.id}.", then=(after,))
 
 
+def _same_press(proposal: Proposal, c: cmd.DecideProposal) -> bool:
+    d = proposal.decision
+    return d is not None and bool(c.event_id) and d.event_id == c.event_id and d.verdict is c.verdict
+
+
 def _undo_window(core: Core, proposal: Proposal) -> bool:
     return core.config.undo_seconds > 0 and policies.is_undoable(proposal, core.config.policies)
 
@@ -58,8 +69,9 @@ def _check_decidable(core: Core, proposal: Proposal, c: cmd.DecideProposal) -> N
         raise AlreadyDecided(f"Proposal {proposal.id} is {proposal.status.value}. Nothing changed.")
     if c.version is not None and c.version != proposal.version:
         raise StaleVersion(
-            f"That card showed version {c.version} of proposal {proposal.id}; it is now version "
-            f"{proposal.version}. Look at the new card and decide again."
+            f"Proposal {proposal.id} changed since this card (v{c.version}): it is now version {proposal.version} "
+            "— here is the current one. Nothing changed.",
+            proposal_id=proposal.id,
         )
     if c.verdict is Verdict.APPROVE and (blocked := core.blocked(proposal.actions)):
         raise PolicyDenied(f"Can't approve {proposal.id}: {blocked}. You can still /reject {proposal.id}.")

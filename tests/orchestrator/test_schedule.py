@@ -20,6 +20,7 @@ from tests.orchestrator.conftest import BOSS, Core
 from tests.orchestrator.test_coordinator import EMAIL, staged
 
 DIGEST_CHAT, SLACK, TELEGRAM = ChatRef("slack", "C-ops"), ChatRef("slack", "D1"), ChatRef("telegram", "42")
+CONSOLE_CHAT = ChatRef("console", "local")
 RISKY = replace(EMAIL, risk="high", summary="Email the whole list")
 
 
@@ -178,11 +179,31 @@ async def test_failing_channel_alerts_once_elsewhere_and_once_on_recovery(core: 
     await s.tick()
     await s.tick()
     alerts = [(c, m.text) for c, m in sent(core, Kind.ERROR)]
-    assert alerts == [(TELEGRAM, "⚠️ Deputy can't deliver to slack: the last 3 attempts failed.")]
+    assert alerts == [
+        (TELEGRAM, "Deputy can't deliver to slack: the last 3 attempts failed.")
+    ]  # no mark: the channel's
     await live.record("slack", True)
     await s.tick()
     await s.tick()
     assert [(c, m.text) for c, m in sent(core, Kind.NOTICE)] == [(TELEGRAM, "✅ Deliveries to slack work again.")]
+
+
+async def test_redis_refusing_writes_is_said_once_elsewhere_than_the_console_and_once_when_it_works(core: Core) -> None:
+    s = scheduler(core, alert_chats=(CONSOLE_CHAT, SLACK))
+    assert isinstance(s.liveness, FakeLiveness)
+    s.liveness.fault = "Redis is out of memory (maxmemory reached): raise maxmemory or free memory"
+    s.liveness.alive = 0  # the other checks wait while Redis can't write: no worker alert on top
+    for _ in range(3):
+        await s.tick()
+        core.clock.advance(61)
+    [(chat, alert)] = sent(core, Kind.ERROR)
+    assert chat == SLACK and alert.text.startswith("Redis can't take writes: Redis is out of memory")
+    s.liveness.fault, s.liveness.alive = "", 1
+    await s.tick()
+    await s.tick()
+    assert [(c, m.text) for c, m in sent(core, Kind.NOTICE)] == [
+        (SLACK, "✅ Redis takes writes again; Deputy carries on.")
+    ]
 
 
 async def test_no_worker_for_a_minute_alerts_once(core: Core) -> None:
