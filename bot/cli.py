@@ -11,7 +11,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from config.logs import setup_logging
+from config.logs import redact_output, setup_logging
 from config.settings import Settings, load_settings
 from orchestrator.errors import ConfigError
 
@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
+        redact_output(settings)
         setup_logging(settings)
         return int(args.run(args, settings))
     except ConfigError as err:

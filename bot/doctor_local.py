@@ -13,6 +13,7 @@ from bot.checks import Check
 from config.settings import Settings, redact_url
 from connectors.email import EmailConnector, SmtpTarget
 from memory.embedded import executable, running_url
+from memory.faults import probe
 from memory.liveness import alive_workers
 from orchestrator.errors import ConnectorError
 
@@ -28,6 +29,11 @@ async def check_redis(settings: Settings) -> list[Check]:
     client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
     try:
         await client.ping()
+        fault = await probe(client)
+        if fault:  # it answers, but can't take a write: say why and what to change
+            return [
+                Check("Redis", False, f"{redact_url(url)} answers but refuses writes: {fault}{await _sizes(client)}")
+            ]
         checks = [Check("Redis", True, f"reachable at {redact_url(url)}"), await _persistence(client)]
         workers = await alive_workers(client)
         checks.append(
@@ -42,6 +48,18 @@ async def check_redis(settings: Settings) -> list[Check]:
         return [Check("Redis", False, f"can't reach {redact_url(url)} ({err}); check REDIS_URL")]
     finally:
         await client.aclose()
+
+
+async def _sizes(client: Redis) -> str:
+    """What the fix needs to know: memory in use against the limit, and where the AOF is written."""
+    try:
+        memory = await client.info("memory")
+        where = (await client.config_get("dir")).get("dir", "")
+    except RedisError:
+        return ""
+    used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+    cap = f" of maxmemory {limit / 1e6:.1f} MB" if limit else ""
+    return f" (using {used / 1e6:.1f} MB{cap}; its files are in {where})"
 
 
 async def _persistence(client: Redis) -> Check:

@@ -19,7 +19,10 @@ NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 async def fetch(method: str, url: str, **kwargs: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session, session.request(method, url, **kwargs) as r:
-        body = await r.json(content_type=None) if r.content_length != 0 else {}
+        try:
+            body = await r.json(content_type=None) if r.content_length != 0 else {}
+        except ValueError:  # an HTML error page from a proxy or an outage
+            body = {"description": f"it answered {r.status} with no JSON"}
         return r.status, body if isinstance(body, dict) else {}, {k.lower(): v for k, v in r.headers.items()}
 
 

@@ -3,12 +3,14 @@ a filter that masks the configured secrets, so no token, password or signing key
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TextIO
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -80,3 +82,31 @@ def setup_logging(settings: Settings) -> None:
     root.setLevel(os.environ.get("DEPUTY_LOG_LEVEL", "WARNING" if terminal else "INFO").upper())
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class RedactingStream(io.TextIOBase):
+    """stdout/stderr for the CLI: every configured secret printed by any command, error or doctor line (a URL
+    with a token in it, say) comes out as ***."""
+
+    def __init__(self, inner: TextIO, redactor: Redactor) -> None:
+        self.inner, self.redactor = inner, redactor
+
+    def write(self, text: str) -> int:
+        self.inner.write(self.redactor.redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+
+def redact_output(settings: Settings) -> None:
+    redactor = Redactor(secrets_of(settings))
+    if redactor.secrets:
+        sys.stdout = RedactingStream(sys.stdout, redactor)
+        sys.stderr = RedactingStream(sys.stderr, redactor)

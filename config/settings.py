@@ -77,7 +77,8 @@ class Settings(BaseSettings):
         for item in _items(value):
             name, sep, rest = item.partition("=")
             if not sep or not re.fullmatch(r"[A-Za-z0-9_\-]+", name.strip()) or not rest.strip():
-                raise ValueError(f"{item!r} is not name=value (names: letters, digits, - and _)")
+                shown = f"{name.strip()[:40]!r}" if sep else "an entry"  # never the value: it may be a secret
+                raise ValueError(f"{shown} is not name=value (names: letters, digits, - and _)")
         return value
 
     @field_validator("llm_prices")
@@ -192,17 +193,32 @@ def describe(err: ValidationError) -> str:
     return f"configuration error: {prefix}{message}{_echo(loc, first.get('input'))}"
 
 
+HOLDS_SECRETS = frozenset({"hooks", "webhooks"})
+"""Settings whose values carry secrets (hook keys, webhook URLs with tokens in them): never echoed."""
+
+
 def _echo(loc: tuple[Any, ...], value: Any) -> str:
-    """The offending value, unless it is a secret; credentials inside a URL are masked."""
-    field = Settings.model_fields.get(str(loc[0])) if loc else None
-    if value is None or isinstance(value, dict) or (field and "SecretStr" in str(field.annotation)):
+    """The offending value, unless it is or holds a secret; credentials inside a URL are masked."""
+    name, field = _field(loc)
+    if value is None or isinstance(value, dict) or name in HOLDS_SECRETS:
+        return ""
+    if field and "SecretStr" in str(field.annotation):
         return ""
     return f" (got {redact_url(str(value))!r})"
+
+
+def _field(loc: tuple[Any, ...]) -> tuple[str, Any]:
+    """A validation error's field, whether pydantic names it by the field or by its environment variable."""
+    key = str(loc[0]) if loc else ""
+    for name, field in Settings.model_fields.items():
+        if key in (name, field.validation_alias):
+            return name, field
+    return key, None
 
 
 def _env_name(loc: tuple[Any, ...]) -> str:
     if not loc:
         return ""
-    field = Settings.model_fields.get(str(loc[0]))
+    _, field = _field(loc)
     alias = field.validation_alias if field else None
     return str(alias) if isinstance(alias, str) else str(loc[0])
