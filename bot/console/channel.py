@@ -1,5 +1,6 @@
 """`deputy chat`: the console channel. At a terminal it is a REPL (line editing and history with readline); with
-piped input it sends one message per line, waits for each one's final reply (60 s in all at most), and exits 0.
+piped input it sends one message per line, waits for each one's reply for now (an approval held in its undo window
+is one: the script may /undo it next), then for the outcomes still coming (60 s in all at most), and exits 0.
 Replies come back through the console's Redis Stream, the same way a worker in another process sends them."""
 
 from __future__ import annotations
@@ -37,25 +38,39 @@ def console_actor() -> Actor:
 
 
 class Replies:
-    """What piped input waits for: the final reply to each line it sent."""
+    """What piped input waits for. A line is settled by a reply that ends its wait (`settles`; entries written before
+    that field existed have `final` only); an approval held in its undo window settles its line while the outcome
+    is still coming, and a final message about that proposal (sent, failed, undone) is the outcome."""
 
     def __init__(self) -> None:
         self.awaiting: set[str] = set()
+        """Inbound events sent from here whose reply for now has not arrived."""
+        self.outcomes: set[str] = set()
+        """Proposals whose approval settled a line while their outcome is still coming."""
         self.changed = asyncio.Event()
 
     def expect(self, event_id: str) -> None:
         self.awaiting.add(event_id)
 
     def saw(self, fields: dict[str, str]) -> None:
-        if fields.get("final") == "1" and fields.get("reply_to") in self.awaiting:
-            self.awaiting.discard(fields["reply_to"])
-            self.changed.set()
+        final, proposal = fields.get("final") == "1", fields.get("proposal", "")
+        if final:
+            self.outcomes.discard(proposal)
+        reply_to = fields.get("reply_to", "")
+        if reply_to in self.awaiting and fields.get("settles", fields.get("final")) == "1":
+            self.awaiting.discard(reply_to)
+            if not final and proposal:
+                self.outcomes.add(proposal)
+        self.changed.set()
 
     def replied(self) -> bool:
         return not self.awaiting
 
+    def quiet(self) -> bool:
+        return not self.awaiting and not self.outcomes
+
     def waiting(self) -> int:
-        return len(self.awaiting)
+        return len(self.awaiting) + len(self.outcomes)
 
     async def wait_until(self, done: Callable[[], bool], deadline: float) -> bool:
         while not done() and time.monotonic() < deadline:
@@ -114,7 +129,7 @@ async def run_piped(console: Console, lines: list[str]) -> int:
             console.screen.show(f"{PROMPT}{line}")
             await console.send(line)
             await replies.wait_until(replies.replied, deadline)
-        if not await replies.wait_until(replies.replied, deadline):
+        if not await replies.wait_until(replies.quiet, deadline):
             waiting = replies.waiting()
             console.screen.show(
                 f"(gave up waiting after {PIPED_WAIT_S:.0f} s for {waiting} repl"

@@ -1,15 +1,22 @@
-"""The console's parts without a terminal: cleaning typed lines, where text lands."""
+"""The console's parts without a terminal: cleaning typed lines, what settles a piped line, where text lands."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
+from bot.console.channel import Replies
+from bot.console.outbound import settles
 from bot.console.prompt import PROMPT, PromptState, clean
 from bot.console.screen import Screen
+from orchestrator.model import Proposal, ProposalStatus
+from orchestrator.outbound import Kind, Outbound
+from tests.bot.cards import proposal as a_proposal
 from tests.e2e.terminal import COLUMNS, Vt100
 
 
@@ -30,6 +37,60 @@ from tests.e2e.terminal import COLUMNS, Vt100
 )
 def test_clean_leaves_only_text(typed: str, text: str) -> None:
     assert clean(typed) == text
+
+
+def held_proposal() -> Proposal:
+    proposal = a_proposal()
+    proposal.status, proposal.hold_until = ProposalStatus.APPROVED, datetime(2026, 1, 1, tzinfo=UTC)
+    return proposal
+
+
+def test_a_final_reply_or_an_approval_held_for_undo_settles_its_line() -> None:
+    approved = a_proposal()
+    approved.status = ProposalStatus.APPROVED
+    message = Outbound(kind=Kind.OUTCOME, text="Approved", reply_to="e1")
+    assert settles(replace(message, final=True))
+    assert settles(replace(message, proposal=held_proposal()))
+    assert not settles(replace(message, proposal=approved))  # applying now: the outcome is the reply
+    assert not settles(Outbound(kind=Kind.PROGRESS, text="Drafting…", reply_to="e1"))
+
+
+def entry(
+    *, reply_to: str = "", final: bool = False, settles: bool | None = None, proposal: str = ""
+) -> dict[str, str]:
+    fields = {"reply_to": reply_to, "final": "1" if final else "0", "proposal": proposal, "text": "…"}
+    return fields if settles is None else {**fields, "settles": "1" if settles else "0"}
+
+
+def test_an_approval_held_for_undo_settles_the_line_and_its_outcome_is_still_awaited() -> None:
+    replies = Replies()
+    replies.expect("approve")
+    replies.saw(entry(reply_to="approve", settles=False))
+    assert not replies.replied()
+    replies.saw(entry(reply_to="approve", settles=True, proposal="p1"))  # "sending in 20 s. /undo p1 to cancel."
+    assert replies.replied() and not replies.quiet()
+    replies.expect("undo")
+    replies.saw(entry(reply_to="undo", final=True, settles=True, proposal="p1"))  # "Undone: p1 …"
+    assert replies.quiet()
+
+
+def test_the_outcome_after_the_window_ends_the_wait() -> None:
+    replies = Replies()
+    replies.expect("approve")
+    replies.saw(entry(reply_to="approve", settles=True, proposal="p1"))
+    replies.saw(entry(reply_to="other", final=True, settles=True, proposal="p2"))
+    assert replies.waiting() == 1
+    replies.saw(entry(reply_to="approve", final=True, settles=True, proposal="p1"))  # "Done: Sent to …"
+    assert replies.quiet()
+
+
+def test_entries_written_before_settles_existed_settle_on_final() -> None:
+    replies = Replies()
+    replies.expect("e1")
+    replies.saw(entry(reply_to="e1", proposal="p1"))
+    assert not replies.replied()
+    replies.saw(entry(reply_to="e1", final=True, proposal="p1"))
+    assert replies.quiet()
 
 
 class Terminal(io.StringIO):

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from redis import Redis
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from agents.queue import apply_job_id
 from config.wiring import Runtime
-from tests.conftest import Smtp, Workers, deputy
+from tests.conftest import Smtp, Workers, deputy, wait_for
 from tests.e2e.helpers import converse, proposal_id
 
 
@@ -110,3 +115,39 @@ async def test_permanent_smtp_refusal_fails_once_and_says_why(runtime: Runtime, 
     assert proposal and proposal.actions[0].status.value == "failed"
     assert [e.type for _, e in await runtime.ledger.read()].count("ActionFailed") == 1
     assert smtp.messages == []
+
+
+def held_send_ran(env: dict[str, str], pid: str) -> bool:
+    """The apply job held for the undo window has run (it finds the proposal undone, or sends)."""
+    with Redis.from_url(env["REDIS_URL"]) as connection:
+        if not Job.exists(apply_job_id(pid), connection=connection):
+            return False
+        job = Job.fetch(apply_job_id(pid), connection=connection, serializer=JSONSerializer)
+        return job.get_status() is JobStatus.FINISHED
+
+
+def test_a_script_can_undo_what_it_approved(env: dict[str, str], tmp_path: Path, workers: Workers, smtp: Smtp) -> None:
+    env = {**env, "DEPUTY_UNDO_SECONDS": "5"}
+    workers.start(DEPUTY_UNDO_SECONDS="5")
+    pid = proposal_id(deputy("chat", env=env, cwd=tmp_path, stdin="email jane@acme.com about invoice 42\n").stdout)
+    result = deputy("chat", env=env, cwd=tmp_path, stdin=f"/approve {pid}\n/undo {pid}\n")
+    assert result.returncode == 0, result.stderr
+    assert f"sending in 5 s. /undo {pid} to cancel." in result.stdout
+    assert f"Undone: {pid} was cancelled by you before it ran. Nothing was sent." in result.stdout
+    wait_for(lambda: held_send_ran(env, pid), 30, "the end of the undo window")
+    assert smtp.messages == []
+
+
+def test_a_script_goes_on_in_the_undo_window_and_its_output_ends_with_the_outcome(
+    env: dict[str, str], tmp_path: Path, workers: Workers, smtp: Smtp
+) -> None:
+    env = {**env, "DEPUTY_UNDO_SECONDS": "2"}
+    workers.start(DEPUTY_UNDO_SECONDS="2")
+    pid = proposal_id(deputy("chat", env=env, cwd=tmp_path, stdin="email jane@acme.com about invoice 42\n").stdout)
+    result = deputy("chat", env=env, cwd=tmp_path, stdin=f"/approve {pid}\n/status\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Done: Sent to" in out, out
+    held, status, sent = out.index(f"/undo {pid} to cancel"), out.index("Running tasks"), out.index("Done: Sent to")
+    assert held < status < sent  # /status ran while the email was held; the script's output still shows it sent
+    assert len(smtp.messages) == 1
