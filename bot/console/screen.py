@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from typing import TextIO
 
-from bot.console.prompt import NO_PROMPT, PROMPT, Prompt, PromptState
+from bot.console.prompt import NO_PROMPT, PROMPT, Prompt, PromptState, clean
 
 CLEAR_LINE = "\r\x1b[K"
 UP = "\x1b[A"
@@ -21,6 +21,7 @@ class Screen:
         """The task whose progress line was the last thing printed, and how many lines had been entered then."""
 
     def show(self, text: str, *, progress_of: str | None = None) -> None:
+        text = printable(text)
         with self.prompt.hold() as state:
             shown = state.typed is not None
             replace = self._replaces(progress_of, state)
@@ -35,6 +36,12 @@ class Screen:
         if progress_of is None or self.progress != (progress_of, state.entered):
             return False
         return state.typed is None or _one_row(PROMPT + state.typed)
+
+
+def printable(text: str) -> str:
+    """Text as the terminal may show it: a drafted email or a webhook's body can carry escape sequences that would
+    move the cursor over other lines, retitle the window or write to the clipboard."""
+    return "\n".join(clean(line) for line in text.split("\n"))
 
 
 def _erase(*, shown: bool, replace: bool) -> str:

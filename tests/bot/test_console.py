@@ -178,3 +178,9 @@ def test_output_that_is_not_a_terminal_gets_plain_lines() -> None:
     screen.show("… [t1] On it…", progress_of="t1")
     screen.show("… [t1] Drafting…", progress_of="t1")
     assert out.getvalue() == "… [t1] On it…\n… [t1] Drafting…\n"
+
+
+def test_escape_sequences_in_a_message_do_not_reach_the_terminal() -> None:
+    out = io.StringIO()
+    Screen(out).show("│ subject: Hi\x1b]52;c;ZXZpbA==\x07\n│   Jane,\x1b[2A\x1b[2K\r approved\tby you")
+    assert out.getvalue() == "│ subject: Hi\n│   Jane, approved\tby you\n"
