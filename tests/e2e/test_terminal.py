@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import termios
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,8 +53,12 @@ def test_repl_answers_typed_lines_and_stops_on_ctrl_c(
     shown = chat.read_until("/help                             this list")
     shown = chat.read_more(0.5)[len(shown) - 200 :]
     assert "deputy> deputy>" not in shown.replace("\x1b[K", "").replace("\r", "")  # an instant reply: one prompt
+    chat.type(b"half a li")
+    chat.shows("deputy> half a li")
     chat.process.send_signal(signal.SIGINT)  # what Ctrl-C delivers; nothing may wait for another Enter
     assert chat.wait() in (0, 130)
+    modes = termios.tcgetattr(chat.fd)[3]
+    assert modes & termios.ECHO and modes & termios.ICANON  # the terminal is given back as readline found it
 
 
 async def test_up_arrow_recalls_the_last_line_and_enter_sends_it_again(
