@@ -48,7 +48,7 @@ def _erase(*, shown: bool, replace: bool) -> str:
     """From the cursor (on the prompt's row when it is shown, else at the start of an empty row): clear the prompt,
     then the progress line above it when it is to be replaced."""
     if shown:
-        return CLEAR_LINE + (UP + "\x1b[K" if replace else "")
+        return CLEAR_LINE + (UP + CLEAR_LINE if replace else "")
     return UP + CLEAR_LINE if replace else ""
 
 
