@@ -1,28 +1,32 @@
-"""`deputy chat`: the console channel. In a terminal it is a REPL; with piped input it sends one message per
-line, waits for each one's final reply (60 s in all at most), and exits 0. Replies come back through the
-console's Redis Stream, the same way a worker in another process sends them."""
+"""`deputy chat`: the console channel. At a terminal it is a REPL (line editing and history with readline); with
+piped input it sends one message per line, waits for each one's reply for now (an approval held in its undo window
+is one: the script may /undo it next), then for the outcomes still coming (60 s in all at most), and exits 0.
+Replies come back through the console's Redis Stream, the same way a worker in another process sends them."""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
 import sys
-import threading
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from redis.asyncio import Redis
 
+from bot.console.prompt import NO_PROMPT, PROMPT, QUIT, clean, default_history, open_reader
+from bot.console.screen import Screen
 from memory import keys
 from memory.streams import newest_id, read_after
 from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.model import Actor, ChatRef
+from orchestrator.outbound import Kind
 
 CHAT = ChatRef("console", "local")
 PIPED_WAIT_S = 60.0
-PROMPT = "deputy> "
 LISTEN_BLOCK_MS = 200
 
 
@@ -34,24 +38,67 @@ def console_actor() -> Actor:
     return Actor("console", user, "you")
 
 
+class Replies:
+    """What piped input waits for. A line is settled by a reply that ends its wait (`settles`; entries written before
+    that field existed have `final` only); an approval held in its undo window settles its line while the outcome
+    is still coming, and a final message about that proposal (sent, failed, undone) is the outcome."""
+
+    def __init__(self) -> None:
+        self.awaiting: set[str] = set()
+        """Inbound events sent from here whose reply for now has not arrived."""
+        self.outcomes: set[str] = set()
+        """Proposals whose approval settled a line while their outcome is still coming."""
+        self.changed = asyncio.Event()
+
+    def expect(self, event_id: str) -> None:
+        self.awaiting.add(event_id)
+
+    def saw(self, fields: dict[str, str]) -> None:
+        final, proposal = fields.get("final") == "1", fields.get("proposal", "")
+        if final:
+            self.outcomes.discard(proposal)
+        reply_to = fields.get("reply_to", "")
+        if reply_to in self.awaiting and fields.get("settles", fields.get("final")) == "1":
+            self.awaiting.discard(reply_to)
+            if not final and proposal:
+                self.outcomes.add(proposal)
+        self.changed.set()
+
+    def replied(self) -> bool:
+        return not self.awaiting
+
+    def quiet(self) -> bool:
+        return not self.awaiting and not self.outcomes
+
+    def waiting(self) -> int:
+        return len(self.awaiting) + len(self.outcomes)
+
+    async def wait_until(self, done: Callable[[], bool], deadline: float) -> bool:
+        while not done() and time.monotonic() < deadline:
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+        return done()
+
+
 class Console:
     def __init__(self, redis: Redis, coordinator: Coordinator, *, out: TextIO = sys.stdout) -> None:
         self.redis, self.coordinator, self.out = redis, coordinator, out
+        self.screen = Screen(out)
+        self.replies = Replies()
         self.actor = console_actor()
-        self.awaiting: set[str] = set()
-        self.changed = asyncio.Event()
         self.stream = keys.console(CHAT.chat)
         self.last_id = "$"
         self.closing = asyncio.Event()
-        self.prompting = False
-        self.prompt_drawn = False  # a message redrew the prompt since the operator last pressed Enter
 
     async def start(self) -> None:
         self.last_id = await newest_id(self.redis, self.stream) or "0-0"
 
     async def send(self, text: str) -> None:
         event_id = f"console-{uuid.uuid4().hex}"
-        self.awaiting.add(event_id)
+        self.replies.expect(event_id)
         await self.coordinator.receive(Inbound(actor=self.actor, chat=CHAT, text=text, event_id=event_id))
 
     async def listen(self) -> None:
@@ -62,23 +109,9 @@ class Console:
                 self.show(fields)
 
     def show(self, fields: dict[str, str]) -> None:
-        if self.prompting:  # clear the prompt line, print, then draw the prompt again
-            print(f"\r\x1b[K{fields['text']}\n{PROMPT}", end="", file=self.out, flush=True)
-            self.prompt_drawn = True
-        else:
-            print(fields["text"], file=self.out, flush=True)
-        if fields.get("final") == "1" and fields.get("reply_to") in self.awaiting:
-            self.awaiting.discard(fields["reply_to"])
-            self.changed.set()
-
-    async def settled(self, deadline: float) -> bool:
-        while self.awaiting and time.monotonic() < deadline:
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), timeout=max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                break
-        return not self.awaiting
+        progress_of = (fields.get("task") or None) if fields.get("kind") == Kind.PROGRESS else None
+        self.screen.show(fields["text"], progress_of=progress_of)
+        self.replies.saw(fields)
 
 
 async def stop(console: Console, task: asyncio.Task[None]) -> None:
@@ -89,57 +122,39 @@ async def stop(console: Console, task: asyncio.Task[None]) -> None:
 async def run_piped(console: Console, lines: list[str]) -> int:
     await console.start()
     listener = asyncio.create_task(console.listen())
-    deadline = time.monotonic() + PIPED_WAIT_S
+    deadline, replies = time.monotonic() + PIPED_WAIT_S, console.replies
     try:
-        for line in (raw.rstrip("\n") for raw in lines):
+        for line in (clean(raw.rstrip("\n")) for raw in lines):
             if not line.strip():
                 continue
-            print(f"{PROMPT}{line}", file=console.out, flush=True)
+            console.screen.show(f"{PROMPT}{line}")
             await console.send(line)
-            await console.settled(deadline)
-        if not await console.settled(deadline):
-            print(
-                f"(gave up waiting after {PIPED_WAIT_S:.0f} s for {len(console.awaiting)} repl"
-                f"{'y' if len(console.awaiting) == 1 else 'ies'}; see 'deputy ledger')",
-                file=console.out,
+            await replies.wait_until(replies.replied, deadline)
+        if not await replies.wait_until(replies.quiet, deadline):
+            waiting = replies.waiting()
+            console.screen.show(
+                f"(gave up waiting after {PIPED_WAIT_S:.0f} s for {waiting} repl"
+                f"{'y' if waiting == 1 else 'ies'}; see 'deputy ledger')"
             )
     finally:
         await stop(console, listener)
     return 0
 
 
-def stdin_lines() -> asyncio.Queue[str | None]:
-    """Lines typed at the terminal, None at end of input. A daemon thread reads them: a blocked `input()`
-    in asyncio's executor would keep Ctrl-C from stopping Deputy until Enter is pressed."""
-    loop = asyncio.get_running_loop()
-    lines: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def read() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(lines.put_nowait, line.rstrip("\n"))
-        loop.call_soon_threadsafe(lines.put_nowait, None)
-
-    threading.Thread(target=read, name="deputy-stdin", daemon=True).start()
-    return lines
-
-
-async def run_interactive(console: Console) -> int:
+async def run_interactive(console: Console, *, history: Path | None = None) -> int:
+    """`history` is the readline history file; by default `console_history` in the configured data dir."""
     await console.start()
-    print("Deputy console — type a request, or /help. Ctrl-D to leave.", file=console.out, flush=True)
+    console.screen.show("Deputy console — type a request, or /help. Ctrl-D to leave.")
     listener = asyncio.create_task(console.listen())
-    lines = stdin_lines()
-    console.prompting = True
+    reader = open_reader(console.out, history or default_history())
+    console.screen.prompt = reader
     try:
-        while True:
-            if not console.prompt_drawn:  # an instant reply (/status) has already drawn it
-                print(PROMPT, end="", file=console.out, flush=True)
-            line = await lines.get()
-            console.prompt_drawn = False
-            if line is None or line.strip() in ("/quit", "/exit"):
-                return 0
+        while (line := await reader.line()) is not None and line.strip() not in QUIT:
             if line.strip():
                 await console.send(line)
+        return 0
     finally:
-        console.prompting = False
+        console.screen.prompt = NO_PROMPT
+        reader.close()
         print(file=console.out)
         await stop(console, listener)

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 
 from bot.console.render import render
 from memory import keys
-from orchestrator.model import ChatRef
+from orchestrator.model import ChatRef, ProposalStatus
 from orchestrator.outbound import Outbound
 
 MAXLEN = 10_000
@@ -31,8 +31,17 @@ class ConsoleOutbox:
             "kind": message.kind.value,
             "reply_to": message.reply_to or "",
             "final": "1" if message.final else "0",
+            "settles": "1" if settles(message) else "0",
             "task": message.task_id or "",
             "ref": ref,
             "proposal": message.proposal.id if message.proposal else "",
         }
         await self.redis.xadd(keys.console(chat.chat), fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]
+
+
+def settles(message: Outbound) -> bool:
+    """Whether this reply ends its sender's wait: nothing more is coming for it, or what comes next can still be
+    stopped. An approval held in its undo window is that moment: a script may /undo it next."""
+    proposal = message.proposal
+    held = proposal is not None and proposal.status is ProposalStatus.APPROVED and proposal.hold_until is not None
+    return message.final or held

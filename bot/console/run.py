@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from bot.console.channel import Console, run_interactive, run_piped
+from bot.console.prompt import HISTORY_FILE
 from config.settings import Settings
 from config.wiring import build_runtime
 from memory.liveness import alive_workers
@@ -22,7 +23,7 @@ async def run_chat(settings: Settings) -> int:
             )
         console = Console(runtime.redis, runtime.coordinator)
         if sys.stdin.isatty():
-            return await run_interactive(console)
+            return await run_interactive(console, history=settings.data_dir / HISTORY_FILE)
         return await run_piped(console, sys.stdin.readlines())
     finally:
         await runtime.close()

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import codecs
+import os
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
+from subprocess import PIPE
 
+from redis import Redis
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from agents.queue import apply_job_id
 from config.wiring import Runtime
-from tests.conftest import Smtp, Workers, deputy
+from tests.conftest import Smtp, Workers, deputy, wait_for
 from tests.e2e.helpers import converse, proposal_id
 
 
@@ -109,4 +121,67 @@ async def test_permanent_smtp_refusal_fails_once_and_says_why(runtime: Runtime, 
     proposal = await runtime.store.get_proposal(pid)
     assert proposal and proposal.actions[0].status.value == "failed"
     assert [e.type for _, e in await runtime.ledger.read()].count("ActionFailed") == 1
+    assert smtp.messages == []
+
+
+def held_send_ran(env: dict[str, str], pid: str) -> bool:
+    """The apply job held for the undo window has run (it finds the proposal undone, or sends)."""
+    with Redis.from_url(env["REDIS_URL"]) as connection:
+        if not Job.exists(apply_job_id(pid), connection=connection):
+            return False
+        job = Job.fetch(apply_job_id(pid), connection=connection, serializer=JSONSerializer)
+        return job.get_status() is JobStatus.FINISHED
+
+
+def email_proposal(env: dict[str, str], cwd: Path) -> str:
+    return proposal_id(deputy("chat", env=env, cwd=cwd, stdin="email jane@acme.com about invoice 42\n").stdout)
+
+
+def test_a_script_can_undo_what_it_approved(env: dict[str, str], tmp_path: Path, workers: Workers, smtp: Smtp) -> None:
+    env = {**env, "DEPUTY_UNDO_SECONDS": "5"}
+    workers.start(DEPUTY_UNDO_SECONDS="5")
+    pid = email_proposal(env, tmp_path)
+    result = deputy("chat", env=env, cwd=tmp_path, stdin=f"/approve {pid}\n/undo {pid}\n")
+    assert result.returncode == 0, result.stderr
+    assert f"sending in 5 s. /undo {pid} to cancel." in result.stdout
+    assert f"Undone: {pid} was cancelled by you before it ran. Nothing was sent." in result.stdout
+    assert "gave up waiting" not in result.stdout
+    wait_for(lambda: held_send_ran(env, pid), 30, "the end of the undo window")
+    assert smtp.messages == []
+
+
+def read_until(process: subprocess.Popen[str], needle: str, timeout: float = 15) -> str:
+    """What a running `deputy chat` has printed, once it has printed `needle`."""
+    assert process.stdout is not None
+    seen, deadline, decoder = "", time.monotonic() + timeout, codecs.getincrementaldecoder("utf-8")()
+    while needle not in seen:
+        assert time.monotonic() < deadline, f"never saw {needle!r} in:\n{seen}"
+        if select.select([process.stdout], [], [], 0.2)[0]:
+            seen += decoder.decode(os.read(process.stdout.fileno(), 65536))
+    return seen
+
+
+def test_a_script_goes_on_in_the_undo_window_and_at_the_end_waits_for_the_outcome(
+    env: dict[str, str], tmp_path: Path, workers: Workers, smtp: Smtp
+) -> None:
+    env = {**env, "DEPUTY_UNDO_SECONDS": "20"}
+    workers.start(DEPUTY_UNDO_SECONDS="20")
+    pid = email_proposal(env, tmp_path)
+    script = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat"], env=env, cwd=tmp_path, text=True, stdin=PIPE, stdout=PIPE
+    )
+    try:
+        assert script.stdin is not None
+        script.stdin.write(f"/approve {pid}\n/status\n")
+        script.stdin.close()
+        shown = read_until(script, "Running tasks")  # the next line ran while the email is held
+        assert deputy("chat", env=env, cwd=tmp_path, stdin=f"/undo {pid}\n").returncode == 0  # from another console
+        assert script.wait(30) == 0
+        assert script.stdout is not None
+        shown += script.stdout.read()
+    finally:
+        if script.poll() is None:
+            script.kill()
+    assert shown.index(f"/undo {pid} to cancel") < shown.index("Running tasks") < shown.index(f"Undone: {pid}")
+    assert "gave up waiting" not in shown
     assert smtp.messages == []
