@@ -101,6 +101,15 @@ class RedactingStream(io.TextIOBase):
     def isatty(self) -> bool:
         return self.inner.isatty()
 
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        """input() reads these to use readline at a terminal."""
+        return self.inner.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self.inner.errors
+
     def fileno(self) -> int:
         return self.inner.fileno()
 
