@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 _RESERVE = """
 local t = redis.call('TIME')
@@ -20,8 +21,12 @@ return at - now
 
 
 async def pace(redis: Redis, chat_key: str, interval_s: float) -> float:
-    """Wait for this chat's next slot; returns the seconds waited."""
-    wait_ms = int(await redis.eval(_RESERVE, 1, f"deputy:pace:{chat_key}", int(interval_s * 1000)))
+    """Wait for this chat's next slot; returns the seconds waited. Pacing is a courtesy: when Redis can't keep
+    the slot (down, out of memory), the message goes now — an alert about Redis itself must still get out."""
+    try:
+        wait_ms = int(await redis.eval(_RESERVE, 1, f"deputy:pace:{chat_key}", int(interval_s * 1000)))
+    except (RedisError, OSError):
+        return 0.0
     if wait_ms > 0:
         await asyncio.sleep(wait_ms / 1000)
     return wait_ms / 1000

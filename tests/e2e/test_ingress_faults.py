@@ -1,0 +1,206 @@
+"""Nothing acknowledged is lost, whatever Redis does: killed and restarted mid-traffic, out of memory, out of
+disk. Real Slack requests (signed) against Deputy's web app, a real redis-server with the embedded
+configuration (AOF, `appendfsync always`) that the test kills, fills and restarts; a delivery Slack was
+answered 200 for always becomes a task, and one it was refused (5xx) becomes one when Slack sends it again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from redis import Redis
+
+from config.wiring import Runtime
+from memory.embedded import executable, free_port, ping
+from tests.conftest import eventually, wait_for
+from tests.e2e.helpers import web_deputy
+from tests.fakes import slack_api as slack
+from tests.fakes.slack_api import FakeSlack
+
+pytestmark = pytest.mark.soak
+
+
+class Server:
+    """A redis-server on a fixed port and data dir, so it can be killed and started again where it was."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.port = directory, free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, *, file_limit: int = 0) -> None:
+        def limit() -> None:  # a "disk" this small: the AOF can't grow past it
+            if file_limit:
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory), "--save", ""]
+        args += ["--appendonly", "yes", "--appendfsync", "always", "--logfile", "redis.log"]
+        self.process = subprocess.Popen([executable(), *args], preexec_fn=limit)
+        wait_for(lambda: ping(self.url), 15, "redis-server")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    started = Server(tmp_path / "redis")
+    started.directory.mkdir()
+    started.start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    runner = await slack.start(fake)
+    yield fake
+    await runner.cleanup()
+
+
+@pytest.fixture
+def fault_env(env: dict[str, str], server: Server, api: FakeSlack) -> dict[str, str]:
+    return {
+        **env,
+        "REDIS_URL": server.url,
+        "SLACK_BOT_TOKEN": slack.BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": slack.SIGNING_SECRET,
+        "DEPUTY_SLACK_API_URL": api.base,
+        "DEPUTY_OPERATORS": f"slack:{slack.OPERATOR}",
+        "DEPUTY_DIGEST_CHANNEL": "slack:C0OPS",
+    }
+
+
+def events(n: int) -> list[dict[str, Any]]:
+    """Operator DMs, each in its own chat (no chat's pacing slows another)."""
+    return [slack.event(text=f"email jane@acme.com about invoice {i}", channel=f"D{i:06d}") for i in range(n)]
+
+
+async def post(http: aiohttp.ClientSession, port: int, payload: dict[str, Any]) -> tuple[int, str]:
+    body, kind = slack.as_json(payload)
+    headers = {**slack.signed(body), "Content-Type": kind}
+    try:
+        async with http.post(f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers) as response:
+            return response.status, await response.text()
+    except aiohttp.ClientError as err:
+        return 0, str(err)
+
+
+async def tasks_by_event(runtime: Runtime) -> dict[str, int]:
+    """How many tasks each Slack event became, from the ledger (every task's first event)."""
+    counts: dict[str, int] = {}
+    for _, event in await runtime.ledger.read(count=100_000):
+        if event.type == "TaskSubmitted":
+            task = await runtime.store.get_task(event.task_id)
+            assert task is not None
+            counts[task.event_id] = counts.get(task.event_id, 0) + 1
+    return counts
+
+
+async def resend_refused(
+    http: aiohttp.ClientSession, port: int, sent: list[dict[str, Any]], statuses: list[int]
+) -> None:
+    """Slack sends again what was not answered 2xx (it retries 5xx and timeouts)."""
+    for payload, status in zip(sent, statuses, strict=True):
+        if status != 200:
+            for _ in range(40):
+                if (await post(http, port, payload))[0] == 200:
+                    break
+                await asyncio.sleep(0.25)
+
+
+async def settled(runtime: Runtime, sent: list[dict[str, Any]]) -> dict[str, int]:
+    wanted = {p["event_id"] for p in sent}
+
+    async def all_there() -> dict[str, int] | None:
+        try:
+            counts = await tasks_by_event(runtime)
+        except Exception:
+            return None
+        return counts if wanted <= set(counts) else None
+
+    result: dict[str, int] = await eventually(all_there, 60, "a task for every event")
+    return result
+
+
+async def test_redis_killed_and_restarted_mid_traffic_loses_nothing_acknowledged(
+    fault_env: dict[str, str], server: Server
+) -> None:
+    sent = events(90)
+    async with web_deputy(fault_env) as (runtime, port), aiohttp.ClientSession() as http:
+        statuses: list[int] = []
+        for i, payload in enumerate(sent):
+            if i == 30:
+                server.kill()
+            if i == 45:
+                server.start()
+            statuses.append((await post(http, port, payload))[0])
+            await asyncio.sleep(0.01)
+        acknowledged = {p["event_id"] for p, s in zip(sent, statuses, strict=True) if s == 200}
+        assert set(statuses) <= {200, 503} and 503 in statuses and len(acknowledged) >= 60
+        counts = await settled(runtime, [p for p in sent if p["event_id"] in acknowledged])
+        await resend_refused(http, port, sent, statuses)
+        counts = await settled(runtime, sent)
+        assert all(counts[p["event_id"]] == 1 for p in sent)  # every event one task, none twice
+
+
+async def test_out_of_memory_refuses_with_the_reason_says_so_and_loses_nothing(
+    fault_env: dict[str, str], server: Server, api: FakeSlack
+) -> None:
+    sent = events(20)
+    async with web_deputy(fault_env) as (runtime, port), aiohttp.ClientSession() as http:
+        first = [(await post(http, port, p))[0] for p in sent[:10]]
+        with Redis.from_url(server.url) as client:
+            client.config_set("maxmemory", "1")
+            refused = [await post(http, port, p) for p in sent[10:]]
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                ready = (response.status, await response.json())
+            await runtime.scheduler.tick()
+            client.config_set("maxmemory", "0")
+        assert first == [200] * 10
+        assert all(status == 503 and "out of memory" in text for status, text in refused)
+        assert ready[0] == 503 and "out of memory" in ready[1]["reason"] and "maxmemory" in ready[1]["reason"]
+        alerts = [c for c in api.sent("chat.postMessage") if "Redis can't take writes" in c.text]
+        assert len(alerts) == 1 and alerts[0].params["channel"] == "C0OPS"
+        await resend_refused(http, port, sent, [*first, *(s for s, _ in refused)])
+        counts = await settled(runtime, sent)
+        assert all(counts[p["event_id"]] == 1 for p in sent)
+
+
+async def test_a_full_disk_stops_redis_and_nothing_acknowledged_is_lost(
+    fault_env: dict[str, str], server: Server
+) -> None:
+    server.stop()
+    server.start(file_limit=64_000)
+    sent = events(60)
+    async with web_deputy(fault_env) as (runtime, port), aiohttp.ClientSession() as http:
+        statuses = [(await post(http, port, p))[0] for p in sent]
+        assert 200 in statuses and set(statuses[statuses.index(200) :]) - {200} <= {503}
+        assert server.process is not None and server.process.poll() is not None  # it could not write: it stopped
+        log = (server.directory / "redis.log").read_text()
+        assert "AOF" in log
+        os.remove(server.directory / "redis.log")
+        server.start()  # space was freed
+        await resend_refused(http, port, sent, statuses)
+        counts = await settled(runtime, sent)
+        assert all(counts[p["event_id"]] == 1 for p in sent)
