@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
 
 from config.settings import Settings
 from config.wiring import build_runtime
-from memory import codec
+from memory import codec, keys
 from memory.codec import load_record
+from memory.ledger import RedisLedger
 from orchestrator.errors import ConfigError
 from orchestrator.model import Proposal, Task
 from orchestrator.replay import Rebuilt, differences, fold
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+SCAN_COUNT = 5000
+"""Keys per SCAN step when finding the stored records; the records of each step come back in one pipeline."""
 
 
 def since_id(since: str | None, now: datetime | None = None) -> str:
@@ -63,16 +69,51 @@ async def run_ledger(settings: Settings, *, follow: bool, as_json: bool, since: 
 async def stored_state(settings: Settings) -> tuple[Rebuilt, Rebuilt]:
     runtime = build_runtime(settings)
     try:
-        rebuilt = fold([e async for e in runtime.ledger.all_events()])
-        stored = Rebuilt()
-        for kind in ("task", "proposal"):
-            async for key in runtime.redis.scan_iter(match=f"deputy:{kind}:*", count=500):
-                raw = await runtime.redis.hget(key, "data")
-                if raw:
-                    _note(stored, load_record(kind, raw))
-        return rebuilt, stored
+        return await ledger_state(runtime.ledger), await records_state(runtime.redis)
     finally:
         await runtime.close()
+
+
+async def ledger_state(ledger: RedisLedger) -> Rebuilt:
+    """The fold a batch at a time, merged in order: a fold only ever sets an id's latest status, so this equals
+    one fold over the whole ledger without holding every event in memory at once."""
+    state = Rebuilt()
+    async for batch in ledger.scan():
+        part = fold(event for _entry_id, event in batch)
+        state.tasks.update(part.tasks)
+        state.proposals.update(part.proposals)
+        state.actions.update(part.actions)
+    return state
+
+
+async def records_state(redis: Redis) -> Rebuilt:
+    """The statuses the stores hold, from every task and proposal record."""
+    stored = Rebuilt()
+    for kind in ("task", "proposal"):
+        async for page in record_pages(redis, kind):
+            for raw in page:
+                if raw:
+                    _note(stored, load_record(kind, raw))
+    return stored
+
+
+async def record_pages(redis: Redis, kind: str) -> AsyncIterator[list[str | None]]:
+    """The `data` of every record of a kind: one SCAN step, then one pipelined HGET per key it found."""
+    cursor = 0
+    while True:
+        cursor, found = await redis.scan(cursor, match=keys.record(kind, "*"), count=SCAN_COUNT)
+        if found:
+            yield await hget_each(redis, found, "data")
+        if not cursor:
+            return
+
+
+async def hget_each(redis: Redis, names: list[bytes | str], field: str) -> list[str | None]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hget(name, field)
+        values: list[str | None] = await pipe.execute()
+    return values
 
 
 def _note(state: Rebuilt, record: Task | Proposal) -> None:
