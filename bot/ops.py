@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
@@ -52,18 +54,38 @@ def line(entry_id: str, fields: dict[str, str], as_json: bool) -> str:
 
 async def run_ledger(settings: Settings, *, follow: bool, as_json: bool, since: str | None) -> int:
     runtime = build_runtime(settings)
-    after = since_id(since)
     try:
-        while batch := await runtime.ledger.entries(after=after):
-            for entry_id, fields in batch:
-                print(line(entry_id, fields, as_json), flush=True)
-            after = batch[-1][0]
-        if follow:
-            async for entry_id, fields in runtime.ledger.follow(after=after if after != "0" else "0-0"):
-                print(line(entry_id, fields, as_json), flush=True)
+        await print_ledger(runtime.ledger, after=since_id(since), follow=follow, as_json=as_json)
+    except BrokenPipeError:  # the reader went away (`deputy ledger | head`): nothing more to say
+        quiet_stdout()
     finally:
         await runtime.close()
     return 0
+
+
+async def print_ledger(ledger: RedisLedger, *, after: str, follow: bool, as_json: bool) -> None:
+    async for page in ledger.pages(after=after):
+        emit(line(entry_id, fields, as_json) for entry_id, fields in page)
+        after = page[-1][0]
+    if follow:
+        async for entry_id, fields in ledger.follow(after=after if after != "0" else "0-0"):
+            emit([line(entry_id, fields, as_json)])
+
+
+def emit(lines: Iterable[str]) -> None:
+    """One write and one flush per batch: a flush per line costs a system call each on a pipe or a terminal."""
+    text = "".join(f"{one}\n" for one in lines)
+    if text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def quiet_stdout() -> None:
+    """After a broken pipe Python flushes stdout once more at exit and prints that error; pointing the file
+    descriptor at /dev/null lets that last flush succeed silently."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 async def stored_state(settings: Settings) -> tuple[Rebuilt, Rebuilt]:
@@ -128,11 +150,15 @@ def _note(state: Rebuilt, record: Task | Proposal) -> None:
 async def run_replay(settings: Settings) -> int:
     rebuilt, stored = await stored_state(settings)
     diffs = differences(rebuilt, stored)
-    for diff in diffs:
-        print(diff)
+    try:
+        emit(verdict(rebuilt, diffs))
+    except BrokenPipeError:
+        quiet_stdout()
+    return 1 if diffs else 0
+
+
+def verdict(rebuilt: Rebuilt, diffs: list[str]) -> list[str]:
     counts = f"{len(rebuilt.tasks)} tasks, {len(rebuilt.proposals)} proposals, {len(rebuilt.actions)} actions"
     if diffs:
-        print(f"{len(diffs)} difference(s) between the ledger and the stores ({counts} in the ledger).")
-        return 1
-    print(f"The ledger and the stores agree: {counts}.")
-    return 0
+        return [*diffs, f"{len(diffs)} difference(s) between the ledger and the stores ({counts} in the ledger)."]
+    return [f"The ledger and the stores agree: {counts}."]

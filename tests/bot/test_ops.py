@@ -1,8 +1,10 @@
-"""`deputy replay` against a real redis-server: agreement and each difference, the fold batch by batch, records
-found over many SCAN steps."""
+"""`deputy replay` and `deputy ledger` against a real redis-server: agreement and each difference, the fold batch by
+batch, records found over many SCAN steps, every line printed, and a reader that leaves after one line."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -77,3 +79,32 @@ async def test_records_are_found_over_many_scan_steps(runtime: Runtime, monkeypa
     written = await commit(runtime, 150)
     monkeypatch.setattr(ops, "SCAN_COUNT", 7)
     assert await ops.records_state(runtime.redis) == fold(written)
+
+
+async def test_ledger_prints_every_entry_in_order(runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    await commit(runtime, 150)
+    await ops.print_ledger(runtime.ledger, after="0", follow=False, as_json=False)
+    raw = await runtime.redis.xrange(keys.LEDGER)
+    assert capsys.readouterr().out.splitlines() == [ops.line(i, f, False) for i, f in raw]
+    await ops.print_ledger(runtime.ledger, after=raw[99][0], follow=False, as_json=True)
+    assert capsys.readouterr().out.splitlines() == [ops.line(i, f, True) for i, f in raw[100:]]
+
+
+@pytest.mark.parametrize("flags", [[], ["--json"]])
+async def test_a_reader_that_leaves_after_one_line_ends_it_quietly(
+    runtime: Runtime, env: dict[str, str], tmp_path: Path, flags: list[str]
+) -> None:
+    await commit(runtime, 300)  # 2,700 lines: far more than a pipe holds, so the reader leaves mid-write
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "ledger", *flags],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=60)
+    assert first.strip() and stderr.decode() == ""
+    assert process.returncode == 0
