@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 
 from bench.common import start_redis
-from bot.ops import run_ledger, stored_state
+from bot.ops import ledger_state, run_ledger, stored_state
 from config.settings import Settings, settings_with
 from config.wiring import build_runtime
 from memory import keys
@@ -37,7 +37,7 @@ from orchestrator.model import (
     Verdict,
 )
 from orchestrator.ports import Record
-from orchestrator.replay import differences, fold
+from orchestrator.replay import differences
 
 SIZES = (1_000, 10_000)
 EVENTS_PER_TASK = 9
@@ -101,10 +101,10 @@ async def bare_walk(url: str) -> int:
 
 
 async def folded(settings: Settings) -> int:
-    """The decode+fold path alone: every event rebuilt as an `Event` and folded."""
+    """The decode+fold path alone, as `deputy replay` runs it: every event rebuilt as an `Event` and folded."""
     runtime = build_runtime(settings)
     try:
-        return len(fold([e async for e in runtime.ledger.all_events()]).tasks)
+        return len((await ledger_state(runtime.ledger)).tasks)
     finally:
         await runtime.close()
 
