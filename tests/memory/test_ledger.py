@@ -28,6 +28,12 @@ async def append(runtime: Runtime, events: list[Event], chunk: int = 1000) -> No
         await runtime.store.commit([], events[start : start + chunk])
 
 
+async def bare_xrange(runtime: Runtime, key: str) -> list[tuple[str, dict[str, str]]]:
+    """The stream as a plain XRANGE returns it (the runtime's client decodes), to compare with."""
+    rows: Any = await runtime.redis.xrange(key)
+    return [(entry_id, fields) for entry_id, fields in rows]
+
+
 def everything(cls: type[Event], at: datetime) -> Event:
     """An event of `cls` with every field set away from its default."""
     return cls(
@@ -82,18 +88,18 @@ async def test_an_entry_with_a_raw_newline_is_still_read(runtime: Runtime) -> No
     """JSON may hold a newline between tokens; the one-line-per-entry read notices and reads the plain way."""
     first, odd, last = numbered(3)
     await append(runtime, [first])
-    fields = codec.event_fields(odd)
+    fields: dict[Any, Any] = codec.event_fields(odd)
     await runtime.redis.xadd(keys.LEDGER, {**fields, "data": fields["data"].replace(",", ",\n")})
     await append(runtime, [last])
     assert [e for _, e in await runtime.ledger.read()] == [first, odd, last]
 
 
 async def test_entries_keep_every_field_exactly(runtime: Runtime) -> None:
-    odd = {"empty": "", "number": "007", "json": '{"a": [1, 2]}', "text": DETAIL["text"], "slash": "a/b\\c"}
+    odd: dict[Any, Any] = {"empty": "", "number": "007", "json": '{"a": [1]}', "text": DETAIL["text"], "s": "a/b\\c"}
     for n in range(3):
         await runtime.redis.xadd("deputy:test:stream", {**odd, "n": str(n)})
-    plain = await runtime.redis.xrange("deputy:test:stream")
-    assert await range_after(runtime.redis, "deputy:test:stream", "0", count=10) == [(i, f) for i, f in plain]
+    plain = await bare_xrange(runtime, "deputy:test:stream")
+    assert await range_after(runtime.redis, "deputy:test:stream", "0", count=10) == plain
     assert await range_after(runtime.redis, "deputy:test:stream", plain[0][0], count=1) == [plain[1]]
     assert await range_after(runtime.redis, "deputy:nothing", "0", count=10) == []
     await append(runtime, numbered(3))
