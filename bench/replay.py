@@ -2,7 +2,8 @@
 ledger`'s full read (every line formatted, written to a null sink), in-process through the same functions
 `bot/ops.py` runs, over a synthetic ledger of 1k and then 10k tasks. Each task has the nine events of an
 approved, applied email and its task and proposal records, written by the real `RedisStore.commit`. Baseline in
-the same run: a bare redis-py `XRANGE` walk of the same stream (COUNT 5000, bytes, no decoding).
+the same run: a bare redis-py `XRANGE` walk of the same stream (COUNT 5000, bytes, no decoding). Linearity shows
+twice: the per-event cost at 10k against 1k, and the time per batch from the start of the 10k ledger to its end.
 Run: `python -m bench.replay` (or `make bench`)."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from config.settings import Settings, settings_with
 from config.wiring import build_runtime
 from memory import keys
 from memory.codec import text
+from memory.ledger import BATCH
 from memory.store import RedisStore
 from orchestrator import events as ev
 from orchestrator.model import (
@@ -37,7 +39,7 @@ from orchestrator.model import (
     Verdict,
 )
 from orchestrator.ports import Record
-from orchestrator.replay import differences
+from orchestrator.replay import differences, fold
 
 SIZES = (1_000, 10_000)
 EVENTS_PER_TASK = 9
@@ -117,6 +119,27 @@ async def replay(settings: Settings) -> int:
     return len(rebuilt.tasks)
 
 
+async def batch_times(settings: Settings) -> list[float]:
+    """Seconds per batch (read, decode, fold) from the start of the ledger to its end: flat if reading is linear."""
+    runtime = build_runtime(settings)
+    times: list[float] = []
+    last = time.perf_counter()
+    try:
+        async for batch in runtime.ledger.scan():
+            fold(event for _, event in batch)
+            now = time.perf_counter()
+            times.append(now - last)
+            last = now
+    finally:
+        await runtime.close()
+    return times
+
+
+def fifths(times: list[float]) -> str:
+    step = max(1, len(times) // 5)
+    return ", ".join(f"{statistics.median(times[i * step : (i + 1) * step]) * 1e3:.1f}" for i in range(5))
+
+
 async def ledger(settings: Settings) -> int:
     with contextlib.redirect_stdout(NullSink()):
         return await run_ledger(settings, follow=False, as_json=False, since=None)
@@ -188,6 +211,7 @@ async def main() -> None:
             built = size
             results[size] = await measure(url, settings, args.rounds)
             report(size, results[size])
+        along = fifths(await batch_times(settings))
     finally:
         await client.aclose()
         process.terminate()
@@ -196,6 +220,7 @@ async def main() -> None:
     scale = SIZES[-1] / SIZES[0]
     growth = ", ".join(f"{name} {large[name][0] / small[name][0] / scale:.2f}" for name in small)
     print(f"per-event cost at {SIZES[-1]} tasks / at {SIZES[0]} (1.00 = linear): {growth}")
+    print(f"ms per batch of {BATCH} (read, decode, fold), median by fifth of the {SIZES[-1]}-task ledger: {along}")
 
 
 if __name__ == "__main__":
