@@ -10,10 +10,11 @@ from memory import codec, keys
 from memory.streams import Entry, exclusive, range_after, read_after
 from orchestrator.events import Event
 
-BATCH = 1000
-"""Entries per read when walking the ledger. Measured on 90k events (bench/replay.py): the read script costs
-Redis ~2.8 µs an entry at 500, 3.3 at 1000, 4 at 2000 and 8 at 5000 (Lua's tables grow), and Redis runs
-nothing else meanwhile (5 ms a batch at 1000, 40 ms at 5000); the round trip per batch stops counting well before."""
+BATCH = 500
+"""Entries per read when walking the ledger. Measured on 90k events (walk, Redis's script time an entry, Redis
+busy per batch): 250: 0.66 s, 2.9 µs, 0.7 ms; 500: 0.70 s, 3.4 µs, 1.7 ms; 1000: 0.87 s, 4.5 µs, 4.5 ms;
+5000: 1.51 s, 8.7 µs, 41 ms. Lua's tables cost more per entry the bigger they grow, and Redis serves nothing
+else while a script runs; the round trip per batch (180 for 90k events) does not show."""
 
 # A batch of events as "id type data" lines, the only fields an event is rebuilt from. `data` is compact JSON
 # (`codec.dump`), in which a newline can only appear escaped; ids and type names hold no space. The count comes
