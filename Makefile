@@ -38,6 +38,7 @@ bench: $(VENV)/.synced
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.llm_economy
 	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.replay
 
 install: $(VENV)/.synced bytecode
 

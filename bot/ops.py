@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
 
 from config.settings import Settings
 from config.wiring import build_runtime
-from memory import codec
+from memory import codec, keys
 from memory.codec import load_record
+from memory.ledger import RedisLedger
 from orchestrator.errors import ConfigError
 from orchestrator.model import Proposal, Task
 from orchestrator.replay import Rebuilt, differences, fold
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+SCAN_COUNT = 5000
+"""Keys per SCAN step when finding the stored records; the records of each step come back in one pipeline."""
 
 
 def since_id(since: str | None, now: datetime | None = None) -> str:
@@ -46,33 +54,88 @@ def line(entry_id: str, fields: dict[str, str], as_json: bool) -> str:
 
 async def run_ledger(settings: Settings, *, follow: bool, as_json: bool, since: str | None) -> int:
     runtime = build_runtime(settings)
-    after = since_id(since)
     try:
-        while batch := await runtime.ledger.entries(after=after):
-            for entry_id, fields in batch:
-                print(line(entry_id, fields, as_json), flush=True)
-            after = batch[-1][0]
-        if follow:
-            async for entry_id, fields in runtime.ledger.follow(after=after if after != "0" else "0-0"):
-                print(line(entry_id, fields, as_json), flush=True)
+        await print_ledger(runtime.ledger, after=since_id(since), follow=follow, as_json=as_json)
+    except BrokenPipeError:  # the reader went away (`deputy ledger | head`): nothing more to say
+        quiet_stdout()
     finally:
         await runtime.close()
     return 0
 
 
+async def print_ledger(ledger: RedisLedger, *, after: str, follow: bool, as_json: bool) -> None:
+    async for page in ledger.pages(after=after):
+        emit(line(entry_id, fields, as_json) for entry_id, fields in page)
+        after = page[-1][0]
+    if follow:
+        async for entry_id, fields in ledger.follow(after=after if after != "0" else "0-0"):
+            emit([line(entry_id, fields, as_json)])
+
+
+def emit(lines: Iterable[str]) -> None:
+    """One write and one flush per batch: a flush per line costs a system call each on a pipe or a terminal."""
+    text = "".join(f"{one}\n" for one in lines)
+    if text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def quiet_stdout() -> None:
+    """After a broken pipe Python flushes stdout once more at exit and prints that error; pointing the file
+    descriptor at /dev/null lets that last flush succeed silently."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 async def stored_state(settings: Settings) -> tuple[Rebuilt, Rebuilt]:
     runtime = build_runtime(settings)
     try:
-        rebuilt = fold([e async for e in runtime.ledger.all_events()])
-        stored = Rebuilt()
-        for kind in ("task", "proposal"):
-            async for key in runtime.redis.scan_iter(match=f"deputy:{kind}:*", count=500):
-                raw = await runtime.redis.hget(key, "data")
-                if raw:
-                    _note(stored, load_record(kind, raw))
-        return rebuilt, stored
+        return await ledger_state(runtime.ledger), await records_state(runtime.redis)
     finally:
         await runtime.close()
+
+
+async def ledger_state(ledger: RedisLedger) -> Rebuilt:
+    """The fold a batch at a time, merged in order: a fold only ever sets an id's latest status, so this equals
+    one fold over the whole ledger without holding every event in memory at once."""
+    state = Rebuilt()
+    async for batch in ledger.scan():
+        part = fold(event for _entry_id, event in batch)
+        state.tasks.update(part.tasks)
+        state.proposals.update(part.proposals)
+        state.actions.update(part.actions)
+    return state
+
+
+async def records_state(redis: Redis) -> Rebuilt:
+    """The statuses the stores hold, from every task and proposal record."""
+    stored = Rebuilt()
+    for kind in ("task", "proposal"):
+        async for page in record_pages(redis, kind):
+            for raw in page:
+                if raw:
+                    _note(stored, load_record(kind, raw))
+    return stored
+
+
+async def record_pages(redis: Redis, kind: str) -> AsyncIterator[list[str | None]]:
+    """The `data` of every record of a kind: one SCAN step, then one pipelined HGET per key it found."""
+    cursor = 0
+    while True:
+        cursor, found = await redis.scan(cursor, match=keys.record(kind, "*"), count=SCAN_COUNT)
+        if found:
+            yield await hget_each(redis, found, "data")
+        if not cursor:
+            return
+
+
+async def hget_each(redis: Redis, names: list[bytes | str], field: str) -> list[str | None]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hget(name, field)
+        values: list[str | None] = await pipe.execute()
+    return values
 
 
 def _note(state: Rebuilt, record: Task | Proposal) -> None:
@@ -87,11 +150,15 @@ def _note(state: Rebuilt, record: Task | Proposal) -> None:
 async def run_replay(settings: Settings) -> int:
     rebuilt, stored = await stored_state(settings)
     diffs = differences(rebuilt, stored)
-    for diff in diffs:
-        print(diff)
+    try:
+        emit(verdict(rebuilt, diffs))
+    except BrokenPipeError:
+        quiet_stdout()
+    return 1 if diffs else 0
+
+
+def verdict(rebuilt: Rebuilt, diffs: list[str]) -> list[str]:
     counts = f"{len(rebuilt.tasks)} tasks, {len(rebuilt.proposals)} proposals, {len(rebuilt.actions)} actions"
     if diffs:
-        print(f"{len(diffs)} difference(s) between the ledger and the stores ({counts} in the ledger).")
-        return 1
-    print(f"The ledger and the stores agree: {counts}.")
-    return 0
+        return [*diffs, f"{len(diffs)} difference(s) between the ledger and the stores ({counts} in the ledger)."]
+    return [f"The ledger and the stores agree: {counts}."]
