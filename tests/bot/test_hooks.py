@@ -97,3 +97,43 @@ async def test_a_megabyte_is_413_and_unknown_hooks_404(hooked: tuple[Client, Run
     assert (await client.post("/hooks/site", data=big, headers=signed(big))).status == 413
     assert (await client.post("/hooks/nope", data=b"{}", headers=signed(b"{}"))).status == 404
     assert await runtime.ledger.read() == []
+
+
+async def test_a_replayed_delivery_with_another_key_or_none_starts_nothing(hooked: tuple[Client, Runtime]) -> None:
+    client, runtime = hooked
+    captured = signed(LEAD, key="lead-1")
+    assert (await client.post("/hooks/site", data=LEAD, headers=captured)).status == 202
+    for key in ("lead-2", "another", None):
+        replay = {k: v for k, v in captured.items() if k != "Idempotency-Key"} | (
+            {"Idempotency-Key": key} if key else {}
+        )
+        response = await client.post("/hooks/site", data=LEAD, headers=replay)
+        assert response.status == 200 and (await response.json())["status"] == "duplicate"
+    await eventually(lambda: runtime.store.ids("task", "received"), 10, "the task")
+    await asyncio.sleep(0.2)
+    assert len([e for _, e in await runtime.ledger.read() if e.type == "TaskSubmitted"]) == 1
+
+
+async def test_a_signature_can_cover_the_key_too(hooked: tuple[Client, Runtime]) -> None:
+    client, _ = hooked
+    stamp = str(int(time.time()))
+    mac = signing.signature(SECRET, stamp, b"order-7." + LEAD)
+    headers = {signing.TIMESTAMP: stamp, signing.SIGNATURE: mac, "Idempotency-Key": "order-7"}
+    assert (await client.post("/hooks/site", data=LEAD, headers=headers)).status == 202
+    swapped = {**headers, "Idempotency-Key": "order-8"}  # the key is signed: another one fails the signature
+    assert (await client.post("/hooks/site", data=LEAD, headers=swapped)).status == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"\xff\xfe not utf-8", "not UTF-8"),
+        (b"[" * 40 + b"]" * 40, "nested deeper"),
+        (b"   ", "empty body"),
+    ],
+)
+async def test_malformed_bodies_are_400_with_a_reason(hooked: tuple[Client, Runtime], body: bytes, why: str) -> None:
+    client, runtime = hooked
+    response = await client.post("/hooks/site", data=body, headers=signed(body))
+    assert response.status == 400 and why in (await response.json())["error"]
+    assert await runtime.ledger.read() == []
