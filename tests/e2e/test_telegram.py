@@ -277,3 +277,34 @@ async def test_memory_words_work_on_telegram(deputy: Deputy) -> None:
     ):
         await deputy.api.push(deputy.api.text_update(words))
         await eventually(shows(expected), 20, expected)
+
+
+async def test_a_press_on_the_card_before_an_edit_sends_nothing_and_shows_the_current_one(
+    deputy: Deputy, smtp: Smtp
+) -> None:
+    card = await deputy.card_for("email jane@acme.com about the renewal")
+    old = card.markup()[0][0]["callback_data"]
+    proposal = old.split(":")[1]
+    await deputy.api.push(deputy.api.text_update(f"/edit {proposal} to bob@acme.com"))
+
+    def buttons() -> list[str]:
+        return [b["callback_data"] for c in deputy.cards() for row in c.markup() for b in row]
+
+    await eventually(lambda: f"a:{proposal}:2" in buttons(), 20, "the card at version 2")
+    await deputy.click(old, int(card.params["message_id"]))
+    await eventually(lambda: any("changed since this card" in t for t in deputy.toasts()), 20, "the refusal")
+    assert f"a:{proposal}:2" in [b["callback_data"] for b in deputy.cards()[-1].markup()[0]]  # the current card
+    await asyncio.sleep(0.5)
+    assert smtp.messages == [] and await deputy.runtime.store.ids("proposal", "pending") == [proposal]
+
+
+async def test_a_strangers_flood_gets_one_answer_and_never_queues_ahead_of_the_operator(deputy: Deputy) -> None:
+    for n in range(300):
+        await deputy.api.push(deputy.api.text_update(f"hello {n}", user=STRANGER_ID, chat=STRANGER_ID))
+    started = asyncio.get_running_loop().time()
+    card = await deputy.card_for("email jane@acme.com about the flood")
+    took = asyncio.get_running_loop().time() - started
+    assert "jane@acme.com" in card.params["text"]
+    await asyncio.sleep(1.0)
+    assert len(deputy.api.sent("sendMessage", STRANGER_ID)) == 1  # told their id once, then not again this hour
+    print(f"operator's card {took:.2f} s after a 300-message flood")
