@@ -105,6 +105,16 @@ class SlackInbound:
         verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject"}[action["action_id"]]
         self.spawn(self._click(body, verb, action["value"], f"act-{action.get('action_ts')}-{body['user']['id']}"))
 
+    async def on_remedy(self, ack: AsyncAck, body: Body, action: Body) -> None:
+        """Send again / Mark as sent carry `<proposal id>:<action index>`, Run the rest the proposal id."""
+        await ack()
+        verb = {render.RESEND: "resend", render.MARK_SENT: "mark_sent", render.RUN_REST: "run_rest"}[
+            action["action_id"]
+        ]
+        proposal_id, _, index = action["value"].partition(":")
+        event_id = f"act-{action.get('action_ts')}-{body['user']['id']}"
+        self.spawn(self._click(body, f"{verb}:{index}" if index else verb, proposal_id, event_id))
+
     async def on_snooze(self, ack: AsyncAck, body: Body, action: Body) -> None:
         await ack()
         proposal_id, _, until = action["value"].partition("|")

@@ -18,6 +18,7 @@ from orchestrator.model import Actor, ChatRef
 log = logging.getLogger("deputy.telegram")
 TOAST_CHARS = 200
 VERBS = {"a": "approve", "r": "reject", "u": "undo", "s": "snooze:1h", "t": "snooze:tomorrow", "al": "approve_low"}
+VERBS |= {"rs": "resend", "ms": "mark_sent", "rr": "run_rest"}  # rs:/ms: carry `<id>:<action index>`
 
 
 def actor(user: User) -> Actor:
@@ -69,7 +70,9 @@ class TelegramInbound:
         async def toast(text: str, refused: bool) -> None:
             await query.answer(text[:TOAST_CHARS])
 
-        click = Click(actor(query.from_user), chat, VERBS[code], proposal_id, event_id=f"cb{query.id}")
+        proposal_id, _, index = proposal_id.partition(":")
+        verb = f"{VERBS[code]}:{index}" if index else VERBS[code]
+        click = Click(actor(query.from_user), chat, verb, proposal_id, event_id=f"cb{query.id}")
         if code == "al":
             await self.coordinator.approve_low(click, toast)
         else:
