@@ -137,6 +137,8 @@ class EmailConnector:
         try:
             with client:
                 client.send_message(message)
+        except HandOverNotRecorded as err:
+            raise TransientConnectorError(f"nothing was sent: the hand-over could not be recorded ({err})") from err
         except smtplib.SMTPRecipientsRefused as err:
             raise PermanentConnectorError(f"the SMTP server refused the recipient: {_first(err.recipients)}") from err
         except smtplib.SMTPResponseException as err:
@@ -194,11 +196,18 @@ class HandOverSMTP(smtplib.SMTP):
         try:
             if self.on_hand_over is not None:
                 self.on_hand_over()
+        except Exception as err:
+            self.close()
+            raise HandOverNotRecorded(str(err) or type(err).__name__) from err
         except BaseException:
             self.close()
             raise
         self.send(b"." + CRLF)
         return self.getreply()
+
+
+class HandOverNotRecorded(Exception):
+    """The hand-over could not be recorded, so the end of the data was never sent."""
 
 
 class HandOverSMTPSSL(smtplib.SMTP_SSL, HandOverSMTP):
