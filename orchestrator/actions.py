@@ -5,6 +5,7 @@ records the ledger events; this module knows nothing of proposals."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -97,6 +98,21 @@ class StagedAction:
         if new not in ACTION_MOVES[self.status]:
             raise InvalidTransition(f"action {name} cannot go from {self.status.value} to {new.value}")
         self.status = new
+
+    def hear(self, rule: RemedyRule, who: str, at: datetime, name: str) -> str:
+        """Take the operator's remedy (a new attempt where the last one's record says what happened); the
+        words for the ledger, e.g. "marked as sent by @sam"."""
+        if self.status not in rule.moves_from:
+            raise InvalidTransition(f"action {name} is {self.status.value}; it can't be {rule.said}")
+        if self.status in rule.new_attempt:
+            self.attempt += 1
+        if self.status is not rule.to:
+            self.move(rule.to, name)
+        said = f"{rule.said} by {who}"
+        self.word = f"{said} at {at:%H:%M}"
+        if rule.to is ActionStatus.APPLIED:
+            self.outcome = f"{self.summary} — {said}"
+        return said
 
     def record_key(self, key: str) -> str:
         """The idempotency record of this attempt: the key itself for the first, `key#n` for later ones."""

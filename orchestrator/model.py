@@ -337,16 +337,7 @@ class Proposal:
     def remedy(self, index: int, remedy: Remedy, actor: Actor, at: datetime) -> ev.Event:
         """The operator's word on one action that did not finish; the ledger keeps who said it."""
         action, rule = self.actions[index], REMEDIES[remedy]
-        if action.status not in rule.moves_from:
-            raise InvalidTransition(f"action {self.id}:{index} is {action.status.value}; it can't be {rule.said}")
-        if action.status in rule.new_attempt:
-            action.attempt += 1
-        if action.status is not rule.to:
-            action.move(rule.to, f"{self.id}:{index}")
-        said = f"{rule.said} by {actor.label}"
-        action.word = f"{said} at {at:%H:%M}"
-        if rule.to is ActionStatus.APPLIED:
-            action.outcome = f"{action.summary} — {said}"
+        said = action.hear(rule, actor.label, at, f"{self.id}:{index}")
         return rule.event(
             at=at,
             task_id=self.task_id,

@@ -110,24 +110,29 @@ async def _call_once(core: Core, connector: Connector, action: StagedAction, key
     handing_over = _HandOver(core.records, record)
     try:
         outcome = await connector.apply(action.fields, key, handing_over)
-    except CircuitOpen as err:
-        await core.records.forget(record)
-        if err.just_opened:
-            await core.say(core.config.notices, Kind.ERROR, f"{action.kind} paused: {err}")
-        raise
-    except TransientConnectorError:
-        await core.records.forget(record)
-        raise
-    except PermanentConnectorError as err:
-        await core.records.finish(record, f"{FAILED_PREFIX}{err}")
-        return Attempt(_S.FAILED, str(err))
-    except ConnectorError as err:  # it can't tell what arrived: only the hand-over can
-        if handing_over.done and not connector.resend_safe:
-            return await _lost(core, record, str(err))
-        await core.records.forget(record)
-        raise TransientConnectorError(f"{err} (nothing was handed over yet; trying again)") from err
+    except ConnectorError as err:
+        return await _failed(core, connector, action.kind, handing_over, err)
     await core.records.finish(record, outcome)
     return Attempt(_S.APPLIED, outcome)
+
+
+async def _failed(core: Core, connector: Connector, kind: str, handing_over: _HandOver, err: ConnectorError) -> Attempt:
+    """What a connector's error means: permanent fails the action; can't-tell after the hand-over leaves it
+    uncertain unless it may be re-sent; anything else delivered nothing, so the record goes and the job retries."""
+    record = handing_over.key
+    if isinstance(err, PermanentConnectorError):
+        await core.records.finish(record, f"{FAILED_PREFIX}{err}")
+        return Attempt(_S.FAILED, str(err))
+    transient = isinstance(err, TransientConnectorError)
+    if not transient and handing_over.done and not connector.resend_safe:
+        return await _lost(core, record, str(err))
+    await core.records.forget(record)
+    if isinstance(err, CircuitOpen) and err.just_opened:
+        await core.say(core.config.notices, Kind.ERROR, f"{kind} paused: {err}")
+    if transient:
+        raise err
+    why = "it may be sent again" if handing_over.done else "nothing was handed over yet"
+    raise TransientConnectorError(f"{err} ({why}; trying again)") from err
 
 
 async def _lost(core: Core, record: str, why: str) -> Attempt:
