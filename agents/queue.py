@@ -64,15 +64,23 @@ class RQJobQueue:
     def _run(self, task_id: str, again: bool) -> None:
         job_id = run_job_id(task_id)
         if again:  # a paused task's first run finished; its job id is kept until the result expires
-            try:
-                job = Job.fetch(job_id, connection=self.queue.connection, serializer=JSONSerializer)
-                if job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED):
-                    job.delete()
-            except NoSuchJobError:
-                pass
+            self._drop_finished(job_id)
         enqueue(self.queue, "agents.jobs.run_task", task_id, job_id)
 
-    async def enqueue_apply(self, proposal_id: str, at: datetime | None = None) -> None:
-        await asyncio.to_thread(
-            enqueue, self.queue, "agents.jobs.apply_proposal", proposal_id, apply_job_id(proposal_id), at
-        )
+    async def enqueue_apply(self, proposal_id: str, at: datetime | None = None, *, again: bool = False) -> None:
+        await asyncio.to_thread(self._apply, proposal_id, at, again)
+
+    def _apply(self, proposal_id: str, at: datetime | None, again: bool) -> None:
+        job_id = apply_job_id(proposal_id)
+        if again:  # the operator's word after an apply that finished (Send again, Run the rest)
+            self._drop_finished(job_id)
+        enqueue(self.queue, "agents.jobs.apply_proposal", proposal_id, job_id, at)
+
+    def _drop_finished(self, job_id: str) -> None:
+        """A finished or failed job keeps its id until it expires; a queued or running one is left alone."""
+        try:
+            job = Job.fetch(job_id, connection=self.queue.connection, serializer=JSONSerializer)
+            if job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED):
+                job.delete()
+        except NoSuchJobError:
+            pass

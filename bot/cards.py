@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.model import Proposal, ProposalStatus, StagedAction
+from orchestrator.model import ActionStatus, Proposal, ProposalStatus, StagedAction
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
 
@@ -50,6 +50,11 @@ class CardView:
     reminder: bool = False
     approve_label: str = "Approve"
     reject_label: str = "Reject"
+    unsure: int | None = None
+    """The index of the action that may not have been sent: its Send again and Mark as sent buttons."""
+    rest: bool = False
+    """A failure left actions to run: the Run the rest button (Try again for a single action)."""
+    rest_label: str = "Run the rest"
 
     @property
     def truncated(self) -> bool:
@@ -79,8 +84,24 @@ def view(message: Outbound) -> CardView | None:
         pending=pending,
         undoable=proposal.status is ProposalStatus.APPROVED and proposal.hold_until is not None and not message.final,
         reminder=message.kind is Kind.REMINDER and pending,
+        unsure=_unsure(proposal),
+        rest=_stopped(proposal),
+        rest_label="Run the rest" if len(proposal.actions) > 1 else "Try again",
         **_labels(proposal),
     )
+
+
+def _unsure(proposal: Proposal) -> int | None:
+    """The action that may not have been sent (at most one: it stops the ones after it)."""
+    states = [a.status for a in proposal.actions]
+    return states.index(ActionStatus.UNCERTAIN) if ActionStatus.UNCERTAIN in states else None
+
+
+def _stopped(proposal: Proposal) -> bool:
+    """A failure stopped the proposal: something failed or was not run, and nothing is running."""
+    states = {a.status for a in proposal.actions}
+    ended = bool(states & {ActionStatus.FAILED, ActionStatus.NOT_RUN})
+    return proposal.status is ProposalStatus.APPROVED and ended and ActionStatus.APPLYING not in states
 
 
 def _labels(proposal: Proposal) -> dict[str, str]:

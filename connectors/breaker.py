@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from memory import keys
 from orchestrator.errors import CircuitOpen, TransientConnectorError
-from orchestrator.ports import Connector, Preview
+from orchestrator.ports import Connector, HandOver, Preview, no_hand_over
 
 THRESHOLD = 5  # the one definition: connectors and model providers (agents/llm.py reads the breaker's) alike
 COOLDOWN_S = 60.0
@@ -78,10 +78,10 @@ class Guarded:
     def unavailable(self) -> str:
         return self.inner.unavailable()
 
-    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+    async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver = no_hand_over) -> str:
         had_failures = await self.breaker.check()
         try:
-            outcome = await self.inner.apply(fields, idempotency_key)
+            outcome = await self.inner.apply(fields, idempotency_key, handing_over)
         except CircuitOpen:
             raise
         except TransientConnectorError as err:

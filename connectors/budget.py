@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from config.settings import Settings
 from memory.spend import RedisSpend
 from orchestrator.errors import BadRequest
-from orchestrator.ports import Preview
+from orchestrator.ports import HandOver, Preview, no_hand_over
 
 MAX_RAISE_USD = 1000.0
 
@@ -46,7 +46,8 @@ class BudgetConnector:
     def unavailable(self) -> str:
         return ""
 
-    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+    async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver = no_hand_over) -> str:
+        """Resend-safe (one raise per key), so there is no hand-over to report."""
         await self.spend.raise_cap(fields["date"], fields["usd"], idempotency_key)
         cap = await self.spend.cap(fields["date"])
         return f"Raised today's model budget by ${fields['usd']:.2f} to ${cap:.2f}"

@@ -1,6 +1,8 @@
 """`email.send` over SMTP. The Message-ID is derived from the idempotency key, so a duplicate (should one
 ever happen) is recognisable by mail clients; SMTP itself cannot be asked "did you get this?", hence
-`resend_safe = False`: an attempt cut short by a crash is reported, never re-sent."""
+`resend_safe = False`. The hand-over is the moment just before the end-of-data marker: until then the server
+holds nothing it would deliver, so an attempt cut short earlier is simply sent again; one cut short later
+may have been delivered, and the operator decides (Send again / Mark as sent)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import hashlib
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -19,7 +22,7 @@ from redis.asyncio import Redis
 
 from config.settings import Settings
 from orchestrator.errors import BadRequest, ConnectorError, PermanentConnectorError, TransientConnectorError
-from orchestrator.ports import Preview
+from orchestrator.ports import HandOver, Preview, no_hand_over
 
 ADDRESS = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -27,6 +30,9 @@ ADDRESS = re.compile(
 )
 MAX_BODY = 100_000
 TIMEOUT_S = 20.0
+CRLF = b"\r\n"
+LINE_ENDS = re.compile(r"\r\n|\n|\r(?!\n)")
+LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def build(settings: Settings, redis: Redis) -> EmailConnector:
@@ -100,11 +106,11 @@ class EmailConnector:
             return "email can't be sent: SMTP is not set up (set DEPUTY_SMTP_URL and DEPUTY_EMAIL_FROM)"
         return ""
 
-    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+    async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver = no_hand_over) -> str:
         if self.target is None or not self.sender:
             raise PermanentConnectorError(self.unavailable())
         message = self.message(fields, idempotency_key)
-        await asyncio.to_thread(self._send, message)
+        await asyncio.to_thread(self._send, message, _from_thread(handing_over))
         return f"Sent to {fields['to']}"
 
     def message(self, fields: dict[str, Any], idempotency_key: str) -> EmailMessage:
@@ -120,16 +126,19 @@ class EmailConnector:
         message.set_content(fields["body"])
         return message
 
-    def _send(self, message: EmailMessage) -> None:
-        """Errors before the message is handed over (connect, login) are transient or permanent, never
-        ambiguous; a 5xx is permanent; a connection lost during the hand-over is ambiguous (plain
-        `ConnectorError`), so the idempotency record is kept and the email is never sent twice."""
+    def _send(self, message: EmailMessage, hand_over: Callable[[], None]) -> None:
+        """A 5xx is permanent and a 4xx transient, whenever it comes (the server said it keeps nothing); a
+        connection lost on the way is a plain `ConnectorError`: Deputy tells from the hand-over whether the
+        email may have arrived."""
         target = self.target
         assert target is not None
         client = self.open_session(target)
+        client.on_hand_over = hand_over
         try:
             with client:
                 client.send_message(message)
+        except HandOverNotRecorded as err:
+            raise TransientConnectorError(f"nothing was sent: the hand-over could not be recorded ({err})") from err
         except smtplib.SMTPRecipientsRefused as err:
             raise PermanentConnectorError(f"the SMTP server refused the recipient: {_first(err.recipients)}") from err
         except smtplib.SMTPResponseException as err:
@@ -140,7 +149,7 @@ class EmailConnector:
         except (OSError, smtplib.SMTPException) as err:
             raise ConnectorError(f"the SMTP connection broke mid-send: {err}") from err
 
-    def open_session(self, target: SmtpTarget) -> smtplib.SMTP:
+    def open_session(self, target: SmtpTarget) -> HandOverSMTP:
         """Connected and logged in; nothing has been sent yet, so every failure here is unambiguous."""
         try:
             client = self._connect(target)
@@ -161,13 +170,65 @@ class EmailConnector:
         return client
 
     @staticmethod
-    def _connect(target: SmtpTarget) -> smtplib.SMTP:
+    def _connect(target: SmtpTarget) -> HandOverSMTP:
         if target.tls:
-            return smtplib.SMTP_SSL(target.host, target.port, timeout=TIMEOUT_S, context=ssl.create_default_context())
-        client = smtplib.SMTP(target.host, target.port, timeout=TIMEOUT_S)
+            return HandOverSMTPSSL(target.host, target.port, timeout=TIMEOUT_S, context=ssl.create_default_context())
+        client = HandOverSMTP(target.host, target.port, timeout=TIMEOUT_S)
         if target.starttls:
             client.starttls(context=ssl.create_default_context())
         return client
+
+
+class HandOverSMTP(smtplib.SMTP):
+    """smtplib's client, except that DATA reports the hand-over: after the server's 354 and the message text,
+    just before the end-of-data marker that makes the server take the message. If the hand-over can't be
+    recorded, the marker is never sent and the connection is dropped, so the server discards the message."""
+
+    on_hand_over: Callable[[], None] | None = None
+    """Set per message by `EmailConnector._send`."""
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        self.send(_dot_quoted(msg))
+        try:
+            if self.on_hand_over is not None:
+                self.on_hand_over()
+        except Exception as err:
+            self.close()
+            raise HandOverNotRecorded(str(err) or type(err).__name__) from err
+        except BaseException:
+            self.close()
+            raise
+        self.send(b"." + CRLF)
+        return self.getreply()
+
+
+class HandOverNotRecorded(Exception):
+    """The hand-over could not be recorded, so the end of the data was never sent."""
+
+
+class HandOverSMTPSSL(smtplib.SMTP_SSL, HandOverSMTP):
+    """The same over implicit TLS (`smtps://`)."""
+
+
+def _dot_quoted(msg: Any) -> bytes:
+    """The message as DATA sends it (RFC 5321 4.5.2), without the end-of-data marker."""
+    data = LINE_ENDS.sub("\r\n", msg).encode("ascii") if isinstance(msg, str) else bytes(msg)
+    quoted = LEADING_DOT.sub(b"..", data)
+    return quoted if quoted.endswith(CRLF) else quoted + CRLF
+
+
+def _from_thread(handing_over: HandOver) -> Callable[[], None]:
+    """The hand-over as the SMTP thread calls it: run on the event loop that awaits the send, and waited for."""
+    loop = asyncio.get_running_loop()
+
+    async def recorded() -> None:
+        await handing_over()
+
+    return lambda: asyncio.run_coroutine_threadsafe(recorded(), loop).result()
 
 
 def _first(recipients: dict[str, Any]) -> str:

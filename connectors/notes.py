@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from config.settings import Settings
 from orchestrator.errors import BadRequest
-from orchestrator.ports import Preview
+from orchestrator.ports import HandOver, Preview, no_hand_over
 
 NOTES = "deputy:notes"
 
@@ -40,7 +40,8 @@ class NoteConnector:
     def unavailable(self) -> str:
         return ""
 
-    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+    async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver = no_hand_over) -> str:
+        """Resend-safe (saved under the key, a repeat is a no-op), so there is no hand-over to report."""
         record = {**fields, "saved_at": datetime.now(UTC).isoformat(), "key": idempotency_key}
         await self.redis.hsetnx(NOTES, idempotency_key, json.dumps(record))
         return f"Saved note “{fields['title']}”"

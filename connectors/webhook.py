@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from config.settings import Settings
 from connectors import signing
 from orchestrator.errors import BadRequest, PermanentConnectorError, TransientConnectorError
-from orchestrator.ports import Preview
+from orchestrator.ports import HandOver, Preview, no_hand_over
 
 MAX_PAYLOAD = 64_000
 
@@ -61,7 +61,8 @@ class WebhookConnector:
     def unavailable(self) -> str:
         return ""
 
-    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+    async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver = no_hand_over) -> str:
+        """Resend-safe (the receiver dedupes on `Idempotency-Key`), so there is no hand-over to report."""
         body = json.dumps(fields["payload"], separators=(",", ":"), sort_keys=True).encode()
         headers = {
             "Content-Type": "application/json",

@@ -1,4 +1,7 @@
-"""Idempotency records of applied actions, keyed `proposal_id:action_index`, kept for good (they are small)."""
+"""Idempotency records of applied actions, one Redis hash per attempt (`proposal_id:action_index`, then
+`…#2` for an attempt the operator asked for), kept for good (they are small). Fields: `attempts` (how often a
+worker began it), `handed_over` (when it passed its point of no return), `outcome`. A record written by an
+older Deputy has `intent` instead, which counted as "may have been sent" then, and still does."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from memory import keys
+from memory.codec import text
 from orchestrator.ports import ActionRecord
 
 
@@ -16,10 +20,18 @@ class RedisActionRecords:
 
     async def begin(self, key: str) -> ActionRecord | None:
         name = keys.action(key)
-        if await self.redis.hsetnx(name, "intent", datetime.now(UTC).isoformat()):
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(name)
+            pipe.hincrby(name, "attempts", 1)
+            prior, _ = await pipe.execute()
+        if not prior:
             return None
-        outcome = await self.redis.hget(name, "outcome")
-        return ActionRecord(key, str(outcome) if outcome is not None else None)
+        outcome = prior.get("outcome")
+        handed_over = "handed_over" in prior or "intent" in prior
+        return ActionRecord(key, text(outcome) if outcome is not None else None, handed_over)
+
+    async def handed_over(self, key: str) -> None:
+        await self.redis.hset(keys.action(key), "handed_over", datetime.now(UTC).isoformat())
 
     async def finish(self, key: str, outcome: str) -> None:
         await self.redis.hset(keys.action(key), "outcome", outcome)

@@ -2,7 +2,7 @@
 
 Adapters hand the bus an `Inbound` message (chat text) or a `Click` (a button press); the chat words turn an
 `Inbound` into one of these (orchestrator/words.py). A few commands are follow-ups: a handler returns them and
-the bus runs them next, on fresh state (`AfterDecision`, `ResumePaused`, `StopPaused`)."""
+the bus runs them next, on fresh state (`AfterDecision`, `AfterRemedy`, `ResumePaused`, `StopPaused`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.model import Actor, ChatRef, Draft, Proposal, Task, Verdict
+from orchestrator.outbound import Outbound
 
 # ---- what adapters hand the bus ---------------------------------------------------------------------------
 
@@ -29,8 +30,9 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Click:
-    """A button press: `verb` is approve, reject, undo, snooze:1h or snooze:tomorrow (approve_low for a digest's
-    button, whose `proposal_id` is the digest id); `event_id` is the platform's id for the press."""
+    """A button press: `verb` is approve, reject, undo, snooze:1h, snooze:tomorrow, resend:<action index>,
+    mark_sent:<action index> or run_rest (approve_low for a digest's button, whose `proposal_id` is the digest
+    id); `event_id` is the platform's id for the press."""
 
     actor: Actor
     chat: ChatRef
@@ -154,6 +156,54 @@ class EditProposal:
     event_id: str = ""
 
 
+# ---- the operator's word after applying ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendAgain:
+    """Send an action that may not have been sent once more: a new attempt under the same idempotency key.
+    `index` None: the one that waits for the operator's word."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    index: int | None = None
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkSent:
+    """An action that may not have been sent did arrive (the operator checked): it counts as applied."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    index: int | None = None
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRest:
+    """After a failure: the failed action and those not run go back, each applied once more (applied ones
+    are never sent again)."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AfterRemedy:
+    """The operator's word was committed: redraw the card, and queue the apply when there is more to run.
+    Its own step, so a button press is answered before the card changes."""
+
+    task: Task
+    message: Outbound
+    chat: ChatRef
+    apply: bool
+
+
 @dataclass(frozen=True)
 class RemindDue:
     """The scheduler found a pending proposal due for a reminder or its expiry; re-checked on fresh state."""
@@ -204,6 +254,10 @@ Command = (
     | ApplyProposal
     | UndoProposal
     | EditProposal
+    | SendAgain
+    | MarkSent
+    | RunRest
+    | AfterRemedy
     | RemindDue
     | SnoozeProposal
     | ShowView

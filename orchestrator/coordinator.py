@@ -16,7 +16,7 @@ from orchestrator import policies, words
 from orchestrator.commands import Answer, Click, Command, Inbound
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import BadRequest, Conflict, DeputyError, StaleVersion
-from orchestrator.handlers import applying, budget, decisions, reminders, tasks, views
+from orchestrator.handlers import applying, budget, decisions, recovery, reminders, tasks, views
 from orchestrator.model import Actor, ChatRef, Verdict
 from orchestrator.outbound import Kind, Outbound
 
@@ -44,6 +44,10 @@ HANDLERS: dict[type, Handler] = {
     cmd.ApplyProposal: applying.apply,
     cmd.UndoProposal: decisions.undo,
     cmd.EditProposal: decisions.edit,
+    cmd.SendAgain: recovery.send_again,
+    cmd.MarkSent: recovery.mark_sent,
+    cmd.RunRest: recovery.run_rest,
+    cmd.AfterRemedy: recovery.after,
     cmd.RemindDue: reminders.remind_due,
     cmd.SnoozeProposal: reminders.snooze,
     cmd.ShowView: views.show,
@@ -189,6 +193,8 @@ def _pressed(click: Click) -> Command:
         return cmd.SnoozeProposal(
             proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, until=until, event_id=click.event_id
         )
+    if click.verb.startswith(("resend:", "mark_sent:")) or click.verb == "run_rest":
+        return _remedy(click)
     if click.verb == "undo":
         return cmd.UndoProposal(
             proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
@@ -203,4 +209,17 @@ def _pressed(click: Click) -> Command:
         reason=click.reason,
         event_id=click.event_id,
         version=click.version,
+    )
+
+
+def _remedy(click: Click) -> Command:
+    """Send again / Mark as sent name an action by its index (`resend:0`); Run the rest names the proposal."""
+    if click.verb == "run_rest":
+        return cmd.RunRest(proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id)
+    verb, _, index = click.verb.partition(":")
+    if not index.isdigit():
+        raise BadRequest(f"That button names no action ({click.verb!r}); /status lists what waits for you.")
+    kind = cmd.SendAgain if verb == "resend" else cmd.MarkSent
+    return kind(
+        proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, index=int(index), event_id=click.event_id
     )

@@ -68,6 +68,10 @@ class TaskDone(Event):
     pass
 
 
+class TaskAwaitingOperator(Event):
+    """An action may not have been sent: the task waits for the operator's Send again or Mark as sent."""
+
+
 class ProposalStaged(Event):
     pass
 
@@ -112,6 +116,27 @@ class ActionFailed(Event):
     pass
 
 
+class ActionUncertain(Event):
+    """The action was handed over, then Deputy lost track (a crash, a dropped connection): it may not have
+    happened, and it is not retried without the operator's word."""
+
+
+class ActionNotRun(Event):
+    """An earlier action of the proposal failed, so this one was not tried."""
+
+
+class ActionResendApproved(Event):
+    """The operator's word: send an action that may not have been sent again (a new attempt, the same key)."""
+
+
+class ActionMarkedSent(Event):
+    """The operator's word: an action that may not have been sent did arrive; it counts as applied."""
+
+
+class ActionRetryApproved(Event):
+    """The operator's word (Run the rest): a failed or not-run action goes back to be applied once more."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -123,6 +148,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ModelCalled,
         TaskApplying,
         TaskDone,
+        TaskAwaitingOperator,
         ProposalStaged,
         ProposalApproved,
         ProposalRejected,
@@ -134,5 +160,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ActionApplying,
         ActionApplied,
         ActionFailed,
+        ActionUncertain,
+        ActionNotRun,
+        ActionResendApproved,
+        ActionMarkedSent,
+        ActionRetryApproved,
     )
 }

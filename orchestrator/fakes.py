@@ -1,5 +1,5 @@
 """In-memory fakes of every port, used by the core's unit tests and handy in a REPL. They keep the same
-promises as the Redis adapters: revision checks on commit, first-claim-wins, intent/outcome records."""
+promises as the Redis adapters: revision checks on commit, first-claim-wins, hand-over/outcome records."""
 
 from __future__ import annotations
 
@@ -10,11 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orchestrator.errors import BadRequest, Conflict, TransientConnectorError
+from orchestrator.errors import (
+    BadRequest,
+    Conflict,
+    ConnectorError,
+    PermanentConnectorError,
+    TransientConnectorError,
+)
 from orchestrator.events import Event
 from orchestrator.model import ChatRef, Proposal, Task
 from orchestrator.outbound import Outbound
-from orchestrator.ports import ActionRecord, ModelSpend, Preview, Record
+from orchestrator.ports import ActionRecord, HandOver, ModelSpend, Preview, Record, no_hand_over
 
 
 class InMemoryStore:
@@ -83,7 +89,7 @@ class FakeQueue:
     async def enqueue_run(self, task_id: str, *, again: bool = False) -> None:
         self.runs.append(task_id)
 
-    async def enqueue_apply(self, proposal_id: str, at: datetime | None = None) -> None:
+    async def enqueue_apply(self, proposal_id: str, at: datetime | None = None, *, again: bool = False) -> None:
         self.applies.append(proposal_id)
         self.apply_at[proposal_id] = at
 
@@ -108,18 +114,27 @@ class RecordingOutbox:
         return [m.text for _, _, m in self.sent]
 
 
+@dataclass
+class _Record:
+    outcome: str | None = None
+    handed_over: bool = False
+    attempts: int = 1
+
+
 class InMemoryRecords:
     def __init__(self) -> None:
-        self.records: dict[str, str | None] = {}
+        self.records: dict[str, _Record] = {}
 
     async def begin(self, key: str) -> ActionRecord | None:
-        if key in self.records:
-            return ActionRecord(key, self.records[key])
-        self.records[key] = None
-        return None
+        found = self.records.setdefault(key, _Record(attempts=0))
+        found.attempts += 1
+        return None if found.attempts == 1 else ActionRecord(key, found.outcome, found.handed_over)
+
+    async def handed_over(self, key: str) -> None:
+        self.records.setdefault(key, _Record()).handed_over = True
 
     async def finish(self, key: str, outcome: str) -> None:
-        self.records[key] = outcome
+        self.records.setdefault(key, _Record()).outcome = outcome
 
     async def forget(self, key: str) -> None:
         self.records.pop(key, None)
@@ -156,14 +171,25 @@ class FakeClock:
         self.current += timedelta(seconds=seconds)
 
 
+class Crashed(BaseException):
+    """The process running the connector died here: nothing after this point runs (no outcome is recorded).
+    A BaseException, so no `except Exception` on the way out mistakes it for a connector error."""
+
+
 @dataclass
 class FakeConnector:
-    """Counts deliveries by key; `fail_next` raises a transient error that many times first."""
+    """Counts deliveries by key. `fail_next` raises a transient error that many times first; `refuse_next`
+    a permanent one; `crash_next` makes the next call die, `"before"` its hand-over (nothing delivered) or
+    `"after"` it (the far side got it, Deputy never heard back); `lose_next` hands over, delivers nothing and
+    reports a dropped connection (it can't tell)."""
 
     kind: str = "email.send"
     resend_safe: bool = False
     blocked: str = ""
     fail_next: int = 0
+    refuse_next: int = 0
+    crash_next: str = ""
+    lose_next: bool = False
     delivered: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -177,12 +203,27 @@ class FakeConnector:
     def unavailable(self) -> str:
         return self.blocked
 
-    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
+    async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver = no_hand_over) -> str:
         if self.fail_next:
             self.fail_next -= 1
             raise TransientConnectorError("connection refused")
+        if self.refuse_next:
+            self.refuse_next -= 1
+            raise PermanentConnectorError(f"{self._target(fields)} refused it with 400: bad field")
+        crash, self.crash_next = self.crash_next, ""
+        if crash == "before":
+            raise Crashed("killed before the hand-over")
+        await handing_over()
+        if self.lose_next:
+            self.lose_next = False
+            raise ConnectorError("the connection broke mid-send")
         self.delivered.append((idempotency_key, fields))
-        return f"Sent to {fields['to']}"
+        if crash == "after":
+            raise Crashed("killed after the hand-over")
+        return f"Sent to {self._target(fields)}"
+
+    def _target(self, fields: dict[str, Any]) -> str:
+        return str(fields.get("to") or fields.get("title") or self.kind)
 
 
 @dataclass

@@ -13,6 +13,12 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from orchestrator import events as ev
+from orchestrator.actions import MOVED, REMEDIES, Remedy
+from orchestrator.actions import ActionStatus as ActionStatus
+from orchestrator.actions import StagedAction as StagedAction
+from orchestrator.drafts import Draft as Draft
+from orchestrator.drafts import ProposalDraft as ProposalDraft
+from orchestrator.drafts import Reply as Reply
 from orchestrator.errors import InvalidTransition
 
 
@@ -25,6 +31,8 @@ class TaskStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     APPLYING = "applying"
+    AWAITING_OPERATOR = "awaiting_operator"
+    """An action may not have been sent; nothing more happens until the operator says Send again or Mark as sent."""
     DONE = "done"
     FAILED = "failed"
     UNDONE = "undone"
@@ -36,13 +44,6 @@ class ProposalStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     UNDONE = "undone"
-
-
-class ActionStatus(StrEnum):
-    STAGED = "staged"
-    APPLYING = "applying"
-    APPLIED = "applied"
-    FAILED = "failed"
 
 
 class Verdict(StrEnum):
@@ -57,14 +58,16 @@ TASK_MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     _T.PAUSED: frozenset({_T.RUNNING, _T.FAILED}),
     _T.PROPOSED: frozenset({_T.APPROVED, _T.REJECTED, _T.EXPIRED, _T.FAILED}),
     _T.APPROVED: frozenset({_T.APPLYING, _T.FAILED, _T.UNDONE}),
-    _T.APPLYING: frozenset({_T.APPLYING, _T.DONE, _T.FAILED}),
+    _T.APPLYING: frozenset({_T.APPLYING, _T.DONE, _T.FAILED, _T.AWAITING_OPERATOR}),
+    _T.AWAITING_OPERATOR: frozenset({_T.APPLYING, _T.DONE}),
     _T.REJECTED: frozenset(),
     _T.EXPIRED: frozenset(),
     _T.DONE: frozenset(),
-    _T.FAILED: frozenset(),
+    _T.FAILED: frozenset({_T.APPLYING}),  # Run the rest
     _T.UNDONE: frozenset(),
 }
-TASK_TERMINAL = frozenset(s for s, moves in TASK_MOVES.items() if not moves)
+TASK_TERMINAL = frozenset({_T.REJECTED, _T.EXPIRED, _T.DONE, _T.FAILED, _T.UNDONE})
+"""Finished: nothing more happens by itself (the operator may still run the rest of a failed one)."""
 
 _P = ProposalStatus
 PROPOSAL_MOVES: dict[ProposalStatus, frozenset[ProposalStatus]] = {
@@ -73,14 +76,6 @@ PROPOSAL_MOVES: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     _P.REJECTED: frozenset(),
     _P.EXPIRED: frozenset(),
     _P.UNDONE: frozenset(),
-}
-
-_A = ActionStatus
-ACTION_MOVES: dict[ActionStatus, frozenset[ActionStatus]] = {
-    _A.STAGED: frozenset({_A.APPLYING, _A.FAILED}),
-    _A.APPLYING: frozenset({_A.APPLIED, _A.FAILED}),
-    _A.APPLIED: frozenset(),
-    _A.FAILED: frozenset(),
 }
 
 
@@ -121,19 +116,6 @@ class Decision:
     version: int
     reason: str = ""
     event_id: str = ""
-
-
-@dataclass
-class StagedAction:
-    """One side effect waiting for approval; `fields` are validated by its connector before staging."""
-
-    kind: str
-    fields: dict[str, Any]
-    summary: str
-    target: str
-    status: ActionStatus = ActionStatus.STAGED
-    outcome: str = ""
-    unconfirmed: bool = False
 
 
 @dataclass
@@ -217,6 +199,12 @@ class Task:
         self._move(TaskStatus.APPLYING)
         return ev.TaskApplying(at=at, task_id=self.id, proposal_id=self.proposal_id, task_status=self.status)
 
+    def await_operator(self, reason: str, at: datetime) -> ev.Event:
+        self._move(TaskStatus.AWAITING_OPERATOR)
+        return ev.TaskAwaitingOperator(
+            at=at, task_id=self.id, proposal_id=self.proposal_id, summary=_clip(reason), task_status=self.status
+        )
+
     def finish(self, at: datetime, summary: str) -> ev.Event:
         self._move(TaskStatus.DONE)
         return ev.TaskDone(
@@ -244,6 +232,9 @@ class Proposal:
     remind_at: datetime | None = None
     expires_at: datetime | None = None
     reminders: int = 0
+    answer_to: str = ""
+    """The event the next outcome answers: the operator's last word on it (Send again, Mark as sent, Run the
+    rest), else the decision's."""
     rev: int = 0
 
     def staged(self, at: datetime) -> ev.Event:
@@ -331,55 +322,40 @@ class Proposal:
 
     def action_moved(self, index: int, new: ActionStatus, at: datetime, outcome: str = "") -> ev.Event:
         action = self.actions[index]
-        _check(f"action {self.id}:{index}", ACTION_MOVES, action.status, new)
-        action.status = new
+        action.move(new, f"{self.id}:{index}")
         action.outcome = outcome or action.outcome
-        cls: type[ev.Event] = {
-            ActionStatus.APPLYING: ev.ActionApplying,
-            ActionStatus.APPLIED: ev.ActionApplied,
-            ActionStatus.FAILED: ev.ActionFailed,
-        }[new]
-        return cls(
+        return MOVED[new](
             at=at,
             task_id=self.task_id,
             proposal_id=self.id,
             action_index=index,
             action_status=new,
             summary=_clip(outcome or action.summary),
-            detail={"kind": action.kind, "unconfirmed": action.unconfirmed},
+            detail={"kind": action.kind},
+        )
+
+    def remedy(self, index: int, remedy: Remedy, actor: Actor, at: datetime) -> ev.Event:
+        """The operator's word on one action that did not finish; the ledger keeps who said it."""
+        action, rule = self.actions[index], REMEDIES[remedy]
+        said = action.hear(rule, actor.label, at, f"{self.id}:{index}")
+        return rule.event(
+            at=at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            actor=actor.id,
+            action_index=index,
+            action_status=action.status,
+            summary=_clip(f"{action.summary} — {said}"),
+            detail={"kind": action.kind, "attempt": action.attempt},
         )
 
     @property
     def settled(self) -> bool:
-        return all(a.status in (ActionStatus.APPLIED, ActionStatus.FAILED) for a in self.actions)
+        """Every action reached an end: applied, failed or not run (one that may not have been sent has not)."""
+        ends = (ActionStatus.APPLIED, ActionStatus.FAILED, ActionStatus.NOT_RUN)
+        return all(a.status in ends for a in self.actions)
 
 
 def _clip(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@dataclass(frozen=True)
-class ProposalDraft:
-    """What an agent hands back for staging: untrusted until each action passes its connector's validation."""
-
-    playbook: str
-    summary: str
-    actions: list[tuple[str, dict[str, Any]]]
-    risk: str = "low"
-    cost_estimate_usd: float = 0.0
-    cost_spent_usd: float = 0.0
-    always_ask: bool = False
-    """The playbook says a person decides, whatever the policy file's auto-approval rules match."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An agent's answer that needs no action (a memory answer, a refusal, a clarifying question)."""
-
-    text: str
-    ok: bool = True
-    cost_usd: float = 0.0
-
-
-Draft = ProposalDraft | Reply

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -47,17 +47,23 @@ class Ledger(Protocol):
 class ActionRecord:
     key: str
     outcome: str | None
+    handed_over: bool = False
+    """The action passed its point of no return (for SMTP: the end of the data was about to be sent)."""
 
 
 class ActionRecords(Protocol):
-    """Idempotency records: intent before a connector call, outcome after."""
+    """Idempotency records, one per attempt of an action: whether it was handed to the outside world, and
+    its outcome. An attempt that crashed before the hand-over delivered nothing and is simply tried again."""
 
     async def begin(self, key: str) -> ActionRecord | None:
-        """Record intent; None if new, else the record a previous attempt left."""
+        """Count an attempt; None if this is the first, else what earlier attempts left."""
+
+    async def handed_over(self, key: str) -> None:
+        """Written before the point of no return: from here on, a lost attempt may have been delivered."""
 
     async def finish(self, key: str, outcome: str) -> None: ...
     async def forget(self, key: str) -> None:
-        """Drop the intent after a failure that delivered nothing, so a retry sends afresh."""
+        """Drop the record after a failure that delivered nothing, so a retry starts afresh."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,19 @@ class Preview:
     target: str
 
 
+HandOver = Callable[[], Awaitable[None]]
+"""What a connector awaits just before its point of no return (`Connector.apply`)."""
+
+
+async def no_hand_over() -> None:
+    """The default for a caller that keeps no idempotency records (a connector's own tests)."""
+
+
 class Connector(Protocol):
     kind: str
     resend_safe: bool
-    """True when the far side dedupes on the idempotency key, so an unresolved attempt may be re-sent."""
+    """True when the far side dedupes on the idempotency key, so an attempt that may have been delivered is
+    simply sent again; False (email) when only the operator can tell, so the hand-over must be reported."""
 
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Normalised fields, or `BadRequest` with a sentence for the operator."""
@@ -78,16 +93,19 @@ class Connector(Protocol):
     def unavailable(self) -> str:
         """Why approval would fail now (e.g. SMTP not configured), or '' when ready."""
 
-    async def apply(self, fields: dict[str, Any], idempotency_key: str) -> str:
-        """Do it; return the outcome in words. Raise Transient/PermanentConnectorError."""
+    async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver) -> str:
+        """Do it; return the outcome in words. Await `handing_over()` right before the step after which the
+        far side may act on it (nothing before it can deliver anything). Raise TransientConnectorError when
+        nothing was delivered, PermanentConnectorError when retrying won't help, ConnectorError otherwise."""
 
 
 class JobQueue(Protocol):
     async def enqueue_run(self, task_id: str, *, again: bool = False) -> None:
         """`again`: the task ran before and paused; a finished earlier run must not block this one."""
 
-    async def enqueue_apply(self, proposal_id: str, at: datetime | None = None) -> None:
-        """Apply now, or at `at` (the end of an undo window)."""
+    async def enqueue_apply(self, proposal_id: str, at: datetime | None = None, *, again: bool = False) -> None:
+        """Apply now, or at `at` (the end of an undo window). `again`: the operator's word resumes a proposal
+        whose earlier apply job has finished; that finished job must not block this one."""
 
 
 class ChatOutbox(Protocol):

@@ -110,6 +110,32 @@ def _snooze(said: Said) -> cmd.Command:
     )
 
 
+def _remedy(kind: type[cmd.SendAgain] | type[cmd.MarkSent]) -> Build:
+    """`/resend p1 2`: the action by its number on the card; without one, the action that waits."""
+
+    def build(said: Said) -> cmd.Command:
+        i = said.inbound
+        return kind(
+            proposal_id=said.proposal_id(), index=_number(said), actor=i.actor, chat=i.chat, event_id=i.event_id
+        )
+
+    return build
+
+
+def _number(said: Said) -> int | None:
+    number = said.words.rest.strip().lstrip("#")
+    if not number:
+        return None
+    if not number.isdigit() or int(number) < 1:
+        raise BadRequest(f"Type /{said.words.verb} <id> [n], n being the action's number on the card (1 is the first).")
+    return int(number) - 1
+
+
+def _retry(said: Said) -> cmd.Command:
+    i = said.inbound
+    return cmd.RunRest(proposal_id=said.proposal_id(), actor=i.actor, chat=i.chat, event_id=i.event_id)
+
+
 def _view(name: str) -> Build:
     def build(said: Said) -> cmd.Command:
         i = said.inbound
@@ -129,6 +155,9 @@ WORDS: tuple[Word, ...] = (
     Word("undo", "<id>", "cancel an approved action in its undo window", _undo),
     Word("edit", "<id> <field> <value>", "change a pending proposal (e.g. /edit p1 subject Hi)", _edit),
     Word("snooze", "<id> [1h|tomorrow]", "put off a proposal's reminder", _snooze),
+    Word("resend", "<id> [n]", "send again an action that may not have been sent", _remedy(cmd.SendAgain)),
+    Word("sent", "<id> [n]", "mark an action that may not have been sent as sent", _remedy(cmd.MarkSent)),
+    Word("retry", "<id>", "run the rest of a proposal after a failure", _retry),
     Word("status", "", "running tasks, pending proposals, today's spend", _view("status")),
     Word("remember", "<fact>", "remember a fact", _memory),
     Word("recall", "<query>", "search memory", _memory),

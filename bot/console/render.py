@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.cards import view
 from orchestrator.model import Proposal, ProposalStatus
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
@@ -28,7 +29,18 @@ def render(message: Outbound) -> str:
         decide = [f"  /approve {p.id}   /reject {p.id}" for p in message.proposals]
         return "\n".join([f"📋 {message.text}", *decide])
     prefix = f"[{message.task_id}] " if message.task_id and message.kind is Kind.PROGRESS else ""
-    return f"{MARKS[message.kind]} {prefix}{message.text}"
+    return f"{MARKS[message.kind]} {prefix}{message.text}{_remedies(message)}"
+
+
+def _remedies(message: Outbound) -> str:
+    """The typed words for the buttons of an apply that did not finish."""
+    card = view(message)
+    if card is None:
+        return ""
+    if card.unsure is not None:
+        n = f" {card.unsure + 1}" if len(card.actions) > 1 else ""
+        return f"\n  /resend {card.id}{n}   /sent {card.id}{n}"
+    return f"\n  /retry {card.id}" if card.rest else ""
 
 
 def card(proposal: Proposal) -> str:

@@ -65,6 +65,8 @@ class SlackChannel:
         app.action(render.FULL)(inbound.on_full)
         app.action(render.SNOOZE)(inbound.on_snooze)
         app.action(render.APPROVE_LOW)(inbound.on_approve_low)
+        for remedy in (render.RESEND, render.MARK_SENT, render.RUN_REST):
+            app.action(remedy)(inbound.on_remedy)
         app.view("deputy_reject_reason")(inbound.on_reject_submit)
         app.view("deputy_edit_fields")(inbound.on_edit_submit)
         app.error(_keep_error)

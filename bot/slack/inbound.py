@@ -92,6 +92,16 @@ class SlackInbound:
         verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject"}[action["action_id"]]
         await self._click(body, verb, action, delivery(context))
 
+    async def on_remedy(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
+        """Send again / Mark as sent carry `<proposal id>:<action index>`, Run the rest the proposal id."""
+        await ack()
+        verb = {render.RESEND: "resend", render.MARK_SENT: "mark_sent", render.RUN_REST: "run_rest"}[
+            action["action_id"]
+        ]
+        proposal_id, _, index = str(action.get("value") or "").partition(":")
+        pressed = {**action, "value": proposal_id, "block_id": ""}  # an index, not a version
+        await self._click(body, f"{verb}:{index}" if index else verb, pressed, delivery(context))
+
     async def on_snooze(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
         await ack()
         proposal_id, _, until = str(action.get("value") or "").partition("|")

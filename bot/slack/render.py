@@ -15,6 +15,8 @@ BLOCK_LIMIT = 50
 FALLBACK_LIMIT = 4000  # the notification text; Slack truncates longer ones
 APPROVE, REJECT, EDIT, UNDO, FULL = "deputy_approve", "deputy_reject", "deputy_edit", "deputy_undo", "deputy_full"
 SNOOZE, APPROVE_LOW = "deputy_snooze", "deputy_approve_low"
+RESEND, MARK_SENT, RUN_REST = "deputy_resend", "deputy_mark_sent", "deputy_run_rest"
+"""Send again / Mark as sent carry `<proposal id>:<action index>`; Run the rest the proposal id."""
 Block = dict[str, Any]
 
 
@@ -90,9 +92,24 @@ def _buttons(card: CardView) -> list[Block]:
         buttons += [_button("Snooze 1h", SNOOZE, f"{card.id}|1h"), _button("Tomorrow", SNOOZE, f"{card.id}|tomorrow")]
     if card.undoable:
         buttons.append(_button("Undo", UNDO, card.id))
+    buttons += _remedy_buttons(card)
     if card.truncated:
         buttons.append(_button("Full text", FULL, card.id))
     return buttons
+
+
+def _remedy_buttons(card: CardView) -> list[Block]:
+    if card.unsure is not None:
+        value = f"{card.id}:{card.unsure}"
+        again = _button("Send again", RESEND, value, "primary")
+        again["confirm"] = {
+            "title": {"type": "plain_text", "text": "Send it again?"},
+            "text": {"type": "mrkdwn", "text": "If the first one did arrive, it arrives twice."},
+            "confirm": {"type": "plain_text", "text": "Send again"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+        return [again, _button("Mark as sent", MARK_SENT, value)]
+    return [_button(card.rest_label, RUN_REST, card.id, "primary")] if card.rest else []
 
 
 def digest_blocks(out: Outbound) -> list[Block]:

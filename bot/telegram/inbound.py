@@ -17,6 +17,9 @@ from orchestrator.model import Actor, ChatRef
 log = logging.getLogger("deputy.telegram")
 TOAST_CHARS = 200
 VERBS = {"a": "approve", "r": "reject", "u": "undo", "s": "snooze:1h", "t": "snooze:tomorrow", "al": "approve_low"}
+VERBS |= {"rs": "resend", "ms": "mark_sent", "rr": "run_rest"}
+INDEXED = frozenset({"rs", "ms"})
+"""Their callback data ends with the action's index (`rs:<id>:<index>`); the decisions' with the card's version."""
 
 
 def actor(user: User) -> Actor:
@@ -38,11 +41,11 @@ def addressed(text: str, chat_type: str, username: str) -> str | None:
     return None
 
 
-def pressed(data: str) -> tuple[str, str, int | None]:
-    """Callback data `<code>:<id>[:<version>]` → (code, proposal id, the version the card showed)."""
+def pressed(data: str) -> tuple[str, str, str]:
+    """Callback data `<code>:<id>[:<n>]` → (code, proposal id, n): the card's version, or an action's index."""
     code, _, rest = data.partition(":")
-    proposal_id, _, version = rest.partition(":")
-    return code, proposal_id, int(version) if version.isdigit() else None
+    proposal_id, _, number = rest.partition(":")
+    return code, proposal_id, number if number.isdigit() else ""
 
 
 class TelegramInbound:
@@ -70,7 +73,7 @@ class TelegramInbound:
     async def on_click(self, query: CallbackQuery, delivery: str = "") -> None:
         if query.message is None:
             return
-        code, proposal_id, version = pressed(query.data or "")
+        code, proposal_id, number = pressed(query.data or "")
         chat = ChatRef("telegram", str(query.message.chat.id))
         if code == "f":
             await self._full_text(query, chat, proposal_id)
@@ -82,7 +85,10 @@ class TelegramInbound:
         async def toast(text: str, refused: bool) -> None:
             await query.answer(text[:TOAST_CHARS])
 
-        press = Click(actor(query.from_user), chat, VERBS[code], proposal_id, f"cb{query.id}", "", version, delivery)
+        verb = f"{VERBS[code]}:{number}" if code in INDEXED and number else VERBS[code]
+        version = int(number) if number and code not in INDEXED else None
+
+        press = Click(actor(query.from_user), chat, verb, proposal_id, f"cb{query.id}", "", version, delivery)
         if code == "al":
             await self.coordinator.approve_low(press, toast)
         else:

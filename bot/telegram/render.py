@@ -94,6 +94,11 @@ def _keyboard(card: CardView, *, shortened: bool) -> list[list[Button]]:
         rows.append([Button("⏰ Snooze 1h", f"s:{card.id}"), Button("⏰ Tomorrow", f"t:{card.id}")])
     if card.undoable:
         rows.append([Button("↩️ Undo", f"u:{card.id}")])
+    if card.unsure is not None:
+        where = f"{card.id}:{card.unsure}"
+        rows.append([Button("🔁 Send again", f"rs:{where}"), Button("☑️ Mark as sent", f"ms:{where}")])
+    if card.rest:
+        rows.append([Button(f"▶️ {card.rest_label}", f"rr:{card.id}")])
     if shortened and any(a.body for a in card.actions):
         rows.append([Button("📄 Full text", f"f:{card.id}")])
     return rows

@@ -10,6 +10,7 @@ from config.wiring import Runtime
 from connectors.breaker import Breaker, Guarded
 from orchestrator.errors import CircuitOpen, TransientConnectorError
 from orchestrator.fakes import FakeConnector
+from orchestrator.ports import HandOver
 
 
 class Clock:
@@ -24,9 +25,9 @@ async def test_opens_after_n_failures_fails_fast_then_closes_after_the_cool_down
     inner = FakeConnector(fail_next=3)
     original = inner.apply
 
-    async def counted(fields: dict[str, Any], key: str) -> str:
+    async def counted(fields: dict[str, Any], key: str, handing_over: HandOver) -> str:
         calls.append(key)
-        return await original(fields, key)
+        return await original(fields, key, handing_over)
 
     inner.apply = counted  # type: ignore[method-assign,assignment]
     guarded = Guarded(inner, Breaker(runtime.redis, "email.send", threshold=3, cooldown_s=60, clock=clock))

@@ -99,10 +99,13 @@ async def test_worker_killed_between_smtp_send_and_recording_sends_one_email(
     workers.start()
     proposal = await runtime.store.get_proposal(pid)
     assert proposal is not None
-    await eventually(lambda: _status(runtime, proposal.task_id, "done"), timeout=30, what="recovery after kill -9")
+    await eventually(
+        lambda: _status(runtime, proposal.task_id, "awaiting_operator"), timeout=30, what="recovery after kill -9"
+    )
     assert len(smtp.messages) == 1
     applied = await runtime.store.get_proposal(pid)
-    assert applied and applied.actions[0].unconfirmed and "not re-sent" in applied.actions[0].outcome
+    assert applied and applied.actions[0].status.value == "uncertain"
+    assert "before it was confirmed" in applied.actions[0].outcome
     replay = deputy("replay", env=env, cwd=tmp_path)
     assert replay.returncode == 0, replay.stdout
 

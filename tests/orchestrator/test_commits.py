@@ -126,7 +126,7 @@ async def test_circuit_open_tells_the_operator_once(core: Core) -> None:
     configure(core)
     raised = iter([CircuitOpen("email.send paused", just_opened=True), CircuitOpen("still paused")])
 
-    async def failing(fields: dict[str, object], key: str) -> str:
+    async def failing(fields: dict[str, object], key: str, handing_over: object) -> str:
         raise next(raised)
 
     core.email.apply = failing  # type: ignore[method-assign,assignment]

@@ -137,14 +137,28 @@ async def test_transient_failure_is_retried_with_the_same_key_and_sends_once(cor
     assert [k for k, _ in core.email.delivered] == [f"{pid}:0"]
 
 
-async def test_intent_without_outcome_is_not_resent_for_email(core: Core) -> None:
+async def test_an_attempt_cut_short_before_the_hand_over_is_sent_again_once(core: Core) -> None:
     pid = await staged(core)
     await core.say(f"/approve {pid}")
-    await core.records.begin(f"{pid}:0")  # a crashed attempt left only its intent
+    await core.records.begin(f"{pid}:0")  # a crashed attempt began, and handed nothing over
+    await core.coordinator.handle(cmd.ApplyProposal(pid))
+    assert [k for k, _ in core.email.delivered] == [f"{pid}:0"]
+    assert core.outbox.texts[-1].startswith("Done: Sent to jane@acme.com")
+
+
+async def test_a_hand_over_without_outcome_is_not_resent_for_email(core: Core) -> None:
+    pid = await staged(core)
+    await core.say(f"/approve {pid}")
+    await core.records.begin(f"{pid}:0")  # a crashed attempt handed it over, and never heard back
+    await core.records.handed_over(f"{pid}:0")
     await core.coordinator.handle(cmd.ApplyProposal(pid))
     assert core.email.delivered == []
     proposal = await core.store.get_proposal(pid)
-    assert proposal and proposal.actions[0].unconfirmed and "unconfirmed" in proposal.actions[0].outcome
+    task = await core.store.get_task(core.queue.runs[0])
+    assert proposal and proposal.actions[0].status.value == "uncertain"
+    assert task and task.status is TaskStatus.AWAITING_OPERATOR
+    assert core.outbox.texts[-1].startswith("May not have been sent: Send 'Invoice 42' to jane@acme.com")
+    assert "Done" not in core.outbox.texts[-1]
 
 
 async def test_reply_draft_finishes_the_task(core: Core) -> None:
