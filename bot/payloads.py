@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from orchestrator.policies import clean_text
+
 MAX_DEPTH = 32
 
 
@@ -15,15 +17,17 @@ class Malformed(ValueError):
 
 
 def text_body(body: bytes) -> str:
+    """A hook's body as text to store: UTF-8; JSON (the usual case) parsed, bounded and cleaned, so the drafting
+    step never meets a bomb or a lone surrogate; other text cleaned as it is."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Malformed("body is not UTF-8") from None
     if not text.strip():
         raise Malformed("empty body")
-    if text.lstrip()[:1] in "[{":  # JSON (the usual case) must be sane: no bombs for the drafting step
-        _parsed(text)
-    return text
+    if text.lstrip()[:1] in "[{":
+        return stored_json(_parsed(text))
+    return clean_text(text)
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -58,6 +62,23 @@ def _deeper_than(data: Any, limit: int) -> bool:
     return False
 
 
+def cleaned(data: Any) -> Any:
+    """Every string in a payload as Deputy stores text: lone surrogates (which JSON escapes can carry and no
+    encoder takes) become U+FFFD, control characters go — in keys and values alike."""
+    if isinstance(data, str):
+        return clean_text(data)
+    if isinstance(data, list):
+        return [cleaned(item) for item in data]
+    if isinstance(data, dict):
+        return {clean_text(str(key)): cleaned(value) for key, value in data.items()}
+    return data
+
+
+def stored_json(data: Any) -> str:
+    """A payload as it is stored: cleaned, compact, UTF-8."""
+    return json.dumps(cleaned(data), ensure_ascii=False, separators=(",", ":"))
+
+
 def need(data: dict[str, Any], path: str, kind: type | tuple[type, ...]) -> Any:
     """`data["a"]["b"]` for path "a.b", of the given type, or `Malformed` naming what is missing."""
     value: Any = data
@@ -65,6 +86,8 @@ def need(data: dict[str, Any], path: str, kind: type | tuple[type, ...]) -> Any:
         if not isinstance(value, dict) or part not in value:
             raise Malformed(f"missing {path}")
         value = value[part]
-    if not isinstance(value, kind):
-        raise Malformed(f"{path} has the wrong type")
+    if not isinstance(value, kind) or (
+        isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    ):
+        raise Malformed(f"{path} has the wrong type")  # JSON's true is no id
     return value

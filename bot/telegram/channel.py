@@ -11,7 +11,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -19,7 +19,7 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 
 from bot.ingress import Ingress
-from bot.payloads import Malformed, json_object, need
+from bot.payloads import Malformed, json_object, need, stored_json
 from bot.telegram.inbound import TelegramInbound
 from bot.telegram.outbound import TelegramOutbox
 from config.settings import Settings
@@ -97,7 +97,7 @@ class TelegramChannel:
     async def _store_until_stored(self, update: Update) -> None:
         for attempt in range(10_000):
             try:
-                await self.ingress.accept("telegram", {"body": json.dumps(update.to_dict(), ensure_ascii=False)})
+                await self.ingress.accept("telegram", {"body": stored_json(update.to_dict())})
                 return
             except (RedisError, OSError) as err:
                 delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
@@ -161,16 +161,38 @@ def checked_update(raw: bytes) -> str:
     data = json_object(text)
     need(data, "update_id", int)
     if "message" in data:
-        need(data, "message.chat.id", int)
-        need(data, "message.message_id", int)
+        _message(need(data, "message", dict))
     if "callback_query" in data:
         need(data, "callback_query.id", str)
         need(data, "callback_query.from.id", int)
+        _optional(data, "callback_query.data", str)
+        _optional(data, "callback_query.message", dict)
+        if isinstance(data["callback_query"].get("message"), dict):
+            _message(data["callback_query"]["message"])
     try:
         Update.de_json(data, None)
     except (TypeError, ValueError, KeyError, AttributeError):
         raise Malformed("not a Telegram update") from None
-    return text
+    return stored_json(data)
+
+
+def _message(message: dict[str, Any]) -> None:
+    need(message, "chat.id", int)
+    need(message, "message_id", int)
+    _optional(message, "chat.type", str)
+    _optional(message, "text", str)
+    _optional(message, "from", dict)
+    if isinstance(message.get("from"), dict):
+        need(message, "from.id", int)
+
+
+def _optional(data: dict[str, Any], path: str, kind: type) -> None:
+    """Checked when present (and not null): Telegram leaves out what a message doesn't have."""
+    node: Any = data
+    for part in path.split(".")[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict) and node.get(path.rsplit(".", 1)[-1]) is not None:
+        need(data, path, kind)
 
 
 async def _with_backoff(what: str, step: Callable[[], Awaitable[T]]) -> T:
