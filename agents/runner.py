@@ -199,6 +199,7 @@ class PlaybookRunner:
             cost_estimate_usd=meter.usd,  # approving costs no model calls: finishing costs what was spent
             cost_spent_usd=meter.usd,
             always_ask=playbook.spec.approval == "ask",
+            flagged=bool(problem),
         )
 
     # ---- model calls --------------------------------------------------------------------------------

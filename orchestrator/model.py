@@ -7,7 +7,7 @@ The model records events; it never calls out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -244,6 +244,10 @@ class Proposal:
     remind_at: datetime | None = None
     expires_at: datetime | None = None
     reminders: int = 0
+    flagged: bool = False
+    """The verifier doubted the draft (its doubt is in the summary)."""
+    drafted: list[StagedAction] = field(default_factory=list)
+    """The actions as the agent first drafted them, whatever /edit changed since: what shadow runs compare."""
     rev: int = 0
 
     def staged(self, at: datetime) -> ev.Event:
@@ -255,7 +259,13 @@ class Proposal:
             cost_usd=self.cost_spent_usd,
             proposal_status=self.status,
             task_status=TaskStatus.PROPOSED,
-            detail={"version": self.version, "actions": [a.kind for a in self.actions], "risk": self.risk},
+            detail={
+                "version": self.version,
+                "actions": [a.kind for a in self.actions],
+                "risk": self.risk,
+                "playbook": self.playbook,
+                "flagged": self.flagged,
+            },
         )
 
     def remind(self, at: datetime, next_at: datetime | None) -> ev.Event:
@@ -371,6 +381,8 @@ class ProposalDraft:
     cost_spent_usd: float = 0.0
     always_ask: bool = False
     """The playbook says a person decides, whatever the policy file's auto-approval rules match."""
+    flagged: bool = False
+    """The verifier doubted the draft."""
 
 
 @dataclass(frozen=True)
