@@ -89,6 +89,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         facts=memory,
         digests=RedisDigestBook(redis),
         spend=spend,
+        ledger=ledger,
     )
     bus = Coordinator(core)
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))
