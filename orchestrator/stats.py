@@ -284,7 +284,7 @@ def duration_text(seconds: float) -> str:
     if seconds < 60:
         return f"{round(seconds)} s"
     if seconds < 3600:
-        return f"{round(seconds / 60)} min"
+        return f"{round(seconds / 60, 1):g} min"
     if seconds < 2 * 86400:
         return f"{round(seconds / 3600, 1):g} h"
     return f"{round(seconds / 86400, 1):g} days"

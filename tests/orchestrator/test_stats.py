@@ -104,4 +104,10 @@ def test_the_window_and_the_words_for_time() -> None:
         with pytest.raises(BadRequest, match="24h, 7d, 30d or 4w"):
             window(bad)
     assert [saved_text(m) for m in (34, 60, 123, 750)] == ["~34 min", "~1 h", "~2 h", "~12.5 h"]
-    assert [duration_text(s) for s in (45, 300, 5400, 3 * 86400)] == ["45 s", "5 min", "1.5 h", "3 days"]
+    assert [duration_text(s) for s in (45, 270, 300, 5400, 3 * 86400)] == [
+        "45 s",
+        "4.5 min",
+        "5 min",
+        "1.5 h",
+        "3 days",
+    ]
