@@ -65,6 +65,19 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run_stats(settings, since=args.since, as_json=args.json))
 
 
+def _shadow(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bot.shadow import run_shadow
+
+    directory = Path(args.playbooks) if args.playbooks else None
+    return asyncio.run(
+        run_shadow(
+            settings, since=args.since, playbooks_dir=directory, model=args.model, limit=args.limit, as_json=args.json
+        )
+    )
+
+
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     from bot.doctor import run_doctor
 
@@ -111,6 +124,13 @@ def parser() -> argparse.ArgumentParser:
     stats.add_argument("--since", default="7d", help="ISO date/time or age (default 7d)")
     stats.add_argument("--json", action="store_true", help="one JSON object")
     stats.set_defaults(run=_stats)
+    shadow = sub.add_parser("shadow", help="re-draft past requests with other playbooks or model; applies nothing")
+    shadow.add_argument("--since", default="7d", help="ISO date/time or age (default 7d)")
+    shadow.add_argument("--playbooks", metavar="DIR", help="draft with the playbooks in DIR instead of the configured")
+    shadow.add_argument("--model", metavar="M", help="draft with this model (default: DEPUTY_LLM_MODEL)")
+    shadow.add_argument("--limit", type=int, metavar="N", help="only the last N requests")
+    shadow.add_argument("--json", action="store_true", help="one JSON object")
+    shadow.set_defaults(run=_shadow)
     return p
 
 
