@@ -92,7 +92,7 @@ def report(run: Run, what: str) -> list[str]:
     approved = [c for c in run.compared if c.approved is not None]
     if approved:
         lines.append(
-            f"Against what you approved ({len(approved)}): {_tally(approved, lambda c: c.differs_from_approved)}"
+            f"Against what was approved ({len(approved)}): {_tally(approved, lambda c: c.differs_from_approved)}"
         )
     if run.skipped:
         lines.append(f"{len(run.skipped)} request(s) not replayed: a /remember or /forget would change memory.")
@@ -131,7 +131,7 @@ def _line(c: Compared) -> str:
 
 def _desc(side: Side) -> str:
     if not side.actions:
-        return f"(reply: {_clip(side.reply, 40)})"
+        return f"(reply: {_clip(side.reply, 90)})"
     return f"{side.playbook}: " + ", ".join(f"{kind} {to}" for kind, to in side.actions)
 
 
