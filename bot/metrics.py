@@ -205,11 +205,13 @@ def outcomes(redis: Redis) -> Outcomes:
 
 
 def _outcomes(s: Stats) -> list[Metric]:
-    by_kind = GaugeMetricFamily(
+    """The all-time figures of `deputy stats` (orchestrator/stats.py), per kind, per playbook and per rule."""
+    return [*_by_kind(s), _by_playbook(s), _rules(s), _medians(s)]
+
+
+def _by_kind(s: Stats) -> list[Metric]:
+    outcomes = GaugeMetricFamily(
         "deputy_outcomes", "Staged actions by kind and what became of them", labels=["kind", "outcome"]
-    )
-    by_playbook = GaugeMetricFamily(
-        "deputy_playbook_outcomes", "Proposals by playbook and what became of them", labels=["playbook", "outcome"]
     )
     proposed = CounterMetricFamily("deputy_proposed", "Actions staged, by kind", labels=["kind"])
     saved = CounterMetricFamily(
@@ -218,28 +220,42 @@ def _outcomes(s: Stats) -> list[Metric]:
     caught = CounterMetricFamily(
         "deputy_caught", "Actions rejected, revised or doubted by the verifier", labels=["kind"]
     )
-    rules = CounterMetricFamily("deputy_auto_approved", "Proposals a policy rule approved, by rule", labels=["rule"])
-    median = GaugeMetricFamily(
+    for kind, f in sorted(s.kinds.items()):
+        for outcome in OUTCOMES:
+            outcomes.add_metric([kind, outcome], f.outcomes[outcome])
+        proposed.add_metric([kind], f.proposed)
+        saved.add_metric([kind], f.minutes_saved)
+        caught.add_metric([kind], f.caught)
+    return [outcomes, proposed, saved, caught]
+
+
+def _by_playbook(s: Stats) -> Metric:
+    family = GaugeMetricFamily(
+        "deputy_playbook_outcomes", "Proposals by playbook and what became of them", labels=["playbook", "outcome"]
+    )
+    for name, f in sorted(s.playbooks.items()):
+        for outcome in OUTCOMES:
+            family.add_metric([name, outcome], f.outcomes[outcome])
+    return family
+
+
+def _rules(s: Stats) -> Metric:
+    family = CounterMetricFamily("deputy_auto_approved", "Proposals a policy rule approved, by rule", labels=["rule"])
+    for rule, n in sorted(s.totals.auto_approved.items()):
+        family.add_metric([rule], n)
+    return family
+
+
+def _medians(s: Stats) -> Metric:
+    family = GaugeMetricFamily(
         "deputy_decision_median_seconds",
         "Median time from card to decision, by kind (all: every kind)",
         labels=["kind"],
     )
-    for kind, f in sorted(s.kinds.items()):
-        for outcome in OUTCOMES:
-            by_kind.add_metric([kind, outcome], f.outcomes[outcome])
-        proposed.add_metric([kind], f.proposed)
-        saved.add_metric([kind], f.minutes_saved)
-        caught.add_metric([kind], f.caught)
+    for kind, f in [*sorted(s.kinds.items()), ("all", s.totals)]:
         if f.median_decision_s is not None:
-            median.add_metric([kind], f.median_decision_s)
-    for name, f in sorted(s.playbooks.items()):
-        for outcome in OUTCOMES:
-            by_playbook.add_metric([name, outcome], f.outcomes[outcome])
-    for rule, n in sorted(s.totals.auto_approved.items()):
-        rules.add_metric([rule], n)
-    if s.totals.median_decision_s is not None:
-        median.add_metric(["all"], s.totals.median_decision_s)
-    return [by_kind, by_playbook, proposed, saved, caught, rules, median]
+            family.add_metric([kind], f.median_decision_s)
+    return family
 
 
 async def render(
