@@ -39,6 +39,7 @@ bench: $(VENV)/.synced
 	$(BIN)/python -m bench.llm_economy
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.replay
+	$(BIN)/python -m bench.outcomes
 
 install: $(VENV)/.synced bytecode
 

@@ -152,9 +152,12 @@ class Models:
         breaker: Callable[[str], Breaker],
         fallback: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        shadow: bool = False,
     ) -> None:
         self.transport, self.spend, self.cache, self.account = transport, spend, cache, account
         self.today, self.now, self.breaker, self.fallback, self.sleep = today, now, breaker, fallback, sleep
+        self.shadow = shadow
+        """A shadow run's calls (`deputy shadow`): budgeted and accounted like any, marked `shadow` in the ledger."""
 
     async def complete(self, call: Call) -> Completion:
         cache = self.cache if self.transport(call.model).cacheable else None
@@ -246,8 +249,11 @@ class Models:
             "cache_hit": cache_hit,
             "priced": priced,
             "structured": self._sent(call, model) is not None,
+            **({"shadow": True} if self.shadow else {}),
         }
-        summary = f"{call.step} with {model}" + (" (from cache)" if cache_hit else "")
+        summary = (
+            f"{call.step} with {model}" + (" (from cache)" if cache_hit else "") + (" (shadow)" if self.shadow else "")
+        )
         event = ModelCalled(at=self.now(), task_id=call.task_id, cost_usd=usage.usd, summary=summary, detail=detail)
         await self.account(self.today(), reservation, usage, event)  # spend and ledger line together
 

@@ -80,6 +80,18 @@ class PlaybookRunner:
         await self.working.add(chat, ("operator", text), ("deputy", _said(result)))
         return result
 
+    async def redraft(self, task: Task) -> Draft:
+        """A shadow run's draft of a past request: the steps `draft` takes, leaving nothing behind — no turn in the
+        working set, and of the memory verbs only /recall (it reads). The conversation before the request is not
+        replayed; memory is read as it is now."""
+        text = task.text.strip()
+        if task.actor.platform == "hook":
+            return inbound_hook(task.actor.user, text)
+        verb, _, rest = text.partition(" ")
+        if verb.lower() == "recall":
+            return await self._memory("recall", rest.strip(), task)
+        return await self._run(task, text, "")
+
     async def _run(self, task: Task, text: str, recent: str) -> Draft:
         meter = Meter()
         try:
@@ -199,6 +211,7 @@ class PlaybookRunner:
             cost_estimate_usd=meter.usd,  # approving costs no model calls: finishing costs what was spent
             cost_spent_usd=meter.usd,
             always_ask=playbook.spec.approval == "ask",
+            flagged=bool(problem),
         )
 
     # ---- model calls --------------------------------------------------------------------------------

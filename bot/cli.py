@@ -1,4 +1,5 @@
-"""The `deputy` command. Exit codes: 0 ok, 1 a check found a problem (replay), 2 bad usage or configuration."""
+"""The `deputy` command. Exit codes: 0 ok, 1 a check found a problem (replay; shadow: a difference, or a run the
+budget stopped), 2 bad usage or configuration."""
 
 from __future__ import annotations
 
@@ -58,6 +59,25 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run_replay(settings))
 
 
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.stats import run_stats
+
+    return asyncio.run(run_stats(settings, since=args.since, as_json=args.json))
+
+
+def _shadow(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bot.shadow import run_shadow
+
+    directory = Path(args.playbooks) if args.playbooks else None
+    return asyncio.run(
+        run_shadow(
+            settings, since=args.since, playbooks_dir=directory, model=args.model, limit=args.limit, as_json=args.json
+        )
+    )
+
+
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     from bot.doctor import run_doctor
 
@@ -100,6 +120,17 @@ def parser() -> argparse.ArgumentParser:
     ledger.set_defaults(run=_ledger)
     sub.add_parser("replay", help="rebuild state from the ledger and report differences").set_defaults(run=_replay)
     sub.add_parser("doctor", help="check configuration and connectivity").set_defaults(run=_doctor)
+    stats = sub.add_parser("stats", help="what happened to proposals, per action kind and playbook, and time saved")
+    stats.add_argument("--since", default="7d", help="ISO date/time or age (default 7d)")
+    stats.add_argument("--json", action="store_true", help="one JSON object")
+    stats.set_defaults(run=_stats)
+    shadow = sub.add_parser("shadow", help="re-draft past requests with other playbooks or model; applies nothing")
+    shadow.add_argument("--since", default="7d", help="ISO date/time or age (default 7d)")
+    shadow.add_argument("--playbooks", metavar="DIR", help="draft with the playbooks in DIR instead of the configured")
+    shadow.add_argument("--model", metavar="M", help="draft with this model (default: DEPUTY_LLM_MODEL)")
+    shadow.add_argument("--limit", type=int, metavar="N", help="only the last N requests")
+    shadow.add_argument("--json", action="store_true", help="one JSON object")
+    shadow.set_defaults(run=_shadow)
     return p
 
 

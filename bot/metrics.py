@@ -1,11 +1,14 @@
 """`/metrics` in Prometheus text format. Shared state (tasks, proposals, ledger counts, jobs, queue) is read
 from Redis at scrape time, so replicas report the same numbers; request counts and ack latency belong to
-this web process (Prometheus scrapes each replica)."""
+this web process (Prometheus scrapes each replica). The outcome series (what became of proposals, minutes saved)
+are folded from the ledger incrementally: see `Outcomes`."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -16,8 +19,11 @@ from redis.asyncio import Redis
 
 from memory import keys
 from memory.codec import text
+from memory.ledger import RedisLedger
 from memory.metrics import ACTIONS, BUCKETS, DIGEST, EVENTS, MODEL, bucket_label, job_key
 from orchestrator.model import ProposalStatus, TaskStatus
+from orchestrator.policies import MINUTES_SAVED
+from orchestrator.stats import OUTCOMES, Stats, Tally
 
 JOBS = ("run", "apply")
 QUEUE = "rq:queue:deputy"
@@ -64,7 +70,9 @@ class Snapshot(Collector):
         return self.families
 
 
-async def snapshot(redis: Redis, alive_workers: int, budget_usd: float, model: str) -> list[Metric]:
+async def snapshot(
+    redis: Redis, alive_workers: int, budget_usd: float, model: str, minutes: Mapping[str, float] | None = None
+) -> list[Metric]:
     counts = await redis.hgetall(EVENTS)
     decisions = CounterMetricFamily("deputy_decisions", "Proposal decisions", labels=["verdict"])
     for verdict, event in (("approve", "ProposalApproved"), ("reject", "ProposalRejected"), ("undo", "ProposalUndone")):
@@ -84,6 +92,7 @@ async def snapshot(redis: Redis, alive_workers: int, budget_usd: float, model: s
         *await _queue(redis),
         *await _model(redis, budget_usd, model),
         await _digest(redis),
+        *_outcomes(await outcomes(redis).stats(dict(minutes or MINUTES_SAVED))),
     ]
 
 
@@ -163,7 +172,99 @@ async def _digest(redis: Redis) -> Metric:
     )
 
 
-async def render(redis: Redis, alive_workers: int, budget_usd: float, model: str = "offline") -> bytes:
+class Outcomes:
+    """The all-time outcome figures, kept up to date by each scrape from where the last one stopped: a scrape reads
+    only the ledger entries appended since (the first scrape of a process reads the whole ledger, once) and sums
+    the figures again only when there were any. Each web process keeps its own tally in memory."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis, self.ledger, self.lock = redis, RedisLedger(redis), asyncio.Lock()
+        self.tally, self.cursor, self.minutes = Tally(), "0", dict[str, float]()
+        self.figures: Stats | None = None
+
+    async def stats(self, minutes: dict[str, float]) -> Stats:
+        async with self.lock:  # concurrent scrapes fold each entry once
+            if self.cursor != "0" and not await self.redis.xrange(keys.LEDGER, self.cursor, self.cursor):
+                self.tally, self.cursor, self.figures = Tally(), "0", None  # a new or emptied ledger: start over
+            async for batch in self.ledger.scan(after=self.cursor):
+                self.tally.add_all(event for _, event in batch)
+                self.cursor, self.figures = batch[-1][0], None
+            if self.figures is None or minutes != self.minutes:
+                self.figures, self.minutes = self.tally.stats(minutes), minutes
+            return self.figures
+
+
+_OUTCOMES: weakref.WeakKeyDictionary[Redis, Outcomes] = weakref.WeakKeyDictionary()
+
+
+def outcomes(redis: Redis) -> Outcomes:
+    """One tally per Redis client (a web app has one), dropped with it."""
+    if redis not in _OUTCOMES:
+        _OUTCOMES[redis] = Outcomes(redis)
+    return _OUTCOMES[redis]
+
+
+def _outcomes(s: Stats) -> list[Metric]:
+    """The all-time figures of `deputy stats` (orchestrator/stats.py), per kind, per playbook and per rule."""
+    return [*_by_kind(s), _by_playbook(s), _rules(s), _medians(s)]
+
+
+def _by_kind(s: Stats) -> list[Metric]:
+    outcomes = GaugeMetricFamily(
+        "deputy_outcomes", "Staged actions by kind and what became of them", labels=["kind", "outcome"]
+    )
+    proposed = CounterMetricFamily("deputy_proposed", "Actions staged, by kind", labels=["kind"])
+    saved = CounterMetricFamily(
+        "deputy_minutes_saved", "Minutes applied actions saved (policies.yaml)", labels=["kind"]
+    )
+    caught = CounterMetricFamily(
+        "deputy_caught", "Actions rejected, revised or doubted by the verifier", labels=["kind"]
+    )
+    for kind, f in sorted(s.kinds.items()):
+        for outcome in OUTCOMES:
+            outcomes.add_metric([kind, outcome], f.outcomes[outcome])
+        proposed.add_metric([kind], f.proposed)
+        saved.add_metric([kind], f.minutes_saved)
+        caught.add_metric([kind], f.caught)
+    return [outcomes, proposed, saved, caught]
+
+
+def _by_playbook(s: Stats) -> Metric:
+    family = GaugeMetricFamily(
+        "deputy_playbook_outcomes", "Proposals by playbook and what became of them", labels=["playbook", "outcome"]
+    )
+    for name, f in sorted(s.playbooks.items()):
+        for outcome in OUTCOMES:
+            family.add_metric([name, outcome], f.outcomes[outcome])
+    return family
+
+
+def _rules(s: Stats) -> Metric:
+    family = CounterMetricFamily("deputy_auto_approved", "Proposals a policy rule approved, by rule", labels=["rule"])
+    for rule, n in sorted(s.totals.auto_approved.items()):
+        family.add_metric([rule], n)
+    return family
+
+
+def _medians(s: Stats) -> Metric:
+    family = GaugeMetricFamily(
+        "deputy_decision_median_seconds",
+        "Median time from card to decision, by kind (all: every kind)",
+        labels=["kind"],
+    )
+    for kind, f in [*sorted(s.kinds.items()), ("all", s.totals)]:
+        if f.median_decision_s is not None:
+            family.add_metric([kind], f.median_decision_s)
+    return family
+
+
+async def render(
+    redis: Redis,
+    alive_workers: int,
+    budget_usd: float,
+    model: str = "offline",
+    minutes: Mapping[str, float] | None = None,
+) -> bytes:
     registry = CollectorRegistry()
-    registry.register(Snapshot(await snapshot(redis, alive_workers, budget_usd, model)))
+    registry.register(Snapshot(await snapshot(redis, alive_workers, budget_usd, model, minutes)))
     return generate_latest(registry) + generate_latest(WEB)

@@ -26,7 +26,7 @@ def text_body(body: bytes) -> str:
     if not text.strip():
         raise Malformed("empty body")
     if text.lstrip()[:1] in "[{":
-        return stored_json(_parsed(text))
+        return as_stored(text, _parsed(text))
     return clean_text(text)
 
 
@@ -77,6 +77,11 @@ def cleaned(data: Any) -> Any:
 def stored_json(data: Any) -> str:
     """A payload as it is stored: cleaned, compact, UTF-8."""
     return json.dumps(cleaned(data), ensure_ascii=False, separators=(",", ":"))
+
+
+def as_stored(text: str, data: Any) -> str:
+    """The text as it came when nothing in it needs cleaning (what was signed, as it was sent), else cleaned."""
+    return text if cleaned(data) == data else stored_json(data)
 
 
 def need(data: dict[str, Any], path: str, kind: type | tuple[type, ...]) -> Any:

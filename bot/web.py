@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -16,6 +18,7 @@ from memory.liveness import alive_workers
 
 REDIS: web.AppKey[Redis] = web.AppKey("redis", Redis)
 BUDGET: web.AppKey[tuple[float, str]] = web.AppKey("budget_and_model", tuple)
+MINUTES: web.AppKey[Mapping[str, float] | None] = web.AppKey("minutes_saved")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -42,15 +45,17 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics_view(request: web.Request) -> web.Response:
     redis = request.app[REDIS]
     budget, model = request.app[BUDGET]
-    body = await metrics.render(redis, await alive_workers(redis), budget, model)
+    body = await metrics.render(redis, await alive_workers(redis), budget, model, request.app[MINUTES])
     return web.Response(
         body=body, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
     )
 
 
-def make_app(redis: Redis, *, budget_usd: float = 5.0, model: str = "offline") -> web.Application:
+def make_app(
+    redis: Redis, *, budget_usd: float = 5.0, model: str = "offline", minutes_saved: Mapping[str, float] | None = None
+) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=[metrics.measure])
-    app[REDIS], app[BUDGET] = redis, (budget_usd, model)
+    app[REDIS], app[BUDGET], app[MINUTES] = redis, (budget_usd, model), minutes_saved
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
@@ -60,7 +65,8 @@ def make_app(redis: Redis, *, budget_usd: float = 5.0, model: str = "offline") -
 def deputy_app(runtime: Runtime) -> web.Application:
     """The whole web surface of a Deputy process, wired to its runtime."""
     settings = runtime.settings
-    app = make_app(runtime.redis, budget_usd=settings.daily_budget_usd, model=settings.llm_model)
+    minutes = runtime.coordinator.core.config.policies.minutes
+    app = make_app(runtime.redis, budget_usd=settings.daily_budget_usd, model=settings.llm_model, minutes_saved=minutes)
     ingress = Ingress(RedisInbox(runtime.redis))
     app.cleanup_ctx.append(ingress.lifespan)  # first in, last out: it drains after the channels stop taking more
     hooks.mount(app, runtime.coordinator, settings.hook_secrets, settings.report_chat, ingress)

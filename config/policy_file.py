@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import ConfigError
-from orchestrator.policies import AutoRule, Policies, ReminderRule
+from orchestrator.policies import MINUTES_SAVED, AutoRule, Policies, ReminderRule
 
 DEFAULT = Path(__file__).with_name("policies.yaml")
 
@@ -35,6 +35,7 @@ class _File(BaseModel):
     undoable: list[str] = []
     auto_approve: list[_Rule] = []
     reminders: dict[str, _Reminder] = {}
+    minutes_saved: dict[str, Annotated[float, Field(ge=0, le=10_000)]] = {}
 
 
 def policy_path(data_dir: Path) -> Path:
@@ -59,7 +60,12 @@ def load_policies(path: Path, known_kinds: set[str]) -> Policies:
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{path}: {where}: {first['msg']}") from None
     unknown = (
-        ({r.kind for r in parsed.auto_approve} | set(parsed.undoable) | set(parsed.reminders))
+        (
+            {r.kind for r in parsed.auto_approve}
+            | set(parsed.undoable)
+            | set(parsed.reminders)
+            | set(parsed.minutes_saved)
+        )
         - known_kinds
         - {"default"}
     )
@@ -75,4 +81,5 @@ def load_policies(path: Path, known_kinds: set[str]) -> Policies:
         undoable=frozenset(parsed.undoable),
         reminders=tuple(sorted(reminders.items())),
         default_reminder=default,
+        minutes_saved=tuple(sorted({**dict(MINUTES_SAVED), **parsed.minutes_saved}.items())),
     )

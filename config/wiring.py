@@ -89,6 +89,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         facts=memory,
         digests=RedisDigestBook(redis),
         spend=spend,
+        ledger=ledger,
     )
     bus = Coordinator(core)
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))
@@ -128,10 +129,18 @@ def build_scheduler(settings: Settings, bus: Coordinator, ledger: RedisLedger, l
 
 
 def build_agent(
-    settings: Settings, core: Core, account: ModelAccounting, memory: RedisMemory, working: RedisWorkingSet
+    settings: Settings,
+    core: Core,
+    account: ModelAccounting,
+    memory: RedisMemory,
+    working: RedisWorkingSet,
+    *,
+    books: dict[str, playbooks.Playbook] | None = None,
+    shadow: bool = False,
 ) -> PlaybookRunner:
-    """The playbook runner and the LLM port behind it: tiers, cache, budget, breakers, fallback, accounting."""
-    books = playbooks.cached(playbooks.directories(settings.data_dir), frozenset(core.connectors))
+    """The playbook runner and the LLM port behind it: tiers, cache, budget, breakers, fallback, accounting.
+    `books` replaces the configured playbooks and `shadow` marks the model calls: a shadow run's runner."""
+    books = books or playbooks.cached(playbooks.directories(settings.data_dir), frozenset(core.connectors))
     sender = parseaddr(settings.email_from or "")[0]
     offline = OfflineModel(books, latency_ms=settings.offline_latency_ms, sender_name=sender)
     direct = OfflineTransport(offline)
@@ -152,9 +161,20 @@ def build_agent(
         now=core.now,
         breaker=lambda provider: Breaker(redis, f"llm.{provider}"),
         fallback=settings.llm_fallback_model,
+        shadow=shadow,
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
     return PlaybookRunner(books, models, memory, working, tiers)
+
+
+def shadow_agent(runtime: Runtime, *, books: dict[str, playbooks.Playbook] | None, model: str | None) -> PlaybookRunner:
+    """`deputy shadow`'s runner: the configured one but for the playbooks and the drafting model given, its calls
+    spent against today's budget and marked shadow."""
+    settings = runtime.settings.model_copy(update={"llm_model": model}) if model else runtime.settings
+    spend = RedisSpend(runtime.redis, settings.daily_budget_usd)
+    account = ModelAccounting(runtime.redis, spend, runtime.store)
+    core, working = runtime.coordinator.core, RedisWorkingSet(runtime.redis)
+    return build_agent(settings, core, account, runtime.memory, working, books=books, shadow=True)
 
 
 def embedder(settings: Settings) -> Embedder:

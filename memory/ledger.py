@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from redis.asyncio import Redis
 
@@ -56,6 +57,10 @@ class RedisLedger:
         while page := await self.read(after=after, count=batch):
             yield page
             after = page[-1][0]
+
+    def position(self, at: datetime) -> str:
+        """Entry ids are the milliseconds they were appended at: the id just before `at`."""
+        return f"{max(int(at.timestamp() * 1000) - 1, 0)}-0"
 
     async def all_events(self) -> AsyncIterator[Event]:
         async for batch in self.scan():

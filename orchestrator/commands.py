@@ -225,12 +225,14 @@ class SnoozeProposal:
 
 @dataclass(frozen=True, kw_only=True)
 class ShowView:
-    """/status, /budget, /help: a text built from current state, said in the chat that asked."""
+    """/status, /budget, /stats [7d], /help: a text built from current state, said in the chat that asked; `arg`
+    is what followed the word (the window of /stats)."""
 
     view: str
     actor: Actor
     chat: ChatRef
     event_id: str = ""
+    arg: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

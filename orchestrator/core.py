@@ -24,6 +24,7 @@ from orchestrator.ports import (
     DigestBook,
     Facts,
     JobQueue,
+    Ledger,
     Spend,
     TaskStore,
 )
@@ -64,6 +65,8 @@ class Core:
     facts: Facts | None = None
     digests: DigestBook | None = None
     spend: Spend | None = None
+    ledger: Ledger | None = None
+    """Read by /stats; the core only ever writes the ledger through `store.commit`."""
 
     def today(self) -> str:
         """The local date (DEPUTY_TIMEZONE) budgets and digests are counted by."""

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from orchestrator import events as ev
 from orchestrator.model import Proposal
+from orchestrator.stats import Stats, saved_text
 
 MAX_LINES = 15
 SPARK = "▁▂▃▄▅▆▇█"
@@ -23,6 +24,8 @@ class DigestFacts:
     budget: float
     week: list[float]
     late_by: timedelta | None = None
+    outcomes: Stats | None = None
+    """The last seven days' proposals: the digest's "This week" line."""
 
 
 def sparkline(values: list[float]) -> str:
@@ -45,10 +48,20 @@ def compose(facts: DigestFacts) -> str:
     lines += _list(f"Waiting for you ({len(facts.pending)}):", [_waiting(p) for p in facts.pending], 3)
     lines += _list(f"Failed, needs attention ({len(failed)}):", [f"✗ {e.task_id}: {e.summary}" for e in failed], 2)
     spark = sparkline(facts.week)
-    lines.append(
-        f"Spend: ${facts.spend_today:.2f} of ${facts.budget:.2f} today · 7 days {spark} ${sum(facts.week):.2f}"
+    tail = [f"Spend: ${facts.spend_today:.2f} of ${facts.budget:.2f} today · 7 days {spark} ${sum(facts.week):.2f}"]
+    if facts.outcomes and facts.outcomes.totals.proposed:
+        tail.insert(0, week_line(facts.outcomes))
+    return "\n".join(lines[: MAX_LINES - len(tail)] + tail)  # the week and the spend always show
+
+
+def week_line(outcomes: Stats) -> str:
+    """ "This week: 19 sent as drafted, 3 changed, 1 stopped · ~2 h saved · $0.41" (stopped: rejected or undone)."""
+    t = outcomes.totals
+    drafted, changed = t.outcomes["approved_as_drafted"], t.outcomes["approved_after_change"]
+    return (
+        f"This week: {drafted} sent as drafted, {changed} changed, {t.stopped} stopped"
+        f" · {saved_text(t.minutes_saved)} saved · ${outcomes.cost_usd:.2f}"
     )
-    return "\n".join(lines[:MAX_LINES])
 
 
 def _done(done: Sequence[ev.Event], answered: int, approvers: dict[str, str]) -> list[str]:

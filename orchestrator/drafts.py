@@ -18,6 +18,8 @@ class ProposalDraft:
     cost_spent_usd: float = 0.0
     always_ask: bool = False
     """The playbook says a person decides, whatever the policy file's auto-approval rules match."""
+    flagged: bool = False
+    """The verifier doubted the draft."""
 
 
 @dataclass(frozen=True)

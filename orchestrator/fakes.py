@@ -75,6 +75,9 @@ class InMemoryStore:
         start = int(after)
         return [(str(i + 1), e) for i, e in enumerate(self.ledger)][start : start + count]
 
+    def position(self, at: datetime) -> str:
+        return str(sum(e.at < at for e in self.ledger))
+
 
 def _key(record: Record) -> str:
     return f"{'task' if isinstance(record, Task) else 'proposal'}:{record.id}"

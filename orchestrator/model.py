@@ -7,7 +7,7 @@ The model records events; it never calls out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -235,6 +235,10 @@ class Proposal:
     answer_to: str = ""
     """The event the next outcome answers: the operator's last word on it (Send again, Mark as sent, Run the
     rest), else the decision's."""
+    flagged: bool = False
+    """The verifier doubted the draft (its doubt is in the summary)."""
+    drafted: list[StagedAction] = field(default_factory=list)
+    """The actions as the agent first drafted them, whatever /edit changed since: what shadow runs compare."""
     rev: int = 0
 
     def staged(self, at: datetime) -> ev.Event:
@@ -246,7 +250,13 @@ class Proposal:
             cost_usd=self.cost_spent_usd,
             proposal_status=self.status,
             task_status=TaskStatus.PROPOSED,
-            detail={"version": self.version, "actions": [a.kind for a in self.actions], "risk": self.risk},
+            detail={
+                "version": self.version,
+                "actions": [a.kind for a in self.actions],
+                "risk": self.risk,
+                "playbook": self.playbook,
+                "flagged": self.flagged,
+            },
         )
 
     def remind(self, at: datetime, next_at: datetime | None) -> ev.Event:

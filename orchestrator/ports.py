@@ -41,6 +41,8 @@ class TaskStore(Protocol):
 
 class Ledger(Protocol):
     async def read(self, *, after: str = "0", count: int = 1000) -> list[tuple[str, Event]]: ...
+    def position(self, at: datetime) -> str:
+        """A position just before `at`: reading after it gives what was appended from `at` on."""
 
 
 @dataclass(frozen=True)

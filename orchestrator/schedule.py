@@ -20,9 +20,11 @@ from orchestrator.handlers.views import pending
 from orchestrator.model import ChatRef
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import DigestBook, Ledger, Liveness, Spend
+from orchestrator.stats import collect
 
 log = logging.getLogger("deputy.scheduler")
 CONSOLE = ChatRef("console", "local")
+WEEK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ class Scheduler:
         events, cursor = await self._events_since(await self.book.cursor())
         waiting = await pending(self.core)
         week = [await self.spend.day((day - timedelta(days=n)).isoformat()) for n in range(6, -1, -1)]
-        facts = DigestFacts(day, events, waiting, week[-1], await self.spend.cap(day.isoformat()), week, late_by)
+        outcomes = await collect(self.ledger, self.core.config.policies.minutes, self.core.now() - WEEK)
+        facts = DigestFacts(
+            day, events, waiting, week[-1], await self.spend.cap(day.isoformat()), week, late_by, outcomes
+        )
         digest_id = await self.core.store.new_id("d")
         low = [(p.id, p.version) for p in waiting if p.risk == "low" and not p.blocked_reason]
         await self.book.save(digest_id, low)

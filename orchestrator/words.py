@@ -139,7 +139,7 @@ def _retry(said: Said) -> cmd.Command:
 def _view(name: str) -> Build:
     def build(said: Said) -> cmd.Command:
         i = said.inbound
-        return cmd.ShowView(view=name, actor=i.actor, chat=i.chat, event_id=i.event_id)
+        return cmd.ShowView(view=name, actor=i.actor, chat=i.chat, event_id=i.event_id, arg=said.words.arg)
 
     return build
 
@@ -164,6 +164,7 @@ WORDS: tuple[Word, ...] = (
     Word("forget", "<id>", "forget a remembered fact", _memory),
     Word("digest", "", "the digest now", _digest),
     Word("budget", "", "model spend today, per model, and the cap", _view("budget")),
+    Word("stats", "[7d]", "what happened to proposals and the time saved", _view("stats")),
     Word("help", "", "this list", _view("help")),
     Word("start", "", "what Deputy understands", _view("help"), menu=False),
 )

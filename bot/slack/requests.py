@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from bot.payloads import Malformed, cleaned, json_object, need, stored_json
+from bot.payloads import Malformed, as_stored, cleaned, json_object, need
 
 INTERACTIONS = {"block_actions", "view_submission", "view_closed", "shortcut", "message_action", "block_suggestion"}
 TEXT, OBJECT, NAMED = (str,), (dict,), (dict, str)
@@ -43,17 +43,18 @@ def check(body: bytes, content_type: str) -> Checked:
         raise Malformed("body is not UTF-8") from None
     if content_type.startswith("application/json"):
         data = json_object(text)
-        return replace(_callback(data), body=stored_json(data))
+        return replace(_callback(data), body=as_stored(text, data))
     form = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
     if "payload" in form:
         payload = json_object(form["payload"])
-        return replace(_interaction(payload), body=urlencode({"payload": stored_json(payload)}))
+        clean = as_stored(form["payload"], payload)
+        return replace(_interaction(payload), body=text if clean == form["payload"] else urlencode({"payload": clean}))
     if form.get("ssl_check") == "1":
         return Checked("ssl_check")
     for name in ("command", "user_id", "channel_id"):
         if not form.get(name):
             raise Malformed(f"missing {name}")
-    return Checked("command", body=urlencode(cleaned(form)))
+    return Checked("command", body=text if cleaned(form) == form else urlencode(cleaned(form)))
 
 
 def _shaped(node: Any, depth: int = 0) -> None:

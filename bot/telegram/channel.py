@@ -19,7 +19,7 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 
 from bot.ingress import Ingress
-from bot.payloads import Malformed, json_object, need, stored_json
+from bot.payloads import Malformed, as_stored, json_object, need, stored_json
 from bot.telegram.inbound import TelegramInbound
 from bot.telegram.outbound import TelegramOutbox
 from config.settings import Settings
@@ -173,7 +173,7 @@ def checked_update(raw: bytes) -> str:
         Update.de_json(data, None)
     except (TypeError, ValueError, KeyError, AttributeError):
         raise Malformed("not a Telegram update") from None
-    return stored_json(data)
+    return as_stored(text, data)
 
 
 def _message(message: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ with a draft (a proposal to stage, or a reply), or failed."""
 
 from __future__ import annotations
 
+import copy
 import logging
 
 from orchestrator import commands as cmd
@@ -113,6 +114,8 @@ async def _proposal_from(core: Core, task: Task, draft: ProposalDraft) -> Propos
         cost_estimate_usd=draft.cost_estimate_usd,
         cost_spent_usd=draft.cost_spent_usd,
         blocked_reason=core.blocked(actions),
+        flagged=draft.flagged,
+        drafted=copy.deepcopy(actions),
     )
     schedule(proposal, core.config.policies)
     return proposal

@@ -1,14 +1,17 @@
-"""The read side: the texts of /status, /budget and /help, and the lists the channels' home screens show.
+"""The read side: the texts of /status, /budget, /stats and /help, and the lists the channels' home screens show.
 Nothing here changes state."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from orchestrator import commands as cmd
-from orchestrator import policies
+from orchestrator import policies, stats
 from orchestrator.core import Core
 from orchestrator.errors import BadRequest
 from orchestrator.model import Proposal, ProposalStatus, Task, TaskStatus
 from orchestrator.outbound import Kind, money
+from orchestrator.stats import Figures, Stats
 from orchestrator.words import help_text
 
 
@@ -18,6 +21,8 @@ async def show(c: cmd.ShowView, core: Core) -> None:
         text = help_text()
         if not policies.is_operator(c.actor, core.config.operators):
             text += "\n\n" + policies.not_operator_text(c.actor)
+    elif c.view == "stats":
+        text = await stats_text(core, c.arg)
     elif c.view in texts:
         text = await texts[c.view](core)
     else:
@@ -73,3 +78,50 @@ async def budget_text(core: Core) -> str:
     if not models:
         lines.append("  no model calls yet today")
     return "\n".join(lines)
+
+
+async def stats_text(core: Core, arg: str) -> str:
+    """/stats [7d]: what became of the proposals of the last days, read from the ledger from where they begin."""
+    span = stats.window(arg)
+    if core.ledger is None:
+        raise BadRequest("/stats reads the ledger, which this process has no access to.")
+    figures = await stats.collect(core.ledger, core.config.policies.minutes, core.now() - span)
+    return outcomes_text(figures, span)
+
+
+SAID = {
+    "approved_as_drafted": "as drafted",
+    "approved_after_change": "changed first",
+    "rejected": "rejected",
+    "undone": "undone",
+    "expired": "expired",
+    "failed": "failed",
+    "pending": "waiting",
+}
+
+
+def outcomes_text(figures: Stats, span: timedelta) -> str:
+    """A short block, a line per action kind, readable on a phone."""
+    t, last = figures.totals, _span(span)
+    answered = f", {figures.answered} answered without an action" if figures.answered else ""
+    if not t.proposed:
+        return f"Nothing was proposed in the last {last}{answered}. Model spend: {money(figures.cost_usd)}."
+    lines = [f"Last {last}: {t.proposed} proposal{'s' if t.proposed != 1 else ''}{answered}", _outcomes(t)]
+    lines += [f"  {kind} {f.proposed}: {_outcomes(f)}" for kind, f in sorted(figures.kinds.items())]
+    if t.auto_approved:
+        lines.append("Auto-approved: " + ", ".join(f"{n} by {rule}" for rule, n in sorted(t.auto_approved.items())))
+    lines.append(f"Caught: {t.caught} (rejected, revised or doubted by the verifier)")
+    if t.median_decision_s is not None:
+        lines.append(f"Median time to decide: {stats.duration_text(t.median_decision_s)}")
+    lines.append(f"Saved: {stats.saved_text(t.minutes_saved)} · model spend {money(figures.cost_usd)}")
+    return "\n".join(lines)
+
+
+def _outcomes(f: Figures) -> str:
+    return " · ".join(f"{f.outcomes[name]} {said}" for name, said in SAID.items() if f.outcomes[name])
+
+
+def _span(span: timedelta) -> str:
+    if span % timedelta(days=1):
+        return f"{span // timedelta(hours=1)} h"
+    return "24 h" if span.days == 1 else f"{span.days} days"

@@ -30,7 +30,7 @@ async def test_a_configured_model_drafts_the_email_with_its_cost_in_the_ledger(l
     [call] = await llm.calls()
     assert call.task_id == "t1" and call.detail["model"] == MODEL and call.detail["tier"] == "draft"
     assert call.detail["tokens_in"] > 100 and call.cost_usd > 0 and call.detail["priced"]
-    assert draft.cost_spent_usd == pytest.approx(call.cost_usd)
+    assert draft.cost_spent_usd == pytest.approx(call.cost_usd) and not draft.flagged
     budget = await views.budget_text(llm.runtime.coordinator.core)
     assert f"{MODEL}: {money(call.cost_usd)} in 1 calls" in budget
 
@@ -129,6 +129,7 @@ async def test_low_confidence_gets_the_verify_tier_and_its_doubt_shows(llm: Llm)
     )
     draft = await llm.draft("email jane@acme.com about invoice 42")
     assert isinstance(draft, ProposalDraft) and "⚠ Verifier: the invoice number is missing" in draft.summary
+    assert draft.flagged
     assert [(c.detail["step"], c.detail["tier"]) for c in await llm.calls()] == [
         ("draft", "draft"),
         ("verify", "verify"),

@@ -38,3 +38,28 @@ def test_mistakes_name_the_file_and_the_entry(tmp_path: Path, text: str, message
     with pytest.raises(ConfigError, match=message) as caught:
         load_policies(path, KINDS)
     assert str(path) in str(caught.value)
+
+
+def test_minutes_saved_default_and_a_copy_overrides_per_kind(tmp_path: Path) -> None:
+    assert load_policies(DEFAULT, KINDS).minutes == {"email.send": 6, "note.save": 2, "webhook.post": 3}
+    path = tmp_path / "policies.yaml"
+    path.write_text("minutes_saved:\n  email.send: 10\n")
+    assert load_policies(path, KINDS).minutes == {"email.send": 10, "note.save": 2, "webhook.post": 3}
+    path.write_text("auto_approve: []\n")  # an older copy without the key keeps the defaults
+    assert load_policies(path, KINDS).minutes["email.send"] == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("minutes_saved:\n  sms.send: 3\n", "unknown action kind sms.send"),
+        ("minutes_saved:\n  email.send: -1\n", "minutes_saved.email.send: Input should be greater than or equal to 0"),
+        ("minutes_saved:\n  email.send: lots\n", "minutes_saved.email.send"),
+    ],
+)
+def test_bad_minutes_name_the_file_and_the_entry(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "policies.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_policies(path, KINDS)
+    assert str(path) in str(caught.value)

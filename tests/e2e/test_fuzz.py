@@ -6,10 +6,10 @@ needs, lone surrogates, control characters, huge fields — at `POST /slack/even
 from __future__ import annotations
 
 import asyncio
-import os
 import hashlib
 import hmac
 import json
+import os
 import random
 import subprocess
 import sys
