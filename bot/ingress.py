@@ -26,6 +26,9 @@ LEFT_AFTER_S = 30.0
 LEASE_S = 120
 MAX_TRIES = 5
 DRAIN_S = 10.0
+AT_ONCE = 32
+"""Deliveries worked on at the same time: the rest wait their turn, so the routes that store what platforms send
+always find a Redis connection free (a burst behind the acks never makes an ack fail)."""
 
 
 class Ingress:
@@ -33,6 +36,7 @@ class Ingress:
         self.inbox = inbox
         self.handlers: dict[str, Handler] = {}
         self.working: dict[str, asyncio.Task[None]] = {}
+        self.turns = asyncio.Semaphore(AT_ONCE)
 
     def handle(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
@@ -51,6 +55,10 @@ class Ingress:
         task.add_done_callback(lambda _: self.working.pop(entry.id, None))
 
     async def _work(self, entry: Entry) -> None:
+        async with self.turns:
+            await self._attempts(entry)
+
+    async def _attempts(self, entry: Entry) -> None:
         for wait in (*BACKOFF_S, None):
             try:
                 await self._run(entry)

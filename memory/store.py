@@ -166,6 +166,13 @@ class RedisStore:
     async def claim(self, key: str, ttl_seconds: int, owner: str = "") -> bool:
         return bool(await self._claim(keys=[keys.claim(key)], args=[owner, ttl_seconds]))
 
+    async def tally(self, key: str, ttl_seconds: int) -> int:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(keys.claim(key))
+        pipe.expire(keys.claim(key), ttl_seconds, nx=True)
+        count, _ = await pipe.execute()
+        return int(count)
+
     async def release(self, key: str) -> None:
         await self.redis.delete(keys.claim(key))
 

@@ -24,6 +24,8 @@ log = logging.getLogger("deputy.core")
 CONFLICT_RETRIES = 10
 REFUSAL_EVERY_S = 3600
 """Someone who is not an operator is answered once an hour at most: a stranger's flood can't crowd the chat."""
+REFUSALS_PER_MINUTE = 10
+"""And strangers together at most this often: a crowd of them can't queue answers ahead of the operator's."""
 Handler = Callable[[Any, Core], Awaitable[Outcome | None]]
 
 
@@ -117,10 +119,14 @@ class Coordinator:
         return await self.core.store.claim(key, self.core.config.dedupe_seconds, owner)
 
     async def _answers(self, actor: Actor) -> bool:
-        """Operators always; anyone else once an hour (they are told their id and how to be added)."""
+        """Operators always; anyone else once an hour (they are told their id and how to be added), and all of
+        them together a few times a minute."""
         if policies.is_operator(actor, self.core.config.operators):
             return True
-        return await self.core.store.claim(f"refusal:{actor.id}", REFUSAL_EVERY_S)
+        if not await self.core.store.claim(f"refusal:{actor.id}", REFUSAL_EVERY_S):
+            return False
+        minute = self.core.now().strftime("%Y%m%d%H%M")
+        return await self.core.store.tally(f"refusals:{minute}", 120) <= REFUSALS_PER_MINUTE
 
     async def _current_card(self, err: DeputyError, chat: ChatRef) -> None:
         """A decision on an outdated card changed nothing: show the card as it is now, to decide on that."""

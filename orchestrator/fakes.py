@@ -29,6 +29,7 @@ class InMemoryStore:
         self.ledger: list[Event] = []
         self.claimed: dict[str, str] = {}
         self.mapped: dict[str, str] = {}
+        self.tallies: dict[str, int] = {}
         self._ids = itertools.count(1)
 
     async def get_task(self, task_id: str) -> Task | None:
@@ -67,6 +68,10 @@ class InMemoryStore:
 
     async def release(self, key: str) -> None:
         self.claimed.pop(key, None)
+
+    async def tally(self, key: str, ttl_seconds: int) -> int:
+        self.tallies[key] = self.tallies.get(key, 0) + 1
+        return self.tallies[key]
 
     async def ids(self, kind: str, status: str) -> list[str]:
         return [r.id for k, r in self.records.items() if k.startswith(f"{kind}:") and r.status.value == status]

@@ -33,6 +33,9 @@ class TaskStore(Protocol):
         """True the first time `key` is claimed within `ttl_seconds` (event dedupe), and again for the same
         non-empty `owner` (the same stored delivery, handled again after a crash)."""
 
+    async def tally(self, key: str, ttl_seconds: int) -> int:
+        """Count one more under `key` (kept `ttl_seconds` from the first): how many so far."""
+
     async def release(self, key: str) -> None:
         """Give a claim back, so a redelivery of an event that changed nothing is handled."""
 

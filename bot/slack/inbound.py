@@ -204,7 +204,8 @@ class SlackInbound:
 
     async def publish_home(self, user: str) -> None:
         core = self.coordinator.core
-        view = render.home(await views.pending(core), await views.running(core), await views.spend_text(core))
+        running = len(await views.running_ids(core))
+        view = render.home(await views.pending(core), await views.running(core), await views.spend_text(core), running)
         await (await self.outbox.api()).views_publish(user_id=user, view=view)
 
 

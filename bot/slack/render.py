@@ -198,7 +198,7 @@ def full_text_modal(proposal: Proposal) -> Block:
 # ---- App Home -----------------------------------------------------------------------------------------
 
 
-def home(pending: list[Proposal], running: list[Task], spend: str) -> Block:
+def home(pending: list[Proposal], running: list[Task], spend: str, running_count: int | None = None) -> Block:
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Deputy"}},
         context(f"Today's spend: {spend}"),
@@ -218,6 +218,7 @@ def home(pending: list[Proposal], running: list[Task], spend: str) -> Block:
         )
     if not pending:
         blocks.append(context("Nothing waits for a decision."))
-    blocks.append({"type": "header", "text": {"type": "plain_text", "text": f"Running ({len(running)})"}})
+    count = len(running) if running_count is None else running_count
+    blocks.append({"type": "header", "text": {"type": "plain_text", "text": f"Running ({count})"}})
     blocks += [section(f"{task.id} · {task.status.value} · {task.text}") for task in running[:10]]
     return {"type": "home", "blocks": blocks[:BLOCK_LIMIT]}

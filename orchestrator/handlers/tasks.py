@@ -27,7 +27,8 @@ async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
     now = core.now()
     task = Task(id=task_id, text=text, actor=c.actor, chat=c.chat, event_id=c.event_id, created_at=now)
     await core.store.commit([task], [task.submitted(now)])
-    task.message_ref = await core.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
+    if c.actor.platform != policies.HOOK:  # nobody in the chat asked for a hook's task: its card is enough
+        task.message_ref = await core.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
     if task.message_ref:
         await _keep_message_ref(core, task)
     await core.enqueue(core.queue.enqueue_run(task.id), f"run {task.id}")

@@ -30,13 +30,17 @@ async def show(c: cmd.ShowView, core: Core) -> None:
     await core.say(c.chat, Kind.NOTICE, text, reply_to=c.event_id, final=True)
 
 
-async def running(core: Core) -> list[Task]:
-    ids = [
-        tid
-        for status in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING)
-        for tid in await core.store.ids("task", status.value)
-    ]
-    return [t for t in [await core.store.get_task(tid) for tid in sorted(ids)] if t is not None]
+async def running_ids(core: Core) -> list[str]:
+    found: list[str] = []
+    for status in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING):
+        found += await core.store.ids("task", status.value)
+    return sorted(found)
+
+
+async def running(core: Core, limit: int = 10) -> list[Task]:
+    """The first `limit` running tasks: a screen shows a few, however many there are."""
+    found = [await core.store.get_task(tid) for tid in (await running_ids(core))[:limit]]
+    return [t for t in found if t is not None]
 
 
 async def pending(core: Core) -> list[Proposal]:
@@ -52,8 +56,8 @@ async def spend_text(core: Core) -> str:
 
 
 async def status_text(core: Core) -> str:
-    running_now, waiting = await running(core), await pending(core)
-    listed = f" ({', '.join(t.id for t in running_now[:10])})" if running_now else ""
+    running_now, waiting = await running_ids(core), await pending(core)
+    listed = f" ({', '.join(running_now[:10])})" if running_now else ""
     lines = [f"Running tasks: {len(running_now)}{listed}", f"Pending proposals: {len(waiting)}"]
     paused = await core.store.ids("task", TaskStatus.PAUSED.value)
     if paused:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.model import ChatRef, ProposalDraft, Reply, TaskStatus
+from orchestrator.model import Actor, ChatRef, ProposalDraft, Reply, TaskStatus
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.replay import differences, fold
 from tests.orchestrator.conftest import BOSS, STRANGER, Core
@@ -229,3 +229,14 @@ async def test_a_failed_enqueue_after_the_commit_is_left_to_the_sweep(core: Core
     assert [e.type for e in core.store.ledger] == ["TaskSubmitted"]  # recorded once; the sweep enqueues it
     await core.say("email jane@acme.com about invoice 42", event_id="Ev2")
     assert [e.type for e in core.store.ledger] == ["TaskSubmitted"]
+
+
+async def test_strangers_are_answered_once_an_hour_and_a_crowd_of_them_a_few_times_a_minute(core: Core) -> None:
+    for _ in range(3):
+        await core.say("email a@b.co hi", actor=STRANGER)
+    assert len([t for t in core.outbox.texts if "Your id is slack:U999" in t]) == 1
+    for n in range(30):
+        await core.say("hello", actor=Actor("telegram", str(1000 + n), "someone"))
+    assert len([t for t in core.outbox.texts if "You are not an operator" in t or "Your id is" in t]) == 10
+    await core.say("email jane@acme.com about invoice 42", actor=BOSS)
+    assert core.queue.runs  # the operator is never held back
