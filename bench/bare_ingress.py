@@ -1,5 +1,6 @@
-"""The baseline for `bench/ingress.py`: a bare aiohttp handler that does only the platform's check (the same
-secret comparison or HMAC as Deputy) and answers 200. Run: `python -m bench.bare_ingress KIND PORT SECRET`."""
+"""The baseline for `bench/ingress.py`: a bare aiohttp handler that does the platform's check (the same secret
+comparison or HMAC as Deputy) and the same one durable write (an XADD to the same Redis, fsynced by its
+`appendfsync always`), then answers 200. Run: `python -m bench.bare_ingress KIND PORT SECRET REDIS_URL`."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ import sys
 import time
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def telegram(secret: str) -> web.Application:
+def telegram(secret: str, redis: Redis) -> web.Application:
     async def handler(request: web.Request) -> web.Response:
-        await request.read()
+        body = await request.read()
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             return web.Response(status=403)
+        await redis.xadd("bare:inbox", {"body": body})
         return web.json_response({"ok": True})
 
     app = web.Application()
@@ -25,7 +28,7 @@ def telegram(secret: str) -> web.Application:
     return app
 
 
-def slack(secret: str) -> web.Application:
+def slack(secret: str, redis: Redis) -> web.Application:
     async def handler(request: web.Request) -> web.Response:
         body = await request.read()
         stamp = request.headers.get("X-Slack-Request-Timestamp", "0")
@@ -34,6 +37,7 @@ def slack(secret: str) -> web.Application:
         fresh = abs(time.time() - int(stamp)) <= 300
         if not fresh or not hmac.compare_digest(request.headers.get("X-Slack-Signature", ""), expected):
             return web.Response(status=401)
+        await redis.xadd("bare:inbox", {"body": body})
         return web.Response(status=200)
 
     app = web.Application()
@@ -42,5 +46,6 @@ def slack(secret: str) -> web.Application:
 
 
 if __name__ == "__main__":
-    kind, port, secret = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    web.run_app({"telegram": telegram, "slack": slack}[kind](secret), host="127.0.0.1", port=port, print=None)
+    kind, port, secret, url = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    redis = Redis.from_url(url, protocol=2, driver_info=None)
+    web.run_app({"telegram": telegram, "slack": slack}[kind](secret, redis), host="127.0.0.1", port=port, print=None)

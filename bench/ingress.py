@@ -1,10 +1,11 @@
 """Ingress ack latency: signed platform requests at a fixed rate against `deputy serve`, and in the same run
-against a bare aiohttp handler doing only the same check (`bench/bare_ingress.py`).
+against a bare aiohttp handler doing the same check and the same one fsynced Redis write (`bench/bare_ingress.py`).
 
 Open loop: request i is sent at i/rate seconds whatever happened before, so a slow server shows up as
 latency, not as a politely lower rate. Each request is a new message from the operator in its own chat, so
-Deputy does its full work behind the ack (dedupe, task commit, "On it…" posted to a fake platform API,
-job enqueued; no worker runs, so tasks stay received and are counted at the end).
+Deputy stores the request (one XADD, fsynced) before its 2xx, and does its full work behind the ack (dedupe,
+task commit, "On it…" posted to a fake platform API, job enqueued; no worker runs, so tasks stay received and
+are counted at the end).
 Run: `python -m bench.ingress --kind slack` or `--kind telegram` (defaults: 2000 requests at 100 and 300 req/s)."""
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def run(kind: str, n: int, rates: list[float], rounds: int) -> None:
     try:
         api = start_process([python(), "-m", FAKES[kind], str(api_port)], os.environ.copy())
         serve = start_process([python(), "-m", "bot.cli", "serve"], deputy_env(kind, redis_url, deputy_port, api_port))
-        bare = start_process([python(), "-m", "bench.bare_ingress", kind, str(bare_port), SECRET], os.environ.copy())
+        bare_args = [python(), "-m", "bench.bare_ingress", kind, str(bare_port), SECRET, redis_url]
+        bare = start_process(bare_args, os.environ.copy())
         processes += [api, serve, bare]
         pin(serve=[serve, bare], rest=[redis, api])
         make = KINDS[kind]

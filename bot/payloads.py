@@ -5,6 +5,7 @@ never a traceback."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from orchestrator.policies import clean_text
@@ -80,8 +81,15 @@ def stored_json(data: Any) -> str:
 
 
 def as_stored(text: str, data: Any) -> str:
-    """The text as it came when nothing in it needs cleaning (what was signed, as it was sent), else cleaned."""
+    """The text as it came when nothing in it needs cleaning (what was signed, as it was sent), else cleaned.
+    JSON text carries a control character or a lone surrogate only as an escape (u, b or f after a backslash)
+    or raw (DEL and C1 are legal raw): without either there is nothing to clean."""
+    if not _MAYBE_UNSAFE.search(text):
+        return text
     return text if cleaned(data) == data else stored_json(data)
+
+
+_MAYBE_UNSAFE = re.compile(r"\\[ubf]|[\x7f-\x9f]")
 
 
 def need(data: dict[str, Any], path: str, kind: type | tuple[type, ...]) -> Any:

@@ -168,9 +168,9 @@ class RedisStore:
 
     async def tally(self, key: str, ttl_seconds: int) -> int:
         pipe = self.redis.pipeline(transaction=True)
+        pipe.set(keys.claim(key), 0, ex=ttl_seconds, nx=True)  # the window opens with the first (no EXPIRE NX in 6)
         pipe.incr(keys.claim(key))
-        pipe.expire(keys.claim(key), ttl_seconds, nx=True)
-        count, _ = await pipe.execute()
+        _, count = await pipe.execute()
         return int(count)
 
     async def release(self, key: str) -> None:

@@ -93,3 +93,23 @@ async def test_action_records_keep_intent_then_outcome(runtime: Runtime) -> None
     assert done is not None and done.outcome == "Sent to a@b.co"
     await records.forget("p1:0")
     assert await records.begin("p1:0") is None
+
+
+async def test_tally_counts_within_its_window_and_the_window_expires(runtime: Runtime) -> None:
+    counts = [await runtime.store.tally("refusals:202612011000", 60) for _ in range(3)]
+    assert counts == [1, 2, 3]
+    assert 0 < await runtime.redis.ttl("deputy:claim:refusals:202612011000") <= 60
+
+
+async def test_a_claim_owned_by_a_delivery_lets_that_delivery_through_again(runtime: Runtime) -> None:
+    assert await runtime.store.claim("event:slack:Ev9", 60, owner="1700000000000-0")
+    assert await runtime.store.claim("event:slack:Ev9", 60, owner="1700000000000-0")  # handled again after a crash
+    assert not await runtime.store.claim("event:slack:Ev9", 60, owner="1700000000001-0")  # a resend: a duplicate
+    assert not await runtime.store.claim("event:slack:Ev9", 60)
+
+
+async def test_id_for_gives_a_delivery_one_id(runtime: Runtime) -> None:
+    first, fresh = await runtime.store.id_for("slack:Ev9", "t", 60)
+    again, fresh_again = await runtime.store.id_for("slack:Ev9", "t", 60)
+    assert (again, fresh, fresh_again) == (first, True, False) and first.startswith("t") and len(first) == 8
+    assert await runtime.redis.exists(f"deputy:id:{first}")  # never handed out again
