@@ -15,7 +15,7 @@ from bot.web import deputy_app
 from config.settings import settings_with
 from config.wiring import Runtime, build_runtime
 from connectors import signing
-from tests.conftest import eventually
+from tests.conftest import Workers, eventually
 
 SECRET = "hook-secret"
 Client = TestClient[web.Request, web.Application]
@@ -137,3 +137,23 @@ async def test_malformed_bodies_are_400_with_a_reason(hooked: tuple[Client, Runt
     response = await client.post("/hooks/site", data=body, headers=signed(body))
     assert response.status == 400 and why in (await response.json())["error"]
     assert await runtime.ledger.read() == []
+
+
+async def test_a_body_at_the_edge_is_stored_clean_and_drafted(hooked: tuple[Client, Runtime], workers: Workers) -> None:
+    client, runtime = hooked
+    workers.start(DEPUTY_HOOKS=f"site={SECRET}")
+    deep: object = "bottom"
+    for _ in range(15):  # 30 containers deep with the body's own: just within the limit
+        deep = {"x": [deep]}
+    body = json.dumps({"note": "caf\\ud800e \\u001b[31mred", "deep": deep}).replace("\\\\", "\\").encode()
+    response = await client.post("/hooks/site", data=body, headers=signed(body))
+    assert response.status == 202
+    task_id = (await response.json())["task"]
+
+    async def drafted() -> bool:
+        task = await runtime.store.get_task(task_id)
+        return task is not None and task.status.value not in ("received", "running")
+
+    await eventually(drafted, 30, "the task drafted")
+    task = await runtime.store.get_task(task_id)
+    assert task and "\ud800" not in task.text and "\x1b" not in task.text and "caf\ufffde" in task.text
