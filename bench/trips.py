@@ -107,9 +107,10 @@ def burst(url: str) -> Count:
 
 
 def _connect(url: str) -> Redis:
-    from agents import worker
+    """The worker's RQ client where there is one (RESP2, no client-info round trips)."""
+    from memory import connections
 
-    connect = getattr(worker, "rq_connection", None)
+    connect = getattr(connections, "sync_redis", None)
     return connect(url) if connect is not None else Redis.from_url(url)
 
 
