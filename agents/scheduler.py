@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -20,12 +21,17 @@ from config.wiring import build_runtime, redis_url
 from memory.connections import sync_redis
 from orchestrator.schedule import Scheduler
 
+log = logging.getLogger("deputy.scheduler")
 TICK_S = 5.0
 
 
 async def run_loop(scheduler: Scheduler, stop: asyncio.Event) -> None:
+    """A failed pass (Redis down, a platform refusing a post) is logged and the next one comes as usual."""
     while not stop.is_set():
-        await scheduler.tick()
+        try:
+            await scheduler.tick()
+        except Exception:
+            log.exception("scheduler pass failed; the next one is in %.0f s", TICK_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), TICK_S)
 
