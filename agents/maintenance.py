@@ -83,18 +83,26 @@ class Sweeper:
     def __init__(self, connection: Redis, me: str, *, scheduler: bool) -> None:
         self.connection, self.me, self.scheduler = connection, me, scheduler
         self.queue = rq_queue(connection)
-        self.up_since: float | None = None
+        self.up_since: float | None = 0.0
+        """Since when this process has reached Redis without an error (None: it has just failed)."""
         self.stranded: dict[str, float] = {}
 
     def tick(self) -> None:
         """Sweep if this process holds the lease; a Redis error ends the tick (and restarts the clock)."""
         try:
-            if self._lease():
-                self.up_since = self.up_since or time.monotonic()
+            held = self._lease()
+            self.up_since = time.monotonic() if self.up_since is None else self.up_since
+            if held:
                 self.sweep(read_snapshot(self.connection, self.queue))
         except RedisError as err:
             self.up_since = None
             log.warning("maintenance sweep skipped: %s", err)
+
+    def beats_are_current(self, snap: Snapshot) -> bool:
+        """A missing beat means a dead worker only once every live worker has had time to beat: not right after
+        Redis restarted (the keys expired while it was down), nor after this process lost Redis for a while."""
+        steady = self.up_since is not None and time.monotonic() - self.up_since >= ALIVE_TTL
+        return steady and snap.redis_uptime_s >= ALIVE_TTL
 
     def _lease(self) -> bool:
         ttl = SCHEDULER_LEASE_MS if self.scheduler else WORKER_LEASE_MS
@@ -102,9 +110,9 @@ class Sweeper:
         return bool(self.connection.eval(TAKE_LEASE, 1, LEASE, me, ttl, int(self.scheduler)))
 
     def sweep(self, snap: Snapshot) -> None:
-        if self.up_since is not None and time.monotonic() - self.up_since >= ALIVE_TTL:
+        if self.beats_are_current(snap):
             dead = [(job, ex, w) for job, ex, w in snap.started if w and not is_alive(w, snap.beats)]
-            requeue_started(self.connection, self.queue, dead)  # every live worker has beaten since Redis came up
+            requeue_started(self.connection, self.queue, dead)
         self._unstrand(snap.stranded)
         if snap.due:
             promote_due_retries(self.connection)
@@ -218,7 +226,7 @@ def sweep_once(connection: Redis, me: str, *, wait_for_beats: bool = True) -> No
     """One sweep now (a burst worker before it starts); dead workers' jobs only once their beats could have
     come (`wait_for_beats`: a beat's TTL after Redis first answered)."""
     sweeper = Sweeper(connection, me, scheduler=False)
-    sweeper.up_since = time.monotonic() - (0 if wait_for_beats else ALIVE_TTL)
+    sweeper.up_since = time.monotonic() if wait_for_beats else 0.0
     sweeper.sweep(read_snapshot(connection, sweeper.queue))
 
 

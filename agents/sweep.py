@@ -32,12 +32,13 @@ class Snapshot:
     tasks_without_job: list[str] = field(default_factory=list)
     applies_due: dict[str, datetime] = field(default_factory=dict)
     """Approved proposals with no job, and when each should be applied."""
+    redis_uptime_s: int = 0
 
 
 def read_snapshot(connection: Redis, queue: Queue) -> Snapshot:
-    started, tasks, approved, middle, due = _first_pass(connection, queue)
+    started, tasks, approved, middle, due, uptime = _first_pass(connection, queue)
     entries = [e.split(":", 1) for e in started]
-    snap = Snapshot(due=bool(due))
+    snap = Snapshot(due=bool(due), redis_uptime_s=int(uptime))
     snap.stranded = sorted(set(middle) - {job for job, _ in entries})
     workers, has_run, has_apply, proposals = _second_pass(connection, entries, tasks, approved)
     snap.started = [(job, ex, w) for (job, ex), w in zip(entries, workers, strict=True)]
@@ -47,9 +48,9 @@ def read_snapshot(connection: Redis, queue: Queue) -> Snapshot:
     return snap
 
 
-def _first_pass(connection: Redis, queue: Queue) -> list[list[str]]:
-    """Registries and indexes; finished jobs' entries are dropped as their hashes expire (a no-op write,
-    which Redis neither logs nor fsyncs, when there is nothing to drop)."""
+def _first_pass(connection: Redis, queue: Queue) -> tuple[list[str], list[str], list[str], list[str], list[str], int]:
+    """Registries, indexes and Redis's uptime; finished jobs' entries are dropped as their hashes expire (a
+    no-op write, which Redis neither logs nor fsyncs, when there is nothing to drop)."""
     now = time.time()
     pipe = connection.pipeline(transaction=False)
     pipe.zrange(queue.started_job_registry.key, 0, -1)
@@ -58,8 +59,10 @@ def _first_pass(connection: Redis, queue: Queue) -> list[list[str]]:
     pipe.lrange(queue.intermediate_queue_key, 0, -1)
     pipe.zrangebyscore(queue.scheduled_job_registry.key, 0, now, start=0, num=1)
     pipe.zremrangebyscore(queue.finished_job_registry.key, 0, now)
-    started, tasks, approved, middle, due, _ = pipe.execute()
-    return [sorted(_text(v) for v in values) for values in (started, tasks, approved, middle, due)]
+    pipe.info("server")
+    started, tasks, approved, middle, due, _, server = pipe.execute()
+    found = [sorted(_text(v) for v in values) for values in (started, tasks, approved, middle, due)]
+    return found[0], found[1], found[2], found[3], found[4], int(server.get("uptime_in_seconds", 0))
 
 
 def _second_pass(

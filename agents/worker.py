@@ -13,6 +13,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import time
 
@@ -113,7 +114,7 @@ class Supervisor(WorkerPool):
             if self.deadlines[name].overdue() and name not in self.timed_out:
                 log.warning("job process %s: its job is past its timeout; killing it", name)
                 self.timed_out.add(name)
-                os.kill(data.pid, 9)
+                os.kill(data.pid, signal.SIGKILL)
 
     def handle_dead_worker(self, worker_data: WorkerData) -> None:
         super().handle_dead_worker(worker_data)
@@ -121,24 +122,27 @@ class Supervisor(WorkerPool):
         lived = time.monotonic() - self.born.pop(name, 0.0)
         self.deadlines.pop(name, None)
         if code:
-            self._back_off(name, code, lived)
+            log.warning("job process %s ended (exit %s) after %.0f s; starting another", name, code, lived)
+        if code and code != -signal.SIGKILL:
+            self._back_off(lived)
         self.orphans.append(name)
 
-    def _back_off(self, name: str, code: int, lived: float) -> None:
+    def _back_off(self, lived: float) -> None:
+        """A process that crashed by itself may crash again at once: wait, longer each time. One that was
+        killed (out of memory, an operator, the timeout above) is replaced at once."""
         self.delay = RESTART_BACKOFF_S[0] if lived >= STABLE_S else min(self.delay * 2, RESTART_BACKOFF_S[1])
-        self.next_start = time.monotonic() + (0 if name in self.timed_out else self.delay)
-        log.warning("job process %s ended (exit %s) after %.0f s; starting another", name, code, lived)
+        self.next_start = time.monotonic() + self.delay
 
     def _keep(self, *, sweep: bool = True) -> None:
         """Beat, hand back dead processes' jobs, sweep if no scheduler does; Redis faults wait for the next tick."""
         try:
-            beat(self.connection, self.worker, self.worker_dict)
-            while self.orphans:
+            while self.orphans:  # before the beat that stops listing them, so no sweep hands them back too
                 name = self.orphans[0]
                 why = "killed past its job timeout" if name in self.timed_out else None
                 requeue_dead_process(self.connection, rq_queue(self.connection), name, lambda _job: why)  # noqa: B023
                 self.orphans.pop(0)
                 self.timed_out.discard(name)
+            beat(self.connection, self.worker, [*self.worker_dict, *self.orphans])
         except RedisError as err:
             log.warning("worker %s: Redis unavailable (%s); trying again in a second", self.worker, err)
         if sweep and not self._burst:

@@ -69,7 +69,7 @@ def counting(count: Count) -> Iterator[None]:
 
     def sync_counted(self: Any, command: Any, check_health: bool = True) -> None:
         count.saw("rq (sync)", command)
-        sync_send(self, command, check_health)
+        sync_send(self, command, check_health)  # type: ignore[no-untyped-call]
 
     async def async_counted(self: Any, command: Any, check_health: bool = True) -> None:
         count.saw("deputy (async)", command)

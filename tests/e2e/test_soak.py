@@ -1,12 +1,14 @@
-"""Soak: many tasks through real workers while workers are killed with -9 and replaced throughout. Whatever
-the timing, every task settles, no email is ever sent twice, an email is missing only where Deputy said
-"unconfirmed", and the ledger replays to the stored state. Behind the `soak` marker; `make test` runs it
-as its own step."""
+"""Soak: many tasks through real workers while workers — or only their warm job processes, mid-job — are
+killed with -9 throughout. Whatever the timing, every task settles, no email is ever sent twice, an email is
+missing only where Deputy said "unconfirmed", and the ledger replays to the stored state. Behind the `soak`
+marker; `make test` runs it as its own step."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import socket
 import subprocess
 from collections import Counter
@@ -18,6 +20,7 @@ from config.wiring import Runtime
 from memory import keys
 from tests.conftest import Smtp, Workers, deputy, eventually
 from tests.e2e.helpers import send
+from tests.e2e.procs import children
 
 TASKS = 30
 SLOW_DRAFT_MS = "200"  # drafting takes a while, so kills land on running jobs
@@ -34,10 +37,11 @@ async def unsettled(runtime: Runtime) -> dict[str, list[str]]:
     return {s: await runtime.store.ids("task", s) for s in states if await runtime.store.ids("task", s)}
 
 
-async def chaos(runtime: Runtime, workers: Workers, stop: asyncio.Event, kills: list[int]) -> None:
-    """kill -9 a random working worker every 0.3–0.9 s and start a fresh one, until told to stop. Only a worker
-    that has started (its liveness key is up) is a victim: one still importing has no job to lose, and on a
-    slow machine killing those would starve the queue instead of testing recovery."""
+async def chaos(runtime: Runtime, workers: Workers, stop: asyncio.Event, kills: dict[str, int]) -> None:
+    """Every 0.3–0.9 s, kill -9 a random working worker (and start a fresh one) or only its warm job process
+    (its worker starts another), until told to stop. Only a worker that has started (its liveness key is up)
+    is a victim: one still importing has no job to lose, and on a slow machine killing those would starve the
+    queue instead of testing recovery."""
     rng = random.Random(7)
     running = [p for p in workers.processes if p.poll() is None]
     while not stop.is_set():
@@ -46,9 +50,14 @@ async def chaos(runtime: Runtime, workers: Workers, stop: asyncio.Event, kills: 
         if not working:
             continue
         victim = working[rng.randrange(len(working))]
+        job_processes = children(victim.pid)
+        if job_processes and rng.random() < 0.5:
+            os.kill(job_processes[0], signal.SIGKILL)
+            kills["job process"] += 1
+            continue
         running.remove(victim)
         workers.kill9(victim)
-        kills.append(victim.pid)
+        kills["worker"] += 1
         running.append(workers.start(DEPUTY_OFFLINE_LATENCY_MS=SLOW_DRAFT_MS))
 
 
@@ -68,7 +77,7 @@ async def test_exactly_once_while_workers_are_killed(
     for _ in range(2):
         workers.start(DEPUTY_OFFLINE_LATENCY_MS=SLOW_DRAFT_MS)
     stop = asyncio.Event()
-    kills: list[int] = []  # pids killed by the chaos loop
+    kills = {"worker": 0, "job process": 0}  # what the chaos loop killed
     background = [
         asyncio.create_task(chaos(runtime, workers, stop, kills)),
         asyncio.create_task(approve_as_they_come(runtime, stop)),
@@ -93,8 +102,9 @@ async def test_exactly_once_while_workers_are_killed(
         if action.fields["to"] not in sent:
             assert action.unconfirmed, f"{pid}: no email and no 'unconfirmed' report"
     assert len(await runtime.store.ids("task", "done")) == TASKS
-    print(f"soak: {TASKS} tasks, {len(kills)} kills, {len(smtp.messages)} emails, {unconfirmed} unconfirmed")
-    assert len(kills) >= 3, "the chaos loop hardly killed a working worker: the soak proved little"
+    print(f"soak: {TASKS} tasks, kills {kills}, {len(smtp.messages)} emails, {unconfirmed} unconfirmed")
+    assert sum(kills.values()) >= 3, "the chaos loop hardly killed a working worker: the soak proved little"
+    assert kills["job process"] >= 1, "no warm job process was killed: that path went untested"
     replay = deputy("replay", env=env, cwd=tmp_path)
     assert replay.returncode == 0, replay.stdout
 
