@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
 from memory.embedded import free_port
 from tests.conftest import Smtp, deputy, wait_for
 from tests.e2e.helpers import proposal_id
-from tests.e2e.procs import alive, children
+from tests.e2e.procs import alive, children, command_line
 
 
 def ready(port: int) -> bool:
@@ -93,3 +95,40 @@ def test_chat_without_a_running_deputy_says_how_to_start_it(up_env: dict[str, st
     result = deputy("chat", env=up_env, cwd=tmp_path, stdin="/status\n")
     assert result.returncode == 2
     assert "no embedded Redis is running" in result.stderr and "deputy up" in result.stderr
+
+
+@pytest.mark.soak
+def test_up_restarts_a_killed_worker_and_a_killed_redis_and_says_so_once(
+    up: Up, up_env: dict[str, str], tmp_path: Path, smtp: Smtp
+) -> None:
+    first = up.start()
+    [worker] = [p for p in children(first.pid) if "bot.cli worker" in command_line(p)]
+    [redis] = [p for p in children(first.pid) if "redis-server" in command_line(p)]
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: _worker_other_than(first.pid, worker), 30, "up to start another worker")
+    os.kill(redis, signal.SIGKILL)
+    wait_for(lambda: _redis_other_than(first.pid, redis), 30, "up to start Redis again")
+    asked = deputy("chat", env=up_env, cwd=tmp_path, stdin="email jane@acme.com about invoice 42\n")
+    pid = proposal_id(asked.stdout)
+    done = deputy("chat", env=up_env, cwd=tmp_path, stdin=f"/approve {pid}\n")
+    assert "Done: Sent to jane@acme.com" in done.stdout, done.stdout + done.stderr
+    assert len(smtp.messages) == 1
+    told = [text for text in _console_texts(tmp_path) if "stopped and was restarted" in text]
+    output = up.interrupt()
+    assert output.count("the worker stopped (killed by SIGKILL); restarting it") == 1, output
+    assert output.count("the embedded Redis stopped") == 1, output
+    assert len(told) == 2 and any(t.startswith("✗ The worker stopped") for t in told), told
+
+
+def _console_texts(tmp_path: Path) -> list[str]:
+    """What Deputy posted to the console chat (the report chat here)."""
+    with Redis.from_url((tmp_path / "data" / "redis.url").read_text().strip()) as client:
+        return [fields[b"text"].decode() for _, fields in client.xrange("deputy:console:local")]
+
+
+def _worker_other_than(up_pid: int, old: int) -> bool:
+    return any("bot.cli worker" in command_line(p) and p != old for p in children(up_pid))
+
+
+def _redis_other_than(up_pid: int, old: int) -> bool:
+    return any("redis-server" in command_line(p) and p != old for p in children(up_pid))
