@@ -106,7 +106,7 @@ async def latencies(rt: Runtime, n: int) -> tuple[list[float], list[float]]:
     for i in range(n):
         start = time.perf_counter()
         await submit(rt, i, f"email client{i}@example.com about invoice {i}")
-        [task_id] = await rt.store.ids("task", "received") or await rt.store.ids("task", "running")
+        [task_id] = await new_task_ids(rt, set())  # earlier tasks are done; a fast worker may have drafted it
         await until(rt, [task_id], "proposed")
         to_proposal.append(time.perf_counter() - start)
         task = await rt.store.get_task(task_id)
@@ -141,9 +141,20 @@ async def deputy_latency(url: str, settings: Settings, n: int) -> tuple[list[flo
         fresh(url, 1)
         await latencies(rt, 5)  # warm up
         fresh(url, 1)
-        return await latencies(rt, n)
+        before = aof_size(url)
+        done = await latencies(rt, n)
+        AOF_PER_TASK.append((aof_size(url) - before) / n)
+        return done
     finally:
         await rt.close()
+
+
+AOF_PER_TASK: list[float] = []
+
+
+def aof_size(url: str) -> int:
+    """The AOF's size now (Redis's own count; a rewrite would shrink it, none happens in one latency run)."""
+    return int(Redis.from_url(url).info("persistence").get("aof_current_size", 0))
 
 
 async def deputy_throughput(url: str, settings: Settings, n: int, workers: int) -> float:
@@ -229,6 +240,8 @@ def report(n: int, r: dict[str, Any], emails: int) -> None:
     print(f"bare RQ no-op round trip (SimpleWorker, no fork): {summary(r['simple_rtt'])}")
     print(f"deputy submit -> proposal: {summary(r['dep_prop'])}")
     print(f"deputy approve -> applied: {summary(r['dep_applied'])}")
+    if AOF_PER_TASK:
+        print(f"AOF growth per task (latency run, tasks one at a time): {AOF_PER_TASK[0] / 1024:.1f} KB")
     for w in (1, 2):
         bare, simple, dep = r[f"bare_{w}"], r[f"simple_{w}"], r[f"dep_{w}"]
         print(
