@@ -77,8 +77,8 @@ async def check(child: Child, tell: Callable[[str], Awaitable[bool]]) -> None:
         await _settle(child, tell, now)
         return
     if not child.outage:
-        child.outage = f"the {child.name} stopped ({child.why()}); restarting it"
-        print(f"Deputy: {child.outage}", file=sys.stderr, flush=True)
+        child.outage = child.why()
+        print(f"Deputy: the {child.name} stopped ({child.outage}); restarting it", file=sys.stderr, flush=True)
     if now < child.next_try:
         return
     try:
@@ -92,7 +92,7 @@ async def check(child: Child, tell: Callable[[str], Awaitable[bool]]) -> None:
 async def _settle(child: Child, tell: Callable[[str], Awaitable[bool]], now: float) -> None:
     """Back up: the chat hears of the outage once; after a stable run the next exit is a new outage."""
     if child.outage and not child.told:
-        child.told = await tell(f"The {child.name} stopped and was restarted: {child.outage.split('(', 1)[-1]}")
+        child.told = await tell(f"The {child.name} stopped ({child.outage}) and was restarted.")
     if child.outage and now - child.up_since >= STABLE_S:
         child.outage, child.told, child.delay = "", False, BACKOFF_S[0]
 
