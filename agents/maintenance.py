@@ -122,10 +122,12 @@ class Sweeper:
         now = time.monotonic()
         self.stranded = {job: self.stranded.get(job, now) for job in stranded}
         for job_id in [j for j, seen in self.stranded.items() if now - seen >= STRANDED_S]:
-            log.warning("job %s was taken from the queue but never started; putting it back", job_id)
+            exists = self.connection.exists(f"rq:job:{job_id}")  # a gone job's id only leaves the list
+            log.warning("job %s was taken from the queue but never started; %s", job_id, "back" if exists else "gone")
             with self.connection.pipeline() as pipe:  # one transaction: never in neither list
                 pipe.lrem(self.queue.intermediate_queue_key, 1, job_id)
-                pipe.lpush(self.queue.key, job_id)
+                if exists:
+                    pipe.lpush(self.queue.key, job_id)
                 pipe.execute()
             del self.stranded[job_id]
 

@@ -72,7 +72,7 @@ def run_scheduler(settings: Settings) -> int:
 
 def sweeping(url: str) -> Maintenance:
     """The maintenance sweep in a thread of this process (not yet started)."""
-    return Maintenance(sync_redis(url, retries=2), f"{socket.gethostname()}-{os.getpid()}")
+    return Maintenance(sync_redis(url, retries=2, timeout=5), f"{socket.gethostname()}-{os.getpid()}")
 
 
 async def post_digest(settings: Settings, *, now: bool, day: date | None) -> str:

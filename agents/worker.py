@@ -157,7 +157,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> int:
     url = redis_url(settings)
     preload(settings.model_copy(update={"redis_url": url}))  # its jobs (and job processes) use the Redis found here
     name = f"deputy-{socket.gethostname()}-{os.getpid()}"
-    connection = sync_redis(url, retries=2)  # a tick never waits long on a Redis that is down
+    connection = sync_redis(url, retries=2, timeout=5)  # a tick never waits long on a Redis that is down
     pool = Supervisor(connection, name, url, limits(settings))
     if burst:
         sweep_once(connection, name, wait_for_beats=False)

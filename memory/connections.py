@@ -50,9 +50,10 @@ RQ_RETRIES = 20
 restart or a short outage is ridden out inside the call instead of failing the job or the worker."""
 
 
-def sync_redis(url: str, *, retries: int = RQ_RETRIES) -> SyncRedis:
+def sync_redis(url: str, *, retries: int = RQ_RETRIES, timeout: float | None = None) -> SyncRedis:
     """RQ's client in a worker: like the async pool (RESP2, no CLIENT SETINFO), retrying connection errors
-    with backoff and checking an idle connection before use (a restarted Redis closed it)."""
+    with backoff and checking an idle connection before use (a restarted Redis closed it). `timeout` bounds a
+    reply's wait (supervisors that must keep ticking); RQ sets its own, longer than its blocking dequeue."""
     return SyncRedis.from_url(
         url,
         protocol=2,
@@ -61,5 +62,6 @@ def sync_redis(url: str, *, retries: int = RQ_RETRIES) -> SyncRedis:
         retry_on_error=[ConnectionError, TimeoutError],
         health_check_interval=30,
         socket_connect_timeout=2,
+        socket_timeout=timeout,
         socket_keepalive=True,
     )
