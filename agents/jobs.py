@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -37,10 +39,17 @@ _LOOP: list[asyncio.AbstractEventLoop] = []
 _KEPT: list[Runtime] = []
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_BLOCK = (signal.SIG_BLOCK, STOP_SIGNALS)
+
+
 def run_warm(job: Coroutine[Any, Any, Any]) -> Any:
-    """Run a job on the warm process's one event loop (made on first use, after the fork)."""
+    """Run a job on the warm process's one event loop (made on first use, after the fork). Its threads (the
+    SMTP connector's, `asyncio.to_thread`) leave the stop signals to the main thread, which handles them."""
     if not _LOOP:
-        _LOOP.append(asyncio.new_event_loop())
+        loop = asyncio.new_event_loop()
+        loop.set_default_executor(ThreadPoolExecutor(initializer=signal.pthread_sigmask, initargs=_BLOCK))
+        _LOOP.append(loop)
     return _LOOP[0].run_until_complete(job)
 
 

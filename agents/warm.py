@@ -37,6 +37,9 @@ HEARTBEAT_S = 5.0
 """RQ beats the worker's hash (three commands) several times per job; every few seconds is plenty for a TTL
 of minutes."""
 FAULT_BACKOFF_S = (0.5, 30.0)
+WORKER_TTL_S = 35
+"""RQ's blocking dequeue waits this less 15 s: an idle process wakes every 20 s at the least (RQ's default is
+405 s), so nothing it should notice waits long."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,15 @@ class WarmWorker(SimpleWorker):
             return
         super().set_state(state, pipeline)
 
+    def bootstrap(self, *args: Any, **kw: Any) -> None:
+        """RQ starts its pubsub thread here. A stop signal must reach the main thread, blocked in its dequeue:
+        one taken by another thread would leave it there, so that thread is started with the signals blocked."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, jobs.STOP_SIGNALS)
+        try:
+            super().bootstrap(*args, **kw)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, jobs.STOP_SIGNALS)
+
     def register_birth(self) -> None:
         """After a Redis fault this process registers again under its name; the old entry may still be there."""
         self.connection.delete(self.key)
@@ -154,14 +166,17 @@ def resident_mb() -> float:
 
 def serve(name: str, url: str, shared: Any, limits: Limits, burst: bool) -> None:
     """The process's body (a forked child of `deputy worker`)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):  # until RQ installs its own: a stop before the first job
+        signal.signal(sig, lambda *_: os._exit(0))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, jobs.STOP_SIGNALS)  # blocked across the fork
     parent = os.getppid()
     die_with_parent(signal.SIGKILL)
     if os.getppid() != parent:  # the worker died before the line above took effect
         os._exit(1)
-    for sig in (signal.SIGINT, signal.SIGTERM):  # until RQ installs its own: a stop before the first job
-        signal.signal(sig, lambda *_: os._exit(0))
     queue = rq_queue(sync_redis(url))
-    worker = WarmWorker([queue], name=name, deadline=Deadline(shared), limits=limits, serializer=JSONSerializer)
+    worker = WarmWorker(
+        [queue], name=name, deadline=Deadline(shared), limits=limits, serializer=JSONSerializer, worker_ttl=WORKER_TTL_S
+    )
     ride_out(worker, burst)
 
 

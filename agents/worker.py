@@ -35,6 +35,7 @@ FORK = multiprocessing.get_context("fork")
 RESTART_BACKOFF_S = (1.0, 30.0)
 STABLE_S = 60.0
 """A job process that lived this long before it died starts the backoff afresh."""
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def preload(settings: Settings) -> None:
@@ -93,9 +94,13 @@ class Supervisor(WorkerPool):
         name = process_name(self.worker, self.generation)
         deadline = Deadline(FORK.RawValue("d", 0.0))
         process = FORK.Process(target=serve, args=(name, self.url, deadline.shared, self.limits, burst), name=name)
-        process.start()
-        self.worker_dict[name] = WorkerData(name=name, pid=process.pid or 0, process=process)
-        self.deadlines[name], self.born[name] = deadline, time.monotonic()
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # a stop arriving now reaches the new process too
+        try:
+            process.start()
+            self.worker_dict[name] = WorkerData(name=name, pid=process.pid or 0, process=process)
+            self.deadlines[name], self.born[name] = deadline, time.monotonic()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def check_workers(self, respawn: bool = True) -> None:
         self._watch()
