@@ -33,7 +33,6 @@ from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
-from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 from rq.timeouts import UnixSignalDeathPenalty
 from rq.worker import SimpleWorker
@@ -111,7 +110,8 @@ class Sweeper:
 
     def sweep(self, snap: Snapshot) -> None:
         if self.beats_are_current(snap):
-            dead = [(job, ex, w) for job, ex, w in snap.started if w and not is_alive(w, snap.beats)]
+            old = time.time() - ALIVE_TTL  # a job started since has a worker that may not have beaten yet
+            dead = [(job, ex, w) for job, ex, w, at in snap.started if w and at < old and not is_alive(w, snap.beats)]
             requeue_started(self.connection, self.queue, dead)
         self._unstrand(snap.stranded)
         if snap.due:
@@ -207,10 +207,24 @@ def fail_attempt(queue: Queue, job: Job, execution_id: str, worker: str, reason:
 
 
 def promote_due_retries(connection: Redis) -> None:
+    """RQ's scheduled registry keeps whole seconds (truncated), so RQ's own pass can move a job up to a second
+    early — an undo hold would then find its window still open and wait for the sweep. A job moves here
+    once the whole second of its score has passed."""
     queue = rq_queue(connection)
-    scheduler = RQScheduler([queue], connection=connection, serializer=JSONSerializer)
-    scheduler.prepare_registries([queue.name])
-    scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+    registry = queue.scheduled_job_registry
+    due = registry.get_jobs_to_schedule(due_before())
+    jobs = [j for j in Job.fetch_many(due, connection=connection, serializer=JSONSerializer) if j is not None]
+    with connection.pipeline() as pipe:
+        for job in jobs:
+            queue._enqueue_job(job, pipeline=pipe, at_front=bool(job.enqueue_at_front))
+        for job_id in due:
+            registry.remove(job_id, pipeline=pipe)
+        pipe.execute()
+
+
+def due_before() -> int:
+    """Scores up to this one are wholly in the past."""
+    return int(time.time()) - 1
 
 
 def reconcile(connection: Redis, queue: Queue, snap: Snapshot) -> int:
@@ -236,7 +250,7 @@ def requeue_dead_process(connection: Redis, queue: Queue, name: str, failed: Cal
     """A job process `name` is gone: each job it had started fails (when `failed(job_id)` gives a reason, such
     as its timeout) or goes back to the queue for free."""
     snap = read_snapshot(connection, queue)
-    for job_id, execution_id, worker in snap.started:
+    for job_id, execution_id, worker, _ in snap.started:
         if worker != name:
             continue
         reason = failed(job_id)

@@ -21,8 +21,8 @@ from memory import keys
 
 @dataclass
 class Snapshot:
-    started: list[tuple[str, str, str]] = field(default_factory=list)
-    """(job id, execution id, worker name) of every started job."""
+    started: list[tuple[str, str, str, float]] = field(default_factory=list)
+    """(job id, execution id, worker name, when it started as a unix time) of every started job."""
     beats: dict[str, str | None] = field(default_factory=dict)
     """Liveness values of the workers running them."""
     stranded: list[str] = field(default_factory=list)
@@ -41,10 +41,10 @@ def read_snapshot(connection: Redis, queue: Queue) -> Snapshot:
     snap = Snapshot(due=bool(due), redis_uptime_s=int(uptime))
     snap.stranded = sorted(set(middle) - {job for job, _ in entries})
     workers, has_run, has_apply, proposals = _second_pass(connection, entries, tasks, approved)
-    snap.started = [(job, ex, w) for (job, ex), w in zip(entries, workers, strict=True)]
+    snap.started = [(job, ex, w, at) for (job, ex), (w, at) in zip(entries, workers, strict=True)]
     snap.tasks_without_job = [t for t, there in zip(tasks, has_run, strict=True) if not there]
     unapplied = {p: raw for p, there, raw in zip(approved, has_apply, proposals, strict=True) if not there and raw}
-    snap.beats, snap.applies_due = _third_pass(connection, [w for w in workers if w], unapplied)
+    snap.beats, snap.applies_due = _third_pass(connection, [w for w, _ in workers if w], unapplied)
     return snap
 
 
@@ -57,7 +57,7 @@ def _first_pass(connection: Redis, queue: Queue) -> tuple[list[str], list[str], 
     pipe.sunion([keys.index("task", "received"), keys.index("task", "running")])
     pipe.smembers(keys.index("proposal", "approved"))
     pipe.lrange(queue.intermediate_queue_key, 0, -1)
-    pipe.zrangebyscore(queue.scheduled_job_registry.key, 0, now, start=0, num=1)
+    pipe.zrangebyscore(queue.scheduled_job_registry.key, 0, int(now) - 1, start=0, num=1)  # wholly past
     pipe.zremrangebyscore(queue.finished_job_registry.key, 0, now)
     pipe.info("server")
     started, tasks, approved, middle, due, _, server = pipe.execute()
@@ -67,12 +67,12 @@ def _first_pass(connection: Redis, queue: Queue) -> tuple[list[str], list[str], 
 
 def _second_pass(
     connection: Redis, entries: list[list[str]], tasks: list[str], approved: list[str]
-) -> tuple[list[str], list[Any], list[Any], list[Any]]:
+) -> tuple[list[tuple[str, float]], list[Any], list[Any], list[Any]]:
     if not (entries or tasks or approved):
         return [], [], [], []
     pipe = connection.pipeline(transaction=False)
     for job, execution in entries:
-        pipe.hget(f"rq:execution:{job}:{execution}", "worker_name")
+        pipe.hmget(f"rq:execution:{job}:{execution}", ["worker_name", "created_at"])
         pipe.hget(f"rq:job:{job}", "worker_name")  # the execution may already be gone
     for task_id in tasks:
         pipe.exists(f"rq:job:{run_job_id(task_id)}")
@@ -81,7 +81,7 @@ def _second_pass(
         pipe.hget(keys.record("proposal", proposal_id), "data")
     found = pipe.execute()
     n, m = 2 * len(entries), len(tasks)
-    workers = [_text(a or b or b"") for a, b in zip(found[0:n:2], found[1:n:2], strict=True)]
+    workers = [_worker(execution, job) for execution, job in zip(found[0:n:2], found[1:n:2], strict=True)]
     return workers, found[n : n + m], found[n + m :: 2], found[n + m + 1 :: 2]
 
 
@@ -111,6 +111,12 @@ def _applies_due(proposals: dict[str, Any], statuses: list[Any]) -> dict[str, da
             hold = proposal.get("hold_until")
             due[proposal_id] = datetime.fromisoformat(hold) if hold else datetime.now(UTC)
     return due
+
+
+def _worker(execution: list[Any], job_worker: Any) -> tuple[str, float]:
+    """Who runs a started job and since when (an execution already gone: its job's worker, long ago)."""
+    name, created = execution
+    return _text(name or job_worker or b""), float(created or 0)
 
 
 def _text(value: bytes | str) -> str:

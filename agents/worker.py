@@ -101,6 +101,8 @@ class Supervisor(WorkerPool):
             self.deadlines[name], self.born[name] = deadline, time.monotonic()
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        with contextlib.suppress(RedisError):  # listed before it takes a job, not at the next tick
+            beat(self.connection, self.worker, [*self.worker_dict, *self.orphans])
 
     def check_workers(self, respawn: bool = True) -> None:
         self._watch()
