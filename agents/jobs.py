@@ -1,20 +1,19 @@
 """RQ job entry points. They take ids only, re-read state, and are safe to run more than once: the
-coordinator ignores a step that was already done."""
+coordinator ignores a step that was already done. (Their enqueue → finish latency is recorded by the worker,
+in RQ's own transaction that marks a job finished: agents/warm.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
-from rq import get_current_job
-
 from config.settings import Settings, load_settings
 from config.wiring import Runtime, build_runtime
-from memory.metrics import observe_job
 from orchestrator import commands as cmd
 from orchestrator.errors import BudgetExceeded
 
@@ -36,21 +35,38 @@ def settings() -> Settings:
     return _CHOSEN[0]
 
 
+_LOOP: list[asyncio.AbstractEventLoop] = []
+_KEPT: list[Runtime] = []
+
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_BLOCK = (signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def run_warm(job: Coroutine[Any, Any, Any]) -> Any:
+    """Run a job on the warm process's one event loop (made on first use, after the fork). Its threads (the
+    SMTP connector's, `asyncio.to_thread`) leave the stop signals to the main thread, which handles them."""
+    if not _LOOP:
+        loop = asyncio.new_event_loop()
+        loop.set_default_executor(ThreadPoolExecutor(initializer=signal.pthread_sigmask, initargs=_BLOCK))
+        _LOOP.append(loop)
+    return _LOOP[0].run_until_complete(job)
+
+
 async def _with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:
+    """On the warm loop one runtime (connections, scripts, memory index) serves every job of the process;
+    anywhere else (a failure callback, a test) a runtime is built for the call and closed after it."""
+    if _LOOP and asyncio.get_running_loop() is _LOOP[0]:
+        if not _KEPT:
+            _KEPT.append(build_runtime(settings()))
+        _KEPT[0].memory._looked = False  # a new request: memory looks for other processes' changes at once
+        await work(_KEPT[0])
+        return
     runtime = build_runtime(settings())
     try:
         await work(runtime)
     finally:
         await runtime.close()
-
-
-def _observe(job_kind: str) -> None:
-    """Enqueue → finish latency, for the `deputy_job_seconds` histogram."""
-    job = get_current_job()
-    if job is None or job.enqueued_at is None:
-        return
-    enqueued = job.enqueued_at if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=UTC)
-    observe_job(job.connection, job_kind, (datetime.now(UTC) - enqueued).total_seconds())
 
 
 async def run_task(task_id: str) -> None:
@@ -67,12 +83,10 @@ async def run_task(task_id: str) -> None:
         await rt.coordinator.handle(cmd.CompleteDraft(task_id, draft))
 
     await _with_runtime(work)
-    _observe("run")
 
 
 async def apply_proposal(proposal_id: str) -> None:
     await _with_runtime(lambda rt: rt.coordinator.handle(cmd.ApplyProposal(proposal_id)))
-    _observe("apply")
 
 
 def on_failure(

@@ -73,11 +73,12 @@ class PlaybookRunner:
         if _REFERS_BACK.search(text):  # only then: the conversation would make every prompt unique (no cache)
             recent = "\n".join(f"{t.role}: {t.text}" for t in await self.working.recent(chat))
         verb, _, rest = text.partition(" ")
-        if verb.lower() in ("remember", "recall", "forget"):
-            result: Draft = await self._memory(verb.lower(), rest.strip(), task)
-        else:
-            result = await self._run(task, text, recent)
-        await self.working.add(chat, ("operator", text), ("deputy", _said(result)))
+        async with self.working.alongside(chat, self.models.account) as turns:  # one write with the accounting
+            if verb.lower() in ("remember", "recall", "forget"):
+                result: Draft = await self._memory(verb.lower(), rest.strip(), task)
+            else:
+                result = await self._run(task, text, recent)
+            turns += [("operator", text), ("deputy", _said(result))]
         return result
 
     async def redraft(self, task: Task) -> Draft:

@@ -1,29 +1,37 @@
 """`deputy scheduler` (and the same loop inside `deputy up`): every few seconds the scheduler pass —
 reminders and expiry, the daily digest, liveness alerts — and, in a thread, the maintenance sweep (dead
-workers' jobs re-queued, due retries and undo holds released). Safe to run any number of times."""
+workers' jobs re-queued, due retries and undo holds released) under the deployment's one lease, which the
+workers then leave alone. Safe to run any number of times."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import signal
+import socket
 import threading
 from datetime import date
 from types import FrameType
 
-from redis import Redis
-
 from agents.maintenance import Maintenance
 from config.settings import Settings
 from config.wiring import build_runtime, redis_url
+from memory.connections import sync_redis
 from orchestrator.schedule import Scheduler
 
+log = logging.getLogger("deputy.scheduler")
 TICK_S = 5.0
 
 
 async def run_loop(scheduler: Scheduler, stop: asyncio.Event) -> None:
+    """A failed pass (Redis down, a platform refusing a post) is logged and the next one comes as usual."""
     while not stop.is_set():
-        await scheduler.tick()
+        try:
+            await scheduler.tick()
+        except Exception:
+            log.exception("scheduler pass failed; the next one is in %.0f s", TICK_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), TICK_S)
 
@@ -52,7 +60,7 @@ def run_scheduler(settings: Settings) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    sweeper = Maintenance(Redis.from_url(redis_url(settings)), worker_name=None)
+    sweeper = sweeping(redis_url(settings))
     print(f"Deputy scheduler: digest at {settings.digest_at} {settings.timezone}; Ctrl-C to stop", flush=True)
     sweeper.start()
     try:
@@ -60,6 +68,11 @@ def run_scheduler(settings: Settings) -> int:
     finally:
         sweeper.stop()
         sweeper.join(timeout=5)
+
+
+def sweeping(url: str) -> Maintenance:
+    """The maintenance sweep in a thread of this process (not yet started)."""
+    return Maintenance(sync_redis(url, retries=2, timeout=5), f"{socket.gethostname()}-{os.getpid()}")
 
 
 async def post_digest(settings: Settings, *, now: bool, day: date | None) -> str:

@@ -1,46 +1,46 @@
-"""`deputy worker`: RQ's forking worker on Deputy's queue. Heavy modules are imported here, once, in the
-parent, so each forked work horse starts warm."""
+"""`deputy worker`: a parent that imports and warms everything once, then supervises a warm job process
+(agents/warm.py) forked from it — RQ's `WorkerPool` with one process. The parent runs no job: every second it
+beats its liveness key, kills a job process whose job is past its timeout and could not be interrupted,
+starts a new process when one ends (at once after a recycle, with backoff after crashes), and hands a dead
+process's jobs back: free of retries when the process died (kill -9, out of memory), through RQ's retries
+when it was killed for its timeout. It sweeps (agents/maintenance.py) only while no scheduler holds the lease."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import multiprocessing
 import os
 import signal
 import socket
+import time
 
 from redis import Redis
-from rq import Queue, Worker
-from rq.job import Job
+from redis.exceptions import RedisError
 from rq.serializers import JSONSerializer
+from rq.worker_pool import WorkerData, WorkerPool
 
-from agents.maintenance import Maintenance, requeue_abandoned
-from agents.queue import rq_queue
+from agents.maintenance import Sweeper, beat, process_name, requeue_dead_process, sweep_once
+from agents.queue import QUEUE, rq_queue
+from agents.warm import Deadline, Limits, WarmWorker, serve
 from config.settings import Settings
 from config.wiring import preload_adapters, redis_url
-from memory.embedded import die_with_parent
+from memory import keys
+from memory.connections import sync_redis
 
 log = logging.getLogger("deputy.worker")
-
-
-class DeputyWorker(Worker):
-    """RQ's forking worker, except that a work horse dies with its worker: RQ puts the horse in its own
-    process group, so a killed worker would otherwise leave it running unsupervised while the maintenance
-    sweep hands its job to another worker."""
-
-    def main_work_horse(self, job: Job, queue: Queue) -> None:
-        parent = os.getppid()
-        die_with_parent(signal.SIGKILL)
-        if os.getppid() != parent:  # the worker died before the line above took effect
-            os._exit(1)
-        super().main_work_horse(job, queue)
+FORK = multiprocessing.get_context("fork")
+RESTART_BACKOFF_S = (1.0, 30.0)
+STABLE_S = 60.0
+"""A job process that lived this long before it died starts the backoff afresh."""
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def preload(settings: Settings) -> None:
-    """Do once, before forking, what every job would otherwise redo: imports (litellm joins them when a real
-    model is configured, the platforms' clients when configured), settings, and pydantic's serializers (tens of
-    ms per work horse otherwise)."""
+    """Do once, before forking, what every job process would otherwise redo: imports (litellm joins them when a
+    real model is configured, the platforms' clients when configured), settings, and pydantic's serializers."""
     from agents import jobs
     from connectors import email
     from memory import codec
@@ -51,7 +51,7 @@ def preload(settings: Settings) -> None:
     email.warm()
     asyncio.run(_rehearse())
     gc.collect()
-    gc.freeze()  # inherited objects stay out of the horses' collections: fewer copy-on-write page faults
+    gc.freeze()  # inherited objects stay out of the children's collections: fewer copy-on-write page faults
 
 
 async def _rehearse() -> None:
@@ -64,7 +64,7 @@ async def _rehearse() -> None:
         await runtime.store.get_task("t-rehearsal")
         await runtime.ledger.read(count=1)
         await runtime.memory.migrate()  # maintenance: facts in an earlier format become records, once
-        await runtime.memory.catch_up()  # a local recall index is loaded once here; work horses inherit it
+        await runtime.memory.catch_up()  # a local recall index is loaded once here; job processes inherit it
         warm = getattr(runtime.drafter, "warm", None)
         if warm is not None:
             warm()
@@ -72,19 +72,105 @@ async def _rehearse() -> None:
         await runtime.close()
 
 
+class Supervisor(WorkerPool):
+    """RQ's pool of worker processes, each a `WarmWorker`, with Deputy's liveness, timeouts and hand-back."""
+
+    def __init__(self, connection: Redis, name: str, url: str, limits: Limits) -> None:
+        super().__init__([QUEUE], connection, 1, worker_class=WarmWorker, serializer=JSONSerializer)
+        self.worker, self.url, self.limits = name, url, limits
+        self.sweeper = Sweeper(connection, name, scheduler=False)
+        self.deadlines: dict[str, Deadline] = {}
+        self.born: dict[str, float] = {}
+        self.timed_out: set[str] = set()
+        self.orphans: list[str] = []
+        self.generation, self.next_start, self.delay = 0, 0.0, RESTART_BACKOFF_S[0]
+
+    def start_worker(
+        self, count: int | None = None, burst: bool = True, _sleep: float = 0, logging_level: str = "WARNING"
+    ) -> None:
+        if time.monotonic() < self.next_start:
+            return
+        self.generation += 1
+        name = process_name(self.worker, self.generation)
+        deadline = Deadline(FORK.RawValue("d", 0.0))
+        process = FORK.Process(target=serve, args=(name, self.url, deadline.shared, self.limits, burst), name=name)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # a stop arriving now reaches the new process too
+        try:
+            process.start()
+            self.worker_dict[name] = WorkerData(name=name, pid=process.pid or 0, process=process)
+            self.deadlines[name], self.born[name] = deadline, time.monotonic()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        with contextlib.suppress(RedisError):  # listed before it takes a job, not at the next tick
+            beat(self.connection, self.worker, [*self.worker_dict, *self.orphans])
+
+    def check_workers(self, respawn: bool = True) -> None:
+        self._watch()
+        super().check_workers(respawn)
+        self._keep()
+
+    def all_workers_have_stopped(self) -> bool:
+        """While stopping, a process finishing its job still counts as alive: keep beating for it."""
+        stopped = bool(super().all_workers_have_stopped())
+        self._keep(sweep=False)
+        return stopped
+
+    def _watch(self) -> None:
+        """kill -9 a job process whose job ran past its timeout and the grace after it."""
+        for name, data in list(self.worker_dict.items()):
+            if self.deadlines[name].overdue() and name not in self.timed_out:
+                log.warning("job process %s: its job is past its timeout; killing it", name)
+                self.timed_out.add(name)
+                os.kill(data.pid, signal.SIGKILL)
+
+    def handle_dead_worker(self, worker_data: WorkerData) -> None:
+        super().handle_dead_worker(worker_data)
+        name, code = worker_data.name, worker_data.process.exitcode
+        lived = time.monotonic() - self.born.pop(name, 0.0)
+        self.deadlines.pop(name, None)
+        if code:
+            log.warning("job process %s ended (exit %s) after %.0f s; starting another", name, code, lived)
+        if code and code != -signal.SIGKILL:
+            self._back_off(lived)
+        self.orphans.append(name)
+
+    def _back_off(self, lived: float) -> None:
+        """A process that crashed by itself may crash again at once: wait, longer each time. One that was
+        killed (out of memory, an operator, the timeout above) is replaced at once."""
+        self.delay = RESTART_BACKOFF_S[0] if lived >= STABLE_S else min(self.delay * 2, RESTART_BACKOFF_S[1])
+        self.next_start = time.monotonic() + self.delay
+
+    def _keep(self, *, sweep: bool = True) -> None:
+        """Beat, hand back dead processes' jobs, sweep if no scheduler does; Redis faults wait for the next tick."""
+        try:
+            while self.orphans:  # before the beat that stops listing them, so no sweep hands them back too
+                name = self.orphans[0]
+                why = "killed past its job timeout" if name in self.timed_out else None
+                requeue_dead_process(self.connection, rq_queue(self.connection), name, lambda _job: why)  # noqa: B023
+                self.orphans.pop(0)
+                self.timed_out.discard(name)
+            beat(self.connection, self.worker, [*self.worker_dict, *self.orphans])
+        except RedisError as err:
+            log.warning("worker %s: Redis unavailable (%s); trying again in a second", self.worker, err)
+        if sweep and not self._burst:
+            self.sweeper.tick()
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(settings.job_timeout_s, settings.worker_max_jobs, settings.worker_max_mb)
+
+
 def run_worker(settings: Settings, *, burst: bool = False) -> int:
     url = redis_url(settings)
-    preload(settings.model_copy(update={"redis_url": url}))  # its jobs (and work horses) use the Redis found here
-    connection = Redis.from_url(url)
+    preload(settings.model_copy(update={"redis_url": url}))  # its jobs (and job processes) use the Redis found here
     name = f"deputy-{socket.gethostname()}-{os.getpid()}"
-    worker = DeputyWorker([rq_queue(connection)], connection=connection, serializer=JSONSerializer, name=name)
-    keeper = Maintenance(connection, name)
-    keeper.tick()
-    keeper.start()
+    connection = sync_redis(url, retries=2, timeout=5)  # a tick never waits long on a Redis that is down
+    pool = Supervisor(connection, name, url, limits(settings))
+    if burst:
+        sweep_once(connection, name, wait_for_beats=False)
     try:
-        if burst:
-            requeue_abandoned(connection, rq_queue(connection))
-        worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+        pool.start(burst=burst, logging_level="WARNING")
     finally:
-        keeper.stop()
+        with contextlib.suppress(RedisError):
+            connection.delete(keys.worker_alive(name))
     return 0

@@ -1,6 +1,9 @@
-"""`deputy up`: Redis (embedded unless REDIS_URL), the web server, one worker, the scheduler and, at a
-terminal with no Slack/Telegram credentials, the console. Ctrl-C stops them in order: console, scheduler and
-web, worker, then Redis."""
+"""`deputy up`: Redis (embedded unless REDIS_URL), the web server, one worker, the scheduler (with the
+maintenance sweep) and, at a terminal with no Slack/Telegram credentials, the console. It supervises them:
+a worker or an embedded Redis that exits is started again with backoff, and the operator is told once per
+outage — one line on stderr at once (a chat message can't be stored while Redis is down), and a notice in the
+report chat once it can be. A failed scheduler pass is logged and the next one runs. Ctrl-C stops them in
+order: console, scheduler and web, worker, then Redis."""
 
 from __future__ import annotations
 
@@ -12,19 +15,27 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from agents.scheduler import run_loop
+from agents.scheduler import run_loop, sweeping
 from bot.console.channel import Console, run_interactive
 from bot.web import deputy_app
 from config.settings import Settings, redact_url
-from config.wiring import build_runtime
+from config.wiring import Runtime, build_runtime
 from memory.embedded import EmbeddedRedis, die_with_parent, running_url
 from orchestrator.errors import ConfigError
+from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.up")
 WORKER_STOP_S = 15.0
+CHECK_S = 0.5
+BACKOFF_S = (1.0, 30.0)
+STABLE_S = 60.0
+"""A child that has run this long since its last restart ends the outage: a later exit is told again."""
 
 
 def start_worker(url: str) -> subprocess.Popen[bytes]:
@@ -36,6 +47,76 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
         preexec_fn=die_with_parent,
         start_new_session=True,
     )
+
+
+def exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+@dataclass
+class Child:
+    """One supervised child: whether it runs, how to start it again (blocking: run in a thread), why it ended."""
+
+    name: str
+    running: Callable[[], bool]
+    restart: Callable[[], object]
+    why: Callable[[], str]
+    delay: float = BACKOFF_S[0]
+    next_try: float = 0.0
+    up_since: float = field(default_factory=time.monotonic)
+    outage: str = ""
+    """Why it went down, while it is down or not yet told in chat."""
+    told: bool = False
+
+
+async def check(child: Child, tell: Callable[[str], Awaitable[bool]]) -> None:
+    now = time.monotonic()
+    if child.running():
+        await _settle(child, tell, now)
+        return
+    if not child.outage:
+        child.outage = child.why()
+        print(f"Deputy: the {child.name} stopped ({child.outage}); restarting it", file=sys.stderr, flush=True)
+    if now < child.next_try:
+        return
+    try:
+        await asyncio.to_thread(child.restart)
+    except Exception as err:
+        log.warning("could not restart the %s: %s", child.name, err)
+    child.up_since, child.next_try = time.monotonic(), now + child.delay
+    child.delay = min(child.delay * 2, BACKOFF_S[1])
+
+
+async def _settle(child: Child, tell: Callable[[str], Awaitable[bool]], now: float) -> None:
+    """Back up: the chat hears of the outage once; after a stable run the next exit is a new outage."""
+    if child.outage and not child.told:
+        child.told = await tell(f"The {child.name} stopped ({child.outage}) and was restarted.")
+    if child.outage and now - child.up_since >= STABLE_S:
+        child.outage, child.told, child.delay = "", False, BACKOFF_S[0]
+
+
+async def supervise(children: list[Child], tell: Callable[[str], Awaitable[bool]], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        for child in children:
+            await check(child, tell)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), CHECK_S)
+
+
+def teller(runtime: Runtime, settings: Settings) -> Callable[[str], Awaitable[bool]]:
+    """A notice in the report chat through the core's outbox; False while it can't be stored."""
+
+    async def tell(text: str) -> bool:
+        try:
+            await runtime.redis.ping()
+        except Exception:
+            return False
+        await runtime.coordinator.core.post(settings.report_chat, Outbound(kind=Kind.ERROR, text=text))
+        return True
+
+    return tell
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
@@ -71,12 +152,40 @@ async def start_web(settings: Settings, app: web.Application) -> web.AppRunner:
     return runner
 
 
-async def serve_until_stopped(settings: Settings, url: str, *, console: bool) -> int:
+@dataclass
+class Processes:
+    """The children `up` started: the worker, and the embedded Redis unless REDIS_URL points elsewhere."""
+
+    url: str
+    embedded: EmbeddedRedis | None
+    worker: subprocess.Popen[bytes]
+
+    def restart_worker(self) -> None:
+        self.worker = start_worker(self.url)
+
+    def children(self) -> list[Child]:
+        worker = Child("worker", lambda: self.worker.poll() is None, self.restart_worker, self._worker_exit)
+        if self.embedded is None:
+            return [worker]
+        redis = Child("embedded Redis", self.embedded.running, self.embedded.start, self.embedded.exit_reason)
+        return [redis, worker]
+
+    def _worker_exit(self) -> str:
+        return exit_text(self.worker.returncode)
+
+
+async def serve_until_stopped(settings: Settings, processes: Processes, *, console: bool) -> int:
+    url = processes.url
     runtime = build_runtime(settings, url)
     runner = await start_web(settings, deputy_app(runtime))
     print(f"Deputy is up · web http://{settings.host}:{settings.port} · Redis {redact_url(url)}", flush=True)
     stop = asyncio.Event()
-    scheduling = asyncio.create_task(run_loop(runtime.scheduler, stop), name="deputy:scheduler")
+    sweeper = sweeping(url)
+    sweeper.start()
+    background = [
+        asyncio.create_task(run_loop(runtime.scheduler, stop), name="deputy:scheduler"),
+        asyncio.create_task(supervise(processes.children(), teller(runtime, settings), stop), name="deputy:supervise"),
+    ]
     try:
         if console:
             return await run_interactive(Console(runtime.redis, runtime.coordinator))
@@ -87,7 +196,8 @@ async def serve_until_stopped(settings: Settings, url: str, *, console: bool) ->
         return 0
     finally:
         stop.set()
-        await scheduling
+        await asyncio.gather(*background)
+        sweeper.stop()
         await runner.cleanup()
         await runtime.close()
 
@@ -98,14 +208,14 @@ def run_up(settings: Settings) -> int:
     if url is None:
         embedded = EmbeddedRedis(settings.data_dir)
         url = embedded.start()
-    worker = start_worker(url)
+    processes = Processes(url, embedded, start_worker(url))
     console = sys.stdin.isatty() and not settings.has_chat_platform
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            return asyncio.run(serve_until_stopped(settings, url, console=console))
+            return asyncio.run(serve_until_stopped(settings, processes, console=console))
         return 0
     finally:
         print("Deputy is stopping…", flush=True)
-        stop_worker(worker)
+        stop_worker(processes.worker)
         if embedded:
             embedded.stop()

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     llm_structured: Literal["auto", "on", "off"] = Field("auto", validation_alias="DEPUTY_LLM_STRUCTURED")
     daily_budget_usd: float = Field(5.0, ge=0, validation_alias="DEPUTY_DAILY_BUDGET_USD")
     offline_latency_ms: int = Field(0, ge=0, le=600_000, validation_alias="DEPUTY_OFFLINE_LATENCY_MS")
+    job_timeout_s: int = Field(600, ge=1, le=86_400, validation_alias="DEPUTY_JOB_TIMEOUT_S")
+    worker_max_jobs: int = Field(1000, ge=1, validation_alias="DEPUTY_WORKER_MAX_JOBS")
+    worker_max_mb: int = Field(1024, ge=64, validation_alias="DEPUTY_WORKER_MAX_MB")
 
     smtp_url: SecretStr | None = Field(None, validation_alias="DEPUTY_SMTP_URL")
     email_from: str | None = Field(None, validation_alias="DEPUTY_EMAIL_FROM")

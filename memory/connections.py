@@ -1,11 +1,16 @@
 """How every Deputy process reaches Redis: REDIS_URL, or the embedded Redis that `deputy up` started in the
-data dir; asyncio clients on a bounded pool, RESP2 and no client-info round trips."""
+data dir; asyncio clients on a bounded pool, RESP2 and no client-info round trips; the workers' RQ client the
+same way, and riding out a Redis restart."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from redis import Redis as SyncRedis
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, TimeoutError
+from redis.retry import Retry
 
 from memory.embedded import running_url
 from orchestrator.errors import ConfigError
@@ -38,3 +43,25 @@ def async_redis(url: str) -> Redis:
         driver_info=None,  # RESP2 and no CLIENT SETINFO: two fewer round trips per new connection
     )
     return Redis(connection_pool=pool)
+
+
+RQ_RETRIES = 20
+"""With the backoff below (50 ms doubling to 2 s), a command keeps trying for about half a minute: a Redis
+restart or a short outage is ridden out inside the call instead of failing the job or the worker."""
+
+
+def sync_redis(url: str, *, retries: int = RQ_RETRIES, timeout: float | None = None) -> SyncRedis:
+    """RQ's client in a worker: like the async pool (RESP2, no CLIENT SETINFO), retrying connection errors
+    with backoff and checking an idle connection before use (a restarted Redis closed it). `timeout` bounds a
+    reply's wait (supervisors that must keep ticking); RQ sets its own, longer than its blocking dequeue."""
+    return SyncRedis.from_url(
+        url,
+        protocol=2,
+        driver_info=None,
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries),
+        retry_on_error=[ConnectionError, TimeoutError],
+        health_check_interval=30,
+        socket_connect_timeout=2,
+        socket_timeout=timeout,
+        socket_keepalive=True,
+    )

@@ -20,6 +20,15 @@ from orchestrator.errors import ConfigError
 
 URL_FILE = "redis.url"
 START_TIMEOUT_S = 15.0
+AOF_REWRITE = (
+    "auto-aof-rewrite-percentage 100",
+    "auto-aof-rewrite-min-size 16mb",
+    "aof-use-rdb-preamble yes",
+)
+"""Redis rewrites the AOF in the background whenever it has doubled since the last rewrite and is past 16 MB,
+so it stays within about twice the live data (plus 16 MB); the rewrite starts from a compact RDB snapshot.
+(The same three lines are what docs/operations.md asks of an external Redis.)"""
+DISK_FULL = ("No space left on device", "AOF write error")
 
 
 def executable() -> str:
@@ -69,6 +78,7 @@ def config_text(data_dir: Path, port: int) -> str:
             "protected-mode yes",
             "appendonly yes",
             "appendfsync always",
+            *AOF_REWRITE,
             'save ""',
             "daemonize no",
             f'logfile "{(data_dir / "redis.log").resolve()}"',
@@ -82,10 +92,12 @@ class EmbeddedRedis:
         self.data_dir = data_dir
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.port = 0
 
     def start(self) -> str:
+        """Start redis-server; a restart keeps the port (and the data dir), so every client reconnects."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        self.port = port = self.port or free_port()
         conf = self.data_dir / "redis.conf"
         conf.write_text(config_text(self.data_dir, port))
         self.process = subprocess.Popen(
@@ -108,10 +120,26 @@ class EmbeddedRedis:
             if ping(self.url, timeout=0.2):
                 return
             time.sleep(0.05)
-        log = self.data_dir / "redis.log"
-        tail = log.read_text()[-500:] if log.exists() else "(no log)"
+        tail = self.log_tail()
         self.stop()
         raise ConfigError(f"the embedded Redis did not start in {self.data_dir}: {tail.strip()}")
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, size: int = 500) -> str:
+        log = self.data_dir / "redis.log"
+        return log.read_text(errors="replace")[-size:] if log.exists() else "(no log)"
+
+    def exit_reason(self) -> str:
+        """Why redis-server stopped, in a few words, from the tail of its log."""
+        tail = self.log_tail(2000)
+        if any(sign in tail for sign in DISK_FULL):
+            return f"disk full in {self.data_dir.resolve()}"
+        lines = [line for line in tail.splitlines() if line.strip()]
+        last = lines[-1].split(" # ", 1)[-1].split(" * ", 1)[-1] if lines else "no log"
+        code = self.process.returncode if self.process else None
+        return f"exit code {code}: {last.strip()}"
 
     def stop(self) -> None:
         """SIGTERM: Redis flushes the AOF and exits; the url file goes so nobody dials a dead port."""

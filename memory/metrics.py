@@ -3,6 +3,8 @@ incremented by the ledger commit itself (so they can't drift); job latencies are
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis import Redis as SyncRedis
 
 from memory import keys
@@ -25,10 +27,16 @@ def bucket_label(bound: float) -> str:
 def observe_job(connection: SyncRedis, job: str, seconds: float) -> None:
     """Cumulative buckets, as Prometheus expects them, plus sum and count, in one round trip."""
     pipe = connection.pipeline(transaction=False)
+    observe_on(pipe, job, seconds)
+    pipe.execute()
+
+
+def observe_on(pipe: Any, job: str, seconds: float) -> None:
+    """Queue one observation on a pipeline that carries other writes: the worker puts it in RQ's own
+    transaction that marks the job finished, so the histogram costs no round trip and no fsync of its own."""
     key = job_key(job)
     for bound in BUCKETS:
         if seconds <= bound:
             pipe.hincrby(key, bucket_label(bound), 1)
     pipe.hincrby(key, "+Inf", 1)
     pipe.hincrbyfloat(key, "sum", seconds)
-    pipe.execute()

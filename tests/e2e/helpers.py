@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 
 from bot.console.channel import Console, run_piped
@@ -48,3 +49,20 @@ async def web_deputy(env: dict[str, str]) -> AsyncIterator[tuple[Runtime, int]]:
     finally:
         await runner.cleanup()
         await runtime.close()
+
+
+async def give_the_word(runtime: Runtime, arrived: Counter[str]) -> int:
+    """What an operator does with each email that may not have been sent: Mark as sent where it arrived,
+    Send again where it did not. Every task reported done must have its email."""
+    asked = 0
+    for pid in await runtime.store.ids("proposal", "approved"):
+        proposal = await runtime.store.get_proposal(pid)
+        assert proposal is not None
+        action = proposal.actions[0]
+        if action.status.value == "uncertain":
+            word = "sent" if action.fields["to"] in arrived else "resend"
+            await send(runtime, f"/{word} {pid}", f"soak-{word}-{pid}")
+            asked += 1
+        else:
+            assert action.fields["to"] in arrived, f"{pid}: reported {action.status.value}, but no email arrived"
+    return asked

@@ -1,13 +1,15 @@
-"""Soak: many tasks through real workers while workers are killed with -9 and replaced throughout. Whatever
-the timing, every task settles — done, or waiting for the operator's word where a kill came after the
-hand-over — no email is ever sent twice, a task is done only if its email arrived, the operator's Send again
-or Mark as sent leaves every email sent exactly once, and the ledger replays to the stored state. Behind the
-`soak` marker; `make test` runs it as its own step."""
+"""Soak: many tasks through real workers while workers — or only their warm job processes, mid-job — are
+killed with -9 throughout. Whatever the timing, every task settles — done, or waiting for the operator's word
+where a kill came after the hand-over — no email is ever sent twice, a task is done only if its email arrived,
+the operator's Send again or Mark as sent leaves every email sent exactly once, and the ledger replays to the
+stored state. Behind the `soak` marker; `make test` runs it as its own step."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import socket
 import subprocess
 from collections import Counter
@@ -18,7 +20,8 @@ import pytest
 from config.wiring import Runtime
 from memory import keys
 from tests.conftest import Smtp, Workers, deputy, eventually
-from tests.e2e.helpers import send
+from tests.e2e.helpers import give_the_word, send
+from tests.e2e.procs import children
 
 TASKS = 30
 SLOW_DRAFT_MS = "200"  # drafting takes a while, so kills land on running jobs
@@ -34,27 +37,11 @@ async def unsettled(runtime: Runtime) -> dict[str, list[str]]:
     return {s: await runtime.store.ids("task", s) for s in states if await runtime.store.ids("task", s)}
 
 
-async def give_the_word(runtime: Runtime, arrived: Counter[str]) -> int:
-    """What an operator does with each email that may not have been sent: Mark as sent where it arrived,
-    Send again where it did not. Every task reported done must have its email."""
-    asked = 0
-    for pid in await runtime.store.ids("proposal", "approved"):
-        proposal = await runtime.store.get_proposal(pid)
-        assert proposal is not None
-        action = proposal.actions[0]
-        if action.status.value == "uncertain":
-            word = "sent" if action.fields["to"] in arrived else "resend"
-            await send(runtime, f"/{word} {pid}", f"soak-{word}-{pid}")
-            asked += 1
-        else:
-            assert action.fields["to"] in arrived, f"{pid}: reported {action.status.value}, but no email arrived"
-    return asked
-
-
-async def chaos(runtime: Runtime, workers: Workers, stop: asyncio.Event, kills: list[int]) -> None:
-    """kill -9 a random working worker every 0.3–0.9 s and start a fresh one, until told to stop. Only a worker
-    that has started (its liveness key is up) is a victim: one still importing has no job to lose, and on a
-    slow machine killing those would starve the queue instead of testing recovery."""
+async def chaos(runtime: Runtime, workers: Workers, stop: asyncio.Event, kills: dict[str, int]) -> None:
+    """Every 0.3–0.9 s, kill -9 a random working worker (and start a fresh one) or only its warm job process
+    (its worker starts another), until told to stop. Only a worker that has started (its liveness key is up)
+    is a victim: one still importing has no job to lose, and on a slow machine killing those would starve the
+    queue instead of testing recovery."""
     rng = random.Random(7)
     running = [p for p in workers.processes if p.poll() is None]
     while not stop.is_set():
@@ -63,9 +50,14 @@ async def chaos(runtime: Runtime, workers: Workers, stop: asyncio.Event, kills: 
         if not working:
             continue
         victim = working[rng.randrange(len(working))]
+        job_processes = children(victim.pid)
+        if job_processes and rng.random() < 0.5:
+            os.kill(job_processes[0], signal.SIGKILL)
+            kills["job process"] += 1
+            continue
         running.remove(victim)
         workers.kill9(victim)
-        kills.append(victim.pid)
+        kills["worker"] += 1
         running.append(workers.start(DEPUTY_OFFLINE_LATENCY_MS=SLOW_DRAFT_MS))
 
 
@@ -85,7 +77,7 @@ async def test_exactly_once_while_workers_are_killed(
     for _ in range(2):
         workers.start(DEPUTY_OFFLINE_LATENCY_MS=SLOW_DRAFT_MS)
     stop = asyncio.Event()
-    kills: list[int] = []  # pids killed by the chaos loop
+    kills = {"worker": 0, "job process": 0}  # what the chaos loop killed
     background = [
         asyncio.create_task(chaos(runtime, workers, stop, kills)),
         asyncio.create_task(approve_as_they_come(runtime, stop)),
@@ -108,8 +100,9 @@ async def test_exactly_once_while_workers_are_killed(
         raise AssertionError(f"not done after the operator's word: {await unsettled(runtime)}") from None
     sent = Counter(m["To"] for m in smtp.messages)
     assert len(sent) == TASKS and max(sent.values()) == 1, "not every email was sent exactly once"
-    print(f"soak: {TASKS} tasks, {len(kills)} kills, {len(smtp.messages)} emails, {asked} asked the operator")
-    assert len(kills) >= 3, "the chaos loop hardly killed a working worker: the soak proved little"
+    print(f"soak: {TASKS} tasks, kills {kills}, {len(smtp.messages)} emails, {asked} asked the operator")
+    assert sum(kills.values()) >= 3, "the chaos loop hardly killed a working worker: the soak proved little"
+    assert kills["job process"] >= 1, "no warm job process was killed: that path went untested"
     replay = deputy("replay", env=env, cwd=tmp_path)
     assert replay.returncode == 0, replay.stdout
 

@@ -12,31 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
-from memory.embedded import free_port
+from bot.up import Child, check
+from memory.embedded import EmbeddedRedis, free_port
 from tests.conftest import Smtp, deputy, wait_for
 from tests.e2e.helpers import proposal_id
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split()[2] != "Z"
+from tests.e2e.procs import alive, children, command_line
 
 
 def ready(port: int) -> bool:
@@ -114,3 +96,72 @@ def test_chat_without_a_running_deputy_says_how_to_start_it(up_env: dict[str, st
     result = deputy("chat", env=up_env, cwd=tmp_path, stdin="/status\n")
     assert result.returncode == 2
     assert "no embedded Redis is running" in result.stderr and "deputy up" in result.stderr
+
+
+@pytest.mark.soak
+def test_up_restarts_a_killed_worker_and_a_killed_redis_and_says_so_once(
+    up: Up, up_env: dict[str, str], tmp_path: Path, smtp: Smtp
+) -> None:
+    first = up.start()
+    [worker] = [p for p in children(first.pid) if "bot.cli worker" in command_line(p)]
+    [redis] = [p for p in children(first.pid) if "redis-server" in command_line(p)]
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: _worker_other_than(first.pid, worker), 30, "up to start another worker")
+    os.kill(redis, signal.SIGKILL)
+    wait_for(lambda: _redis_other_than(first.pid, redis), 30, "up to start Redis again")
+    asked = deputy("chat", env=up_env, cwd=tmp_path, stdin="email jane@acme.com about invoice 42\n")
+    pid = proposal_id(asked.stdout)
+    done = deputy("chat", env=up_env, cwd=tmp_path, stdin=f"/approve {pid}\n")
+    assert "Done: Sent to jane@acme.com" in done.stdout, done.stdout + done.stderr
+    assert len(smtp.messages) == 1
+    told = [text for text in _console_texts(tmp_path) if "and was restarted." in text]
+    output = up.interrupt()
+    assert output.count("the worker stopped (killed by SIGKILL); restarting it") == 1, output
+    assert output.count("the embedded Redis stopped") == 1, output
+    assert len(told) == 2 and "✗ The worker stopped (killed by SIGKILL) and was restarted." in told, told
+
+
+def _console_texts(tmp_path: Path) -> list[str]:
+    """What Deputy posted to the console chat (the report chat here)."""
+    with Redis.from_url((tmp_path / "data" / "redis.url").read_text().strip()) as client:
+        return [fields[b"text"].decode() for _, fields in client.xrange("deputy:console:local")]
+
+
+def _worker_other_than(up_pid: int, old: int) -> bool:
+    return any("bot.cli worker" in command_line(p) and p != old for p in children(up_pid))
+
+
+def _redis_other_than(up_pid: int, old: int) -> bool:
+    return any("redis-server" in command_line(p) and p != old for p in children(up_pid))
+
+
+async def test_a_child_that_exits_is_restarted_with_backoff_and_the_operator_told_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runs = {"up": 0, "restarts": 0}
+
+    def restart() -> None:
+        runs["restarts"] += 1
+        runs["up"] = int(runs["restarts"] >= 2)  # the first restart fails (the disk is still full)
+
+    told: list[str] = []
+
+    async def tell(text: str) -> bool:
+        told.append(text)
+        return True
+
+    child = Child("embedded Redis", lambda: bool(runs["up"]), restart, lambda: "disk full in /data")
+    for _ in range(3):
+        await check(child, tell)
+        child.next_try = 0.0  # as if the backoff had passed
+    assert runs["restarts"] == 2 and child.delay == 4.0
+    assert capsys.readouterr().err.count("Deputy: the embedded Redis stopped (disk full in /data)") == 1
+    assert told == ["The embedded Redis stopped (disk full in /data) and was restarted."]
+
+
+def test_the_embedded_redis_names_a_full_disk_from_its_log(tmp_path: Path) -> None:
+    line = "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
+    (tmp_path / "redis.log").write_text(f"1:M 01 Dec 2026 10:00:00.000 # {line}\n")
+    assert EmbeddedRedis(tmp_path).exit_reason() == f"disk full in {tmp_path.resolve()}"
+    (tmp_path / "redis.log").write_text("1:M 01 Dec 2026 10:00:00.000 # Bad directive at line 3\n")
+    assert EmbeddedRedis(tmp_path).exit_reason().endswith(": Bad directive at line 3")

@@ -1,0 +1,210 @@
+"""The warm job process: RQ's in-process `SimpleWorker`, forked once from the warmed-up `deputy worker` parent,
+runs many jobs one at a time on one event loop with one runtime, so no job pays for a fork, imports or a new
+Redis connection. Isolation stays with the process: a job that crashes it takes only it down (the parent
+starts another); a job past its timeout is interrupted (SIGALRM, RQ's own death penalty) and the process is
+replaced, and if it can't be interrupted the parent kills it (agents/worker.py). The process is recycled
+after DEPUTY_WORKER_MAX_JOBS jobs or past DEPUTY_WORKER_MAX_MB, and it rides out Redis faults: RQ's client
+retries with backoff, and when RQ's loop quits on a Redis error anyway the loop below starts it again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import resource
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from rq.timeouts import JobTimeoutException
+from rq.worker import SimpleWorker
+
+from agents import jobs
+from agents.maintenance import requeue_dead_process
+from agents.queue import JOB_TIMEOUT, rq_queue
+from memory.connections import sync_redis
+from memory.embedded import die_with_parent
+from memory.metrics import observe_on
+
+log = logging.getLogger("deputy.worker")
+HARD_GRACE_S = 5.0
+"""The parent kills a job process this long after its job's timeout, if the job could not be interrupted."""
+HEARTBEAT_S = 5.0
+"""RQ beats the worker's hash (three commands) several times per job; every few seconds is plenty for a TTL
+of minutes."""
+FAULT_BACKOFF_S = (0.5, 30.0)
+WORKER_TTL_S = 35
+"""RQ's blocking dequeue waits this less 15 s: an idle process wakes every 20 s at the least (RQ's default is
+405 s), so nothing it should notice waits long."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    job_timeout_s: int = JOB_TIMEOUT
+    max_jobs: int = 1000
+    max_mb: int = 1024
+
+
+class Deadline:
+    """When the running job's process should be killed (0 when idle), in memory the parent can read."""
+
+    def __init__(self, shared: Any) -> None:
+        self.shared = shared
+
+    def set(self, value: float) -> None:
+        self.shared.value = value
+
+    def overdue(self) -> bool:
+        return bool(self.shared.value) and time.time() > self.shared.value
+
+
+class WarmJob(Job):
+    """Coroutine jobs run on the process's one event loop (RQ would start a new loop for each)."""
+
+    def _execute(self) -> Any:
+        if not self.func:
+            raise ValueError("Cannot execute job: function is None")
+        result = self.func(*self.args, **self.kwargs)
+        return jobs.run_warm(result) if asyncio.iscoroutine(result) else result
+
+
+class WarmWorker(SimpleWorker):
+    job_class = WarmJob
+
+    def __init__(self, *args: Any, deadline: Deadline | None = None, limits: Limits = Limits(), **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.deadline, self.limits = deadline, limits
+        self.done, self.recycle = 0, False
+        self._beaten = 0.0
+        self._finishing: Job | None = None
+
+    def perform_job(self, job: Job, queue: Any, execution: Any) -> bool:
+        """Under this worker's timeout; the parent learns when to give up on the job."""
+        job.timeout = min(job.timeout or JOB_TIMEOUT, self.limits.job_timeout_s)
+        if self.deadline:
+            self.deadline.set(time.time() + job.timeout + HARD_GRACE_S)
+        try:
+            return bool(super().perform_job(job, queue, execution))
+        finally:
+            if self.deadline:
+                self.deadline.set(0.0)
+            self._after_job()
+
+    def _after_job(self) -> None:
+        """Past its job count or memory the process is replaced after this job (RQ's loop stops at once)."""
+        self.done += 1
+        if self.done >= self.limits.max_jobs or resident_mb() > self.limits.max_mb:
+            self.recycle = True
+        if self.recycle:
+            self._stop_requested = True
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        """A job interrupted at its timeout may have left tasks on the loop: this process is not reused."""
+        if exc_info and exc_info[0] is not None and issubclass(exc_info[0], JobTimeoutException):
+            self.recycle = True
+        super().handle_exception(job, *exc_info)
+
+    def handle_job_success(self, job: Job, queue: Any, started_job_registry: Any, execution: Any) -> None:
+        self._finishing = job
+        try:
+            super().handle_job_success(job, queue, started_job_registry, execution)
+        finally:
+            self._finishing = None
+
+    def increment_successful_job_count(self, pipeline: Any = None) -> None:
+        """RQ calls this inside the transaction that marks the job finished: the latency histogram rides it."""
+        super().increment_successful_job_count(pipeline)
+        job = self._finishing
+        if pipeline is not None and job is not None and job.enqueued_at is not None:
+            kind = "apply" if (job.func_name or "").endswith("apply_proposal") else "run"
+            observe_on(pipeline, kind, time.time() - job.enqueued_at.timestamp())
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """In one round trip, and not more often than every few seconds outside RQ's own transactions."""
+        if pipeline is not None or timeout is not None:
+            return super().heartbeat(timeout, pipeline)  # type: ignore[no-any-return]
+        if time.monotonic() - self._beaten < HEARTBEAT_S:
+            return None
+        with self.connection.pipeline(transaction=False) as pipe:
+            super().heartbeat(None, pipe)
+            pipe.execute()
+        self._beaten = time.monotonic()
+        return None
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ sets `idle` twice between jobs; the second write changes nothing."""
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
+
+    def bootstrap(self, *args: Any, **kw: Any) -> None:
+        """RQ starts its pubsub thread here. A stop signal must reach the main thread, blocked in its dequeue:
+        one taken by another thread would leave it there, so that thread is started with the signals blocked."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, jobs.STOP_SIGNALS)
+        try:
+            super().bootstrap(*args, **kw)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, jobs.STOP_SIGNALS)
+
+    def register_birth(self) -> None:
+        """After a Redis fault this process registers again under its name; the old entry may still be there."""
+        self.connection.delete(self.key)
+        super().register_birth()  # type: ignore[no-untyped-call]
+
+
+def resident_mb() -> float:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def serve(name: str, url: str, shared: Any, limits: Limits, burst: bool) -> None:
+    """The process's body (a forked child of `deputy worker`)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):  # until RQ installs its own: a stop before the first job
+        signal.signal(sig, lambda *_: os._exit(0))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, jobs.STOP_SIGNALS)  # blocked across the fork
+    parent = os.getppid()
+    die_with_parent(signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before the line above took effect
+        os._exit(1)
+    queue = rq_queue(sync_redis(url))
+    worker = WarmWorker(
+        [queue], name=name, deadline=Deadline(shared), limits=limits, serializer=JSONSerializer, worker_ttl=WORKER_TTL_S
+    )
+    ride_out(worker, burst)
+
+
+def ride_out(worker: WarmWorker, burst: bool) -> None:
+    """RQ's loop, started again after a Redis fault (with backoff) instead of quitting; the jobs this process
+    had started when the fault hit go back to the queue first (nothing else runs them)."""
+    delay = FAULT_BACKOFF_S[0]
+    while True:
+        try:
+            worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+            if burst or worker.recycle or worker._shutdown_requested_date is not None:
+                return
+        except RedisError as err:
+            log.warning("worker %s: Redis fault (%s)", worker.name, err)
+        log.warning("worker %s: RQ's loop stopped; starting it again in %.1f s", worker.name, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, FAULT_BACKOFF_S[1])
+        _reset(worker)
+
+
+def _reset(worker: WarmWorker) -> None:
+    try:
+        worker.unsubscribe()  # type: ignore[no-untyped-call]
+    except Exception:
+        log.debug("unsubscribe after a fault failed", exc_info=True)
+    try:
+        queue = worker.queues[0]
+        requeue_dead_process(worker.connection, queue, worker.name, lambda job_id: None)
+    except RedisError as err:
+        log.warning("could not hand back this process's jobs yet: %s", err)
+    worker._stop_requested = False
