@@ -59,7 +59,7 @@ async def _with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:
     if _LOOP and asyncio.get_running_loop() is _LOOP[0]:
         if not _KEPT:
             _KEPT.append(build_runtime(settings()))
-        _KEPT[0].memory._looked = False  # a new request: memory looks for other processes' changes at once
+        _KEPT[0].memory.new_request()
         await work(_KEPT[0])
         return
     runtime = build_runtime(settings())

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import time
 from email.utils import parseaddr
 
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from agents import playbooks
@@ -25,7 +24,7 @@ from connectors.breaker import Breaker
 from connectors.registry import build_all
 from memory.accounting import ModelAccounting
 from memory.actions import RedisActionRecords
-from memory.connections import async_redis, resolve_url
+from memory.connections import async_redis, resolve_url, sync_redis
 from memory.digests import RedisDigestBook
 from memory.embedder import Embedder, OfflineEmbedder
 from memory.ledger import RedisLedger
@@ -80,7 +79,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     channels = outboxes(settings, redis)
     core = Core(
         store=store,
-        queue=RQJobQueue(SyncRedis.from_url(url)),
+        queue=RQJobQueue(sync_redis(url)),
         outbox=OutboxRouter(channels, health=RedisLiveness(redis)),
         records=RedisActionRecords(redis),
         connectors=connectors,

@@ -150,6 +150,10 @@ class RedisMemory:
         records = [await self.get(h.id) for h in hits]
         return [Recalled(r, h.score) for r, h in zip(records, hits, strict=True) if r and r.status == "active"]
 
+    def new_request(self) -> None:
+        """A kept runtime starts another job: its first recall looks for other processes' changes at once."""
+        self._looked = False
+
     async def catch_up(self) -> None:
         """The index catches up with the records (its own business how: see `Recall.refresh`): at once for the
         first look of this runtime (a new request) and after its own writes, else at the index's own pace."""

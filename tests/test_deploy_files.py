@@ -80,6 +80,7 @@ def test_compose_keeps_the_contract_port_health_route_and_redis_persistence() ->
     assert "ports" not in services["worker"]  # workers scale with --scale worker=N, so they publish nothing
     command = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in command and "--appendfsync always" in command
+    assert "--auto-aof-rewrite-percentage 100" in command and "--auto-aof-rewrite-min-size 16mb" in command
     assert services["weaviate"]["profiles"] == ["weaviate"]
 
 
