@@ -36,22 +36,85 @@ def sparkline(values: list[float]) -> str:
 
 
 def compose(facts: DigestFacts) -> str:
+    """What the operator wants to know first: what left Deputy (emails, webhooks), then what waits for them,
+    then what truly failed and what they stopped; saved notes, answers and memory commands are only counted."""
     header = f"Digest for {facts.day:%a %d %b}"
     if facts.late_by is not None:
         header += f" (late by {_duration(facts.late_by)}: Deputy was not running at digest time)"
-    done = [e for e in facts.events if isinstance(e, ev.TaskDone)]
-    answered = sum(isinstance(e, ev.TaskReplied) for e in facts.events)
-    failed = _still_failed(facts.events)
-    if not (done or answered or failed or facts.pending):
+    day = _Day.of(facts.events)
+    if not (day.outward or day.quiet_work or day.failed or day.stopped or facts.pending):
         return f"{header}\nQuiet day: nothing done, nothing waiting, nothing failed."
-    lines = [header, *_done(done, answered, _approvers(facts.events))]
+    lines = [header, *_list(day.done_title(), day.outward, 4)]
     lines += _list(f"Waiting for you ({len(facts.pending)}):", [_waiting(p) for p in facts.pending], 3)
-    lines += _list(f"Failed, needs attention ({len(failed)}):", [f"✗ {e.task_id}: {e.summary}" for e in failed], 2)
+    lines += _list(f"Failed, needs attention ({len(day.failed)}):", day.failed, 2)
+    lines += [day.stopped_line()] if day.stopped else []
     spark = sparkline(facts.week)
     tail = [f"Spend: ${facts.spend_today:.2f} of ${facts.budget:.2f} today · 7 days {spark} ${sum(facts.week):.2f}"]
     if facts.outcomes and facts.outcomes.totals.proposed:
         tail.insert(0, week_line(facts.outcomes))
     return "\n".join(lines[: MAX_LINES - len(tail)] + tail)  # the week and the spend always show
+
+
+OUTWARD = frozenset({"email.send", "webhook.post"})
+"""Kinds whose actions leave Deputy: the digest lists them; the rest (notes, budget raises) it counts."""
+MEMORY_WORDS = ("remember", "recall", "forget")
+STOPPED = ev.ProposalRejected | ev.ProposalUndone
+
+
+@dataclass(frozen=True)
+class _Day:
+    outward: list[str]
+    notes: int
+    answered: int
+    memory: int
+    failed: list[str]
+    stopped: list[str]
+
+    @property
+    def quiet_work(self) -> int:
+        return self.notes + self.answered + self.memory
+
+    @classmethod
+    def of(cls, events: list[ev.Event]) -> _Day:
+        asked = {e.task_id: e.summary for e in events if isinstance(e, ev.TaskSubmitted)}
+        memory = {t for t, text in asked.items() if text.split(" ", 1)[0].lower() in MEMORY_WORDS}
+        approvers = _approvers(events)
+        return cls(
+            outward=[_outward(e, approvers) for e in events if _kind(e) in OUTWARD and isinstance(e, ev.ActionApplied)],
+            notes=sum(isinstance(e, ev.ActionApplied) and _kind(e) not in OUTWARD for e in events),
+            answered=sum(isinstance(e, ev.TaskReplied) and e.task_id not in memory for e in events),
+            memory=len(memory),
+            failed=[f"✗ {e.task_id}: {e.summary}" for e in _still_failed(events) if e.task_id not in memory],
+            stopped=[
+                f"{e.proposal_id} {_verb(e)}" for e in events if isinstance(e, ev.ProposalRejected | ev.ProposalUndone)
+            ],
+        )
+
+    def done_title(self) -> str:
+        counted = [f"{self.notes} note{'s' if self.notes != 1 else ''} saved"] if self.notes else []
+        counted += [f"{self.answered} answered"] if self.answered else []
+        counted += [f"{self.memory} memory command{'s' if self.memory != 1 else ''}"] if self.memory else []
+        n = len(self.outward)
+        return f"Done ({', '.join([f'{n} sent' if n else 'nothing sent', *counted])}):"
+
+    def stopped_line(self) -> str:
+        shown = " · ".join(self.stopped[:4]) + (
+            f" · …and {len(self.stopped) - 4} more" if len(self.stopped) > 4 else ""
+        )
+        return f"Stopped ({len(self.stopped)}): {shown}"
+
+
+def _kind(event: ev.Event) -> str:
+    return str(event.detail.get("kind", ""))
+
+
+def _outward(event: ev.Event, approvers: dict[str, str]) -> str:
+    by = f" · approved by {approvers[event.task_id]}" if event.task_id in approvers else ""
+    return f"✓ {event.summary}{by}"
+
+
+def _verb(event: ev.Event) -> str:
+    return "rejected" if isinstance(event, ev.ProposalRejected) else "undone"
 
 
 def week_line(outcomes: Stats) -> str:
@@ -64,28 +127,18 @@ def week_line(outcomes: Stats) -> str:
     )
 
 
-def _done(done: Sequence[ev.Event], answered: int, approvers: dict[str, str]) -> list[str]:
-    if not done and not answered:
-        return []
-    title = (
-        f"Done ({len(done)} task{'s' if len(done) != 1 else ''}" + (f", {answered} answered" if answered else "") + "):"
-    )
-    items = [
-        f"✓ {e.summary}" + (f" · approved by {approvers[e.task_id]}" if e.task_id in approvers else "") for e in done
-    ]
-    return _list(title, items, 3)
-
-
 def _list(title: str, items: Sequence[str], most: int) -> list[str]:
+    """A title and the first `most` items; a title alone says what it counts (Done with nothing sent)."""
     if not items:
-        return []
+        return [title] if title.startswith("Done (") and "nothing sent, " in title else []
     shown = [f"  {_clip(item)}" for item in items[:most]]
     more = [f"  …and {len(items) - most} more"] if len(items) > most else []
     return [title, *shown, *more]
 
 
 def _waiting(proposal: Proposal) -> str:
-    return f"{proposal.id} · {proposal.summary} · risk {proposal.risk}"
+    """The headline only: the notes under it (citations, the verifier's doubt) belong on the card."""
+    return f"{proposal.id} · {proposal.summary.splitlines()[0] if proposal.summary else ''} · risk {proposal.risk}"
 
 
 def _approvers(events: list[ev.Event]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from orchestrator.outbound import Kind, Outbound
 from orchestrator.policies import Policies, ReminderRule
 from orchestrator.schedule import ScheduleConfig, Scheduler
 from tests.orchestrator.conftest import BOSS, Core
+from tests.orchestrator.test_commits import NOTE, configure
 from tests.orchestrator.test_coordinator import EMAIL, staged
 
 DIGEST_CHAT, SLACK, TELEGRAM = ChatRef("slack", "C-ops"), ChatRef("slack", "D1"), ChatRef("telegram", "42")
@@ -53,7 +54,7 @@ async def test_digest_says_what_was_done_waits_failed_and_spent(core: Core) -> N
     lines = digest.text.splitlines()
     assert chat == DIGEST_CHAT and len(lines) <= 15
     assert lines[0] == "Digest for Tue 03 Nov"
-    assert "Done (1 task):" in lines and any("Sent to jane@acme.com · approved by you" in x for x in lines)
+    assert "Done (1 sent):" in lines and any("Sent to jane@acme.com · approved by you" in x for x in lines)
     assert "Waiting for you (1):" in lines and "Failed, needs attention (1):" in lines
     assert any("the model timed out" in x for x in lines)
     assert lines[-1] == "Spend: $0.40 of $5.00 today · 7 days ▁▁▁▁█▁▅ $1.20"
@@ -222,3 +223,31 @@ async def test_no_worker_for_a_minute_alerts_once(core: Core) -> None:
     await s.tick()
     await s.tick()
     assert len(sent(core, Kind.NOTICE)) == 1
+
+
+async def test_the_digest_leads_with_what_left_deputy_and_only_counts_the_rest(core: Core) -> None:
+    configure(core)  # notes are auto-approved by the default rule
+    for _ in range(3):
+        note = await staged(core, NOTE)
+        await core.coordinator.handle(cmd.ApplyProposal(note))
+    for n in range(4):
+        email = await staged(
+            core, replace(EMAIL, actions=[("email.send", {**EMAIL.actions[0][1], "to": f"c{n}@acme.com"})])
+        )
+        await core.say(f"/approve {email}")
+        await core.coordinator.handle(cmd.ApplyProposal(email))
+    await core.say("/forget m9")  # a typo: its reply is no failure of Deputy's
+    await core.coordinator.handle(cmd.FailTask(core.queue.runs[-1], "Nothing to forget with id m9"))
+    await core.say(f"/reject {await staged(core)} not now")
+    cited = replace(
+        EMAIL, summary="Email jane@acme.com about invoice 42\n📎 from: “ACME pays net 30” (m1, saved 3 Nov by you)"
+    )
+    waiting = await staged(core, cited)
+    await scheduler(core).post(DIGEST_CHAT, datetime(2026, 11, 3).date())
+    [(_, digest)] = sent(core, Kind.DIGEST)
+    lines = digest.text.splitlines()
+    assert lines[1] == "Done (4 sent, 3 notes saved, 1 memory command):"
+    assert [x.strip() for x in lines[2:6]] == [f"✓ Sent to c{n}@acme.com · approved by you" for n in range(4)]
+    assert f"  {waiting} · Email jane@acme.com about invoice 42 · risk low" in lines  # no citation glued on
+    assert not any(x.startswith("Failed") for x in lines)
+    assert any(x.startswith("Stopped (1): p") and x.endswith(" rejected") for x in lines)
