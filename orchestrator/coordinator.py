@@ -15,7 +15,7 @@ from orchestrator import commands as cmd
 from orchestrator import policies, words
 from orchestrator.commands import Answer, Click, Command, Inbound
 from orchestrator.core import Core, Outcome
-from orchestrator.errors import BadRequest, Conflict, DeputyError, StaleVersion
+from orchestrator.errors import Ambiguous, BadRequest, Conflict, DeputyError, StaleVersion
 from orchestrator.handlers import applying, budget, decisions, recovery, reminders, tasks, views
 from orchestrator.model import Actor, ChatRef, Verdict
 from orchestrator.outbound import Kind, Outbound
@@ -129,12 +129,18 @@ class Coordinator:
         return await self.core.store.tally(f"refusals:{minute}", 120) <= REFUSALS_PER_MINUTE
 
     async def _current_card(self, err: DeputyError, chat: ChatRef) -> None:
-        """A decision on an outdated card changed nothing: show the card as it is now, to decide on that."""
+        """A decision on an outdated card changed nothing: show the card as it is now, to decide on that. A word
+        that could mean several proposals: show them, each with its buttons."""
         if isinstance(err, StaleVersion) and err.proposal_id:
             proposal = await self.core.store.get_proposal(err.proposal_id)
             if proposal is not None:
                 card = Outbound(kind=Kind.CARD, text=proposal.summary, proposal=proposal, task_id=proposal.task_id)
                 await self.core.post(chat, card)
+        if isinstance(err, Ambiguous):
+            found = [await self.core.store.get_proposal(pid) for pid in err.choices[:5]]
+            listed = "\n".join(f"  {p.id} · {p.summary.splitlines()[0]}" for p in found if p)
+            choose = Outbound(kind=Kind.NOTICE, text=f"Pick one:\n{listed}", proposals=tuple(p for p in found if p))
+            await self.core.post(chat, choose)
 
     async def _release(self, key: str) -> None:
         """Nothing was committed, so the platform's redelivery (or the operator's retry) must be handled

@@ -12,8 +12,8 @@ from typing import Any
 
 from orchestrator import policies
 from orchestrator.commands import Command
-from orchestrator.errors import BadRequest, NotFound
-from orchestrator.model import ChatRef, Proposal, StagedAction, Task
+from orchestrator.errors import Ambiguous, BadRequest, NotFound
+from orchestrator.model import ChatRef, Proposal, ProposalStatus, StagedAction, Task
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.policies import Policies
 from orchestrator.ports import (
@@ -30,6 +30,7 @@ from orchestrator.ports import (
 )
 
 log = logging.getLogger("deputy.core")
+PREFIX_CHARS = 4
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,32 @@ class Core:
         return task
 
     async def proposal(self, proposal_id: str) -> Proposal:
-        """A proposal by id, or `NotFound` in words the operator can act on."""
+        """A proposal by its id, by a unique start of it (4 characters or more: ids are long to type on a
+        phone), or — with no id at all — the only one waiting; else `NotFound`/`Ambiguous` in words the operator
+        can act on."""
+        if not proposal_id:
+            return await self._only_pending()
         proposal = await self.store.get_proposal(proposal_id)
+        if proposal is None and len(proposal_id) >= PREFIX_CHARS:
+            proposal = await self._by_prefix(proposal_id)
         if proposal is None:
             raise NotFound(f"No proposal with id {proposal_id!r}. /status lists the pending ones.")
         return proposal
+
+    async def _only_pending(self) -> Proposal:
+        waiting = await self.store.ids("proposal", ProposalStatus.PENDING.value)
+        if not waiting:
+            raise NotFound("Nothing is waiting for a decision. /status shows what is running.")
+        if len(waiting) > 1:
+            raise Ambiguous(f"{len(waiting)} proposals are waiting: which one?", choices=sorted(waiting))
+        return await self.proposal(waiting[0])
+
+    async def _by_prefix(self, start: str) -> Proposal | None:
+        ids = {pid for status in ProposalStatus for pid in await self.store.ids("proposal", status.value)}
+        matches = sorted(pid for pid in ids if pid.startswith(start))
+        if len(matches) > 1:
+            raise Ambiguous(f"{start!r} could be {', '.join(matches[:5])}: type more of the id.", choices=matches)
+        return await self.store.get_proposal(matches[0]) if matches else None
 
     # ---- staging ------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from orchestrator import events as ev
 from orchestrator.model import Proposal
+from orchestrator.policies import answered_at_once
 from orchestrator.stats import Stats, saved_text
 
 MAX_LINES = 15
@@ -57,7 +58,6 @@ def compose(facts: DigestFacts) -> str:
 
 OUTWARD = frozenset({"email.send", "webhook.post"})
 """Kinds whose actions leave Deputy: the digest lists them; the rest (notes, budget raises) it counts."""
-MEMORY_WORDS = ("remember", "recall", "forget")
 STOPPED = ev.ProposalRejected | ev.ProposalUndone
 
 
@@ -77,7 +77,7 @@ class _Day:
     @classmethod
     def of(cls, events: list[ev.Event]) -> _Day:
         asked = {e.task_id: e.summary for e in events if isinstance(e, ev.TaskSubmitted)}
-        memory = {t for t, text in asked.items() if text.split(" ", 1)[0].lower() in MEMORY_WORDS}
+        memory = {t for t, text in asked.items() if answered_at_once(text)}
         approvers = _approvers(events)
         return cls(
             outward=[_outward(e, approvers) for e in events if _kind(e) in OUTWARD and isinstance(e, ev.ActionApplied)],

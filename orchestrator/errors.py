@@ -4,6 +4,7 @@ clear reply without catching bugs by accident.
     DeputyError
     ├── ConfigError          a setting is missing or wrong (exit 2 at start)
     ├── BadRequest           the operator's input cannot be used (empty, too long, bad address…)
+    │   └── Ambiguous        it could mean several proposals: the operator is shown them to choose
     ├── NotFound             no task, proposal or memory record with that id
     ├── PolicyDenied         this actor may not do this
     ├── AlreadyDecided       the proposal was decided before (first decision wins)
@@ -37,6 +38,14 @@ class ConfigError(DeputyError):
 
 class BadRequest(DeputyError):
     pass
+
+
+class Ambiguous(BadRequest):
+    """`choices`: the proposal ids it could mean; the bus shows them with their buttons."""
+
+    def __init__(self, message: str, *, choices: list[str]) -> None:
+        super().__init__(message)
+        self.choices = choices
 
 
 class NotFound(DeputyError):

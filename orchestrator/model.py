@@ -107,6 +107,10 @@ class Actor:
     def label(self) -> str:
         return self.name or self.id
 
+    def label_for(self, platform: str) -> str:
+        """As someone on `platform` reads it: the console's "you" is only the console user's own word."""
+        return "the console" if self.platform == "console" and platform != "console" else self.label
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -319,6 +323,7 @@ class Proposal:
         """A new version with one action replaced; decisions name a version, so older cards can't approve it."""
         if self.status is not ProposalStatus.PENDING:
             raise InvalidTransition(f"proposal {self.id} is {self.status.value}; only a pending one can be edited")
+        self.summary = retitled(self.summary, self.actions[index], action, alone=len(self.actions) == 1)
         self.actions[index] = action
         self.version += 1
         return ev.ProposalEdited(
@@ -364,6 +369,18 @@ class Proposal:
         """Every action reached an end: applied, failed or not run (one that may not have been sent has not)."""
         ends = (ActionStatus.APPLIED, ActionStatus.FAILED, ActionStatus.NOT_RUN)
         return all(a.status in ends for a in self.actions)
+
+
+def retitled(summary: str, old: StagedAction, new: StagedAction, *, alone: bool) -> str:
+    """The headline after an edit says what the card now does: the old values in it become the new ones, or, for
+    a proposal of one action, it becomes that action's own description; the notes under it stay."""
+    headline, *notes = summary.split("\n")
+    changed = [(str(v), str(new.fields[k])) for k, v in old.fields.items() if new.fields.get(k) != v and str(v)]
+    for before, after in changed:
+        headline = headline.replace(before, after)
+    if alone and changed and headline == summary.split("\n")[0]:
+        headline = new.summary
+    return "\n".join([headline, *notes])
 
 
 def _clip(text: str, limit: int = 200) -> str:

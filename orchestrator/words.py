@@ -38,8 +38,9 @@ class Said:
     words: Words
     inbound: cmd.Inbound
 
-    def proposal_id(self) -> str:
-        if not self.words.first:
+    def proposal_id(self, *, bare: bool = False) -> str:
+        """The id typed (or its start); with `bare`, none at all means the only proposal waiting."""
+        if not self.words.first and not bare:
             raise BadRequest(f"Which proposal? Type /{self.words.verb} <id>; /status lists pending ones.")
         return self.words.first
 
@@ -75,7 +76,7 @@ def _decide(verdict: Verdict) -> Build:
     def build(said: Said) -> cmd.Command:
         i = said.inbound
         return cmd.DecideProposal(
-            proposal_id=said.proposal_id(),
+            proposal_id=said.proposal_id(bare=True),
             actor=i.actor,
             verdict=verdict,
             chat=i.chat,
@@ -150,8 +151,8 @@ def _digest(said: Said) -> cmd.Command:
 
 WORDS: tuple[Word, ...] = (
     Word("task", "<text>", "start a task (plain text does the same)", _task),
-    Word("approve", "<id>", "approve a proposal (the button does the same)", _decide(Verdict.APPROVE)),
-    Word("reject", "<id> [reason]", "reject a proposal, saying why if you like", _decide(Verdict.REJECT)),
+    Word("approve", "[id]", "approve a proposal (no id: the only one waiting)", _decide(Verdict.APPROVE)),
+    Word("reject", "[id] [reason]", "reject a proposal, saying why if you like", _decide(Verdict.REJECT)),
     Word("undo", "<id>", "cancel an approved action in its undo window", _undo),
     Word("edit", "<id> <field> <value>", "change a pending proposal (e.g. /edit p1 subject Hi)", _edit),
     Word("snooze", "<id> [1h|tomorrow]", "put off a proposal's reminder", _snooze),

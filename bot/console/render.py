@@ -25,9 +25,9 @@ def render(message: Outbound) -> str:
     if message.kind is Kind.REMINDER and message.proposal is not None:
         pid = message.proposal.id
         return f"⏰ {message.text}\n{card(message.proposal)}\n  /snooze {pid} 1h   /snooze {pid} tomorrow"
-    if message.kind is Kind.DIGEST:
+    if message.kind is Kind.DIGEST or (message.proposals and message.proposal is None):
         decide = [f"  /approve {p.id}   /reject {p.id}" for p in message.proposals]
-        return "\n".join([f"📋 {message.text}", *decide])
+        return "\n".join([f"{MARKS[message.kind]} {message.text}", *decide])
     prefix = f"[{message.task_id}] " if message.task_id and message.kind is Kind.PROGRESS else ""
     return f"{MARKS[message.kind]} {prefix}{message.text}{_remedies(message)}"
 

@@ -30,7 +30,7 @@ def clip(text: str, limit: int = TEXT_LIMIT) -> str:
 
 def message(out: Outbound) -> tuple[str, list[Block]]:
     """The notification text and the blocks of one message."""
-    if out.kind is Kind.DIGEST:
+    if out.kind is Kind.DIGEST or (out.proposals and out.proposal is None):
         return clip(out.text, FALLBACK_LIMIT), digest_blocks(out)
     card = view(out)
     if card is not None:
@@ -113,8 +113,10 @@ def _remedy_buttons(card: CardView) -> list[Block]:
 
 
 def digest_blocks(out: Outbound) -> list[Block]:
-    """The digest's text, each waiting proposal with its buttons, and Approve all low-risk."""
-    blocks: list[Block] = [section(f"📋 {out.text}")]
+    """The digest's text (or a list to choose from), each waiting proposal with its buttons, and Approve all
+    low-risk."""
+    mark = MARKS[out.kind]
+    blocks: list[Block] = [section(f"{mark} {out.text}" if mark else out.text)]
     for proposal in out.proposals:
         blocks.append(
             {

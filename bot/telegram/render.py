@@ -34,8 +34,9 @@ class Piece:
 
 def render(message: Outbound) -> list[Piece]:
     """A card is one message (drafts shortened, with a Full text button); other text is split to fit."""
-    if message.kind is Kind.DIGEST:
-        *first, last = split(f"📋 {message.text}")
+    if message.kind is Kind.DIGEST or (message.proposals and message.proposal is None):
+        mark = MARKS[message.kind]
+        *first, last = split(f"{mark} {message.text}" if mark else message.text)
         return [*(Piece(escape(chunk)) for chunk in first), _digest(message, last)]
     card = view(message)
     if card is not None:

@@ -188,7 +188,7 @@ def _standing(core: Core, task: Task, proposal: Proposal) -> tuple[Event, str, K
 
 def _tail(proposal: Proposal) -> str:
     d = proposal.decision
-    by = f" · approved by {d.actor.label} {d.at:%H:%M}" if d else ""
+    by = f" · approved by {d.actor.label_for(proposal.chat.platform)} {d.at:%H:%M}" if d else ""
     return f"{by} · {money(proposal.cost_spent_usd)}"
 
 

@@ -49,6 +49,9 @@ async def decide(c: cmd.DecideProposal, core: Core) -> Outcome:
     return Outcome(f"{'Approved' if c.verdict is Verdict.APPROVE else 'Rejected'} {proposal.id}.", then=(after,))
 
 
+PAST = {Verdict.APPROVE: "approved", Verdict.REJECT: "rejected"}
+
+
 def _same_press(proposal: Proposal, c: cmd.DecideProposal) -> bool:
     d = proposal.decision
     return d is not None and bool(c.event_id) and d.event_id == c.event_id and d.verdict is c.verdict
@@ -62,7 +65,8 @@ def _check_decidable(core: Core, proposal: Proposal, c: cmd.DecideProposal) -> N
     if proposal.decision is not None:
         d = proposal.decision
         raise AlreadyDecided(
-            f"Proposal {proposal.id} was already {d.verdict.value}d by {d.actor.label} at {d.at:%H:%M}. "
+            f"Proposal {proposal.id} was already {PAST[d.verdict]} by {d.actor.label_for(c.actor.platform)} at "
+            f"{d.at:%H:%M}. "
             "Nothing changed."
         )
     if proposal.status is not ProposalStatus.PENDING:
@@ -79,7 +83,7 @@ def _check_decidable(core: Core, proposal: Proposal, c: cmd.DecideProposal) -> N
 
 async def after(c: cmd.AfterDecision, core: Core) -> Outcome | None:
     """Queue the apply (at the end of the undo window, if any) and redraw the card with the decision."""
-    proposal, task, who = c.proposal, c.task, c.actor.label
+    proposal, task, who = c.proposal, c.task, c.actor.label_for(c.task.chat.platform)
     approved = proposal.status is ProposalStatus.APPROVED
     if approved:
         await core.enqueue(core.queue.enqueue_apply(proposal.id, at=proposal.hold_until), f"apply {proposal.id}")

@@ -27,7 +27,7 @@ async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
     now = core.now()
     task = Task(id=task_id, text=text, actor=c.actor, chat=c.chat, event_id=c.event_id, created_at=now)
     await core.store.commit([task], [task.submitted(now)])
-    if c.actor.platform != policies.HOOK:  # nobody in the chat asked for a hook's task: its card is enough
+    if c.actor.platform != policies.HOOK and not policies.answered_at_once(text):  # a hook's card is enough
         task.message_ref = await core.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
     if task.message_ref:
         await _keep_message_ref(core, task)
@@ -52,7 +52,9 @@ async def start(c: cmd.StartTask, core: Core) -> Outcome:
     if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.PAUSED):
         return Outcome(None)
     await core.store.commit([task], [task.start(core.now())])
-    await core.show(task, Outbound(kind=Kind.PROGRESS, text="Drafting…", task_id=task.id, reply_to=task.event_id))
+    if not policies.answered_at_once(task.text):
+        drafting = Outbound(kind=Kind.PROGRESS, text="Drafting…", task_id=task.id, reply_to=task.event_id)
+        await core.show(task, drafting)
     return Outcome(task)
 
 

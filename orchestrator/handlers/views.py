@@ -62,7 +62,7 @@ async def status_text(core: Core) -> str:
     paused = await core.store.ids("task", TaskStatus.PAUSED.value)
     if paused:
         lines.insert(1, f"Paused for today's budget: {len(paused)} ({', '.join(paused[:10])})")
-    lines += [f"  {p.id}: {p.summary}  (/approve {p.id} · /reject {p.id})" for p in waiting[:10]]
+    lines += [f"  {p.id}: {headline(p)}  (/approve {p.id} · /reject {p.id})" for p in waiting[:10]]
     lines.append(f"Spend today: {await spend_text(core)}")
     return "\n".join(lines)
 
@@ -129,3 +129,8 @@ def _span(span: timedelta) -> str:
     if span % timedelta(days=1):
         return f"{span // timedelta(hours=1)} h"
     return "24 h" if span.days == 1 else f"{span.days} days"
+
+
+def headline(proposal: Proposal) -> str:
+    """The proposal's first line: lists show that, the notes under it (citations, doubts) belong on its card."""
+    return proposal.summary.split("\n", 1)[0]

@@ -71,7 +71,7 @@ def test_arguments_land_where_they_belong() -> None:
 @pytest.mark.parametrize(
     ("text", "why"),
     [
-        ("/approve", "Which proposal? Type /approve <id>"),
+        ("/undo", "Which proposal? Type /undo <id>"),
         ("/snooze", "Which proposal? Type /snooze <id>"),
         ("/edit p1 subject", "Type /edit <id> <field> <new value>"),
         ("/frobnicate p1", "I don't know /frobnicate"),
