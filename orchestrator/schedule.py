@@ -16,7 +16,7 @@ from orchestrator.core import Core
 from orchestrator.digest import DigestFacts, compose
 from orchestrator.events import Event
 from orchestrator.handlers.reminders import due
-from orchestrator.handlers.views import pending
+from orchestrator.handlers.views import headline, pending
 from orchestrator.model import ChatRef
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import DigestBook, Ledger, Liveness, Spend
@@ -24,6 +24,7 @@ from orchestrator.stats import collect
 
 log = logging.getLogger("deputy.scheduler")
 CONSOLE = ChatRef("console", "local")
+WAITING_NOTICE_S = 60
 WEEK = timedelta(days=7)
 
 
@@ -55,17 +56,37 @@ class Scheduler:
     config: ScheduleConfig
     _no_workers_since: datetime | None = field(default=None, init=False)
     _storage_fault: str = field(default="", init=False)
+    _greeted: bool = field(default=False, init=False)
 
     @property
     def core(self) -> Core:
         return self.bus.core
 
     async def tick(self) -> None:
-        for step in (self.remind_pass, self.digest_pass, self.liveness_pass):
+        for step in (self.waiting_pass, self.remind_pass, self.digest_pass, self.liveness_pass):
             try:
                 await step()
             except Exception:
                 log.exception("scheduler step %s failed; the next tick retries", step.__name__)
+
+    # ---- after a restart -----------------------------------------------------------------------------
+
+    async def waiting_pass(self) -> None:
+        """Once after a start: how many proposals wait, with the first ones' buttons, in the operator's chat.
+        Schedulers starting together say it once (a short lease); nothing is said when nothing waits."""
+        if self._greeted:
+            return
+        self._greeted = True
+        waiting = await pending(self.core)
+        if not waiting or not await self.core.store.claim("waiting-notice", WAITING_NOTICE_S):
+            return
+        n = len(waiting)
+        text = (
+            f"{n} proposal{'s' if n != 1 else ''} wait{'' if n != 1 else 's'} for your decision (/status lists them):"
+        )
+        listed = "\n".join(f"  {p.id} · {headline(p)}" for p in waiting[:3])
+        notice = Outbound(kind=Kind.NOTICE, text=f"{text}\n{listed}", proposals=tuple(waiting[:3]))
+        await self.core.post(self.config.digest_chat, notice)
 
     # ---- reminders and expiry -----------------------------------------------------------------------
 

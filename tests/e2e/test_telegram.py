@@ -308,3 +308,28 @@ async def test_a_strangers_flood_gets_one_answer_and_never_queues_ahead_of_the_o
     await asyncio.sleep(1.0)
     assert len(deputy.api.sent("sendMessage", STRANGER_ID)) == 1  # told their id once, then not again this hour
     print(f"operator's card {took:.2f} s after a 300-message flood")
+
+
+async def test_after_a_restart_deputy_says_once_what_waits(
+    api: FakeBotApi, tg_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**tg_env, "DEPUTY_PORT": str(free_port()), "DEPUTY_DIGEST_CHANNEL": f"telegram:{CHAT}"}
+    up = Up(env, tmp_path)
+    try:
+        await asyncio.to_thread(up.start)
+        await api.push(api.text_update("email jane@acme.com about the renewal"))
+        await eventually(lambda: [c for c in api.calls if c.markup()], 30, "the card")
+        await asyncio.to_thread(up.interrupt)
+        api.calls.clear()
+        await asyncio.to_thread(up.start)  # the restart
+        said = await eventually(
+            lambda: [c for c in api.sent("sendMessage", CHAT) if "waits for your decision" in c.params["text"]],
+            30,
+            "the notice of what waits",
+        )
+        await asyncio.sleep(1.0)
+        assert len(said) == 1 and said[0].params["text"].startswith("1 proposal waits for your decision")
+        assert [b["callback_data"][:2] for row in said[0].markup() for b in row] == ["a:", "r:"]  # its buttons
+    finally:
+        if up.process and up.process.poll() is None:
+            await asyncio.to_thread(up.interrupt)
