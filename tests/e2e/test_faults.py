@@ -6,9 +6,8 @@ has its process killed and goes through its retries. Behind the `soak` marker.""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,44 +19,11 @@ from rq.job import Job
 from agents.queue import rq_queue
 from config.wiring import Runtime, build_runtime
 from memory import keys
-from memory.embedded import config_text, executable, free_port, ping
 from tests.conftest import Smtp, Workers, eventually, settings_from, wait_for
 from tests.e2e.helpers import give_the_word, send
-from tests.e2e.procs import children
+from tests.e2e.procs import RestartableRedis, children
 
 TASKS = 12
-
-
-class RestartableRedis:
-    """A redis-server with Deputy's embedded configuration (AOF, appendfsync always) that a test can kill -9
-    and start again on the same port and data dir."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory, self.port = directory, free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        conf = self.directory / "redis.conf"
-        conf.write_text(config_text(self.directory, self.port))
-        self.process = subprocess.Popen([executable(), str(conf)], stdout=subprocess.DEVNULL)
-        wait_for(lambda: ping(self.url), 15, "redis-server to start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(10)
-
-
-@pytest.fixture
-def restartable(tmp_path: Path) -> Iterator[RestartableRedis]:
-    (tmp_path / "redis").mkdir()
-    server = RestartableRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    if server.process and server.process.poll() is None:
-        server.process.terminate()
-        server.process.wait(10)
 
 
 @pytest.fixture

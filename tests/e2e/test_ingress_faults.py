@@ -1,5 +1,5 @@
 """Nothing acknowledged is lost, whatever Redis does: killed and restarted mid-traffic, out of memory, out of
-disk. Real Slack requests (signed) against Deputy's web app, a real redis-server with the embedded
+disk. Real Slack requests (signed) against Deputy's web app, a real redis-restartable with the embedded
 configuration (AOF, `appendfsync always`) that the test kills, fills and restarts; a delivery Slack was
 answered 200 for always becomes a task, and one it was refused (5xx) becomes one when Slack sends it again."""
 
@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
-import signal
-import subprocess
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -19,55 +15,13 @@ import pytest
 from redis import Redis
 
 from config.wiring import Runtime
-from memory.embedded import executable, free_port, ping
-from tests.conftest import eventually, wait_for
+from tests.conftest import eventually
 from tests.e2e.helpers import web_deputy
+from tests.e2e.procs import RestartableRedis
 from tests.fakes import slack_api as slack
 from tests.fakes.slack_api import FakeSlack
 
 pytestmark = pytest.mark.soak
-
-
-class Server:
-    """A redis-server on a fixed port and data dir, so it can be killed and started again where it was."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory, self.port = directory, free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, *, file_limit: int = 0) -> None:
-        def limit() -> None:  # a "disk" this small: the AOF can't grow past it
-            if file_limit:
-                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-                resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
-
-        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory), "--save", ""]
-        args += ["--appendonly", "yes", "--appendfsync", "always", "--logfile", "redis.log"]
-        self.process = subprocess.Popen([executable(), *args], preexec_fn=limit)
-        wait_for(lambda: ping(self.url), 15, "redis-server")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    started = Server(tmp_path / "redis")
-    started.directory.mkdir()
-    started.start()
-    yield started
-    started.stop()
 
 
 @pytest.fixture
@@ -79,10 +33,10 @@ async def api() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def fault_env(env: dict[str, str], server: Server, api: FakeSlack) -> dict[str, str]:
+def fault_env(env: dict[str, str], restartable: RestartableRedis, api: FakeSlack) -> dict[str, str]:
     return {
         **env,
-        "REDIS_URL": server.url,
+        "REDIS_URL": restartable.url,
         "SLACK_BOT_TOKEN": slack.BOT_TOKEN,
         "SLACK_SIGNING_SECRET": slack.SIGNING_SECRET,
         "DEPUTY_SLACK_API_URL": api.base,
@@ -144,16 +98,16 @@ async def settled(runtime: Runtime, sent: list[dict[str, Any]]) -> dict[str, int
 
 
 async def test_redis_killed_and_restarted_mid_traffic_loses_nothing_acknowledged(
-    fault_env: dict[str, str], server: Server
+    fault_env: dict[str, str], restartable: RestartableRedis
 ) -> None:
     sent = events(90)
     async with web_deputy(fault_env) as (runtime, port), aiohttp.ClientSession() as http:
         statuses: list[int] = []
         for i, payload in enumerate(sent):
             if i == 30:
-                server.kill()
+                restartable.kill()
             if i == 45:
-                server.start()
+                restartable.start()
             statuses.append((await post(http, port, payload))[0])
             await asyncio.sleep(0.01)
         acknowledged = {p["event_id"] for p, s in zip(sent, statuses, strict=True) if s == 200}
@@ -165,12 +119,12 @@ async def test_redis_killed_and_restarted_mid_traffic_loses_nothing_acknowledged
 
 
 async def test_out_of_memory_refuses_with_the_reason_says_so_and_loses_nothing(
-    fault_env: dict[str, str], server: Server, api: FakeSlack
+    fault_env: dict[str, str], restartable: RestartableRedis, api: FakeSlack
 ) -> None:
     sent = events(20)
     async with web_deputy(fault_env) as (runtime, port), aiohttp.ClientSession() as http:
         first = [(await post(http, port, p))[0] for p in sent[:10]]
-        with Redis.from_url(server.url) as client:
+        with Redis.from_url(restartable.url) as client:
             client.config_set("maxmemory", "1")
             refused = [await post(http, port, p) for p in sent[10:]]
             async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
@@ -188,19 +142,21 @@ async def test_out_of_memory_refuses_with_the_reason_says_so_and_loses_nothing(
 
 
 async def test_a_full_disk_stops_redis_and_nothing_acknowledged_is_lost(
-    fault_env: dict[str, str], server: Server
+    fault_env: dict[str, str], restartable: RestartableRedis
 ) -> None:
-    server.stop()
-    server.start(file_limit=64_000)
+    restartable.stop()
+    restartable.start(file_limit=64_000)
     sent = events(60)
     async with web_deputy(fault_env) as (runtime, port), aiohttp.ClientSession() as http:
         statuses = [(await post(http, port, p))[0] for p in sent]
         assert 200 in statuses and set(statuses[statuses.index(200) :]) - {200} <= {503}
-        assert server.process is not None and server.process.poll() is not None  # it could not write: it stopped
-        log = (server.directory / "redis.log").read_text()
+        assert (
+            restartable.process is not None and restartable.process.poll() is not None
+        )  # it could not write: it stopped
+        log = (restartable.directory / "redis.log").read_text()
         assert "AOF" in log
-        os.remove(server.directory / "redis.log")
-        server.start()  # space was freed
+        os.remove(restartable.directory / "redis.log")
+        restartable.start()  # space was freed
         await resend_refused(http, port, sent, statuses)
         counts = await settled(runtime, sent)
         assert all(counts[p["event_id"]] == 1 for p in sent)
