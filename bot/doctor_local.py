@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from agents import playbooks
 from bot.checks import Check
-from config.policy_file import load_policies, policy_path
+from config.policy_file import DEFAULT, load_policies, policy_path
 from config.settings import Settings, redact_url
 from connectors.email import EmailConnector, SmtpTarget
 from connectors.registry import build_all
@@ -126,8 +126,9 @@ async def check_files(settings: Settings) -> list[Check]:
     problem = unreadable_files(settings.data_dir) or await asyncio.to_thread(_invalid, settings)
     if problem:
         return [Check("Policies and playbooks", False, problem)]
-    books = len(config_files(settings.data_dir)) - 1
-    return [Check("Policies and playbooks", True, f"{policy_path(settings.data_dir)} and {books} playbook(s) read")]
+    path, books = policy_path(settings.data_dir), len(config_files(settings.data_dir)) - 1
+    policies = "the default policies" if path == DEFAULT else f"policies from {path}"
+    return [Check("Policies and playbooks", True, f"{policies} and {books} playbook(s) read")]
 
 
 def _invalid(settings: Settings) -> str:
