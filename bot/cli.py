@@ -24,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from config.logs import redact_output, setup_logging
 from config.settings import Settings, load_settings, redact_url
 from memory.connections import resolve_url, unanswered
+from memory.faults import FIXES
 from orchestrator.errors import ConfigError
 
 T = TypeVar("T")
@@ -200,7 +201,7 @@ def preflight(command: str, settings: Settings) -> None:
     if command in NEEDS_REDIS or (command == "up" and settings.redis_url):
         url = resolve_url(settings.redis_url, settings.data_dir)  # names both when no embedded Redis runs
         if why := unanswered(url):
-            raise ConfigError(f"can't reach Redis at {redact_url(url)} ({why}); {_redis_fix(settings)}")
+            raise ConfigError(f"{FIXES['down']} at {redact_url(url)} ({why}); {_redis_fix(settings)}")
 
 
 def _which_redis(settings: Settings) -> str:
