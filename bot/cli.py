@@ -1,5 +1,7 @@
 """The `deputy` command. Exit codes: 0 ok, 1 a check found a problem (replay; shadow: a difference, or a run the
-budget stopped), 2 bad usage or configuration."""
+budget stopped), 2 bad usage or configuration — always one line on stderr, never a traceback: a malformed
+setting, an unreadable policies.yaml or playbook, a Redis that can't be reached. A reader that goes away
+(`deputy ledger | head -1`) ends any command quietly, with 0."""
 
 from __future__ import annotations
 
@@ -9,12 +11,26 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import argparse
 import asyncio
+import select
+import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from datetime import date, timedelta
+from typing import Any, TextIO, TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config.logs import redact_output, setup_logging
-from config.settings import Settings, load_settings
+from config.settings import Settings, load_settings, redact_url
+from memory.connections import resolve_url, unanswered
+from memory.faults import FIXES
 from orchestrator.errors import ConfigError
+
+T = TypeVar("T")
+NEEDS_REDIS = frozenset({"worker", "scheduler", "chat", "digest", "ledger", "replay", "stats", "shadow"})
+"""Commands that can do nothing without Redis, so they ask it first. `up` asks an external one (it starts the
+embedded one itself); `serve` stays up to say on /readyz what is wrong; `doctor` reports it among its checks."""
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,25 +60,25 @@ def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console.run import run_chat
 
-    return asyncio.run(run_chat(settings))
+    return until_reader_gone(run_chat(settings))
 
 
 def _ledger(args: argparse.Namespace, settings: Settings) -> int:
     from bot.ops import run_ledger
 
-    return asyncio.run(run_ledger(settings, follow=args.follow, as_json=args.json, since=args.since))
+    return until_reader_gone(run_ledger(settings, follow=args.follow, as_json=args.json, since=args.since))
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from bot.ops import run_replay
 
-    return asyncio.run(run_replay(settings))
+    return until_reader_gone(run_replay(settings))
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.stats import run_stats
 
-    return asyncio.run(run_stats(settings, since=args.since, as_json=args.json))
+    return until_reader_gone(run_stats(settings, since=args.since, as_json=args.json))
 
 
 def _shadow(args: argparse.Namespace, settings: Settings) -> int:
@@ -71,7 +87,7 @@ def _shadow(args: argparse.Namespace, settings: Settings) -> int:
     from bot.shadow import run_shadow
 
     directory = Path(args.playbooks) if args.playbooks else None
-    return asyncio.run(
+    return until_reader_gone(
         run_shadow(
             settings, since=args.since, playbooks_dir=directory, model=args.model, limit=args.limit, as_json=args.json
         )
@@ -81,20 +97,25 @@ def _shadow(args: argparse.Namespace, settings: Settings) -> int:
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     from bot.doctor import run_doctor
 
-    return asyncio.run(run_doctor(settings))
+    return until_reader_gone(run_doctor(settings))
 
 
 def _digest(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import date
-
     from agents.scheduler import post_digest
 
-    try:
-        day = date.fromisoformat(args.date) if args.date else None
-    except ValueError:
-        raise ConfigError(f"--date {args.date!r} is not YYYY-MM-DD") from None
-    print(asyncio.run(post_digest(settings, now=args.now, day=day)))
+    print(until_reader_gone(post_digest(settings, now=args.now, day=digest_day(args.date))))
     return 0
+
+
+def digest_day(text: str | None) -> date | None:
+    """`--date`, with the week before it that the digest's spend line shows (year 1's first days have none)."""
+    try:
+        day = date.fromisoformat(text) if text else None
+    except ValueError:
+        raise ConfigError(f"--date {text!r} is not YYYY-MM-DD") from None
+    if day is not None and day < date.min + timedelta(days=7):
+        raise ConfigError(f"--date {text!r} is too early: the digest needs the week before it")
+    return day
 
 
 def parser() -> argparse.ArgumentParser:
@@ -135,17 +156,123 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # what is still buffered: a closed pipe shows here, not as an interpreter warning
+    except BrokenPipeError:
+        if not silence_closed_pipes():
+            raise
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
         redact_output(settings)
         setup_logging(settings)
-        return int(args.run(args, settings))
+        return _run(args, settings)
     except ConfigError as err:
-        print(f"deputy: {err}", file=sys.stderr)
+        from bot.doctor_local import one_line
+
+        print(f"deputy: {one_line(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """The command, once what it can't do without is there; Redis lost on the way is one line too."""
+    try:
+        preflight(args.command, settings)
+        return int(args.run(args, settings))
+    except (RedisConnectionError, RedisTimeoutError) as err:
+        raise ConfigError(f"{_which_redis(settings)} stopped answering ({err}); {_redis_fix(settings)}") from None
+
+
+def preflight(command: str, settings: Settings) -> None:
+    """Asked before a command starts, so it fails in one line instead of half-way (or after saying it is up)."""
+    from bot.doctor_local import unreadable_files
+
+    if command != "doctor" and (problem := unreadable_files(settings.data_dir)):  # doctor reports it as a check
+        raise ConfigError(problem)
+    if command in NEEDS_REDIS or (command == "up" and settings.redis_url):
+        url = resolve_url(settings.redis_url, settings.data_dir)  # names both when no embedded Redis runs
+        if why := unanswered(url):
+            raise ConfigError(f"{FIXES['down']} at {redact_url(url)} ({why}); {_redis_fix(settings)}")
+
+
+def _which_redis(settings: Settings) -> str:
+    return "Redis at REDIS_URL" if settings.redis_url else f"the embedded Redis in {settings.data_dir}"
+
+
+def _redis_fix(settings: Settings) -> str:
+    if settings.redis_url:
+        return "check REDIS_URL and that Redis is running there"
+    return "start Deputy with 'deputy up' (or 'make run'), or set REDIS_URL"
+
+
+def until_reader_gone(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(work)`, cancelled as soon as the pipe stdout writes to loses its reader: a command waiting
+    for replies (`deputy chat < script | head -1`) or new entries (`deputy ledger --follow | head -1`) ends
+    then, not at its next write or never."""
+    return asyncio.run(_watched(work))
+
+
+async def _watched(work: Coroutine[Any, Any, T]) -> T:
+    task = asyncio.ensure_future(work)
+    if not _is_pipe(sys.stdout):
+        return await task
+    loop, fd, gone = asyncio.get_running_loop(), sys.stdout.fileno(), asyncio.Event()
+    loop.add_reader(fd, gone.set)  # the write end of a pipe polls as an error once nobody reads it
+    stopping = asyncio.create_task(_cancel_when(gone, task))
+    try:
+        return await task
+    except (Exception, asyncio.CancelledError):
+        if gone.is_set():  # whatever the command was doing when it was stopped, nobody is left to tell
+            raise BrokenPipeError("stdout's reader went away") from None
+        raise
+    finally:
+        stopping.cancel()
+        loop.remove_reader(fd)
+
+
+async def _cancel_when(gone: asyncio.Event, task: asyncio.Task[Any]) -> None:
+    """Cancels `task` once `gone` is set, and again until it ends: a cancel that lands while redis-py opens a
+    connection is swallowed there (the command then waits out its read timeout)."""
+    await gone.wait()
+    while not task.done():
+        task.cancel()
+        await asyncio.sleep(0.05)
+
+
+def _is_pipe(stream: TextIO) -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def silence_closed_pipes() -> bool:
+    """Points stdout and stderr at /dev/null where their reader has gone, so nothing more (the last flush at exit
+    included) fails; False when neither had: that broken pipe was something else's."""
+    closed = [stream for stream in (sys.stdout, sys.stderr) if _reader_gone(stream)]
+    for stream in closed:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    return bool(closed)
+
+
+def _reader_gone(stream: TextIO) -> bool:
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 if __name__ == "__main__":

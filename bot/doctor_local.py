@@ -1,4 +1,5 @@
-"""`deputy doctor`'s checks of what Deputy runs on: Redis (reachable, persistent, workers alive) and SMTP."""
+"""`deputy doctor`'s checks of what Deputy runs on: Redis (reachable, persistent, workers alive), SMTP, and the
+policies and playbooks files every process reads at start."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from agents import playbooks
 from bot.checks import Check
+from config.policy_file import DEFAULT, load_policies, policy_path
 from config.settings import Settings, redact_url
 from connectors.email import EmailConnector, SmtpTarget
+from connectors.registry import build_all
 from memory.embedded import executable, running_url
 from memory.faults import probe
 from memory.liveness import alive_workers
-from orchestrator.errors import ConnectorError
+from orchestrator.errors import ConfigError, ConnectorError
 
 
 async def check_redis(settings: Settings) -> list[Check]:
@@ -115,3 +119,49 @@ async def check_smtp(settings: Settings) -> list[Check]:
 def _login(connector: EmailConnector, target: SmtpTarget) -> None:
     """The connector's own connect-and-login, so doctor tests exactly what sending will do."""
     connector.open_session(target).quit()
+
+
+async def check_files(settings: Settings) -> list[Check]:
+    """What `deputy up` would stop on: a policies.yaml or a playbook that is not UTF-8, not YAML, or not valid."""
+    problem = unreadable_files(settings.data_dir) or await asyncio.to_thread(_invalid, settings)
+    if problem:
+        return [Check("Policies and playbooks", False, problem)]
+    path, books = policy_path(settings.data_dir), len(config_files(settings.data_dir)) - 1
+    policies = "the default policies" if path == DEFAULT else f"policies from {path}"
+    return [Check("Policies and playbooks", True, f"{policies} and {books} playbook(s) read")]
+
+
+def _invalid(settings: Settings) -> str:
+    """The loaders' own one-line reason, with the action kinds the connectors define (nothing connects)."""
+    kinds = frozenset(build_all(settings, Redis()))
+    try:
+        load_policies(policy_path(settings.data_dir), set(kinds))
+        playbooks.load(playbooks.directories(settings.data_dir), kinds)
+    except ConfigError as err:
+        return one_line(str(err))
+    return ""
+
+
+def config_files(data_dir: Path) -> list[Path]:
+    """policies.yaml and every playbook file, as Deputy reads them."""
+    books = (sorted(d.glob("*.yaml")) for d in playbooks.directories(data_dir) if d.is_dir())
+    return [policy_path(data_dir), *(path for found in books for path in found)]
+
+
+def unreadable_files(data_dir: Path) -> str:
+    """One line naming the first of those files that is not UTF-8 text (its loader would stop with a traceback),
+    or ''."""
+    for path in config_files(data_dir):
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            return f"{path} is not UTF-8 text (byte {err.start}): save it as UTF-8"
+        except OSError:
+            continue  # its loader names the file and the error
+    return ""
+
+
+def one_line(text: str) -> str:
+    """An error as one line: YAML's (a quoted line with a caret under the column) and others' joined up."""
+    lines = (line.strip() for line in text.splitlines())
+    return " ".join(line for line in lines if line.strip("^ "))

@@ -31,7 +31,10 @@ def since_id(since: str | None, now: datetime | None = None) -> str:
         return "0"
     now = now or datetime.now(UTC)
     if match := _AGE.match(since.strip()):
-        start = now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            start = now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except OverflowError:
+            raise ConfigError(f"--since {since!r} reaches back before the year 1") from None
     else:
         try:
             start = datetime.fromisoformat(since.strip())

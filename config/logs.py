@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -79,7 +78,7 @@ def setup_logging(settings: Settings) -> None:
     handler.addFilter(Redactor(secrets_of(settings)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("DEPUTY_LOG_LEVEL", "WARNING" if terminal else "INFO").upper())
+    root.setLevel(settings.log_level or ("WARNING" if terminal else "INFO"))
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
 

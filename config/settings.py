@@ -1,4 +1,4 @@
-"""Deputy's settings, read once at start from the environment and `.env` (names in shared/CONTRACT.md).
+"""Deputy's settings, read once at start from the environment and `.env` (every name in docs/reference.md).
 A wrong value stops Deputy with one line naming the variable and how to fix it."""
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url
 
 from config.prices import parse_prices
 from orchestrator.errors import ConfigError
 from orchestrator.model import ChatRef
 
 _OPERATOR = re.compile(r"^(slack|telegram):[A-Za-z0-9_\-]+$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -65,6 +67,25 @@ class Settings(BaseSettings):
     memory_backend: Literal["local", "weaviate"] = Field("local", validation_alias="DEPUTY_MEMORY_BACKEND")
     weaviate_url: str | None = Field(None, validation_alias="DEPUTY_WEAVIATE_URL")
     weaviate_grpc_port: int = Field(50051, validation_alias="DEPUTY_WEAVIATE_GRPC_PORT")
+    log_level: str | None = Field(None, validation_alias="DEPUTY_LOG_LEVEL")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        """Parsed the way redis-py will parse it, so a malformed URL stops Deputy here, not at the first command."""
+        try:
+            if value:
+                parse_url(value)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        except ValueError as err:
+            raise ValueError(f"{err}; use e.g. redis://localhost:6379/0 (rediss:// for TLS)") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str | None) -> str | None:
+        if value and value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper() if value else None
 
     @field_validator("operators_raw")
     @classmethod
@@ -160,13 +181,11 @@ class Settings(BaseSettings):
 
 
 def redact_url(url: str) -> str:
-    """A URL fit to print: credentials replaced by ***."""
+    """A URL fit to print: credentials replaced by ***, even in a URL too malformed to connect with."""
     parts = urlsplit(url)
-    if not (parts.username or parts.password):
+    if "@" not in parts.netloc:
         return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=netloc).geturl()
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _items(value: str) -> list[str]:

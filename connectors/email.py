@@ -33,6 +33,7 @@ TIMEOUT_S = 20.0
 CRLF = b"\r\n"
 LINE_ENDS = re.compile(r"\r\n|\n|\r(?!\n)")
 LEADING_DOT = re.compile(rb"(?m)^\.")
+SIGN_OFF = re.compile(r"^(?:\w+\s+){0,3}(?:regards|thanks|thank you|cheers|sincerely|best|wishes|yours|truly),$", re.I)
 
 
 def build(settings: Settings, redis: Redis) -> EmailConnector:
@@ -123,7 +124,7 @@ class EmailConnector:
         message["Subject"] = fields["subject"]
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = f"<deputy.{idempotency_key.replace(':', '.')}.{digest}@{domain}>"
-        message.set_content(fields["body"])
+        message.set_content(signed(fields["body"], self.sender))
         return message
 
     def _send(self, message: EmailMessage, hand_over: Callable[[], None]) -> None:
@@ -212,6 +213,16 @@ class HandOverNotRecorded(Exception):
 
 class HandOverSMTPSSL(smtplib.SMTP_SSL, HandOverSMTP):
     """The same over implicit TLS (`smtps://`)."""
+
+
+def signed(body: str, sender: str) -> str:
+    """The sender's name under a sign-off that has none: a draft made before DEPUTY_EMAIL_FROM was set ends
+    "Best regards," and nothing. Any other body goes as it is, so a name is never added twice."""
+    name = parseaddr(sender)[0].strip()
+    lines = body.rstrip().splitlines()
+    if not name or not lines or not SIGN_OFF.match(lines[-1].strip()):
+        return body
+    return f"{body.rstrip()}\n{name}\n"
 
 
 def _dot_quoted(msg: Any) -> bytes:

@@ -9,13 +9,14 @@ from pathlib import Path
 from redis import Redis as SyncRedis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ConnectionError, RedisError, TimeoutError
 from redis.retry import Retry
 
 from memory.embedded import running_url
 from orchestrator.errors import ConfigError
 
 POOL_SIZE = 64
+REACH_TIMEOUT_S = 2.0
 
 
 def resolve_url(redis_url: str | None, data_dir: Path) -> str:
@@ -29,6 +30,17 @@ def resolve_url(redis_url: str | None, data_dir: Path) -> str:
             "Start Deputy with 'deputy up' (or 'make run'), or set REDIS_URL."
         )
     return url
+
+
+def unanswered(url: str, timeout: float = REACH_TIMEOUT_S) -> str:
+    """Why Redis at `url` doesn't answer a PING, or '' when it does: asked before a command starts, so an
+    unreachable Redis is one line and not a traceback half-way through (or a server that says it is up)."""
+    try:
+        with SyncRedis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout) as client:
+            client.ping()
+    except (RedisError, OSError) as err:
+        return str(err) or type(err).__name__
+    return ""
 
 
 def async_redis(url: str) -> Redis:

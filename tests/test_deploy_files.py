@@ -95,12 +95,42 @@ def test_compose_says_how_to_switch_memory_to_its_weaviate() -> None:
         assert name in text and name.split("=")[0] in setting_names()
 
 
+SLACK_METHOD_SCOPES = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "users_info": "users:read",
+    "views_open": None,
+    "views_publish": None,
+}
+"""The bot-token scope each Slack Web API method Deputy calls needs (https://api.slack.com/methods); auth.test
+(doctor) and apps.connections.open (Socket Mode, with the app token) need none."""
+SLACK_EVENT_SCOPES = {"message.im": "im:history", "app_mention": "app_mentions:read", "app_home_opened": None}
+SLACK_WEB_API = re.compile(r"\.((?:chat|views|users|auth|apps|conversations|reactions|files|im|team|bots)_[A-Za-z]+)\(")
+
+
+def slack_scopes_used() -> set[str]:
+    """The scopes the code needs: its Web API calls, the events it subscribes to, the /deputy command."""
+    called = {m for path in (ROOT / "bot" / "slack").glob("*.py") for m in SLACK_WEB_API.findall(path.read_text())}
+    unknown = called - set(SLACK_METHOD_SCOPES)
+    assert not unknown, f"Deputy now calls {unknown}: add each one's scope to SLACK_METHOD_SCOPES and SLACK_SCOPES"
+    needed = {SLACK_METHOD_SCOPES[m] for m in called} | set(SLACK_EVENT_SCOPES.values()) | {"commands"}
+    return {scope for scope in needed if scope}
+
+
+def test_doctor_checks_exactly_the_slack_scopes_deputy_uses() -> None:
+    from bot.doctor_remote import SLACK_SCOPES
+
+    assert set(SLACK_SCOPES) == slack_scopes_used()
+
+
 @pytest.mark.parametrize("mode", ["http", "socket"])
-def test_slack_manifests_ask_for_everything_deputy_uses(mode: str) -> None:
+def test_slack_manifests_ask_for_exactly_what_deputy_uses(mode: str) -> None:
     from bot.doctor_remote import SLACK_SCOPES
 
     manifest = yaml.safe_load((ROOT / "docs" / f"slack-manifest-{mode}.yaml").read_text())
-    assert set(SLACK_SCOPES) <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(SLACK_SCOPES)
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == set(SLACK_EVENT_SCOPES)
     settings = manifest["settings"]
     assert {"message.im", "app_mention", "app_home_opened"} <= set(settings["event_subscriptions"]["bot_events"])
     assert settings["interactivity"]["is_enabled"] and manifest["features"]["app_home"]["home_tab_enabled"]
