@@ -48,6 +48,8 @@ class OfflineModel:
         memory, recent = prompts.unquote("memory", text), prompts.unquote("recent", text)
         if playbook == "email":
             return self._email(request, memory, recent)
+        if playbook == "onboarding":
+            return self._onboard(request, list(self.playbooks["onboarding"].spec.fields))
         drafts = {"webhook": _webhook, "answer": _answer}
         return drafts.get(playbook, _plan)(request, memory)
 
@@ -80,7 +82,34 @@ class OfflineModel:
             f"Best regards,{sign}\n"
         )
 
+    def _onboard(self, text: str, fields: list[str]) -> dict[str, Any]:
+        """ "onboard Piotr Kowalski piotr@northwind.example": a welcome email, a CRM line and a client note, in
+        the fields this deployment's playbook asks for (no CRM line where no webhook named crm is configured)."""
+        rest = _ONBOARD.sub("", text, count=1)
+        address = _address_in(rest)
+        if address is None:
+            example = "onboard Piotr Kowalski piotr@northwind.example"
+            return {"question": f"What is the new client's address? e.g. '{example}'."}
+        before, _, after = rest.partition(address)
+        name = " ".join(before.split()).strip(" ,.;:-<>()") or address.split("@")[0].split(".")[0].capitalize()
+        first, sign = name.split()[0], f"\n{self.sender_name}" if self.sender_name else ""
+        extra = after.strip(" ,.;:-")
+        drafted = {
+            "name": name,
+            "to": address,
+            "subject": f"Welcome, {first}",
+            "body": f"Hi {first},\n\nWelcome aboard — we're glad to be working with you. I'll be in touch shortly "
+            f"about the next steps; just reply to this email with any questions.\n\nBest regards,{sign}\n",
+            "crm": f"New client: {name} <{address}>",
+            "note_title": f"Client: {name}",
+            "note": f"{name} <{address}> is a new client, welcomed by email." + (f"\n{extra}" if extra else ""),
+        }
+        parts = ["welcome email", *(["CRM post"] if "crm" in fields else []), "client note"]
+        summary = f"Onboard {name}: {', '.join(parts)}"
+        return {"summary": summary, "confidence": 0.9, "fields": {k: drafted[k] for k in fields if k in drafted}}
 
+
+_ONBOARD = re.compile(r"^\s*(?:please\s+)?onboard\s+(?:(?:the|a)\s+)?(?:new\s+)?(?:client\s+)?", re.I)
 _FOLLOW_UP = re.compile(r"^\s*(?:now\s+|ok\s+|actually\s+)?(?:send|forward)\s+it\s+to\b", re.I)
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 

@@ -207,7 +207,7 @@ class PlaybookRunner:
             playbook=playbook.name,
             summary=summary,
             risk=playbook.spec.risk,
-            actions=[(playbook.action, playbook.action_fields(drafted.fields))],
+            actions=playbook.staged(drafted.fields),
             cost_estimate_usd=meter.usd,  # approving costs no model calls: finishing costs what was spent
             cost_spent_usd=meter.usd,
             always_ask=playbook.spec.approval == "ask",

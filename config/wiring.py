@@ -141,6 +141,8 @@ def build_agent(
     """The playbook runner and the LLM port behind it: tiers, cache, budget, breakers, fallback, accounting.
     `books` replaces the configured playbooks and `shadow` marks the model calls: a shadow run's runner."""
     books = books or playbooks.cached(playbooks.directories(settings.data_dir), frozenset(core.connectors))
+    ready = playbooks.takes(core.connectors)
+    books = {name: book.fitted(ready) for name, book in books.items()}
     sender = parseaddr(settings.email_from or "")[0]
     offline = OfflineModel(books, latency_ms=settings.offline_latency_ms, sender_name=sender)
     direct = OfflineTransport(offline)

@@ -24,6 +24,7 @@ def test_the_built_in_playbooks_load() -> None:
         "answer": None,
         "email": "email.send",
         "note": "note.save",
+        "onboarding": "email.send",  # then webhook.post (where crm is configured) and note.save
         "webhook": "webhook.post",
     }
 
