@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from agents import prompts
+from agents import prompts, rewrites
 from agents.playbooks import Playbook, by_triggers
 from agents.prompts import Message
 from orchestrator.model import Draft, ProposalDraft
@@ -44,6 +44,10 @@ class OfflineModel:
             return {"playbook": found.name if found else "note"}
         if step == "verify":
             return {"ok": True}
+        if step == "revise":
+            return rewrites.revise(
+                json.loads(prompts.unquote("draft", text) or "{}"), prompts.unquote("feedback", text)
+            )
         playbook = next((line[10:].split(" ")[0] for line in text.splitlines() if line.startswith("Playbook: ")), "")
         memory, recent = prompts.unquote("memory", text), prompts.unquote("recent", text)
         if playbook == "email":

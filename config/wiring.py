@@ -14,7 +14,7 @@ from agents import playbooks
 from agents.llm import Models, ResponseCache, Transport
 from agents.offline import OfflineModel
 from agents.queue import RQJobQueue
-from agents.runner import PlaybookRunner, Tiers
+from agents.runner import Local, PlaybookRunner, Tiers
 from agents.transports import LiteLLMTransport, OfflineTransport
 from bot.outboxes import outboxes
 from bot.outboxes import preload as preload_outboxes
@@ -166,7 +166,7 @@ def build_agent(
         shadow=shadow,
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
-    return PlaybookRunner(books, models, memory, working, tiers)
+    return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone))
 
 
 def shadow_agent(runtime: Runtime, *, books: dict[str, playbooks.Playbook] | None, model: str | None) -> PlaybookRunner:

@@ -74,3 +74,8 @@ def llm(part: str) -> str:
 def memory(part: str) -> str:
     """`memory:rec:<id>` (a record, JSON), `memory:seq`, `memory:changes` (stream: op, id), `memory:ws:<chat>`."""
     return f"{PREFIX}:memory:{part}"
+
+
+def telegram(part: str) -> str:
+    """`telegram:prompt:<chat>:<message id>`: what a ForceReply prompt asked for (`<proposal id>:<version>`)."""
+    return f"{PREFIX}:telegram:{part}"

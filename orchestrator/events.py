@@ -92,6 +92,10 @@ class ProposalEdited(Event):
     pass
 
 
+class ProposalRevised(Event):
+    """A new version drafted again by the agent with the operator's feedback (in the summary and `detail`)."""
+
+
 class ProposalReminded(Event):
     pass
 
@@ -154,6 +158,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ProposalRejected,
         ProposalUndone,
         ProposalEdited,
+        ProposalRevised,
         ProposalReminded,
         ProposalSnoozed,
         ProposalExpired,

@@ -93,6 +93,7 @@ class FakeQueue:
         self.runs: list[str] = []
         self.applies: list[str] = []
         self.apply_at: dict[str, datetime | None] = {}
+        self.revisions: list[tuple[str, int]] = []
 
     async def enqueue_run(self, task_id: str, *, again: bool = False) -> None:
         self.runs.append(task_id)
@@ -100,6 +101,9 @@ class FakeQueue:
     async def enqueue_apply(self, proposal_id: str, at: datetime | None = None, *, again: bool = False) -> None:
         self.applies.append(proposal_id)
         self.apply_at[proposal_id] = at
+
+    async def enqueue_revise(self, proposal_id: str, version: int) -> None:
+        self.revisions.append((proposal_id, version))
 
 
 class RecordingOutbox:

@@ -112,6 +112,10 @@ class JobQueue(Protocol):
         """Apply now, or at `at` (the end of an undo window). `again`: the operator's word resumes a proposal
         whose earlier apply job has finished; that finished job must not block this one."""
 
+    async def enqueue_revise(self, proposal_id: str, version: int) -> None:
+        """Revise a proposal (the feedback is on its record): one job per proposal and version, and asking again
+        after a refused revision is not blocked by the finished job."""
+
 
 class ChatOutbox(Protocol):
     async def send(self, chat: ChatRef, message: Outbound) -> str | None:
@@ -128,6 +132,8 @@ class Drafter(Protocol):
     """The agent boundary: turns a task into a proposal draft or a reply. Never touches the outside world."""
 
     async def draft(self, task: Task) -> Draft: ...
+    async def revise(self, task: Task, proposal: Proposal, feedback: str) -> Draft:
+        """The proposal drafted again with the operator's feedback, in its playbook's shape (or why not)."""
 
 
 class Facts(Protocol):

@@ -102,6 +102,13 @@ def _edit(said: Said) -> cmd.Command:
     )
 
 
+def _revise(said: Said) -> cmd.Command:
+    i = said.inbound
+    return cmd.ReviseProposal(
+        proposal_id=said.proposal_id(), actor=i.actor, chat=i.chat, feedback=said.words.rest, event_id=i.event_id
+    )
+
+
 def _snooze(said: Said) -> cmd.Command:
     i = said.inbound
     until = said.words.rest.strip() or "1h"
@@ -153,6 +160,7 @@ WORDS: tuple[Word, ...] = (
     Word("approve", "<id>", "approve a proposal (the button does the same)", _decide(Verdict.APPROVE)),
     Word("reject", "<id> [reason]", "reject a proposal, saying why if you like", _decide(Verdict.REJECT)),
     Word("undo", "<id>", "cancel an approved action in its undo window", _undo),
+    Word("revise", "<id> <what to change>", "the model redrafts a proposal with your feedback", _revise),
     Word("edit", "<id> <field> <value>", "change a pending proposal (e.g. /edit p1 subject Hi)", _edit),
     Word("snooze", "<id> [1h|tomorrow]", "put off a proposal's reminder", _snooze),
     Word("resend", "<id> [n]", "send again an action that may not have been sent", _remedy(cmd.SendAgain)),
