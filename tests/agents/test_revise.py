@@ -5,6 +5,7 @@ the same kinds of action), one repair, a model call on the ledger — and the of
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -19,10 +20,8 @@ from tests.orchestrator.test_model import NOW
 EMAIL = "email jane@acme.com a follow-up on invoice 42"
 ASK = "Please let me know if you have any questions."
 BODY = f"Hi Jane,\n\nI wanted to follow up on invoice 42. It is due on Friday.\n\n{ASK}\n\nBest regards,\nSam\n"
-DRAFT = {
-    "summary": "Email jane@acme.com: Invoice 42",
-    "fields": {"to": "jane@acme.com", "subject": "Invoice 42", "body": BODY},
-}
+FIELDS = {"to": "jane@acme.com", "subject": "Invoice 42", "body": BODY}
+DRAFT: dict[str, Any] = {"summary": "Email jane@acme.com: Invoice 42", "fields": FIELDS}
 
 
 async def proposal_of(runtime: Runtime, request: Task) -> Proposal:
@@ -53,7 +52,7 @@ def test_mention_and_add_put_the_words_in_the_body_before_the_sign_off() -> None
         "Please let me know if you have any questions.\n\nBest regards,\nSam\n"
     )
     casual = offline_revise(
-        {"fields": {**DRAFT["fields"], "body": "Dear Jane,\n\nHello.\n\nKind regards,\nSam\n"}}, "less formal"
+        {"fields": {**FIELDS, "body": "Dear Jane,\n\nHello.\n\nKind regards,\nSam\n"}}, "less formal"
     )
     assert casual["fields"]["body"] == "Hi Jane,\n\nHello.\n\nBest,\nSam\n"
 
