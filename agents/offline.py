@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import datetime
 from typing import Any
 
-from agents import prompts, rewrites
+from agents import prompts, rewrites, when
 from agents.playbooks import Playbook, by_triggers
 from agents.prompts import Message
 from orchestrator.model import Draft, ProposalDraft
@@ -54,6 +55,9 @@ class OfflineModel:
             return self._email(request, memory, recent)
         if playbook == "onboarding":
             return self._onboard(request, list(self.playbooks["onboarding"].spec.fields))
+        if playbook in ("later", "remind"):
+            now = when.now_in(str(messages[0].get("content", "")))
+            return _later(request, now, remind=playbook == "remind") if now else _plan(request, memory)
         drafts = {"webhook": _webhook, "answer": _answer}
         return drafts.get(playbook, _plan)(request, memory)
 
@@ -184,6 +188,34 @@ def _redirect(recent: str, to: str | None = None) -> str | None:
     if old and old in ask:
         return ask.replace(old, new)
     return f"email {new} {' '.join(ask.split()[2:])}"
+
+
+_FOLLOW_UP_WITH = re.compile(r"^\s*(?:please\s+)?follow\s+up\s+with\s+(?P<who>\S+)\s*(?P<rest>.*)$", re.I | re.S)
+_REMIND_ME = re.compile(r"^\s*(?:please\s+)?remind\s+me\s+(?:to\s+|that\s+|about\s+)?", re.I)
+
+
+def _later(text: str, now: datetime, *, remind: bool) -> dict[str, Any]:
+    """ "follow up with piotr@… in 3 days about the contract": at that time, an email follow-up is drafted;
+    "remind me tomorrow at 9 to call Anna": at that time, the reminder is said."""
+    found = when.parse(text, now)
+    if found is None:
+        return {"question": "When should I do it? e.g. 'in 3 days', 'tomorrow at 9' or 'in 30 minutes'."}
+    at, rest = found
+    if remind:
+        request = _REMIND_ME.sub("", rest, count=1).strip(" .") or rest
+        summary = f"Remind you {at:%a %d %b %H:%M}: {request}"
+    else:
+        follow = _FOLLOW_UP_WITH.match(rest)
+        who = follow["who"].strip(",.;:") if follow else ""
+        topic = _TOPIC.search(follow["rest"]) if follow else None
+        request = f"email {who} a follow-up about {topic['topic'].strip(' .')}" if topic else f"email {who} a follow-up"
+        request = request if who else rest
+        summary = f"Follow up {at:%a %d %b %H:%M}: {request}"
+    return {
+        "summary": summary,
+        "confidence": 0.9,
+        "fields": {"at": at.isoformat(timespec="seconds"), "request": request},
+    }
 
 
 def _plan(text: str, memory: str) -> dict[str, Any]:

@@ -61,6 +61,8 @@ class CardView:
     """The feedback the current version was revised with."""
     revise_instead: bool = False
     """Rejected with a reason, not yet revised: the one-tap Revise with this instead."""
+    cancellable: bool = False
+    """It scheduled a request for later that has not run: the Cancel button."""
 
     @property
     def version_line(self) -> str:
@@ -101,6 +103,7 @@ def view(message: Outbound) -> CardView | None:
         revisable=pending and proposal.playbook != BUDGET_PLAYBOOK,
         revised=_short(proposal.revised),
         revise_instead=message.kind is Kind.OUTCOME and _rejected_with_reason(proposal),
+        cancellable=message.kind is Kind.OUTCOME and _scheduled(proposal),
         **_labels(proposal),
     )
 
@@ -110,6 +113,12 @@ def _rejected_with_reason(proposal: Proposal) -> bool:
     if proposal.status is not ProposalStatus.REJECTED or d is None or not d.reason:
         return False
     return proposal.playbook != BUDGET_PLAYBOOK and not proposal.revised_as
+
+
+def _scheduled(proposal: Proposal) -> bool:
+    """A request for later was scheduled and nothing has become of it yet (it ran, or was cancelled)."""
+    later = [a for a in proposal.actions if a.kind == "task.later" and a.status is ActionStatus.APPLIED]
+    return any(not a.word for a in later)
 
 
 def _short(text: str, limit: int = 120) -> str:

@@ -28,6 +28,7 @@ from memory.actions import RedisActionRecords
 from memory.connections import async_redis, resolve_url
 from memory.digests import RedisDigestBook
 from memory.embedder import Embedder, OfflineEmbedder
+from memory.later import RedisLater
 from memory.ledger import RedisLedger
 from memory.liveness import RedisLiveness
 from memory.recall import LocalRecall, Recall, shared_index
@@ -90,6 +91,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         digests=RedisDigestBook(redis),
         spend=spend,
         ledger=ledger,
+        later=RedisLater(redis),
     )
     bus = Coordinator(core)
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))

@@ -32,9 +32,9 @@ class Inbound:
 @dataclass(frozen=True)
 class Click:
     """A button press: `verb` is approve, reject, undo, snooze:1h, snooze:tomorrow, resend:<action index>,
-    mark_sent:<action index>, run_rest, revise (`reason` is the feedback: a modal's field, a reply to a prompt) or
-    revise_instead (approve_low for a digest's button, whose `proposal_id` is the digest id); `event_id` is the
-    platform's id for the press."""
+    mark_sent:<action index>, run_rest, revise (`reason` is the feedback: a modal's field, a reply to a prompt),
+    revise_instead or cancel (approve_low for a digest's button, whose `proposal_id` is the digest id); `event_id`
+    is the platform's id for the press."""
 
     actor: Actor
     chat: ChatRef
@@ -256,6 +256,34 @@ class SnoozeProposal:
     event_id: str = ""
 
 
+# ---- later ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunLater:
+    """The scheduler found a request scheduled for later whose time has come (`key`: its `proposal:index`)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class FinishLater:
+    """A request scheduled for later ran (as `task_id`, or said as a reminder): record it, once, and redraw its card."""
+
+    key: str
+    task_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelLater:
+    """/cancel <id> or the Cancel button: what a proposal scheduled for later does not run."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str = ""
+
+
 # ---- read-side words ------------------------------------------------------------------------------------------
 
 
@@ -301,6 +329,9 @@ Command = (
     | AfterRemedy
     | RemindDue
     | SnoozeProposal
+    | RunLater
+    | FinishLater
+    | CancelLater
     | ShowView
     | PostDigest
 )

@@ -16,7 +16,7 @@ from orchestrator import policies, words
 from orchestrator.commands import Answer, Click, Command, Inbound
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import BadRequest, Conflict, DeputyError, StaleVersion
-from orchestrator.handlers import applying, budget, decisions, recovery, reminders, revisions, tasks, views
+from orchestrator.handlers import applying, budget, decisions, later, recovery, reminders, revisions, tasks, views
 from orchestrator.model import Actor, ChatRef, Verdict
 from orchestrator.outbound import Kind, Outbound
 
@@ -55,6 +55,9 @@ HANDLERS: dict[type, Handler] = {
     cmd.AfterRemedy: recovery.after,
     cmd.RemindDue: reminders.remind_due,
     cmd.SnoozeProposal: reminders.snooze,
+    cmd.RunLater: later.run,
+    cmd.FinishLater: later.finish,
+    cmd.CancelLater: later.cancel,
     cmd.ShowView: views.show,
     cmd.PostDigest: _no_digest,  # the composition root routes it to the scheduler
 }
@@ -210,6 +213,10 @@ def _pressed(click: Click) -> Command:
         )
     if click.verb.startswith("revise"):
         return _revise(click)
+    if click.verb == "cancel":
+        return cmd.CancelLater(
+            proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
+        )
     if click.verb not in ("approve", "reject"):
         raise BadRequest(f"Unknown button {click.verb!r}.")
     return cmd.DecideProposal(

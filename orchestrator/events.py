@@ -141,6 +141,15 @@ class ActionRetryApproved(Event):
     """The operator's word (Run the rest): a failed or not-run action goes back to be applied once more."""
 
 
+class LaterFired(Event):
+    """A request scheduled for later ran: as a new task (`detail.task`), or said as a reminder; `detail.late_s` says
+    how late (Deputy was down at the time)."""
+
+
+class LaterCancelled(Event):
+    """The operator stopped a request scheduled for later before it ran."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -170,5 +179,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ActionResendApproved,
         ActionMarkedSent,
         ActionRetryApproved,
+        LaterFired,
+        LaterCancelled,
     )
 }

@@ -319,6 +319,21 @@ class Proposal:
             detail={"version": self.version, "by": ask.actor.label, "feedback": ask.feedback},
         )
 
+    def scheduled(self, index: int, word: str, at: datetime, *, by: Actor | None = None, **detail: Any) -> ev.Event:
+        """What became of a request this proposal scheduled for later: it ran, or (`by` an operator) it was
+        cancelled. Said on its action, so a second press knows, and in the ledger."""
+        action = self.actions[index]
+        action.word = word
+        cls = ev.LaterCancelled if by else ev.LaterFired
+        return cls(
+            at=at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            actor=by.id if by else None,
+            summary=_clip(f"{action.summary} — {word}"),
+            detail={"index": index, **detail},
+        )
+
     def action_moved(self, index: int, new: ActionStatus, at: datetime, outcome: str = "") -> ev.Event:
         action = self.actions[index]
         action.move(new, f"{self.id}:{index}")

@@ -117,6 +117,45 @@ class JobQueue(Protocol):
         after a refused revision is not blocked by the finished job."""
 
 
+@dataclass(frozen=True)
+class Scheduled:
+    """A request to run at a time (a `task.later` action, keyed like it: `proposal:index`): drafted then as a new
+    task in the same chat, or — `remind` — said there as a reminder. `status`: scheduled, firing, fired or
+    cancelled; `task_id` is the task it became."""
+
+    key: str
+    request: str
+    at: datetime
+    remind: bool = False
+    status: str = "scheduled"
+    task_id: str = ""
+
+    @property
+    def proposal_id(self) -> str:
+        return self.key.rsplit(":", 1)[0]
+
+    @property
+    def index(self) -> int:
+        return int(self.key.rsplit(":", 1)[1])
+
+
+class Later(Protocol):
+    """What is scheduled for later, shared by every scheduler process: each item moves on once."""
+
+    async def due(self, now: datetime) -> list[Scheduled]: ...
+    async def take(self, key: str) -> Scheduled | None:
+        """Scheduled (or taken by a pass that didn't finish) → firing; None once it fired or was cancelled."""
+
+    async def fired(self, key: str, task_id: str) -> bool:
+        """Mark it done; True only for the caller that did."""
+
+    async def cancel(self, key: str) -> Scheduled | None:
+        """Cancelled, unless it was taken or fired first: the item as it is now (None if there is none)."""
+
+    async def upcoming(self, limit: int = 10) -> list[Scheduled]: ...
+    async def of(self, proposal_id: str) -> list[Scheduled]: ...
+
+
 class ChatOutbox(Protocol):
     async def send(self, chat: ChatRef, message: Outbound) -> str | None:
         """Post; return a reference for later edits when the platform has one."""

@@ -40,6 +40,8 @@ def _remedies(message: Outbound) -> str:
     if card.unsure is not None:
         n = f" {card.unsure + 1}" if len(card.actions) > 1 else ""
         return f"\n  /resend {card.id}{n}   /sent {card.id}{n}"
+    if card.cancellable:
+        return f"\n  /cancel {card.id}"
     return f"\n  /retry {card.id}" if card.rest else ""
 
 

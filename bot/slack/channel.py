@@ -62,6 +62,7 @@ class SlackChannel:
         app.command("/deputy")(inbound.on_command)
         app.action(render.APPROVE)(inbound.on_decide)
         app.action(render.UNDO)(inbound.on_decide)
+        app.action(render.CANCEL)(inbound.on_decide)
         app.action(render.REJECT)(inbound.on_reject)
         app.action(render.EDIT)(inbound.on_edit)
         app.action(render.REVISE)(inbound.on_revise)

@@ -89,8 +89,8 @@ class SlackInbound:
 
     async def on_decide(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
         await ack()
-        verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject"}[action["action_id"]]
-        await self._click(body, verb, action, delivery(context))
+        verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject", render.CANCEL: "cancel"}
+        await self._click(body, verb[action["action_id"]], action, delivery(context))
 
     async def on_remedy(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
         """Send again / Mark as sent carry `<proposal id>:<action index>`, Run the rest the proposal id."""

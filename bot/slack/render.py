@@ -17,7 +17,7 @@ APPROVE, REJECT, EDIT, UNDO, FULL = "deputy_approve", "deputy_reject", "deputy_e
 SNOOZE, APPROVE_LOW = "deputy_snooze", "deputy_approve_low"
 RESEND, MARK_SENT, RUN_REST = "deputy_resend", "deputy_mark_sent", "deputy_run_rest"
 """Send again / Mark as sent carry `<proposal id>:<action index>`; Run the rest the proposal id."""
-REVISE, REVISE_INSTEAD = "deputy_revise", "deputy_revise_instead"
+REVISE, REVISE_INSTEAD, CANCEL = "deputy_revise", "deputy_revise_instead", "deputy_cancel"
 REVISE_VIEW = "deputy_revise_feedback"
 Block = dict[str, Any]
 
@@ -100,6 +100,8 @@ def _buttons(card: CardView) -> list[Block]:
         buttons += [_button("Snooze 1h", SNOOZE, f"{card.id}|1h"), _button("Tomorrow", SNOOZE, f"{card.id}|tomorrow")]
     if card.undoable:
         buttons.append(_button("Undo", UNDO, card.id))
+    if card.cancellable:
+        buttons.append(_button("Cancel", CANCEL, card.id, "danger"))
     buttons += _remedy_buttons(card)
     if card.truncated:
         buttons.append(_button("Full text", FULL, card.id))

@@ -21,7 +21,7 @@ from orchestrator.outbound import Kind, Outbound
 log = logging.getLogger("deputy.telegram")
 TOAST_CHARS = 200
 VERBS = {"a": "approve", "r": "reject", "u": "undo", "s": "snooze:1h", "t": "snooze:tomorrow", "al": "approve_low"}
-VERBS |= {"rs": "resend", "ms": "mark_sent", "rr": "run_rest", "rv": "revise_instead"}
+VERBS |= {"rs": "resend", "ms": "mark_sent", "rr": "run_rest", "rv": "revise_instead", "c": "cancel"}
 ASK = (
     "✏️ What should change in <b>{id}</b> (v{version})? Reply to this message, e.g. <i>warmer, mention the late fee</i>."
 )

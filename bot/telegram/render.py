@@ -102,6 +102,8 @@ def _keyboard(card: CardView, *, shortened: bool) -> list[list[Button]]:
         rows.append([Button("🔁 Send again", f"rs:{where}"), Button("☑️ Mark as sent", f"ms:{where}")])
     if card.rest:
         rows.append([Button(f"▶️ {card.rest_label}", f"rr:{card.id}")])
+    if card.cancellable:
+        rows.append([Button("🛑 Cancel", f"c:{card.id}")])
     if shortened and any(a.body for a in card.actions):
         rows.append([Button("📄 Full text", f"f:{card.id}")])
     return rows
