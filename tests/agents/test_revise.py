@@ -11,9 +11,10 @@ import pytest
 
 from agents.rewrites import revise as offline_revise
 from config.wiring import Runtime
+from orchestrator.errors import BudgetExceeded
 from orchestrator.model import Proposal, ProposalDraft, Reply, Task
 from orchestrator.outbound import money
-from tests.agents.conftest import Llm
+from tests.agents.conftest import Deputy, Llm
 from tests.agents.test_offline import task
 from tests.orchestrator.test_model import NOW
 
@@ -97,3 +98,14 @@ async def test_a_proposal_its_playbook_no_longer_stages_is_not_revised(runtime: 
     proposal.playbook = "onboarding"  # an email alone is not what onboarding stages
     revised = await runtime.drafter.revise(request, proposal, "shorter")
     assert isinstance(revised, Reply) and "not those of playbook onboarding" in revised.text
+
+
+async def test_a_revision_is_held_to_todays_budget(deputy: Deputy) -> None:
+    llm = await deputy(DEPUTY_DAILY_BUDGET_USD="0")
+    request = task(EMAIL)
+    core = llm.runtime.coordinator.core
+    staged = core.stage("email.send", {"to": "jane@acme.com", "subject": "Invoice 42", "body": BODY})
+    proposal = Proposal("p1", request.id, request.chat, "email", "Email jane@acme.com: Invoice 42", [staged], NOW)
+    with pytest.raises(BudgetExceeded):  # the job turns it into a reply on the card: nothing is revised
+        await llm.runner.revise(request, proposal, "shorter")
+    assert llm.server.stats.requests == 0

@@ -130,3 +130,14 @@ async def test_cancel_names_a_proposal_that_scheduled_something(core: Core) -> N
     pid = await staged(core)
     await core.say(f"/cancel {pid}", actor=BOSS)
     assert core.outbox.texts[-1] == f"Nothing of {pid} is scheduled for later. /status lists what is."
+
+
+async def test_a_pass_that_died_after_taking_it_leaves_it_to_the_next_which_runs_it_once(core: Core) -> None:
+    later = scheduling(core)
+    pid = await approved(core)
+    core.clock.advance(61)
+    assert await later.take(f"{pid}:0") is not None  # a scheduler took it, then its process was killed
+    runs = len(core.queue.runs)
+    await scheduler(core).later_pass()
+    await scheduler(core).later_pass()
+    assert len(core.queue.runs) == runs + 1 and later.items[f"{pid}:0"].status == "fired"
