@@ -22,8 +22,10 @@ log = logging.getLogger("deputy.telegram")
 TOAST_CHARS = 200
 VERBS = {"a": "approve", "r": "reject", "u": "undo", "s": "snooze:1h", "t": "snooze:tomorrow", "al": "approve_low"}
 VERBS |= {"rs": "resend", "ms": "mark_sent", "rr": "run_rest", "rv": "revise_instead", "c": "cancel"}
-ASK = (
-    "✏️ What should change in <b>{id}</b> (v{version})? Reply to this message, e.g. <i>warmer, mention the late fee</i>."
+EXAMPLE = "Reply to this message, e.g. <i>warmer, mention the late fee</i>."
+ASK, ASK_CURRENT = (
+    f"✏️ What should change in <b>{{id}}</b> (v{{version}})? {EXAMPLE}",
+    f"✏️ What should change in <b>{{id}}</b>? {EXAMPLE}",
 )
 INDEXED = frozenset({"rs", "ms"})
 """Their callback data ends with the action's index (`rs:<id>:<index>`); the decisions' with the card's version."""
@@ -91,8 +93,8 @@ class TelegramInbound:
         if code == "f":
             await self._full_text(query, chat, proposal_id)
             return
-        if code == "v" and number:
-            await self._ask(query, chat, proposal_id, int(number))
+        if code == "v" and proposal_id:
+            await self._ask(query, chat, proposal_id, int(number or 0))
             return
         if code not in VERBS or not proposal_id:
             await query.answer("This button is from an older Deputy; use /status.")
@@ -111,9 +113,11 @@ class TelegramInbound:
             await self.coordinator.click(press, toast)
 
     async def _ask(self, query: CallbackQuery, chat: ChatRef, proposal_id: str, version: int) -> None:
-        """Revise: a prompt the operator replies to; the reply is the feedback, on the version the card showed."""
+        """Revise: a prompt the operator replies to; the reply is the feedback, on the version the card showed (0: a
+        button without one, `v:<id>`, means the current version)."""
         await query.answer("What should change? Reply to my message.")
-        ref = await self.outbox.prompt(chat, ASK.format(id=escape(proposal_id), version=version), "What should change?")
+        html = (ASK if version else ASK_CURRENT).format(id=escape(proposal_id), version=version)
+        ref = await self.outbox.prompt(chat, html, "What should change?")
         await self.prompts.remember(chat, ref, proposal_id, version)
 
     async def _revise(self, update: Update, asked: tuple[str, int], delivery: str) -> None:
@@ -126,7 +130,8 @@ class TelegramInbound:
                 await self.outbox.send(where, Outbound(kind=Kind.ERROR, text=text, reply_to=str(update.update_id)))
 
         proposal_id, version = asked
-        press = Click(actor(user), where, "revise", proposal_id, str(update.update_id), message.text or "", version)
+        feedback = message.text or ""
+        press = Click(actor(user), where, "revise", proposal_id, str(update.update_id), feedback, version or None)
         await self.coordinator.click(replace(press, delivery=delivery), answer)
 
     async def _full_text(self, query: CallbackQuery, chat: ChatRef, proposal_id: str) -> None:

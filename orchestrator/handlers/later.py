@@ -34,8 +34,7 @@ async def run(c: cmd.RunLater, core: Core) -> Outcome | None:
     item = await _later(core).take(c.key)
     if item is None:
         return None  # it ran, or was cancelled, meanwhile
-    proposal = await core.store.get_proposal(item.proposal_id)
-    source = await core.store.get_task(proposal.task_id) if proposal else None
+    source = await _source(core, item)
     if source is None:
         await _later(core).fired(item.key, "")
         return None
@@ -52,6 +51,12 @@ async def run(c: cmd.RunLater, core: Core) -> Outcome | None:
         task_key=f"later:{item.key}",
     )
     return Outcome(task_id, then=(submit, cmd.FinishLater(item.key, task_id)))
+
+
+async def _source(core: Core, item: Scheduled) -> Task | None:
+    """The task that asked for it: its chat and its author are the new task's."""
+    proposal = await core.store.get_proposal(item.proposal_id)
+    return await core.store.get_task(proposal.task_id) if proposal else None
 
 
 async def _remind(core: Core, item: Scheduled, source: Task) -> Outcome | None:

@@ -6,7 +6,6 @@ the rejection stands."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from datetime import timedelta
 
@@ -27,7 +26,6 @@ from orchestrator.model import (
 )
 from orchestrator.outbound import Kind, Outbound, money
 
-log = logging.getLogger("deputy.core")
 FEEDBACK_CHARS = 500
 STALE_ASK = timedelta(minutes=15)
 """An ask whose revision never came (its job was lost) stops blocking a new one after this long."""
