@@ -40,6 +40,7 @@ bench: $(VENV)/.synced
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.replay
 	$(BIN)/python -m bench.outcomes
+	$(BIN)/python -m bench.revise
 
 install: $(VENV)/.synced bytecode
 

@@ -16,6 +16,7 @@ from config.settings import Settings, load_settings
 from config.wiring import Runtime, build_runtime
 from orchestrator import commands as cmd
 from orchestrator.errors import BudgetExceeded
+from orchestrator.model import Reply
 
 log = logging.getLogger("deputy.jobs")
 
@@ -89,6 +90,25 @@ async def apply_proposal(proposal_id: str) -> None:
     await _with_runtime(lambda rt: rt.coordinator.handle(cmd.ApplyProposal(proposal_id)))
 
 
+async def revise_proposal(proposal_id: str) -> None:
+    """The revision the operator asked for (the ask is on the proposal): the agent drafts it again with the
+    feedback, and the core stages it as the next version or says why not. A run after it was answered does nothing."""
+
+    async def work(rt: Runtime) -> None:
+        proposal = await rt.store.get_proposal(proposal_id)
+        task = await rt.store.get_task(proposal.task_id) if proposal else None
+        if proposal is None or task is None or proposal.revising is None:
+            return
+        ask = proposal.revising
+        try:
+            draft = await rt.drafter.revise(task, proposal, ask.feedback)
+        except BudgetExceeded as over:
+            draft = Reply(f"{over}; /budget shows today's spend", ok=False)
+        await rt.coordinator.handle(cmd.StageRevision(proposal_id, draft, ask.event_id))
+
+    await _with_runtime(work)
+
+
 def on_failure(
     job: Any, connection: Any, kind: type[BaseException], value: BaseException, traceback: TracebackType | None
 ) -> None:
@@ -103,6 +123,9 @@ def on_failure(
 async def _fail(func_name: str, record_id: str, reason: str) -> None:
     async def work(rt: Runtime) -> None:
         task_id = record_id
+        if func_name.endswith("revise_proposal"):  # a revision that never came: the card stays, the operator hears
+            await rt.coordinator.handle(cmd.StageRevision(record_id, Reply(f"it failed ({reason})", ok=False)))
+            return
         if func_name.endswith("apply_proposal"):
             proposal = await rt.store.get_proposal(record_id)
             if proposal is None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import datetime
 from typing import Any
 
-from agents import prompts
+from agents import prompts, rewrites, when
 from agents.playbooks import Playbook, by_triggers
 from agents.prompts import Message
 from orchestrator.model import Draft, ProposalDraft
@@ -44,10 +45,19 @@ class OfflineModel:
             return {"playbook": found.name if found else "note"}
         if step == "verify":
             return {"ok": True}
+        if step == "revise":
+            return rewrites.revise(
+                json.loads(prompts.unquote("draft", text) or "{}"), prompts.unquote("feedback", text)
+            )
         playbook = next((line[10:].split(" ")[0] for line in text.splitlines() if line.startswith("Playbook: ")), "")
         memory, recent = prompts.unquote("memory", text), prompts.unquote("recent", text)
         if playbook == "email":
             return self._email(request, memory, recent)
+        if playbook == "onboarding":
+            return self._onboard(request, list(self.playbooks["onboarding"].spec.fields))
+        if playbook in ("later", "remind"):
+            now = when.now_in(str(messages[0].get("content", "")))
+            return _later(request, now, remind=playbook == "remind") if now else _plan(request, memory)
         drafts = {"webhook": _webhook, "answer": _answer}
         return drafts.get(playbook, _plan)(request, memory)
 
@@ -80,7 +90,34 @@ class OfflineModel:
             f"Best regards,{sign}\n"
         )
 
+    def _onboard(self, text: str, fields: list[str]) -> dict[str, Any]:
+        """ "onboard Piotr Kowalski piotr@northwind.example": a welcome email, a CRM line and a client note, in
+        the fields this deployment's playbook asks for (no CRM line where no webhook named crm is configured)."""
+        rest = _ONBOARD.sub("", text, count=1)
+        address = _address_in(rest)
+        if address is None:
+            example = "onboard Piotr Kowalski piotr@northwind.example"
+            return {"question": f"What is the new client's address? e.g. '{example}'."}
+        before, _, after = rest.partition(address)
+        name = " ".join(before.split()).strip(" ,.;:-<>()") or address.split("@")[0].split(".")[0].capitalize()
+        first, sign = name.split()[0], f"\n{self.sender_name}" if self.sender_name else ""
+        extra = after.strip(" ,.;:-")
+        drafted = {
+            "name": name,
+            "to": address,
+            "subject": f"Welcome, {first}",
+            "body": f"Hi {first},\n\nWelcome aboard — we're glad to be working with you. I'll be in touch shortly "
+            f"about the next steps; just reply to this email with any questions.\n\nBest regards,{sign}\n",
+            "crm": f"New client: {name} <{address}>",
+            "note_title": f"Client: {name}",
+            "note": f"{name} <{address}> is a new client, welcomed by email." + (f"\n{extra}" if extra else ""),
+        }
+        parts = ["welcome email", *(["CRM post"] if "crm" in fields else []), "client note"]
+        summary = f"Onboard {name}: {', '.join(parts)}"
+        return {"summary": summary, "confidence": 0.9, "fields": {k: drafted[k] for k in fields if k in drafted}}
 
+
+_ONBOARD = re.compile(r"^\s*(?:please\s+)?onboard\s+(?:(?:the|a)\s+)?(?:new\s+)?(?:client\s+)?", re.I)
 _FOLLOW_UP = re.compile(r"^\s*(?:now\s+|ok\s+|actually\s+)?(?:send|forward)\s+it\s+to\b", re.I)
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -151,6 +188,34 @@ def _redirect(recent: str, to: str | None = None) -> str | None:
     if old and old in ask:
         return ask.replace(old, new)
     return f"email {new} {' '.join(ask.split()[2:])}"
+
+
+_FOLLOW_UP_WITH = re.compile(r"^\s*(?:please\s+)?follow\s+up\s+with\s+(?P<who>\S+)\s*(?P<rest>.*)$", re.I | re.S)
+_REMIND_ME = re.compile(r"^\s*(?:please\s+)?remind\s+me\s+(?:to\s+|that\s+|about\s+)?", re.I)
+
+
+def _later(text: str, now: datetime, *, remind: bool) -> dict[str, Any]:
+    """ "follow up with piotr@… in 3 days about the contract": at that time, an email follow-up is drafted;
+    "remind me tomorrow at 9 to call Anna": at that time, the reminder is said."""
+    found = when.parse(text, now)
+    if found is None:
+        return {"question": "When should I do it? e.g. 'in 3 days', 'tomorrow at 9' or 'in 30 minutes'."}
+    at, rest = found
+    if remind:
+        request = _REMIND_ME.sub("", rest, count=1).strip(" .") or rest
+        summary = f"Remind you {at:%a %d %b %H:%M}: {request}"
+    else:
+        follow = _FOLLOW_UP_WITH.match(rest)
+        who = follow["who"].strip(",.;:") if follow else ""
+        topic = _TOPIC.search(follow["rest"]) if follow else None
+        request = f"email {who} a follow-up about {topic['topic'].strip(' .')}" if topic else f"email {who} a follow-up"
+        request = request if who else rest
+        summary = f"Follow up {at:%a %d %b %H:%M}: {request}"
+    return {
+        "summary": summary,
+        "confidence": 0.9,
+        "fields": {"at": at.isoformat(timespec="seconds"), "request": request},
+    }
 
 
 def _plan(text: str, memory: str) -> dict[str, Any]:

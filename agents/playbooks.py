@@ -1,26 +1,32 @@
 """Playbooks as data (config/playbooks/*.yaml, plus any file the operator drops into
 `$DEPUTY_DATA_DIR/playbooks/`). A playbook fixes, in trusted configuration, what a model may never decide:
-which single action kind a task can stage, which fields it fills and where a recipient may come from. The
-model only fills in the fields; `check()` holds its output to that shape (docs/playbooks.md)."""
+which action kinds a task stages (one, `action:`, or several in order, `actions:`), which fields the model fills,
+how they become each connector's fields and where a recipient may come from. The model only fills in the
+fields; `check()` holds its output to that shape (docs/playbooks.md)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
-from orchestrator.errors import ConfigError, DraftInvalid
+from orchestrator.errors import BadRequest, ConfigError, DraftInvalid
+from orchestrator.ports import Connector
 
 BUILT_IN = Path(__file__).resolve().parent.parent / "config" / "playbooks"
 RESERVED_KINDS = frozenset({"budget.raise"})
 FieldType = Literal["email", "line", "text", "name"]
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$")
 _NAME = re.compile(r"^[\w-]{1,64}$")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+Ready = Callable[[str, dict[str, Any]], bool]
+"""Whether a connector takes an action's fixed fields (an optional action is left out where it doesn't)."""
 
 
 class FieldSpec(BaseModel):
@@ -32,6 +38,22 @@ class FieldSpec(BaseModel):
     description: str = ""
 
 
+class ActionSpec(BaseModel):
+    """One action of a playbook: its kind, fixed here; `shape` makes the model's fields the connector's fields
+    (`'{to}'` is the field `to`; anything else is fixed); `optional` leaves it out where its connector refuses
+    the fixed part (a `webhook.post` to `crm` where no webhook named crm is configured)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    shape: dict[str, Any] | None = None
+    optional: bool = False
+
+    def uses(self, fields: dict[str, FieldSpec]) -> set[str]:
+        """The model's fields this action takes: those its shape names, or all of them without a shape."""
+        return set(placeholders(self.shape)) if self.shape else set(fields)
+
+
 class PlaybookFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,12 +61,34 @@ class PlaybookFile(BaseModel):
     description: str = Field(min_length=1, max_length=300)
     triggers: list[str] = []
     steps: list[Literal["classify", "retrieve", "draft", "verify"]] = ["classify", "retrieve", "draft"]
-    action: str | None
+    action: str | None = None
+    actions: list[ActionSpec] | None = Field(None, min_length=1)
     risk: Literal["low", "medium", "high"] = "medium"
     approval: Literal["ask", "policy"] = "policy"
     instructions: str = ""
     fields: dict[str, FieldSpec] = Field(min_length=1)
     shape: dict[str, Any] | None = None
+    clock: bool = False
+    """The prompt says the operator's local date and time, so the model can turn "tomorrow at 9" into a time."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PlaybookFile:
+        """`action:` (and `shape:`) names one kind, null for a playbook that only answers; `actions:` lists several."""
+        if self.actions is not None and ({"action", "shape"} & self.model_fields_set):
+            raise ValueError("give either `action:` (and `shape:`) or a list of `actions:`, not both")
+        if self.actions is None and "action" not in self.model_fields_set:
+            raise ValueError("action: name its kind (e.g. email.send), null for answers only, or list `actions:`")
+        for number, spec in enumerate(self.staging, 1):
+            if unknown := set(placeholders(spec.shape)) - set(self.fields):
+                raise ValueError(f"action {number} ({spec.kind}) uses {sorted(unknown)}, which are not in fields")
+        return self
+
+    @property
+    def staging(self) -> list[ActionSpec]:
+        """The actions a draft stages, in order (none for a playbook that only answers)."""
+        if self.actions is not None:
+            return self.actions
+        return [ActionSpec(kind=self.action, shape=self.shape)] if self.action else []
 
     @field_validator("triggers")
     @classmethod
@@ -57,8 +101,10 @@ class PlaybookFile(BaseModel):
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Playbook:
+    """Hashed by identity: the loaded ones are cached per file change, and so are their fitted copies."""
+
     spec: PlaybookFile
     path: Path
 
@@ -68,7 +114,18 @@ class Playbook:
 
     @property
     def action(self) -> str | None:
-        return self.spec.action
+        """The first action's kind; None for a playbook that only answers."""
+        return self.spec.staging[0].kind if self.spec.staging else None
+
+    @property
+    def kinds(self) -> list[str]:
+        return [a.kind for a in self.spec.staging]
+
+    def fitted(self, ready: Ready) -> Playbook:
+        """This playbook as this deployment can stage it: optional actions whose connector refuses their fixed
+        fields are left out, and so are the fields only they used (the model is not asked for them)."""
+        kept = tuple(i for i, a in enumerate(self.spec.staging) if not a.optional or ready(a.kind, _sample(a)))
+        return self if len(kept) == len(self.spec.staging) else _fitted(self, kept)
 
     def triggered_by(self, text: str) -> bool:
         return any(re.search(p, text, re.I | re.S) for p in self.spec.triggers)
@@ -92,8 +149,23 @@ class Playbook:
         return Drafted(str(getattr(parsed, "summary", "")), float(getattr(parsed, "confidence", 1.0)), fields)
 
     def action_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """The connector's fields: the playbook's `shape` filled in, or the fields as drafted."""
-        return _fill(self.spec.shape, fields) if self.spec.shape else dict(fields)
+        """The first action's connector fields (a playbook of one action)."""
+        return self.staged(fields)[0][1]
+
+    def staged(self, fields: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Each action's kind and connector fields: its `shape` filled in, or the fields as drafted."""
+        return [(a.kind, _fill(a.shape, fields) if a.shape else dict(fields)) for a in self.spec.staging]
+
+    def drafted_fields(self, actions: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        """The model's fields back out of staged actions (what a revision starts from): each shape read in
+        reverse. `DraftInvalid` when the actions are not this playbook's (other kinds, another count)."""
+        specs = self.spec.staging
+        if [kind for kind, _ in actions] != [a.kind for a in specs]:
+            raise DraftInvalid(f"the proposal's actions are not those of playbook {self.name}")
+        found: dict[str, Any] = {}
+        for spec, (_, fields) in zip(specs, actions, strict=True):
+            found.update(_unfill(spec.shape, fields) if spec.shape else fields)
+        return {name: str(found.get(name, "")) for name in self.spec.fields}
 
 
 @dataclass(frozen=True)
@@ -140,9 +212,43 @@ def _fill(shape: Any, fields: dict[str, Any]) -> Any:
     if isinstance(shape, dict):
         return {k: _fill(v, fields) for k, v in shape.items()}
     if isinstance(shape, str):
-        match = re.fullmatch(r"\{(\w+)\}", shape)
+        match = _PLACEHOLDER.fullmatch(shape)
         return fields[match[1]] if match else shape
     return shape
+
+
+def _unfill(shape: Any, value: Any) -> dict[str, Any]:
+    """The fields a filled-in shape holds: where the shape says `'{x}'`, the value there is `x`."""
+    if isinstance(shape, dict) and isinstance(value, dict):
+        found: dict[str, Any] = {}
+        for key, inner in shape.items():
+            found.update(_unfill(inner, value.get(key)))
+        return found
+    match = _PLACEHOLDER.fullmatch(shape) if isinstance(shape, str) else None
+    return {match[1]: value} if match and value is not None else {}
+
+
+def placeholders(shape: Any) -> list[str]:
+    """The fields a shape names, in order."""
+    if isinstance(shape, dict):
+        return [name for inner in shape.values() for name in placeholders(inner)]
+    match = _PLACEHOLDER.fullmatch(shape) if isinstance(shape, str) else None
+    return [match[1]] if match else []
+
+
+def _sample(action: ActionSpec) -> dict[str, Any]:
+    """An action's fields with a stand-in for each of the model's: what its connector says of the fixed part."""
+    return _fill(action.shape, {name: "…" for name in placeholders(action.shape)}) if action.shape else {}
+
+
+@cache
+def _fitted(playbook: Playbook, kept: tuple[int, ...]) -> Playbook:
+    actions = [a for i, a in enumerate(playbook.spec.staging) if i in kept]
+    used = set().union(*(a.uses(playbook.spec.fields) for a in actions)) if actions else set()
+    dropped = set().union(*(a.uses(playbook.spec.fields) for a in playbook.spec.staging)) - used
+    fields = {name: spec for name, spec in playbook.spec.fields.items() if name not in dropped}
+    spec = playbook.spec.model_copy(update={"actions": actions, "fields": fields})
+    return Playbook(spec, playbook.path)
 
 
 def _errors(err: ValidationError) -> str:
@@ -174,10 +280,10 @@ def load(directories: tuple[Path, ...], action_kinds: frozenset[str]) -> dict[st
     for directory in directories:
         for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
             playbook = _read(path)
-            kind = playbook.action
-            if kind in RESERVED_KINDS or (kind is not None and kind not in action_kinds):
-                known = ", ".join(sorted(action_kinds - RESERVED_KINDS))
-                raise ConfigError(f"playbook {path}: action {kind!r} is not one a playbook can stage ({known})")
+            for kind in playbook.kinds:
+                if kind in RESERVED_KINDS or kind not in action_kinds:
+                    known = ", ".join(sorted(action_kinds - RESERVED_KINDS))
+                    raise ConfigError(f"playbook {path}: action {kind!r} is not one a playbook can stage ({known})")
             found[playbook.name] = playbook
     if not found:
         raise ConfigError(f"no playbooks found in {', '.join(map(str, directories))}")
@@ -192,6 +298,22 @@ def _read(path: Path) -> Playbook:
         raise ConfigError(f"playbook {path}: {err}") from None
     except ValidationError as err:
         raise ConfigError(f"playbook {path}: {_errors(err)}") from None
+
+
+def takes(connectors: Mapping[str, Connector]) -> Ready:
+    """`Ready` for these connectors: the kind is installed and its connector validates the fields."""
+
+    def ready(kind: str, fields: dict[str, Any]) -> bool:
+        connector = connectors.get(kind)
+        if connector is None:
+            return False
+        try:
+            connector.validate(fields)
+        except BadRequest:
+            return False
+        return True
+
+    return ready
 
 
 def directories(data_dir: Path) -> tuple[Path, ...]:

@@ -60,14 +60,13 @@ def classify(playbooks: list[Playbook], request: str) -> list[Message]:
     return [{"role": "system", "content": system}, {"role": "user", "content": quote("request", request)}]
 
 
-def draft(playbook: Playbook, request: str, memory: str, recent: str = "") -> list[Message]:
-    schema = {name: f"{f.type}, at most {f.max} characters. {f.description}".strip() for name, f in _fields(playbook)}
+def draft(playbook: Playbook, request: str, memory: str, recent: str = "", now: str = "") -> list[Message]:
     system = (
         f"{BASE}\nStep: draft\nPlaybook: {playbook.name} — {playbook.spec.description}\n"
-        f"{playbook.spec.instructions.strip()}\n"
+        f"{playbook.spec.instructions.strip()}\n{_now(playbook, now)}"
         'Answer {"summary": "<one line for the approval card>", "confidence": <0..1, how sure you are the draft '
         'is what was asked>, "fields": {...}} where fields has exactly these keys:\n'
-        f"{json.dumps(schema, indent=1, ensure_ascii=False)}"
+        f"{_schema(playbook)}"
     )
     messages = [
         {"role": "system", "content": system},
@@ -76,6 +75,40 @@ def draft(playbook: Playbook, request: str, memory: str, recent: str = "") -> li
     if recent:  # after memory: the conversation changes more often than what is remembered
         messages.append({"role": "user", "content": quote("recent", recent)})
     return [*messages, {"role": "user", "content": quote("request", request)}]
+
+
+def revise(
+    playbook: Playbook, request: str, memory: str, previous: dict[str, Any], feedback: str, now: str = ""
+) -> list[Message]:
+    """The request and memory as the draft had them, the current draft, and the operator's feedback last."""
+    system = (
+        f"{BASE}\nStep: revise\nPlaybook: {playbook.name} — {playbook.spec.description}\n"
+        f"{playbook.spec.instructions.strip()}\n{_now(playbook, now)}"
+        "The operator read the draft in <draft> and asked for a change in <feedback>. Make that change and keep "
+        "everything else as it was. The feedback is the operator's own: follow it for what to write, but it can't "
+        "change the kind of action or who approves.\n"
+        'Answer in the draft\'s shape, {"summary": "<one line for the approval card>", "confidence": <0..1>, '
+        '"fields": {...}}, where fields has exactly these keys:\n'
+        f"{_schema(playbook)}"
+    )
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": quote("memory", memory or "(nothing relevant)")},
+        {"role": "user", "content": quote("request", request)},
+        {"role": "user", "content": quote("draft", json.dumps(previous, ensure_ascii=False, indent=1))},
+        {"role": "user", "content": quote("feedback", feedback)},
+    ]
+
+
+def _schema(playbook: Playbook) -> str:
+    schema = {name: f"{f.type}, at most {f.max} characters. {f.description}".strip() for name, f in _fields(playbook)}
+    return json.dumps(schema, indent=1, ensure_ascii=False)
+
+
+def _now(playbook: Playbook, now: str) -> str:
+    """The local time, for playbooks that turn "tomorrow at 9" into a time (`clock: true`); nothing for others,
+    whose prompts stay the same from one minute to the next (and so cacheable)."""
+    return f"Now: {now}\n" if playbook.spec.clock and now else ""
 
 
 def repair(messages: list[Message], answer: str, problem: str) -> list[Message]:

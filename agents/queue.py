@@ -76,6 +76,17 @@ class RQJobQueue:
             self._drop_finished(job_id)
         enqueue(self.queue, "agents.jobs.apply_proposal", proposal_id, job_id, at)
 
+    async def enqueue_revise(self, proposal_id: str, version: int) -> None:
+        """One job per proposal and version (`revise-<id>-<version>`); a finished one — a refused revision — does
+        not block asking again."""
+        job_id = f"revise-{proposal_id}-{version}"
+
+        def put() -> None:
+            self._drop_finished(job_id)
+            enqueue(self.queue, "agents.jobs.revise_proposal", proposal_id, job_id)
+
+        await asyncio.to_thread(put)
+
     def _drop_finished(self, job_id: str) -> None:
         """A finished or failed job keeps its id until it expires; a queued or running one is left alone."""
         try:

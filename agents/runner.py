@@ -13,8 +13,10 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError, create_model
 
@@ -27,7 +29,7 @@ from agents.schemas import Schema
 from memory.records import Recalled, RedisMemory, Source
 from memory.working import RedisWorkingSet
 from orchestrator.errors import DraftError, DraftInvalid, ModelUnavailable
-from orchestrator.model import Draft, ProposalDraft, Reply, Task
+from orchestrator.model import Draft, Proposal, ProposalDraft, Reply, Task
 
 log = logging.getLogger("deputy.agent")
 
@@ -53,6 +55,18 @@ class Tiers:
     """The built-in model: triggers choose the playbook, no classify call."""
 
 
+@dataclass(frozen=True)
+class Local:
+    """The operator's clock and time zone (DEPUTY_TIMEZONE), for playbooks whose prompt says the time."""
+
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    timezone: str = "UTC"
+
+    def text(self) -> str:
+        local = self.now().astimezone(ZoneInfo(self.timezone))
+        return f"{local.isoformat(timespec='seconds')} ({local:%A}, {self.timezone})"
+
+
 class PlaybookRunner:
     def __init__(
         self,
@@ -61,8 +75,10 @@ class PlaybookRunner:
         memory: RedisMemory,
         working: RedisWorkingSet,
         tiers: Tiers,
+        local: Local | None = None,
     ) -> None:
         self.playbooks, self.models, self.memory, self.working, self.tiers = playbooks, models, memory, working, tiers
+        self.local = local or Local()
 
     async def draft(self, task: Task) -> Draft:
         text = task.text.strip()
@@ -92,6 +108,28 @@ class PlaybookRunner:
         if verb.lower() == "recall":
             return await self._memory("recall", rest.strip(), task)
         return await self._run(task, text, "")
+
+    async def revise(self, task: Task, proposal: Proposal, feedback: str) -> Draft:
+        """The proposal drafted again with the operator's feedback: its playbook's prompt and schema with the current
+        draft (edits included) and the feedback, one repair, the same validation — a recipient may come from the
+        request, memory, the draft or the feedback — and the same kinds of action. A reply says why not."""
+        meter, playbook = Meter(), self.playbooks.get(proposal.playbook)
+        if playbook is None or playbook.action is None:
+            return Reply(f"there is no playbook {proposal.playbook!r} here to revise it with", ok=False)
+        try:
+            current = playbook.drafted_fields([(a.kind, a.fields) for a in proposal.actions])
+            used = await self._retrieve(playbook, task.text)
+            memory = prompts.memory_block([(r.record.id, r.record.text) for r in used])
+            previous = {"summary": proposal.summary.splitlines()[0], "fields": current}
+            messages = prompts.revise(playbook, task.text, memory, previous, feedback, self.local.text())
+            known = "\n".join([task.text, feedback, *map(str, current.values())])
+            check = partial(playbook.check, request=known, memory=memory)
+            drafted = await self._drafted(task, "revise", messages, playbook.draft_model, check, meter)
+        except (DraftError, DraftInvalid, ModelUnavailable) as err:
+            return Reply(str(err), ok=False, cost_usd=meter.usd)
+        if drafted.question:
+            return Reply(drafted.question, ok=False, cost_usd=meter.usd)
+        return self._result(playbook, drafted, "", meter, used)
 
     async def _run(self, task: Task, text: str, recent: str) -> Draft:
         meter = Meter()
@@ -155,15 +193,15 @@ class PlaybookRunner:
     async def _draft(
         self, task: Task, playbook: Playbook, text: str, memory: str, recent: str, meter: Meter
     ) -> Drafted:
-        messages = prompts.draft(playbook, text, memory, recent)
+        messages = prompts.draft(playbook, text, memory, recent, self.local.text())
         check = partial(playbook.check, request=text, memory=memory, recent=recent)
         return await self._drafted(task, "draft", messages, playbook.draft_model, check, meter)
 
     async def _drafted(
         self, task: Task, step: str, messages: list[Message], schema: Schema, check: Checker, meter: Meter
     ) -> Drafted:
-        """A step whose answer is a playbook's draft (`draft`; a `revise` step would be another): the playbook's
-        schema goes with it, and one repair — the model sees what was wrong with its answer and tries once more."""
+        """A step whose answer is a playbook's draft (`draft`, `revise`): the playbook's schema goes with it, and one
+        repair — the model sees what was wrong with its answer and tries once more."""
         answer = await self._ask(task, step, "draft", messages, meter, schema)
         try:
             return check(parse_json(answer))
@@ -208,7 +246,7 @@ class PlaybookRunner:
             playbook=playbook.name,
             summary=summary,
             risk=playbook.spec.risk,
-            actions=[(playbook.action, playbook.action_fields(drafted.fields))],
+            actions=playbook.staged(drafted.fields),
             cost_estimate_usd=meter.usd,  # approving costs no model calls: finishing costs what was spent
             cost_spent_usd=meter.usd,
             always_ask=playbook.spec.approval == "ask",

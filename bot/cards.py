@@ -55,6 +55,19 @@ class CardView:
     rest: bool = False
     """A failure left actions to run: the Run the rest button (Try again for a single action)."""
     rest_label: str = "Run the rest"
+    revisable: bool = False
+    """Pending and not Deputy's own budget question: the Revise button."""
+    revised: str = ""
+    """The feedback the current version was revised with."""
+    revise_instead: bool = False
+    """Rejected with a reason, not yet revised: the one-tap Revise with this instead."""
+    cancellable: bool = False
+    """It scheduled a request for later that has not run: the Cancel button."""
+
+    @property
+    def version_line(self) -> str:
+        """`v2 · revised: “warmer, mention the late fee”`: which version the card shows, and what made it."""
+        return f"v{self.version}" + (f" · revised: “{self.revised}”" if self.revised else "")
 
     @property
     def truncated(self) -> bool:
@@ -87,8 +100,29 @@ def view(message: Outbound) -> CardView | None:
         unsure=_unsure(proposal),
         rest=_stopped(proposal),
         rest_label="Run the rest" if len(proposal.actions) > 1 else "Try again",
+        revisable=pending and proposal.playbook != BUDGET_PLAYBOOK,
+        revised=_short(proposal.revised),
+        revise_instead=message.kind is Kind.OUTCOME and _rejected_with_reason(proposal),
+        cancellable=message.kind is Kind.OUTCOME and _scheduled(proposal),
         **_labels(proposal),
     )
+
+
+def _rejected_with_reason(proposal: Proposal) -> bool:
+    d = proposal.decision
+    if proposal.status is not ProposalStatus.REJECTED or d is None or not d.reason:
+        return False
+    return proposal.playbook != BUDGET_PLAYBOOK and not proposal.revised_as
+
+
+def _scheduled(proposal: Proposal) -> bool:
+    """A request for later was scheduled and nothing has become of it yet (it ran, or was cancelled)."""
+    later = [a for a in proposal.actions if a.kind == "task.later" and a.status is ActionStatus.APPLIED]
+    return any(not a.word for a in later)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _unsure(proposal: Proposal) -> int | None:

@@ -13,7 +13,7 @@ from agents import playbooks
 from agents.llm import Models, ResponseCache, Transport
 from agents.offline import OfflineModel
 from agents.queue import RQJobQueue
-from agents.runner import PlaybookRunner, Tiers
+from agents.runner import Local, PlaybookRunner, Tiers
 from agents.transports import LiteLLMTransport, OfflineTransport
 from bot.outboxes import outboxes
 from bot.outboxes import preload as preload_outboxes
@@ -27,6 +27,7 @@ from memory.actions import RedisActionRecords
 from memory.connections import async_redis, resolve_url, sync_redis
 from memory.digests import RedisDigestBook
 from memory.embedder import Embedder, OfflineEmbedder
+from memory.later import RedisLater
 from memory.ledger import RedisLedger
 from memory.liveness import RedisLiveness
 from memory.recall import LocalRecall, Recall, shared_index
@@ -89,6 +90,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         digests=RedisDigestBook(redis),
         spend=spend,
         ledger=ledger,
+        later=RedisLater(redis),
     )
     bus = Coordinator(core)
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))
@@ -140,6 +142,8 @@ def build_agent(
     """The playbook runner and the LLM port behind it: tiers, cache, budget, breakers, fallback, accounting.
     `books` replaces the configured playbooks and `shadow` marks the model calls: a shadow run's runner."""
     books = books or playbooks.cached(playbooks.directories(settings.data_dir), frozenset(core.connectors))
+    ready = playbooks.takes(core.connectors)
+    books = {name: book.fitted(ready) for name, book in books.items()}
     sender = parseaddr(settings.email_from or "")[0]
     offline = OfflineModel(books, latency_ms=settings.offline_latency_ms, sender_name=sender)
     direct = OfflineTransport(offline)
@@ -163,7 +167,7 @@ def build_agent(
         shadow=shadow,
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
-    return PlaybookRunner(books, models, memory, working, tiers)
+    return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone))
 
 
 def shadow_agent(runtime: Runtime, *, books: dict[str, playbooks.Playbook] | None, model: str | None) -> PlaybookRunner:

@@ -74,3 +74,14 @@ def llm(part: str) -> str:
 def memory(part: str) -> str:
     """`memory:rec:<id>` (a record, JSON), `memory:seq`, `memory:changes` (stream: op, id), `memory:ws:<chat>`."""
     return f"{PREFIX}:memory:{part}"
+
+
+def telegram(part: str) -> str:
+    """`telegram:prompt:<chat>:<message id>`: what a ForceReply prompt asked for (`<proposal id>:<version>`)."""
+    return f"{PREFIX}:telegram:{part}"
+
+
+def later(part: str) -> str:
+    """`later:item:<proposal>:<index>` (a scheduled request: request, at, remind, status, task), `later:due` (by
+    time), `later:of:<proposal>` (a proposal's items)."""
+    return f"{PREFIX}:later:{part}"

@@ -2,7 +2,8 @@
 
 Adapters hand the bus an `Inbound` message (chat text) or a `Click` (a button press); the chat words turn an
 `Inbound` into one of these (orchestrator/words.py). A few commands are follow-ups: a handler returns them and
-the bus runs them next, on fresh state (`AfterDecision`, `AfterRemedy`, `ResumePaused`, `StopPaused`)."""
+the bus runs them next, on fresh state (`AfterDecision`, `AfterRemedy`, `ResumePaused`, `StopPaused`); a few
+come from workers (`StartTask`, `CompleteDraft`, `StageRevision`, …)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ class Inbound:
 @dataclass(frozen=True)
 class Click:
     """A button press: `verb` is approve, reject, undo, snooze:1h, snooze:tomorrow, resend:<action index>,
-    mark_sent:<action index> or run_rest (approve_low for a digest's button, whose `proposal_id` is the digest
-    id); `event_id` is the platform's id for the press."""
+    mark_sent:<action index>, run_rest, revise (`reason` is the feedback: a modal's field, a reply to a prompt),
+    revise_instead or cancel (approve_low for a digest's button, whose `proposal_id` is the digest id); `event_id`
+    is the platform's id for the press."""
 
     actor: Actor
     chat: ChatRef
@@ -156,6 +158,40 @@ class EditProposal:
     event_id: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReviseProposal:
+    """The operator's feedback on a pending proposal, at the version they saw: an agent drafts it again with it,
+    and the result is the proposal's next version."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    feedback: str
+    version: int | None = None
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviseRejected:
+    """Revise with this instead: the reason a proposal was rejected with is the feedback, and the revision is a
+    new proposal (a rejection stands)."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str = ""
+
+
+@dataclass(frozen=True)
+class StageRevision:
+    """An agent's revision: a draft to stage as the next version, or a reply saying why there is none. `ask` is
+    the event of the ask it answers ('' for the one waiting)."""
+
+    proposal_id: str
+    draft: Draft
+    ask: str = ""
+
+
 # ---- the operator's word after applying ----------------------------------------------------------------
 
 
@@ -220,6 +256,34 @@ class SnoozeProposal:
     event_id: str = ""
 
 
+# ---- later ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunLater:
+    """The scheduler found a request scheduled for later whose time has come (`key`: its `proposal:index`)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class FinishLater:
+    """A request scheduled for later ran (as `task_id`, or said as a reminder): record it, once, and redraw its card."""
+
+    key: str
+    task_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelLater:
+    """/cancel <id> or the Cancel button: what a proposal scheduled for later does not run."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str = ""
+
+
 # ---- read-side words ------------------------------------------------------------------------------------------
 
 
@@ -256,12 +320,18 @@ Command = (
     | ApplyProposal
     | UndoProposal
     | EditProposal
+    | ReviseProposal
+    | ReviseRejected
+    | StageRevision
     | SendAgain
     | MarkSent
     | RunRest
     | AfterRemedy
     | RemindDue
     | SnoozeProposal
+    | RunLater
+    | FinishLater
+    | CancelLater
     | ShowView
     | PostDigest
 )

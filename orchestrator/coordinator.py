@@ -16,7 +16,7 @@ from orchestrator import policies, words
 from orchestrator.commands import Answer, Click, Command, Inbound
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import Ambiguous, BadRequest, Conflict, DeputyError, StaleVersion
-from orchestrator.handlers import applying, budget, decisions, recovery, reminders, tasks, views
+from orchestrator.handlers import applying, budget, decisions, later, recovery, reminders, revisions, tasks, views
 from orchestrator.model import Actor, ChatRef, Verdict
 from orchestrator.outbound import Kind, Outbound
 
@@ -46,12 +46,18 @@ HANDLERS: dict[type, Handler] = {
     cmd.ApplyProposal: applying.apply,
     cmd.UndoProposal: decisions.undo,
     cmd.EditProposal: decisions.edit,
+    cmd.ReviseProposal: revisions.ask,
+    cmd.ReviseRejected: revisions.ask_instead,
+    cmd.StageRevision: revisions.stage,
     cmd.SendAgain: recovery.send_again,
     cmd.MarkSent: recovery.mark_sent,
     cmd.RunRest: recovery.run_rest,
     cmd.AfterRemedy: recovery.after,
     cmd.RemindDue: reminders.remind_due,
     cmd.SnoozeProposal: reminders.snooze,
+    cmd.RunLater: later.run,
+    cmd.FinishLater: later.finish,
+    cmd.CancelLater: later.cancel,
     cmd.ShowView: views.show,
     cmd.PostDigest: _no_digest,  # the composition root routes it to the scheduler
 }
@@ -211,6 +217,12 @@ def _pressed(click: Click) -> Command:
         return cmd.UndoProposal(
             proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
         )
+    if click.verb.startswith("revise"):
+        return _revise(click)
+    if click.verb == "cancel":
+        return cmd.CancelLater(
+            proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
+        )
     if click.verb not in ("approve", "reject"):
         raise BadRequest(f"Unknown button {click.verb!r}.")
     return cmd.DecideProposal(
@@ -221,6 +233,23 @@ def _pressed(click: Click) -> Command:
         reason=click.reason,
         event_id=click.event_id,
         version=click.version,
+    )
+
+
+def _revise(click: Click) -> Command:
+    """Revise carries the feedback (a modal's field, a reply to the prompt) and the card's version; Revise with this
+    instead takes the rejection's reason."""
+    if click.verb == "revise_instead":
+        return cmd.ReviseRejected(
+            proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
+        )
+    return cmd.ReviseProposal(
+        proposal_id=click.proposal_id,
+        actor=click.actor,
+        chat=click.chat,
+        feedback=click.reason,
+        version=click.version,
+        event_id=click.event_id,
     )
 
 

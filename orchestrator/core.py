@@ -24,6 +24,7 @@ from orchestrator.ports import (
     DigestBook,
     Facts,
     JobQueue,
+    Later,
     Ledger,
     Spend,
     TaskStore,
@@ -68,6 +69,8 @@ class Core:
     spend: Spend | None = None
     ledger: Ledger | None = None
     """Read by /stats; the core only ever writes the ledger through `store.commit`."""
+    later: Later | None = None
+    """What is scheduled for later (`task.later`): the scheduler fires it, /cancel stops it, /status lists it."""
 
     def today(self) -> str:
         """The local date (DEPUTY_TIMEZONE) budgets and digests are counted by."""

@@ -20,6 +20,8 @@ class ProposalDraft:
     """The playbook says a person decides, whatever the policy file's auto-approval rules match."""
     flagged: bool = False
     """The verifier doubted the draft."""
+    revised: str = ""
+    """The operator's feedback this draft revises an earlier proposal with (Revise with this instead)."""
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,10 @@ class ProposalEdited(Event):
     pass
 
 
+class ProposalRevised(Event):
+    """A new version drafted again by the agent with the operator's feedback (in the summary and `detail`)."""
+
+
 class ProposalReminded(Event):
     pass
 
@@ -137,6 +141,15 @@ class ActionRetryApproved(Event):
     """The operator's word (Run the rest): a failed or not-run action goes back to be applied once more."""
 
 
+class LaterFired(Event):
+    """A request scheduled for later ran: as a new task (`detail.task`), or said as a reminder; `detail.late_s` says
+    how late (Deputy was down at the time)."""
+
+
+class LaterCancelled(Event):
+    """The operator stopped a request scheduled for later before it ran."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -154,6 +167,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ProposalRejected,
         ProposalUndone,
         ProposalEdited,
+        ProposalRevised,
         ProposalReminded,
         ProposalSnoozed,
         ProposalExpired,
@@ -165,5 +179,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ActionResendApproved,
         ActionMarkedSent,
         ActionRetryApproved,
+        LaterFired,
+        LaterCancelled,
     )
 }

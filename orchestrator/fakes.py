@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from orchestrator.errors import (
 from orchestrator.events import Event
 from orchestrator.model import ChatRef, Proposal, Task
 from orchestrator.outbound import Outbound
-from orchestrator.ports import ActionRecord, HandOver, ModelSpend, Preview, Record, no_hand_over
+from orchestrator.ports import ActionRecord, HandOver, ModelSpend, Preview, Record, Scheduled, no_hand_over
 
 
 class InMemoryStore:
@@ -93,6 +93,7 @@ class FakeQueue:
         self.runs: list[str] = []
         self.applies: list[str] = []
         self.apply_at: dict[str, datetime | None] = {}
+        self.revisions: list[tuple[str, int]] = []
 
     async def enqueue_run(self, task_id: str, *, again: bool = False) -> None:
         self.runs.append(task_id)
@@ -100,6 +101,9 @@ class FakeQueue:
     async def enqueue_apply(self, proposal_id: str, at: datetime | None = None, *, again: bool = False) -> None:
         self.applies.append(proposal_id)
         self.apply_at[proposal_id] = at
+
+    async def enqueue_revise(self, proposal_id: str, version: int) -> None:
+        self.revisions.append((proposal_id, version))
 
 
 class RecordingOutbox:
@@ -311,3 +315,70 @@ class FakeLiveness:
         changed = (name in self.flags) != on
         (self.flags.add if on else self.flags.discard)(name)
         return changed
+
+
+class InMemoryLater:
+    """What is scheduled for later, with the same moves as memory/later.py: scheduled → firing → fired, or
+    scheduled → cancelled; `put` is the `task.later` connector's (a key put twice is scheduled once)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Scheduled] = {}
+
+    def put(self, item: Scheduled) -> None:
+        self.items.setdefault(item.key, item)
+
+    async def due(self, now: datetime) -> list[Scheduled]:
+        waiting = [i for i in self.items.values() if i.status in ("scheduled", "firing") and i.at <= now]
+        return sorted(waiting, key=lambda i: i.at)
+
+    async def take(self, key: str) -> Scheduled | None:
+        item = self.items.get(key)
+        if item is None or item.status not in ("scheduled", "firing"):
+            return None
+        self.items[key] = replace(item, status="firing")
+        return self.items[key]
+
+    async def fired(self, key: str, task_id: str) -> bool:
+        item = self.items.get(key)
+        if item is None or item.status in ("fired", "cancelled"):
+            return False
+        self.items[key] = replace(item, status="fired", task_id=task_id)
+        return True
+
+    async def cancel(self, key: str) -> Scheduled | None:
+        item = self.items.get(key)
+        if item is not None and item.status == "scheduled":
+            self.items[key] = replace(item, status="cancelled")
+        return self.items.get(key)
+
+    async def upcoming(self, limit: int = 10) -> list[Scheduled]:
+        waiting = [i for i in self.items.values() if i.status in ("scheduled", "firing")]
+        return sorted(waiting, key=lambda i: i.at)[:limit]
+
+    async def of(self, proposal_id: str) -> list[Scheduled]:
+        return [i for k, i in sorted(self.items.items()) if i.proposal_id == proposal_id]
+
+
+@dataclass
+class FakeLaterConnector:
+    """`task.later` without Redis: applying schedules the request in an `InMemoryLater`."""
+
+    later: InMemoryLater
+    kind: str = "task.later"
+    resend_safe: bool = True
+
+    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if not str(fields.get("request", "")).strip():
+            raise BadRequest("A task for later needs what to do then.")
+        return {"request": fields["request"], "at": str(fields["at"]), "remind": bool(fields.get("remind"))}
+
+    def preview(self, fields: dict[str, Any]) -> Preview:
+        return Preview(summary=f"At {fields['at']} I'll draft: {fields['request']}", target="this chat")
+
+    def unavailable(self) -> str:
+        return ""
+
+    async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver = no_hand_over) -> str:
+        at = datetime.fromisoformat(fields["at"])
+        self.later.put(Scheduled(idempotency_key, fields["request"], at, fields["remind"]))
+        return f"Scheduled for {fields['at']}"

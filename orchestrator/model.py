@@ -16,6 +16,11 @@ from orchestrator import events as ev
 from orchestrator.actions import MOVED, REMEDIES, Remedy
 from orchestrator.actions import ActionStatus as ActionStatus
 from orchestrator.actions import StagedAction as StagedAction
+from orchestrator.actors import Actor as Actor
+from orchestrator.actors import ChatRef as ChatRef
+from orchestrator.actors import Decision as Decision
+from orchestrator.actors import Revising as Revising
+from orchestrator.actors import Verdict as Verdict
 from orchestrator.drafts import Draft as Draft
 from orchestrator.drafts import ProposalDraft as ProposalDraft
 from orchestrator.drafts import Reply as Reply
@@ -44,11 +49,6 @@ class ProposalStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     UNDONE = "undone"
-
-
-class Verdict(StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
 
 
 _T = TaskStatus
@@ -82,44 +82,6 @@ PROPOSAL_MOVES: dict[ProposalStatus, frozenset[ProposalStatus]] = {
 def _check(what: str, moves: dict[Any, frozenset[Any]], current: Enum, new: Enum) -> None:
     if new not in moves[current]:
         raise InvalidTransition(f"{what} cannot go from {current.value} to {new.value}")
-
-
-@dataclass(frozen=True)
-class ChatRef:
-    """Where a conversation happens: platform, chat id and, on Slack, the thread."""
-
-    platform: str
-    chat: str
-    thread: str | None = None
-
-
-@dataclass(frozen=True)
-class Actor:
-    platform: str
-    user: str
-    name: str = ""
-
-    @property
-    def id(self) -> str:
-        return f"{self.platform}:{self.user}"
-
-    @property
-    def label(self) -> str:
-        return self.name or self.id
-
-    def label_for(self, platform: str) -> str:
-        """As someone on `platform` reads it: the console's "you" is only the console user's own word."""
-        return "the console" if self.platform == "console" and platform != "console" else self.label
-
-
-@dataclass(frozen=True)
-class Decision:
-    verdict: Verdict
-    actor: Actor
-    at: datetime
-    version: int
-    reason: str = ""
-    event_id: str = ""
 
 
 @dataclass
@@ -243,6 +205,11 @@ class Proposal:
     """The verifier doubted the draft (its doubt is in the summary)."""
     drafted: list[StagedAction] = field(default_factory=list)
     """The actions as the agent first drafted them, whatever /edit changed since: what shadow runs compare."""
+    revising: Revising | None = None
+    revised: str = ""
+    """The feedback of the revision that made this version ("v2 · revised: “shorter”" on the card)."""
+    revised_as: str = ""
+    """A rejected proposal revised into a new one (Revise with this instead): that one's id."""
     rev: int = 0
 
     def staged(self, at: datetime) -> ev.Event:
@@ -260,6 +227,7 @@ class Proposal:
                 "risk": self.risk,
                 "playbook": self.playbook,
                 "flagged": self.flagged,
+                **({"revised": self.revised} if self.revised else {}),
             },
         )
 
@@ -333,6 +301,38 @@ class Proposal:
             actor=actor.id,
             summary=_clip(action.summary),
             detail={"version": self.version, "action_index": index},
+        )
+
+    def revise(self, actions: list[StagedAction], summary: str, cost_usd: float, at: datetime) -> ev.Event:
+        """The agent's revision with the operator's feedback as the next version: older cards can't approve it."""
+        ask = self.revising
+        if self.status is not ProposalStatus.PENDING or ask is None or ask.version != self.version:
+            raise InvalidTransition(f"proposal {self.id} is not waiting for a revision of version {self.version}")
+        self.actions, self.summary, self.revised, self.revising = actions, summary, ask.feedback, None
+        self.version, self.cost_spent_usd = self.version + 1, round(self.cost_spent_usd + cost_usd, 8)
+        return ev.ProposalRevised(
+            at=at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            actor=ask.actor.id,
+            cost_usd=cost_usd,
+            summary=_clip(f"revised: “{ask.feedback}”"),
+            detail={"version": self.version, "by": ask.actor.label, "feedback": ask.feedback},
+        )
+
+    def scheduled(self, index: int, word: str, at: datetime, *, by: Actor | None = None, **detail: Any) -> ev.Event:
+        """What became of a request this proposal scheduled for later: it ran, or (`by` an operator) it was
+        cancelled. Said on its action, so a second press knows, and in the ledger."""
+        action = self.actions[index]
+        action.word = word
+        cls = ev.LaterCancelled if by else ev.LaterFired
+        return cls(
+            at=at,
+            task_id=self.task_id,
+            proposal_id=self.id,
+            actor=by.id if by else None,
+            summary=_clip(f"{action.summary} — {word}"),
+            detail={"index": index, **detail},
         )
 
     def action_moved(self, index: int, new: ActionStatus, at: datetime, outcome: str = "") -> ev.Event:

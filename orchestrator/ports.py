@@ -112,6 +112,49 @@ class JobQueue(Protocol):
         """Apply now, or at `at` (the end of an undo window). `again`: the operator's word resumes a proposal
         whose earlier apply job has finished; that finished job must not block this one."""
 
+    async def enqueue_revise(self, proposal_id: str, version: int) -> None:
+        """Revise a proposal (the feedback is on its record): one job per proposal and version, and asking again
+        after a refused revision is not blocked by the finished job."""
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A request to run at a time (a `task.later` action, keyed like it: `proposal:index`): drafted then as a new
+    task in the same chat, or — `remind` — said there as a reminder. `status`: scheduled, firing, fired or
+    cancelled; `task_id` is the task it became."""
+
+    key: str
+    request: str
+    at: datetime
+    remind: bool = False
+    status: str = "scheduled"
+    task_id: str = ""
+
+    @property
+    def proposal_id(self) -> str:
+        return self.key.rsplit(":", 1)[0]
+
+    @property
+    def index(self) -> int:
+        return int(self.key.rsplit(":", 1)[1])
+
+
+class Later(Protocol):
+    """What is scheduled for later, shared by every scheduler process: each item moves on once."""
+
+    async def due(self, now: datetime) -> list[Scheduled]: ...
+    async def take(self, key: str) -> Scheduled | None:
+        """Scheduled (or taken by a pass that didn't finish) → firing; None once it fired or was cancelled."""
+
+    async def fired(self, key: str, task_id: str) -> bool:
+        """Mark it done; True only for the caller that did."""
+
+    async def cancel(self, key: str) -> Scheduled | None:
+        """Cancelled, unless it was taken or fired first: the item as it is now (None if there is none)."""
+
+    async def upcoming(self, limit: int = 10) -> list[Scheduled]: ...
+    async def of(self, proposal_id: str) -> list[Scheduled]: ...
+
 
 class ChatOutbox(Protocol):
     async def send(self, chat: ChatRef, message: Outbound) -> str | None:
@@ -128,6 +171,8 @@ class Drafter(Protocol):
     """The agent boundary: turns a task into a proposal draft or a reply. Never touches the outside world."""
 
     async def draft(self, task: Task) -> Draft: ...
+    async def revise(self, task: Task, proposal: Proposal, feedback: str) -> Draft:
+        """The proposal drafted again with the operator's feedback, in its playbook's shape (or why not)."""
 
 
 class Facts(Protocol):

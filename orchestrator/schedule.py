@@ -1,7 +1,7 @@
-"""The scheduler's pass, run every few seconds by `deputy scheduler` (and inside `deputy up`): reminders and
-expiry, the daily digest, and liveness alerts. Safe to run in several processes at once: each reminder is a
-re-checked command, each digest date is posted under a lease and marked sent, each alert is a flag that
-flips once."""
+"""The scheduler's pass, run every few seconds by `deputy scheduler` (and inside `deputy up`): requests scheduled
+for later, reminders and expiry, the daily digest, and liveness alerts. Safe to run in several processes at once:
+each request for later moves on once in the shared store, each reminder is a re-checked command, each digest date
+is posted under a lease and marked sent, each alert is a flag that flips once."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class Scheduler:
         return self.bus.core
 
     async def tick(self) -> None:
-        for step in (self.waiting_pass, self.remind_pass, self.digest_pass, self.liveness_pass):
+        for step in (self.waiting_pass, self.later_pass, self.remind_pass, self.digest_pass, self.liveness_pass):
             try:
                 await step()
             except Exception:
@@ -87,6 +87,16 @@ class Scheduler:
         listed = "\n".join(f"  {p.id} · {headline(p)}" for p in waiting[:3])
         notice = Outbound(kind=Kind.NOTICE, text=f"{text}\n{listed}", proposals=tuple(waiting[:3]))
         await self.core.post(self.config.digest_chat, notice)
+
+    # ---- later --------------------------------------------------------------------------------------
+
+    async def later_pass(self) -> None:
+        """Requests scheduled for later whose time has come (or came while Deputy was down): each runs once,
+        however many schedulers find it."""
+        if self.core.later is None:
+            return
+        for item in await self.core.later.due(self.core.clock.now()):
+            await self.bus.handle(cmd.RunLater(item.key))
 
     # ---- reminders and expiry -----------------------------------------------------------------------
 

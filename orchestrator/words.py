@@ -103,6 +103,18 @@ def _edit(said: Said) -> cmd.Command:
     )
 
 
+def _revise(said: Said) -> cmd.Command:
+    i = said.inbound
+    return cmd.ReviseProposal(
+        proposal_id=said.proposal_id(), actor=i.actor, chat=i.chat, feedback=said.words.rest, event_id=i.event_id
+    )
+
+
+def _cancel(said: Said) -> cmd.Command:
+    i = said.inbound
+    return cmd.CancelLater(proposal_id=said.proposal_id(), actor=i.actor, chat=i.chat, event_id=i.event_id)
+
+
 def _snooze(said: Said) -> cmd.Command:
     i = said.inbound
     until = said.words.rest.strip() or "1h"
@@ -154,11 +166,13 @@ WORDS: tuple[Word, ...] = (
     Word("approve", "[id]", "approve a proposal (no id: the only one waiting)", _decide(Verdict.APPROVE)),
     Word("reject", "[id] [reason]", "reject a proposal, saying why if you like", _decide(Verdict.REJECT)),
     Word("undo", "<id>", "cancel an approved action in its undo window", _undo),
+    Word("revise", "<id> <what to change>", "the model redrafts a proposal with your feedback", _revise),
     Word("edit", "<id> <field> <value>", "change a pending proposal (e.g. /edit p1 subject Hi)", _edit),
     Word("snooze", "<id> [1h|tomorrow]", "put off a proposal's reminder", _snooze),
     Word("resend", "<id> [n]", "send again an action that may not have been sent", _remedy(cmd.SendAgain)),
     Word("sent", "<id> [n]", "mark an action that may not have been sent as sent", _remedy(cmd.MarkSent)),
     Word("retry", "<id>", "run the rest of a proposal after a failure", _retry),
+    Word("cancel", "<id>", "cancel a task scheduled for later before it runs", _cancel),
     Word("status", "", "running tasks, pending proposals, today's spend", _view("status")),
     Word("remember", "<fact>", "remember a fact", _memory),
     Word("recall", "<query>", "search memory", _memory),

@@ -40,11 +40,14 @@ def _remedies(message: Outbound) -> str:
     if card.unsure is not None:
         n = f" {card.unsure + 1}" if len(card.actions) > 1 else ""
         return f"\n  /resend {card.id}{n}   /sent {card.id}{n}"
+    if card.cancellable:
+        return f"\n  /cancel {card.id}"
     return f"\n  /retry {card.id}" if card.rest else ""
 
 
 def card(proposal: Proposal) -> str:
-    lines = [f"┌ Proposal {proposal.id} · {proposal.playbook} · risk {proposal.risk}"]
+    revised = f" · v{proposal.version} · revised: “{proposal.revised}”" if proposal.revised else ""
+    lines = [f"┌ Proposal {proposal.id}{revised} · {proposal.playbook} · risk {proposal.risk}"]
     summary = proposal.summary.splitlines()
     lines += [f"│ {line}" for line in summary[:1] + [s for s in summary[1:] if s.startswith(("⚠", "(", "📎"))]]
     for action in proposal.actions:
@@ -77,7 +80,7 @@ def _footer(proposal: Proposal) -> str:
     if proposal.status is ProposalStatus.PENDING and proposal.playbook == BUDGET_PLAYBOOK:
         return f"/approve {proposal.id} raises today's budget   /reject {proposal.id} stops the waiting tasks"
     if proposal.status is ProposalStatus.PENDING:
-        return f"/approve {proposal.id}   /reject {proposal.id} [reason]"
+        return f"/approve {proposal.id}   /reject {proposal.id} [reason]   /revise {proposal.id} <what to change>"
     d = proposal.decision
     by = f" by {d.actor.label} at {d.at:%H:%M}" if d else ""
     undo = f" · sending after the undo window: /undo {proposal.id}" if proposal.hold_until else ""

@@ -62,8 +62,11 @@ class SlackChannel:
         app.command("/deputy")(inbound.on_command)
         app.action(render.APPROVE)(inbound.on_decide)
         app.action(render.UNDO)(inbound.on_decide)
+        app.action(render.CANCEL)(inbound.on_decide)
         app.action(render.REJECT)(inbound.on_reject)
         app.action(render.EDIT)(inbound.on_edit)
+        app.action(render.REVISE)(inbound.on_revise)
+        app.action(render.REVISE_INSTEAD)(inbound.on_revise_instead)
         app.action(render.FULL)(inbound.on_full)
         app.action(render.SNOOZE)(inbound.on_snooze)
         app.action(render.APPROVE_LOW)(inbound.on_approve_low)
@@ -71,6 +74,7 @@ class SlackChannel:
             app.action(remedy)(inbound.on_remedy)
         app.view("deputy_reject_reason")(inbound.on_reject_submit)
         app.view("deputy_edit_fields")(inbound.on_edit_submit)
+        app.view(render.REVISE_VIEW)(inbound.on_revise_submit)
         app.error(_keep_error)
 
     # ---- HTTP ---------------------------------------------------------------------------------------

@@ -89,8 +89,8 @@ class SlackInbound:
 
     async def on_decide(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
         await ack()
-        verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject"}[action["action_id"]]
-        await self._click(body, verb, action, delivery(context))
+        verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject", render.CANCEL: "cancel"}
+        await self._click(body, verb[action["action_id"]], action, delivery(context))
 
     async def on_remedy(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
         """Send again / Mark as sent carry `<proposal id>:<action index>`, Run the rest the proposal id."""
@@ -126,6 +126,16 @@ class SlackInbound:
         await ack()
         await self._open(body, action, render.edit_modal)
 
+    async def on_revise(self, ack: AsyncAck, body: Body, action: Body) -> None:
+        """Revise asks "What should change?" first (the modal's submission asks for the revision)."""
+        await ack()
+        await self._open(body, action, render.revise_modal)
+
+    async def on_revise_instead(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
+        """A rejected card's one-tap: the rejection's reason is the feedback."""
+        await ack()
+        await self._click(body, "revise_instead", {**action, "block_id": ""}, delivery(context))
+
     async def on_full(self, ack: AsyncAck, body: Body, action: Body) -> None:
         await ack()
         try:
@@ -154,6 +164,13 @@ class SlackInbound:
         reason = view["state"]["values"].get("reason", {}).get("value", {}).get("value") or ""
         shown = {"value": meta["p"], "block_id": f"modal:{meta['p']}:{meta.get('v') or ''}", "action_ts": view["id"]}
         await self._click({**body, **_body_from(meta)}, "reject", shown, delivery(context), reason)
+
+    async def on_revise_submit(self, ack: AsyncAck, body: Body, view: Body, context: AsyncBoltContext) -> None:
+        await ack()
+        meta = _meta(view)
+        feedback = view["state"]["values"].get("feedback", {}).get("value", {}).get("value") or ""
+        shown = {"value": meta["p"], "block_id": f"modal:{meta['p']}:{meta.get('v') or ''}", "action_ts": view["id"]}
+        await self._click({**body, **_body_from(meta)}, "revise", shown, delivery(context), feedback)
 
     async def on_edit_submit(self, ack: AsyncAck, body: Body, view: Body) -> None:
         await ack()

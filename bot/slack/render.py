@@ -17,6 +17,8 @@ APPROVE, REJECT, EDIT, UNDO, FULL = "deputy_approve", "deputy_reject", "deputy_e
 SNOOZE, APPROVE_LOW = "deputy_snooze", "deputy_approve_low"
 RESEND, MARK_SENT, RUN_REST = "deputy_resend", "deputy_mark_sent", "deputy_run_rest"
 """Send again / Mark as sent carry `<proposal id>:<action index>`; Run the rest the proposal id."""
+REVISE, REVISE_INSTEAD, CANCEL = "deputy_revise", "deputy_revise_instead", "deputy_cancel"
+REVISE_VIEW = "deputy_revise_feedback"
 Block = dict[str, Any]
 
 
@@ -59,7 +61,9 @@ def card_blocks(card: CardView) -> list[Block]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip("\n".join(lines))}})
     if card.blocked:
         blocks.append(section(f"⚠️ {card.blocked}"))
-    blocks.append(context(f"risk *{esc(card.risk)}* · cost {card.cost} · proposal `{card.id}` v{card.version}"))
+    blocks.append(
+        context(f"risk *{esc(card.risk)}* · cost {card.cost} · proposal `{card.id}` {esc(card.version_line)}")
+    )
     if card.status:
         blocks.append(section(card.status))
     buttons = _buttons(card)
@@ -87,11 +91,17 @@ def _buttons(card: CardView) -> list[Block]:
                 "confirm": {"type": "plain_text", "text": "Approve"},
                 "deny": {"type": "plain_text", "text": "Cancel"},
             }
-        buttons += [approve, _button(card.reject_label, REJECT, card.id, "danger"), _button("Edit", EDIT, card.id)]
+        buttons += [approve, _button(card.reject_label, REJECT, card.id, "danger")]
+        buttons += [_button("Revise", REVISE, card.id)] if card.revisable else []
+        buttons.append(_button("Edit", EDIT, card.id))
+    if card.revise_instead:
+        buttons.append(_button("Revise with this instead?", REVISE_INSTEAD, card.id, "primary"))
     if card.reminder:
         buttons += [_button("Snooze 1h", SNOOZE, f"{card.id}|1h"), _button("Tomorrow", SNOOZE, f"{card.id}|tomorrow")]
     if card.undoable:
         buttons.append(_button("Undo", UNDO, card.id))
+    if card.cancellable:
+        buttons.append(_button("Cancel", CANCEL, card.id, "danger"))
     buttons += _remedy_buttons(card)
     if card.truncated:
         buttons.append(_button("Full text", FULL, card.id))
@@ -153,6 +163,33 @@ def reject_modal(proposal: Proposal, private: str) -> Block:
                 "optional": True,
                 "label": {"type": "plain_text", "text": "Reason (optional, kept in the ledger)"},
                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
+            },
+        ],
+    }
+
+
+def revise_modal(proposal: Proposal, private: str) -> Block:
+    """One field, "What should change?"; the model drafts the proposal again with it."""
+    return {
+        "type": "modal",
+        "callback_id": REVISE_VIEW,
+        "private_metadata": private,
+        "title": {"type": "plain_text", "text": clip(f"Revise {proposal.id}", 24)},
+        "submit": {"type": "plain_text", "text": "Revise"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(f"Revise {proposal.id} (v{proposal.version}): {proposal.summary.splitlines()[0]}"),
+            {
+                "type": "input",
+                "block_id": "feedback",
+                "label": {"type": "plain_text", "text": "What should change?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": 500,
+                    "placeholder": {"type": "plain_text", "text": "e.g. warmer, mention the late fee"},
+                },
             },
         ],
     }

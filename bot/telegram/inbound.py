@@ -4,20 +4,29 @@ no rules here. Private chats take any text; groups only commands and messages th
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from html import escape
 
 from telegram import CallbackQuery, Chat, Update, User
 
 from bot.telegram.outbound import TelegramOutbox
+from bot.telegram.prompts import Prompts
 from bot.telegram.render import render_full
 from orchestrator.commands import Click, Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.errors import DeputyError
 from orchestrator.model import Actor, ChatRef
+from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.telegram")
 TOAST_CHARS = 200
 VERBS = {"a": "approve", "r": "reject", "u": "undo", "s": "snooze:1h", "t": "snooze:tomorrow", "al": "approve_low"}
-VERBS |= {"rs": "resend", "ms": "mark_sent", "rr": "run_rest"}
+VERBS |= {"rs": "resend", "ms": "mark_sent", "rr": "run_rest", "rv": "revise_instead", "c": "cancel"}
+EXAMPLE = "Reply to this message, e.g. <i>warmer, mention the late fee</i>."
+ASK, ASK_CURRENT = (
+    f"✏️ What should change in <b>{{id}}</b> (v{{version}})? {EXAMPLE}",
+    f"✏️ What should change in <b>{{id}}</b>? {EXAMPLE}",
+)
 INDEXED = frozenset({"rs", "ms"})
 """Their callback data ends with the action's index (`rs:<id>:<index>`); the decisions' with the card's version."""
 
@@ -51,6 +60,7 @@ def pressed(data: str) -> tuple[str, str, str]:
 class TelegramInbound:
     def __init__(self, coordinator: Coordinator, outbox: TelegramOutbox) -> None:
         self.coordinator, self.outbox = coordinator, outbox
+        self.prompts = Prompts(outbox.redis)
 
     async def handle(self, update: Update, username: str, *, delivery: str = "") -> None:
         if update.callback_query is not None:
@@ -62,6 +72,11 @@ class TelegramInbound:
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if message is None or not message.text or user is None or chat is None or user.is_bot:
             return
+        if message.reply_to_message is not None:  # an answer to a prompt needs no mention, even in a group
+            asked = await self.prompts.recall(chat_ref(chat), str(message.reply_to_message.message_id))
+            if asked is not None:
+                await self._revise(update, asked, delivery)
+                return
         text = addressed(message.text, chat.type, username)
         if text is None:
             return
@@ -78,6 +93,9 @@ class TelegramInbound:
         if code == "f":
             await self._full_text(query, chat, proposal_id)
             return
+        if code == "v" and proposal_id:
+            await self._ask(query, chat, proposal_id, int(number or 0))
+            return
         if code not in VERBS or not proposal_id:
             await query.answer("This button is from an older Deputy; use /status.")
             return
@@ -93,6 +111,28 @@ class TelegramInbound:
             await self.coordinator.approve_low(press, toast)
         else:
             await self.coordinator.click(press, toast)
+
+    async def _ask(self, query: CallbackQuery, chat: ChatRef, proposal_id: str, version: int) -> None:
+        """Revise: a prompt the operator replies to; the reply is the feedback, on the version the card showed (0: a
+        button without one, `v:<id>`, means the current version)."""
+        await query.answer("What should change? Reply to my message.")
+        html = (ASK if version else ASK_CURRENT).format(id=escape(proposal_id), version=version)
+        ref = await self.outbox.prompt(chat, html, "What should change?")
+        await self.prompts.remember(chat, ref, proposal_id, version)
+
+    async def _revise(self, update: Update, asked: tuple[str, int], delivery: str) -> None:
+        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        assert message is not None and user is not None and chat is not None
+        where = chat_ref(chat)
+
+        async def answer(text: str, refused: bool) -> None:
+            if refused:  # the revision's own line says it is coming
+                await self.outbox.send(where, Outbound(kind=Kind.ERROR, text=text, reply_to=str(update.update_id)))
+
+        proposal_id, version = asked
+        feedback = message.text or ""
+        press = Click(actor(user), where, "revise", proposal_id, str(update.update_id), feedback, version or None)
+        await self.coordinator.click(replace(press, delivery=delivery), answer)
 
     async def _full_text(self, query: CallbackQuery, chat: ChatRef, proposal_id: str) -> None:
         try:

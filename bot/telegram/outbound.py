@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import AIORateLimiter, ExtBot
@@ -74,6 +74,17 @@ class TelegramOutbox:
             )
             first = first or str(sent.message_id)
         return first
+
+    async def prompt(self, chat: ChatRef, html: str, placeholder: str) -> str:
+        """A message the app answers with a reply (ForceReply); its id ties the reply to what was asked."""
+        await pace(self.redis, f"telegram:{chat.chat}", SEND_INTERVAL_S)
+        sent = await self.bot.send_message(
+            chat_id=chat.chat,
+            text=html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=ForceReply(input_field_placeholder=placeholder),
+        )
+        return str(sent.message_id)
 
     async def edit(self, chat: ChatRef, ref: str, message: Outbound) -> None:
         """Edit in place (the keyboard goes with the new markup); a message that can no longer be edited

@@ -73,7 +73,7 @@ def _card_html(card: CardView, *, bodies: bool = True) -> str:
     lines.append(f"\nrisk {_esc(card.risk)} · cost {card.cost}")
     if card.blocked:
         lines.append(f"⚠️ {_esc(card.blocked)}")
-    lines.append(f"<i>proposal {escape(card.id)} · v{card.version} · {_esc(card.playbook)}</i>")
+    lines.append(f"<i>proposal {escape(card.id)} · {_esc(card.version_line)} · {_esc(card.playbook)}</i>")
     if card.status:
         lines.append(f"\n<b>{_esc(card.status)}</b>")
     html = "\n".join(lines)
@@ -90,7 +90,10 @@ def _keyboard(card: CardView, *, shortened: bool) -> list[list[Button]]:
     rows: list[list[Button]] = []
     if card.pending:
         stamp = f"{card.id}:{card.version}"  # the version this card shows: a press on an older card changes nothing
-        rows.append([Button(f"✅ {card.approve_label}", f"a:{stamp}"), Button(f"✖️ {card.reject_label}", f"r:{stamp}")])
+        row = [Button(f"✅ {card.approve_label}", f"a:{stamp}"), Button(f"✖️ {card.reject_label}", f"r:{stamp}")]
+        rows.append([*row, Button("✏️ Revise", f"v:{stamp}")] if card.revisable else row)
+    if card.revise_instead:
+        rows.append([Button("✏️ Revise with this instead?", f"rv:{card.id}")])
     if card.reminder:
         rows.append([Button("⏰ Snooze 1h", f"s:{card.id}"), Button("⏰ Tomorrow", f"t:{card.id}")])
     if card.undoable:
@@ -100,6 +103,8 @@ def _keyboard(card: CardView, *, shortened: bool) -> list[list[Button]]:
         rows.append([Button("🔁 Send again", f"rs:{where}"), Button("☑️ Mark as sent", f"ms:{where}")])
     if card.rest:
         rows.append([Button(f"▶️ {card.rest_label}", f"rr:{card.id}")])
+    if card.cancellable:
+        rows.append([Button("🛑 Cancel", f"c:{card.id}")])
     if shortened and any(a.body for a in card.actions):
         rows.append([Button("📄 Full text", f"f:{card.id}")])
     return rows

@@ -119,6 +119,7 @@ async def _proposal_from(core: Core, task: Task, draft: ProposalDraft) -> Propos
         blocked_reason=core.blocked(actions),
         flagged=draft.flagged,
         drafted=copy.deepcopy(actions),
+        revised=draft.revised,
     )
     schedule(proposal, core.config.policies)
     return proposal

@@ -9,6 +9,7 @@ from orchestrator import commands as cmd
 from orchestrator import policies, stats
 from orchestrator.core import Core
 from orchestrator.errors import BadRequest
+from orchestrator.handlers.later import upcoming_lines
 from orchestrator.model import Proposal, ProposalStatus, Task, TaskStatus
 from orchestrator.outbound import Kind, money
 from orchestrator.stats import Figures, Stats
@@ -63,6 +64,7 @@ async def status_text(core: Core) -> str:
     if paused:
         lines.insert(1, f"Paused for today's budget: {len(paused)} ({', '.join(paused[:10])})")
     lines += [f"  {p.id}: {headline(p)}  (/approve {p.id} · /reject {p.id})" for p in waiting[:10]]
+    lines += await upcoming_lines(core)
     lines.append(f"Spend today: {await spend_text(core)}")
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from orchestrator.commands import Inbound
 from orchestrator.errors import ConfigError
 from tests.orchestrator.conftest import CONSOLE, ME
 
-KINDS = frozenset({"email.send", "webhook.post", "note.save", "budget.raise"})
+KINDS = frozenset({"email.send", "webhook.post", "note.save", "budget.raise", "task.later"})
 DOCS_EXAMPLE = re.search(r"```yaml\n(.*?)```", (playbooks.BUILT_IN.parent.parent / "docs/llm.md").read_text(), re.S)
 
 
@@ -23,7 +23,10 @@ def test_the_built_in_playbooks_load() -> None:
     assert {n: p.action for n, p in found.items()} == {
         "answer": None,
         "email": "email.send",
+        "later": "task.later",
         "note": "note.save",
+        "onboarding": "email.send",  # then webhook.post (where crm is configured) and note.save
+        "remind": "task.later",
         "webhook": "webhook.post",
     }
 

@@ -48,6 +48,12 @@ CARD = [
             },
             {
                 "type": "button",
+                "text": {"type": "plain_text", "text": "Revise"},
+                "action_id": "deputy_revise",
+                "value": "p7k2m9qx",
+            },
+            {
+                "type": "button",
                 "text": {"type": "plain_text", "text": "Edit"},
                 "action_id": "deputy_edit",
                 "value": "p7k2m9qx",

@@ -29,10 +29,10 @@ def buttons(piece: Piece) -> list[str]:
     return [b.data for row in piece.keyboard for b in row]
 
 
-def test_card_snapshot_with_approve_and_reject() -> None:
+def test_card_snapshot_with_approve_reject_and_revise() -> None:
     [piece] = render(Outbound(kind=Kind.CARD, text="", proposal=proposal()))
     assert piece.html == CARD
-    assert buttons(piece) == ["a:p7k2m9qx:1", "r:p7k2m9qx:1"]
+    assert buttons(piece) == ["a:p7k2m9qx:1", "r:p7k2m9qx:1", "v:p7k2m9qx:1"]
 
 
 def test_decided_card_states_the_outcome_and_drops_the_buttons() -> None:
@@ -83,7 +83,7 @@ def test_plain_text_is_escaped() -> None:
 def test_reminder_offers_snooze_and_the_digest_its_buttons() -> None:
     p = proposal()
     [reminder] = render(Outbound(kind=Kind.REMINDER, text="Still waiting for your decision (4 h): x", proposal=p))
-    assert buttons(reminder) == ["a:p7k2m9qx:1", "r:p7k2m9qx:1", "s:p7k2m9qx", "t:p7k2m9qx"]
+    assert buttons(reminder) == ["a:p7k2m9qx:1", "r:p7k2m9qx:1", "v:p7k2m9qx:1", "s:p7k2m9qx", "t:p7k2m9qx"]
     assert "Still waiting for your decision" in reminder.html
     digest = render(Outbound(kind=Kind.DIGEST, text="Digest for Tue 03 Nov\n<b>", proposals=(p,), ref="d9"))
     assert buttons(digest[-1]) == ["a:p7k2m9qx:1", "r:p7k2m9qx:1", "al:d9"]

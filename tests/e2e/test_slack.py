@@ -108,7 +108,7 @@ async def test_dm_becomes_a_card_updated_in_place(deputy: Deputy) -> None:
     assert card.method == "chat.update" and card.params["ts"] == posted[0].params.get("ts", card.params["ts"])
     assert all(c.params["ts"] == card.params["ts"] for c in deputy.api.sent("chat.update"))
     assert "jane@acme.com" in card.text
-    assert card.action_ids() == ["deputy_approve", "deputy_reject", "deputy_edit"]
+    assert card.action_ids() == ["deputy_approve", "deputy_reject", "deputy_revise", "deputy_edit"]
     values = {e["value"] for b in card.params["blocks"] if b["type"] == "actions" for e in b["elements"]}
     assert len(values) == 1 and next(iter(values)).startswith("p")
 

@@ -168,6 +168,8 @@ class FakeOpenAI:
             return {"playbook": "answer" if request.strip().endswith("?") else name}
         if step == "verify":
             return {"ok": True}
+        if step == "revise":
+            return revised(json.loads(_tag("draft", messages) or "{}"), _tag("feedback", messages))
         kind = _playbook(messages)
         if kind == "email":
             to = (_EMAIL.findall(request) or _EMAIL.findall(_tag("memory", messages)) or ["nobody@example.com"])[0]
@@ -195,6 +197,18 @@ class FakeOpenAI:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
+
+
+def revised(draft: dict[str, Any], feedback: str) -> dict[str, Any]:
+    """What a sensible model does with a revision: the draft it was shown, changed where the feedback says."""
+    fields = dict(draft.get("fields") or {})
+    for name in ("body", "text", "note"):
+        if isinstance(fields.get(name), str):
+            fields[name] = f"{fields[name].rstrip()}\n\nRevised by the test model: {feedback}\n"
+            break
+    if "subject" in fields:
+        fields["subject"] = f"{fields['subject']} (revised)"
+    return {"summary": f"Test model revision: {feedback}"[:300], "confidence": 0.9, "fields": fields}
 
 
 def shaped(value: Any, schema: dict[str, Any]) -> Any:

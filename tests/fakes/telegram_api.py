@@ -55,20 +55,22 @@ class FakeBotApi:
 
     # ---- updates the tests send ---------------------------------------------------------------------
 
-    def text_update(self, text: str, *, user: int = OPERATOR_ID, chat: int = CHAT, kind: str = "private") -> dict:  # type: ignore[type-arg]
+    def text_update(
+        self, text: str, *, user: int = OPERATOR_ID, chat: int = CHAT, kind: str = "private", reply_to: int = 0
+    ) -> dict:  # type: ignore[type-arg]
+        """`reply_to`: the message this one answers (a reply to a ForceReply prompt)."""
+        where = {"id": chat, "type": kind, **({"first_name": "Sam"} if kind == "private" else {"title": "Ops"})}
+        answered = {"message_id": reply_to, "date": 1_700_000_000, "chat": where, "from": BOT, "text": "prompt"}
         return {
             "update_id": next(self._update_ids),
             "message": {
                 "message_id": next(self._ids),
                 "date": 1_700_000_000,
-                "chat": {
-                    "id": chat,
-                    "type": kind,
-                    **({"first_name": "Sam"} if kind == "private" else {"title": "Ops"}),
-                },
+                "chat": where,
                 "from": {"id": user, "is_bot": False, "first_name": "Sam", "username": f"user{user}"},
                 "text": text,
                 **_entities(text),
+                **({"reply_to_message": answered} if reply_to else {}),
             },
         }
 
