@@ -3,6 +3,7 @@ markup (Block Kit, Telegram HTML). Pure: a proposal in, words out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +11,15 @@ from orchestrator.model import ActionStatus, Proposal, ProposalStatus, StagedAct
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
 
-BODY_LINES = 8
-BODY_CHARS = 600
+CARD_LINES = 12
+"""A card keeps to this many lines before anything is expanded, so it fits a phone's screen with its buttons."""
+PREVIEW_LINES = 3
+"""The lines of a draft a card shows collapsed (Telegram's expandable quote shows about as many)."""
+PREVIEW_CHARS = 300
+QUOTE_CHARS = 3000
+"""The most of a draft a card carries expanded; the Full text button shows the rest."""
+LISTED = 3
+"""Action lines on a card of several: more than this and the last line says how many more."""
 HIGH_RISK = frozenset({"high", "critical"})
 MARKS = {
     Kind.PROGRESS: "⏳",
@@ -31,7 +39,15 @@ class ActionView:
     target: str
     subject: str
     body: str
-    truncated: bool
+    """The draft, up to QUOTE_CHARS (for an expandable quote)."""
+    preview: str
+    """Its first PREVIEW_LINES lines, ending in … when there is more."""
+    whole: bool
+    """`body` is the whole draft: an expanded quote needs no Full text button."""
+
+    @property
+    def cut(self) -> bool:
+        return self.preview != self.body or not self.whole
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,8 @@ class CardView:
     """Rejected with a reason, not yet revised: the one-tap Revise with this instead."""
     cancellable: bool = False
     """It scheduled a request for later that has not run: the Cancel button."""
+    notes: tuple[str, ...] = ()
+    """The drafter's notes under the title, at most two lines: its warnings, then where the facts came from."""
 
     @property
     def version_line(self) -> str:
@@ -71,7 +89,16 @@ class CardView:
 
     @property
     def truncated(self) -> bool:
-        return any(a.truncated for a in self.actions)
+        """A collapsed card (its previews) leaves something out: the Full text button."""
+        several = len(self.actions) > 1 and any(a.body for a in self.actions)  # listed without their drafts
+        return several or any(a.cut for a in self.actions)
+
+    @property
+    def listed(self) -> tuple[list[ActionView], int]:
+        """The actions a card of several lists one line each, and how many more the last line counts."""
+        if len(self.actions) <= LISTED:
+            return self.actions, 0
+        return self.actions[: LISTED - 1], len(self.actions) - LISTED + 1
 
     @property
     def high_risk(self) -> bool:
@@ -84,9 +111,11 @@ def view(message: Outbound) -> CardView | None:
     if proposal is None:
         return None
     pending = proposal.status is ProposalStatus.PENDING and message.kind in (Kind.CARD, Kind.REMINDER)
+    title, *notes = proposal.summary.splitlines() or [""]
     return CardView(
         id=proposal.id,
-        title=proposal.summary,
+        title=title,
+        notes=_notes(notes),
         playbook=proposal.playbook,
         risk=proposal.risk,
         version=proposal.version,
@@ -106,6 +135,14 @@ def view(message: Outbound) -> CardView | None:
         cancellable=message.kind is Kind.OUTCOME and _scheduled(proposal),
         **_labels(proposal),
     )
+
+
+def _notes(lines: list[str]) -> tuple[str, ...]:
+    """Warnings on one line and sources on another, so a card's head stays two lines however many there are."""
+    warnings = [line.strip() for line in lines if line.strip() and not line.startswith("📎")]
+    sources = [line.removeprefix("📎 from:").strip() for line in lines if line.startswith("📎")]
+    out = [_short(" · ".join(warnings), 200)] if warnings else []
+    return (*out, _short("📎 from: " + " · ".join(sources), 200)) if sources else tuple(out)
 
 
 def _rejected_with_reason(proposal: Proposal) -> bool:
@@ -155,19 +192,31 @@ def _status(message: Outbound, proposal: Proposal) -> str:
 
 
 def _action(action: StagedAction) -> ActionView:
-    body = str(action.fields.get("body", "") or _payload_text(action.fields))
-    lines = body.splitlines()
-    short = "\n".join(lines[:BODY_LINES])
-    truncated = len(lines) > BODY_LINES or len(short) > BODY_CHARS
-    if len(short) > BODY_CHARS:
-        short = short[:BODY_CHARS].rstrip()
+    body = str(action.fields.get("body", "") or _payload_text(action.fields)).strip("\n")
     return ActionView(
         summary=action.summary,
         target=action.target,
         subject=str(action.fields.get("subject", "")),
-        body=short + ("…" if truncated else ""),
-        truncated=truncated,
+        body=body if len(body) <= QUOTE_CHARS else body[: QUOTE_CHARS - 1].rstrip() + "…",
+        preview=preview(body),
+        whole=len(body) <= QUOTE_CHARS,
     )
+
+
+def preview(text: str, lines: int = PREVIEW_LINES, chars: int = PREVIEW_CHARS) -> str:
+    """The first few lines of a draft, ending in … when there is more."""
+    short = "\n".join(text.splitlines()[:lines])
+    if len(short) > chars:
+        short = short[:chars].rstrip()
+    return short if short == text else short.rstrip() + "…"
+
+
+def with_target(action: ActionView, esc: Callable[[str], str], bold: Callable[[str], str]) -> str:
+    """The summary with its target in bold: the field itself, whatever the drafter wrote around it."""
+    summary, target = esc(action.summary), esc(action.target)
+    if target and target in summary:
+        return summary.replace(target, bold(target), 1)
+    return f"{summary} → {bold(target)}" if target else summary
 
 
 def _payload_text(fields: dict[str, Any]) -> str:

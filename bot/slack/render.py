@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards import MARKS, CardView, full_text, view
+from bot.cards import MARKS, ActionView, CardView, full_text, view, with_target
 from orchestrator.model import Proposal, Task
 from orchestrator.outbound import Kind, Outbound
 
@@ -51,25 +51,37 @@ def context(text: str) -> Block:
 
 
 def card_blocks(card: CardView) -> list[Block]:
+    """At most CARD_LINES lines with the buttons: the head, the one action with the first lines of its draft
+    (or one line per action), the footer, the outcome (or what blocks it); Full text shows the rest."""
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": clip(card.title, 150)}}]
-    for action in card.actions[:10]:
-        lines = [f"*{esc(action.summary)}*", f"to: *{esc(action.target)}*"]
-        if action.subject:
-            lines.append(f"subject: {esc(action.subject)}")
-        if action.body:
-            lines.append("\n".join(f"> {esc(line)}" for line in action.body.splitlines()))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip("\n".join(lines))}})
-    if card.blocked:
-        blocks.append(section(f"⚠️ {card.blocked}"))
+    if card.notes:
+        blocks.append(context(esc("\n".join(card.notes))))
+    text = _one(card.actions[0]) if len(card.actions) == 1 else _several(card)
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}})
     blocks.append(
         context(f"risk *{esc(card.risk)}* · cost {card.cost} · proposal `{card.id}` {esc(card.version_line)}")
     )
-    if card.status:
-        blocks.append(section(card.status))
+    if card.status or card.blocked:
+        blocks.append(section(card.status or f"⚠️ {card.blocked}"))
     buttons = _buttons(card)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"deputy:{card.id}:{card.version}", "elements": buttons})
     return blocks[:BLOCK_LIMIT]
+
+
+def _one(action: ActionView) -> str:
+    lines = [f"*{esc(action.summary)}*", f"to: *{esc(action.target)}*"]
+    if action.subject:
+        lines.append(f"subject: {esc(action.subject)}")
+    if action.preview:
+        lines.append("\n".join(f"> {esc(line)}" for line in action.preview.splitlines()))
+    return "\n".join(lines)
+
+
+def _several(card: CardView) -> str:
+    listed, more = card.listed
+    lines = [f"• {with_target(a, esc, lambda t: f'*{t}*')}" for a in listed]
+    return "\n".join([*lines, f"• … and {more} more"] if more else lines)
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:

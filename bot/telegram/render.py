@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
-from bot.cards import MARKS, CardView, full_text, view
+from bot.cards import MARKS, ActionView, CardView, full_text, view, with_target
 from orchestrator.model import Proposal
 from orchestrator.outbound import Kind, Outbound
 
@@ -41,7 +41,8 @@ def render(message: Outbound) -> list[Piece]:
     card = view(message)
     if card is not None:
         html = _card_html(card)
-        return [Piece(html, _keyboard(card, shortened=card.truncated or "<blockquote>" not in html))]
+        dropped = "<blockquote" not in html
+        return [Piece(html, _keyboard(card, shortened=dropped or any(not a.whole for a in card.actions)))]
     mark = MARKS[message.kind]
     return [Piece(escape(chunk)) for chunk in split(f"{mark} {message.text}" if mark else message.text)]
 
@@ -62,24 +63,45 @@ def render_full(proposal: Proposal) -> list[Piece]:
 
 
 def _card_html(card: CardView, *, bodies: bool = True) -> str:
-    lines = [f"📝 <b>{_esc(card.title)}</b>"]
-    for action in card.actions:
-        lines.append(f"\n• {_esc(action.summary)}")
-        lines.append(f"  to: <b>{_esc(action.target)}</b>")
-        if action.subject:
-            lines.append(f"  subject: {_esc(action.subject)}")
-        if action.body and bodies:
-            lines.append(f"<blockquote>{escape(action.body)}</blockquote>")
-    lines.append(f"\nrisk {_esc(card.risk)} · cost {card.cost}")
-    if card.blocked:
-        lines.append(f"⚠️ {_esc(card.blocked)}")
+    """At most CARD_LINES lines collapsed: the head, one line per action (or the one action's to and subject),
+    the drafts in one expandable quote, the footer, and the outcome (or what blocks it)."""
+    lines = [f"📝 <b>{_esc(card.title)}</b>", *(_esc(note) for note in card.notes)]
+    lines += [] if card.notes else [""]
+    lines += _one(card.actions[0]) if len(card.actions) == 1 else _several(card)
+    quote = _quote(card) if bodies else ""
+    if quote:
+        lines.append(f"<blockquote expandable>{quote}</blockquote>")
+    lines.append(f"risk {_esc(card.risk)} · cost {card.cost}")
     lines.append(f"<i>proposal {escape(card.id)} · {_esc(card.version_line)} · {_esc(card.playbook)}</i>")
-    if card.status:
-        lines.append(f"\n<b>{_esc(card.status)}</b>")
+    if card.status or card.blocked:
+        lines.append(f"<b>{_esc(card.status)}</b>" if card.status else f"⚠️ {_esc(card.blocked)}")
     html = "\n".join(lines)
-    if bodies and utf16_len(html) > LIMIT:  # many actions: drop the drafts, the Full text button shows them
+    if bodies and utf16_len(html) > LIMIT:  # many long drafts: drop them, the Full text button shows them
         return _card_html(card, bodies=False)
     return html
+
+
+def _one(action: ActionView) -> list[str]:
+    lines = [f"• {_esc(action.summary)}", f"  to: <b>{_esc(action.target)}</b>"]
+    return [*lines, f"  subject: {_esc(action.subject)}"] if action.subject else lines
+
+
+def _several(card: CardView) -> list[str]:
+    listed, more = card.listed
+    lines = [f"• {with_target(action, _esc, lambda t: f'<b>{t}</b>')}" for action in listed]
+    return [*lines, f"• … and {more} more"] if more else lines
+
+
+def _quote(card: CardView) -> str:
+    """The drafts, for the expandable quote: the one body, or each action's numbered with its subject."""
+    if len(card.actions) == 1:
+        return escape(card.actions[0].body)
+    parts = [
+        "\n".join(filter(None, [f"#{n} {a.summary}", a.subject and f"subject: {a.subject}", a.body]))
+        for n, a in enumerate(card.actions, 1)
+        if a.body
+    ]
+    return escape("\n\n".join(parts))
 
 
 def _esc(text: str, limit: int = 300) -> str:

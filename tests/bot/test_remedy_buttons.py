@@ -23,8 +23,10 @@ def after(*states: ActionStatus) -> Outbound:
 
 
 def slack_buttons(out: Outbound) -> list[tuple[str, str]]:
+    """The remedies (a card of several actions also has Full text, which shows their drafts)."""
     blocks: list[dict[str, Any]] = slack(out)[1]
-    return [(b["action_id"], b["value"]) for block in blocks if block["type"] == "actions" for b in block["elements"]]
+    buttons = [b for block in blocks if block["type"] == "actions" for b in block["elements"]]
+    return [(b["action_id"], b["value"]) for b in buttons if b["action_id"] != "deputy_full"]
 
 
 def telegram_buttons(out: Outbound) -> list[str]:

@@ -17,10 +17,9 @@ CARD = """\
 • Send email “Invoice 42 &lt;overdue&gt; &amp; more” to jane@acme.com
   to: <b>jane@acme.com</b>
   subject: Invoice 42 &lt;overdue&gt; &amp; more
-<blockquote>Hi Jane,
+<blockquote expandable>Hi Jane,
 A friendly nudge about invoice 42.
 Sam</blockquote>
-
 risk low · cost est. $0.0030 · spent $0.00
 <i>proposal p7k2m9qx · v1 · email</i>"""
 
@@ -52,10 +51,17 @@ def test_undo_button_while_held() -> None:
     assert buttons(piece) == ["u:p7k2m9qx"]
 
 
-def test_long_draft_is_shortened_with_a_full_text_button() -> None:
+def test_a_long_draft_sits_whole_in_the_expandable_quote_without_a_full_text_button() -> None:
     p = proposal(body="\n".join(f"line {i}" for i in range(200)))
     [piece] = render(Outbound(kind=Kind.CARD, text="", proposal=p))
-    assert "line 199" not in piece.html and "…" in piece.html
+    assert "<blockquote expandable>line 0\n" in piece.html and "line 199</blockquote>" in piece.html
+    assert "f:p7k2m9qx" not in buttons(piece)
+
+
+def test_a_draft_longer_than_the_quote_is_shortened_with_a_full_text_button() -> None:
+    p = proposal(body="\n".join(f"line {i} " + "x" * 60 for i in range(200)))
+    [piece] = render(Outbound(kind=Kind.CARD, text="", proposal=p))
+    assert "line 199" not in piece.html and "…</blockquote>" in piece.html
     assert buttons(piece)[-1] == "f:p7k2m9qx"
     full = render_full(p)
     assert "line 199" in unescape(full[-1].html)
