@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from agents import prompts, rewrites, when
+from agents.headlines import SUBJECT_MAX, clip
 from agents.playbooks import Playbook, by_triggers
 from agents.prompts import Message
 from orchestrator.model import Draft, ProposalDraft
@@ -75,10 +76,10 @@ class OfflineModel:
         topic_match = _TOPIC.search(after)
         topic = (topic_match["topic"] if topic_match else after).strip(" .") or "a quick note"
         subject = _ARTICLE.sub("", after.strip(" .")) or "Hello"
-        subject = subject[0].upper() + subject[1:]
+        subject = clip(subject[0].upper() + subject[1:], SUBJECT_MAX)
         body = self._body(address, topic, memory, follow_up="follow" in text.lower())
-        fields = {"to": address, "subject": subject[:120], "body": body}
-        return {"summary": f"Email {address}: {subject}", "confidence": 0.9, "fields": fields}
+        fields = {"to": address, "subject": subject, "body": body}
+        return {"summary": clip(f"Email {address}: {subject}"), "confidence": 0.9, "fields": fields}
 
     def _body(self, to: str, topic: str, memory: str, *, follow_up: bool) -> str:
         name = _name_for(to, memory) or re.split(r"[._+\-]", to.split("@")[0])[0].capitalize() or "there"
@@ -203,14 +204,14 @@ def _later(text: str, now: datetime, *, remind: bool) -> dict[str, Any]:
     at, rest = found
     if remind:
         request = _REMIND_ME.sub("", rest, count=1).strip(" .") or rest
-        summary = f"Remind you {at:%a %d %b %H:%M}: {request}"
+        summary = clip(f"Remind you {at:%a %d %b %H:%M}: {request}")
     else:
         follow = _FOLLOW_UP_WITH.match(rest)
         who = follow["who"].strip(",.;:") if follow else ""
         topic = _TOPIC.search(follow["rest"]) if follow else None
         request = f"email {who} a follow-up about {topic['topic'].strip(' .')}" if topic else f"email {who} a follow-up"
         request = request if who else rest
-        summary = f"Follow up {at:%a %d %b %H:%M}: {request}"
+        summary = clip(f"Follow up {at:%a %d %b %H:%M}: {request}")
     return {
         "summary": summary,
         "confidence": 0.9,
@@ -219,16 +220,17 @@ def _later(text: str, now: datetime, *, remind: bool) -> dict[str, Any]:
 
 
 def _plan(text: str, memory: str) -> dict[str, Any]:
+    """A note: the card's headline says what it is a plan for (once), the note's title is the request and its
+    body is the plan itself — the card shows the headline, then the note with its body."""
     title = text if len(text) <= 80 else text[:79] + "…"
     plan = "\n".join(
         [
-            f"Plan for: {title}",
             "1. Pin down the goal, the deadline and who is involved.",
             "2. Gather what Deputy knows (memory, recent messages).",
             "3. Draft the work and bring any outside action back to you for approval.",
         ]
     )
-    return {"summary": plan, "confidence": 0.9, "fields": {"title": title, "body": plan}}
+    return {"summary": f"Plan for: {title}", "confidence": 0.9, "fields": {"title": title, "body": plan}}
 
 
 def _answer(text: str, memory: str) -> dict[str, Any]:

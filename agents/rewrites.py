@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agents.headlines import clip
+
 Fields = dict[str, Any]
 TEXT_FIELDS = ("body", "text", "note", "answer")
 """The field a revision of the wording changes: the first of these the draft has."""
@@ -54,7 +56,7 @@ def revise(previous: dict[str, Any], feedback: str) -> dict[str, Any]:
         }
     summary = str(previous.get("summary") or "")
     if "to" in fields and "subject" in fields and str(summary).startswith("Email "):
-        summary = f"Email {fields['to']}: {fields['subject']}"
+        summary = clip(f"Email {fields['to']}: {fields['subject']}")
     return {"summary": summary, "confidence": 0.9, "fields": fields}
 
 

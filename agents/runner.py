@@ -233,14 +233,16 @@ class PlaybookRunner:
         return "" if verdict.ok else (verdict.problem.strip()[:300] or "the verifier found a problem")
 
     def _result(self, playbook: Playbook, drafted: Drafted, problem: str, meter: Meter, used: list[Recalled]) -> Draft:
+        answer = str(next(iter(drafted.fields.values()), "")) if playbook.action is None else ""
+        if answer:  # an answer that already gives a fact needs no note saying it again
+            used = [r for r in used if not _quotes(answer, r.record.text)]
         notes = [f"⚠ Verifier: {problem}"] if problem else []
         notes += [f"📎 from: {r.record.cite()}" for r in used[:3]]
         notes += [f"⚠ Degraded: {note}" for note in meter.notes]
         if meter.unpriced:
             notes.append(f"({meter.unpriced} model call(s) unpriced: cost unknown)")
         if playbook.action is None:
-            answer = "\n".join([str(next(iter(drafted.fields.values()))), *notes])
-            return Reply(answer, cost_usd=meter.usd)
+            return Reply("\n".join([answer, *notes]), cost_usd=meter.usd)
         summary = "\n".join([drafted.summary.strip() or f"{playbook.name}: {playbook.spec.description}", *notes])
         return ProposalDraft(
             playbook=playbook.name,
@@ -309,6 +311,12 @@ def _entities(text: str, found: list[Recalled]) -> list[str]:
     """The companies behind the addresses in the request and in what was recalled (`jane@acme.com` → acme)."""
     addresses = re.findall(r"[\w.+-]+@([\w-]+)\.", " ".join([text, *(r.record.text for r in found)]))
     return sorted({a.lower() for a in addresses})[:3]
+
+
+def _quotes(answer: str, fact: str) -> bool:
+    """The answer already says the fact, word for word (case and spacing aside)."""
+    said = " ".join(fact.split()).casefold()
+    return bool(said) and said in " ".join(answer.split()).casefold()
 
 
 def _saved(recalled: Recalled) -> str:

@@ -54,8 +54,10 @@ async def test_revise_modal_redraws_the_card_and_the_old_card_cant_approve(deput
     revised: list[Call] = await eventually(lambda: updates_with(deputy, "revised:"), 30, "the revised card")
     assert revised[-1].params["ts"] == ts  # replaced in place
     assert "v2 · revised: “warmer, mention the late fee”" in said(revised[-1])
-    assert "I also wanted to mention the late fee." in said(revised[-1])
     assert revised[-1].action_ids()[:3] == ["deputy_approve", "deputy_reject", "deputy_revise"]
+    assert revised[-1].action_ids()[-1] == "deputy_full"  # the card shows the first lines; Full text the rest
+    stored = await deputy.runtime.store.get_proposal(pid)
+    assert stored is not None and "I also wanted to mention the late fee." in str(stored.actions[0].fields["body"])
 
     assert await deputy.send(pressed("deputy_approve", pid, ts, 1), form=True) == 200  # the old card's button
     refusal = await eventually(lambda: deputy.api.sent("chat.postEphemeral"), 20, "the refusal")
@@ -71,7 +73,7 @@ async def test_a_rejection_with_a_reason_offers_revise_with_this_instead(deputy:
     pid, ts = card.params["blocks"][-1]["elements"][0]["value"], card.params["ts"]
     assert await deputy.send(slack.command(f"reject {pid} shorter"), form=True) == 200
     rejected: list[Call] = await eventually(lambda: updates_with(deputy, "Rejected"), 20, "the rejection")
-    assert rejected[-1].action_ids() == ["deputy_revise_instead"]
+    assert rejected[-1].action_ids() == ["deputy_revise_instead", "deputy_full"]
     assert await deputy.send(pressed("deputy_revise_instead", pid, ts), form=True) == 200
     fresh = await eventually(
         lambda: [c for c in deputy.api.sent("chat.postMessage") if "revised: “shorter”" in said(c)], 30, "a new card"

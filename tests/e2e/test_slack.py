@@ -108,7 +108,7 @@ async def test_dm_becomes_a_card_updated_in_place(deputy: Deputy) -> None:
     assert card.method == "chat.update" and card.params["ts"] == posted[0].params.get("ts", card.params["ts"])
     assert all(c.params["ts"] == card.params["ts"] for c in deputy.api.sent("chat.update"))
     assert "jane@acme.com" in card.text
-    assert card.action_ids() == ["deputy_approve", "deputy_reject", "deputy_revise", "deputy_edit"]
+    assert card.action_ids() == ["deputy_approve", "deputy_reject", "deputy_revise", "deputy_edit", "deputy_full"]
     values = {e["value"] for b in card.params["blocks"] if b["type"] == "actions" for e in b["elements"]}
     assert len(values) == 1 and next(iter(values)).startswith("p")
 
@@ -154,7 +154,7 @@ async def test_concurrent_clicks_apply_once_and_refuse_the_stranger(deputy: Depu
     await asyncio.sleep(0.5)
     assert len(smtp.messages) == 1
     outcome = updates_with(deputy, "Done")
-    assert len(outcome) == 1 and outcome[0].action_ids() == []  # updated once, buttons gone
+    assert len(outcome) == 1 and outcome[0].action_ids() == ["deputy_full"]  # updated once, the decision's gone
     assert "@sam" in outcome[0].text
     ephemeral = deputy.api.sent("chat.postEphemeral")
     assert [c.params["user"] for c in ephemeral].count(STRANGER) == 1
