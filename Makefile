@@ -14,12 +14,17 @@ export UV_COMPILE_BYTECODE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 SOURCES := bot agents orchestrator memory connectors config
-.PHONY: run test lint typecheck unit soak bench install bytecode clean
+.PHONY: run test lint typecheck suite unit soak bench install bytecode clean
+# Four pytest workers on two cores: most tests wait on real processes (Redis, workers, SMTP), so four keep both
+# cores busy (the whole suite took 154 s this way, against about 290 s as two runs on two workers each).
+PYTEST := $(BIN)/pytest -q -n 4 --dist worksteal
 
 run: $(VENV)/.synced bytecode
 	$(BIN)/deputy up
 
-test: $(VENV)/.synced lint typecheck unit soak
+# The type check runs beside the suite (one core for its first 15 s); the suite runs soak tests too.
+test: $(VENV)/.synced lint bytecode
+	@$(MAKE) --no-print-directory -j 2 -Oline typecheck suite
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
@@ -28,11 +33,14 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
+suite: $(VENV)/.synced bytecode
+	$(PYTEST)
+
 unit: $(VENV)/.synced bytecode
-	$(BIN)/pytest -q -m "not soak" -n 2 --dist loadfile
+	$(PYTEST) -m "not soak"
 
 soak: $(VENV)/.synced bytecode
-	$(BIN)/pytest -q -m soak
+	$(PYTEST) -m soak
 
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench.pipeline

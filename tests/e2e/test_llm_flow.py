@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from config.wiring import Runtime, build_runtime
+from orchestrator.model import Proposal
 from orchestrator.outbound import money
 from tests.agents.conftest import MODEL, llm_env
 from tests.conftest import Workers, eventually, settings_from
@@ -66,10 +67,14 @@ async def test_over_budget_tasks_pause_across_workers_and_resume_when_raised(
     assert paused, "the budget should have run out"
     assert await spend.day(date) <= float(CAP) + max(c.cost_usd for c in calls)  # at most one call over
     assert server.stats.requests == len(calls) == count - len(paused)
-    asks = [
-        p for p in [await model_runtime.coordinator.core.proposal(i) for i in await store.ids("proposal", "pending")]
-    ]
-    [ask] = [p for p in asks if p.playbook == "budget"]  # one question, however many tasks paused
+
+    async def asks() -> list[Proposal]:  # the question follows the pause: wait for it, then count
+        pending = [await model_runtime.coordinator.core.proposal(i) for i in await store.ids("proposal", "pending")]
+        return [p for p in pending if p.playbook == "budget"]
+
+    await eventually(asks, timeout=30, what="the budget question")
+    await asyncio.sleep(0.5)
+    [ask] = await asks()  # one question, however many tasks paused
     assert ask.actions[0].kind == "budget.raise" and ask.status.value == "pending"
 
     transcript = await converse(model_runtime, f"/approve {ask.id}")
