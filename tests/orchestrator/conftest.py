@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -9,6 +10,7 @@ from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.fakes import FakeClock, FakeConnector, FakeQueue, InMemoryRecords, InMemoryStore, RecordingOutbox
 from orchestrator.model import Actor, ChatRef
+from orchestrator.ports import Connector
 
 CONSOLE = ChatRef("console", "local")
 ME = Actor("console", "operator", "you")
@@ -25,6 +27,22 @@ class Core:
     records: InMemoryRecords
     email: FakeConnector
     clock: FakeClock
+
+    def rewire(self, connectors: dict[str, Connector], **config: Any) -> None:
+        """The same store, queue and clock behind a new coordinator: these connectors beside the email one, and
+        this configuration (the operator is BOSS unless said otherwise)."""
+        self.coordinator = Coordinator(
+            bus.Core(
+                store=self.store,
+                queue=self.queue,
+                outbox=self.outbox,
+                records=self.records,
+                clock=self.clock,
+                connectors={"email.send": self.email, **connectors},
+                facts=config.pop("facts", None),
+                config=bus.CoreConfig(**{"operators": frozenset({BOSS.id}), **config}),
+            )
+        )
 
     async def say(self, text: str, *, actor: Actor = ME, event_id: str | None = None) -> None:
         eid = event_id or f"e{len(self.outbox.sent)}-{len(self.store.ledger)}-{text[:10]}"

@@ -9,15 +9,12 @@ from datetime import timedelta
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.coordinator import Coordinator
-from orchestrator.core import Core as BusCore
-from orchestrator.core import CoreConfig
 from orchestrator.errors import CircuitOpen, StaleVersion
 from orchestrator.fakes import InMemoryFacts
 from orchestrator.model import ProposalDraft, Verdict
 from orchestrator.policies import AutoRule, Policies
 from orchestrator.ports import Preview
-from tests.orchestrator.conftest import BOSS, CONSOLE, ME, Core
+from tests.orchestrator.conftest import CONSOLE, ME, Core
 from tests.orchestrator.test_coordinator import EMAIL, staged
 
 NOTE = ProposalDraft(playbook="note", summary="Plan", actions=[("note.save", {"title": "Plan", "body": "1. x"})])
@@ -33,18 +30,7 @@ def configure(core: Core, *, undo_seconds: int = 0, facts: InMemoryFacts | None 
     notes = FakeConnector(kind="note.save", resend_safe=True)
     notes.validate = lambda fields: dict(fields)  # type: ignore[method-assign]
     notes.preview = lambda fields: Preview(summary="Save the note", target="Deputy notes")  # type: ignore[method-assign]
-    core.coordinator = Coordinator(
-        BusCore(
-            store=core.store,
-            queue=core.queue,
-            outbox=core.outbox,
-            records=core.records,
-            clock=core.clock,
-            connectors={"email.send": core.email, "note.save": notes},
-            facts=facts,
-            config=CoreConfig(operators=frozenset({BOSS.id}), policies=RULES, undo_seconds=undo_seconds),
-        )
-    )
+    core.rewire({"note.save": notes}, facts=facts, policies=RULES, undo_seconds=undo_seconds)
 
 
 def ledger(core: Core, kind: str) -> list[str]:

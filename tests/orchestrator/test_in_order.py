@@ -7,8 +7,6 @@ from __future__ import annotations
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.coordinator import Coordinator
-from orchestrator.core import Core as BusCore
 from orchestrator.core import CoreConfig
 from orchestrator.errors import TransientConnectorError
 from orchestrator.fakes import Crashed, FakeConnector
@@ -33,17 +31,7 @@ ONBOARD = ProposalDraft(
 def three(core: Core) -> tuple[Core, FakeConnector, FakeConnector]:
     """The core with a webhook and a note connector next to its email one."""
     hook, note = FakeConnector(kind="webhook.post", resend_safe=True), FakeConnector(kind="note.save", resend_safe=True)
-    core.coordinator = Coordinator(
-        BusCore(
-            store=core.store,
-            queue=core.queue,
-            outbox=core.outbox,
-            records=core.records,
-            clock=core.clock,
-            connectors={"email.send": core.email, "webhook.post": hook, "note.save": note},
-            config=CoreConfig(operators=frozenset({BOSS.id}), policies=Policies(), undo_seconds=0),
-        )
-    )
+    core.rewire({"webhook.post": hook, "note.save": note}, policies=Policies(), undo_seconds=0)
     return core, hook, note
 
 
