@@ -37,6 +37,7 @@ class Ingress:
         self.handlers: dict[str, Handler] = {}
         self.working: dict[str, asyncio.Task[None]] = {}
         self.turns = asyncio.Semaphore(AT_ONCE)
+        self.stopping = False
 
     def handle(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
@@ -56,6 +57,8 @@ class Ingress:
 
     async def _work(self, entry: Entry) -> None:
         async with self.turns:
+            if self.stopping:  # stored and not begun: the next start's sweep hands it over
+                return
             await self._attempts(entry)
 
     async def _attempts(self, entry: Entry) -> None:
@@ -109,9 +112,11 @@ class Ingress:
             await asyncio.sleep(SWEEP_EVERY_S)
 
     async def lifespan(self, _: web.Application) -> AsyncIterator[None]:
-        """For aiohttp's `cleanup_ctx`: sweep while the app runs; at a clean stop let started work finish."""
+        """For aiohttp's `cleanup_ctx`: sweep while the app runs; at a clean stop let begun work finish (for up to
+        DRAIN_S) and leave what waits its turn in the inbox, however long the backlog."""
         sweeping = asyncio.create_task(self._sweeping(), name="deputy:ingress:sweep")
         yield
+        self.stopping = True
         sweeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeping
