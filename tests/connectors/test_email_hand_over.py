@@ -3,11 +3,12 @@ the message text, before the end-of-data marker — so a crash before it leaves 
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 
-from connectors.email import EmailConnector
+from connectors.email import EmailConnector, HandOverSMTP
 from orchestrator.errors import PermanentConnectorError, TransientConnectorError
 from tests.conftest import SENDER, Smtp
 
@@ -59,3 +60,13 @@ async def test_a_refusal_after_the_hand_over_is_still_a_plain_answer(
     with pytest.raises(error, match=answer.split()[0]):
         await connector.apply(connector.validate(FIELDS), "p1:0", handing_over)
     assert handed == [True]
+
+
+def test_the_end_of_data_marker_is_not_held_back_by_nagle(smtp: Smtp) -> None:
+    """It follows the text in a write of its own; with Nagle on it would wait for the server's delayed ack."""
+    client = HandOverSMTP("127.0.0.1", smtp.port, timeout=5)
+    try:
+        assert client.sock is not None
+        assert client.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        client.quit()
