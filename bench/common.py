@@ -45,13 +45,14 @@ def start_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[byte
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
+    """In the reverse of the order they started: Redis (started first) goes last, so a server that stops does
+    not spend its shutdown retrying a Redis that went away under it."""
+    for process in reversed(processes):
         if process.poll() is None:
             try:
                 os.killpg(process.pid, signal.SIGTERM)
             except ProcessLookupError:  # not a group leader (e.g. redis-server): stop it alone
                 process.terminate()
-    for process in processes:
         process.wait(20)
 
 
