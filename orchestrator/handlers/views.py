@@ -64,9 +64,20 @@ async def status_text(core: Core) -> str:
     if paused:
         lines.insert(1, f"Paused for today's budget: {len(paused)} ({', '.join(paused[:10])})")
     lines += [f"  {p.id}: {headline(p)}  (/approve {p.id} · /reject {p.id})" for p in waiting[:10]]
+    lines += await unsure_lines(core)
     lines += await upcoming_lines(core)
     lines.append(f"Spend today: {await spend_text(core)}")
     return "\n".join(lines)
+
+
+async def unsure_lines(core: Core) -> list[str]:
+    """Applies that stopped at an action that may not have been sent: they wait for the operator's word."""
+    ids = sorted(await core.store.ids("task", TaskStatus.AWAITING_OPERATOR.value))
+    tasks = [t for t in [await core.store.get_task(tid) for tid in ids[:10]] if t is not None and t.proposal_id]
+    if not ids:
+        return []
+    lines = [f"May not have been sent, waiting for your word: {len(ids)}"]
+    return lines + [f"  {t.proposal_id}: {t.text}  (/resend {t.proposal_id} · /sent {t.proposal_id})" for t in tasks]
 
 
 async def budget_text(core: Core) -> str:

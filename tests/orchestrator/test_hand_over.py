@@ -188,3 +188,14 @@ async def test_a_retried_job_never_sends_a_resend_twice_after_a_crash_before_its
     await core.coordinator.handle(cmd.ApplyProposal(pid))
     assert [k for k, _ in core.email.delivered] == [f"{pid}:0", f"{pid}:0"]
     assert await task_status(core) is TaskStatus.DONE
+
+
+async def test_status_lists_what_may_not_have_been_sent_with_its_words_until_settled(core: Core) -> None:
+    pid = await uncertain(core)
+    await core.say("/status")
+    status = core.outbox.sent[-1][2].text
+    assert "May not have been sent, waiting for your word: 1" in status
+    assert f"  {pid}: " in status and f"(/resend {pid} · /sent {pid})" in status
+    await core.say(f"/sent {pid}")
+    await core.say("/status")
+    assert "May not have been sent" not in core.outbox.sent[-1][2].text
