@@ -7,12 +7,17 @@ handlers only decide what the operator sees and what happens to the paused work.
 
 from __future__ import annotations
 
+import logging
+
 from orchestrator import commands as cmd
 from orchestrator.core import Core, Outcome
-from orchestrator.model import Actor, ProposalDraft, Task, TaskStatus
+from orchestrator.errors import BadRequest
+from orchestrator.handlers.tasks import proposal_from
+from orchestrator.model import Actor, Proposal, ProposalDraft, Task, TaskStatus
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.policies import BUDGET_KIND, BUDGET_PLAYBOOK
 
+log = logging.getLogger("deputy.budget")
 ASKER = Actor("policy", "budget", "daily budget")
 ASK_TTL_SECONDS = 2 * 24 * 3600
 
@@ -23,32 +28,54 @@ def raise_step(daily_budget_usd: float) -> float:
 
 
 async def pause(c: cmd.PauseTask, core: Core) -> Outcome | None:
+    """The task pauses and, if nobody has yet at this cap level, the question is staged in the same commit: a
+    crash at any point leaves either neither or both, so paused work always has its question. Two workers
+    pausing at once conflict on the question's task (its id comes from the cap level); the bus runs the loser
+    again, and it only pauses."""
     task = await core.task(c.task_id)
     if task.status is not TaskStatus.RUNNING:
         return None
+    now = core.now()
     reason = f"today's model budget is used up (${c.spent_usd:.4f} of ${c.cap_usd:.2f})"
-    await core.store.commit([task], [task.pause(reason, core.now())])
+    ask_id, _ = await core.store.id_for(f"budget-ask:{c.date}:{c.cap_usd:.6f}", "t", ASK_TTL_SECONDS)
+    asked = await core.store.get_task(ask_id) is not None
+    records: list[Task | Proposal] = [task]
+    events = [task.pause(reason, now)]
+    ask = None if asked else await _ask(core, ask_id, task, c)
+    if ask is None and not asked:
+        log.error("task %s paused, but the budget question can't be staged (no budget.raise connector)", task.id)
+    if ask is not None:
+        records += ask
+        events += [ask[0].submitted(now), ask[0].start(now), ask[0].propose(ask[1], now)]
+    await core.store.commit(records, events)
     text = f"Paused: {reason}. I've asked whether to raise it; nothing more is spent until then."
     # final: the task waits on the operator now, as a card does (the console gives the prompt back)
     await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id, final=True))
-    # One question per cap level, however many tasks and workers hit it at once.
-    if not await core.store.claim(f"budget-ask:{c.date}:{c.cap_usd:.6f}", ASK_TTL_SECONDS):
-        return None
-    return Outcome(then=(await _ask(core, task, c),))
+    if ask is not None:
+        question, proposal = ask
+        card = Outbound(
+            kind=Kind.CARD,
+            text=proposal.summary,
+            proposal=proposal,
+            task_id=question.id,
+            reply_to=question.event_id,
+            final=True,
+        )
+        await core.show(question, card)
+    return None
 
 
-async def _ask(core: Core, paused: Task, c: cmd.PauseTask) -> cmd.CompleteDraft:
-    """A task of Deputy's own whose draft is the question; staging it shows the card."""
+async def _ask(core: Core, ask_id: str, paused: Task, c: cmd.PauseTask) -> tuple[Task, Proposal] | None:
+    """A task of Deputy's own whose proposal is the question (never auto-approved: `budget.raise`)."""
     now, step = core.now(), raise_step(core.config.daily_budget_usd)
     ask = Task(
-        id=await core.store.new_id("t"),
+        id=ask_id,
         text=f"Raise today's model budget by ${step:.2f}",
         actor=ASKER,
         chat=paused.chat,
         event_id=f"budget:{c.date}:{c.cap_usd:.6f}",
         created_at=now,
     )
-    await core.store.commit([ask], [ask.submitted(now), ask.start(now)])
     draft = ProposalDraft(
         playbook=BUDGET_PLAYBOOK,
         summary=(
@@ -58,7 +85,10 @@ async def _ask(core: Core, paused: Task, c: cmd.PauseTask) -> cmd.CompleteDraft:
         risk="high",
         actions=[(BUDGET_KIND, {"date": c.date, "usd": step})],
     )
-    return cmd.CompleteDraft(ask.id, draft)
+    try:
+        return ask, await proposal_from(core, ask, draft)
+    except BadRequest:
+        return None
 
 
 async def paused(core: Core) -> list[Task]:

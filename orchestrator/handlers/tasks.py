@@ -66,7 +66,7 @@ async def complete(c: cmd.CompleteDraft, core: Core) -> Outcome | None:
         await _reply(core, task, c.draft)
         return None
     try:
-        proposal = await _proposal_from(core, task, c.draft)
+        proposal = await proposal_from(core, task, c.draft)
     except BadRequest as err:
         await _reply(core, task, Reply(str(err), ok=False))
         return None
@@ -101,7 +101,8 @@ async def _reply(core: Core, task: Task, reply: Reply) -> None:
     await core.show(task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id, final=True))
 
 
-async def _proposal_from(core: Core, task: Task, draft: ProposalDraft) -> Proposal:
+async def proposal_from(core: Core, task: Task, draft: ProposalDraft) -> Proposal:
+    """The proposal a draft stages for its task: each action validated and described by its connector."""
     actions = [core.stage(kind, fields) for kind, fields in draft.actions]
     if not actions:
         raise BadRequest("The draft had no action to stage.")

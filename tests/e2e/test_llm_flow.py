@@ -68,7 +68,7 @@ async def test_over_budget_tasks_pause_across_workers_and_resume_when_raised(
     assert await spend.day(date) <= float(CAP) + max(c.cost_usd for c in calls)  # at most one call over
     assert server.stats.requests == len(calls) == count - len(paused)
 
-    async def asks() -> list[Proposal]:  # the question follows the pause: wait for it, then count
+    async def asks() -> list[Proposal]:  # the budget questions waiting (staged with the first pause)
         pending = [await model_runtime.coordinator.core.proposal(i) for i in await store.ids("proposal", "pending")]
         return [p for p in pending if p.playbook == "budget"]
 
