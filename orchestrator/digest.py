@@ -4,7 +4,7 @@ lines, and nothing but "Quiet day" when there is nothing to say."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from orchestrator import events as ev
@@ -27,6 +27,8 @@ class DigestFacts:
     late_by: timedelta | None = None
     outcomes: Stats | None = None
     """The last seven days' proposals: the digest's "This week" line."""
+    unsure: list[str] = field(default_factory=list)
+    """Emails that may not have been sent, waiting for the operator's word (with the words to give it)."""
 
 
 def sparkline(values: list[float]) -> str:
@@ -43,10 +45,11 @@ def compose(facts: DigestFacts) -> str:
     if facts.late_by is not None:
         header += f" (late by {_duration(facts.late_by)}: Deputy was not running at digest time)"
     day = _Day.of(facts.events)
-    if not (day.outward or day.quiet_work or day.failed or day.stopped or facts.pending):
+    if not (day.outward or day.quiet_work or day.failed or day.stopped or facts.pending or facts.unsure):
         return f"{header}\nQuiet day: nothing done, nothing waiting, nothing failed."
     lines = [header, *_list(day.done_title(), day.outward, 4)]
     lines += _list(f"Waiting for you ({len(facts.pending)}):", [_waiting(p) for p in facts.pending], 3)
+    lines += _list(f"May not have been sent ({len(facts.unsure)}):", facts.unsure, 2)
     lines += _list(f"Failed, needs attention ({len(day.failed)}):", day.failed, 2)
     lines += [day.stopped_line()] if day.stopped else []
     spark = sparkline(facts.week)

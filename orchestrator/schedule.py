@@ -16,7 +16,7 @@ from orchestrator.core import Core
 from orchestrator.digest import DigestFacts, compose
 from orchestrator.events import Event
 from orchestrator.handlers.reminders import due
-from orchestrator.handlers.views import headline, pending
+from orchestrator.handlers.views import headline, pending, unsure
 from orchestrator.model import ChatRef
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import DigestBook, Ledger, Liveness, Spend
@@ -142,8 +142,9 @@ class Scheduler:
         waiting = await pending(self.core)
         week = [await self.spend.day((day - timedelta(days=n)).isoformat()) for n in range(6, -1, -1)]
         outcomes = await collect(self.ledger, self.core.config.policies.minutes, self.core.now() - WEEK)
+        _, unsent = await unsure(self.core)
         facts = DigestFacts(
-            day, events, waiting, week[-1], await self.spend.cap(day.isoformat()), week, late_by, outcomes
+            day, events, waiting, week[-1], await self.spend.cap(day.isoformat()), week, late_by, outcomes, unsent
         )
         digest_id = await self.core.store.new_id("d")
         low = [(p.id, p.version) for p in waiting if p.risk == "low" and not p.blocked_reason]

@@ -70,14 +70,27 @@ async def status_text(core: Core) -> str:
     return "\n".join(lines)
 
 
-async def unsure_lines(core: Core) -> list[str]:
-    """Applies that stopped at an action that may not have been sent: they wait for the operator's word."""
+async def unsure(core: Core, limit: int = 10) -> tuple[int, list[str]]:
+    """Applies stopped at an action that may not have been sent, waiting for the operator's word: how many, and
+    the first `limit` as `<proposal id>: <request>  (/resend … · /sent …)`."""
     ids = sorted(await core.store.ids("task", TaskStatus.AWAITING_OPERATOR.value))
-    tasks = [t for t in [await core.store.get_task(tid) for tid in ids[:10]] if t is not None and t.proposal_id]
-    if not ids:
-        return []
-    lines = [f"May not have been sent, waiting for your word: {len(ids)}"]
-    return lines + [f"  {t.proposal_id}: {t.text}  (/resend {t.proposal_id} · /sent {t.proposal_id})" for t in tasks]
+    tasks = [t for t in [await core.store.get_task(tid) for tid in ids[:limit]] if t is not None and t.proposal_id]
+    return len(ids), [
+        f"{t.proposal_id}: {_short(t.text)}  (/resend {t.proposal_id} · /sent {t.proposal_id})" for t in tasks
+    ]
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A request short enough that the words after it stay on a digest's line."""
+    line = text.split("\n", 1)[0]
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+async def unsure_lines(core: Core) -> list[str]:
+    count, lines = await unsure(core)
+    return (
+        [f"May not have been sent, waiting for your word: {count}", *(f"  {line}" for line in lines)] if count else []
+    )
 
 
 async def budget_text(core: Core) -> str:

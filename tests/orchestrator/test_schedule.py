@@ -251,3 +251,14 @@ async def test_the_digest_leads_with_what_left_deputy_and_only_counts_the_rest(c
     assert f"  {waiting} · Email jane@acme.com about invoice 42 · risk low" in lines  # no citation glued on
     assert not any(x.startswith("Failed") for x in lines)
     assert any(x.startswith("Stopped (1): p") and x.endswith(" rejected") for x in lines)
+
+
+async def test_the_digest_lists_what_may_not_have_been_sent_with_its_words(core: Core) -> None:
+    from tests.orchestrator.test_hand_over import uncertain
+
+    pid = await uncertain(core)
+    await scheduler(core).post(DIGEST_CHAT, datetime(2026, 11, 3).date())
+    [(_, digest)] = sent(core, Kind.DIGEST)
+    lines = digest.text.splitlines()
+    assert "May not have been sent (1):" in lines
+    assert any(x.startswith(f"  {pid}: ") and x.endswith(f"(/resend {pid} · /sent {pid})") for x in lines)
