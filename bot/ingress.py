@@ -38,6 +38,7 @@ class Ingress:
         self.working: dict[str, asyncio.Task[None]] = {}
         self.turns = asyncio.Semaphore(AT_ONCE)
         self.stopping = False
+        self.skipped: list[str] = []
 
     def handle(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
@@ -57,7 +58,8 @@ class Ingress:
 
     async def _work(self, entry: Entry) -> None:
         async with self.turns:
-            if self.stopping:  # stored and not begun: the next start's sweep hands it over
+            if self.stopping:  # stored and not begun: the next start's sweep hands it over at once
+                self.skipped.append(entry.id)
                 return
             await self._attempts(entry)
 
@@ -90,9 +92,12 @@ class Ingress:
     # ---- after a crash --------------------------------------------------------------------------------
 
     async def sweep(self) -> int:
-        """Hand left-behind entries to their handlers (not those this process is working on)."""
+        """Hand left-behind entries to their handlers (not those this process is working on): what a clean stop
+        left at once, what a crash left once it is LEFT_AFTER_S old."""
         started = 0
-        for entry in await self.inbox.waiting(LEFT_AFTER_S):
+        left = await self.inbox.left()
+        seen = {entry.id for entry in left}
+        for entry in left + [e for e in await self.inbox.waiting(LEFT_AFTER_S) if e.id not in seen]:
             if entry.id in self.working or not await self.inbox.lease(entry.id, LEASE_S):
                 continue
             if await self.inbox.tried(entry.id) > MAX_TRIES:
@@ -122,3 +127,7 @@ class Ingress:
             await sweeping
         if self.working:
             await asyncio.wait(set(self.working.values()), timeout=DRAIN_S)
+        try:
+            await self.inbox.leave(self.skipped)
+        except (RedisError, OSError) as err:  # still stored: the sweep takes them once they are old
+            log.info("could not mark %d waiting deliveries as left: %s", len(self.skipped), err)

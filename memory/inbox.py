@@ -78,7 +78,28 @@ class RedisInbox:
         pipe = self.redis.pipeline(transaction=True)
         pipe.xdel(keys.INBOX, entry_id)
         pipe.hdel(keys.inbox("tries"), entry_id)
+        pipe.srem(keys.inbox("left"), entry_id)
         await pipe.execute()
+
+    async def leave(self, entry_ids: Sequence[str]) -> None:
+        """Entries a stopping process did not begin: the next sweep takes them at once, not only once they are old."""
+        if entry_ids:
+            await self.redis.sadd(keys.inbox("left"), *entry_ids)
+
+    async def left(self, count: int = 100) -> list[Entry]:
+        """The entries a clean stop left (those handled since are forgotten here)."""
+        members = await self.redis.srandmember(keys.inbox("left"), count)
+        ids = [codec.text(i) for i in members] if isinstance(members, list) else []
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for entry_id in ids:
+            pipe.xrange(keys.INBOX, entry_id, entry_id)
+        found = [rows[0] for rows in await pipe.execute() if rows]
+        gone = set(ids) - {codec.text(entry_id) for entry_id, _ in found}
+        if gone:
+            await self.redis.srem(keys.inbox("left"), *gone)
+        return [_entry(entry_id, fields) for entry_id, fields in found]
 
     async def waiting(self, older_than_s: float, count: int = 100) -> list[Entry]:
         """Entries stored longer ago than `older_than_s`: left by a process that crashed while handling them."""

@@ -39,4 +39,15 @@ async def test_a_stop_finishes_begun_work_and_leaves_the_backlog_stored(redis_ur
     assert len(handled) == AT_ONCE  # begun work finished
     left = await RedisInbox(redis).waiting(0, count=backlog)
     assert sorted(int(e.fields["n"]) for e in left) == list(range(AT_ONCE, backlog))  # the rest is still stored
+
+    after, again = Ingress(RedisInbox(redis)), list[str]()
+
+    async def fast(entry: Entry) -> None:
+        again.append(entry.fields["n"])
+
+    after.handle("x", fast)
+    assert await after.sweep() == backlog - AT_ONCE  # at the next start, at once (not only once 30 s old)
+    await asyncio.wait(set(after.working.values()))
+    assert sorted(map(int, again)) == list(range(AT_ONCE, backlog))
+    assert await RedisInbox(redis).count() == 0 and await after.sweep() == 0
     await redis.aclose()
