@@ -37,15 +37,10 @@ async def pause(c: cmd.PauseTask, core: Core) -> Outcome | None:
         return None
     now = core.now()
     reason = f"today's model budget is used up (${c.spent_usd:.4f} of ${c.cap_usd:.2f})"
-    ask_id, _ = await core.store.id_for(f"budget-ask:{c.date}:{c.cap_usd:.6f}", "t", ASK_TTL_SECONDS)
-    asked = await core.store.get_task(ask_id) is not None
-    records: list[Task | Proposal] = [task]
+    ask = await _question(core, task, c)
+    records: list[Task | Proposal] = [task, *(ask or ())]
     events = [task.pause(reason, now)]
-    ask = None if asked else await _ask(core, ask_id, task, c)
-    if ask is None and not asked:
-        log.error("task %s paused, but the budget question can't be staged (no budget.raise connector)", task.id)
     if ask is not None:
-        records += ask
         events += [ask[0].submitted(now), ask[0].start(now), ask[0].propose(ask[1], now)]
     await core.store.commit(records, events)
     text = f"Paused: {reason}. I've asked whether to raise it; nothing more is spent until then."
@@ -63,6 +58,17 @@ async def pause(c: cmd.PauseTask, core: Core) -> Outcome | None:
         )
         await core.show(question, card)
     return None
+
+
+async def _question(core: Core, paused: Task, c: cmd.PauseTask) -> tuple[Task, Proposal] | None:
+    """The question to stage with this pause, or None: asked already at this cap level (or it can't be)."""
+    ask_id, _ = await core.store.id_for(f"budget-ask:{c.date}:{c.cap_usd:.6f}", "t", ASK_TTL_SECONDS)
+    if await core.store.get_task(ask_id) is not None:
+        return None
+    ask = await _ask(core, ask_id, paused, c)
+    if ask is None:
+        log.error("task %s paused, but the budget question can't be staged (no budget.raise connector)", paused.id)
+    return ask
 
 
 async def _ask(core: Core, ask_id: str, paused: Task, c: cmd.PauseTask) -> tuple[Task, Proposal] | None:
