@@ -41,13 +41,15 @@ class ActionView:
     body: str
     """The draft, up to QUOTE_CHARS (for an expandable quote)."""
     preview: str
-    """Its first PREVIEW_LINES lines, ending in … when there is more."""
+    """Its first PREVIEW_LINES lines that say something (blank ones skipped), ending in … when there is more."""
     whole: bool
     """`body` is the whole draft: an expanded quote needs no Full text button."""
+    more: bool = False
+    """The preview leaves some of the draft out."""
 
     @property
     def cut(self) -> bool:
-        return self.preview != self.body or not self.whole
+        return self.more or not self.whole
 
 
 @dataclass(frozen=True)
@@ -193,22 +195,26 @@ def _status(message: Outbound, proposal: Proposal) -> str:
 
 def _action(action: StagedAction) -> ActionView:
     body = str(action.fields.get("body", "") or _payload_text(action.fields)).strip("\n")
+    shown, more = preview(body)
     return ActionView(
         summary=action.summary,
         target=action.target,
         subject=str(action.fields.get("subject", "")),
         body=body if len(body) <= QUOTE_CHARS else body[: QUOTE_CHARS - 1].rstrip() + "…",
-        preview=preview(body),
+        preview=shown,
         whole=len(body) <= QUOTE_CHARS,
+        more=more,
     )
 
 
-def preview(text: str, lines: int = PREVIEW_LINES, chars: int = PREVIEW_CHARS) -> str:
-    """The first few lines of a draft, ending in … when there is more."""
-    short = "\n".join(text.splitlines()[:lines])
+def preview(text: str, lines: int = PREVIEW_LINES, chars: int = PREVIEW_CHARS) -> tuple[str, bool]:
+    """The first few lines of a draft that say something, ending in … when there is more (and whether there
+    is): a blank line after "Hi Jane," would spend a line of the few a collapsed card shows."""
+    said = [line for line in text.splitlines() if line.strip()]
+    short, more = "\n".join(said[:lines]), len(said) > lines
     if len(short) > chars:
-        short = short[:chars].rstrip()
-    return short if short == text else short.rstrip() + "…"
+        short, more = short[:chars].rstrip(), True
+    return (short.rstrip() + "…", True) if more else (short, False)
 
 
 def with_target(action: ActionView, esc: Callable[[str], str], bold: Callable[[str], str]) -> str:

@@ -4,6 +4,7 @@ platform shows them collapsed (an expandable quote as its first 3 lines); the bu
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -116,3 +117,13 @@ def test_a_card_of_several_lists_them_and_counts_the_rest() -> None:
     assert "• … and 3 more" in piece.html and "#5 Send email “Step 5”" in piece.html  # all in the quote
     section = next(b for b in slack(out)[1] if b["type"] == "section")["text"]["text"]
     assert section.endswith("• Send email “Step 2” to *a2@acme.com*\n• … and 3 more")
+
+
+def test_slack_spends_its_three_lines_on_words_not_blank_lines() -> None:
+    _, blocks = slack(Outbound(kind=Kind.CARD, text="", proposal=proposal(body="Hi Jane,\n\nLine A\nLine B\n\nSam")))
+    text = next(b for b in blocks if b["type"] == "section")["text"]["text"]
+    assert text.endswith("> Hi Jane,\n> Line A\n> Line B…")
+    assert "deputy_full" in json.dumps(blocks)
+    _, short = slack(Outbound(kind=Kind.CARD, text="", proposal=proposal(body="Hi Jane,\n\nThanks!\n\nSam")))
+    assert next(b for b in short if b["type"] == "section")["text"]["text"].endswith("> Hi Jane,\n> Thanks!\n> Sam")
+    assert "deputy_full" not in json.dumps(short)  # nothing left out but blank lines
