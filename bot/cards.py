@@ -10,6 +10,7 @@ from typing import Any
 from orchestrator.model import ActionStatus, Proposal, ProposalStatus, StagedAction
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
+from orchestrator.text import one_line
 
 CARD_LINES = 12
 """A card keeps to this many lines before anything is expanded, so it fits a phone's screen with its buttons."""
@@ -132,7 +133,7 @@ def view(message: Outbound) -> CardView | None:
         rest=_stopped(proposal),
         rest_label="Run the rest" if len(proposal.actions) > 1 else "Try again",
         revisable=pending and proposal.playbook != BUDGET_PLAYBOOK,
-        revised=_short(proposal.revised),
+        revised=one_line(proposal.revised, 120),
         revise_instead=message.kind is Kind.OUTCOME and _rejected_with_reason(proposal),
         cancellable=message.kind is Kind.OUTCOME and _scheduled(proposal),
         **_labels(proposal),
@@ -143,8 +144,8 @@ def _notes(lines: list[str]) -> tuple[str, ...]:
     """Warnings on one line and sources on another, so a card's head stays two lines however many there are."""
     warnings = [line.strip() for line in lines if line.strip() and not line.startswith("📎")]
     sources = [line.removeprefix("📎 from:").strip() for line in lines if line.startswith("📎")]
-    out = [_short(" · ".join(warnings), 200)] if warnings else []
-    return (*out, _short("📎 from: " + " · ".join(sources), 200)) if sources else tuple(out)
+    out = [one_line(" · ".join(warnings), 200)] if warnings else []
+    return (*out, one_line("📎 from: " + " · ".join(sources), 200)) if sources else tuple(out)
 
 
 def _rejected_with_reason(proposal: Proposal) -> bool:
@@ -158,10 +159,6 @@ def _scheduled(proposal: Proposal) -> bool:
     """A request for later was scheduled and nothing has become of it yet (it ran, or was cancelled)."""
     later = [a for a in proposal.actions if a.kind == "task.later" and a.status is ActionStatus.APPLIED]
     return any(not a.word for a in later)
-
-
-def _short(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _unsure(proposal: Proposal) -> int | None:

@@ -20,6 +20,7 @@ from config.settings import Settings
 from config.wiring import shadow_agent
 from orchestrator.errors import ConfigError
 from orchestrator.outbound import money
+from orchestrator.text import one_line
 
 MEMORY_NOTE = "Memory is read as it is now, not as it was then; the conversation before each request is not replayed."
 
@@ -126,18 +127,13 @@ def _line(c: Compared) -> str:
     if c.then.flagged != c.now.flagged:
         verifier = " · the verifier doubts it now" if c.now.flagged else " · the verifier no longer doubts it"
     mark = "DIFFERS" if why else "same"
-    return f"{mark:<8} {task.id}  {what}  similarity {c.similarity:.2f}{verifier}  “{_clip(task.text)}”"
+    return f"{mark:<8} {task.id}  {what}  similarity {c.similarity:.2f}{verifier}  “{one_line(task.text, 60)}”"
 
 
 def _desc(side: Side) -> str:
     if not side.actions:
-        return f"(reply: {_clip(side.reply, 90)})"
+        return f"(reply: {one_line(side.reply, 90)})"
     return f"{side.playbook}: " + ", ".join(f"{kind} {to}" for kind, to in side.actions)
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def as_json_dict(run: Run) -> dict[str, Any]:

@@ -11,8 +11,11 @@ from orchestrator import events as ev
 from orchestrator.model import Proposal
 from orchestrator.policies import answered_at_once
 from orchestrator.stats import Stats, saved_text
+from orchestrator.text import one_line
 
 MAX_LINES = 15
+LINE_CHARS = 110
+"""A listed item, at most: one line on a phone in landscape, two upright."""
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -134,7 +137,7 @@ def _list(title: str, items: Sequence[str], most: int) -> list[str]:
     """A title and the first `most` items; a title alone says what it counts (Done with nothing sent)."""
     if not items:
         return [title] if title.startswith("Done (") and "nothing sent, " in title else []
-    shown = [f"  {_clip(item)}" for item in items[:most]]
+    shown = [f"  {one_line(item, LINE_CHARS)}" for item in items[:most]]
     more = [f"  …and {len(items) - most} more"] if len(items) > most else []
     return [title, *shown, *more]
 
@@ -155,11 +158,6 @@ def _approvers(events: list[ev.Event]) -> dict[str, str]:
 def _still_failed(events: list[ev.Event]) -> list[ev.Event]:
     finished = {e.task_id for e in events if isinstance(e, ev.TaskDone)}
     return [e for e in events if isinstance(e, ev.TaskFailed) and e.task_id not in finished]
-
-
-def _clip(text: str, limit: int = 110) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _duration(delta: timedelta) -> str:

@@ -25,6 +25,10 @@ from orchestrator.drafts import Draft as Draft
 from orchestrator.drafts import ProposalDraft as ProposalDraft
 from orchestrator.drafts import Reply as Reply
 from orchestrator.errors import InvalidTransition
+from orchestrator.text import one_line
+
+SUMMARY_CHARS = 200
+"""A ledger event's summary, at most."""
 
 
 class TaskStatus(StrEnum):
@@ -383,6 +387,6 @@ def retitled(summary: str, old: StagedAction, new: StagedAction, *, alone: bool)
     return "\n".join([headline, *notes])
 
 
-def _clip(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _clip(text: str) -> str:
+    """A ledger event's summary: one line of at most SUMMARY_CHARS."""
+    return one_line(text, SUMMARY_CHARS)

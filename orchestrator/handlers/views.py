@@ -13,6 +13,7 @@ from orchestrator.handlers.later import upcoming_lines
 from orchestrator.model import Proposal, ProposalStatus, Task, TaskStatus
 from orchestrator.outbound import Kind, money
 from orchestrator.stats import Figures, Stats
+from orchestrator.text import one_line
 from orchestrator.words import help_text
 
 
@@ -76,14 +77,8 @@ async def unsure(core: Core, limit: int = 10) -> tuple[int, list[str]]:
     ids = sorted(await core.store.ids("task", TaskStatus.AWAITING_OPERATOR.value))
     tasks = [t for t in [await core.store.get_task(tid) for tid in ids[:limit]] if t is not None and t.proposal_id]
     return len(ids), [
-        f"{t.proposal_id}: {_short(t.text)}  (/resend {t.proposal_id} · /sent {t.proposal_id})" for t in tasks
+        f"{t.proposal_id}: {one_line(t.text, 60)}  (/resend {t.proposal_id} · /sent {t.proposal_id})" for t in tasks
     ]
-
-
-def _short(text: str, limit: int = 60) -> str:
-    """A request short enough that the words after it stay on a digest's line."""
-    line = text.split("\n", 1)[0]
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 async def unsure_lines(core: Core) -> list[str]:
