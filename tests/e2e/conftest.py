@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.procs import RestartableRedis
+from tests.fakes import slack_api as slack
+from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture
@@ -18,3 +20,12 @@ def restartable(tmp_path: Path) -> Iterator[RestartableRedis]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def slack_api() -> AsyncIterator[FakeSlack]:
+    """The fake Slack Web API (and Socket Mode) on a free loopback port, for Deputy's Slack tests."""
+    fake = FakeSlack()
+    runner = await slack.start(fake)
+    yield fake
+    await runner.cleanup()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -25,21 +24,13 @@ pytestmark = pytest.mark.soak
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    runner = await slack.start(fake)
-    yield fake
-    await runner.cleanup()
-
-
-@pytest.fixture
-def fault_env(env: dict[str, str], restartable: RestartableRedis, api: FakeSlack) -> dict[str, str]:
+def fault_env(env: dict[str, str], restartable: RestartableRedis, slack_api: FakeSlack) -> dict[str, str]:
     return {
         **env,
         "REDIS_URL": restartable.url,
         "SLACK_BOT_TOKEN": slack.BOT_TOKEN,
         "SLACK_SIGNING_SECRET": slack.SIGNING_SECRET,
-        "DEPUTY_SLACK_API_URL": api.base,
+        "DEPUTY_SLACK_API_URL": slack_api.base,
         "DEPUTY_OPERATORS": f"slack:{slack.OPERATOR}",
         "DEPUTY_DIGEST_CHANNEL": "slack:C0OPS",
     }
@@ -119,7 +110,7 @@ async def test_redis_killed_and_restarted_mid_traffic_loses_nothing_acknowledged
 
 
 async def test_out_of_memory_refuses_with_the_reason_says_so_and_loses_nothing(
-    fault_env: dict[str, str], restartable: RestartableRedis, api: FakeSlack
+    fault_env: dict[str, str], restartable: RestartableRedis, slack_api: FakeSlack
 ) -> None:
     sent = events(20)
     async with web_deputy(fault_env) as (runtime, port), aiohttp.ClientSession() as http:
@@ -134,7 +125,7 @@ async def test_out_of_memory_refuses_with_the_reason_says_so_and_loses_nothing(
         assert first == [200] * 10
         assert all(status == 503 and "out of memory" in text for status, text in refused)
         assert ready[0] == 503 and "out of memory" in ready[1]["reason"] and "maxmemory" in ready[1]["reason"]
-        alerts = [c for c in api.sent("chat.postMessage") if "Redis can't take writes" in c.text]
+        alerts = [c for c in slack_api.sent("chat.postMessage") if "Redis can't take writes" in c.text]
         assert len(alerts) == 1 and alerts[0].params["channel"] == "C0OPS"
         await resend_refused(http, port, sent, [*first, *(s for s, _ in refused)])
         counts = await settled(runtime, sent)

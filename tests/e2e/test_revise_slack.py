@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Smtp, eventually
-from tests.e2e.test_slack import Deputy, api, deputy, slack_env, submit, updates_with
+from tests.e2e.test_slack import Deputy, deputy, slack_env, submit, updates_with
 from tests.fakes import slack_api as slack
 from tests.fakes.slack_api import Call
 
-__all__ = ["api", "deputy", "slack_env"]  # the fixtures this module shares
+__all__ = ["deputy", "slack_env"]  # the fixtures this module shares
 ASK = "email jane@acme.com about invoice 42"
 
 

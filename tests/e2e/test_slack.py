@@ -47,20 +47,12 @@ class Deputy:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    runner = await slack.start(fake)
-    yield fake
-    await runner.cleanup()
-
-
-@pytest.fixture
-def slack_env(env: dict[str, str], api: FakeSlack) -> dict[str, str]:
+def slack_env(env: dict[str, str], slack_api: FakeSlack) -> dict[str, str]:
     return {
         **env,
         "SLACK_BOT_TOKEN": slack.BOT_TOKEN,
         "SLACK_SIGNING_SECRET": slack.SIGNING_SECRET,
-        "DEPUTY_SLACK_API_URL": api.base,
+        "DEPUTY_SLACK_API_URL": slack_api.base,
         "DEPUTY_OPERATORS": f"slack:{OPERATOR}",
     }
 
@@ -72,9 +64,9 @@ async def running(api: FakeSlack, env: dict[str, str]) -> AsyncIterator[Deputy]:
 
 
 @pytest.fixture
-async def deputy(api: FakeSlack, slack_env: dict[str, str], workers: Workers) -> AsyncIterator[Deputy]:
+async def deputy(slack_api: FakeSlack, slack_env: dict[str, str], workers: Workers) -> AsyncIterator[Deputy]:
     workers.start(**slack_env)
-    async with running(api, slack_env) as started:
+    async with running(slack_api, slack_env) as started:
         yield started
 
 
@@ -249,17 +241,17 @@ async def test_stranger_dm_is_told_their_id(deputy: Deputy) -> None:
 
 
 async def test_socket_mode_carries_the_same_flow(
-    api: FakeSlack, slack_env: dict[str, str], workers: Workers, smtp: Smtp
+    slack_api: FakeSlack, slack_env: dict[str, str], workers: Workers, smtp: Smtp
 ) -> None:
     env = {k: v for k, v in slack_env.items() if k != "SLACK_SIGNING_SECRET"} | {"SLACK_APP_TOKEN": slack.APP_TOKEN}
     workers.start(**env)
-    async with running(api, env) as deputy:
-        await api.push("events_api", slack.event(text="email jane@acme.com over the socket"))
+    async with running(slack_api, env) as deputy:
+        await slack_api.push("events_api", slack.event(text="email jane@acme.com over the socket"))
         cards: list[Call] = await eventually(deputy.cards, 30, "the card")
         pid, ts = cards[0].params["blocks"][-1]["elements"][0]["value"], cards[0].params["ts"]
-        await api.push("interactive", slack.click("deputy_approve", pid, ts=ts))
+        await slack_api.push("interactive", slack.click("deputy_approve", pid, ts=ts))
         await eventually(lambda: len(smtp.messages) == 1, 30, "the email")
-        assert len(api.acks) == 2  # every envelope acknowledged
+        assert len(slack_api.acks) == 2  # every envelope acknowledged
         async with deputy.http.post(f"http://127.0.0.1:{deputy.port}/slack/events", data="{}") as response:
             assert response.status == 404  # no signing secret: no HTTP endpoint to forge requests to
 
