@@ -4,6 +4,7 @@ failure callback. RQ's API is synchronous, so calls run in a thread."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ QUEUE = "deputy"
 RETRY_INTERVALS = [2, 10, 30]
 JOB_TIMEOUT = 600
 RESULT_TTL = 60  # a finished job's hash expires rather than being deleted: cheaper for RQ, same for us
+ENDING_S = 5.0
+"""How long asking a job id again waits for its running job to end."""
 FAILURE_TTL = int(timedelta(days=7).total_seconds())
 
 
@@ -88,10 +91,20 @@ class RQJobQueue:
         await asyncio.to_thread(put)
 
     def _drop_finished(self, job_id: str) -> None:
-        """A finished or failed job keeps its id until it expires; a queued or running one is left alone."""
-        try:
-            job = Job.fetch(job_id, connection=self.queue.connection, serializer=JSONSerializer)
-            if job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED):
+        """A finished or failed job keeps its id until it expires: dropped, so the id can run again. A queued
+        one is left to run. A running one is waited for, up to ENDING_S: asked again right after a run that
+        ended in the operator's hands, that run's job is only finishing its bookkeeping — and a duplicate id
+        would leave the request to the sweep once the finished job expired, a minute later."""
+        deadline = time.monotonic() + ENDING_S
+        while True:
+            try:
+                job = Job.fetch(job_id, connection=self.queue.connection, serializer=JSONSerializer)
+            except NoSuchJobError:
+                return
+            status = job.get_status()
+            if status in (JobStatus.FINISHED, JobStatus.FAILED):
                 job.delete()
-        except NoSuchJobError:
-            pass
+                return
+            if status is not JobStatus.STARTED or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
