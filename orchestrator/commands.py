@@ -1,9 +1,9 @@
 """Commands: imperative requests to the bus, plain frozen dataclasses routed by type (one handler each).
 
-Adapters hand the bus an `Inbound` message (chat text) or a `Click` (a button press); the chat words turn an
-`Inbound` into one of these (orchestrator/words.py). A few commands are follow-ups: a handler returns them and
-the bus runs them next, on fresh state (`AfterDecision`, `AfterRemedy`, `ResumePaused`, `StopPaused`); a few
-come from workers (`StartTask`, `CompleteDraft`, `StageRevision`, …)."""
+Adapters hand the bus an `Inbound` message (chat text) or a `Click` (a button press, orchestrator/buttons.py);
+the chat words turn an `Inbound` into one of these (orchestrator/words.py), the buttons table a `Click`. A few
+commands are follow-ups: a handler returns them and the bus runs them next, on fresh state (`AfterDecision`,
+`AfterRemedy`, `ResumePaused`, `StopPaused`); a few come from workers (`StartTask`, `CompleteDraft`, …)."""
 
 from __future__ import annotations
 
@@ -26,23 +26,6 @@ class Inbound:
     chat: ChatRef
     text: str
     event_id: str
-    delivery: str = ""
-
-
-@dataclass(frozen=True)
-class Click:
-    """A button press: `verb` is approve, reject, undo, snooze:1h, snooze:tomorrow, resend:<action index>,
-    mark_sent:<action index>, run_rest, revise (`reason` is the feedback: a modal's field, a reply to a prompt),
-    revise_instead or cancel (approve_low for a digest's button, whose `proposal_id` is the digest id); `event_id`
-    is the platform's id for the press."""
-
-    actor: Actor
-    chat: ChatRef
-    verb: str
-    proposal_id: str
-    event_id: str
-    reason: str = ""
-    version: int | None = None
     delivery: str = ""
 
 
