@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.model import Actor, ChatRef, Draft, Proposal, Task, Verdict
+from orchestrator.model import Actor, ChatRef, Draft, MemoryAsk, Proposal, Task, Verdict
 from orchestrator.outbound import Outbound
 
 # ---- what adapters hand the bus ---------------------------------------------------------------------------
@@ -39,13 +39,15 @@ Answer = Callable[[str, bool], Awaitable[None]]
 @dataclass(frozen=True, kw_only=True)
 class SubmitTask:
     """`task_key` names the delivery the task comes from (default: the chat's platform and the event id):
-    submitting the same delivery again finds the same task instead of making a second."""
+    submitting the same delivery again finds the same task instead of making a second. `memory`: a memory word's
+    request (/remember, /recall, /forget), answered from memory instead of drafted."""
 
     text: str
     actor: Actor
     chat: ChatRef
     event_id: str
     task_key: str = ""
+    memory: MemoryAsk | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from orchestrator.actions import StagedAction as StagedAction
 from orchestrator.actors import Actor as Actor
 from orchestrator.actors import ChatRef as ChatRef
 from orchestrator.actors import Decision as Decision
+from orchestrator.actors import MemoryAsk as MemoryAsk
 from orchestrator.actors import Revising as Revising
 from orchestrator.actors import Verdict as Verdict
 from orchestrator.drafts import Draft as Draft
@@ -104,6 +105,8 @@ class Task:
     message_ref: str | None = None
     cost_usd: float = 0.0
     rev: int = 0
+    memory: MemoryAsk | None = None
+    """A memory word's request: answered from memory, not drafted."""
 
     def _move(self, new: TaskStatus) -> None:
         _check(f"task {self.id}", TASK_MOVES, self.status, new)
