@@ -92,12 +92,13 @@ def _button(text: str, button: buttons.Button, target: Target) -> Block:
 
 
 def _buttons(card: CardView) -> list[Block]:
-    blocks = [_button(card.label(b), b, card.target) for b in card.buttons()]
-    for block, button in zip(blocks, card.buttons(), strict=True):
-        confirm = _confirm(card, button)
-        if confirm:
-            block["confirm"] = confirm
-    return blocks
+    return [_card_button(card, button) for button in card.buttons()]
+
+
+def _card_button(card: CardView, button: buttons.Button) -> Block:
+    block = _button(card.label(button), button, card.target)
+    confirm = _confirm(card, button)
+    return {**block, "confirm": confirm} if confirm else block
 
 
 def _confirm(card: CardView, button: buttons.Button) -> Block | None:
