@@ -176,7 +176,7 @@ class Coordinator:
     async def approve_low(self, click: Click, answer: Answer) -> None:
         """A digest's "Approve all low-risk": each proposal it listed, at the version it showed, once. Each
         approval is its own click (deduped per digest press and proposal), so a second press doubles nothing."""
-        entries = await self.core.digests.entries(click.proposal_id) if self.core.digests else []
+        entries = await self.core.digests.entries(click.proposal_id)
         counted = {False: 0, True: 0}
 
         async def count(text: str, refused: bool) -> None:

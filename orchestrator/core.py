@@ -64,12 +64,12 @@ class Core:
     connectors: Mapping[str, Connector]
     clock: Clock
     config: CoreConfig
-    facts: Facts | None = None
-    digests: DigestBook | None = None
-    spend: Spend | None = None
-    ledger: Ledger | None = None
+    facts: Facts
+    digests: DigestBook
+    spend: Spend
+    ledger: Ledger
     """Read by /stats; the core only ever writes the ledger through `store.commit`."""
-    later: Later | None = None
+    later: Later
     """What is scheduled for later (`task.later`): the scheduler fires it, /cancel stops it, /status lists it."""
 
     def today(self) -> str:

@@ -1,4 +1,4 @@
-"""Ports: the small interfaces the core needs from the world. Fakes live in `orchestrator.fakes`."""
+"""Ports: the small interfaces the core needs from the world. Fakes live in `orchestrator/fakes/`."""
 
 from __future__ import annotations
 

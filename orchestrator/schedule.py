@@ -93,8 +93,6 @@ class Scheduler:
     async def later_pass(self) -> None:
         """Requests scheduled for later whose time has come (or came while Deputy was down): each runs once,
         however many schedulers find it."""
-        if self.core.later is None:
-            return
         for item in await self.core.later.due(self.core.clock.now()):
             await self.bus.handle(cmd.RunLater(item.key))
 

@@ -21,7 +21,7 @@ async def decide(c: cmd.DecideProposal, core: Core) -> Outcome:
     proposal = await core.proposal(c.proposal_id)
     if _same_press(proposal, c):  # the same stored press handled again after a crash: already done
         return Outcome(f"{'Approved' if c.verdict is Verdict.APPROVE else 'Rejected'} {proposal.id}.")
-    if c.version is None and c.chat != proposal.chat and core.digests is not None:
+    if c.version is None and c.chat != proposal.chat:
         c = replace(c, version=await core.digests.shown(c.chat, proposal.id))
     if c.actor.platform != "policy":
         policies.require_operator(c.actor, core.config.operators, "approve or reject proposals")

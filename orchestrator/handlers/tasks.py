@@ -135,7 +135,7 @@ async def _proposal_id(core: Core, task: Task) -> str:
 async def _auto_rule(core: Core, proposal: Proposal) -> str | None:
     """The policy rule that approves this proposal without asking (named in the ledger), if any."""
     known: frozenset[str] = frozenset()
-    if core.facts and core.config.policies.needs_memory:
+    if core.config.policies.needs_memory:
         known = await core.facts.known([a.target.lower() for a in proposal.actions])
     return policies.auto_approval_rule(proposal, core.config.policies.auto_approve, known)
 

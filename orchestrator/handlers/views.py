@@ -51,8 +51,6 @@ async def pending(core: Core) -> list[Proposal]:
 
 
 async def spend_text(core: Core) -> str:
-    if core.spend is None:
-        return f"$0.0000 of ${core.config.daily_budget_usd:.2f}"
     date = core.today()
     return f"{money(await core.spend.day(date))} of ${await core.spend.cap(date):.2f}"
 
@@ -90,8 +88,6 @@ async def unsure_lines(core: Core) -> list[str]:
 
 async def budget_text(core: Core) -> str:
     date, budget = core.today(), core.config.daily_budget_usd
-    if core.spend is None:
-        return f"Model spend today ({date}): $0.0000 of ${budget:.2f}."
     spent, cap, models = await core.spend.day(date), await core.spend.cap(date), await core.spend.models(date)
     lines = [f"Model spend today ({date}): {money(spent)} of ${cap:.2f}"]
     if cap > budget:
@@ -108,8 +104,6 @@ async def budget_text(core: Core) -> str:
 async def stats_text(core: Core, arg: str) -> str:
     """/stats [7d]: what became of the proposals of the last days, read from the ledger from where they begin."""
     span = stats.window(arg)
-    if core.ledger is None:
-        raise BadRequest("/stats reads the ledger, which this process has no access to.")
     figures = await stats.collect(core.ledger, core.config.policies.minutes, core.now() - span)
     return outcomes_text(figures, span)
 

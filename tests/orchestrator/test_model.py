@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import InvalidTransition
-from orchestrator.fakes import FakeClock
+from orchestrator.fakes.world import FakeClock
 from orchestrator.model import (
     ActionStatus,
     Decision,
