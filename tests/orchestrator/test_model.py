@@ -33,7 +33,7 @@ def make_proposal() -> Proposal:
 def test_task_walks_the_happy_path_and_each_step_is_an_event() -> None:
     task, proposal = make_task(), make_proposal()
     events = [task.start(NOW), task.propose(proposal, NOW)]
-    task.decided(Verdict.APPROVE)
+    task.decide(proposal, Decision(Verdict.APPROVE, ME, NOW, 1))
     applying = task.applying(NOW)
     assert applying is not None and task.applying(NOW) is None  # entering APPLYING twice records it once
     events += [applying, task.finish(NOW, "sent")]
