@@ -80,6 +80,8 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     channels = outboxes(settings, redis)
     core = Core(
         store=store,
+        ids=store,
+        claims=store,
         queue=RQJobQueue(sync_redis(url)),
         outbox=OutboxRouter(channels, health=RedisLiveness(redis)),
         records=RedisActionRecords(redis),

@@ -122,17 +122,17 @@ class Coordinator:
         """First come only; the same stored delivery again (after a crash) is let through: its handlers are
         idempotent (a task is found by its delivery, a repeated decision changes nothing)."""
         owner = delivery or uuid.uuid4().hex
-        return await self.core.store.claim(key, self.core.config.dedupe_seconds, owner)
+        return await self.core.claims.claim(key, self.core.config.dedupe_seconds, owner)
 
     async def _answers(self, actor: Actor) -> bool:
         """Operators always; anyone else once an hour (they are told their id and how to be added), and all of
         them together a few times a minute."""
         if policies.is_operator(actor, self.core.config.operators):
             return True
-        if not await self.core.store.claim(f"refusal:{actor.id}", REFUSAL_EVERY_S):
+        if not await self.core.claims.claim(f"refusal:{actor.id}", REFUSAL_EVERY_S):
             return False
         minute = self.core.now().strftime("%Y%m%d%H%M")
-        return await self.core.store.tally(f"refusals:{minute}", 120) <= REFUSALS_PER_MINUTE
+        return await self.core.claims.tally(f"refusals:{minute}", 120) <= REFUSALS_PER_MINUTE
 
     async def _current_card(self, err: DeputyError, chat: ChatRef) -> None:
         """A decision on an outdated card changed nothing: show the card as it is now, to decide on that. A word
@@ -152,7 +152,7 @@ class Coordinator:
         """Nothing was committed, so the platform's redelivery (or the operator's retry) must be handled
         rather than deduped away."""
         with contextlib.suppress(Exception):
-            await self.core.store.release(key)
+            await self.core.claims.release(key)
 
     async def click(self, click: Click, answer: Answer) -> None:
         """A button press at most once; the presser always gets one short answer (a toast or an ephemeral

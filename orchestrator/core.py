@@ -19,10 +19,12 @@ from orchestrator.policies import Policies
 from orchestrator.ports import (
     ActionRecords,
     ChatOutbox,
+    Claims,
     Clock,
     Connector,
     DigestBook,
     Facts,
+    Ids,
     JobQueue,
     Later,
     Ledger,
@@ -58,6 +60,8 @@ class Outcome:
 @dataclass
 class Core:
     store: TaskStore
+    ids: Ids
+    claims: Claims
     queue: JobQueue
     outbox: ChatOutbox
     records: ActionRecords

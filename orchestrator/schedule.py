@@ -78,7 +78,7 @@ class Scheduler:
             return
         self._greeted = True
         waiting = await pending(self.core)
-        if not waiting or not await self.core.store.claim("waiting-notice", WAITING_NOTICE_S):
+        if not waiting or not await self.core.claims.claim("waiting-notice", WAITING_NOTICE_S):
             return
         n = len(waiting)
         text = (
@@ -119,7 +119,7 @@ class Scheduler:
         """Post the digest of `day` unless it was: under a lease in the shared store, then marked sent, so
         schedulers and `deputy digest` racing each other post it once. True if this call posted it."""
         key = day.isoformat()
-        if await self.book.sent(key) or not await self.core.store.claim(f"digest:{key}", self.config.lease_seconds):
+        if await self.book.sent(key) or not await self.core.claims.claim(f"digest:{key}", self.config.lease_seconds):
             return False
         if await self.book.sent(key):  # another scheduler finished between our check and our lease
             return False
@@ -144,7 +144,7 @@ class Scheduler:
         facts = DigestFacts(
             day, events, waiting, week[-1], await self.spend.cap(day.isoformat()), week, late_by, outcomes, unsent
         )
-        digest_id = await self.core.store.new_id("d")
+        digest_id = await self.core.ids.new_id("d")
         low = [(p.id, p.version) for p in waiting if p.risk == "low" and not p.blocked_reason]
         await self.book.save(digest_id, low)
         message = Outbound(

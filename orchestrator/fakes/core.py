@@ -25,6 +25,8 @@ def fake_core(**ports: Any) -> Core:
         "facts": InMemoryFacts(),
         "digests": InMemoryDigestBook(),
         "spend": FakeSpend(budget=config.daily_budget_usd),
+        "ids": store,
+        "claims": store,
         "ledger": store,
         "later": InMemoryLater(),
     }

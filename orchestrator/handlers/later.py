@@ -34,7 +34,7 @@ async def run(c: cmd.RunLater, core: Core) -> Outcome | None:
         return None
     if item.remind:
         return await _remind(core, item, source)
-    task_id, fresh = await core.store.id_for(f"later:{item.key}", "t", core.config.dedupe_seconds)
+    task_id, fresh = await core.ids.id_for(f"later:{item.key}", "t", core.config.dedupe_seconds)
     if fresh:  # the first to run it says why a card is coming
         await core.say(source.chat, Kind.REMINDER, _due(core, item, f"As scheduled ({item.proposal_id})"))
     submit = cmd.SubmitTask(
@@ -55,7 +55,7 @@ async def _source(core: Core, item: Scheduled) -> Task | None:
 
 async def _remind(core: Core, item: Scheduled, source: Task) -> Outcome | None:
     """Said once under a lease: a pass that dies before finishing leaves it to be said when the lease lapses."""
-    if not await core.store.claim(f"later:{item.key}", REMIND_LEASE_S):
+    if not await core.claims.claim(f"later:{item.key}", REMIND_LEASE_S):
         return None
     await core.say(source.chat, Kind.REMINDER, _due(core, item, "Reminder"), final=True)
     return Outcome(then=(cmd.FinishLater(item.key),))
