@@ -17,8 +17,9 @@ from orchestrator.commands import Answer, Click, Command, Inbound
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import Ambiguous, BadRequest, Conflict, DeputyError, StaleVersion
 from orchestrator.handlers import applying, budget, decisions, later, recovery, reminders, revisions, tasks, views
-from orchestrator.model import Actor, ChatRef, Verdict
+from orchestrator.model import Actor, ChatRef, StagedAction, Verdict
 from orchestrator.outbound import Kind, Outbound
+from orchestrator.views import Views
 
 log = logging.getLogger("deputy.core")
 CONFLICT_RETRIES = 10
@@ -67,7 +68,10 @@ NOTHING = Outcome()
 class Coordinator:
     def __init__(self, core: Core) -> None:
         self.core = core
+        """The handlers' ports; adapters read through `views` and write through commands, never through this."""
         self.handlers = dict(HANDLERS)
+        self.views = Views(core)
+        """The read side adapters and entry points call (status, lists, the proposal a button names)."""
 
     def route(self, kind: type, handler: Handler) -> None:
         """Give a command type another handler (the composition root: /digest goes to the scheduler)."""
@@ -98,6 +102,14 @@ class Coordinator:
                 log.warning("follow-up %s changed nothing: %s", type(command).__name__, err)
 
     # ---- entry points ---------------------------------------------------------------------------------
+
+    def stage(self, kind: str, fields: dict[str, Any]) -> StagedAction:
+        """An action as its connector validates and describes it (`deputy shadow` stages its drafts so)."""
+        return self.core.stage(kind, fields)
+
+    async def notify(self, chat: ChatRef, message: Outbound) -> str | None:
+        """A notice from the process itself (a worker down, Redis back): best effort, like every post."""
+        return await self.core.post(chat, message)
 
     async def receive(self, inbound: Inbound) -> None:
         """Handle one chat message at most once (dedupe on the platform's event id); errors become replies."""

@@ -16,11 +16,11 @@ from orchestrator.core import Core
 from orchestrator.digest import DigestFacts, compose
 from orchestrator.events import Event
 from orchestrator.handlers.reminders import due
-from orchestrator.handlers.views import headline, pending, unsure
 from orchestrator.model import ChatRef
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import DigestBook, Ledger, Liveness, Spend
 from orchestrator.stats import collect
+from orchestrator.views import headline, pending, unsure
 
 log = logging.getLogger("deputy.scheduler")
 CONSOLE = ChatRef("console", "local")
