@@ -34,6 +34,9 @@ class Views:
     async def running_ids(self) -> list[str]:
         return await running_ids(self._core)
 
+    async def unsure(self, limit: int = 10) -> tuple[int, list[str]]:
+        return await unsure(self._core, limit)
+
     async def spend_text(self) -> str:
         return await spend_text(self._core)
 
@@ -44,7 +47,7 @@ class Views:
         return await status_text(self._core)
 
     async def figures(self, start: datetime | None) -> Stats:
-        """The outcome figures from `start` on (None: the whole ledger; `deputy stats`), with the policies' minutes saved per kind."""
+        """The outcome figures from `start` on (None: the whole ledger), with the policies' minutes saved."""
         return await stats.collect(self._core.ledger, self._core.config.policies.minutes, start)
 
     @property
