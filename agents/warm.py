@@ -2,7 +2,7 @@
 runs many jobs one at a time on one event loop with one runtime, so no job pays for a fork, imports or a new
 Redis connection. Isolation stays with the process: a job that crashes it takes only it down (the parent
 starts another); a job past its timeout is interrupted (SIGALRM, RQ's own death penalty) and the process is
-replaced, and if it can't be interrupted the parent kills it (agents/worker.py). The process is recycled
+replaced, and if it can't be interrupted the parent kills it (bot/worker.py). The process is recycled
 after DEPUTY_WORKER_MAX_JOBS jobs or past DEPUTY_WORKER_MAX_MB, and it rides out Redis faults: RQ's client
 retries with backoff, and when RQ's loop quits on a Redis error anyway the loop below starts it again."""
 
@@ -23,7 +23,8 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException
 from rq.worker import SimpleWorker
 
-from agents import jobs
+from agents import runtime
+from agents.jobs import kind_of
 from agents.maintenance import requeue_dead_process
 from agents.queue import JOB_TIMEOUT, rq_queue
 from memory.connections import sync_redis
@@ -69,7 +70,7 @@ class WarmJob(Job):
         if not self.func:
             raise ValueError("Cannot execute job: function is None")
         result = self.func(*self.args, **self.kwargs)
-        return jobs.run_warm(result) if asyncio.iscoroutine(result) else result
+        return runtime.run_warm(result) if asyncio.iscoroutine(result) else result
 
 
 class WarmWorker(SimpleWorker):
@@ -120,8 +121,8 @@ class WarmWorker(SimpleWorker):
         super().increment_successful_job_count(pipeline)
         job = self._finishing
         if pipeline is not None and job is not None and job.enqueued_at is not None:
-            kind = "apply" if (job.func_name or "").endswith("apply_proposal") else "run"
-            observe_on(pipeline, kind, time.time() - job.enqueued_at.timestamp())
+            kind = kind_of(job.func_name)
+            observe_on(pipeline, kind.latency if kind else "run", time.time() - job.enqueued_at.timestamp())
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """In one round trip, and not more often than every few seconds outside RQ's own transactions."""
@@ -144,11 +145,11 @@ class WarmWorker(SimpleWorker):
     def bootstrap(self, *args: Any, **kw: Any) -> None:
         """RQ starts its pubsub thread here. A stop signal must reach the main thread, blocked in its dequeue:
         one taken by another thread would leave it there, so that thread is started with the signals blocked."""
-        signal.pthread_sigmask(signal.SIG_BLOCK, jobs.STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, runtime.STOP_SIGNALS)
         try:
             super().bootstrap(*args, **kw)
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, jobs.STOP_SIGNALS)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, runtime.STOP_SIGNALS)
 
     def register_birth(self) -> None:
         """After a Redis fault this process registers again under its name; the old entry may still be there."""
@@ -168,7 +169,7 @@ def serve(name: str, url: str, shared: Any, limits: Limits, burst: bool) -> None
     """The process's body (a forked child of `deputy worker`)."""
     for sig in (signal.SIGINT, signal.SIGTERM):  # until RQ installs its own: a stop before the first job
         signal.signal(sig, lambda *_: os._exit(0))
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, jobs.STOP_SIGNALS)  # blocked across the fork
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, runtime.STOP_SIGNALS)  # blocked across the fork
     parent = os.getppid()
     die_with_parent(signal.SIGKILL)
     if os.getppid() != parent:  # the worker died before the line above took effect
