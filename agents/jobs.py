@@ -1,5 +1,6 @@
 """RQ job entry points and their one table. They take ids only, re-read state, and are safe to run more than
-once: the coordinator ignores a step that was already done. Each runs with the runtime its process installed
+once: the coordinator ignores a step that was already done. Each is a plain function (what RQ documents) that
+runs its coroutine on the process's one warm event loop, with the runtime its process installed
 (agents/runtime.py). Their dotted names (`agents.jobs.run_task`, …) are what queued jobs in Redis carry: they
 stay. (Their enqueue → finish latency is recorded by the worker, in RQ's own transaction that marks a job
 finished: agents/warm.py.)"""
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from agents.runtime import JobRuntime, with_runtime
+from agents.runtime import JobRuntime, run_warm, with_runtime
 from orchestrator import commands as cmd
 from orchestrator.errors import BudgetExceeded
 from orchestrator.model import Reply
@@ -21,7 +22,19 @@ from orchestrator.model import Reply
 log = logging.getLogger("deputy.jobs")
 
 
-async def run_task(task_id: str) -> None:
+def run_task(task_id: str) -> None:
+    run_warm(_run_task(task_id))
+
+
+def apply_proposal(proposal_id: str) -> None:
+    run_warm(with_runtime(lambda rt: rt.coordinator.handle(cmd.ApplyProposal(proposal_id))))
+
+
+def revise_proposal(proposal_id: str) -> None:
+    run_warm(_revise_proposal(proposal_id))
+
+
+async def _run_task(task_id: str) -> None:
     async def work(rt: JobRuntime) -> None:
         task = await rt.coordinator.handle(cmd.StartTask(task_id))
         if task is None:
@@ -37,11 +50,7 @@ async def run_task(task_id: str) -> None:
     await with_runtime(work)
 
 
-async def apply_proposal(proposal_id: str) -> None:
-    await with_runtime(lambda rt: rt.coordinator.handle(cmd.ApplyProposal(proposal_id)))
-
-
-async def revise_proposal(proposal_id: str) -> None:
+async def _revise_proposal(proposal_id: str) -> None:
     """The revision the operator asked for (the ask is on the proposal): the agent drafts it again with the
     feedback, and the core stages it as the next version or says why not. A run after it was answered does nothing."""
 
@@ -81,7 +90,7 @@ class JobKind:
     nothing runs twice), what its last failed attempt does, and the latency histogram it counts in."""
 
     prefix: str
-    func: Callable[[str], Awaitable[None]]
+    func: Callable[[str], None]
     on_final_failure: Callable[[JobRuntime, str, str], Awaitable[None]]
     latency: str
 
