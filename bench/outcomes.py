@@ -24,8 +24,8 @@ from agents.shadow import past_requests, shadow
 from bench.common import start_redis
 from bench.replay import bare_walk, fifths
 from bot.metrics import Outcomes
+from bot.wiring import Runtime, build_runtime, shadow_agent
 from config.settings import settings_with
-from config.wiring import Runtime, build_runtime, shadow_agent
 from memory import keys
 from memory.ledger import BATCH
 from memory.store import RedisStore

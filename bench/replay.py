@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 
 from bench.common import start_redis
 from bot.ops import ledger_state, run_ledger, stored_state
+from bot.wiring import build_runtime
 from config.settings import Settings, settings_with
-from config.wiring import build_runtime
 from memory import keys
 from memory.codec import text
 from memory.ledger import BATCH

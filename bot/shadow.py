@@ -16,8 +16,8 @@ from agents import playbooks
 from agents.shadow import Compared, Progress, Run, Side, past_requests, shadow
 from bot.ops import emit, quiet_stdout, since_id
 from bot.stats import DEFAULT_SINCE, opened, redis_faults, since_time
+from bot.wiring import shadow_agent
 from config.settings import Settings
-from config.wiring import shadow_agent
 from orchestrator.errors import ConfigError
 from orchestrator.outbound import money
 from orchestrator.text import one_line

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from redis.exceptions import RedisError
 
 from bot.ops import emit, quiet_stdout, since_id
+from bot.wiring import Runtime, build_runtime
 from config.settings import Settings
-from config.wiring import Runtime, build_runtime
 from memory.faults import describe
 from orchestrator.errors import ConfigError
 from orchestrator.outbound import money

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 from bot import hooks, metrics
 from bot.ingress import Ingress
 from bot.outboxes import real
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory.faults import describe, probe
 from memory.inbox import RedisInbox
 from memory.liveness import alive_workers

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from config.wiring import build_runtime
+from bot.wiring import build_runtime
 from orchestrator import commands as cmd
 from orchestrator.commands import Inbound
 from orchestrator.model import ProposalDraft, Reply, Task

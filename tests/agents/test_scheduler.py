@@ -9,7 +9,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from memory import keys
 from memory.streams import range_after
 from orchestrator.fakes.world import FakeClock

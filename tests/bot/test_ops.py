@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot import ops
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory import keys
 from memory.ledger import BATCH
 from orchestrator.events import Event, ModelCalled

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from connectors.breaker import Breaker, Guarded
 from orchestrator.errors import CircuitOpen, TransientConnectorError
 from orchestrator.fakes.connectors import FakeConnector

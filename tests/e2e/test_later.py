@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from memory import keys
 from memory.codec import text
 from orchestrator.fakes.world import FakeClock

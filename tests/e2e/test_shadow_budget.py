@@ -9,7 +9,7 @@ import json
 import pytest
 
 from bot.shadow import run_shadow
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from orchestrator.outbound import money
 from tests.agents.conftest import MODEL
 from tests.conftest import settings_from

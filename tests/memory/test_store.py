@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory.actions import RedisActionRecords
 from orchestrator.errors import Conflict
 from orchestrator.fakes.world import FakeClock
