@@ -6,16 +6,26 @@ from __future__ import annotations
 from bot.wiring import bootstrap
 from orchestrator.commands import Inbound
 from orchestrator.core import CoreConfig
-from orchestrator.fakes import FakeClock, FakeConnector, FakeQueue, InMemoryRecords, InMemoryStore, RecordingOutbox
+from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook, InMemoryLater
+from orchestrator.fakes.connectors import FakeConnector
+from orchestrator.fakes.stores import InMemoryFacts, InMemoryRecords, InMemoryStore
+from orchestrator.fakes.world import FakeClock, FakeQueue, RecordingOutbox
 from orchestrator.model import Actor, ChatRef
 
 ME = Actor("console", "operator", "you")
 
 
 async def test_bootstrap_builds_a_working_bus_from_fake_ports() -> None:
-    queue, outbox = FakeQueue(), RecordingOutbox()
+    queue, outbox, store = FakeQueue(), RecordingOutbox(), InMemoryStore()
     bus = bootstrap(
-        store=InMemoryStore(),
+        store=store,
+        ids=store,
+        claims=store,
+        ledger=store,
+        facts=InMemoryFacts(),
+        digests=InMemoryDigestBook(),
+        spend=FakeSpend(),
+        later=InMemoryLater(),
         queue=queue,
         outbox=outbox,
         records=InMemoryRecords(),
