@@ -37,6 +37,7 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import UnixSignalDeathPenalty
 from rq.worker import SimpleWorker
 
+from agents.jobs import APPLY, RUN
 from agents.queue import apply_job_id, enqueue, rq_queue, run_job_id
 from agents.sweep import Snapshot, read_snapshot
 from memory import keys
@@ -230,9 +231,9 @@ def due_before() -> int:
 def reconcile(connection: Redis, queue: Queue, snap: Snapshot) -> int:
     enqueued = 0
     for task_id in snap.tasks_without_job:
-        enqueued += enqueue(queue, "agents.jobs.run_task", task_id, run_job_id(task_id))
+        enqueued += enqueue(queue, RUN, task_id, run_job_id(task_id))
     for proposal_id, due in snap.applies_due.items():
-        enqueued += enqueue(queue, "agents.jobs.apply_proposal", proposal_id, apply_job_id(proposal_id), due)
+        enqueued += enqueue(queue, APPLY, proposal_id, apply_job_id(proposal_id), due)
     if enqueued:
         log.warning("reconciled %d task(s) that had no job", enqueued)
     return enqueued

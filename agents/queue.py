@@ -14,6 +14,8 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from agents.jobs import APPLY, REVISE, RUN, JobKind, on_failure
+
 QUEUE = "deputy"
 RETRY_INTERVALS = [2, 10, 30]
 JOB_TIMEOUT = 600
@@ -24,34 +26,34 @@ FAILURE_TTL = int(timedelta(days=7).total_seconds())
 
 
 def run_job_id(task_id: str) -> str:
-    return f"run-{task_id}"
+    return RUN.job_id(task_id)
 
 
 def apply_job_id(proposal_id: str) -> str:
-    return f"apply-{proposal_id}"
+    return APPLY.job_id(proposal_id)
 
 
 def rq_queue(connection: Redis) -> Queue:
     return Queue(QUEUE, connection=connection, serializer=JSONSerializer)
 
 
-def enqueue(queue: Queue, func: str, arg: str, job_id: str, at: datetime | None = None) -> bool:
+def enqueue(queue: Queue, kind: JobKind, arg: str, job_id: str, at: datetime | None = None) -> bool:
     """False when a job with that id already exists (queued, running, scheduled or failed): nothing twice.
     With `at` in the future the job waits in RQ's scheduled registry (the maintenance sweep promotes it)."""
     options: dict[str, Any] = {
         "job_id": job_id,
         "unique": True,
         "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        "on_failure": Callback("agents.jobs.on_failure"),
+        "on_failure": Callback(on_failure),
         "result_ttl": RESULT_TTL,
         "failure_ttl": FAILURE_TTL,
         "job_timeout": JOB_TIMEOUT,
     }
     try:
         if at is not None and at > datetime.now(UTC):
-            queue.enqueue_at(at, func, arg, **options)
+            queue.enqueue_at(at, kind.func_name, arg, **options)
         else:
-            queue.enqueue(func, arg, **options)
+            queue.enqueue(kind.func_name, arg, **options)
     except DuplicateJobError:
         return False
     return True
@@ -68,7 +70,7 @@ class RQJobQueue:
         job_id = run_job_id(task_id)
         if again:  # a paused task's first run finished; its job id is kept until the result expires
             self._drop_finished(job_id)
-        enqueue(self.queue, "agents.jobs.run_task", task_id, job_id)
+        enqueue(self.queue, RUN, task_id, job_id)
 
     async def enqueue_apply(self, proposal_id: str, at: datetime | None = None, *, again: bool = False) -> None:
         await asyncio.to_thread(self._apply, proposal_id, at, again)
@@ -77,16 +79,16 @@ class RQJobQueue:
         job_id = apply_job_id(proposal_id)
         if again:  # the operator's word after an apply that finished (Send again, Run the rest)
             self._drop_finished(job_id)
-        enqueue(self.queue, "agents.jobs.apply_proposal", proposal_id, job_id, at)
+        enqueue(self.queue, APPLY, proposal_id, job_id, at)
 
     async def enqueue_revise(self, proposal_id: str, version: int) -> None:
         """One job per proposal and version (`revise-<id>-<version>`); a finished one — a refused revision — does
         not block asking again."""
-        job_id = f"revise-{proposal_id}-{version}"
+        job_id = REVISE.job_id(proposal_id, version)
 
         def put() -> None:
             self._drop_finished(job_id)
-            enqueue(self.queue, "agents.jobs.revise_proposal", proposal_id, job_id)
+            enqueue(self.queue, REVISE, proposal_id, job_id)
 
         await asyncio.to_thread(put)
 

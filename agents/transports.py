@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from agents.litellm_lib import CHARS_PER_TOKEN, approx_tokens
-from agents.litellm_lib import litellm as litellm  # also loaded from here (agents/worker.py)
+from agents.litellm_lib import litellm as litellm  # also loaded from here (bot/worker.py)
 from agents.llm import Raw
 from agents.offline import OfflineModel
 from agents.offline_provider import register

@@ -2,13 +2,23 @@
 runs many jobs one at a time on one event loop with one runtime, so no job pays for a fork, imports or a new
 Redis connection. Isolation stays with the process: a job that crashes it takes only it down (the parent
 starts another); a job past its timeout is interrupted (SIGALRM, RQ's own death penalty) and the process is
-replaced, and if it can't be interrupted the parent kills it (agents/worker.py). The process is recycled
+replaced, and if it can't be interrupted the parent kills it (bot/worker.py). The process is recycled
 after DEPUTY_WORKER_MAX_JOBS jobs or past DEPUTY_WORKER_MAX_MB, and it rides out Redis faults: RQ's client
-retries with backoff, and when RQ's loop quits on a Redis error anyway the loop below starts it again."""
+retries with backoff, and when RQ's loop quits on a Redis error anyway the loop below starts it again.
+
+What it asks of RQ: the job functions are plain functions that run their coroutine on the process's loop
+(agents/runtime.py), so no custom job class; recycling after a timed-out job is an exception handler (RQ's
+documented hook); the rest are five methods RQ calls on its own worker classes, each kept for one reason:
+`execute_job` (RQ's step for how a worker class runs a job; `SimpleWorker` overrides it too) for the job
+timeout, the parent's deadline and recycling; `increment_successful_job_count`, the one place RQ hands over the
+transaction that marks a job finished, for the latency histogram at no round trip; `heartbeat` and `set_state`
+to save round trips and fsyncs per job that change nothing (bench/trips.py counts them); `bootstrap`, where RQ
+starts its pubsub thread, so that thread starts with the stop signals blocked and a stop reaches the main
+thread. Gone: a job class (`_execute`), `perform_job`, `handle_exception`, `handle_job_success` and
+`register_birth` (a restart after a Redis fault now clears the old registration itself)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import resource
@@ -18,12 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException
 from rq.worker import SimpleWorker
 
-from agents import jobs
+from agents import runtime
+from agents.jobs import kind_of
 from agents.maintenance import requeue_dead_process
 from agents.queue import JOB_TIMEOUT, rq_queue
 from memory.connections import sync_redis
@@ -62,69 +74,60 @@ class Deadline:
         return bool(self.shared.value) and time.time() > self.shared.value
 
 
-class WarmJob(Job):
-    """Coroutine jobs run on the process's one event loop (RQ would start a new loop for each)."""
-
-    def _execute(self) -> Any:
-        if not self.func:
-            raise ValueError("Cannot execute job: function is None")
-        result = self.func(*self.args, **self.kwargs)
-        return jobs.run_warm(result) if asyncio.iscoroutine(result) else result
-
-
 class WarmWorker(SimpleWorker):
-    job_class = WarmJob
+    """RQ's `SimpleWorker` with Deputy's timeouts, recycling and latency histogram. Each override below is a
+    method RQ itself calls on its worker classes; why each one is needed is in its docstring."""
 
     def __init__(self, *args: Any, deadline: Deadline | None = None, limits: Limits = Limits(), **kw: Any) -> None:
-        super().__init__(*args, **kw)
+        super().__init__(*args, **{**kw, "exception_handlers": [self._recycle_after_timeout]})
         self.deadline, self.limits = deadline, limits
         self.done, self.recycle = 0, False
         self._beaten = 0.0
         self._finishing: Job | None = None
 
-    def perform_job(self, job: Job, queue: Any, execution: Any) -> bool:
-        """Under this worker's timeout; the parent learns when to give up on the job."""
+    def execute_job(self, job: Job, queue: Any) -> None:
+        """RQ's step for how a worker class runs a job (`SimpleWorker` overrides it too): here under this
+        worker's timeout, with the parent told when to give up on the job, and the process recycled after it
+        when it has done enough."""
         job.timeout = min(job.timeout or JOB_TIMEOUT, self.limits.job_timeout_s)
         if self.deadline:
             self.deadline.set(time.time() + job.timeout + HARD_GRACE_S)
+        self._finishing = job
         try:
-            return bool(super().perform_job(job, queue, execution))
+            super().execute_job(job, queue)
         finally:
+            self._finishing = None
             if self.deadline:
                 self.deadline.set(0.0)
-            self._after_job()
+        self._after_job()
 
     def _after_job(self) -> None:
-        """Past its job count or memory the process is replaced after this job (RQ's loop stops at once)."""
+        """Past its job count or memory the process is replaced after this job: RQ's loop stops here, as it
+        does for a stop signal during a job."""
         self.done += 1
         if self.done >= self.limits.max_jobs or resident_mb() > self.limits.max_mb:
             self.recycle = True
         if self.recycle:
-            self._stop_requested = True
+            raise StopRequested
 
-    def handle_exception(self, job: Job, *exc_info: Any) -> None:
-        """A job interrupted at its timeout may have left tasks on the loop: this process is not reused."""
-        if exc_info and exc_info[0] is not None and issubclass(exc_info[0], JobTimeoutException):
+    def _recycle_after_timeout(self, job: Job, kind: type[BaseException] | None, *rest: Any) -> None:
+        """An exception handler (RQ's documented hook): a job interrupted at its timeout may have left tasks on
+        the loop, so this process is not reused. Returns None: RQ's other handlers still run."""
+        if kind is not None and issubclass(kind, JobTimeoutException):
             self.recycle = True
-        super().handle_exception(job, *exc_info)
-
-    def handle_job_success(self, job: Job, queue: Any, started_job_registry: Any, execution: Any) -> None:
-        self._finishing = job
-        try:
-            super().handle_job_success(job, queue, started_job_registry, execution)
-        finally:
-            self._finishing = None
 
     def increment_successful_job_count(self, pipeline: Any = None) -> None:
-        """RQ calls this inside the transaction that marks the job finished: the latency histogram rides it."""
+        """RQ calls this inside the transaction that marks the job finished: the latency histogram rides it
+        (no round trip or fsync of its own; a success callback would cost both)."""
         super().increment_successful_job_count(pipeline)
         job = self._finishing
         if pipeline is not None and job is not None and job.enqueued_at is not None:
-            kind = "apply" if (job.func_name or "").endswith("apply_proposal") else "run"
-            observe_on(pipeline, kind, time.time() - job.enqueued_at.timestamp())
+            kind = kind_of(job.func_name)
+            observe_on(pipeline, kind.latency if kind else "run", time.time() - job.enqueued_at.timestamp())
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        """In one round trip, and not more often than every few seconds outside RQ's own transactions."""
+        """In one round trip, and not more often than every few seconds outside RQ's own transactions (RQ beats
+        several times per job: bench/trips.py counts the round trips this saves)."""
         if pipeline is not None or timeout is not None:
             return super().heartbeat(timeout, pipeline)  # type: ignore[no-any-return]
         if time.monotonic() - self._beaten < HEARTBEAT_S:
@@ -136,7 +139,7 @@ class WarmWorker(SimpleWorker):
         return None
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
-        """RQ sets `idle` twice between jobs; the second write changes nothing."""
+        """RQ sets `idle` twice between jobs; the second write (a round trip and an fsync) changes nothing."""
         if pipeline is None and state == self._state:
             return
         super().set_state(state, pipeline)
@@ -144,16 +147,11 @@ class WarmWorker(SimpleWorker):
     def bootstrap(self, *args: Any, **kw: Any) -> None:
         """RQ starts its pubsub thread here. A stop signal must reach the main thread, blocked in its dequeue:
         one taken by another thread would leave it there, so that thread is started with the signals blocked."""
-        signal.pthread_sigmask(signal.SIG_BLOCK, jobs.STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, runtime.STOP_SIGNALS)
         try:
             super().bootstrap(*args, **kw)
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, jobs.STOP_SIGNALS)
-
-    def register_birth(self) -> None:
-        """After a Redis fault this process registers again under its name; the old entry may still be there."""
-        self.connection.delete(self.key)
-        super().register_birth()  # type: ignore[no-untyped-call]
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, runtime.STOP_SIGNALS)
 
 
 def resident_mb() -> float:
@@ -168,7 +166,7 @@ def serve(name: str, url: str, shared: Any, limits: Limits, burst: bool) -> None
     """The process's body (a forked child of `deputy worker`)."""
     for sig in (signal.SIGINT, signal.SIGTERM):  # until RQ installs its own: a stop before the first job
         signal.signal(sig, lambda *_: os._exit(0))
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, jobs.STOP_SIGNALS)  # blocked across the fork
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, runtime.STOP_SIGNALS)  # blocked across the fork
     parent = os.getppid()
     die_with_parent(signal.SIGKILL)
     if os.getppid() != parent:  # the worker died before the line above took effect
@@ -192,12 +190,16 @@ def ride_out(worker: WarmWorker, burst: bool) -> None:
         except RedisError as err:
             log.warning("worker %s: Redis fault (%s)", worker.name, err)
         log.warning("worker %s: RQ's loop stopped; starting it again in %.1f s", worker.name, delay)
-        time.sleep(delay)
-        delay = min(delay * 2, FAULT_BACKOFF_S[1])
-        _reset(worker)
+        while True:
+            time.sleep(delay)
+            delay = min(delay * 2, FAULT_BACKOFF_S[1])
+            if _reset(worker):
+                break
 
 
-def _reset(worker: WarmWorker) -> None:
+def _reset(worker: WarmWorker) -> bool:
+    """Ready to start RQ's loop again: this process's jobs handed back and its old registration gone (RQ
+    refuses to register a name that is still there). False while Redis is still away."""
     try:
         worker.unsubscribe()  # type: ignore[no-untyped-call]
     except Exception:
@@ -205,6 +207,8 @@ def _reset(worker: WarmWorker) -> None:
     try:
         queue = worker.queues[0]
         requeue_dead_process(worker.connection, queue, worker.name, lambda job_id: None)
+        worker.connection.delete(worker.key)
     except RedisError as err:
         log.warning("could not hand back this process's jobs yet: %s", err)
-    worker._stop_requested = False
+        return False
+    return True

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from agents.runner import PlaybookRunner
 from bench.common import start_redis, stop
+from bot.wiring import build_runtime
 from config.settings import settings_with
-from config.wiring import build_runtime
 from memory.embedded import free_port
 from memory.records import Source
 from orchestrator.model import Actor, ChatRef, Task

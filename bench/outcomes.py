@@ -24,8 +24,8 @@ from agents.shadow import past_requests, shadow
 from bench.common import start_redis
 from bench.replay import bare_walk, fifths
 from bot.metrics import Outcomes
+from bot.wiring import Runtime, build_runtime, shadow_agent
 from config.settings import settings_with
-from config.wiring import Runtime, build_runtime, shadow_agent
 from memory import keys
 from memory.ledger import BATCH
 from memory.store import RedisStore
@@ -77,10 +77,8 @@ def life(n: int) -> tuple[list[Record], list[ev.Event]]:
             proposal.edit(0, StagedAction(first.kind, {**first.fields, "subject": "Hi"}, "x", first.target), ME, at)
         )
     verdict = Verdict.REJECT if kind == 7 else Verdict.APPROVE
-    events.append(
-        proposal.decide(Decision(verdict, RULE if kind == 8 else ME, at + timedelta(seconds=90), proposal.version))
-    )
-    task.decided(verdict)
+    decision = Decision(verdict, RULE if kind == 8 else ME, at + timedelta(seconds=90), proposal.version)
+    events.append(task.decide(proposal, decision))
     if verdict is Verdict.APPROVE:
         applying = task.applying(at)
         assert applying is not None

@@ -23,8 +23,8 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from bench.common import ROOT, ms, pct, python, start_process, start_redis, stop, summary, wait
+from bot.wiring import Runtime, build_runtime
 from config.settings import Settings, settings_with
-from config.wiring import Runtime, build_runtime
 from memory import keys
 from orchestrator.commands import Inbound
 from orchestrator.model import Actor, ChatRef

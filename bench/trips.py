@@ -23,12 +23,12 @@ from aiosmtpd.controller import Controller
 from redis import Redis
 from rq import SimpleWorker
 
-from agents import jobs
+from agents import runtime
 from agents.queue import rq_queue
 from bench.common import start_redis
 from bench.pipeline import Sink
+from bot.wiring import build_runtime
 from config.settings import Settings, settings_with
-from config.wiring import build_runtime
 from memory.embedded import free_port
 from orchestrator.commands import Inbound
 from orchestrator.model import Actor, ChatRef
@@ -86,7 +86,7 @@ def counting(count: Count) -> Iterator[None]:
 
 def worker_factory() -> Callable[[Redis], Any]:
     """The in-process worker class `deputy worker` runs jobs with, if it has one; RQ's SimpleWorker otherwise."""
-    from agents import worker
+    from bot import worker
 
     cls = getattr(worker, "WarmWorker", SimpleWorker)
     make = getattr(worker, "job_worker", None)
@@ -172,7 +172,7 @@ def main() -> None:
     controller.start()
     settings = settings_for(url, smtp_port)
     try:
-        jobs.use(settings)
+        runtime.install(lambda: build_runtime(settings))
         one_task(settings, url, None)  # warm-up: imports, scripts loaded, first connections
         empty = burst(url)
         draft, apply = one_task(settings, url, empty)

@@ -46,13 +46,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from agents.worker import run_worker
+    from bot.worker import run_worker
 
     return run_worker(settings, burst=args.burst)
 
 
 def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
-    from agents.scheduler import run_scheduler
+    from bot.scheduler import run_scheduler
 
     return run_scheduler(settings)
 
@@ -101,7 +101,7 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _digest(args: argparse.Namespace, settings: Settings) -> int:
-    from agents.scheduler import post_digest
+    from bot.scheduler import post_digest
 
     print(until_reader_gone(post_digest(settings, now=args.now, day=digest_day(args.date))))
     return 0

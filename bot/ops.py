@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
+from bot.wiring import build_runtime
 from config.settings import Settings
-from config.wiring import build_runtime
 from memory import codec, keys
 from memory.codec import load_record
 from memory.ledger import RedisLedger

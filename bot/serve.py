@@ -7,8 +7,8 @@ import signal
 
 from bot.up import start_web
 from bot.web import deputy_app
+from bot.wiring import build_runtime
 from config.settings import Settings
-from config.wiring import build_runtime
 
 
 async def run_serve(settings: Settings) -> int:

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from agents.scheduler import run_loop, sweeping
 from bot.console.channel import Console, run_interactive
+from bot.scheduler import run_loop, sweeping
 from bot.web import deputy_app
+from bot.wiring import Runtime, build_runtime
 from config.settings import Settings, redact_url
-from config.wiring import Runtime, build_runtime
 from memory.embedded import EmbeddedRedis, die_with_parent, running_url
 from orchestrator.errors import ConfigError
 from orchestrator.outbound import Kind, Outbound
@@ -113,7 +113,7 @@ def teller(runtime: Runtime, settings: Settings) -> Callable[[str], Awaitable[bo
             await runtime.redis.ping()
         except Exception:
             return False
-        await runtime.coordinator.core.post(settings.report_chat, Outbound(kind=Kind.ERROR, text=text))
+        await runtime.coordinator.notify(settings.report_chat, Outbound(kind=Kind.ERROR, text=text))
         return True
 
     return tell
@@ -180,7 +180,7 @@ async def serve_until_stopped(settings: Settings, processes: Processes, *, conso
     runner = await start_web(settings, deputy_app(runtime))
     print(f"Deputy is up · web http://{settings.host}:{settings.port} · Redis {redact_url(url)}", flush=True)
     stop = asyncio.Event()
-    sweeper = sweeping(url)
+    sweeper = sweeping(settings, url)
     sweeper.start()
     background = [
         asyncio.create_task(run_loop(runtime.scheduler, stop), name="deputy:scheduler"),

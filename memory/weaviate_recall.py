@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from memory.embedder import Embedder
 from memory.recall import VECTOR_WEIGHT, ChangeFeed, Hit, Item
 from orchestrator.errors import ConfigError, RecallError
-
-if TYPE_CHECKING:
-    from config.settings import Settings
 
 COLLECTIONS = {"fact": "DeputyFact", "person": "DeputyPerson", "project": "DeputyProject", "decision": "DeputyDecision"}
 NAMESPACE = uuid.UUID("5b0f9a4e-3c1d-4e8f-9d47-2f0c1b7a6e51")
@@ -40,10 +37,11 @@ class WeaviateRecall:
         self._ready: set[str] = set()
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Embedder) -> WeaviateRecall:
-        if not settings.weaviate_url:
+    def configured(cls, url: str | None, grpc_port: int, embedder: Embedder) -> WeaviateRecall:
+        """From the settings' values (the wiring passes them): no URL is a configuration error, said once."""
+        if not url:
             raise ConfigError("DEPUTY_MEMORY_BACKEND=weaviate needs DEPUTY_WEAVIATE_URL")
-        return cls(settings.weaviate_url, settings.weaviate_grpc_port, embedder)
+        return cls(url, grpc_port, embedder)
 
     async def client(self) -> Any:
         loop = asyncio.get_running_loop()

@@ -25,8 +25,8 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from redis import Redis
 
+from bot.wiring import Runtime, build_runtime
 from config.settings import Settings, settings_with
-from config.wiring import Runtime, build_runtime
 from memory.embedded import executable, free_port, ping
 from tests.fakes.openai_api import FakeOpenAI
 

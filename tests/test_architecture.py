@@ -1,15 +1,19 @@
 """The shape a newcomer should find (docs/architecture.md), checked on the source so a lazy import can't hide:
-the core imports no framework and no adapter; nothing below bot/ imports bot/; no two modules import each
-other, directly or round a longer loop (imports inside functions and under TYPE_CHECKING count); no module
-is over 400 lines; the chat words are declared in one module."""
+every import from one folder into another is one the folder table in docs/architecture.md allows (its "may
+import" column, read from the doc: the table is the one source); the core imports no framework and no
+adapter; nothing below bot/ imports bot/; no two modules import each other, directly or round a longer loop
+(imports inside functions and under TYPE_CHECKING count); no module is over 400 lines; the chat words are
+declared in one module."""
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "architecture.md"
 PACKAGES = ("bot", "agents", "orchestrator", "memory", "connectors", "config")
 FORBIDDEN = {
     "slack_bolt",
@@ -49,13 +53,16 @@ def modules() -> dict[str, Path]:
 
 
 def targets(path: Path) -> Iterator[str]:
-    """Every module an import statement names (`from a import b` names both a and a.b)."""
+    """Every module an import statement names (`from a import b` names both a and a.b; relative ones too)."""
+    package = list(path.relative_to(ROOT).parent.parts)
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module
-            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names)
 
 
 def edges() -> dict[str, set[str]]:
@@ -99,6 +106,43 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def layer_table(text: str) -> dict[str, set[str]]:
+    """The folder table's "may import" column: `everything`, `the standard library only`, or folder names."""
+    allowed: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        row = re.fullmatch(r"\| `(\w+)/` \|.*\| ([^|]+) \|", line.strip())
+        if row and row[1] in PACKAGES:
+            cell = row[2].strip()
+            names = set(PACKAGES) if cell == "everything" else set(re.findall(r"\w+", cell)) & set(PACKAGES)
+            allowed[row[1]] = names - {row[1]}
+    return allowed
+
+
+def cross_imports(graph: dict[str, set[str]]) -> Iterator[tuple[str, str, str]]:
+    """(folder, imported folder, the import) for every import that leaves its folder."""
+    for name, targets_ in graph.items():
+        for target in targets_:
+            here, there = name.split(".")[0], target.split(".")[0]
+            if here != there:
+                yield here, there, f"{name} -> {target}"
+
+
+def forbidden(graph: dict[str, set[str]], allowed: dict[str, set[str]]) -> list[str]:
+    return sorted(edge for here, there, edge in cross_imports(graph) if there not in allowed[here])
+
+
+def test_every_import_across_folders_is_one_the_layer_table_allows() -> None:
+    allowed = layer_table(DOC.read_text())
+    assert set(allowed) == set(PACKAGES), "docs/architecture.md's folder table names every folder"
+    assert forbidden(edges(), allowed) == []
+
+
+def test_the_layer_table_is_strict_layers() -> None:
+    """Each folder may import only folders that may import fewer: one direction, no loop possible."""
+    allowed = layer_table(DOC.read_text())
+    assert all(len(allowed[there]) < len(allowed[here]) for here in allowed for there in allowed[here])
+
+
 def test_orchestrator_imports_no_framework_and_no_adapter() -> None:
     offenders = {
         str(path.relative_to(ROOT)): sorted(imported(path) & (FORBIDDEN | ADAPTERS))
@@ -135,4 +179,11 @@ def test_the_checks_would_catch_what_they_look_for(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
     sample.write_text("def f():\n    import redis.asyncio\n")
     assert "redis" in imported(sample)
+    relative = ROOT / "memory" / "store.py"
+    assert all(not name.startswith(".") for name in targets(relative))
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    table = "| `memory/` | stores | orchestrator, config |\n| `config/` | settings | orchestrator |"
+    allowed = {"memory": {"orchestrator", "config"}, "config": {"orchestrator"}}
+    assert layer_table(table) == allowed
+    graph = {"config.settings": {"memory.store"}, "memory.store": {"config.settings", "orchestrator.model"}}
+    assert forbidden(graph, allowed) == ["config.settings -> memory.store"]

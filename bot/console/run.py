@@ -6,8 +6,8 @@ import sys
 
 from bot.console.channel import Console, run_interactive, run_piped
 from bot.console.prompt import HISTORY_FILE
+from bot.wiring import build_runtime
 from config.settings import Settings
-from config.wiring import build_runtime
 from memory.liveness import alive_workers
 
 

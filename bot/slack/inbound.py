@@ -21,7 +21,6 @@ from orchestrator.buttons import Ask, Button, Click, Target
 from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.errors import DeputyError
-from orchestrator.handlers import views
 from orchestrator.model import Actor, ChatRef, Proposal
 from orchestrator.words import from_slash
 
@@ -116,7 +115,7 @@ class SlackInbound:
 
     async def _full(self, body: Body, proposal_id: str) -> None:
         try:
-            proposal = await self.coordinator.core.proposal(proposal_id)
+            proposal = await self.coordinator.views.proposal(proposal_id)
         except DeputyError as err:
             await self._answer(body, str(err))
             return
@@ -125,7 +124,7 @@ class SlackInbound:
     async def _open(self, body: Body, target: Target, modal: Form) -> None:
         """A modal for the card's proposal, carrying the version the card showed (its block id says)."""
         try:
-            proposal = await self.coordinator.core.proposal(target.id)
+            proposal = await self.coordinator.views.proposal(target.id)
         except DeputyError as err:
             await self._answer(body, str(err))
             return
@@ -166,7 +165,7 @@ class SlackInbound:
 
     async def _edit(self, body: Body, proposal_id: str, values: dict[str, str]) -> None:
         try:
-            proposal = await self.coordinator.core.proposal(proposal_id)
+            proposal = await self.coordinator.views.proposal(proposal_id)
             old = proposal.actions[0].fields
             changes = {k: v for k, v in values.items() if k in old and str(old[k]) != v}
             if changes:
@@ -203,9 +202,9 @@ class SlackInbound:
             await self.publish_home(event["user"])
 
     async def publish_home(self, user: str) -> None:
-        core = self.coordinator.core
-        running = len(await views.running_ids(core))
-        view = render.home(await views.pending(core), await views.running(core), await views.spend_text(core), running)
+        views = self.coordinator.views
+        running = len(await views.running_ids())
+        view = render.home(await views.pending(), await views.running(), await views.spend_text(), running)
         await (await self.outbox.api()).views_publish(user_id=user, view=view)
 
 

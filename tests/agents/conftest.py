@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agents.runner import PlaybookRunner
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from orchestrator.model import ProposalDraft, Reply, Task
 from orchestrator.words import memory_ask
 from tests.conftest import settings_from

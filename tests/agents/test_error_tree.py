@@ -85,7 +85,8 @@ async def test_the_breakers_own_numbers_are_in_the_message(llm: Llm) -> None:
 
 async def test_memory_raises_config_error_and_not_found(llm: Llm) -> None:
     with pytest.raises(ConfigError, match="DEPUTY_WEAVIATE_URL"):
-        WeaviateRecall.from_settings(settings_with({"DEPUTY_MEMORY_BACKEND": "weaviate"}), OfflineEmbedder())
+        settings = settings_with({"DEPUTY_MEMORY_BACKEND": "weaviate"})
+        WeaviateRecall.configured(settings.weaviate_url, settings.weaviate_grpc_port, OfflineEmbedder())
     with pytest.raises(NotFound, match="m404"):
         await llm.runtime.memory.supersede("m404", "ACME pays net 45", Source(by="you"))
 

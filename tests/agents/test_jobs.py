@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from agents import jobs
+from agents.runtime import install
+from bot.wiring import Runtime, build_runtime
 from config.settings import load_settings
-from config.wiring import Runtime
 from memory.streams import range_after
 from orchestrator.commands import Inbound
 from orchestrator.model import Actor, ChatRef
@@ -30,7 +31,8 @@ class JobStub:
 def use_test_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("REDIS_URL", "DEPUTY_SMTP_URL", "DEPUTY_EMAIL_FROM", "DEPUTY_DATA_DIR"):
         monkeypatch.setenv(name, env[name])
-    jobs.use(load_settings())
+    settings = load_settings()
+    install(lambda: build_runtime(settings))
 
 
 async def submit(runtime: Runtime) -> str:
@@ -59,3 +61,9 @@ def test_attempt_with_retries_left_changes_nothing(env: dict[str, str]) -> None:
         RuntimeError("boom"),
         None,
     )  # would raise NotFound if it touched the (missing) task
+
+
+def test_every_job_keeps_the_dotted_name_queued_jobs_carry() -> None:
+    """Jobs already in Redis name their function: the table must not rename one."""
+    assert set(jobs.JOBS) == {"agents.jobs.run_task", "agents.jobs.apply_proposal", "agents.jobs.revise_proposal"}
+    assert jobs.RUN.job_id("t1") == "run-t1" and jobs.REVISE.job_id("p1", 3) == "revise-p1-3"

@@ -12,7 +12,7 @@ import pytest
 
 from agents import prompts
 from agents.runner import Local, PlaybookRunner
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from orchestrator.errors import BadRequest
 from orchestrator.model import ProposalDraft, Reply
 from tests.agents.test_offline import task

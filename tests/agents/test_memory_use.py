@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from orchestrator.model import ProposalDraft, Reply, Task
 from orchestrator.words import memory_ask
 from tests.agents.conftest import Llm

@@ -3,7 +3,7 @@ same steps a real model does: the ledger records each call, at $0."""
 
 from __future__ import annotations
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from orchestrator.model import ProposalDraft, Reply, Task
 from orchestrator.words import memory_ask
 from tests.orchestrator.conftest import CONSOLE, ME

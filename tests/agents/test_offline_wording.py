@@ -9,7 +9,7 @@ from agents.headlines import clip
 from agents.rewrites import revise
 from bot.cards import view
 from bot.console.render import card
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from orchestrator.model import Proposal, ProposalDraft, Reply
 from orchestrator.outbound import Kind, Outbound
 from tests.agents.conftest import Llm

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agents import playbooks
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from orchestrator import commands as cmd
 from orchestrator.commands import Inbound
 from orchestrator.errors import ConfigError

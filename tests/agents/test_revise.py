@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agents.rewrites import revise as offline_revise
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from orchestrator.errors import BudgetExceeded
 from orchestrator.model import Proposal, ProposalDraft, Reply, Task
 from orchestrator.outbound import money

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from memory import keys
 from memory.streams import range_after
-from orchestrator.fakes import FakeClock
+from orchestrator.fakes.world import FakeClock
 from tests.conftest import deputy, settings_from
 from tests.e2e.helpers import converse
 

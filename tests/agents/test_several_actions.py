@@ -13,7 +13,7 @@ import pytest
 from agents import playbooks
 from agents.runner import PlaybookRunner
 from agents.schemas import strict
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from orchestrator.model import ProposalDraft, Reply
 from tests.agents.test_offline import task
 from tests.conftest import settings_from

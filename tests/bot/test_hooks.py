@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.web import deputy_app
+from bot.wiring import Runtime, build_runtime
 from config.settings import settings_with
-from config.wiring import Runtime, build_runtime
 from connectors import signing
 from tests.conftest import Workers, eventually
 

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from bot.web import make_app
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory import keys
 from tests.conftest import Smtp, Workers
 from tests.e2e.helpers import converse, proposal_id, send

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.wiring import build_runtime
+from bot.wiring import build_runtime
 from connectors.email import EmailConnector, check_address
 from memory.embedded import free_port
 from orchestrator.errors import BadRequest, PermanentConnectorError, TransientConnectorError

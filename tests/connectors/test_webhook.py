@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.wiring import Runtime, build_runtime
 from config.settings import settings_with
-from config.wiring import Runtime, build_runtime
 from connectors import signing
 from connectors.webhook import WebhookConnector
 from memory.streams import range_after

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from bot.console.channel import Console, run_piped
 from bot.web import deputy_app
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from memory.embedded import free_port
 from orchestrator.commands import Inbound
 from orchestrator.model import Actor, ChatRef

@@ -16,7 +16,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from agents.queue import apply_job_id
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from tests.conftest import Smtp, Workers, deputy, wait_for
 from tests.e2e.helpers import converse, proposal_id
 

@@ -17,7 +17,7 @@ from rq import Retry
 from rq.job import Job
 
 from agents.queue import rq_queue
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from memory import keys
 from tests.conftest import Smtp, Workers, eventually, settings_from, wait_for
 from tests.e2e.helpers import give_the_word, send

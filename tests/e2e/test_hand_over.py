@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory.embedded import free_port
 from memory.streams import range_after
 from tests.conftest import Smtp, Workers, deputy, eventually

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from orchestrator.model import ChatRef
 from tests.conftest import Smtp, Workers, eventually
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from redis import Redis
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from tests.conftest import eventually
 from tests.e2e.helpers import web_deputy
 from tests.e2e.procs import RestartableRedis

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory.liveness import alive_workers
 from memory.streams import range_after
 from orchestrator.commands import Inbound

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from orchestrator.model import Proposal
 from orchestrator.outbound import money
 from tests.agents.conftest import MODEL, llm_env

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from connectors.notes import NOTES
 from tests.conftest import Smtp, Workers, deputy
 from tests.connectors.receiver import Receiver

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.stats import run_stats
 from bot.web import make_app
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory import keys
 from memory.streams import range_after
 from orchestrator import events as ev

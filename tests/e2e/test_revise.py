@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from orchestrator.outbound import money
 from tests.agents.conftest import MODEL, llm_env
 from tests.conftest import Smtp, Workers, deputy, settings_from

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from connectors.notes import NOTES
 from orchestrator import commands as cmd
 from orchestrator.model import ProposalDraft

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot.shadow import run_shadow
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from memory import keys
 from orchestrator import commands as cmd
 from orchestrator.model import Actor, ChatRef, Task, Verdict

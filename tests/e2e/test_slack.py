@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from tests.conftest import Smtp, Workers, eventually
 from tests.e2e.helpers import web_deputy
 from tests.fakes import slack_api as slack

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory import keys
 from tests.conftest import Smtp, Workers, deputy, eventually
 from tests.e2e.helpers import give_the_word, send

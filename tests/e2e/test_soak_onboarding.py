@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from connectors.notes import NOTES
 from tests.conftest import Smtp, Workers, deputy, eventually
 from tests.connectors.receiver import Receiver

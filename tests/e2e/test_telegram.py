@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory.embedded import free_port
 from orchestrator.model import ChatRef
 from tests.conftest import Smtp, Workers, eventually

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from tests.conftest import Workers, deputy
 from tests.e2e.terminal import Session
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from tests.conftest import Smtp, Workers, eventually, settings_from
 from tests.e2e.helpers import converse, proposal_id, send
 

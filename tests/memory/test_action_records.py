@@ -3,7 +3,7 @@ with only its intent read as "may have been sent"."""
 
 from __future__ import annotations
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory.actions import RedisActionRecords
 
 

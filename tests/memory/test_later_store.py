@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory.later import RedisLater
 from orchestrator.ports import Scheduled
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory import codec, keys
 from memory.streams import range_after
 from orchestrator.events import EVENT_TYPES, Event, TaskSubmitted

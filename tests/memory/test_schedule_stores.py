@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from config.wiring import Runtime
+from bot.wiring import Runtime
 from memory.digests import RedisDigestBook
 from memory.liveness import RedisLiveness
 

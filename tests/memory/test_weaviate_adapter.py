@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from config.wiring import Runtime, build_runtime
+from bot.wiring import Runtime, build_runtime
 from memory.embedded import free_port
 from memory.embedder import OfflineEmbedder
 from memory.recall import Item

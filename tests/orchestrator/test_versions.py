@@ -8,7 +8,8 @@ from datetime import datetime
 
 from orchestrator.buttons import APPROVE, REJECT, Click, Target
 from orchestrator.commands import Inbound
-from orchestrator.fakes import FakeLiveness, FakeSpend, InMemoryDigestBook
+from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook
+from orchestrator.fakes.world import FakeLiveness
 from orchestrator.model import ChatRef, ProposalStatus
 from orchestrator.outbound import Kind
 from orchestrator.schedule import ScheduleConfig, Scheduler

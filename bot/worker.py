@@ -22,11 +22,12 @@ from redis.exceptions import RedisError
 from rq.serializers import JSONSerializer
 from rq.worker_pool import WorkerData, WorkerPool
 
+from agents import runtime
 from agents.maintenance import Sweeper, beat, process_name, requeue_dead_process, sweep_once
 from agents.queue import QUEUE, rq_queue
 from agents.warm import Deadline, Limits, WarmWorker, serve
+from bot.wiring import build_runtime, preload_adapters, redis_url
 from config.settings import Settings
-from config.wiring import preload_adapters, redis_url
 from memory import keys
 from memory.connections import sync_redis
 
@@ -41,35 +42,31 @@ STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 def preload(settings: Settings) -> None:
     """Do once, before forking, what every job process would otherwise redo: imports (litellm joins them when a
     real model is configured, the platforms' clients when configured), settings, and pydantic's serializers."""
-    from agents import jobs
     from connectors import email
     from memory import codec
 
-    jobs.use(settings)
+    runtime.install(lambda: build_runtime(settings))
     preload_adapters(settings)
     codec.warm()
     email.warm()
-    asyncio.run(_rehearse())
+    asyncio.run(_rehearse(settings))
     gc.collect()
     gc.freeze()  # inherited objects stay out of the children's collections: fewer copy-on-write page faults
 
 
-async def _rehearse() -> None:
+async def _rehearse(settings: Settings) -> None:
     """Walk a job's path once (wiring, connect, read) so lazy first-use work is done before forking."""
-    from agents import jobs
-    from config.wiring import build_runtime
-
-    runtime = build_runtime(jobs.settings())
+    built = build_runtime(settings)
     try:
-        await runtime.store.get_task("t-rehearsal")
-        await runtime.ledger.read(count=1)
-        await runtime.memory.migrate()  # maintenance: facts in an earlier format become records, once
-        await runtime.memory.catch_up()  # a local recall index is loaded once here; job processes inherit it
-        warm = getattr(runtime.drafter, "warm", None)
+        await built.store.get_task("t-rehearsal")
+        await built.ledger.read(count=1)
+        await built.memory.migrate()  # maintenance: facts in an earlier format become records, once
+        await built.memory.catch_up()  # a local recall index is loaded once here; job processes inherit it
+        warm = getattr(built.drafter, "warm", None)
         if warm is not None:
             warm()
     finally:
-        await runtime.close()
+        await built.close()
 
 
 class Supervisor(WorkerPool):

@@ -3,9 +3,11 @@ what it plugs in (connections, outboxes, caches, accounting) lives with the adap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 from email.utils import parseaddr
+from typing import ParamSpec
 
 from redis.asyncio import Redis
 
@@ -66,6 +68,21 @@ class Runtime:
         await self.redis.aclose()
 
 
+P = ParamSpec("P")
+
+
+def _with_bus(make: Callable[P, Core]) -> Callable[P, Coordinator]:
+    def build(*args: P.args, **ports: P.kwargs) -> Coordinator:
+        return Coordinator(make(*args, **ports))
+
+    return build
+
+
+bootstrap = _with_bus(Core)
+"""The core and its bus from keyword ports (cosmicpython's `bootstrap`): `build_runtime` passes the Redis
+adapters, a test passes fakes. It takes exactly `Core`'s fields, checked by mypy, so it follows the core."""
+
+
 def redis_url(settings: Settings) -> str:
     return resolve_url(settings.redis_url, settings.data_dir)
 
@@ -78,8 +95,10 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     memory = RedisMemory(redis, recall_index(settings))
     connectors = build_all(settings, redis)
     channels = outboxes(settings, redis)
-    core = Core(
+    bus = bootstrap(
         store=store,
+        ids=store,
+        claims=store,
         queue=RQJobQueue(sync_redis(url)),
         outbox=OutboxRouter(channels, health=RedisLiveness(redis)),
         records=RedisActionRecords(redis),
@@ -92,7 +111,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         ledger=ledger,
         later=RedisLater(redis),
     )
-    bus = Coordinator(core)
+    core = bus.core
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))
     bus.route(cmd.PostDigest, scheduler.on_demand)
     drafter = build_agent(settings, core, ModelAccounting(redis, spend, store), memory, RedisWorkingSet(redis))
@@ -124,9 +143,7 @@ def build_scheduler(settings: Settings, bus: Coordinator, ledger: RedisLedger, l
         budget_usd=settings.daily_budget_usd,
         platforms=platforms,
     )
-    core = bus.core
-    assert core.digests is not None and core.spend is not None
-    return Scheduler(bus, ledger, core.digests, core.spend, liveness, config)
+    return Scheduler(bus, ledger, bus.core.digests, bus.core.spend, liveness, config)
 
 
 def build_agent(
@@ -195,7 +212,9 @@ def recall_index(settings: Settings) -> Recall:
     if settings.memory_backend == "weaviate":
         from memory.weaviate_recall import WeaviateRecall
 
-        return shared_index(key, lambda: WeaviateRecall.from_settings(settings, chosen))
+        return shared_index(
+            key, lambda: WeaviateRecall.configured(settings.weaviate_url, settings.weaviate_grpc_port, chosen)
+        )
     path = settings.data_dir / "memory" / f"recall-{chosen.name}.npy"
     return shared_index(key, lambda: LocalRecall(chosen, path))
 

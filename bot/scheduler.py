@@ -15,9 +15,10 @@ import threading
 from datetime import date
 from types import FrameType
 
+from agents import runtime
 from agents.maintenance import Maintenance
+from bot.wiring import build_runtime, redis_url
 from config.settings import Settings
-from config.wiring import build_runtime, redis_url
 from memory.connections import sync_redis
 from orchestrator.schedule import Scheduler
 
@@ -37,17 +38,17 @@ async def run_loop(scheduler: Scheduler, stop: asyncio.Event) -> None:
 
 
 async def _serve(settings: Settings, stopping: threading.Event) -> int:
-    runtime = build_runtime(settings)
+    built = build_runtime(settings)
     stop = asyncio.Event()
 
     watcher = asyncio.create_task(asyncio.to_thread(stopping.wait))  # the signal handler's event, in the loop
     watcher.add_done_callback(lambda _: stop.set())
     try:
-        await run_loop(runtime.scheduler, stop)
+        await run_loop(built.scheduler, stop)
     finally:
         stopping.set()
         await watcher
-        await runtime.close()
+        await built.close()
     return 0
 
 
@@ -60,7 +61,7 @@ def run_scheduler(settings: Settings) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    sweeper = sweeping(redis_url(settings))
+    sweeper = sweeping(settings, redis_url(settings))
     print(f"Deputy scheduler: digest at {settings.digest_at} {settings.timezone}; Ctrl-C to stop", flush=True)
     sweeper.start()
     try:
@@ -70,17 +71,19 @@ def run_scheduler(settings: Settings) -> int:
         sweeper.join(timeout=5)
 
 
-def sweeping(url: str) -> Maintenance:
-    """The maintenance sweep in a thread of this process (not yet started)."""
+def sweeping(settings: Settings, url: str) -> Maintenance:
+    """The maintenance sweep in a thread of this process (not yet started). A job it fails for good (a dead
+    worker's, out of retries) runs its failure handling here, with this process's runtime."""
+    runtime.install(lambda: build_runtime(settings, url))
     return Maintenance(sync_redis(url, retries=2, timeout=5), f"{socket.gethostname()}-{os.getpid()}")
 
 
 async def post_digest(settings: Settings, *, now: bool, day: date | None) -> str:
     """`deputy digest`: the scheduled one for a date if it was not posted yet (or at once with --now)."""
-    runtime = build_runtime(settings)
+    built = build_runtime(settings)
     try:
-        scheduler = runtime.scheduler
-        today = runtime.coordinator.core.clock.now().astimezone(scheduler.config.zone).date()
+        scheduler = built.scheduler
+        today = built.coordinator.views.now().astimezone(scheduler.config.zone).date()
         day = day or today
         if now:
             await scheduler.post(scheduler.config.digest_chat, day)
@@ -89,4 +92,4 @@ async def post_digest(settings: Settings, *, now: bool, day: date | None) -> str
             return f"The digest for {day} was already posted; use --now to post another."
         return f"Posted the digest for {day} to {scheduler.config.digest_chat.platform}."
     finally:
-        await runtime.close()
+        await built.close()
