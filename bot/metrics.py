@@ -22,7 +22,6 @@ from memory.codec import text
 from memory.ledger import RedisLedger
 from memory.metrics import ACTIONS, BUCKETS, DIGEST, EVENTS, MODEL, bucket_label, job_key
 from orchestrator.model import ProposalStatus, TaskStatus
-from orchestrator.policies import MINUTES_SAVED
 from orchestrator.stats import OUTCOMES, Stats, Tally
 
 JOBS = ("run", "apply")
@@ -92,7 +91,7 @@ async def snapshot(
         *await _queue(redis),
         *await _model(redis, budget_usd, model),
         await _digest(redis),
-        *_outcomes(await outcomes(redis).stats(dict(minutes or MINUTES_SAVED))),
+        *_outcomes(await outcomes(redis).stats(dict(minutes or {}))),
     ]
 
 

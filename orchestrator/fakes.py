@@ -18,9 +18,10 @@ from orchestrator.errors import (
     TransientConnectorError,
 )
 from orchestrator.events import Event
+from orchestrator.kinds import Preview, Traits
 from orchestrator.model import ChatRef, Proposal, Task
 from orchestrator.outbound import Outbound
-from orchestrator.ports import ActionRecord, HandOver, ModelSpend, Preview, Record, Scheduled, no_hand_over
+from orchestrator.ports import ActionRecord, HandOver, ModelSpend, Record, Scheduled, no_hand_over
 
 
 class InMemoryStore:
@@ -197,6 +198,8 @@ class FakeConnector:
 
     kind: str = "email.send"
     resend_safe: bool = False
+    declared: Traits | None = None
+    """Its kind's traits; without them it leaves Deputy and saves no one's time."""
     blocked: str = ""
     fail_next: int = 0
     refuse_next: int = 0
@@ -209,8 +212,13 @@ class FakeConnector:
             raise BadRequest(f"'{fields.get('to')}' is not an email address.")
         return dict(fields)
 
+    @property
+    def traits(self) -> Traits:
+        return self.declared or Traits(self.kind, outward=True)
+
     def preview(self, fields: dict[str, Any]) -> Preview:
-        return Preview(summary=f"Send '{fields.get('subject', '')}' to {fields['to']}", target=str(fields["to"]))
+        subject, body = str(fields.get("subject", "")), str(fields.get("body", ""))
+        return Preview(f"Send '{subject}' to {fields['to']}", str(fields["to"]), subject=subject, body=body)
 
     def unavailable(self) -> str:
         return self.blocked
@@ -359,6 +367,9 @@ class InMemoryLater:
         return [i for k, i in sorted(self.items.items()) if i.proposal_id == proposal_id]
 
 
+LATER = Traits("task.later", noun="request", done="scheduled")
+
+
 @dataclass
 class FakeLaterConnector:
     """`task.later` without Redis: applying schedules the request in an `InMemoryLater`."""
@@ -366,6 +377,7 @@ class FakeLaterConnector:
     later: InMemoryLater
     kind: str = "task.later"
     resend_safe: bool = True
+    traits: Traits = LATER
 
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
         if not str(fields.get("request", "")).strip():

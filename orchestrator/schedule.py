@@ -146,6 +146,7 @@ class Scheduler:
         facts = DigestFacts(
             day, events, waiting, week[-1], await self.spend.cap(day.isoformat()), week, late_by, outcomes, unsent
         )
+        facts.kinds.update((kind, c.traits) for kind, c in self.core.connectors.items())
         digest_id = await self.core.store.new_id("d")
         low = [(p.id, p.version) for p in waiting if p.risk == "low" and not p.blocked_reason]
         await self.book.save(digest_id, low)

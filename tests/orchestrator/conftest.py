@@ -5,17 +5,25 @@ from typing import Any
 
 import pytest
 
+from connectors import budget, email, notes, webhook
 from orchestrator import core as bus
 from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.fakes import FakeClock, FakeConnector, FakeQueue, InMemoryRecords, InMemoryStore, RecordingOutbox
+from orchestrator.kinds import minutes_saved
 from orchestrator.model import Actor, ChatRef
+from orchestrator.policies import Policies
 from orchestrator.ports import Connector
 
 CONSOLE = ChatRef("console", "local")
 ME = Actor("console", "operator", "you")
 STRANGER = Actor("slack", "U999", "stranger")
 BOSS = Actor("slack", "U1", "sam")
+NOTES, WEBHOOK, BUDGET = notes.TRAITS, webhook.TRAITS, budget.TRAITS
+"""The built-in kinds' traits, for fake connectors of those kinds."""
+MINUTES = minutes_saved([email.TRAITS, NOTES, WEBHOOK])
+DEFAULTS = Policies(minutes_saved=tuple(sorted(MINUTES.items())))
+"""No rules, and the minutes saved the connectors declare (as the composition root loads them)."""
 
 
 @dataclass
@@ -40,7 +48,7 @@ class Core:
                 clock=self.clock,
                 connectors={"email.send": self.email, **connectors},
                 facts=config.pop("facts", None),
-                config=bus.CoreConfig(**{"operators": frozenset({BOSS.id}), **config}),
+                config=bus.CoreConfig(**{"operators": frozenset({BOSS.id}), "policies": DEFAULTS, **config}),
             )
         )
 
@@ -62,7 +70,7 @@ def core() -> Core:
             records=records,
             connectors={"email.send": email},
             clock=clock,
-            config=bus.CoreConfig(operators=frozenset({BOSS.id})),
+            config=bus.CoreConfig(operators=frozenset({BOSS.id}), policies=DEFAULTS),
         )
     )
     return Core(coordinator, store, queue, outbox, records, email, clock)
