@@ -60,8 +60,8 @@ def test_every_link_leads_to_a_file_and_heading_in_the_repository(doc: Path) -> 
 
 def setting_names() -> set[str]:
     """`Settings`' variables and those a connector reads itself (its `Values` a pydantic-settings model)."""
-    own = [p.values for p in plugins() if issubclass(p.values, BaseSettings)]
-    return {str(f.validation_alias) for model in (Settings, *own) for f in model.model_fields.values()}
+    models: list[type[BaseSettings]] = [Settings, *(p.values for p in plugins() if issubclass(p.values, BaseSettings))]
+    return {str(f.validation_alias) for model in models for f in model.model_fields.values()}
 
 
 def test_the_reference_names_every_setting() -> None:
