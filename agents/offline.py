@@ -13,7 +13,8 @@ from agents import prompts, rewrites, when
 from agents.headlines import SUBJECT_MAX, clip
 from agents.playbooks import Playbook, by_triggers
 from agents.prompts import Message
-from orchestrator.model import Draft, ProposalDraft, Reply
+from connectors import email, notes
+from orchestrator.model import Draft, ProposalDraft
 
 _TOPIC = re.compile(r"\b(?:about|on|regarding|concerning|re:?)\s+(?P<topic>.+)$", re.I)
 _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
@@ -252,36 +253,28 @@ def _webhook(text: str, memory: str) -> dict[str, Any]:
     return {"summary": f"Post to webhook {name}: {message[:80]}", "confidence": 0.9, "fields": fields}
 
 
-def inbound_hook(name: str, body: str, playbooks: dict[str, Playbook]) -> Draft:
+def inbound_hook(name: str, body: str) -> Draft:
     """A signed inbound webhook. Its body is untrusted data: it may supply a reply address and words to quote,
-    never the kind of action or who approves. A lead with a valid email gets a drafted reply (the `email`
-    playbook's action); anything else becomes a note (the `note` playbook's)."""
+    never the kind of action or who approves. A lead with a valid email gets a drafted reply; anything else
+    becomes a note. The kinds are the email and note connectors' own (whatever playbooks a shadow run swaps in)."""
     try:
         data = json.loads(body)
     except ValueError:
         data = None
     fields = data if isinstance(data, dict) else {}
     sender = str(fields.get("email", "")).strip()
-    if sender and "@" in sender and " " not in sender and (kind := _kind(playbooks, "email")):
-        return _lead_reply(name, sender, fields, kind)
+    if sender and "@" in sender and " " not in sender:
+        return _lead_reply(name, sender, fields)
     title = f"Inbound webhook {name}"
-    if (kind := _kind(playbooks, "note")) is None:
-        return Reply(f"{title}: no `note` playbook is installed to record it.", ok=False)
     return ProposalDraft(
         playbook="note",
         summary=f"{title}: {body[:120]}",
         risk="low",
-        actions=[(kind, {"title": title, "body": body[:4000]})],
+        actions=[(notes.TRAITS.kind, {"title": title, "body": body[:4000]})],
     )
 
 
-def _kind(playbooks: dict[str, Playbook], name: str) -> str | None:
-    """The action kind the playbook of that name stages: the playbooks say which kinds exist, not this model."""
-    playbook = playbooks.get(name)
-    return playbook.action if playbook else None
-
-
-def _lead_reply(name: str, sender: str, fields: dict[str, Any], kind: str) -> ProposalDraft:
+def _lead_reply(name: str, sender: str, fields: dict[str, Any]) -> ProposalDraft:
     who = str(fields.get("name", "")).strip().split(" ")[0][:40] or "there"
     quoted = "\n".join(f"> {line}" for line in str(fields.get("message", "")).strip().splitlines()[:20])
     body = (
@@ -293,5 +286,5 @@ def _lead_reply(name: str, sender: str, fields: dict[str, Any], kind: str) -> Pr
         playbook="email",
         summary=f"Reply to a new lead from webhook {name}: {sender}",
         risk="medium",
-        actions=[(kind, {"to": sender, "subject": "Thanks for getting in touch", "body": body})],
+        actions=[(email.TRAITS.kind, {"to": sender, "subject": "Thanks for getting in touch", "body": body})],
     )

@@ -83,7 +83,7 @@ class PlaybookRunner:
     async def draft(self, task: Task) -> Draft:
         text = task.text.strip()
         if task.actor.platform == "hook":
-            return inbound_hook(task.actor.user, text, self.playbooks)
+            return inbound_hook(task.actor.user, text)
         chat = f"{task.chat.platform}:{task.chat.chat}"
         recent = ""
         if _REFERS_BACK.search(text):  # only then: the conversation would make every prompt unique (no cache)
@@ -103,7 +103,7 @@ class PlaybookRunner:
         replayed; memory is read as it is now."""
         text = task.text.strip()
         if task.actor.platform == "hook":
-            return inbound_hook(task.actor.user, text, self.playbooks)
+            return inbound_hook(task.actor.user, text)
         verb, _, rest = text.partition(" ")
         if verb.lower() == "recall":
             return await self._memory("recall", rest.strip(), task)
