@@ -80,7 +80,7 @@ async def post_digest(settings: Settings, *, now: bool, day: date | None) -> str
     runtime = build_runtime(settings)
     try:
         scheduler = runtime.scheduler
-        today = runtime.coordinator.core.clock.now().astimezone(scheduler.config.zone).date()
+        today = runtime.coordinator.views.now().astimezone(scheduler.config.zone).date()
         day = day or today
         if now:
             await scheduler.post(scheduler.config.digest_chat, day)

@@ -77,10 +77,8 @@ def life(n: int) -> tuple[list[Record], list[ev.Event]]:
             proposal.edit(0, StagedAction(first.kind, {**first.fields, "subject": "Hi"}, "x", first.target), ME, at)
         )
     verdict = Verdict.REJECT if kind == 7 else Verdict.APPROVE
-    events.append(
-        proposal.decide(Decision(verdict, RULE if kind == 8 else ME, at + timedelta(seconds=90), proposal.version))
-    )
-    task.decided(verdict)
+    decision = Decision(verdict, RULE if kind == 8 else ME, at + timedelta(seconds=90), proposal.version)
+    events.append(task.decide(proposal, decision))
     if verdict is Verdict.APPROVE:
         applying = task.applying(at)
         assert applying is not None

@@ -74,8 +74,7 @@ def life(n: int) -> tuple[list[Record], list[ev.Event]]:
     task = Task(f"t{n:07d}", f"email client{n}@example.com the invoice {n}", ME, CHAT, f"Ev{n}", at)
     proposal = proposal_for(task, n, at)
     events = [task.submitted(at), task.start(at), model_called(task, at), task.propose(proposal, at)]
-    events.append(proposal.decide(Decision(Verdict.APPROVE, ME, at, proposal.version)))
-    task.decided(Verdict.APPROVE)
+    events.append(task.decide(proposal, Decision(Verdict.APPROVE, ME, at, proposal.version)))
     applying = task.applying(at)
     assert applying is not None
     events += [applying, proposal.action_moved(0, ActionStatus.APPLYING, at)]

@@ -43,7 +43,7 @@ async def run_shadow(
         with redis_faults():
             pasts = await past_requests(runtime.ledger, runtime.redis, after=since_id(since), limit=limit)
             with progress_line() as progress:
-                run = await shadow(runner, runtime.coordinator.core.stage, pasts, progress)
+                run = await shadow(runner, runtime.coordinator.stage, pasts, progress)
     what = header(since, playbooks_dir, model or settings.llm_model)
     try:
         emit([json.dumps(as_json_dict(run), ensure_ascii=False)] if as_json else report(run, what))

@@ -16,7 +16,7 @@ from config.wiring import Runtime, build_runtime
 from memory.faults import describe
 from orchestrator.errors import ConfigError
 from orchestrator.outbound import money
-from orchestrator.stats import OUTCOMES, Figures, Stats, collect, duration_text
+from orchestrator.stats import OUTCOMES, Figures, Stats, duration_text
 
 DEFAULT_SINCE = "7d"
 HEADINGS = ("proposed", "drafted", "changed", "rejected", "undone", "expired", "failed", "waiting", "caught")
@@ -56,7 +56,7 @@ async def run_stats(settings: Settings, *, since: str | None, as_json: bool) -> 
     start = since_time(since or DEFAULT_SINCE)
     async with opened(settings) as runtime:
         with redis_faults():
-            figures = await collect(runtime.ledger, runtime.coordinator.core.config.policies.minutes, start)
+            figures = await runtime.coordinator.views.figures(start)
     try:
         emit([json.dumps(figures.as_json(), ensure_ascii=False)] if as_json else table(figures))
     except BrokenPipeError:  # `deputy stats | head`

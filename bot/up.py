@@ -113,7 +113,7 @@ def teller(runtime: Runtime, settings: Settings) -> Callable[[str], Awaitable[bo
             await runtime.redis.ping()
         except Exception:
             return False
-        await runtime.coordinator.core.post(settings.report_chat, Outbound(kind=Kind.ERROR, text=text))
+        await runtime.coordinator.notify(settings.report_chat, Outbound(kind=Kind.ERROR, text=text))
         return True
 
     return tell

@@ -65,7 +65,7 @@ def make_app(
 def deputy_app(runtime: Runtime) -> web.Application:
     """The whole web surface of a Deputy process, wired to its runtime."""
     settings = runtime.settings
-    minutes = runtime.coordinator.core.config.policies.minutes
+    minutes = runtime.coordinator.views.minutes_saved
     app = make_app(runtime.redis, budget_usd=settings.daily_budget_usd, model=settings.llm_model, minutes_saved=minutes)
     ingress = Ingress(RedisInbox(runtime.redis))
     app.cleanup_ctx.append(ingress.lifespan)  # first in, last out: it drains after the channels stop taking more

@@ -81,6 +81,8 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     channels = outboxes(settings, redis)
     core = Core(
         store=store,
+        ids=store,
+        claims=store,
         queue=RQJobQueue(sync_redis(url)),
         outbox=OutboxRouter(channels, health=RedisLiveness(redis)),
         records=RedisActionRecords(redis),
@@ -125,9 +127,7 @@ def build_scheduler(settings: Settings, bus: Coordinator, ledger: RedisLedger, l
         budget_usd=settings.daily_budget_usd,
         platforms=platforms,
     )
-    core = bus.core
-    assert core.digests is not None and core.spend is not None
-    return Scheduler(bus, ledger, core.digests, core.spend, liveness, config)
+    return Scheduler(bus, ledger, bus.core.digests, bus.core.spend, liveness, config)
 
 
 def build_agent(

@@ -15,6 +15,8 @@ KEEP_S = 8 * 24 * 3600
 
 
 class RedisDigestBook:
+    """`DigestOffers`, `DigestShown` and `DigestRuns` (orchestrator/ports.py) over one Redis."""
+
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 

@@ -86,6 +86,9 @@ def _kind(record: Record) -> str:
 
 
 class RedisStore:
+    """Serves three of the core's ports over one Redis: `TaskStore` (records and ledger, committed together),
+    `Ids` (never-reused ids) and `Claims` (dedupe, leases, counts)."""
+
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._commit = redis.register_script(COMMIT)

@@ -1,4 +1,4 @@
-"""The real clock (its fake, `FakeClock`, is in orchestrator/fakes.py)."""
+"""The real clock (its fake, `FakeClock`, is in orchestrator/fakes/world.py)."""
 
 from __future__ import annotations
 

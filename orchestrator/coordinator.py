@@ -17,8 +17,9 @@ from orchestrator.commands import Answer, Click, Command, Inbound
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import Ambiguous, BadRequest, Conflict, DeputyError, StaleVersion
 from orchestrator.handlers import applying, budget, decisions, later, recovery, reminders, revisions, tasks, views
-from orchestrator.model import Actor, ChatRef, Verdict
+from orchestrator.model import Actor, ChatRef, StagedAction, Verdict
 from orchestrator.outbound import Kind, Outbound
+from orchestrator.views import Views
 
 log = logging.getLogger("deputy.core")
 CONFLICT_RETRIES = 10
@@ -67,7 +68,10 @@ NOTHING = Outcome()
 class Coordinator:
     def __init__(self, core: Core) -> None:
         self.core = core
+        """The handlers' ports; adapters read through `views` and write through commands, never through this."""
         self.handlers = dict(HANDLERS)
+        self.views = Views(core)
+        """The read side adapters and entry points call (status, lists, the proposal a button names)."""
 
     def route(self, kind: type, handler: Handler) -> None:
         """Give a command type another handler (the composition root: /digest goes to the scheduler)."""
@@ -99,6 +103,14 @@ class Coordinator:
 
     # ---- entry points ---------------------------------------------------------------------------------
 
+    def stage(self, kind: str, fields: dict[str, Any]) -> StagedAction:
+        """An action as its connector validates and describes it (`deputy shadow` stages its drafts so)."""
+        return self.core.stage(kind, fields)
+
+    async def notify(self, chat: ChatRef, message: Outbound) -> str | None:
+        """A notice from the process itself (a worker down, Redis back): best effort, like every post."""
+        return await self.core.post(chat, message)
+
     async def receive(self, inbound: Inbound) -> None:
         """Handle one chat message at most once (dedupe on the platform's event id); errors become replies."""
         key = f"event:{inbound.chat.platform}:{inbound.event_id}"
@@ -122,17 +134,17 @@ class Coordinator:
         """First come only; the same stored delivery again (after a crash) is let through: its handlers are
         idempotent (a task is found by its delivery, a repeated decision changes nothing)."""
         owner = delivery or uuid.uuid4().hex
-        return await self.core.store.claim(key, self.core.config.dedupe_seconds, owner)
+        return await self.core.claims.claim(key, self.core.config.dedupe_seconds, owner)
 
     async def _answers(self, actor: Actor) -> bool:
         """Operators always; anyone else once an hour (they are told their id and how to be added), and all of
         them together a few times a minute."""
         if policies.is_operator(actor, self.core.config.operators):
             return True
-        if not await self.core.store.claim(f"refusal:{actor.id}", REFUSAL_EVERY_S):
+        if not await self.core.claims.claim(f"refusal:{actor.id}", REFUSAL_EVERY_S):
             return False
         minute = self.core.now().strftime("%Y%m%d%H%M")
-        return await self.core.store.tally(f"refusals:{minute}", 120) <= REFUSALS_PER_MINUTE
+        return await self.core.claims.tally(f"refusals:{minute}", 120) <= REFUSALS_PER_MINUTE
 
     async def _current_card(self, err: DeputyError, chat: ChatRef) -> None:
         """A decision on an outdated card changed nothing: show the card as it is now, to decide on that. A word
@@ -152,7 +164,7 @@ class Coordinator:
         """Nothing was committed, so the platform's redelivery (or the operator's retry) must be handled
         rather than deduped away."""
         with contextlib.suppress(Exception):
-            await self.core.store.release(key)
+            await self.core.claims.release(key)
 
     async def click(self, click: Click, answer: Answer) -> None:
         """A button press at most once; the presser always gets one short answer (a toast or an ephemeral
@@ -176,7 +188,7 @@ class Coordinator:
     async def approve_low(self, click: Click, answer: Answer) -> None:
         """A digest's "Approve all low-risk": each proposal it listed, at the version it showed, once. Each
         approval is its own click (deduped per digest press and proposal), so a second press doubles nothing."""
-        entries = await self.core.digests.entries(click.proposal_id) if self.core.digests else []
+        entries = await self.core.digests.entries(click.proposal_id)
         counted = {False: 0, True: 0}
 
         async def count(text: str, refused: bool) -> None:

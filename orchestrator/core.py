@@ -19,10 +19,12 @@ from orchestrator.policies import Policies
 from orchestrator.ports import (
     ActionRecords,
     ChatOutbox,
+    Claims,
     Clock,
     Connector,
     DigestBook,
     Facts,
+    Ids,
     JobQueue,
     Later,
     Ledger,
@@ -58,18 +60,20 @@ class Outcome:
 @dataclass
 class Core:
     store: TaskStore
+    ids: Ids
+    claims: Claims
     queue: JobQueue
     outbox: ChatOutbox
     records: ActionRecords
     connectors: Mapping[str, Connector]
     clock: Clock
     config: CoreConfig
-    facts: Facts | None = None
-    digests: DigestBook | None = None
-    spend: Spend | None = None
-    ledger: Ledger | None = None
+    facts: Facts
+    digests: DigestBook
+    spend: Spend
+    ledger: Ledger
     """Read by /stats; the core only ever writes the ledger through `store.commit`."""
-    later: Later | None = None
+    later: Later
     """What is scheduled for later (`task.later`): the scheduler fires it, /cancel stops it, /status lists it."""
 
     def today(self) -> str:

@@ -1,4 +1,4 @@
-"""Ports: the small interfaces the core needs from the world. Fakes live in `orchestrator.fakes`."""
+"""Ports: the small interfaces the core needs from the world. Fakes live in `orchestrator/fakes/`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ class TaskStore(Protocol):
     async def commit(self, records: Sequence[Record], events: Sequence[Event]) -> None:
         """Write the records (each checked against its loaded `rev`, raising `Conflict`) and append the events."""
 
+    async def ids(self, kind: str, status: str) -> list[str]: ...
+
+
+class Ids(Protocol):
+    """Ids that are never handed out twice, across processes and restarts."""
+
     async def new_id(self, prefix: str) -> str:
         """A short id that was never handed out before."""
 
@@ -30,17 +36,19 @@ class TaskStore(Protocol):
         """The never-reused id `key` maps to (a new one the first time, then the same for `ttl_seconds`), and
         whether it is new: a delivery handled twice makes one task."""
 
+
+class Claims(Protocol):
+    """First come wins, across processes: event dedupe, leases, and counts over a time window."""
+
     async def claim(self, key: str, ttl_seconds: int, owner: str = "") -> bool:
         """True the first time `key` is claimed within `ttl_seconds` (event dedupe), and again for the same
         non-empty `owner` (the same stored delivery, handled again after a crash)."""
 
-    async def tally(self, key: str, ttl_seconds: int) -> int:
-        """Count one more under `key` (kept `ttl_seconds` from the first): how many so far."""
-
     async def release(self, key: str) -> None:
         """Give a claim back, so a redelivery of an event that changed nothing is handled."""
 
-    async def ids(self, kind: str, status: str) -> list[str]: ...
+    async def tally(self, key: str, ttl_seconds: int) -> int:
+        """Count one more under `key` (kept `ttl_seconds` from the first): how many so far."""
 
 
 class Ledger(Protocol):
@@ -184,18 +192,27 @@ class Facts(Protocol):
         """Those of `needles` (addresses, names) that appear in a remembered fact."""
 
 
-class DigestBook(Protocol):
-    """What the scheduler remembers about digests, shared by every scheduler process."""
+class DigestOffers(Protocol):
+    """What a digest offered under Approve all, found again when that button is pressed."""
 
     async def save(self, digest_id: str, entries: list[tuple[str, int]]) -> None:
         """The low-risk proposals (id, version) a digest offered under Approve all."""
 
     async def entries(self, digest_id: str) -> list[tuple[str, int]]: ...
+
+
+class DigestShown(Protocol):
+    """Which version of a proposal a digest showed in a chat: a typed decision there means that version."""
+
     async def showed(self, chat: ChatRef, versions: dict[str, int]) -> None:
-        """The proposals (id → version) a digest showed in a chat: a typed decision there means that version."""
+        """The proposals (id → version) a digest showed in a chat."""
 
     async def shown(self, chat: ChatRef, proposal_id: str) -> int | None:
         """The version of a proposal a chat was last shown by a digest, if any."""
+
+
+class DigestRuns(Protocol):
+    """When digests were sent and how far the ledger was covered, shared by every scheduler process."""
 
     async def sent(self, date: str) -> bool: ...
     async def mark_sent(self, date: str) -> None: ...
@@ -205,6 +222,11 @@ class DigestBook(Protocol):
     async def advance(self, cursor: str) -> None: ...
     async def since(self, now: datetime) -> datetime:
         """When scheduling began (set on first call): digests before it were never due."""
+
+
+class DigestBook(DigestOffers, DigestShown, DigestRuns, Protocol):
+    """All three digest roles, as one Redis adapter (memory/digests.py) serves them: the scheduler writes
+    each, the bus reads the offers and the versions shown."""
 
 
 @dataclass(frozen=True)

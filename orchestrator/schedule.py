@@ -16,11 +16,10 @@ from orchestrator.core import Core
 from orchestrator.digest import DigestFacts, compose
 from orchestrator.events import Event
 from orchestrator.handlers.reminders import due
-from orchestrator.handlers.views import headline, pending, unsure
 from orchestrator.model import ChatRef
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import DigestBook, Ledger, Liveness, Spend
-from orchestrator.stats import collect
+from orchestrator.views import Views, headline
 
 log = logging.getLogger("deputy.scheduler")
 CONSOLE = ChatRef("console", "local")
@@ -60,7 +59,12 @@ class Scheduler:
 
     @property
     def core(self) -> Core:
+        """The ports the scheduler writes through (posts, claims, ids); it reads through `views`."""
         return self.bus.core
+
+    @property
+    def views(self) -> Views:
+        return self.bus.views
 
     async def tick(self) -> None:
         for step in (self.waiting_pass, self.later_pass, self.remind_pass, self.digest_pass, self.liveness_pass):
@@ -77,8 +81,8 @@ class Scheduler:
         if self._greeted:
             return
         self._greeted = True
-        waiting = await pending(self.core)
-        if not waiting or not await self.core.store.claim("waiting-notice", WAITING_NOTICE_S):
+        waiting = await self.views.pending()
+        if not waiting or not await self.core.claims.claim("waiting-notice", WAITING_NOTICE_S):
             return
         n = len(waiting)
         text = (
@@ -93,16 +97,14 @@ class Scheduler:
     async def later_pass(self) -> None:
         """Requests scheduled for later whose time has come (or came while Deputy was down): each runs once,
         however many schedulers find it."""
-        if self.core.later is None:
-            return
-        for item in await self.core.later.due(self.core.clock.now()):
+        for item in await self.core.later.due(self.views.now()):
             await self.bus.handle(cmd.RunLater(item.key))
 
     # ---- reminders and expiry -----------------------------------------------------------------------
 
     async def remind_pass(self) -> None:
-        now = self.core.clock.now()
-        for proposal in await pending(self.core):
+        now = self.views.now()
+        for proposal in await self.views.pending():
             if due(proposal, now):
                 await self.bus.handle(cmd.RemindDue(proposal.id))
 
@@ -110,7 +112,7 @@ class Scheduler:
 
     async def digest_pass(self) -> None:
         """The most recent digest time that has passed is posted once; after downtime, late and marked so."""
-        now = self.core.clock.now()
+        now = self.views.now()
         scheduled = self._last_scheduled(now)
         if scheduled < await self.book.since(now):
             return  # Deputy was not scheduling then: nothing was missed
@@ -121,7 +123,7 @@ class Scheduler:
         """Post the digest of `day` unless it was: under a lease in the shared store, then marked sent, so
         schedulers and `deputy digest` racing each other post it once. True if this call posted it."""
         key = day.isoformat()
-        if await self.book.sent(key) or not await self.core.store.claim(f"digest:{key}", self.config.lease_seconds):
+        if await self.book.sent(key) or not await self.core.claims.claim(f"digest:{key}", self.config.lease_seconds):
             return False
         if await self.book.sent(key):  # another scheduler finished between our check and our lease
             return False
@@ -139,14 +141,14 @@ class Scheduler:
     ) -> None:
         """Build and post a digest; only the scheduled one moves the "since the last digest" cursor."""
         events, cursor = await self._events_since(await self.book.cursor())
-        waiting = await pending(self.core)
+        waiting = await self.views.pending()
         week = [await self.spend.day((day - timedelta(days=n)).isoformat()) for n in range(6, -1, -1)]
-        outcomes = await collect(self.ledger, self.core.config.policies.minutes, self.core.now() - WEEK)
-        _, unsent = await unsure(self.core)
+        outcomes = await self.views.figures(self.views.now() - WEEK)
+        _, unsent = await self.views.unsure()
         kinds = {kind: c.traits for kind, c in self.core.connectors.items()}
         cap = await self.spend.cap(day.isoformat())
         facts = DigestFacts(day, events, waiting, week[-1], cap, week, late_by, outcomes, unsent, kinds)
-        digest_id = await self.core.store.new_id("d")
+        digest_id = await self.core.ids.new_id("d")
         low = [(p.id, p.version) for p in waiting if p.risk == "low" and not p.blocked_reason]
         await self.book.save(digest_id, low)
         message = Outbound(
@@ -189,7 +191,7 @@ class Scheduler:
                 await self._alert(platform, f"✅ Deliveries to {platform} work again.", recovered=True)
 
     async def _workers(self) -> None:
-        now = self.core.clock.now()
+        now = self.views.now()
         if await self.liveness.workers() > 0:
             self._no_workers_since = None
             if await self.liveness.flag("workers", False):

@@ -18,7 +18,6 @@ from orchestrator import commands as cmd
 from orchestrator.commands import Click, Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.errors import DeputyError
-from orchestrator.handlers import views
 from orchestrator.model import Actor, ChatRef
 from orchestrator.words import from_slash
 
@@ -139,7 +138,7 @@ class SlackInbound:
     async def on_full(self, ack: AsyncAck, body: Body, action: Body) -> None:
         await ack()
         try:
-            proposal = await self.coordinator.core.proposal(str(action.get("value")))
+            proposal = await self.coordinator.views.proposal(str(action.get("value")))
         except DeputyError as err:
             await self._answer(body, str(err))
             return
@@ -149,7 +148,7 @@ class SlackInbound:
         """A modal for the card's proposal, carrying the version the card showed (its block id says)."""
         proposal_id = str(action.get("value"))
         try:
-            proposal = await self.coordinator.core.proposal(proposal_id)
+            proposal = await self.coordinator.views.proposal(proposal_id)
         except DeputyError as err:
             await self._answer(body, str(err))
             return
@@ -184,7 +183,7 @@ class SlackInbound:
 
     async def _edit(self, body: Body, proposal_id: str, values: dict[str, str]) -> None:
         try:
-            proposal = await self.coordinator.core.proposal(proposal_id)
+            proposal = await self.coordinator.views.proposal(proposal_id)
             old = proposal.actions[0].fields
             changes = {k: v for k, v in values.items() if k in old and str(old[k]) != v}
             if changes:
@@ -220,9 +219,9 @@ class SlackInbound:
             await self.publish_home(event["user"])
 
     async def publish_home(self, user: str) -> None:
-        core = self.coordinator.core
-        running = len(await views.running_ids(core))
-        view = render.home(await views.pending(core), await views.running(core), await views.spend_text(core), running)
+        views = self.coordinator.views
+        running = len(await views.running_ids())
+        view = render.home(await views.pending(), await views.running(), await views.spend_text(), running)
         await (await self.outbox.api()).views_publish(user_id=user, view=view)
 
 

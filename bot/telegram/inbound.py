@@ -136,7 +136,7 @@ class TelegramInbound:
 
     async def _full_text(self, query: CallbackQuery, chat: ChatRef, proposal_id: str) -> None:
         try:
-            proposal = await self.coordinator.core.proposal(proposal_id)
+            proposal = await self.coordinator.views.proposal(proposal_id)
         except DeputyError as err:
             await query.answer(str(err)[:TOAST_CHARS])
             return

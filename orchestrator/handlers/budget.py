@@ -62,7 +62,7 @@ async def pause(c: cmd.PauseTask, core: Core) -> Outcome | None:
 
 async def _question(core: Core, paused: Task, c: cmd.PauseTask) -> tuple[Task, Proposal] | None:
     """The question to stage with this pause, or None: asked already at this cap level (or it can't be)."""
-    ask_id, _ = await core.store.id_for(f"budget-ask:{c.date}:{c.cap_usd:.6f}", "t", ASK_TTL_SECONDS)
+    ask_id, _ = await core.ids.id_for(f"budget-ask:{c.date}:{c.cap_usd:.6f}", "t", ASK_TTL_SECONDS)
     if await core.store.get_task(ask_id) is not None:
         return None
     ask = await _ask(core, ask_id, paused, c)

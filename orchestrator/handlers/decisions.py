@@ -21,7 +21,7 @@ async def decide(c: cmd.DecideProposal, core: Core) -> Outcome:
     proposal = await core.proposal(c.proposal_id)
     if _same_press(proposal, c):  # the same stored press handled again after a crash: already done
         return Outcome(f"{'Approved' if c.verdict is Verdict.APPROVE else 'Rejected'} {proposal.id}.")
-    if c.version is None and c.chat != proposal.chat and core.digests is not None:
+    if c.version is None and c.chat != proposal.chat:
         c = replace(c, version=await core.digests.shown(c.chat, proposal.id))
     if c.actor.platform != "policy":
         policies.require_operator(c.actor, core.config.operators, "approve or reject proposals")
@@ -36,8 +36,7 @@ async def decide(c: cmd.DecideProposal, core: Core) -> Outcome:
         event_id=c.event_id,
     )
     try:
-        event = proposal.decide(decision)
-        task.decided(c.verdict)
+        event = task.decide(proposal, decision)
     except InvalidTransition:
         raise Conflict("the task moved on while the proposal was read") from None  # re-read: the bus retries
     if c.verdict is Verdict.APPROVE and _undo_window(core, proposal):
@@ -111,8 +110,7 @@ async def undo(c: cmd.UndoProposal, core: Core) -> None:
     task = await core.task(proposal.task_id)
     if proposal.status is not ProposalStatus.APPROVED or task.status is not TaskStatus.APPROVED:
         raise AlreadyDecided(_too_late(proposal, task))
-    event = proposal.undo(c.actor, core.now())
-    task.undone()
+    event = task.undo(proposal, c.actor, core.now())
     await core.store.commit([proposal, task], [event])
     text = f"Undone: {proposal.id} was cancelled by {c.actor.label} before it ran. Nothing was sent."
     reply_to = c.event_id or None

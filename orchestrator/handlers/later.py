@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 from orchestrator import commands as cmd
 from orchestrator import policies
 from orchestrator.core import Core, Outcome
-from orchestrator.errors import AlreadyDecided, BadRequest, ConfigError
+from orchestrator.errors import AlreadyDecided, BadRequest
 from orchestrator.model import Proposal, ProposalStatus, Task
 from orchestrator.outbound import Kind, Outbound
-from orchestrator.ports import Later, Scheduled
+from orchestrator.ports import Scheduled
 
 LATER_KIND = "task.later"
 LATE_AFTER = timedelta(minutes=1)
@@ -22,25 +22,19 @@ LATE_AFTER = timedelta(minutes=1)
 REMIND_LEASE_S = 120
 
 
-def _later(core: Core) -> Later:
-    if core.later is None:
-        raise ConfigError("Nothing can be scheduled for later in this process.")
-    return core.later
-
-
 async def run(c: cmd.RunLater, core: Core) -> Outcome | None:
     """Its time has come: the request as a new task in the proposal's chat (one, whoever else runs it), or the
     reminder said; `FinishLater` records it after."""
-    item = await _later(core).take(c.key)
+    item = await core.later.take(c.key)
     if item is None:
         return None  # it ran, or was cancelled, meanwhile
     source = await _source(core, item)
     if source is None:
-        await _later(core).fired(item.key, "")
+        await core.later.fired(item.key, "")
         return None
     if item.remind:
         return await _remind(core, item, source)
-    task_id, fresh = await core.store.id_for(f"later:{item.key}", "t", core.config.dedupe_seconds)
+    task_id, fresh = await core.ids.id_for(f"later:{item.key}", "t", core.config.dedupe_seconds)
     if fresh:  # the first to run it says why a card is coming
         await core.say(source.chat, Kind.REMINDER, _due(core, item, f"As scheduled ({item.proposal_id})"))
     submit = cmd.SubmitTask(
@@ -61,7 +55,7 @@ async def _source(core: Core, item: Scheduled) -> Task | None:
 
 async def _remind(core: Core, item: Scheduled, source: Task) -> Outcome | None:
     """Said once under a lease: a pass that dies before finishing leaves it to be said when the lease lapses."""
-    if not await core.store.claim(f"later:{item.key}", REMIND_LEASE_S):
+    if not await core.claims.claim(f"later:{item.key}", REMIND_LEASE_S):
         return None
     await core.say(source.chat, Kind.REMINDER, _due(core, item, "Reminder"), final=True)
     return Outcome(then=(cmd.FinishLater(item.key),))
@@ -76,7 +70,7 @@ def _due(core: Core, item: Scheduled, what: str) -> str:
 
 async def finish(c: cmd.FinishLater, core: Core) -> None:
     """The ledger says it ran, the source card loses its Cancel button, and the item is done (once)."""
-    later = _later(core)
+    later = core.later
     item = next((i for i in await later.of(c.key.rsplit(":", 1)[0]) if i.key == c.key), None)
     if item is None or item.status in ("fired", "cancelled"):
         return
@@ -94,10 +88,10 @@ async def finish(c: cmd.FinishLater, core: Core) -> None:
 async def cancel(c: cmd.CancelLater, core: Core) -> Outcome:
     proposal = await core.proposal(c.proposal_id)
     policies.require_operator(c.actor, core.config.operators, "cancel tasks scheduled for later")
-    items = await _later(core).of(proposal.id)
+    items = await core.later.of(proposal.id)
     if not items:
         raise BadRequest(_nothing(proposal))
-    now = [await _later(core).cancel(i.key) or i for i in items]
+    now = [await core.later.cancel(i.key) or i for i in items]
     stopped = [i for i in now if i.status == "cancelled" and not proposal.actions[i.index].word]
     if not stopped:
         raise AlreadyDecided(_too_late(proposal, now))
@@ -147,8 +141,6 @@ def _span(delta: timedelta) -> str:
 
 async def upcoming_lines(core: Core) -> list[str]:
     """/status: what is scheduled, soonest first."""
-    if core.later is None:
-        return []
     items = await core.later.upcoming(10)
     lines = [f"  {i.proposal_id}: {_when(core, i)} — {i.request}  (/cancel {i.proposal_id})" for i in items]
     return [f"Scheduled for later: {len(items)}", *lines] if items else []

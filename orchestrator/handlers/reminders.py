@@ -61,8 +61,7 @@ async def _expire(core: Core, proposal: Proposal, rule: policies.ReminderRule) -
     task = await core.task(proposal.task_id)
     hours = _hours(timedelta(hours=rule.expire_after_hours or 0))
     reason = f"Expired: no decision within {hours} (policy: deny). Nothing was done."
-    event = proposal.expire(core.now(), reason)
-    task.expired()
+    event = task.expire(proposal, core.now(), reason)
     await core.store.commit([proposal, task], [event])
     await core.show(task, Outbound(kind=Kind.OUTCOME, text=reason, proposal=proposal, task_id=task.id, final=True))
 

@@ -192,7 +192,7 @@ async def _successor(core: Core, rejected: Proposal, task: Task, draft: Proposal
     revising, now = rejected.revising, core.now()
     assert revising is not None
     redo = Task(
-        id=await core.store.new_id("t"),
+        id=await core.ids.new_id("t"),
         text=task.text,
         actor=revising.actor,
         chat=rejected.chat,

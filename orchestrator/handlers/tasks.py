@@ -21,7 +21,7 @@ async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
     text = policies.check_request_text(c.text)
     policies.may_start_tasks(c.actor, core.config.operators)
     key = c.task_key or f"{c.chat.platform}:{c.event_id}"
-    task_id, fresh = await core.store.id_for(key, "t", core.config.dedupe_seconds)
+    task_id, fresh = await core.ids.id_for(key, "t", core.config.dedupe_seconds)
     if not fresh and await core.store.get_task(task_id) is not None:
         return Outcome(task_id)  # the same delivery again (a redelivery after a crash): one task
     now = core.now()
@@ -129,13 +129,13 @@ async def proposal_from(core: Core, task: Task, draft: ProposalDraft) -> Proposa
 async def _proposal_id(core: Core, task: Task) -> str:
     """A task has at most one proposal, so it takes the task's never-reused id with a `p` (one Redis write
     fewer per task); the commit still refuses to overwrite an existing record."""
-    return f"p{task.id[1:]}" if task.id.startswith("t") else await core.store.new_id("p")
+    return f"p{task.id[1:]}" if task.id.startswith("t") else await core.ids.new_id("p")
 
 
 async def _auto_rule(core: Core, proposal: Proposal) -> str | None:
     """The policy rule that approves this proposal without asking (named in the ledger), if any."""
     known: frozenset[str] = frozenset()
-    if core.facts and core.config.policies.needs_memory:
+    if core.config.policies.needs_memory:
         known = await core.facts.known([a.target.lower() for a in proposal.actions])
     return policies.auto_approval_rule(proposal, core.config.policies.auto_approve, known)
 

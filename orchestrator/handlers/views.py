@@ -1,19 +1,14 @@
-"""The read side: the texts of /status, /budget, /stats and /help, and the lists the channels' home screens show.
-Nothing here changes state."""
+"""The ShowView handler: /status, /budget, /stats and /help said in the chat they were asked in. The texts are
+the read side's (`orchestrator/views.py`)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from orchestrator import commands as cmd
-from orchestrator import policies, stats
+from orchestrator import policies
 from orchestrator.core import Core
 from orchestrator.errors import BadRequest
-from orchestrator.handlers.later import upcoming_lines
-from orchestrator.model import Proposal, ProposalStatus, Task, TaskStatus
-from orchestrator.outbound import Kind, money
-from orchestrator.stats import Figures, Stats
-from orchestrator.text import one_line
+from orchestrator.outbound import Kind
+from orchestrator.views import budget_text, stats_text, status_text
 from orchestrator.words import help_text
 
 
@@ -30,128 +25,3 @@ async def show(c: cmd.ShowView, core: Core) -> None:
     else:
         raise BadRequest(f"There is no /{c.view} view.")
     await core.say(c.chat, Kind.NOTICE, text, reply_to=c.event_id, final=True)
-
-
-async def running_ids(core: Core) -> list[str]:
-    found: list[str] = []
-    for status in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING):
-        found += await core.store.ids("task", status.value)
-    return sorted(found)
-
-
-async def running(core: Core, limit: int = 10) -> list[Task]:
-    """The first `limit` running tasks: a screen shows a few, however many there are."""
-    found = [await core.store.get_task(tid) for tid in (await running_ids(core))[:limit]]
-    return [t for t in found if t is not None]
-
-
-async def pending(core: Core) -> list[Proposal]:
-    ids = sorted(await core.store.ids("proposal", ProposalStatus.PENDING.value))
-    return [p for p in [await core.store.get_proposal(pid) for pid in ids] if p is not None]
-
-
-async def spend_text(core: Core) -> str:
-    if core.spend is None:
-        return f"$0.0000 of ${core.config.daily_budget_usd:.2f}"
-    date = core.today()
-    return f"{money(await core.spend.day(date))} of ${await core.spend.cap(date):.2f}"
-
-
-async def status_text(core: Core) -> str:
-    running_now, waiting = await running_ids(core), await pending(core)
-    listed = f" ({', '.join(running_now[:10])})" if running_now else ""
-    lines = [f"Running tasks: {len(running_now)}{listed}", f"Pending proposals: {len(waiting)}"]
-    paused = await core.store.ids("task", TaskStatus.PAUSED.value)
-    if paused:
-        lines.insert(1, f"Paused for today's budget: {len(paused)} ({', '.join(paused[:10])})")
-    lines += [f"  {p.id}: {headline(p)}  (/approve {p.id} · /reject {p.id})" for p in waiting[:10]]
-    lines += await unsure_lines(core)
-    lines += await upcoming_lines(core)
-    lines.append(f"Spend today: {await spend_text(core)}")
-    return "\n".join(lines)
-
-
-async def unsure(core: Core, limit: int = 10) -> tuple[int, list[str]]:
-    """Applies stopped at an action that may not have been sent, waiting for the operator's word: how many, and
-    the first `limit` as `<proposal id>: <request>  (/resend … · /sent …)`."""
-    ids = sorted(await core.store.ids("task", TaskStatus.AWAITING_OPERATOR.value))
-    tasks = [t for t in [await core.store.get_task(tid) for tid in ids[:limit]] if t is not None and t.proposal_id]
-    return len(ids), [
-        f"{t.proposal_id}: {one_line(t.text, 60)}  (/resend {t.proposal_id} · /sent {t.proposal_id})" for t in tasks
-    ]
-
-
-async def unsure_lines(core: Core) -> list[str]:
-    count, lines = await unsure(core)
-    return (
-        [f"May not have been sent, waiting for your word: {count}", *(f"  {line}" for line in lines)] if count else []
-    )
-
-
-async def budget_text(core: Core) -> str:
-    date, budget = core.today(), core.config.daily_budget_usd
-    if core.spend is None:
-        return f"Model spend today ({date}): $0.0000 of ${budget:.2f}."
-    spent, cap, models = await core.spend.day(date), await core.spend.cap(date), await core.spend.models(date)
-    lines = [f"Model spend today ({date}): {money(spent)} of ${cap:.2f}"]
-    if cap > budget:
-        lines[0] += f" (raised from ${budget:.2f} today)"
-    for m in sorted(models, key=lambda m: -m.usd):
-        cached = f", {m.cache_hits} from cache" if m.cache_hits else ""
-        price = f" — {m.unpriced} unpriced (no known price: not counted)" if m.unpriced else ""
-        lines.append(f"  {m.model}: {money(m.usd)} in {m.calls} calls{cached}{price}")
-    if not models:
-        lines.append("  no model calls yet today")
-    return "\n".join(lines)
-
-
-async def stats_text(core: Core, arg: str) -> str:
-    """/stats [7d]: what became of the proposals of the last days, read from the ledger from where they begin."""
-    span = stats.window(arg)
-    if core.ledger is None:
-        raise BadRequest("/stats reads the ledger, which this process has no access to.")
-    figures = await stats.collect(core.ledger, core.config.policies.minutes, core.now() - span)
-    return outcomes_text(figures, span)
-
-
-SAID = {
-    "approved_as_drafted": "as drafted",
-    "approved_after_change": "changed first",
-    "rejected": "rejected",
-    "undone": "undone",
-    "expired": "expired",
-    "failed": "failed",
-    "pending": "waiting",
-}
-
-
-def outcomes_text(figures: Stats, span: timedelta) -> str:
-    """A short block, a line per action kind, readable on a phone."""
-    t, last = figures.totals, _span(span)
-    answered = f", {figures.answered} answered without an action" if figures.answered else ""
-    if not t.proposed:
-        return f"Nothing was proposed in the last {last}{answered}. Model spend: {money(figures.cost_usd)}."
-    lines = [f"Last {last}: {t.proposed} proposal{'s' if t.proposed != 1 else ''}{answered}", _outcomes(t)]
-    lines += [f"  {kind} {f.proposed}: {_outcomes(f)}" for kind, f in sorted(figures.kinds.items())]
-    if t.auto_approved:
-        lines.append("Auto-approved: " + ", ".join(f"{n} by {rule}" for rule, n in sorted(t.auto_approved.items())))
-    lines.append(f"Caught: {t.caught} (rejected, revised or doubted by the verifier)")
-    if t.median_decision_s is not None:
-        lines.append(f"Median time to decide: {stats.duration_text(t.median_decision_s)}")
-    lines.append(f"Saved: {stats.saved_text(t.minutes_saved)} · model spend {money(figures.cost_usd)}")
-    return "\n".join(lines)
-
-
-def _outcomes(f: Figures) -> str:
-    return " · ".join(f"{f.outcomes[name]} {said}" for name, said in SAID.items() if f.outcomes[name])
-
-
-def _span(span: timedelta) -> str:
-    if span % timedelta(days=1):
-        return f"{span // timedelta(hours=1)} h"
-    return "24 h" if span.days == 1 else f"{span.days} days"
-
-
-def headline(proposal: Proposal) -> str:
-    """The proposal's first line: lists show that, the notes under it (citations, doubts) belong on its card."""
-    return proposal.summary.split("\n", 1)[0]

@@ -11,7 +11,6 @@ import pytest
 from config.wiring import build_runtime
 from orchestrator import commands as cmd
 from orchestrator.commands import Inbound
-from orchestrator.handlers import views
 from orchestrator.model import ProposalDraft, Reply, Task
 from orchestrator.outbound import money
 from tests.agents.conftest import MODEL, Llm, llm_env
@@ -31,7 +30,7 @@ async def test_a_configured_model_drafts_the_email_with_its_cost_in_the_ledger(l
     assert call.task_id == "t1" and call.detail["model"] == MODEL and call.detail["tier"] == "draft"
     assert call.detail["tokens_in"] > 100 and call.cost_usd > 0 and call.detail["priced"]
     assert draft.cost_spent_usd == pytest.approx(call.cost_usd) and not draft.flagged
-    budget = await views.budget_text(llm.runtime.coordinator.core)
+    budget = await llm.runtime.coordinator.views.budget_text()
     assert f"{MODEL}: {money(call.cost_usd)} in 1 calls" in budget
 
 
@@ -147,7 +146,7 @@ async def test_an_unknown_model_is_unpriced_and_an_override_prices_it(
             await runtime.redis.flushall()
             draft = await runtime.drafter.draft(Task("t1", "email jane@acme.com about x", ME, CONSOLE, "e", NOW))
             assert isinstance(draft, ProposalDraft)
-            budget = await views.budget_text(runtime.coordinator.core)
+            budget = await runtime.coordinator.views.budget_text()
             if expected is None:
                 assert "unpriced" in draft.summary and "1 unpriced" in budget and draft.cost_spent_usd == 0
             else:

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from config.wiring import Runtime, build_runtime
 from memory import keys
 from memory.streams import range_after
-from orchestrator.fakes import FakeClock
+from orchestrator.fakes.world import FakeClock
 from tests.conftest import deputy, settings_from
 from tests.e2e.helpers import converse
 

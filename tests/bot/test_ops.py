@@ -32,8 +32,7 @@ def applied(n: int) -> tuple[list[Record], list[Event]]:
     action = StagedAction("email", {"to": f"c{n}@example.com"}, f"Email c{n}@example.com", f"c{n}@example.com")
     proposal = Proposal(task.id, task.id, CONSOLE, "email", f"Send invoice {n}", [action], at)
     events = [task.submitted(at), task.start(at), ModelCalled(at=at, task_id=task.id, cost_usd=0.0002)]
-    events += [task.propose(proposal, at), proposal.decide(Decision(Verdict.APPROVE, ME, at, proposal.version))]
-    task.decided(Verdict.APPROVE)
+    events += [task.propose(proposal, at), task.decide(proposal, Decision(Verdict.APPROVE, ME, at, proposal.version))]
     events += [e for e in [task.applying(at)] if e]
     events += [proposal.action_moved(0, s, at, "250 OK") for s in (ActionStatus.APPLYING, ActionStatus.APPLIED)]
     return [task, proposal], [*events, task.finish(at, "sent 1 email")]

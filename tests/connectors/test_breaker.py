@@ -9,7 +9,7 @@ import pytest
 from config.wiring import Runtime
 from connectors.breaker import Breaker, Guarded
 from orchestrator.errors import CircuitOpen, TransientConnectorError
-from orchestrator.fakes import FakeConnector
+from orchestrator.fakes.connectors import FakeConnector
 from orchestrator.ports import HandOver
 
 

@@ -19,7 +19,7 @@ import pytest
 from config.wiring import Runtime, build_runtime
 from memory import keys
 from memory.codec import text
-from orchestrator.fakes import FakeClock
+from orchestrator.fakes.world import FakeClock
 from tests.conftest import Workers, eventually, settings_from
 from tests.e2e.helpers import converse, proposal_id
 

@@ -10,7 +10,6 @@ import pytest
 
 from bot.shadow import run_shadow
 from config.wiring import Runtime
-from orchestrator.handlers import views
 from orchestrator.outbound import money
 from tests.agents.conftest import MODEL
 from tests.conftest import settings_from
@@ -48,7 +47,7 @@ async def test_the_budget_stops_a_shadow_run_midway_and_it_says_so(
     spent = await core.spend.day(core.today())
     assert spent == pytest.approx(sum(c.cost_usd for c in calls))
     assert spent <= float(CAP) + max(c.cost_usd for c in calls)  # over the cap by one call at most
-    assert f"{MODEL}: {money(spent)} in {drafted} calls" in await views.budget_text(core)
+    assert f"{MODEL}: {money(spent)} in {drafted} calls" in await runtime.coordinator.views.budget_text()
     assert summary["cost_now_usd"] == pytest.approx(spent, abs=1e-6) and summary["cost_then_usd"] == 0
 
 

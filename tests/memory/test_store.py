@@ -9,7 +9,7 @@ import pytest
 from config.wiring import Runtime
 from memory.actions import RedisActionRecords
 from orchestrator.errors import Conflict
-from orchestrator.fakes import FakeClock
+from orchestrator.fakes.world import FakeClock
 from orchestrator.model import Task, TaskStatus
 from tests.orchestrator.conftest import CONSOLE, ME
 

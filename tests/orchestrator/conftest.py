@@ -9,7 +9,10 @@ from connectors import budget, email, notes, webhook
 from orchestrator import core as bus
 from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
-from orchestrator.fakes import FakeClock, FakeConnector, FakeQueue, InMemoryRecords, InMemoryStore, RecordingOutbox
+from orchestrator.fakes.connectors import FakeConnector
+from orchestrator.fakes.core import fake_core
+from orchestrator.fakes.stores import InMemoryRecords, InMemoryStore
+from orchestrator.fakes.world import FakeClock, FakeQueue, RecordingOutbox
 from orchestrator.kinds import minutes_saved
 from orchestrator.model import Actor, ChatRef
 from orchestrator.policies import Policies
@@ -39,16 +42,18 @@ class Core:
     def rewire(self, connectors: dict[str, Connector], **config: Any) -> None:
         """The same store, queue and clock behind a new coordinator: these connectors beside the email one, and
         this configuration (the operator is BOSS unless said otherwise)."""
+        facts = config.pop("facts", None)
+        ports = {"facts": facts} if facts is not None else {}
         self.coordinator = Coordinator(
-            bus.Core(
+            fake_core(
                 store=self.store,
                 queue=self.queue,
                 outbox=self.outbox,
                 records=self.records,
                 clock=self.clock,
                 connectors={"email.send": self.email, **connectors},
-                facts=config.pop("facts", None),
                 config=bus.CoreConfig(**{"operators": frozenset({BOSS.id}), "policies": DEFAULTS, **config}),
+                **ports,
             )
         )
 
@@ -63,7 +68,7 @@ def core() -> Core:
     store, queue, outbox, records = InMemoryStore(), FakeQueue(), RecordingOutbox(), InMemoryRecords()
     email, clock = FakeConnector(), FakeClock()
     coordinator = Coordinator(
-        bus.Core(
+        fake_core(
             store=store,
             queue=queue,
             outbox=outbox,

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.fakes import Crashed, FakeConnector
+from orchestrator.fakes.connectors import Crashed, FakeConnector
 from orchestrator.kinds import Preview
 from orchestrator.model import ChatRef, Proposal, TaskStatus
 from orchestrator.outbound import Outbound

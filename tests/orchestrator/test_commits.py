@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator import commands as cmd
 from orchestrator.errors import CircuitOpen, StaleVersion
-from orchestrator.fakes import InMemoryFacts
+from orchestrator.fakes.stores import InMemoryFacts
 from orchestrator.kinds import Preview
 from orchestrator.model import ProposalDraft, Verdict
 from orchestrator.policies import AutoRule, Policies
@@ -25,7 +25,7 @@ RULES = Policies(
 
 
 def configure(core: Core, *, undo_seconds: int = 0, facts: InMemoryFacts | None = None) -> None:
-    from orchestrator.fakes import FakeConnector
+    from orchestrator.fakes.connectors import FakeConnector
 
     notes = FakeConnector(kind="note.save", resend_safe=True, declared=NOTES)
     notes.validate = lambda fields: dict(fields)  # type: ignore[method-assign]

@@ -8,7 +8,7 @@ import pytest
 from orchestrator import commands as cmd
 from orchestrator.commands import Click
 from orchestrator.errors import TransientConnectorError
-from orchestrator.fakes import Crashed
+from orchestrator.fakes.connectors import Crashed
 from orchestrator.model import ActionStatus, ChatRef, Task, TaskStatus
 from orchestrator.outbound import Kind
 from orchestrator.replay import differences, fold

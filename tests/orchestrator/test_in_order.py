@@ -9,7 +9,7 @@ import pytest
 from orchestrator import commands as cmd
 from orchestrator.core import CoreConfig
 from orchestrator.errors import TransientConnectorError
-from orchestrator.fakes import Crashed, FakeConnector
+from orchestrator.fakes.connectors import Crashed, FakeConnector
 from orchestrator.model import ProposalDraft, TaskStatus
 from orchestrator.policies import Policies
 from tests.orchestrator.conftest import BOSS, NOTES, WEBHOOK, Core

@@ -10,7 +10,9 @@ from datetime import timedelta
 
 from orchestrator import commands as cmd
 from orchestrator.commands import Click
-from orchestrator.fakes import FakeLaterConnector, FakeLiveness, FakeSpend, InMemoryDigestBook, InMemoryLater
+from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook, InMemoryLater
+from orchestrator.fakes.connectors import FakeLaterConnector
+from orchestrator.fakes.world import FakeLiveness
 from orchestrator.model import ChatRef, ProposalDraft
 from orchestrator.outbound import Kind
 from orchestrator.schedule import ScheduleConfig, Scheduler

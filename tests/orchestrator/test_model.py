@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import InvalidTransition
-from orchestrator.fakes import FakeClock
+from orchestrator.fakes.world import FakeClock
 from orchestrator.model import (
     ActionStatus,
     Decision,
@@ -33,7 +33,7 @@ def make_proposal() -> Proposal:
 def test_task_walks_the_happy_path_and_each_step_is_an_event() -> None:
     task, proposal = make_task(), make_proposal()
     events = [task.start(NOW), task.propose(proposal, NOW)]
-    task.decided(Verdict.APPROVE)
+    task.decide(proposal, Decision(Verdict.APPROVE, ME, NOW, 1))
     applying = task.applying(NOW)
     assert applying is not None and task.applying(NOW) is None  # entering APPLYING twice records it once
     events += [applying, task.finish(NOW, "sent")]
@@ -71,3 +71,29 @@ def test_action_cannot_be_applied_twice() -> None:
     with pytest.raises(InvalidTransition):
         proposal.action_moved(0, ActionStatus.APPLIED, NOW, "Sent again")
     assert proposal.settled
+
+
+def test_a_decision_moves_the_task_and_its_proposal_together_in_one_event() -> None:
+    task, proposal = make_task(), make_proposal()
+    task.start(NOW)
+    task.propose(proposal, NOW)
+    event = task.decide(proposal, Decision(Verdict.REJECT, ME, NOW, 1))
+    assert event.type == "ProposalRejected" and event.task_status == "rejected" and event.proposal_status == "rejected"
+    assert task.status is TaskStatus.REJECTED and proposal.status is ProposalStatus.REJECTED
+
+
+def test_a_task_that_cannot_move_leaves_its_proposal_undecided() -> None:
+    task, proposal = make_task(), make_proposal()  # the task was never proposed: it can't be approved
+    with pytest.raises(InvalidTransition):
+        task.decide(proposal, Decision(Verdict.APPROVE, ME, NOW, 1))
+    assert proposal.status is ProposalStatus.PENDING and proposal.decision is None
+
+
+def test_a_task_decides_only_its_own_proposal() -> None:
+    task, other = make_task(), make_proposal()
+    task.start(NOW)
+    task.propose(make_proposal(), NOW)
+    other.task_id = "t2"
+    with pytest.raises(InvalidTransition, match="belongs to task t2"):
+        task.decide(other, Decision(Verdict.APPROVE, ME, NOW, 1))
+    assert task.status is TaskStatus.PROPOSED and other.status is ProposalStatus.PENDING

@@ -4,7 +4,7 @@ import pytest
 
 from orchestrator import policies
 from orchestrator.errors import BadRequest, PolicyDenied
-from orchestrator.fakes import FakeClock
+from orchestrator.fakes.world import FakeClock
 from orchestrator.model import Actor, ChatRef, Proposal, StagedAction
 from orchestrator.policies import AutoRule
 from orchestrator.words import lex

@@ -11,7 +11,8 @@ import pytest
 
 from orchestrator import commands as cmd
 from orchestrator.commands import Click
-from orchestrator.fakes import FakeLiveness, FakeSpend, InMemoryDigestBook
+from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook
+from orchestrator.fakes.world import FakeLiveness
 from orchestrator.model import ChatRef, ProposalStatus
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.policies import Policies, ReminderRule

@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator import events as ev
 from orchestrator.errors import BadRequest
-from orchestrator.fakes import InMemoryStore
+from orchestrator.fakes.stores import InMemoryStore
 from orchestrator.model import Verdict
 from orchestrator.stats import Tally, collect, duration_text, saved_text, window
 from tests.orchestrator.conftest import MINUTES

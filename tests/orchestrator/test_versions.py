@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from orchestrator.commands import Click, Inbound
-from orchestrator.fakes import FakeLiveness, FakeSpend, InMemoryDigestBook
+from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook
+from orchestrator.fakes.world import FakeLiveness
 from orchestrator.model import ChatRef, ProposalStatus
 from orchestrator.outbound import Kind
 from orchestrator.schedule import ScheduleConfig, Scheduler

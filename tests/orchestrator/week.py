@@ -42,8 +42,8 @@ class Story:
         return self.at
 
     def decide(self, verdict: Verdict, after_s: float, by: Actor = ME) -> Story:
-        self.events.append(self.proposal.decide(Decision(verdict, by, self.later(after_s), self.proposal.version)))
-        self.task.decided(verdict)
+        decision = Decision(verdict, by, self.later(after_s), self.proposal.version)
+        self.events.append(self.task.decide(self.proposal, decision))
         return self
 
     def apply(self, *, ok: bool = True) -> Story:
@@ -72,13 +72,11 @@ class Story:
         return self
 
     def undo(self, after_s: float) -> Story:
-        self.events.append(self.proposal.undo(ME, self.later(after_s)))
-        self.task.undone()
+        self.events.append(self.task.undo(self.proposal, ME, self.later(after_s)))
         return self
 
     def expire(self, after_s: float) -> Story:
-        self.events.append(self.proposal.expire(self.later(after_s), "no answer in 48 h"))
-        self.task.expired()
+        self.events.append(self.task.expire(self.proposal, self.later(after_s), "no answer in 48 h"))
         return self
 
 
