@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.checks import Check
-from bot.doctor_local import check_files, check_redis, check_smtp
+from bot.doctor_local import check_connectors, check_files, check_redis
 from bot.doctor_remote import check_console, check_model, check_slack, check_telegram, check_weaviate
 from config.settings import Settings
 
 CHECKS: tuple[Callable[[Settings], Awaitable[list[Check]]], ...] = (
     check_redis,
     check_files,
-    check_smtp,
+    check_connectors,
     check_model,
     check_console,
     check_slack,

@@ -17,12 +17,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
+from connectors.registry import plugins
 from memory import keys
 from memory.codec import text
 from memory.ledger import RedisLedger
 from memory.metrics import ACTIONS, BUCKETS, DIGEST, EVENTS, MODEL, bucket_label, job_key
+from orchestrator.kinds import minutes_saved
 from orchestrator.model import ProposalStatus, TaskStatus
-from orchestrator.policies import MINUTES_SAVED
 from orchestrator.stats import OUTCOMES, Stats, Tally
 
 JOBS = ("run", "apply")
@@ -92,7 +93,7 @@ async def snapshot(
         *await _queue(redis),
         *await _model(redis, budget_usd, model),
         await _digest(redis),
-        *_outcomes(await outcomes(redis).stats(dict(minutes or MINUTES_SAVED))),
+        *_outcomes(await outcomes(redis).stats(dict(minutes or minutes_saved(p.traits for p in plugins())))),
     ]
 
 
