@@ -31,6 +31,8 @@ class Mount:
     outboxes: Mapping[str, ChatOutbox]
     report_to: ChatRef
     """Where work no chat started goes (DEPUTY_DIGEST_CHANNEL, else the first operator's DM)."""
+    redis: Redis
+    """For what a plug-in keeps of its own (a source's cursor, a prompt's memory)."""
 
 
 class Channel(Protocol):

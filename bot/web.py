@@ -90,7 +90,7 @@ def deputy_app(runtime: Runtime) -> web.Application:
     )
     ingress = Ingress(RedisInbox(runtime.redis))
     app.cleanup_ctx.append(ingress.lifespan)  # first in, last out: it drains after the channels stop taking more
-    at = Mount(runtime.coordinator, ingress, runtime.outboxes, settings.report_chat)
+    at = Mount(runtime.coordinator, ingress, runtime.outboxes, settings.report_chat, runtime.redis)
     for source, values in sources.configured(settings):
         source.start(app, values, at)
     for channel, values in channels.configured(settings):

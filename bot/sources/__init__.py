@@ -67,10 +67,12 @@ def configured(settings: Settings) -> list[tuple[Source, Any]]:
     return [(source, values) for source, values in found if source.configured(values)]
 
 
-async def take(ingress: Ingress, kind: str, item: dict[str, str], *, dedupe: Sequence[str], task_key: str) -> Taken:
-    """One write: the dedupe claims, the task's id reserved under `task_key`, the item stored (`kind` names the
-    ingress handler; `item` has `name`, `body`, `delivery`). Neither stored nor a duplicate: no free task id was
-    drawn, try again later. A Redis fault raises: the source answers 503, or leaves the item where it was."""
+async def take(ingress: Ingress, kind: str, item: dict[str, str], *, dedupe: Sequence[str]) -> Taken:
+    """One write: the dedupe claims, the task's id reserved under the key `as_task` gives it, the item stored
+    (`kind` names the ingress handler; `item` has `name`, `body`, `delivery`). Neither stored nor a duplicate: no
+    free task id was drawn, try again later. A Redis fault raises: the source answers 503, or leaves the item
+    where it was, and it comes again."""
+    task_key = f"hook:{item['name']}:{item['delivery']}"  # what coordinator.receive_hook keys the task by
     for _ in range(5):
         taken = await _take_once(ingress, kind, item, dedupe, task_key)
         if taken is not None:

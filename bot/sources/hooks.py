@@ -60,7 +60,7 @@ async def _store(ingress: Ingress, name: str, text: str, digest: str, key: str) 
     dedupe += [f"{keys.PREFIX}:hook:{name}:key:{key}"] if key else []
     item = {"name": name, "body": text, "delivery": digest}
     try:
-        taken = await take(ingress, "hook", item, dedupe=dedupe, task_key=f"hook:{name}:{digest}")
+        taken = await take(ingress, "hook", item, dedupe=dedupe)
     except RedisError as err:
         log.warning("hook %s could not be stored: %s", name, err)
         return _error(503, f"can't store the delivery now ({describe(err)}); send it again later")
