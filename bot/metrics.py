@@ -39,18 +39,19 @@ ACK = Histogram(
 )
 
 
-def channel_of(path: str) -> str:
-    for prefix, channel in (("/slack/", "slack"), ("/telegram/", "telegram"), ("/hooks/", "hooks")):
-        if path.startswith(prefix):
-            return channel
-    return "ops"
+LABELS: web.AppKey[Mapping[str, str]] = web.AppKey("metrics_labels")
+"""URL prefix → label, from the channels and sources installed (bot/web.py fills it)."""
+
+
+def channel_of(path: str, labels: Mapping[str, str]) -> str:
+    return next((label for prefix, label in labels.items() if path.startswith(prefix)), "ops")
 
 
 @web.middleware
 async def measure(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    channel, started, status = channel_of(request.path), time.perf_counter(), 500
+    channel, started, status = channel_of(request.path, request.app[LABELS]), time.perf_counter(), 500
     try:
         response = await handler(request)
         status = response.status

@@ -17,6 +17,7 @@ from agents.offline import OfflineModel
 from agents.queue import RQJobQueue
 from agents.runner import Local, PlaybookRunner, Tiers
 from agents.transports import LiteLLMTransport, OfflineTransport
+from bot.channels import chatting
 from bot.outboxes import outboxes
 from bot.outboxes import preload as preload_outboxes
 from config.policy_file import cached_policies, policy_path
@@ -133,9 +134,7 @@ def core_config(settings: Settings, kinds: frozenset[Traits]) -> CoreConfig:
 
 def build_scheduler(settings: Settings, bus: Coordinator, ledger: RedisLedger, liveness: RedisLiveness) -> Scheduler:
     hour, minute = (int(part) for part in settings.digest_at.split(":"))
-    platforms = tuple(
-        p for p, on in (("slack", settings.slack_bot_token), ("telegram", settings.telegram_bot_token)) if on
-    )
+    platforms = chatting(settings)
     config = ScheduleConfig(
         digest_chat=settings.report_chat,
         alert_chats=(settings.report_chat, *settings.operator_chats),
