@@ -113,3 +113,19 @@ async def test_the_docs_example_works_end_to_end(core: Core, tmp_path: Path) -> 
     stats = [m.text for _, _, m in core.outbox.sent if m.kind is Kind.NOTICE][-1]
     assert "  sms.send 1: 1 as drafted" in stats.splitlines() and "Saved: ~1 min" in stats
     assert DEFAULTS.minutes.get("sms.send") is None  # its minutes came from its own traits
+
+
+def test_a_connector_module_named_in_deputy_plugins_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The way a connector from outside Deputy's folders is installed, in the web process and every worker."""
+    source = re.search(
+        r"```python\n# connectors/sms\.py\n(.*?)```", (ROOT / "docs" / "connectors.md").read_text(), re.S
+    )
+    assert source
+    (tmp_path / "deputy_sms_plugin.py").write_text(source[1])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example/api")
+    settings = settings_with({"DEPUTY_PLUGINS": "deputy_sms_plugin"})
+    assert "sms.send" in build_all(settings, Redis())
+    assert "sms.send" not in build_all(settings_with({}), Redis())
