@@ -13,6 +13,7 @@ from agents import prompts, rewrites, when
 from agents.headlines import SUBJECT_MAX, clip
 from agents.playbooks import Playbook, by_triggers
 from agents.prompts import Message
+from connectors import email, notes
 from orchestrator.model import Draft, ProposalDraft
 
 _TOPIC = re.compile(r"\b(?:about|on|regarding|concerning|re:?)\s+(?P<topic>.+)$", re.I)
@@ -255,7 +256,7 @@ def _webhook(text: str, memory: str) -> dict[str, Any]:
 def inbound_hook(name: str, body: str) -> Draft:
     """A signed inbound webhook. Its body is untrusted data: it may supply a reply address and words to quote,
     never the kind of action or who approves. A lead with a valid email gets a drafted reply; anything else
-    becomes a note."""
+    becomes a note. The kinds are the email and note connectors' own (whatever playbooks a shadow run swaps in)."""
     try:
         data = json.loads(body)
     except ValueError:
@@ -269,7 +270,7 @@ def inbound_hook(name: str, body: str) -> Draft:
         playbook="note",
         summary=f"{title}: {body[:120]}",
         risk="low",
-        actions=[("note.save", {"title": title, "body": body[:4000]})],
+        actions=[(notes.TRAITS.kind, {"title": title, "body": body[:4000]})],
     )
 
 
@@ -285,5 +286,5 @@ def _lead_reply(name: str, sender: str, fields: dict[str, Any]) -> ProposalDraft
         playbook="email",
         summary=f"Reply to a new lead from webhook {name}: {sender}",
         risk="medium",
-        actions=[("email.send", {"to": sender, "subject": "Thanks for getting in touch", "body": body})],
+        actions=[(email.TRAITS.kind, {"to": sender, "subject": "Thanks for getting in touch", "body": body})],
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from orchestrator.buttons import APPROVE, BUTTONS, REJECT, RUN_REST, Button, Shown, Target
+from orchestrator.handlers.later import LATER_KIND
 from orchestrator.model import ActionStatus, Proposal, ProposalStatus, StagedAction
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
@@ -187,7 +187,7 @@ def _rejected_with_reason(proposal: Proposal) -> bool:
 
 def _scheduled(proposal: Proposal) -> bool:
     """A request for later was scheduled and nothing has become of it yet (it ran, or was cancelled)."""
-    later = [a for a in proposal.actions if a.kind == "task.later" and a.status is ActionStatus.APPLIED]
+    later = [a for a in proposal.actions if a.kind == LATER_KIND and a.status is ActionStatus.APPLIED]
     return any(not a.word for a in later)
 
 
@@ -221,12 +221,13 @@ def _status(message: Outbound, proposal: Proposal) -> str:
 
 
 def _action(action: StagedAction) -> ActionView:
-    body = str(action.fields.get("body", "") or _payload_text(action.fields)).strip("\n")
+    """The action as its connector's preview put it (`StagedAction.subject`, `.body`): a card names no field."""
+    body = action.body.strip("\n")
     shown, more = preview(body)
     return ActionView(
         summary=action.summary,
         target=action.target,
-        subject=str(action.fields.get("subject", "")),
+        subject=action.subject,
         body=body if len(body) <= QUOTE_CHARS else body[: QUOTE_CHARS - 1].rstrip() + "…",
         preview=shown,
         whole=len(body) <= QUOTE_CHARS,
@@ -250,11 +251,6 @@ def with_target(action: ActionView, esc: Callable[[str], str], bold: Callable[[s
     if target and target in summary:
         return summary.replace(target, bold(target), 1)
     return f"{summary} → {bold(target)}" if target else summary
-
-
-def _payload_text(fields: dict[str, Any]) -> str:
-    payload = fields.get("payload")
-    return str(payload.get("text", "")) if isinstance(payload, dict) else ""
 
 
 def full_text(proposal: Proposal) -> str:

@@ -4,19 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot import channels
 from bot.checks import Check
-from bot.doctor_local import check_files, check_redis, check_smtp
-from bot.doctor_remote import check_console, check_model, check_slack, check_telegram, check_weaviate
+from bot.doctor_local import check_connectors, check_files, check_redis
+from bot.doctor_remote import check_model, check_weaviate
+from config import plugins
 from config.settings import Settings
+
+
+async def check_channels(settings: Settings) -> list[Check]:
+    """Each installed channel checks its own platform, configured or not (it says "off" itself)."""
+    found = [c for channel in channels.installed(settings) for c in await _one(channel, settings)]
+    unknown = channels.unknown_platforms(settings)
+    if unknown:
+        names = ", ".join(unknown)
+        found.append(
+            Check(
+                "Channels",
+                False,
+                f"no channel named {names} is installed: check DEPUTY_OPERATORS, "
+                "DEPUTY_DIGEST_CHANNEL and DEPUTY_PLUGINS",
+            )
+        )
+    return found
+
+
+async def _one(channel: channels.Channel, settings: Settings) -> list[Check]:
+    return await channel.doctor(plugins.values_for(channel.values, settings))
+
 
 CHECKS: tuple[Callable[[Settings], Awaitable[list[Check]]], ...] = (
     check_redis,
     check_files,
-    check_smtp,
+    check_connectors,
     check_model,
-    check_console,
-    check_slack,
-    check_telegram,
+    check_channels,
     check_weaviate,
 )
 

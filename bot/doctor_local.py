@@ -1,10 +1,9 @@
-"""`deputy doctor`'s checks of what Deputy runs on: Redis (reachable, persistent, workers alive), SMTP, and the
-policies and playbooks files every process reads at start."""
+"""`deputy doctor`'s checks of what Deputy runs on: Redis (reachable, persistent, workers alive), each connector's
+own check (SMTP), and the policies and playbooks files every process reads at start."""
 
 from __future__ import annotations
 
 import asyncio
-import smtplib
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -14,12 +13,11 @@ from agents import playbooks
 from bot.checks import Check
 from config.policy_file import DEFAULT, load_policies, policy_path
 from config.settings import Settings, redact_url
-from connectors.email import EmailConnector, SmtpTarget
-from connectors.registry import build_all
+from connectors.registry import build_all, doctor_all, traits
 from memory.embedded import executable, running_url
 from memory.faults import probe
 from memory.liveness import alive_workers
-from orchestrator.errors import ConfigError, ConnectorError
+from orchestrator.errors import ConfigError
 
 
 async def check_redis(settings: Settings) -> list[Check]:
@@ -82,43 +80,9 @@ async def _persistence(client: Redis) -> Check:
     )
 
 
-async def check_smtp(settings: Settings) -> list[Check]:
-    if not settings.smtp_url:
-        return [
-            Check(
-                "Email",
-                True,
-                "SMTP not set: email can be drafted, not sent (set DEPUTY_SMTP_URL and DEPUTY_EMAIL_FROM)",
-                info=True,
-            )
-        ]
-    connector = EmailConnector(settings.smtp_url.get_secret_value(), settings.email_from)
-    target = connector.target
-    assert target is not None
-    try:
-        await asyncio.to_thread(_login, connector, target)
-    except ConnectorError as err:
-        if not isinstance(err.__cause__, smtplib.SMTPAuthenticationError):
-            why = err.__cause__ or err
-            return [
-                Check(
-                    "Email", False, f"can't talk to SMTP at {target.host}:{target.port} ({why}); check DEPUTY_SMTP_URL"
-                )
-            ]
-        return [
-            Check(
-                "Email",
-                False,
-                f"SMTP login to {target.host}:{target.port} was refused: check the user and "
-                "password in DEPUTY_SMTP_URL",
-            )
-        ]
-    return [Check("Email", True, f"SMTP at {target.host}:{target.port} answers, sending as {settings.email_from}")]
-
-
-def _login(connector: EmailConnector, target: SmtpTarget) -> None:
-    """The connector's own connect-and-login, so doctor tests exactly what sending will do."""
-    connector.open_session(target).quit()
+async def check_connectors(settings: Settings) -> list[Check]:
+    """Each connector's own check (connectors/<name>.py `doctor`): SMTP answers and takes the login, …"""
+    return await doctor_all(settings)
 
 
 async def check_files(settings: Settings) -> list[Check]:
@@ -133,10 +97,10 @@ async def check_files(settings: Settings) -> list[Check]:
 
 def _invalid(settings: Settings) -> str:
     """The loaders' own one-line reason, with the action kinds the connectors define (nothing connects)."""
-    kinds = frozenset(build_all(settings, Redis()))
+    installed = build_all(settings, Redis())
     try:
-        load_policies(policy_path(settings.data_dir), set(kinds))
-        playbooks.load(playbooks.directories(settings.data_dir), kinds)
+        load_policies(policy_path(settings.data_dir), traits(installed))
+        playbooks.load(playbooks.directories(settings.data_dir), frozenset(installed))
     except ConfigError as err:
         return one_line(str(err))
     return ""

@@ -17,12 +17,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
+from connectors.registry import plugins
 from memory import keys
 from memory.codec import text
 from memory.ledger import RedisLedger
 from memory.metrics import ACTIONS, BUCKETS, DIGEST, EVENTS, MODEL, bucket_label, job_key
+from orchestrator.kinds import minutes_saved
 from orchestrator.model import ProposalStatus, TaskStatus
-from orchestrator.policies import MINUTES_SAVED
 from orchestrator.stats import OUTCOMES, Stats, Tally
 
 JOBS = ("run", "apply")
@@ -38,18 +39,19 @@ ACK = Histogram(
 )
 
 
-def channel_of(path: str) -> str:
-    for prefix, channel in (("/slack/", "slack"), ("/telegram/", "telegram"), ("/hooks/", "hooks")):
-        if path.startswith(prefix):
-            return channel
-    return "ops"
+LABELS: web.AppKey[Mapping[str, str]] = web.AppKey("metrics_labels")
+"""URL prefix → label, from the channels and sources installed (bot/web.py fills it)."""
+
+
+def channel_of(path: str, labels: Mapping[str, str]) -> str:
+    return next((label for prefix, label in labels.items() if path.startswith(prefix)), "ops")
 
 
 @web.middleware
 async def measure(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    channel, started, status = channel_of(request.path), time.perf_counter(), 500
+    channel, started, status = channel_of(request.path, request.app[LABELS]), time.perf_counter(), 500
     try:
         response = await handler(request)
         status = response.status
@@ -92,7 +94,7 @@ async def snapshot(
         *await _queue(redis),
         *await _model(redis, budget_usd, model),
         await _digest(redis),
-        *_outcomes(await outcomes(redis).stats(dict(minutes or MINUTES_SAVED))),
+        *_outcomes(await outcomes(redis).stats(dict(minutes or minutes_saved(p.traits for p in plugins())))),
     ]
 
 

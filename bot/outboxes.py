@@ -1,6 +1,6 @@
-"""One outbox per configured channel (workers post through them too). Slack's and Telegram's are made on first
-use: most commands (`deputy ledger`, `chat`, …) never post to either, and importing their clients costs about
-a second per process."""
+"""One outbox per configured channel (bot/channels.py; workers post through them too), each made on first use:
+most commands (`deputy ledger`, `chat`, …) never post to Slack or Telegram, and importing their clients costs
+about a second per process."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from bot.console.outbound import ConsoleOutbox
+from bot import channels
 from config.settings import Settings
 from orchestrator.model import ChatRef
 from orchestrator.outbound import Outbound
@@ -38,28 +38,11 @@ class LazyOutbox:
 
 
 def outboxes(settings: Settings, redis: Redis) -> dict[str, ChatOutbox]:
-    chosen: dict[str, ChatOutbox] = {"console": ConsoleOutbox(redis)}
-    if settings.telegram_bot_token:
-        chosen["telegram"] = LazyOutbox(lambda: _telegram(settings, redis))
-    if settings.slack_bot_token:
-        chosen["slack"] = LazyOutbox(lambda: _slack(settings, redis))
-    return chosen
+    return {c.platform: _lazy(c, values, redis) for c, values in channels.configured(settings)}
 
 
-def _telegram(settings: Settings, redis: Redis) -> ChatOutbox:
-    from bot.telegram.outbound import TelegramOutbox
-
-    assert settings.telegram_bot_token is not None
-    token = settings.telegram_bot_token.get_secret_value()
-    return TelegramOutbox(token=token, base_url=settings.telegram_api_url, redis=redis)
-
-
-def _slack(settings: Settings, redis: Redis) -> ChatOutbox:
-    from bot.slack.outbound import SlackOutbox, make_client
-
-    assert settings.slack_bot_token is not None
-    client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    return SlackOutbox(client=client, redis=redis)
+def _lazy(channel: channels.Channel, values: object, redis: Redis) -> LazyOutbox:
+    return LazyOutbox(lambda: channel.outbox(values, redis))
 
 
 def real(outboxes: Mapping[str, ChatOutbox], platform: str) -> ChatOutbox:
@@ -69,8 +52,6 @@ def real(outboxes: Mapping[str, ChatOutbox], platform: str) -> ChatOutbox:
 
 
 def preload(settings: Settings) -> None:
-    """Import the configured platforms' clients now (a forking worker does, once, before its first job)."""
-    if settings.telegram_bot_token:
-        import bot.telegram.outbound
-    if settings.slack_bot_token:
-        import bot.slack.outbound  # noqa: F401
+    """Import the configured channels' clients now (a forking worker does, once, before its first job)."""
+    for channel, values in channels.configured(settings):
+        channel.preload(values)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from bot.channels import chatting
 from bot.console.channel import Console, run_interactive
 from bot.scheduler import run_loop, sweeping
 from bot.web import deputy_app
@@ -209,7 +210,7 @@ def run_up(settings: Settings) -> int:
         embedded = EmbeddedRedis(settings.data_dir)
         url = embedded.start()
     processes = Processes(url, embedded, start_worker(url))
-    console = sys.stdin.isatty() and not settings.has_chat_platform
+    console = sys.stdin.isatty() and not chatting(settings)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(serve_until_stopped(settings, processes, console=console))

@@ -1,4 +1,5 @@
-"""The aiohttp app: health, readiness and metrics now; Slack, Telegram and inbound hooks mount here too."""
+"""The aiohttp app: health, readiness and metrics, and every configured channel and source (bot/channels.py,
+bot/sources/) mounted on it."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot import hooks, metrics
+from bot import channels, metrics, sources
+from bot.channels import Mount
 from bot.ingress import Ingress
-from bot.outboxes import real
 from bot.wiring import Runtime
+from config.settings import Settings
 from memory.faults import describe, probe
 from memory.inbox import RedisInbox
 from memory.liveness import alive_workers
@@ -51,11 +53,24 @@ async def metrics_view(request: web.Request) -> web.Response:
     )
 
 
+def labels(settings: Settings | None = None) -> dict[str, str]:
+    """URL prefix → `/metrics` label, for every installed channel and source (Deputy's own without settings)."""
+    chosen = channels.installed(settings) if settings else channels.builtin()
+    found = {path: channel.platform for channel in chosen for path in channel.paths}
+    return found | {path: source.name for source in sources.installed(settings) for path in source.paths}
+
+
 def make_app(
-    redis: Redis, *, budget_usd: float = 5.0, model: str = "offline", minutes_saved: Mapping[str, float] | None = None
+    redis: Redis,
+    *,
+    budget_usd: float = 5.0,
+    model: str = "offline",
+    minutes_saved: Mapping[str, float] | None = None,
+    settings: Settings | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=[metrics.measure])
     app[REDIS], app[BUDGET], app[MINUTES] = redis, (budget_usd, model), minutes_saved
+    app[metrics.LABELS] = labels(settings)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
@@ -66,22 +81,18 @@ def deputy_app(runtime: Runtime) -> web.Application:
     """The whole web surface of a Deputy process, wired to its runtime."""
     settings = runtime.settings
     minutes = runtime.coordinator.views.minutes_saved
-    app = make_app(runtime.redis, budget_usd=settings.daily_budget_usd, model=settings.llm_model, minutes_saved=minutes)
+    app = make_app(
+        runtime.redis,
+        budget_usd=settings.daily_budget_usd,
+        model=settings.llm_model,
+        minutes_saved=minutes,
+        settings=settings,
+    )
     ingress = Ingress(RedisInbox(runtime.redis))
     app.cleanup_ctx.append(ingress.lifespan)  # first in, last out: it drains after the channels stop taking more
-    hooks.mount(app, runtime.coordinator, settings.hook_secrets, settings.report_chat, ingress)
-    if settings.telegram_bot_token:
-        from bot.telegram import channel as telegram
-        from bot.telegram.outbound import TelegramOutbox
-
-        outbox = real(runtime.outboxes, "telegram")
-        assert isinstance(outbox, TelegramOutbox)
-        telegram.mount(app, telegram.TelegramChannel(settings, runtime.coordinator, outbox, ingress))
-    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
-        from bot.slack import channel as slack
-        from bot.slack.outbound import SlackOutbox
-
-        slack_outbox = real(runtime.outboxes, "slack")
-        assert isinstance(slack_outbox, SlackOutbox)
-        slack.mount(app, slack.SlackChannel(settings, runtime.coordinator, slack_outbox, ingress))
+    at = Mount(runtime.coordinator, ingress, runtime.outboxes, settings.report_chat, runtime.redis)
+    for source, values in sources.configured(settings):
+        source.start(app, values, at)
+    for channel, values in channels.configured(settings):
+        channel.mount(app, values, at)
     return app

@@ -17,13 +17,14 @@ from agents.offline import OfflineModel
 from agents.queue import RQJobQueue
 from agents.runner import Local, PlaybookRunner, Tiers
 from agents.transports import LiteLLMTransport, OfflineTransport
+from bot.channels import chatting
 from bot.outboxes import outboxes
 from bot.outboxes import preload as preload_outboxes
 from config.policy_file import cached_policies, policy_path
 from config.prices import parse_prices
 from config.settings import Settings
 from connectors.breaker import Breaker
-from connectors.registry import build_all
+from connectors.registry import build_all, traits
 from memory.accounting import ModelAccounting
 from memory.actions import RedisActionRecords
 from memory.connections import async_redis, resolve_url, sync_redis
@@ -41,6 +42,7 @@ from orchestrator import commands as cmd
 from orchestrator.clock import SystemClock
 from orchestrator.coordinator import Coordinator
 from orchestrator.core import Core, CoreConfig
+from orchestrator.kinds import Traits
 from orchestrator.ports import ChatOutbox, Connector, Drafter
 from orchestrator.routing import OutboxRouter
 from orchestrator.schedule import ScheduleConfig, Scheduler
@@ -104,7 +106,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         records=RedisActionRecords(redis),
         connectors=connectors,
         clock=SystemClock(),
-        config=core_config(settings, frozenset(connectors)),
+        config=core_config(settings, traits(connectors)),
         facts=memory,
         digests=RedisDigestBook(redis),
         spend=spend,
@@ -118,7 +120,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     return Runtime(settings, redis, store, ledger, bus, drafter, memory, connectors, channels, scheduler)
 
 
-def core_config(settings: Settings, kinds: frozenset[str]) -> CoreConfig:
+def core_config(settings: Settings, kinds: frozenset[Traits]) -> CoreConfig:
     return CoreConfig(
         operators=settings.operators,
         daily_budget_usd=settings.daily_budget_usd,
@@ -132,9 +134,7 @@ def core_config(settings: Settings, kinds: frozenset[str]) -> CoreConfig:
 
 def build_scheduler(settings: Settings, bus: Coordinator, ledger: RedisLedger, liveness: RedisLiveness) -> Scheduler:
     hour, minute = (int(part) for part in settings.digest_at.split(":"))
-    platforms = tuple(
-        p for p, on in (("slack", settings.slack_bot_token), ("telegram", settings.telegram_bot_token)) if on
-    )
+    platforms = chatting(settings)
     config = ScheduleConfig(
         digest_chat=settings.report_chat,
         alert_chats=(settings.report_chat, *settings.operator_chats),

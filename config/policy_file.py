@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -10,7 +11,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import ConfigError
-from orchestrator.policies import MINUTES_SAVED, AutoRule, Policies, ReminderRule
+from orchestrator.kinds import Traits, minutes_saved
+from orchestrator.policies import AutoRule, Policies, ReminderRule
 
 DEFAULT = Path(__file__).with_name("policies.yaml")
 
@@ -44,12 +46,16 @@ def policy_path(data_dir: Path) -> Path:
 
 
 @cache
-def cached_policies(path: Path, known_kinds: frozenset[str]) -> Policies:
+def cached_policies(path: Path, kinds: frozenset[Traits]) -> Policies:
     """Read once per process: a work horse inherits it from its worker instead of parsing YAML per job."""
-    return load_policies(path, set(known_kinds))
+    return load_policies(path, kinds)
 
 
-def load_policies(path: Path, known_kinds: set[str]) -> Policies:
+def load_policies(path: Path, kinds: Iterable[Traits]) -> Policies:
+    """The file's policies for the installed kinds (their connectors' traits): a kind it doesn't know is an error,
+    and a kind it gives no minutes saved keeps its connector's."""
+    kinds = tuple(kinds)
+    known_kinds = {t.kind for t in kinds}
     try:
         raw: Any = yaml.safe_load(path.read_text()) or {}
         parsed = _File.model_validate(raw)
@@ -73,6 +79,8 @@ def load_policies(path: Path, known_kinds: set[str]) -> Policies:
         raise ConfigError(
             f"{path}: unknown action kind {', '.join(sorted(unknown))}; known: {', '.join(sorted(known_kinds))}"
         )
+    if held := sorted(t.kind for t in kinds if t.kind in parsed.undoable and not t.undoable):
+        raise ConfigError(f"{path}: undoable: {', '.join(held)} can't be held back with Undo")
     rules = tuple(AutoRule(r.name, r.kind, r.recipient_in_memory, r.max_cost_usd) for r in parsed.auto_approve)
     reminders = {kind: ReminderRule(**r.model_dump()) for kind, r in parsed.reminders.items()}
     default = reminders.pop("default", ReminderRule())
@@ -81,5 +89,5 @@ def load_policies(path: Path, known_kinds: set[str]) -> Policies:
         undoable=frozenset(parsed.undoable),
         reminders=tuple(sorted(reminders.items())),
         default_reminder=default,
-        minutes_saved=tuple(sorted({**dict(MINUTES_SAVED), **parsed.minutes_saved}.items())),
+        minutes_saved=tuple(sorted({**minutes_saved(kinds), **parsed.minutes_saved}.items())),
     )

@@ -17,7 +17,11 @@ from config.prices import parse_prices
 from orchestrator.errors import ConfigError
 from orchestrator.model import ChatRef
 
-_OPERATOR = re.compile(r"^(slack|telegram):[A-Za-z0-9_\-]+$")
+_PLATFORM = r"[a-z][a-z0-9_\-]*"
+"""A channel's name (`slack`, `telegram`, a plug-in's): which channels exist is the registry's to say
+(bot/channels.py), so a plug-in channel needs no edit here; `deputy doctor` names one that is not installed."""
+_OPERATOR = re.compile(rf"^{_PLATFORM}:[A-Za-z0-9_\-]+$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -59,7 +63,7 @@ class Settings(BaseSettings):
     hooks: str = Field("", validation_alias="DEPUTY_HOOKS")
     undo_seconds: int = Field(20, ge=0, validation_alias="DEPUTY_UNDO_SECONDS")
     digest_channel: str | None = Field(
-        None, pattern=r"^(console|(slack|telegram):[A-Za-z0-9_\-]+)$", validation_alias="DEPUTY_DIGEST_CHANNEL"
+        None, pattern=rf"^(console|{_PLATFORM}:[A-Za-z0-9_\-]+)$", validation_alias="DEPUTY_DIGEST_CHANNEL"
     )
     digest_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias="DEPUTY_DIGEST_AT")
     timezone: str = Field("UTC", validation_alias="DEPUTY_TIMEZONE")
@@ -68,6 +72,7 @@ class Settings(BaseSettings):
     weaviate_url: str | None = Field(None, validation_alias="DEPUTY_WEAVIATE_URL")
     weaviate_grpc_port: int = Field(50051, validation_alias="DEPUTY_WEAVIATE_GRPC_PORT")
     log_level: str | None = Field(None, validation_alias="DEPUTY_LOG_LEVEL")
+    plugins_raw: str = Field("", validation_alias="DEPUTY_PLUGINS")
 
     @field_validator("redis_url")
     @classmethod
@@ -93,6 +98,14 @@ class Settings(BaseSettings):
         for item in _items(value):
             if not _OPERATOR.match(item):
                 raise ValueError(f"{item!r} is not platform:id; use e.g. slack:U0123ABC or telegram:123456789")
+        return value
+
+    @field_validator("plugins_raw")
+    @classmethod
+    def _plugins(cls, value: str) -> str:
+        for item in _items(value):
+            if not _MODULE.match(item):
+                raise ValueError(f"{item!r} is not a module name; use e.g. deputy_discord or mycompany.deputy.fax")
         return value
 
     @field_validator("webhooks", "hooks")
@@ -172,8 +185,9 @@ class Settings(BaseSettings):
         return [ChatRef(*item.split(":", 1)) for item in _items(self.operators_raw)]
 
     @property
-    def has_chat_platform(self) -> bool:
-        return bool(self.slack_bot_token or self.telegram_bot_token)
+    def plugins(self) -> tuple[str, ...]:
+        """The plug-in modules DEPUTY_PLUGINS names, in its order (config/plugins.py loads them)."""
+        return tuple(_items(self.plugins_raw))
 
     @property
     def verify_model(self) -> str:

@@ -1,2 +1,3 @@
-"""The systems approved actions touch. Each connector: validate(fields), preview(fields), apply(fields, key),
-plus `resend_safe` (does the far side dedupe on the key?) and `unavailable()` (why it can't run now)."""
+"""The systems approved actions touch, one module per kind: `TRAITS` (what Deputy knows about the kind), `Values`
+(its own settings), `build(values, redis)`, an optional `doctor(values)`, and the connector itself —
+validate(fields), preview(fields), apply(fields, key), `resend_safe` and `unavailable()` (docs/connectors.md)."""

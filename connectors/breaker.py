@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 
 from memory import keys
 from orchestrator.errors import CircuitOpen, TransientConnectorError
-from orchestrator.ports import Connector, HandOver, Preview, no_hand_over
+from orchestrator.kinds import Preview, Traits
+from orchestrator.ports import Connector, HandOver, no_hand_over
 
 THRESHOLD = 5  # the one definition: connectors and model providers (agents/llm.py reads the breaker's) alike
 COOLDOWN_S = 60.0
@@ -68,6 +69,10 @@ class Guarded:
     def __init__(self, inner: Connector, breaker: Breaker) -> None:
         self.inner, self.breaker = inner, breaker
         self.kind, self.resend_safe = inner.kind, inner.resend_safe
+
+    @property
+    def traits(self) -> Traits:
+        return self.inner.traits
 
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
         return self.inner.validate(fields)

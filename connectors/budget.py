@@ -5,24 +5,35 @@ can auto-approve it. The raise is keyed by the action's idempotency key, so a re
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
-from config.settings import Settings
 from memory.spend import RedisSpend
 from orchestrator.errors import BadRequest
-from orchestrator.ports import HandOver, Preview, no_hand_over
+from orchestrator.kinds import Preview, Traits
+from orchestrator.ports import HandOver, no_hand_over
 
 MAX_RAISE_USD = 1000.0
 
 
-def build(settings: Settings, redis: Redis) -> BudgetConnector:
-    return BudgetConnector(RedisSpend(redis, settings.daily_budget_usd))
+TRAITS = Traits("budget.raise", undoable=False, noun="budget raise", done="made")
+"""A raise is Deputy's own question: nothing to hold back with Undo, and no one's time saved."""
+
+
+@dataclass(frozen=True)
+class Values:
+    daily_budget_usd: float = 5.0
+    """DEPUTY_DAILY_BUDGET_USD: the cap a raise is added to."""
+
+
+def build(values: Values, redis: Redis) -> BudgetConnector:
+    return BudgetConnector(RedisSpend(redis, values.daily_budget_usd))
 
 
 class BudgetConnector:
-    kind = "budget.raise"
+    kind, traits = TRAITS.kind, TRAITS
     resend_safe = True
 
     def __init__(self, spend: RedisSpend) -> None:

@@ -21,9 +21,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
 
-from config.settings import Settings
 from orchestrator.errors import BadRequest, ConnectorError, PermanentConnectorError, TransientConnectorError
-from orchestrator.ports import HandOver, Preview, no_hand_over
+from orchestrator.kinds import Check, Preview, Traits
+from orchestrator.ports import HandOver, no_hand_over
 
 ADDRESS = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -37,9 +37,41 @@ LEADING_DOT = re.compile(rb"(?m)^\.")
 SIGN_OFF = re.compile(r"^(?:\w+\s+){0,3}(?:regards|thanks|thank you|cheers|sincerely|best|wishes|yours|truly),$", re.I)
 
 
-def build(settings: Settings, redis: Redis) -> EmailConnector:
-    smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
-    return EmailConnector(smtp, settings.email_from)
+TRAITS = Traits("email.send", outward=True, minutes_saved=6.0, noun="email", done="sent")
+NOT_SET = "SMTP not set: email can be drafted, not sent (set DEPUTY_SMTP_URL and DEPUTY_EMAIL_FROM)"
+
+
+@dataclass(frozen=True)
+class Values:
+    """DEPUTY_SMTP_URL and DEPUTY_EMAIL_FROM, checked at start by config/settings.py (which names them)."""
+
+    smtp_url: str | None = None
+    email_from: str | None = None
+
+
+def build(values: Values, redis: Redis) -> EmailConnector:
+    return EmailConnector(values.smtp_url, values.email_from)
+
+
+async def doctor(values: Values) -> list[Check]:
+    """Connect and log in the way sending does, and stop there: nothing is sent."""
+    if not values.smtp_url:
+        return [Check("Email", True, NOT_SET, info=True)]
+    connector = EmailConnector(values.smtp_url, values.email_from)
+    target = connector.target
+    assert target is not None
+    try:
+        await asyncio.to_thread(lambda: connector.open_session(target).quit())
+    except ConnectorError as err:
+        return [Check("Email", False, _refused(err, target))]
+    return [Check("Email", True, f"SMTP at {target.host}:{target.port} answers, sending as {values.email_from}")]
+
+
+def _refused(err: ConnectorError, target: SmtpTarget) -> str:
+    if isinstance(err.__cause__, smtplib.SMTPAuthenticationError):
+        return f"SMTP login to {target.host}:{target.port} was refused: check the user and password in DEPUTY_SMTP_URL"
+    why = err.__cause__ or err
+    return f"can't talk to SMTP at {target.host}:{target.port} ({why}); check DEPUTY_SMTP_URL"
 
 
 def warm() -> None:
@@ -83,7 +115,7 @@ class SmtpTarget:
 
 
 class EmailConnector:
-    kind = "email.send"
+    kind, traits = TRAITS.kind, TRAITS
     resend_safe = False
 
     def __init__(self, smtp_url: str | None, sender: str | None) -> None:
@@ -101,7 +133,8 @@ class EmailConnector:
         return {"to": to, "subject": subject, "body": body}
 
     def preview(self, fields: dict[str, Any]) -> Preview:
-        return Preview(summary=f"Send email “{fields['subject']}” to {fields['to']}", target=fields["to"])
+        summary = f"Send email “{fields['subject']}” to {fields['to']}"
+        return Preview(summary, target=fields["to"], subject=fields["subject"], body=fields["body"])
 
     def unavailable(self) -> str:
         if self.target is None:

@@ -5,24 +5,34 @@ changes nothing, so it is safe to re-send); the scheduler fires it once (orchest
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
-from config.settings import Settings
 from memory.later import RedisLater
 from orchestrator.errors import BadRequest
-from orchestrator.ports import HandOver, Preview, Scheduled, no_hand_over
+from orchestrator.kinds import Preview, Traits
+from orchestrator.ports import HandOver, Scheduled, no_hand_over
 
 MAX_REQUEST = 2000
 PAST_GRACE = timedelta(minutes=5)
 AHEAD = timedelta(days=366)
 
 
-def build(settings: Settings, redis: Redis) -> LaterConnector:
-    return LaterConnector(RedisLater(redis), settings.timezone)
+TRAITS = Traits("task.later", noun="request", done="scheduled")
+
+
+@dataclass(frozen=True)
+class Values:
+    timezone: str = "UTC"
+    """DEPUTY_TIMEZONE: a time without an offset is the operator's local time."""
+
+
+def build(values: Values, redis: Redis) -> LaterConnector:
+    return LaterConnector(RedisLater(redis), values.timezone)
 
 
 def when(at: datetime, timezone: str) -> str:
@@ -32,7 +42,7 @@ def when(at: datetime, timezone: str) -> str:
 
 
 class LaterConnector:
-    kind = "task.later"
+    kind, traits = TRAITS.kind, TRAITS
     resend_safe = True
 
     def __init__(self, later: RedisLater, timezone: str, now: Callable[[], datetime] | None = None) -> None:

@@ -4,24 +4,33 @@ no-op, so it is safe to re-send."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
-from config.settings import Settings
 from orchestrator.errors import BadRequest
-from orchestrator.ports import HandOver, Preview, no_hand_over
+from orchestrator.kinds import Preview, Traits
+from orchestrator.ports import HandOver, no_hand_over
 
 NOTES = "deputy:notes"
 
 
-def build(settings: Settings, redis: Redis) -> NoteConnector:
+TRAITS = Traits("note.save", minutes_saved=2.0, noun="note", done="saved")
+
+
+@dataclass(frozen=True)
+class Values:
+    """Notes need no settings: they are kept in Deputy's own Redis."""
+
+
+def build(values: Values, redis: Redis) -> NoteConnector:
     return NoteConnector(redis)
 
 
 class NoteConnector:
-    kind = "note.save"
+    kind, traits = TRAITS.kind, TRAITS
     resend_safe = True
 
     def __init__(self, redis: Redis) -> None:
@@ -35,7 +44,8 @@ class NoteConnector:
         return {"title": title, "body": body}
 
     def preview(self, fields: dict[str, Any]) -> Preview:
-        return Preview(summary=f"Save the note “{fields['title']}” to Deputy's decisions", target="Deputy notes")
+        summary = f"Save the note “{fields['title']}” to Deputy's decisions"
+        return Preview(summary, target="Deputy notes", body=fields["body"])
 
     def unavailable(self) -> str:
         return ""

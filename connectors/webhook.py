@@ -5,23 +5,34 @@ Only named endpoints: a URL in a message never becomes a target."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from redis.asyncio import Redis
 
-from config.settings import Settings
 from connectors import signing
 from orchestrator.errors import BadRequest, PermanentConnectorError, TransientConnectorError
-from orchestrator.ports import HandOver, Preview, no_hand_over
+from orchestrator.kinds import Preview, Traits
+from orchestrator.ports import HandOver, no_hand_over
 
 MAX_PAYLOAD = 64_000
 
 
-def build(settings: Settings, redis: Redis) -> WebhookConnector:
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    return WebhookConnector(parse_endpoints(settings.webhooks), secret)
+TRAITS = Traits("webhook.post", outward=True, minutes_saved=3.0, noun="post", done="posted")
+
+
+@dataclass(frozen=True)
+class Values:
+    """DEPUTY_WEBHOOKS and DEPUTY_WEBHOOK_SECRET, checked at start by config/settings.py (which names them)."""
+
+    webhooks: str = ""
+    webhook_secret: str | None = None
+
+
+def build(values: Values, redis: Redis) -> WebhookConnector:
+    return WebhookConnector(parse_endpoints(values.webhooks), values.webhook_secret)
 
 
 def parse_endpoints(raw: str) -> dict[str, str]:
@@ -35,7 +46,7 @@ def parse_endpoints(raw: str) -> dict[str, str]:
 
 
 class WebhookConnector:
-    kind = "webhook.post"
+    kind, traits = TRAITS.kind, TRAITS
     resend_safe = True
 
     def __init__(self, endpoints: dict[str, str], secret: str | None, *, timeout_s: float = 10.0) -> None:
@@ -56,7 +67,8 @@ class WebhookConnector:
     def preview(self, fields: dict[str, Any]) -> Preview:
         host = urlsplit(self.endpoints[fields["name"]]).netloc
         text = str(fields["payload"].get("text", json.dumps(fields["payload"])))[:80]
-        return Preview(summary=f"Post “{text}” to webhook {fields['name']} ({host})", target=fields["name"])
+        summary = f"Post “{text}” to webhook {fields['name']} ({host})"
+        return Preview(summary, target=fields["name"], body=str(fields["payload"].get("text", "")))
 
     def unavailable(self) -> str:
         return ""

@@ -93,6 +93,10 @@ class StagedAction:
     attempt has its own idempotency record, while the connector keeps the same key (`proposal:index`)."""
     word: str = ""
     """The operator's last word on it, in words ("marked as sent by @sam at 09:20"), for a second press."""
+    subject: str = ""
+    body: str = ""
+    """The draft its card quotes (an email's subject and body), as its connector's preview gave them: the card
+    reads these, never a kind's fields."""
 
     def move(self, new: ActionStatus, name: str) -> None:
         if new not in ACTION_MOVES[self.status]:

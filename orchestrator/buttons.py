@@ -226,6 +226,8 @@ BUTTONS: tuple[Button, ...] = (
     APPROVE_LOW,
 )  # fmt: skip
 """In the order a card shows them."""
+BY_NAME = {button.name: button for button in BUTTONS}
+"""For a channel that encodes a button by its name (a plug-in's own)."""
 BY_CODE = {button.code: button for button in BUTTONS if button.code}
 BY_ACTION_ID: dict[str, tuple[Button, ...]] = {}
 for _button in BUTTONS:

@@ -127,8 +127,8 @@ class Core:
         if connector is None:
             raise BadRequest(f"I can't do '{kind}' actions: no connector for them is installed.")
         clean = connector.validate(fields)
-        preview = connector.preview(clean)
-        return StagedAction(kind=kind, fields=clean, summary=preview.summary, target=preview.target)
+        seen = connector.preview(clean)
+        return StagedAction(kind, clean, seen.summary, seen.target, subject=seen.subject, body=seen.body)
 
     def blocked(self, actions: list[StagedAction]) -> str:
         """Why approving these would fail now (a connector not set up), or ''."""

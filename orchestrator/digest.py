@@ -3,11 +3,13 @@ lines, and nothing but "Quiet day" when there is nothing to say."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from orchestrator import events as ev
+from orchestrator.kinds import Traits, outward
 from orchestrator.model import Proposal
 from orchestrator.stats import Stats, saved_text
 from orchestrator.text import one_line
@@ -32,6 +34,8 @@ class DigestFacts:
     """The last seven days' proposals: the digest's "This week" line."""
     unsure: list[str] = field(default_factory=list)
     """Emails that may not have been sent, waiting for the operator's word (with the words to give it)."""
+    kinds: dict[str, Traits] = field(default_factory=dict)
+    """The installed connectors' traits: which kinds left Deputy, and how the rest are counted."""
 
 
 def sparkline(values: list[float]) -> str:
@@ -47,7 +51,7 @@ def compose(facts: DigestFacts) -> str:
     header = f"Digest for {facts.day:%a %d %b}"
     if facts.late_by is not None:
         header += f" (late by {_duration(facts.late_by)}: Deputy was not running at digest time)"
-    day = _Day.of(facts.events)
+    day = _Day.of(facts.events, facts.kinds)
     if not (day.outward or day.quiet_work or day.failed or day.stopped or facts.pending or facts.unsure):
         return f"{header}\nQuiet day: nothing done, nothing waiting, nothing failed."
     lines = [header, *_list(day.done_title(), day.outward, 4)]
@@ -62,15 +66,14 @@ def compose(facts: DigestFacts) -> str:
     return "\n".join(lines[: MAX_LINES - len(tail)] + tail)  # the week and the spend always show
 
 
-OUTWARD = frozenset({"email.send", "webhook.post"})
-"""Kinds whose actions leave Deputy: the digest lists them; the rest (notes, budget raises) it counts."""
 STOPPED = ev.ProposalRejected | ev.ProposalUndone
 
 
 @dataclass(frozen=True)
 class _Day:
     outward: list[str]
-    notes: int
+    kept: list[str]
+    """What stayed inside Deputy, counted per kind in its own words: "3 notes saved"."""
     answered: int
     memory: int
     failed: list[str]
@@ -78,16 +81,17 @@ class _Day:
 
     @property
     def quiet_work(self) -> int:
-        return self.notes + self.answered + self.memory
+        return len(self.kept) + self.answered + self.memory
 
     @classmethod
-    def of(cls, events: list[ev.Event]) -> _Day:
+    def of(cls, events: list[ev.Event], kinds: Mapping[str, Traits]) -> _Day:
         asked = {e.task_id: e.summary for e in events if isinstance(e, ev.TaskSubmitted)}
         memory = {t for t, text in asked.items() if memory_ask(text) is not None}  # the ledger keeps the words
         approvers = _approvers(events)
+        applied = [e for e in events if isinstance(e, ev.ActionApplied)]
         return cls(
-            outward=[_outward(e, approvers) for e in events if _kind(e) in OUTWARD and isinstance(e, ev.ActionApplied)],
-            notes=sum(isinstance(e, ev.ActionApplied) and _kind(e) not in OUTWARD for e in events),
+            outward=[_outward(e, approvers) for e in applied if outward(kinds, _kind(e))],
+            kept=_kept([_kind(e) for e in applied if not outward(kinds, _kind(e))], kinds),
             answered=sum(isinstance(e, ev.TaskReplied) and e.task_id not in memory for e in events),
             memory=len(memory),
             failed=[f"✗ {e.task_id}: {e.summary}" for e in _still_failed(events) if e.task_id not in memory],
@@ -97,7 +101,7 @@ class _Day:
         )
 
     def done_title(self) -> str:
-        counted = [f"{self.notes} note{'s' if self.notes != 1 else ''} saved"] if self.notes else []
+        counted = [*self.kept]
         counted += [f"{self.answered} answered"] if self.answered else []
         counted += [f"{self.memory} memory command{'s' if self.memory != 1 else ''}"] if self.memory else []
         n = len(self.outward)
@@ -112,6 +116,12 @@ class _Day:
 
 def _kind(event: ev.Event) -> str:
     return str(event.detail.get("kind", ""))
+
+
+def _kept(applied: list[str], kinds: Mapping[str, Traits]) -> list[str]:
+    """Counts in each kind's words, most first; a kind no connector declares any more is an action done."""
+    named = Counter(kinds.get(kind) or Traits(kind) for kind in applied)
+    return [traits.counted(n) for traits, n in named.most_common()]
 
 
 def _outward(event: ev.Event, approvers: dict[str, str]) -> str:

@@ -90,9 +90,6 @@ class ReminderRule:
 
 
 EXPIRY_ACTIONS = ("deny", "keep", "remind")
-MINUTES_SAVED: tuple[tuple[str, float], ...] = (("email.send", 6.0), ("note.save", 2.0), ("webhook.post", 3.0))
-"""A person's minutes an applied action of a kind saves (half when it was changed first), unless `minutes_saved:`
-in policies.yaml says otherwise; a kind not listed saves none."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,9 @@ class Policies:
     undoable: frozenset[str] = field(default_factory=frozenset)
     reminders: tuple[tuple[str, ReminderRule], ...] = ()
     default_reminder: ReminderRule = field(default_factory=ReminderRule)
-    minutes_saved: tuple[tuple[str, float], ...] = MINUTES_SAVED
+    minutes_saved: tuple[tuple[str, float], ...] = ()
+    """A person's minutes an applied action of a kind saves (half when it was changed first): its connector's
+    (`Traits.minutes_saved`) unless policies.yaml's `minutes_saved:` says otherwise; a kind not listed saves none."""
 
     @property
     def minutes(self) -> dict[str, float]:

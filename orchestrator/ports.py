@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from orchestrator.events import Event
+from orchestrator.kinds import Preview, Traits
 from orchestrator.model import ChatRef, Draft, Proposal, Task
 from orchestrator.outbound import Outbound
 
@@ -79,12 +80,6 @@ class ActionRecords(Protocol):
         """Drop the record after a failure that delivered nothing, so a retry starts afresh."""
 
 
-@dataclass(frozen=True)
-class Preview:
-    summary: str
-    target: str
-
-
 HandOver = Callable[[], Awaitable[None]]
 """What a connector awaits just before its point of no return (`Connector.apply`)."""
 
@@ -94,6 +89,9 @@ async def no_hand_over() -> None:
 
 
 class Connector(Protocol):
+    """A connector module (`connectors/<name>.py`) builds one; `traits` is everything else Deputy knows about its
+    kind (orchestrator/kinds.py)."""
+
     kind: str
     resend_safe: bool
     """True when the far side dedupes on the idempotency key, so an attempt that may have been delivered is
@@ -102,7 +100,11 @@ class Connector(Protocol):
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Normalised fields, or `BadRequest` with a sentence for the operator."""
 
-    def preview(self, fields: dict[str, Any]) -> Preview: ...
+    @property
+    def traits(self) -> Traits: ...
+    def preview(self, fields: dict[str, Any]) -> Preview:
+        """The action in words for its card: summary, target, and the draft the card quotes."""
+
     def unavailable(self) -> str:
         """Why approval would fail now (e.g. SMTP not configured), or '' when ready."""
 

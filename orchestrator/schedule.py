@@ -145,9 +145,9 @@ class Scheduler:
         week = [await self.spend.day((day - timedelta(days=n)).isoformat()) for n in range(6, -1, -1)]
         outcomes = await self.views.figures(self.views.now() - WEEK)
         _, unsent = await self.views.unsure()
-        facts = DigestFacts(
-            day, events, waiting, week[-1], await self.spend.cap(day.isoformat()), week, late_by, outcomes, unsent
-        )
+        kinds = {kind: c.traits for kind, c in self.core.connectors.items()}
+        cap = await self.spend.cap(day.isoformat())
+        facts = DigestFacts(day, events, waiting, week[-1], cap, week, late_by, outcomes, unsent, kinds)
         digest_id = await self.core.ids.new_id("d")
         low = [(p.id, p.version) for p in waiting if p.risk == "low" and not p.blocked_reason]
         await self.book.save(digest_id, low)

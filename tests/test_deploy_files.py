@@ -119,14 +119,14 @@ def slack_scopes_used() -> set[str]:
 
 
 def test_doctor_checks_exactly_the_slack_scopes_deputy_uses() -> None:
-    from bot.doctor_remote import SLACK_SCOPES
+    from bot.slack.plugin import SLACK_SCOPES
 
     assert set(SLACK_SCOPES) == slack_scopes_used()
 
 
 @pytest.mark.parametrize("mode", ["http", "socket"])
 def test_slack_manifests_ask_for_exactly_what_deputy_uses(mode: str) -> None:
-    from bot.doctor_remote import SLACK_SCOPES
+    from bot.slack.plugin import SLACK_SCOPES
 
     manifest = yaml.safe_load((ROOT / "docs" / f"slack-manifest-{mode}.yaml").read_text())
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(SLACK_SCOPES)

@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic_settings import BaseSettings
 
 from bot.cli import parser
 from bot.slack import render as slack_render
 from config.settings import Settings
+from connectors.registry import plugins
 from orchestrator.buttons import BUTTONS
 from orchestrator.words import WORDS, menu
 from tests.conftest import ROOT, Workers, deputy
@@ -57,7 +59,9 @@ def test_every_link_leads_to_a_file_and_heading_in_the_repository(doc: Path) -> 
 
 
 def setting_names() -> set[str]:
-    return {str(f.validation_alias) for f in Settings.model_fields.values()}
+    """`Settings`' variables and those a connector reads itself (its `Values` a pydantic-settings model)."""
+    models: list[type[BaseSettings]] = [Settings, *(p.values for p in plugins() if issubclass(p.values, BaseSettings))]
+    return {str(f.validation_alias) for model in models for f in model.model_fields.values()}
 
 
 def test_the_reference_names_every_setting() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.cards import view
-from orchestrator.model import Proposal, ProposalStatus
+from orchestrator.model import Proposal, ProposalStatus, StagedAction
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
 
@@ -53,7 +53,7 @@ def card(proposal: Proposal) -> str:
     for action in proposal.actions:
         lines.append(f"│ {action.summary}")
         lines.append(f"│   to: {action.target}")
-        lines += [f"│   {line}" for line in _details(action.fields)]
+        lines += [f"│   {line}" for line in _details(action)]
     lines.append(f"│ cost: estimated {money(proposal.cost_estimate_usd)} · spent {money(proposal.cost_spent_usd)}")
     if proposal.blocked_reason:
         lines.append(f"│ ⚠ {proposal.blocked_reason}")
@@ -61,18 +61,15 @@ def card(proposal: Proposal) -> str:
     return "\n".join(lines)
 
 
-def _details(fields: dict[str, object]) -> list[str]:
-    out: list[str] = []
-    if "subject" in fields:
-        out.append(f"subject: {fields['subject']}")
-    body = str(fields.get("body", ""))
-    if body and "title" not in fields:
-        body_lines = body.splitlines()
-        out += ["  " + line for line in body_lines[:BODY_LINES]]
-        if len(body_lines) > BODY_LINES:
-            out.append(f"  … ({len(body_lines) - BODY_LINES} more lines)")
-    elif body:
-        out += body.splitlines()[:BODY_LINES]
+def _details(action: StagedAction) -> list[str]:
+    """The draft its connector's preview gave (never a kind's fields): a subject, and the body under it indented."""
+    out = [f"subject: {action.subject}"] if action.subject else []
+    body_lines = action.body.splitlines()
+    if not action.subject:
+        return out + body_lines[:BODY_LINES]
+    out += ["  " + line for line in body_lines[:BODY_LINES]]
+    if len(body_lines) > BODY_LINES:
+        out.append(f"  … ({len(body_lines) - BODY_LINES} more lines)")
     return out
 
 

@@ -29,7 +29,6 @@ from bot.slack import render
 from bot.slack.inbound import SlackInbound
 from bot.slack.outbound import SlackOutbox
 from bot.slack.requests import check
-from config.settings import Settings
 from memory.faults import describe
 from memory.inbox import Entry
 from orchestrator import buttons
@@ -40,11 +39,12 @@ SOCKET_KINDS = ("events_api", "interactive", "slash_commands")
 
 
 class SlackChannel:
-    def __init__(self, settings: Settings, coordinator: Coordinator, outbox: SlackOutbox, ingress: Ingress) -> None:
-        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    def __init__(
+        self, *, secret: str, app_token: str, coordinator: Coordinator, outbox: SlackOutbox, ingress: Ingress
+    ) -> None:
         self.secret = secret.encode()
         """Slack's signing secret; without it `/slack/events` is not served (Socket Mode needs none)."""
-        self.app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+        self.app_token = app_token
         self.ingress, self.outbox = ingress, outbox
         with _quiet("slack_bolt.AsyncApp"):  # it reads SLACK_BOT_TOKEN itself and warns that `client` wins
             self.app = _bolt(secret, outbox)

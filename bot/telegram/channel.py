@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -22,7 +23,6 @@ from bot.ingress import Ingress
 from bot.payloads import Malformed, as_stored, json_object, need, stored_json
 from bot.telegram.inbound import TelegramInbound
 from bot.telegram.outbound import TelegramOutbox
-from config.settings import Settings
 from memory.faults import describe
 from memory.inbox import Entry
 from orchestrator.coordinator import Coordinator
@@ -38,10 +38,19 @@ COMMANDS = [BotCommand(name, description) for name, description in menu()]
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Mode:
+    """How updates arrive: `polling`, or `webhook` at `public_url` + /telegram/webhook checked with `secret`."""
+
+    name: str = "polling"
+    public_url: str | None = None
+    secret: str = ""
+
+
 class TelegramChannel:
-    def __init__(self, settings: Settings, coordinator: Coordinator, outbox: TelegramOutbox, ingress: Ingress) -> None:
-        self.settings, self.outbox, self.ingress = settings, outbox, ingress
-        self.webhook_mode = settings.telegram_mode == "webhook"
+    def __init__(self, mode: Mode, coordinator: Coordinator, outbox: TelegramOutbox, ingress: Ingress) -> None:
+        self.mode, self.outbox, self.ingress = mode, outbox, ingress
+        self.webhook_mode = mode.name == "webhook"
         self.inbound = TelegramInbound(coordinator, outbox)
         self.ready = asyncio.Event()
         """The bot knows who it is (its username tells a mention in a group)."""
@@ -62,7 +71,7 @@ class TelegramChannel:
             return
         self.ready.set()
         await self._announce()
-        log.info("Telegram channel up (%s) as @%s", self.settings.telegram_mode, bot.username)
+        log.info("Telegram channel up (%s) as @%s", self.mode.name, bot.username)
         if not self.webhook_mode:
             await _with_backoff("stop a webhook", lambda: bot.delete_webhook(drop_pending_updates=False))
             await self._poll()
@@ -72,9 +81,9 @@ class TelegramChannel:
         bot = self.outbox.bot
         try:
             await bot.set_my_commands(COMMANDS)
-            if self.webhook_mode and self.settings.public_url:
+            if self.webhook_mode and self.mode.public_url:
                 await bot.set_webhook(
-                    url=self.settings.public_url.rstrip("/") + "/telegram/webhook",
+                    url=self.mode.public_url.rstrip("/") + "/telegram/webhook",
                     secret_token=self._secret,
                     allowed_updates=ALLOWED_UPDATES,
                 )
@@ -120,8 +129,7 @@ class TelegramChannel:
 
     @property
     def _secret(self) -> str:
-        secret = self.settings.telegram_webhook_secret
-        return secret.get_secret_value() if secret else ""
+        return self.mode.secret
 
     async def webhook(self, request: web.Request) -> web.Response:
         """Check the secret and the update, store it, then answer: Telegram retries anything but a 2xx."""

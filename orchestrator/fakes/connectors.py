@@ -9,7 +9,8 @@ from typing import Any
 
 from orchestrator.errors import BadRequest, ConnectorError, PermanentConnectorError, TransientConnectorError
 from orchestrator.fakes.books import InMemoryLater
-from orchestrator.ports import HandOver, Preview, Scheduled, no_hand_over
+from orchestrator.kinds import Preview, Traits
+from orchestrator.ports import HandOver, Scheduled, no_hand_over
 
 
 class Crashed(BaseException):
@@ -26,6 +27,8 @@ class FakeConnector:
 
     kind: str = "email.send"
     resend_safe: bool = False
+    declared: Traits | None = None
+    """Its kind's traits; without them it leaves Deputy and saves no one's time."""
     blocked: str = ""
     fail_next: int = 0
     refuse_next: int = 0
@@ -38,8 +41,13 @@ class FakeConnector:
             raise BadRequest(f"'{fields.get('to')}' is not an email address.")
         return dict(fields)
 
+    @property
+    def traits(self) -> Traits:
+        return self.declared or Traits(self.kind, outward=True)
+
     def preview(self, fields: dict[str, Any]) -> Preview:
-        return Preview(summary=f"Send '{fields.get('subject', '')}' to {fields['to']}", target=str(fields["to"]))
+        subject, body = str(fields.get("subject", "")), str(fields.get("body", ""))
+        return Preview(f"Send '{subject}' to {fields['to']}", str(fields["to"]), subject=subject, body=body)
 
     def unavailable(self) -> str:
         return self.blocked
@@ -67,6 +75,9 @@ class FakeConnector:
         return str(fields.get("to") or fields.get("title") or self.kind)
 
 
+LATER = Traits("task.later", noun="request", done="scheduled")
+
+
 @dataclass
 class FakeLaterConnector:
     """`task.later` without Redis: applying schedules the request in an `InMemoryLater`."""
@@ -74,6 +85,7 @@ class FakeLaterConnector:
     later: InMemoryLater
     kind: str = "task.later"
     resend_safe: bool = True
+    traits: Traits = LATER
 
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
         if not str(fields.get("request", "")).strip():

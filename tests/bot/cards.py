@@ -15,6 +15,8 @@ def proposal(*, body: str = "Hi Jane,\nA friendly nudge about invoice 42.\nSam",
         fields={"to": "jane@acme.com", "subject": "Invoice 42 <overdue> & more", "body": body},
         summary="Send email “Invoice 42 <overdue> & more” to jane@acme.com",
         target="jane@acme.com",
+        subject="Invoice 42 <overdue> & more",
+        body=body,
     )
     return Proposal(
         id=pid,

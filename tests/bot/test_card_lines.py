@@ -38,6 +38,8 @@ def onboarding_card(actions: int = 5) -> Proposal:
             {**first.fields, "subject": f"Step {n}"},
             f"Send email “Step {n}” to a{n}@acme.com",
             f"a{n}@acme.com",
+            subject=f"Step {n}",
+            body=first.body,
         )
         for n in range(1, actions + 1)
     ]

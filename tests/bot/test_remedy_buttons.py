@@ -17,7 +17,12 @@ def after(*states: ActionStatus) -> Outbound:
     """An outcome message for a proposal whose actions ended in these states."""
     p: Proposal = proposal(pid="p7k2m9qx")
     first = p.actions[0]
-    p.actions = [StagedAction(first.kind, dict(first.fields), first.summary, first.target, s) for s in states]
+    p.actions = [
+        StagedAction(
+            first.kind, dict(first.fields), first.summary, first.target, s, subject=first.subject, body=first.body
+        )
+        for s in states
+    ]
     p.status = ProposalStatus.APPROVED
     return Outbound(kind=Kind.ERROR, text="May not have been sent: …", proposal=p, final=True)
 

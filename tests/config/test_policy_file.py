@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from config.policy_file import DEFAULT, load_policies, policy_path
+from connectors import email, notes, webhook
 from orchestrator.errors import ConfigError
 
-KINDS = {"email.send", "note.save", "webhook.post"}
+KINDS = {email.TRAITS, notes.TRAITS, webhook.TRAITS}
 
 
 def test_default_auto_approves_notes_only_and_holds_email_for_undo() -> None:

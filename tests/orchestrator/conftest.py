@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from connectors import budget, email, notes, webhook
 from orchestrator import core as bus
 from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
@@ -12,13 +13,20 @@ from orchestrator.fakes.connectors import FakeConnector
 from orchestrator.fakes.core import fake_core
 from orchestrator.fakes.stores import InMemoryRecords, InMemoryStore
 from orchestrator.fakes.world import FakeClock, FakeQueue, RecordingOutbox
+from orchestrator.kinds import minutes_saved
 from orchestrator.model import Actor, ChatRef
+from orchestrator.policies import Policies
 from orchestrator.ports import Connector
 
 CONSOLE = ChatRef("console", "local")
 ME = Actor("console", "operator", "you")
 STRANGER = Actor("slack", "U999", "stranger")
 BOSS = Actor("slack", "U1", "sam")
+NOTES, WEBHOOK, BUDGET = notes.TRAITS, webhook.TRAITS, budget.TRAITS
+"""The built-in kinds' traits, for fake connectors of those kinds."""
+MINUTES = minutes_saved([email.TRAITS, NOTES, WEBHOOK])
+DEFAULTS = Policies(minutes_saved=tuple(sorted(MINUTES.items())))
+"""No rules, and the minutes saved the connectors declare (as the composition root loads them)."""
 
 
 @dataclass
@@ -44,7 +52,7 @@ class Core:
                 records=self.records,
                 clock=self.clock,
                 connectors={"email.send": self.email, **connectors},
-                config=bus.CoreConfig(**{"operators": frozenset({BOSS.id}), **config}),
+                config=bus.CoreConfig(**{"operators": frozenset({BOSS.id}), "policies": DEFAULTS, **config}),
                 **ports,
             )
         )
@@ -67,7 +75,7 @@ def core() -> Core:
             records=records,
             connectors={"email.send": email},
             clock=clock,
-            config=bus.CoreConfig(operators=frozenset({BOSS.id})),
+            config=bus.CoreConfig(operators=frozenset({BOSS.id}), policies=DEFAULTS),
         )
     )
     return Core(coordinator, store, queue, outbox, records, email, clock)

@@ -9,18 +9,18 @@ import pytest
 
 from orchestrator import commands as cmd
 from orchestrator.fakes.connectors import Crashed, FakeConnector
+from orchestrator.kinds import Preview
 from orchestrator.model import ChatRef, Proposal, TaskStatus
 from orchestrator.outbound import Outbound
 from orchestrator.policies import BUDGET_PLAYBOOK
-from orchestrator.ports import Preview
-from tests.orchestrator.conftest import Core
+from tests.orchestrator.conftest import BUDGET, Core
 
 DATE = "2026-11-03"
 
 
 @pytest.fixture(autouse=True)
 def budget_connector(core: Core) -> None:
-    raise_it = FakeConnector(kind="budget.raise", resend_safe=True)
+    raise_it = FakeConnector(kind="budget.raise", resend_safe=True, declared=BUDGET)
     raise_it.validate = lambda fields: dict(fields)  # type: ignore[method-assign]
     raise_it.preview = lambda fields: Preview(summary="Raise today's budget", target="Deputy")  # type: ignore[method-assign]
     core.rewire({"budget.raise": raise_it})

@@ -11,10 +11,10 @@ import pytest
 from orchestrator import commands as cmd
 from orchestrator.errors import CircuitOpen, StaleVersion
 from orchestrator.fakes.stores import InMemoryFacts
+from orchestrator.kinds import Preview
 from orchestrator.model import ProposalDraft, Verdict
 from orchestrator.policies import AutoRule, Policies
-from orchestrator.ports import Preview
-from tests.orchestrator.conftest import CONSOLE, ME, Core
+from tests.orchestrator.conftest import CONSOLE, ME, NOTES, Core
 from tests.orchestrator.test_coordinator import EMAIL, staged
 
 NOTE = ProposalDraft(playbook="note", summary="Plan", actions=[("note.save", {"title": "Plan", "body": "1. x"})])
@@ -27,7 +27,7 @@ RULES = Policies(
 def configure(core: Core, *, undo_seconds: int = 0, facts: InMemoryFacts | None = None) -> None:
     from orchestrator.fakes.connectors import FakeConnector
 
-    notes = FakeConnector(kind="note.save", resend_safe=True)
+    notes = FakeConnector(kind="note.save", resend_safe=True, declared=NOTES)
     notes.validate = lambda fields: dict(fields)  # type: ignore[method-assign]
     notes.preview = lambda fields: Preview(summary="Save the note", target="Deputy notes")  # type: ignore[method-assign]
     core.rewire({"note.save": notes}, facts=facts, policies=RULES, undo_seconds=undo_seconds)

@@ -12,7 +12,7 @@ from orchestrator.errors import TransientConnectorError
 from orchestrator.fakes.connectors import Crashed, FakeConnector
 from orchestrator.model import ProposalDraft, TaskStatus
 from orchestrator.policies import Policies
-from tests.orchestrator.conftest import BOSS, Core
+from tests.orchestrator.conftest import BOSS, NOTES, WEBHOOK, Core
 from tests.orchestrator.test_coordinator import staged
 from tests.orchestrator.test_hand_over import replay_agrees
 
@@ -30,7 +30,8 @@ ONBOARD = ProposalDraft(
 @pytest.fixture
 def three(core: Core) -> tuple[Core, FakeConnector, FakeConnector]:
     """The core with a webhook and a note connector next to its email one."""
-    hook, note = FakeConnector(kind="webhook.post", resend_safe=True), FakeConnector(kind="note.save", resend_safe=True)
+    hook = FakeConnector(kind="webhook.post", resend_safe=True, declared=WEBHOOK)
+    note = FakeConnector(kind="note.save", resend_safe=True, declared=NOTES)
     core.rewire({"webhook.post": hook, "note.save": note}, policies=Policies(), undo_seconds=0)
     return core, hook, note
 

@@ -11,8 +11,8 @@ from orchestrator import events as ev
 from orchestrator.errors import BadRequest
 from orchestrator.fakes.stores import InMemoryStore
 from orchestrator.model import Verdict
-from orchestrator.policies import Policies
 from orchestrator.stats import Tally, collect, duration_text, saved_text, window
+from tests.orchestrator.conftest import MINUTES
 from tests.orchestrator.week import (
     COST,
     EXPECTED_COST,
@@ -24,7 +24,6 @@ from tests.orchestrator.week import (
 )
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-MINUTES = Policies().minutes
 
 
 def folded(stories: list[Story]) -> Tally:
