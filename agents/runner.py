@@ -28,8 +28,9 @@ from agents.prompts import Message
 from agents.schemas import Schema
 from memory.records import Recalled, RedisMemory, Source
 from memory.working import RedisWorkingSet
+from orchestrator.actors import MemoryWord
 from orchestrator.errors import DraftError, DraftInvalid, ModelUnavailable
-from orchestrator.model import Draft, Proposal, ProposalDraft, Reply, Task
+from orchestrator.model import Draft, MemoryAsk, Proposal, ProposalDraft, Reply, Task
 
 log = logging.getLogger("deputy.agent")
 
@@ -88,10 +89,9 @@ class PlaybookRunner:
         recent = ""
         if _REFERS_BACK.search(text):  # only then: the conversation would make every prompt unique (no cache)
             recent = "\n".join(f"{t.role}: {t.text}" for t in await self.working.recent(chat))
-        verb, _, rest = text.partition(" ")
         async with self.working.alongside(chat, self.models.account) as turns:  # one write with the accounting
-            if verb.lower() in ("remember", "recall", "forget"):
-                result: Draft = await self._memory(verb.lower(), rest.strip(), task)
+            if task.memory is not None:
+                result: Draft = await self._memory(task.memory, task)
             else:
                 result = await self._run(task, text, recent)
             turns += [("operator", text), ("deputy", _said(result))]
@@ -104,9 +104,8 @@ class PlaybookRunner:
         text = task.text.strip()
         if task.actor.platform == "hook":
             return inbound_hook(task.actor.user, text)
-        verb, _, rest = text.partition(" ")
-        if verb.lower() == "recall":
-            return await self._memory("recall", rest.strip(), task)
+        if task.memory is not None and task.memory.word is MemoryWord.RECALL:
+            return await self._memory(task.memory, task)
         return await self._run(task, text, "")
 
     async def revise(self, task: Task, proposal: Proposal, feedback: str) -> Draft:
@@ -281,10 +280,11 @@ class PlaybookRunner:
 
     # ---- memory verbs (no model) ----------------------------------------------------------------------
 
-    async def _memory(self, verb: str, arg: str, task: Task) -> Reply:
-        if verb == "remember":
+    async def _memory(self, ask: MemoryAsk, task: Task) -> Reply:
+        arg = ask.arg
+        if ask.word is MemoryWord.REMEMBER:
             return await self._remember(arg, task)
-        if verb == "recall":
+        if ask.word is MemoryWord.RECALL:
             found = await self.memory.recall(arg, limit=5) if arg else []
             if not found:
                 return Reply(f"Nothing in memory matches “{arg}”. /remember <fact> adds one.")

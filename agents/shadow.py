@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from agents.runner import PlaybookRunner
 from memory import codec, keys
 from memory.ledger import RedisLedger
+from orchestrator.actors import MemoryWord
 from orchestrator.errors import BadRequest, BudgetExceeded
 from orchestrator.events import Event
 from orchestrator.model import Draft, Proposal, Reply, StagedAction, Task, Verdict
@@ -32,7 +33,7 @@ Stage = Callable[[str, dict[str, Any]], StagedAction]
 Progress = Callable[[int, int], None]
 REACHED = frozenset({"ProposalStaged", "TaskReplied"})
 """Requests worth replaying: those that reached a proposal or a reply (not the failed ones)."""
-CHANGES_MEMORY = ("remember", "forget")
+CHANGES_MEMORY = frozenset({MemoryWord.REMEMBER, MemoryWord.FORGET})
 LOAD_BATCH = 500
 RANK = {"playbook": 3, "action kind": 2, "recipient": 1, "": 0}
 """How bad a difference is: the worst are shown first."""
@@ -178,7 +179,7 @@ class Run:
 
 
 def replays(task: Task) -> bool:
-    return task.text.strip().partition(" ")[0].lower() not in CHANGES_MEMORY or task.actor.platform == "hook"
+    return task.memory is None or task.memory.word not in CHANGES_MEMORY or task.actor.platform == "hook"
 
 
 async def shadow(runner: PlaybookRunner, stage: Stage, pasts: list[Past], progress: Progress | None = None) -> Run:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from orchestrator.buttons import APPROVE, BUTTONS, REJECT, RUN_REST, Button, Shown, Target
 from orchestrator.handlers.later import LATER_KIND
 from orchestrator.model import ActionStatus, Proposal, ProposalStatus, StagedAction
 from orchestrator.outbound import Kind, Outbound, money
@@ -106,6 +107,35 @@ class CardView:
     @property
     def high_risk(self) -> bool:
         return self.risk in HIGH_RISK
+
+    def shows(self, state: Shown, *, truncated: bool | None = None) -> bool:
+        """The card is in `state`: the buttons of that state are on it (`truncated`: as the channel cut it)."""
+        states = {
+            Shown.PENDING: self.pending,
+            Shown.REVISABLE: self.revisable,
+            Shown.REVISE_INSTEAD: self.revise_instead,
+            Shown.REMINDER: self.reminder,
+            Shown.UNDOABLE: self.undoable,
+            Shown.UNSURE: self.unsure is not None,
+            Shown.REST: self.rest,
+            Shown.CANCELLABLE: self.cancellable,
+            Shown.TRUNCATED: self.truncated if truncated is None else truncated,
+        }
+        return states[state]
+
+    def buttons(self, *, truncated: bool | None = None) -> list[Button]:
+        """The card's buttons, in the table's order (orchestrator/buttons.py)."""
+        return [b for b in BUTTONS if b.shown is not None and self.shows(b.shown, truncated=truncated)]
+
+    def label(self, button: Button) -> str:
+        """A budget question's buttons, and Try again for a single action, say what they do."""
+        labels = {APPROVE: self.approve_label, REJECT: self.reject_label, RUN_REST: self.rest_label}
+        return labels.get(button, button.label)
+
+    @property
+    def target(self) -> Target:
+        """What the card's buttons name: the proposal, the version shown, the action that may not have been sent."""
+        return Target(self.id, version=self.version, index=self.unsure)
 
 
 def view(message: Outbound) -> CardView | None:

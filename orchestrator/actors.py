@@ -13,6 +13,23 @@ class Verdict(StrEnum):
     REJECT = "reject"
 
 
+class MemoryWord(StrEnum):
+    """The memory words: answered from memory at once, with no model call and no "On it…" before the answer."""
+
+    REMEMBER = "remember"
+    RECALL = "recall"
+    FORGET = "forget"
+
+
+@dataclass(frozen=True)
+class MemoryAsk:
+    """A request for memory, parsed once from the chat words (orchestrator/words.py): the word and what follows
+    it (the fact, the query, the record's id). The task keeps it, so nothing parses the text again."""
+
+    word: MemoryWord
+    arg: str = ""
+
+
 @dataclass(frozen=True)
 class ChatRef:
     """Where a conversation happens: platform, chat id and, on Slack, the thread."""

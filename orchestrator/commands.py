@@ -1,9 +1,9 @@
 """Commands: imperative requests to the bus, plain frozen dataclasses routed by type (one handler each).
 
-Adapters hand the bus an `Inbound` message (chat text) or a `Click` (a button press); the chat words turn an
-`Inbound` into one of these (orchestrator/words.py). A few commands are follow-ups: a handler returns them and
-the bus runs them next, on fresh state (`AfterDecision`, `AfterRemedy`, `ResumePaused`, `StopPaused`); a few
-come from workers (`StartTask`, `CompleteDraft`, `StageRevision`, …)."""
+Adapters hand the bus an `Inbound` message (chat text) or a `Click` (a button press, orchestrator/buttons.py);
+the chat words turn an `Inbound` into one of these (orchestrator/words.py), the buttons table a `Click`. A few
+commands are follow-ups: a handler returns them and the bus runs them next, on fresh state (`AfterDecision`,
+`AfterRemedy`, `ResumePaused`, `StopPaused`); a few come from workers (`StartTask`, `CompleteDraft`, …)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.model import Actor, ChatRef, Draft, Proposal, Task, Verdict
+from orchestrator.model import Actor, ChatRef, Draft, MemoryAsk, Proposal, Task, Verdict
 from orchestrator.outbound import Outbound
 
 # ---- what adapters hand the bus ---------------------------------------------------------------------------
@@ -29,23 +29,6 @@ class Inbound:
     delivery: str = ""
 
 
-@dataclass(frozen=True)
-class Click:
-    """A button press: `verb` is approve, reject, undo, snooze:1h, snooze:tomorrow, resend:<action index>,
-    mark_sent:<action index>, run_rest, revise (`reason` is the feedback: a modal's field, a reply to a prompt),
-    revise_instead or cancel (approve_low for a digest's button, whose `proposal_id` is the digest id); `event_id`
-    is the platform's id for the press."""
-
-    actor: Actor
-    chat: ChatRef
-    verb: str
-    proposal_id: str
-    event_id: str
-    reason: str = ""
-    version: int | None = None
-    delivery: str = ""
-
-
 Answer = Callable[[str, bool], Awaitable[None]]
 """How a press is answered (a toast, an ephemeral line): the text, and whether nothing changed."""
 
@@ -56,13 +39,15 @@ Answer = Callable[[str, bool], Awaitable[None]]
 @dataclass(frozen=True, kw_only=True)
 class SubmitTask:
     """`task_key` names the delivery the task comes from (default: the chat's platform and the event id):
-    submitting the same delivery again finds the same task instead of making a second."""
+    submitting the same delivery again finds the same task instead of making a second. `memory`: a memory word's
+    request (/remember, /recall, /forget), answered from memory instead of drafted."""
 
     text: str
     actor: Actor
     chat: ChatRef
     event_id: str
     task_key: str = ""
+    memory: MemoryAsk | None = None
 
 
 @dataclass(frozen=True)

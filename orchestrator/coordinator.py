@@ -11,13 +11,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from orchestrator import buttons, policies, words
 from orchestrator import commands as cmd
-from orchestrator import policies, words
-from orchestrator.commands import Answer, Click, Command, Inbound
+from orchestrator.buttons import Click
+from orchestrator.commands import Answer, Command, Inbound
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import Ambiguous, BadRequest, Conflict, DeputyError, StaleVersion
 from orchestrator.handlers import applying, budget, decisions, later, recovery, reminders, revisions, tasks, views
-from orchestrator.model import Actor, ChatRef, StagedAction, Verdict
+from orchestrator.model import Actor, ChatRef, StagedAction
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.views import Views
 
@@ -169,11 +170,14 @@ class Coordinator:
     async def click(self, click: Click, answer: Answer) -> None:
         """A button press at most once; the presser always gets one short answer (a toast or an ephemeral
         line), before the card is redrawn: the decision, or — with `refused=True` — why nothing changed."""
+        if click.button is buttons.APPROVE_LOW:  # many decisions, each claimed on its own
+            await self.approve_low(click, answer)
+            return
         key = f"event:{click.chat.platform}:{click.event_id}"
         if not await self._claim(key, click.delivery) or not await self._answers(click.actor):
             return
         try:
-            outcome = await self._run(_pressed(click))
+            outcome = await self._run(click.button.press(click))
         except DeputyError as err:
             await answer(str(err), True)
             await self._current_card(err, click.chat)
@@ -182,22 +186,21 @@ class Coordinator:
             await self._release(key)
             raise
         with contextlib.suppress(Exception):  # a lost toast must not keep the work from being queued
-            await answer(str(outcome.value or f"{click.verb.capitalize()}: done."), False)
+            await answer(str(outcome.value or f"{click.button.label}: done."), False)
         await self._follow(outcome.then)
 
     async def approve_low(self, click: Click, answer: Answer) -> None:
         """A digest's "Approve all low-risk": each proposal it listed, at the version it showed, once. Each
         approval is its own click (deduped per digest press and proposal), so a second press doubles nothing."""
-        entries = await self.core.digests.entries(click.proposal_id)
+        entries = await self.core.digests.entries(click.target.id)
         counted = {False: 0, True: 0}
 
         async def count(text: str, refused: bool) -> None:
             counted[refused] += 1
 
         for proposal_id, version in entries:
-            each = Click(
-                click.actor, click.chat, "approve", proposal_id, f"{click.event_id}:{proposal_id}", "", version
-            )
+            target = buttons.Target(proposal_id, version=version)
+            each = Click(click.actor, click.chat, buttons.APPROVE, target, f"{click.event_id}:{proposal_id}")
             await self.click(each, count)
         approved, skipped = counted[False], counted[True]
         left = f"; {skipped} already decided or not allowed" if skipped else ""
@@ -214,65 +217,3 @@ class Coordinator:
         )
         task_id: str = await self.handle(submit)
         return task_id
-
-
-def _pressed(click: Click) -> Command:
-    """The command a button asks for."""
-    if click.verb.startswith("snooze:"):
-        until = click.verb.removeprefix("snooze:")
-        return cmd.SnoozeProposal(
-            proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, until=until, event_id=click.event_id
-        )
-    if click.verb.startswith(("resend:", "mark_sent:")) or click.verb == "run_rest":
-        return _remedy(click)
-    if click.verb == "undo":
-        return cmd.UndoProposal(
-            proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
-        )
-    if click.verb.startswith("revise"):
-        return _revise(click)
-    if click.verb == "cancel":
-        return cmd.CancelLater(
-            proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
-        )
-    if click.verb not in ("approve", "reject"):
-        raise BadRequest(f"Unknown button {click.verb!r}.")
-    return cmd.DecideProposal(
-        proposal_id=click.proposal_id,
-        actor=click.actor,
-        verdict=Verdict.APPROVE if click.verb == "approve" else Verdict.REJECT,
-        chat=click.chat,
-        reason=click.reason,
-        event_id=click.event_id,
-        version=click.version,
-    )
-
-
-def _revise(click: Click) -> Command:
-    """Revise carries the feedback (a modal's field, a reply to the prompt) and the card's version; Revise with this
-    instead takes the rejection's reason."""
-    if click.verb == "revise_instead":
-        return cmd.ReviseRejected(
-            proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id
-        )
-    return cmd.ReviseProposal(
-        proposal_id=click.proposal_id,
-        actor=click.actor,
-        chat=click.chat,
-        feedback=click.reason,
-        version=click.version,
-        event_id=click.event_id,
-    )
-
-
-def _remedy(click: Click) -> Command:
-    """Send again / Mark as sent name an action by its index (`resend:0`); Run the rest names the proposal."""
-    if click.verb == "run_rest":
-        return cmd.RunRest(proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, event_id=click.event_id)
-    verb, _, index = click.verb.partition(":")
-    if not index.isdigit():
-        raise BadRequest(f"That button names no action ({click.verb!r}); /status lists what waits for you.")
-    kind = cmd.SendAgain if verb == "resend" else cmd.MarkSent
-    return kind(
-        proposal_id=click.proposal_id, actor=click.actor, chat=click.chat, index=int(index), event_id=click.event_id
-    )

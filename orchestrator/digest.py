@@ -11,9 +11,9 @@ from datetime import date, timedelta
 from orchestrator import events as ev
 from orchestrator.kinds import Traits, outward
 from orchestrator.model import Proposal
-from orchestrator.policies import answered_at_once
 from orchestrator.stats import Stats, saved_text
 from orchestrator.text import one_line
+from orchestrator.words import memory_ask
 
 MAX_LINES = 15
 LINE_CHARS = 110
@@ -86,7 +86,7 @@ class _Day:
     @classmethod
     def of(cls, events: list[ev.Event], kinds: Mapping[str, Traits]) -> _Day:
         asked = {e.task_id: e.summary for e in events if isinstance(e, ev.TaskSubmitted)}
-        memory = {t for t, text in asked.items() if answered_at_once(text)}
+        memory = {t for t, text in asked.items() if memory_ask(text) is not None}  # the ledger keeps the words
         approvers = _approvers(events)
         applied = [e for e in events if isinstance(e, ev.ActionApplied)]
         return cls(

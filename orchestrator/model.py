@@ -9,6 +9,7 @@ from orchestrator.actions import StagedAction as StagedAction
 from orchestrator.actors import Actor as Actor
 from orchestrator.actors import ChatRef as ChatRef
 from orchestrator.actors import Decision as Decision
+from orchestrator.actors import MemoryAsk as MemoryAsk
 from orchestrator.actors import Revising as Revising
 from orchestrator.actors import Verdict as Verdict
 from orchestrator.drafts import Draft as Draft

@@ -18,14 +18,6 @@ BUDGET_KIND = "budget.raise"
 BUDGET_PLAYBOOK = "budget"
 """Deputy's own question when a task would pass today's model budget (orchestrator/handlers/budget.py)."""
 NEVER_AUTO = frozenset({BUDGET_KIND})
-MEMORY_WORDS = ("remember", "recall", "forget")
-"""Requests answered from memory at once: no "On it…" or "Drafting…" before the answer."""
-
-
-def answered_at_once(text: str) -> bool:
-    return text.split(" ", 1)[0].lower() in MEMORY_WORDS
-
-
 """Action kinds only a person may approve, whatever the policy file says."""
 
 

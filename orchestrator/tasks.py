@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from orchestrator import events as ev
-from orchestrator.actors import Actor, ChatRef, Decision, Verdict
+from orchestrator.actors import Actor, ChatRef, Decision, MemoryAsk, Verdict
 from orchestrator.errors import InvalidTransition
 from orchestrator.proposals import Proposal
 from orchestrator.statuses import TASK_MOVES, TaskStatus, check
@@ -30,6 +30,8 @@ class Task:
     message_ref: str | None = None
     cost_usd: float = 0.0
     rev: int = 0
+    memory: MemoryAsk | None = None
+    """A memory word's request: answered from memory, not drafted."""
 
     def _move(self, new: TaskStatus) -> None:
         self._can(new)

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from orchestrator import commands as cmd
+from orchestrator.actors import MemoryWord
 from orchestrator.errors import BadRequest
-from orchestrator.model import Verdict
+from orchestrator.model import MemoryAsk, Verdict
 from orchestrator.policies import clean_text
 
 
@@ -63,13 +64,25 @@ class Word:
 
 
 def _task(said: Said) -> cmd.Command:
-    i = said.inbound
-    return cmd.SubmitTask(text=said.words.arg, actor=i.actor, chat=i.chat, event_id=i.event_id)
+    """Plain text that starts with a memory word ("remember ACME pays net 30") is that word, as it always was."""
+    i, text = said.inbound, said.words.arg
+    return cmd.SubmitTask(text=text, actor=i.actor, chat=i.chat, event_id=i.event_id, memory=memory_ask(text))
 
 
-def _memory(said: Said) -> cmd.Command:
-    i, w = said.inbound, said.words
-    return cmd.SubmitTask(text=f"{w.verb} {w.arg}".strip(), actor=i.actor, chat=i.chat, event_id=i.event_id)
+def _memory(word: MemoryWord) -> Build:
+    def build(said: Said) -> cmd.Command:
+        i, arg = said.inbound, said.words.arg
+        ask = MemoryAsk(word, arg.strip())
+        return cmd.SubmitTask(text=f"{word} {arg}".strip(), actor=i.actor, chat=i.chat, event_id=i.event_id, memory=ask)
+
+    return build
+
+
+def memory_ask(text: str) -> MemoryAsk | None:
+    """The memory word a request starts with, and what follows it; None for any other request."""
+    verb, _, rest = text.strip().partition(" ")
+    word = next((w for w in MemoryWord if w.value == verb.lower()), None)
+    return None if word is None else MemoryAsk(word, rest.strip())
 
 
 def _decide(verdict: Verdict) -> Build:
@@ -174,9 +187,9 @@ WORDS: tuple[Word, ...] = (
     Word("retry", "<id>", "run the rest of a proposal after a failure", _retry),
     Word("cancel", "<id>", "cancel a task scheduled for later before it runs", _cancel),
     Word("status", "", "running tasks, pending proposals, today's spend", _view("status")),
-    Word("remember", "<fact>", "remember a fact", _memory),
-    Word("recall", "<query>", "search memory", _memory),
-    Word("forget", "<id>", "forget a remembered fact", _memory),
+    Word("remember", "<fact>", "remember a fact", _memory(MemoryWord.REMEMBER)),
+    Word("recall", "<query>", "search memory", _memory(MemoryWord.RECALL)),
+    Word("forget", "<id>", "forget a remembered fact", _memory(MemoryWord.FORGET)),
     Word("digest", "", "the digest now", _digest),
     Word("budget", "", "model spend today, per model, and the cap", _view("budget")),
     Word("stats", "[7d]", "what happened to proposals and the time saved", _view("stats")),

@@ -12,9 +12,9 @@ from pydantic_settings import BaseSettings
 
 from bot.cli import parser
 from bot.slack import render as slack_render
-from bot.telegram.inbound import VERBS
 from config.settings import Settings
 from connectors.registry import plugins
+from orchestrator.buttons import BUTTONS
 from orchestrator.words import WORDS, menu
 from tests.conftest import ROOT, Workers, deputy
 
@@ -93,11 +93,12 @@ def test_the_reference_names_every_chat_word() -> None:
 
 def slack_action_ids() -> set[str]:
     ids = {v for v in vars(slack_render).values() if isinstance(v, str) and v.startswith("deputy_")}
+    ids |= {button.action_id for button in BUTTONS}
     return ids | set(re.findall(r'"callback_id": "(deputy_\w+)"', Path(slack_render.__file__).read_text()))
 
 
 def telegram_callback_codes() -> set[str]:
-    return {*VERBS, "f"}
+    return {button.code for button in BUTTONS if button.code}
 
 
 @pytest.mark.parametrize("doc", ["reference.md", "slack.md"])

@@ -31,6 +31,7 @@ from bot.slack.outbound import SlackOutbox
 from bot.slack.requests import check
 from memory.faults import describe
 from memory.inbox import Entry
+from orchestrator import buttons
 from orchestrator.coordinator import Coordinator
 
 log = logging.getLogger("deputy.slack")
@@ -60,18 +61,8 @@ class SlackChannel:
         app.event("app_home_opened")(inbound.on_home)
         app.event(re.compile(".*"))(_ignore)  # any other event: nothing to do
         app.command("/deputy")(inbound.on_command)
-        app.action(render.APPROVE)(inbound.on_decide)
-        app.action(render.UNDO)(inbound.on_decide)
-        app.action(render.CANCEL)(inbound.on_decide)
-        app.action(render.REJECT)(inbound.on_reject)
-        app.action(render.EDIT)(inbound.on_edit)
-        app.action(render.REVISE)(inbound.on_revise)
-        app.action(render.REVISE_INSTEAD)(inbound.on_revise_instead)
-        app.action(render.FULL)(inbound.on_full)
-        app.action(render.SNOOZE)(inbound.on_snooze)
-        app.action(render.APPROVE_LOW)(inbound.on_approve_low)
-        for remedy in (render.RESEND, render.MARK_SENT, render.RUN_REST):
-            app.action(remedy)(inbound.on_remedy)
+        for action_id in buttons.BY_ACTION_ID:  # every button of the table, read back by the table
+            app.action(action_id)(inbound.on_button)
         app.view("deputy_reject_reason")(inbound.on_reject_submit)
         app.view("deputy_edit_fields")(inbound.on_edit_submit)
         app.view(render.REVISE_VIEW)(inbound.on_revise_submit)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
@@ -14,16 +15,25 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack import render
 from bot.slack.outbound import SlackOutbox
+from orchestrator import buttons
 from orchestrator import commands as cmd
-from orchestrator.commands import Click, Inbound
+from orchestrator.buttons import Ask, Button, Click, Target
+from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.errors import DeputyError
-from orchestrator.model import Actor, ChatRef
+from orchestrator.model import Actor, ChatRef, Proposal
 from orchestrator.words import from_slash
 
 log = logging.getLogger("deputy.slack")
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 Body = dict[str, Any]
+Form = Callable[[Proposal, str], Body]
+FORMS: dict[Ask, Form] = {
+    Ask.REASON: render.reject_modal,
+    Ask.FEEDBACK: render.revise_modal,
+    Ask.FIELDS: render.edit_modal,
+}
+"""What Slack asks in a modal before the press: the submission is the press (`on_*_submit`)."""
 
 
 def delivery(context: AsyncBoltContext) -> str:
@@ -86,73 +96,39 @@ class SlackInbound:
 
     # ---- buttons -----------------------------------------------------------------------------------
 
-    async def on_decide(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
+    async def on_button(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
+        """Any button of the table (orchestrator/buttons.py): a form first where it asks for something, else the
+        press itself."""
         await ack()
-        verb = {render.APPROVE: "approve", render.UNDO: "undo", render.REJECT: "reject", render.CANCEL: "cancel"}
-        await self._click(body, verb[action["action_id"]], action, delivery(context))
-
-    async def on_remedy(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
-        """Send again / Mark as sent carry `<proposal id>:<action index>`, Run the rest the proposal id."""
-        await ack()
-        verb = {render.RESEND: "resend", render.MARK_SENT: "mark_sent", render.RUN_REST: "run_rest"}[
-            action["action_id"]
-        ]
-        proposal_id, _, index = str(action.get("value") or "").partition(":")
-        pressed = {**action, "value": proposal_id, "block_id": ""}  # an index, not a version
-        await self._click(body, f"{verb}:{index}" if index else verb, pressed, delivery(context))
-
-    async def on_snooze(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
-        await ack()
-        proposal_id, _, until = str(action.get("value") or "").partition("|")
-        await self._click(body, f"snooze:{until}", {**action, "value": proposal_id}, delivery(context))
-
-    async def on_approve_low(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
-        await ack()
-
-        async def answer(text: str, refused: bool) -> None:
-            await self._answer(body, text)
-
-        event_id = f"act-{action.get('action_ts')}"
-        press = Click(_actor(body), _chat(body), "approve_low", str(action.get("value")), event_id, "", None)
-        await self.coordinator.approve_low(press, answer)
-
-    async def on_reject(self, ack: AsyncAck, body: Body, action: Body) -> None:
-        """Reject asks for an optional reason first (the modal's submission decides)."""
-        await ack()
-        await self._open(body, action, render.reject_modal)
-
-    async def on_edit(self, ack: AsyncAck, body: Body, action: Body) -> None:
-        await ack()
-        await self._open(body, action, render.edit_modal)
-
-    async def on_revise(self, ack: AsyncAck, body: Body, action: Body) -> None:
-        """Revise asks "What should change?" first (the modal's submission asks for the revision)."""
-        await ack()
-        await self._open(body, action, render.revise_modal)
-
-    async def on_revise_instead(self, ack: AsyncAck, body: Body, action: Body, context: AsyncBoltContext) -> None:
-        """A rejected card's one-tap: the rejection's reason is the feedback."""
-        await ack()
-        await self._click(body, "revise_instead", {**action, "block_id": ""}, delivery(context))
-
-    async def on_full(self, ack: AsyncAck, body: Body, action: Body) -> None:
-        await ack()
-        try:
-            proposal = await self.coordinator.views.proposal(str(action.get("value")))
-        except DeputyError as err:
-            await self._answer(body, str(err))
+        value, version = str(action.get("value") or ""), version_of(action)
+        found = buttons.from_slack(str(action.get("action_id")), value, version)
+        if found is None:
             return
-        await (await self.outbox.api()).views_open(trigger_id=body["trigger_id"], view=render.full_text_modal(proposal))
+        button, target = found
+        form = FORMS.get(button.ask) if button.ask else None
+        if button.ask is Ask.READ:
+            await self._full(body, target.id)
+        elif form is not None:
+            await self._open(body, target, form)
+        else:
+            await self._click(body, button, target, str(action.get("action_ts")), delivery(context))
 
-    async def _open(self, body: Body, action: Body, modal: Any) -> None:
-        """A modal for the card's proposal, carrying the version the card showed (its block id says)."""
-        proposal_id = str(action.get("value"))
+    async def _full(self, body: Body, proposal_id: str) -> None:
         try:
             proposal = await self.coordinator.views.proposal(proposal_id)
         except DeputyError as err:
             await self._answer(body, str(err))
             return
-        private = json.dumps({"p": proposal_id, "v": version_of(action), **_where(body)})
+        await (await self.outbox.api()).views_open(trigger_id=body["trigger_id"], view=render.full_text_modal(proposal))
+
+    async def _open(self, body: Body, target: Target, modal: Form) -> None:
+        """A modal for the card's proposal, carrying the version the card showed (its block id says)."""
+        try:
+            proposal = await self.coordinator.views.proposal(target.id)
+        except DeputyError as err:
+            await self._answer(body, str(err))
+            return
+        private = json.dumps({"p": target.id, "v": target.version, **_where(body)})
         await (await self.outbox.api()).views_open(trigger_id=body["trigger_id"], view=modal(proposal, private))
 
     # ---- modals ------------------------------------------------------------------------------------
@@ -161,15 +137,21 @@ class SlackInbound:
         await ack()
         meta = _meta(view)
         reason = view["state"]["values"].get("reason", {}).get("value", {}).get("value") or ""
-        shown = {"value": meta["p"], "block_id": f"modal:{meta['p']}:{meta.get('v') or ''}", "action_ts": view["id"]}
-        await self._click({**body, **_body_from(meta)}, "reject", shown, delivery(context), reason)
+        await self._submit(body, meta, view, buttons.REJECT, delivery(context), reason)
 
     async def on_revise_submit(self, ack: AsyncAck, body: Body, view: Body, context: AsyncBoltContext) -> None:
         await ack()
         meta = _meta(view)
         feedback = view["state"]["values"].get("feedback", {}).get("value", {}).get("value") or ""
-        shown = {"value": meta["p"], "block_id": f"modal:{meta['p']}:{meta.get('v') or ''}", "action_ts": view["id"]}
-        await self._click({**body, **_body_from(meta)}, "revise", shown, delivery(context), feedback)
+        await self._submit(body, meta, view, buttons.REVISE, delivery(context), feedback)
+
+    async def _submit(
+        self, body: Body, meta: dict[str, Any], view: Body, button: Button, stored: str, said: str
+    ) -> None:
+        """A form's submission is the press it asked for, on the version the card showed."""
+        version = meta.get("v")
+        target = Target(meta["p"], version=version if isinstance(version, int) and version > 0 else None)
+        await self._click({**body, **_body_from(meta)}, button, target, str(view["id"]), stored, said)
 
     async def on_edit_submit(self, ack: AsyncAck, body: Body, view: Body) -> None:
         await ack()
@@ -194,14 +176,15 @@ class SlackInbound:
 
     # ---- answers and App Home ----------------------------------------------------------------------
 
-    async def _click(self, body: Body, verb: str, action: Body, stored: str, reason: str = "") -> None:
+    async def _click(
+        self, body: Body, button: Button, target: Target, pressed_at: str, stored: str, reason: str = ""
+    ) -> None:
         async def answer(text: str, refused: bool) -> None:
-            if refused:  # a success shows on the card itself
+            if refused or not button.redraws:  # a success shows on the card itself
                 await self._answer(body, text)
 
-        event_id = f"act-{action.get('action_ts')}-{body['user']['id']}"
-        proposal_id, version = str(action.get("value")), version_of(action)
-        press = Click(_actor(body), _chat(body), verb, proposal_id, event_id, reason, version, stored)
+        event_id = f"act-{pressed_at}-{body['user']['id']}"
+        press = Click(_actor(body), _chat(body), button, target, event_id, reason, stored)
         await self.coordinator.click(press, answer)
         if body.get("view", {}).get("type") == "home":
             await self.publish_home(body["user"]["id"])

@@ -7,17 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from bot.cards import MARKS, ActionView, CardView, full_text, view, with_target
+from orchestrator import buttons
+from orchestrator.buttons import Target
 from orchestrator.model import Proposal, Task
 from orchestrator.outbound import Kind, Outbound
 
 TEXT_LIMIT = 3000
 BLOCK_LIMIT = 50
 FALLBACK_LIMIT = 4000  # the notification text; Slack truncates longer ones
-APPROVE, REJECT, EDIT, UNDO, FULL = "deputy_approve", "deputy_reject", "deputy_edit", "deputy_undo", "deputy_full"
-SNOOZE, APPROVE_LOW = "deputy_snooze", "deputy_approve_low"
-RESEND, MARK_SENT, RUN_REST = "deputy_resend", "deputy_mark_sent", "deputy_run_rest"
-"""Send again / Mark as sent carry `<proposal id>:<action index>`; Run the rest the proposal id."""
-REVISE, REVISE_INSTEAD, CANCEL = "deputy_revise", "deputy_revise_instead", "deputy_cancel"
 REVISE_VIEW = "deputy_revise_feedback"
 Block = dict[str, Any]
 
@@ -84,54 +81,43 @@ def _several(card: CardView) -> str:
     return "\n".join([*lines, f"• … and {more} more"] if more else lines)
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
-    button: Block = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id}
-    button["value"] = value
-    if style:
-        button["style"] = style
-    return button
+def _button(text: str, button: buttons.Button, target: Target) -> Block:
+    """A Block Kit button for an entry of the table: its action id, and its target as the value (the version
+    the card showed is in the block id)."""
+    block: Block = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": button.action_id}
+    block["value"] = button.slack_value(target)
+    if button.style:
+        block["style"] = button.style
+    return block
 
 
 def _buttons(card: CardView) -> list[Block]:
-    buttons: list[Block] = []
-    if card.pending:
-        approve = _button(card.approve_label, APPROVE, card.id, "primary")
-        if card.high_risk:
-            approve["confirm"] = {
-                "title": {"type": "plain_text", "text": "Approve a high-risk action?"},
-                "text": {"type": "mrkdwn", "text": clip(f"{esc(card.title)} — this can't be taken back.", 300)},
-                "confirm": {"type": "plain_text", "text": "Approve"},
-                "deny": {"type": "plain_text", "text": "Cancel"},
-            }
-        buttons += [approve, _button(card.reject_label, REJECT, card.id, "danger")]
-        buttons += [_button("Revise", REVISE, card.id)] if card.revisable else []
-        buttons.append(_button("Edit", EDIT, card.id))
-    if card.revise_instead:
-        buttons.append(_button("Revise with this instead?", REVISE_INSTEAD, card.id, "primary"))
-    if card.reminder:
-        buttons += [_button("Snooze 1h", SNOOZE, f"{card.id}|1h"), _button("Tomorrow", SNOOZE, f"{card.id}|tomorrow")]
-    if card.undoable:
-        buttons.append(_button("Undo", UNDO, card.id))
-    if card.cancellable:
-        buttons.append(_button("Cancel", CANCEL, card.id, "danger"))
-    buttons += _remedy_buttons(card)
-    if card.truncated:
-        buttons.append(_button("Full text", FULL, card.id))
-    return buttons
+    return [_card_button(card, button) for button in card.buttons()]
 
 
-def _remedy_buttons(card: CardView) -> list[Block]:
-    if card.unsure is not None:
-        value = f"{card.id}:{card.unsure}"
-        again = _button("Send again", RESEND, value, "primary")
-        again["confirm"] = {
-            "title": {"type": "plain_text", "text": "Send it again?"},
-            "text": {"type": "mrkdwn", "text": "If the first one did arrive, it arrives twice."},
-            "confirm": {"type": "plain_text", "text": "Send again"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-        }
-        return [again, _button("Mark as sent", MARK_SENT, value)]
-    return [_button(card.rest_label, RUN_REST, card.id, "primary")] if card.rest else []
+def _card_button(card: CardView, button: buttons.Button) -> Block:
+    block = _button(card.label(button), button, card.target)
+    confirm = _confirm(card, button)
+    return {**block, "confirm": confirm} if confirm else block
+
+
+def _confirm(card: CardView, button: buttons.Button) -> Block | None:
+    """Approving a high-risk action, and sending again what may have arrived, ask once more."""
+    if button is buttons.APPROVE and card.high_risk:
+        text = clip(f"{esc(card.title)} — this can't be taken back.", 300)
+        return _confirming("Approve a high-risk action?", text, "Approve")
+    if button is buttons.RESEND:
+        return _confirming("Send it again?", "If the first one did arrive, it arrives twice.", "Send again")
+    return None
+
+
+def _confirming(title: str, text: str, ok: str) -> Block:
+    return {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "mrkdwn", "text": text},
+        "confirm": {"type": "plain_text", "text": ok},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
 
 
 def digest_blocks(out: Outbound) -> list[Block]:
@@ -145,13 +131,13 @@ def digest_blocks(out: Outbound) -> list[Block]:
                 "type": "actions",
                 "block_id": f"digest:{proposal.id}:{proposal.version}",
                 "elements": [
-                    _button(f"Approve {proposal.id}", APPROVE, proposal.id, "primary"),
-                    _button(f"Reject {proposal.id}", REJECT, proposal.id, "danger"),
+                    _button(f"{b.label} {proposal.id}", b, Target(proposal.id))
+                    for b in (buttons.APPROVE, buttons.REJECT)
                 ],
             }
         )
     if out.ref:
-        low = _button("Approve all low-risk", APPROVE_LOW, out.ref, "primary")
+        low = _button(buttons.APPROVE_LOW.label, buttons.APPROVE_LOW, Target(out.ref))
         blocks.append({"type": "actions", "block_id": f"digest:{out.ref}", "elements": [low]})
     return blocks[:BLOCK_LIMIT]
 
@@ -261,10 +247,7 @@ def home(pending: list[Proposal], running: list[Task], spend: str, running_count
             {
                 "type": "actions",
                 "block_id": f"home:{proposal.id}:{proposal.version}",
-                "elements": [
-                    _button("Approve", APPROVE, proposal.id, "primary"),
-                    _button("Reject", REJECT, proposal.id, "danger"),
-                ],
+                "elements": [_button(b.label, b, Target(proposal.id)) for b in (buttons.APPROVE, buttons.REJECT)],
             }
         )
     if not pending:

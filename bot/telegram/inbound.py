@@ -4,7 +4,6 @@ no rules here. Private chats take any text; groups only commands and messages th
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from html import escape
 
 from telegram import CallbackQuery, Chat, Update, User
@@ -12,7 +11,9 @@ from telegram import CallbackQuery, Chat, Update, User
 from bot.telegram.outbound import TelegramOutbox
 from bot.telegram.prompts import Prompts
 from bot.telegram.render import render_full
-from orchestrator.commands import Click, Inbound
+from orchestrator import buttons
+from orchestrator.buttons import Ask, Click
+from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.errors import DeputyError
 from orchestrator.model import Actor, ChatRef
@@ -20,15 +21,11 @@ from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.telegram")
 TOAST_CHARS = 200
-VERBS = {"a": "approve", "r": "reject", "u": "undo", "s": "snooze:1h", "t": "snooze:tomorrow", "al": "approve_low"}
-VERBS |= {"rs": "resend", "ms": "mark_sent", "rr": "run_rest", "rv": "revise_instead", "c": "cancel"}
 EXAMPLE = "Reply to this message, e.g. <i>warmer, mention the late fee</i>."
 ASK, ASK_CURRENT = (
     f"✏️ What should change in <b>{{id}}</b> (v{{version}})? {EXAMPLE}",
     f"✏️ What should change in <b>{{id}}</b>? {EXAMPLE}",
 )
-INDEXED = frozenset({"rs", "ms"})
-"""Their callback data ends with the action's index (`rs:<id>:<index>`); the decisions' with the card's version."""
 
 
 def actor(user: User) -> Actor:
@@ -48,13 +45,6 @@ def addressed(text: str, chat_type: str, username: str) -> str | None:
         start = text.lower().index(mention.lower())
         return (text[:start] + text[start + len(mention) :]).strip()
     return None
-
-
-def pressed(data: str) -> tuple[str, str, str]:
-    """Callback data `<code>:<id>[:<n>]` → (code, proposal id, n): the card's version, or an action's index."""
-    code, _, rest = data.partition(":")
-    proposal_id, _, number = rest.partition(":")
-    return code, proposal_id, number if number.isdigit() else ""
 
 
 class TelegramInbound:
@@ -86,31 +76,25 @@ class TelegramInbound:
         await self.coordinator.receive(inbound)
 
     async def on_click(self, query: CallbackQuery, delivery: str = "") -> None:
+        """The press's callback data names a button of the table (orchestrator/buttons.py) and what it is for."""
         if query.message is None:
             return
-        code, proposal_id, number = pressed(query.data or "")
+        found = buttons.from_telegram(query.data or "")
         chat = ChatRef("telegram", str(query.message.chat.id))
-        if code == "f":
-            await self._full_text(query, chat, proposal_id)
-            return
-        if code == "v" and proposal_id:
-            await self._ask(query, chat, proposal_id, int(number or 0))
-            return
-        if code not in VERBS or not proposal_id:
+        if found is not None and found[0].ask is Ask.READ:
+            await self._full_text(query, chat, found[1].id)
+        elif found is None or not found[1].id:
             await query.answer("This button is from an older Deputy; use /status.")
-            return
+        elif found[0].ask is Ask.FEEDBACK:
+            await self._ask(query, chat, found[1].id, found[1].version or 0)
+        else:
+            await self._press(query, Click(actor(query.from_user), chat, *found, f"cb{query.id}", delivery=delivery))
 
+    async def _press(self, query: CallbackQuery, press: Click) -> None:
         async def toast(text: str, refused: bool) -> None:
             await query.answer(text[:TOAST_CHARS])
 
-        verb = f"{VERBS[code]}:{number}" if code in INDEXED and number else VERBS[code]
-        version = int(number) if number and code not in INDEXED else None
-
-        press = Click(actor(query.from_user), chat, verb, proposal_id, f"cb{query.id}", "", version, delivery)
-        if code == "al":
-            await self.coordinator.approve_low(press, toast)
-        else:
-            await self.coordinator.click(press, toast)
+        await self.coordinator.click(press, toast)
 
     async def _ask(self, query: CallbackQuery, chat: ChatRef, proposal_id: str, version: int) -> None:
         """Revise: a prompt the operator replies to; the reply is the feedback, on the version the card showed (0: a
@@ -131,8 +115,9 @@ class TelegramInbound:
 
         proposal_id, version = asked
         feedback = message.text or ""
-        press = Click(actor(user), where, "revise", proposal_id, str(update.update_id), feedback, version or None)
-        await self.coordinator.click(replace(press, delivery=delivery), answer)
+        target = buttons.Target(proposal_id, version=version or None)
+        press = Click(actor(user), where, buttons.REVISE, target, str(update.update_id), feedback, delivery)
+        await self.coordinator.click(press, answer)
 
     async def _full_text(self, query: CallbackQuery, chat: ChatRef, proposal_id: str) -> None:
         try:

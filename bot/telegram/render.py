@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from html import escape
 
 from bot.cards import MARKS, ActionView, CardView, full_text, view, with_target
+from orchestrator import buttons
+from orchestrator.buttons import Target
 from orchestrator.model import Proposal
 from orchestrator.outbound import Kind, Outbound
 
@@ -49,13 +51,15 @@ def render(message: Outbound) -> list[Piece]:
 
 def _digest(message: Outbound, text: str) -> Piece:
     """The digest's last piece carries the buttons: each waiting proposal, and Approve all low-risk."""
-    rows = [
-        [Button(f"✅ {p.id}", f"a:{p.id}:{p.version}"), Button(f"✖️ {p.id}", f"r:{p.id}:{p.version}")]
-        for p in message.proposals
-    ]
+    rows = [[_each(b, p) for b in (buttons.APPROVE, buttons.REJECT)] for p in message.proposals]
     if message.ref:
-        rows.append([Button("✅ Approve all low-risk", f"al:{message.ref}")])
+        low = buttons.APPROVE_LOW
+        rows.append([Button(f"{low.mark} {low.label}", low.telegram(Target(message.ref)))])
     return Piece(escape(text), rows)
+
+
+def _each(button: buttons.Button, proposal: Proposal) -> Button:
+    return Button(f"{button.mark} {proposal.id}", button.telegram(Target(proposal.id, version=proposal.version)))
 
 
 def render_full(proposal: Proposal) -> list[Piece]:
@@ -109,26 +113,19 @@ def _esc(text: str, limit: int = 300) -> str:
 
 
 def _keyboard(card: CardView, *, shortened: bool) -> list[list[Button]]:
+    """The card's buttons Telegram has a code for, side by side where the table gives them one row; each names
+    the version this card shows, so a press on an older card changes nothing."""
+    full = shortened and any(a.body for a in card.actions)
     rows: list[list[Button]] = []
-    if card.pending:
-        stamp = f"{card.id}:{card.version}"  # the version this card shows: a press on an older card changes nothing
-        row = [Button(f"✅ {card.approve_label}", f"a:{stamp}"), Button(f"✖️ {card.reject_label}", f"r:{stamp}")]
-        rows.append([*row, Button("✏️ Revise", f"v:{stamp}")] if card.revisable else row)
-    if card.revise_instead:
-        rows.append([Button("✏️ Revise with this instead?", f"rv:{card.id}")])
-    if card.reminder:
-        rows.append([Button("⏰ Snooze 1h", f"s:{card.id}"), Button("⏰ Tomorrow", f"t:{card.id}")])
-    if card.undoable:
-        rows.append([Button("↩️ Undo", f"u:{card.id}")])
-    if card.unsure is not None:
-        where = f"{card.id}:{card.unsure}"
-        rows.append([Button("🔁 Send again", f"rs:{where}"), Button("☑️ Mark as sent", f"ms:{where}")])
-    if card.rest:
-        rows.append([Button(f"▶️ {card.rest_label}", f"rr:{card.id}")])
-    if card.cancellable:
-        rows.append([Button("🛑 Cancel", f"c:{card.id}")])
-    if shortened and any(a.body for a in card.actions):
-        rows.append([Button("📄 Full text", f"f:{card.id}")])
+    last = ""
+    for button in (b for b in card.buttons(truncated=full) if b.code):
+        key = button.row or button.name
+        pressed = Button(f"{button.mark} {card.label(button)}", button.telegram(card.target))
+        if rows and key == last:
+            rows[-1].append(pressed)
+        else:
+            rows.append([pressed])
+        last = key
     return rows
 
 

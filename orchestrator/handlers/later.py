@@ -15,6 +15,7 @@ from orchestrator.errors import AlreadyDecided, BadRequest
 from orchestrator.model import Proposal, ProposalStatus, Task
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import Scheduled
+from orchestrator.words import memory_ask
 
 LATER_KIND = "task.later"
 LATE_AFTER = timedelta(minutes=1)
@@ -43,6 +44,7 @@ async def run(c: cmd.RunLater, core: Core) -> Outcome | None:
         chat=source.chat,
         event_id=f"later-{item.key}",
         task_key=f"later:{item.key}",
+        memory=memory_ask(item.request),  # the operator's words, said later
     )
     return Outcome(task_id, then=(submit, cmd.FinishLater(item.key, task_id)))
 

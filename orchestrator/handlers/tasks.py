@@ -25,9 +25,9 @@ async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
     if not fresh and await core.store.get_task(task_id) is not None:
         return Outcome(task_id)  # the same delivery again (a redelivery after a crash): one task
     now = core.now()
-    task = Task(id=task_id, text=text, actor=c.actor, chat=c.chat, event_id=c.event_id, created_at=now)
+    task = Task(id=task_id, text=text, actor=c.actor, chat=c.chat, event_id=c.event_id, created_at=now, memory=c.memory)
     await core.store.commit([task], [task.submitted(now)])
-    if c.actor.platform != policies.HOOK and not policies.answered_at_once(text):  # a hook's card is enough
+    if c.actor.platform != policies.HOOK and c.memory is None:  # a hook's card is enough; memory answers at once
         task.message_ref = await core.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
     if task.message_ref:
         await _keep_message_ref(core, task)
@@ -52,7 +52,7 @@ async def start(c: cmd.StartTask, core: Core) -> Outcome:
     if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.PAUSED):
         return Outcome(None)
     await core.store.commit([task], [task.start(core.now())])
-    if not policies.answered_at_once(task.text):
+    if task.memory is None:  # memory answers at once
         drafting = Outbound(kind=Kind.PROGRESS, text="Drafting…", task_id=task.id, reply_to=task.event_id)
         await core.show(task, drafting)
     return Outcome(task)

@@ -11,6 +11,7 @@ import pytest
 from agents.runner import PlaybookRunner
 from bot.wiring import Runtime, build_runtime
 from orchestrator.model import ProposalDraft, Reply, Task
+from orchestrator.words import memory_ask
 from tests.conftest import settings_from
 from tests.fakes.openai_api import FakeOpenAI
 from tests.orchestrator.conftest import CONSOLE, ME
@@ -34,7 +35,7 @@ class Llm:
         self.server.script.extend(steps)
 
     async def draft(self, text: str, task_id: str = "t1") -> ProposalDraft | Reply:
-        return await self.runner.draft(Task(task_id, text, ME, CONSOLE, "e", NOW))
+        return await self.runner.draft(Task(task_id, text, ME, CONSOLE, "e", NOW, memory=memory_ask(text)))
 
     async def calls(self) -> list[Any]:
         return [e for _, e in await self.runtime.ledger.read() if e.type == "ModelCalled"]

@@ -8,13 +8,14 @@ import json
 
 from bot.wiring import Runtime
 from orchestrator.model import ProposalDraft, Reply, Task
+from orchestrator.words import memory_ask
 from tests.agents.conftest import Llm
 from tests.orchestrator.conftest import CONSOLE, ME
 from tests.orchestrator.test_model import NOW
 
 
 async def draft(runtime: Runtime, text: str, n: int) -> ProposalDraft | Reply:
-    return await runtime.drafter.draft(Task(f"t{n}", text, ME, CONSOLE, f"e{n}", NOW))
+    return await runtime.drafter.draft(Task(f"t{n}", text, ME, CONSOLE, f"e{n}", NOW, memory=memory_ask(text)))
 
 
 async def test_the_email_playbook_fills_name_address_and_terms_from_memory_and_cites_them(runtime: Runtime) -> None:

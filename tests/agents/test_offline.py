@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from bot.wiring import Runtime
 from orchestrator.model import ProposalDraft, Reply, Task
+from orchestrator.words import memory_ask
 from tests.orchestrator.conftest import CONSOLE, ME
 from tests.orchestrator.test_model import NOW
 
 
 def task(text: str, task_id: str = "t1") -> Task:
-    return Task(id=task_id, text=text, actor=ME, chat=CONSOLE, event_id="e", created_at=NOW)
+    return Task(id=task_id, text=text, actor=ME, chat=CONSOLE, event_id="e", created_at=NOW, memory=memory_ask(text))
 
 
 async def test_email_request_drafts_subject_and_body(runtime: Runtime) -> None:

@@ -22,7 +22,8 @@ from bot.checks import Check
 from bot.sources import as_task, take
 from memory.codec import text
 from memory.inbox import Entry
-from orchestrator.commands import Click, Inbound
+from orchestrator.buttons import BY_NAME, Click, Shown, Target
+from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.model import Actor, ChatRef
 from orchestrator.outbound import Outbound
@@ -39,12 +40,13 @@ class Values:
 
 
 def buttons(message: Outbound) -> list[list[str]]:
-    """The fax's own button encoding: `approve:<id>:<version>`, `reject:<id>:<version>`."""
+    """The fax's own button encoding, made from the buttons table: `<name>:<id>:<version>` (`approve:…`,
+    `reject:…`) for the deciding buttons a pending card shows."""
     card = cards.view(message)
     if card is None or not card.pending:
         return []
-    stamp = f"{card.id}:{card.version}"
-    return [[card.approve_label, f"approve:{stamp}"], [card.reject_label, f"reject:{stamp}"]]
+    shown = [b for b in card.buttons() if b.shown is Shown.PENDING and b.build is not None]
+    return [[card.label(b), f"{b.name}:{card.id}:{card.version}"] for b in shown]
 
 
 class FaxOutbox:
@@ -66,8 +68,9 @@ class FaxOutbox:
 
 def click(data: str, actor: Actor, chat: ChatRef, event_id: str, delivery: str) -> Click:
     """A press of a fax button as the core's `Click` (the one place the button encoding is read)."""
-    verb, proposal_id, version = data.split(":")
-    return Click(actor, chat, verb, proposal_id, event_id, version=int(version), delivery=delivery)
+    name, proposal_id, version = data.split(":")
+    target = Target(proposal_id, version=int(version))
+    return Click(actor, chat, BY_NAME[name], target, event_id, delivery=delivery)
 
 
 class FaxInbound:

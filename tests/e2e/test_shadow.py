@@ -19,6 +19,7 @@ from bot.wiring import Runtime, build_runtime
 from memory import keys
 from orchestrator import commands as cmd
 from orchestrator.model import Actor, ChatRef, Task, Verdict
+from orchestrator.words import memory_ask
 from tests.conftest import Smtp, deputy, settings_from
 from tests.connectors.receiver import Receiver
 from tests.fakes import slack_api as slack
@@ -100,7 +101,7 @@ async def worked(runtime: Runtime, task_id: str) -> Task:
 
 
 async def request(runtime: Runtime, text: str, actor: Actor = YOU, chat: ChatRef = CONSOLE) -> Task:
-    submit = cmd.SubmitTask(text=text, actor=actor, chat=chat, event_id=f"rec-{text[:24]}")
+    submit = cmd.SubmitTask(text=text, actor=actor, chat=chat, event_id=f"rec-{text[:24]}", memory=memory_ask(text))
     return await worked(runtime, await runtime.coordinator.handle(submit))
 
 

@@ -16,6 +16,7 @@ from memory.recall import Item
 from memory.weaviate_recall import COLLECTIONS, WeaviateRecall
 from orchestrator.errors import RecallError
 from orchestrator.model import Reply, Task
+from orchestrator.words import memory_ask
 from tests.conftest import settings_from
 from tests.fakes.weaviate_protocol import FakeWeaviate, start
 from tests.orchestrator.conftest import CONSOLE, ME
@@ -82,12 +83,26 @@ async def test_deputy_with_the_weaviate_backend_remembers_and_recalls(weaviate: 
     )
     runtime: Runtime = build_runtime(settings)
     try:
-        said = await runtime.drafter.draft(Task("t1", "remember ACME pays invoices net 30", ME, CONSOLE, "e1", NOW))
+        said = await runtime.drafter.draft(
+            Task(
+                "t1",
+                "remember ACME pays invoices net 30",
+                ME,
+                CONSOLE,
+                "e1",
+                NOW,
+                memory=memory_ask("remember ACME pays invoices net 30"),
+            )
+        )
         assert isinstance(said, Reply) and said.text == "Remembered m1: ACME pays invoices net 30"
-        found = await runtime.drafter.draft(Task("t2", "recall ACME invoices", ME, CONSOLE, "e2", NOW))
+        found = await runtime.drafter.draft(
+            Task("t2", "recall ACME invoices", ME, CONSOLE, "e2", NOW, memory=memory_ask("recall ACME invoices"))
+        )
         assert isinstance(found, Reply) and found.text.startswith("m1 · ACME pays invoices net 30")
         assert len(weaviate.fake.objects[("DeputyFact", "default")]) == 1
-        gone = await runtime.drafter.draft(Task("t3", "forget m1", ME, CONSOLE, "e3", NOW))
+        gone = await runtime.drafter.draft(
+            Task("t3", "forget m1", ME, CONSOLE, "e3", NOW, memory=memory_ask("forget m1"))
+        )
         assert isinstance(gone, Reply) and gone.text.startswith("Forgot m1")
         assert weaviate.fake.objects[("DeputyFact", "default")] == {}
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from orchestrator import commands as cmd
-from orchestrator.commands import Click
+from orchestrator.buttons import APPROVE, Click, Target
 from orchestrator.model import ChatRef, Reply
 from orchestrator.outbound import Kind
 from tests.orchestrator.conftest import BOSS, Core
@@ -48,7 +48,7 @@ async def test_a_second_decision_is_told_in_the_right_words_and_names(core: Core
     async def answer(text: str, refused: bool) -> None:
         answers.append(text)
 
-    await core.coordinator.click(Click(BOSS, ChatRef("slack", "D1"), "approve", pid, "cb1"), answer)
+    await core.coordinator.click(Click(BOSS, ChatRef("slack", "D1"), APPROVE, Target(pid), "cb1"), answer)
     assert answers == [f"Proposal {pid} was already rejected by the console at 09:14. Nothing changed."]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.commands import Click
+from orchestrator.buttons import MARK_SENT, RESEND, Click, Target
 from orchestrator.errors import TransientConnectorError
 from orchestrator.fakes.connectors import Crashed
 from orchestrator.model import ActionStatus, ChatRef, Task, TaskStatus
@@ -174,8 +174,8 @@ async def test_the_buttons_are_answered_before_the_card_is_redrawn(core: Core) -
         answers.append((text, len(core.outbox.sent)))
 
     shown = len(core.outbox.sent)
-    await core.coordinator.click(Click(BOSS, SLACK, "resend:0", pid, "cb1"), answer)
-    await core.coordinator.click(Click(BOSS, SLACK, "mark_sent:0", pid, "cb2"), answer)
+    await core.coordinator.click(Click(BOSS, SLACK, RESEND, Target(pid, index=0), "cb1"), answer)
+    await core.coordinator.click(Click(BOSS, SLACK, MARK_SENT, Target(pid, index=0), "cb2"), answer)
     assert answers[0] == (f"Sending #1 of {pid} again.", shown)
     assert answers[1][0].startswith(f"#1 of {pid} was already sent again by sam")
     assert core.queue.applies[-1] == pid

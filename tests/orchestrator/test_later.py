@@ -9,7 +9,7 @@ import asyncio
 from datetime import timedelta
 
 from orchestrator import commands as cmd
-from orchestrator.commands import Click
+from orchestrator.buttons import CANCEL, Click, Target
 from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook, InMemoryLater
 from orchestrator.fakes.connectors import FakeLaterConnector
 from orchestrator.fakes.world import FakeLiveness
@@ -104,7 +104,7 @@ async def test_cancel_before_it_runs_and_not_after(core: Core) -> None:
     await core.say("/status")
     assert f"  {pid}: Tue 3 Nov 09:15 — {FOLLOW_UP}  (/cancel {pid})" in core.outbox.texts[-1]
     answers = Answers()
-    await core.coordinator.click(Click(BOSS, ChatRef("slack", "D1"), "cancel", pid, "cb-cancel"), answers)
+    await core.coordinator.click(Click(BOSS, ChatRef("slack", "D1"), CANCEL, Target(pid), "cb-cancel"), answers)
     assert answers == [(f"Cancelled {pid}.", False)] and later.items[f"{pid}:0"].status == "cancelled"
     [cancelled] = [e for e in core.store.ledger if e.type == "LaterCancelled"]
     assert cancelled.actor == BOSS.id

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.coordinator import _pressed
+from orchestrator.buttons import MARK_SENT, RESEND, RUN_REST, Button, Click, Target
 from orchestrator.errors import BadRequest
 from orchestrator.model import Actor, ChatRef
 from orchestrator.words import from_slash, help_text
@@ -40,17 +40,17 @@ def test_help_and_slack_offer_them() -> None:
 
 
 @pytest.mark.parametrize(
-    ("verb", "expected"),
+    ("button", "target", "expected"),
     [
-        ("resend:1", cmd.SendAgain(proposal_id="p1", actor=SAM, chat=DM, index=1, event_id="cb1")),
-        ("mark_sent:0", cmd.MarkSent(proposal_id="p1", actor=SAM, chat=DM, index=0, event_id="cb1")),
-        ("run_rest", cmd.RunRest(proposal_id="p1", actor=SAM, chat=DM, event_id="cb1")),
+        (RESEND, Target("p1", index=1), cmd.SendAgain(proposal_id="p1", actor=SAM, chat=DM, index=1, event_id="cb1")),
+        (MARK_SENT, Target("p1", index=0), cmd.MarkSent(proposal_id="p1", actor=SAM, chat=DM, index=0, event_id="cb1")),
+        (RUN_REST, Target("p1"), cmd.RunRest(proposal_id="p1", actor=SAM, chat=DM, event_id="cb1")),
     ],
 )
-def test_the_presses_become_the_same_commands(verb: str, expected: cmd.Command) -> None:
-    assert _pressed(cmd.Click(SAM, DM, verb, "p1", "cb1")) == expected
+def test_the_presses_become_the_same_commands(button: Button, target: Target, expected: cmd.Command) -> None:
+    assert button.press(Click(SAM, DM, button, target, "cb1")) == expected
 
 
 def test_a_press_without_an_action_index_is_refused() -> None:
     with pytest.raises(BadRequest, match="names no action"):
-        _pressed(cmd.Click(SAM, DM, "resend:x", "p1", "cb1"))
+        RESEND.press(Click(SAM, DM, RESEND, Target("p1"), "cb1"))

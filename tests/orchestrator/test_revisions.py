@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.commands import Click
+from orchestrator.buttons import APPROVE, REVISE, REVISE_INSTEAD, Click, Target
 from orchestrator.model import ChatRef, ProposalDraft, ProposalStatus, Reply
 from orchestrator.outbound import Kind
 from tests.orchestrator.conftest import BOSS, STRANGER, Core
@@ -29,7 +29,9 @@ WARMER = replace(
 async def asked(core: Core, feedback: str = "warmer", version: int | None = 1) -> str:
     pid = await staged(core)
     answers = Answers()
-    await core.coordinator.click(Click(BOSS, SLACK, "revise", pid, "cb-revise", feedback, version), answers)
+    await core.coordinator.click(
+        Click(BOSS, SLACK, REVISE, Target(pid, version=version), "cb-revise", feedback), answers
+    )
     assert answers == [(f"Revising {pid}…", False)]
     return pid
 
@@ -41,7 +43,7 @@ async def test_an_ask_is_queued_once_for_the_version_the_operator_saw(core: Core
     assert core.queue.revisions == [(pid, 1)]
     assert core.outbox.texts[-1] == f"Revising {pid} (v1 → v2): “warmer, mention the late fee”…"
     again = Answers()
-    await core.coordinator.click(Click(BOSS, SLACK, "revise", pid, "cb-2", "shorter", 1), again)
+    await core.coordinator.click(Click(BOSS, SLACK, REVISE, Target(pid, version=1), "cb-2", "shorter"), again)
     assert again[0][1] and f"Proposal {pid} is being revised already (“warmer, mention the late fee”" in again[0][0]
     assert core.queue.revisions == [(pid, 1)]
 
@@ -60,10 +62,10 @@ async def test_the_revision_is_the_next_version_on_the_same_card_and_the_old_car
     [revised] = [e for e in core.store.ledger if e.type == "ProposalRevised"]
     assert revised.summary == "revised: “warmer”" and revised.task_id == task_id and revised.detail["version"] == 2
     old = Answers()
-    await core.coordinator.click(Click(BOSS, SLACK, "approve", pid, "cb-old", version=1), old)
+    await core.coordinator.click(Click(BOSS, SLACK, APPROVE, Target(pid, version=1), "cb-old"), old)
     assert old[0][1] and "changed since this card (v1): it is now version 2" in old[0][0]
     assert core.queue.applies == []
-    await core.coordinator.click(Click(BOSS, SLACK, "approve", pid, "cb-new", version=2), old)
+    await core.coordinator.click(Click(BOSS, SLACK, APPROVE, Target(pid, version=2), "cb-new"), old)
     assert core.queue.applies == [pid]
 
 
@@ -96,13 +98,13 @@ async def test_a_refused_revision_leaves_the_card_and_says_why(
     assert reply.kind is Kind.ERROR and reply.text.startswith(f"Couldn't revise {pid} with “zzz”") and why in reply.text
     assert reply.text.endswith("Nothing changed.") and reply.reply_to == "cb-revise"
     assert core.queue.revisions == [(pid, 1)]
-    await core.coordinator.click(Click(BOSS, SLACK, "revise", pid, "cb-again", "shorter", 1), Answers())
+    await core.coordinator.click(Click(BOSS, SLACK, REVISE, Target(pid, version=1), "cb-again", "shorter"), Answers())
     assert core.queue.revisions == [(pid, 1), (pid, 1)]  # asking again is not blocked
 
 
 async def test_a_revision_that_comes_after_the_decision_is_not_staged(core: Core) -> None:
     pid = await asked(core)
-    await core.coordinator.click(Click(BOSS, SLACK, "approve", pid, "cb-approve", version=1), Answers())
+    await core.coordinator.click(Click(BOSS, SLACK, APPROVE, Target(pid, version=1), "cb-approve"), Answers())
     await core.coordinator.handle(cmd.StageRevision(pid, WARMER, "cb-revise"))
     proposal = await core.store.get_proposal(pid)
     assert proposal and proposal.status is ProposalStatus.APPROVED and proposal.version == 1
@@ -143,7 +145,7 @@ async def test_revise_with_this_instead_makes_the_revision_a_new_proposal(core: 
     pid = await staged(core)
     await core.say(f"/reject {pid} too stiff, make it warmer", actor=BOSS)
     answers = Answers()
-    await core.coordinator.click(Click(BOSS, SLACK, "revise_instead", pid, "cb-instead"), answers)
+    await core.coordinator.click(Click(BOSS, SLACK, REVISE_INSTEAD, Target(pid), "cb-instead"), answers)
     assert answers == [(f"Revising {pid}…", False)] and core.queue.revisions == [(pid, 1)]
     await core.coordinator.handle(cmd.StageRevision(pid, WARMER, "cb-instead"))
     rejected = await core.store.get_proposal(pid)
@@ -154,5 +156,5 @@ async def test_revise_with_this_instead_makes_the_revision_a_new_proposal(core: 
     card = core.outbox.sent[-1][2]
     assert card.kind is Kind.CARD and card.proposal and card.proposal.id == successor.id
     again = Answers()
-    await core.coordinator.click(Click(BOSS, SLACK, "revise_instead", pid, "cb-twice"), again)
+    await core.coordinator.click(Click(BOSS, SLACK, REVISE_INSTEAD, Target(pid), "cb-twice"), again)
     assert again == [(f"Proposal {pid} was already revised as {successor.id}. Nothing changed.", True)]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time
 import pytest
 
 from orchestrator import commands as cmd
-from orchestrator.commands import Click
+from orchestrator.buttons import APPROVE_LOW, SNOOZE, Click, Target
 from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook
 from orchestrator.fakes.world import FakeLiveness
 from orchestrator.model import ChatRef, ProposalStatus
@@ -112,7 +112,7 @@ async def test_approve_all_low_risk_applies_each_once_and_leaves_high_risk(core:
     async def answer(text: str, refused: bool) -> None:
         answers.append(text)
 
-    press = Click(BOSS, DIGEST_CHAT, "approve_low", digest.ref, "press-1")
+    press = Click(BOSS, DIGEST_CHAT, APPROVE_LOW, Target(digest.ref), "press-1")
     await core.coordinator.approve_low(press, answer)
     await core.coordinator.approve_low(press, answer)  # the same press redelivered
     await core.coordinator.approve_low(replace(press, event_id="press-2"), answer)  # pressed again
@@ -138,7 +138,7 @@ async def test_reminder_after_hours_snooze_moves_it(core: Core) -> None:
     async def answer(text: str, refused: bool) -> None:
         answers.append(text)
 
-    await core.coordinator.click(Click(BOSS, chat, "snooze:1h", pid, "snooze-1"), answer)
+    await core.coordinator.click(Click(BOSS, chat, SNOOZE, Target(pid), "snooze-1"), answer)
     core.clock.advance(59 * 60)
     await s.tick()
     assert len(sent(core, Kind.REMINDER)) == 1

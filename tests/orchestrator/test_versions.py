@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from orchestrator.commands import Click, Inbound
+from orchestrator.buttons import APPROVE, REJECT, Click, Target
+from orchestrator.commands import Inbound
 from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook
 from orchestrator.fakes.world import FakeLiveness
 from orchestrator.model import ChatRef, ProposalStatus
@@ -30,7 +31,7 @@ async def test_a_press_on_the_card_before_an_edit_changes_nothing_and_shows_the_
     pid = await staged(core)
     await core.say(f"/edit {pid} to bob@acme.com")
     answers = Answers()
-    await core.coordinator.click(Click(BOSS, SLACK, "approve", pid, "cb1", version=1), answers)
+    await core.coordinator.click(Click(BOSS, SLACK, APPROVE, Target(pid, version=1), "cb1"), answers)
     assert answers == [
         (
             f"Proposal {pid} changed since this card (v1): it is now version 2 "
@@ -42,7 +43,7 @@ async def test_a_press_on_the_card_before_an_edit_changes_nothing_and_shows_the_
     assert proposal and proposal.status is ProposalStatus.PENDING and core.queue.applies == []
     chat, _, shown = core.outbox.sent[-1]
     assert chat == SLACK and shown.kind is Kind.CARD and shown.proposal and shown.proposal.version == 2
-    await core.coordinator.click(Click(BOSS, SLACK, "approve", pid, "cb2", version=2), answers)
+    await core.coordinator.click(Click(BOSS, SLACK, APPROVE, Target(pid, version=2), "cb2"), answers)
     assert answers[-1] == (f"Approved {pid}.", False) and core.queue.applies == [pid]
 
 
@@ -65,7 +66,7 @@ async def test_typed_approve_in_the_digest_chat_means_the_version_the_digest_sho
 async def test_the_same_stored_press_handled_twice_decides_once(core: Core) -> None:
     pid = await staged(core)
     answers = Answers()
-    press = Click(BOSS, SLACK, "approve", pid, "cb1", delivery="1700000000000-0")
+    press = Click(BOSS, SLACK, APPROVE, Target(pid), "cb1", delivery="1700000000000-0")
     await core.coordinator.click(press, answers)
     await core.coordinator.click(press, answers)  # the web process crashed before removing its stored copy
     assert answers == [(f"Approved {pid}.", False), (f"Approved {pid}.", False)]
@@ -76,6 +77,6 @@ async def test_the_same_stored_press_handled_twice_decides_once(core: Core) -> N
 async def test_a_platform_resending_a_press_is_still_deduped(core: Core) -> None:
     pid = await staged(core)
     answers = Answers()
-    await core.coordinator.click(Click(BOSS, SLACK, "reject", pid, "cb1", delivery="1-0"), answers)
-    await core.coordinator.click(Click(BOSS, SLACK, "reject", pid, "cb1", delivery="2-0"), answers)
+    await core.coordinator.click(Click(BOSS, SLACK, REJECT, Target(pid), "cb1", delivery="1-0"), answers)
+    await core.coordinator.click(Click(BOSS, SLACK, REJECT, Target(pid), "cb1", delivery="2-0"), answers)
     assert answers == [(f"Rejected {pid}.", False)]
