@@ -112,7 +112,8 @@ async def _alive_workers(runtime: Runtime, n: int) -> bool:
 async def test_a_job_past_its_timeout_is_interrupted_and_retried_while_other_jobs_flow(
     runtime: Runtime, workers: Workers
 ) -> None:
-    stuck = workers.start(DEPUTY_OFFLINE_LATENCY_MS="60000", DEPUTY_JOB_TIMEOUT_S="2")
+    # Long enough for the three other tasks to be drafted on a busy machine before the hung one times out.
+    stuck = workers.start(DEPUTY_OFFLINE_LATENCY_MS="60000", DEPUTY_JOB_TIMEOUT_S="8")
     await eventually(lambda: _alive_workers(runtime, 1), 30, "the slow worker")
     await send(runtime, "email jane@acme.com about invoice 42", "hang-1")
     [task_id] = await runtime.store.ids("task", "received") or await runtime.store.ids("task", "running")
