@@ -1,7 +1,8 @@
-"""`deputy chat`: the console channel. At a terminal it is a REPL (line editing and history with readline); with
-piped input it sends one message per line, waits for each one's reply for now (an approval held in its undo window
-is one: the script may /undo it next), then for the outcomes still coming (60 s in all at most), and exits 0.
-Replies come back through the console's Redis Stream, the same way a worker in another process sends them."""
+"""`deputy chat`: the console channel. At a terminal it is a REPL (line editing and history with readline; a
+paste is one message and never decides on its own, see paste.py); with piped input it sends one message per
+line, waits for each one's reply for now (an approval held in its undo window is one: the script may /undo it
+next), then for the outcomes still coming (60 s in all at most), and exits 0. Replies come back through the
+console's Redis Stream, the same way a worker in another process sends them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from typing import TextIO
 
 from redis.asyncio import Redis
 
-from bot.console.prompt import NO_PROMPT, PROMPT, QUIT, clean, default_history, open_reader
+from bot.console.paste import Held, left, question, split
+from bot.console.prompt import NO_PROMPT, PROMPT, QUIT, Entry, clean, default_history, open_reader
 from bot.console.screen import Screen
 from memory import keys
 from memory.streams import newest_id, read_after
@@ -92,6 +94,7 @@ class Console:
         self.stream = keys.console(CHAT.chat)
         self.last_id = "$"
         self.closing = asyncio.Event()
+        self.held = Held()
 
     async def start(self) -> None:
         self.last_id = await newest_id(self.redis, self.stream) or "0-0"
@@ -100,6 +103,30 @@ class Console:
         event_id = f"console-{uuid.uuid4().hex}"
         self.replies.expect(event_id)
         await self.coordinator.receive(Inbound(actor=self.actor, chat=CHAT, text=text, event_id=event_id))
+
+    async def enter(self, entry: Entry) -> None:
+        """A typed line is a message; a paste is one request, and its decisions wait for the operator's y."""
+        waiting = self.held.decisions
+        run, answered = self.held.answer(entry)
+        for decision in run:
+            await self.send(decision)
+        if waiting and not run:
+            self.screen.show(left(waiting))
+        if answered or run:
+            return
+        if not entry.pasted:
+            if entry.text.strip():
+                await self.send(entry.text)
+            return
+        await self._pasted(entry)
+
+    async def _pasted(self, entry: Entry) -> None:
+        pasted = split(entry)
+        if pasted.request:
+            await self.send(pasted.request)
+        if pasted.decisions:
+            self.held.decisions = pasted.decisions
+            self.screen.show(question(pasted.decisions))
 
     async def listen(self) -> None:
         """Stops when `closing` is set; never cancelled mid-read, which can wedge a redis-py connection."""
@@ -149,9 +176,8 @@ async def run_interactive(console: Console, *, history: Path | None = None) -> i
     reader = open_reader(console.out, history or default_history())
     console.screen.prompt = reader
     try:
-        while (line := await reader.line()) is not None and line.strip() not in QUIT:
-            if line.strip():
-                await console.send(line)
+        while (entry := await reader.line()) is not None and entry.text.strip() not in QUIT:
+            await console.enter(entry)
         return 0
     finally:
         console.screen.prompt = NO_PROMPT
