@@ -87,7 +87,7 @@ async def check_connectors(settings: Settings) -> list[Check]:
 
 async def check_files(settings: Settings) -> list[Check]:
     """What `deputy up` would stop on: a policies.yaml or a playbook that is not UTF-8, not YAML, or not valid."""
-    problem = unreadable_files(settings.data_dir) or await asyncio.to_thread(_invalid, settings)
+    problem = unreadable_files(settings.data_dir) or await asyncio.to_thread(invalid_files, settings)
     if problem:
         return [Check("Policies and playbooks", False, problem)]
     path, books = policy_path(settings.data_dir), len(config_files(settings.data_dir)) - 1
@@ -95,7 +95,7 @@ async def check_files(settings: Settings) -> list[Check]:
     return [Check("Policies and playbooks", True, f"{policies} and {books} playbook(s) read")]
 
 
-def _invalid(settings: Settings) -> str:
+def invalid_files(settings: Settings) -> str:
     """The loaders' own one-line reason, with the action kinds the connectors define (nothing connects)."""
     installed = build_all(settings, Redis())
     try:
