@@ -177,6 +177,7 @@ class Processes:
 async def serve_until_stopped(settings: Settings, processes: Processes, *, console: bool, said: Stop) -> int:
     url = processes.url
     runtime = build_runtime(settings, url)
+    await runtime.attach()
     runner = await start_web(settings, deputy_app(runtime))
     print(f"Deputy is up · web http://{settings.host}:{settings.port} · Redis {redact_url(url)}", flush=True)
     if processes.log:

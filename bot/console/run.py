@@ -15,6 +15,7 @@ from memory.liveness import alive_workers
 async def run_chat(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
+        await runtime.attach()
         if not await alive_workers(runtime.redis):
             print(
                 "deputy: no worker is running, so requests will wait until one starts "
