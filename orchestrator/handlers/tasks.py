@@ -96,7 +96,7 @@ def _auto_approval(proposal: Proposal, task: Task, rule: str) -> cmd.DecidePropo
 
 async def _reply(core: Core, task: Task, reply: Reply) -> None:
     now = core.now()
-    event = task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now)
+    event = task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now, told=True)
     await core.store.commit([task], [event])
     kind = Kind.NOTICE if reply.ok else Kind.ERROR
     await core.show(task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id, final=True))
