@@ -275,3 +275,16 @@ def test_an_input_error_told_at_once_is_not_a_failure_that_needs_attention() -> 
     told.detail["told"] = True
     real = ev.TaskFailed(at=when, task_id="t2", summary="the model timed out", task_status=TaskStatus.FAILED)
     assert [e.task_id for e in _still_failed([told, real])] == ["t2"]
+
+
+async def test_a_restart_within_the_minute_says_again_what_waits(core: Core) -> None:
+    await staged(core)
+    first = scheduler(core)
+    await first.waiting_pass()
+    await first.stopped()
+    await scheduler(core).waiting_pass()  # the next start, seconds later
+    notices = [m.text for _, m in sent(core, Kind.NOTICE) if "for your decision" in m.text]
+    assert len(notices) == 2, notices
+    together = scheduler(core)
+    await together.waiting_pass()  # a scheduler starting beside the running one stays quiet
+    assert len([m for _, m in sent(core, Kind.NOTICE) if "for your decision" in m.text]) == 2
