@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from memory.embedded import free_port
-from tests.conftest import deputy, wait_for
+from tests.conftest import Smtp, deputy, wait_for
 from tests.e2e.helpers import proposal_id
 from tests.e2e.procs import alive, children
 from tests.e2e.test_up import ready
@@ -160,3 +160,29 @@ def test_a_start_that_fails_says_only_why(broken: str, up_env: dict[str, str], t
     assert "stopping" not in result.stdout + result.stderr
     assert len((result.stdout + result.stderr).strip().splitlines()) == 1, result.stdout + result.stderr
     assert not (tmp_path / "data" / "redis.url").exists()  # no Redis was started for a start that could not be
+
+
+def test_stopping_names_the_approved_actions_held_for_the_next_start(
+    up_env: dict[str, str], tmp_path: Path, smtp: Smtp
+) -> None:
+    env = {**up_env, "DEPUTY_SMTP_URL": smtp.url, "DEPUTY_UNDO_SECONDS": "600"}
+    up = Running(env, tmp_path)
+    wait_for(lambda: ready(int(env["DEPUTY_PORT"])), 30, "deputy up to be ready")
+    pid = proposal_id(deputy("chat", env=env, cwd=tmp_path, stdin="email hank@example.com about the lease\n").stdout)
+    approving = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat"],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert approving.stdin and approving.stdout
+    approving.stdin.write(f"/approve {pid}\n")
+    approving.stdin.close()
+    assert any("/undo" in line for line in approving.stdout)  # held in its undo window (the chat then waits on)
+    approving.kill()
+    up.process.send_signal(signal.SIGINT)
+    up.said(f"1 approved action is held for the next start ({pid}): it runs when Deputy starts again.")
+    assert up.process.wait(30) == 0
+    assert "Waiting for" not in up.output and smtp.messages == []
