@@ -7,6 +7,7 @@ console's Redis Stream, the same way a worker in another process sends them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import sys
 import time
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import TextIO
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from bot.console.outbound import MAXLEN
 from bot.console.paste import Held, left, question, split
 from bot.console.prompt import NO_PROMPT, PROMPT, QUIT, Entry, clean, default_history, open_reader
 from bot.console.screen import Screen
@@ -28,6 +31,9 @@ from orchestrator.model import Actor, ChatRef
 from orchestrator.outbound import Kind
 
 CHAT = ChatRef("console", "local")
+ASKED = "asked"
+"""A stream entry that is a question typed at one console, not a reply."""
+OTHER = "(another terminal) "
 PIPED_WAIT_S = 60.0
 LISTEN_BLOCK_MS = 200
 
@@ -95,6 +101,7 @@ class Console:
         self.last_id = "$"
         self.closing = asyncio.Event()
         self.held = Held()
+        self.id = uuid.uuid4().hex
 
     async def start(self) -> None:
         self.last_id = await newest_id(self.redis, self.stream) or "0-0"
@@ -102,7 +109,14 @@ class Console:
     async def send(self, text: str) -> None:
         event_id = f"console-{uuid.uuid4().hex}"
         self.replies.expect(event_id)
+        await self._asked(text)
         await self.coordinator.receive(Inbound(actor=self.actor, chat=CHAT, text=text, event_id=event_id))
+
+    async def _asked(self, text: str) -> None:
+        """The question goes into the stream too, so every other console shows what its replies answer."""
+        fields = {"kind": ASKED, "text": f"{PROMPT}{text}", "by": self.id}
+        with contextlib.suppress(RedisError):  # the question itself still goes in (and fails in words there)
+            await self.redis.xadd(self.stream, fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]
 
     async def enter(self, entry: Entry) -> None:
         """A typed line is a message; a paste is one request, and its decisions wait for the operator's y."""
@@ -136,6 +150,10 @@ class Console:
                 self.show(fields)
 
     def show(self, fields: dict[str, str]) -> None:
+        if fields.get("kind") == ASKED:
+            if fields.get("by") != self.id:  # this console's own questions are on its screen already
+                self.screen.show(f"{OTHER}{fields['text']}")
+            return
         progress_of = (fields.get("task") or None) if fields.get("kind") == Kind.PROGRESS else None
         self.screen.show(fields["text"], progress_of=progress_of)
         self.replies.saw(fields)

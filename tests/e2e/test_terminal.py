@@ -123,7 +123,8 @@ async def test_a_message_arriving_while_typing_keeps_the_typed_line(
     chat.read_until("l" + "aunch" + "\x08" * 5)  # readline draws the rest of the line again after the new letter
     screen = chat.screen
     below = screen[screen.index(BANNER) + 1 :]  # what was drawn after the prompt first appeared
-    assert below[0] == "• Running tasks: 0"  # where the partly typed line was, which is drawn again below
+    assert below[0] == "(another terminal) deputy> /status"  # where the partly typed line was: drawn again below
+    assert below[1] == "• Running tasks: 0"  # the other terminal's reply, after its question
     assert below[-1] == "deputy> plan the launch"
     assert not any("aunch" in row for row in below[:-1])
     chat.type(b"\n")
