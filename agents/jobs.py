@@ -74,9 +74,10 @@ async def fail_task(rt: JobRuntime, task_id: str, reason: str) -> None:
 
 
 async def fail_apply(rt: JobRuntime, proposal_id: str, reason: str) -> None:
+    """Out of retries: the task fails, and the operator is told the word that runs the rest again."""
     proposal = await rt.store.get_proposal(proposal_id)
     if proposal is not None:
-        await fail_task(rt, proposal.task_id, reason)
+        await rt.coordinator.handle(cmd.FailTask(proposal.task_id, reason, retry=proposal.id))
 
 
 async def fail_revision(rt: JobRuntime, proposal_id: str, reason: str) -> None:
@@ -120,8 +121,15 @@ def on_failure(
     if job.retries_left:
         log.warning("job %s failed (%s: %s); %s retries left", job.id, kind.__name__, value, job.retries_left)
         return
-    reason = f"{kind.__name__}: {value}" if str(value) else kind.__name__
+    reason = in_words(value)
     asyncio.run(_fail(job.func_name, job.args[0], reason))
+
+
+def in_words(error: BaseException) -> str:
+    """The reason as the operator reads it: the error's own sentence, never a Python class name (the log,
+    which goes to a file while the console runs, keeps the class and the traceback)."""
+    text = " ".join(str(error).split())
+    return text or "it stopped before it finished (the details are in Deputy's log)"
 
 
 async def _fail(func_name: str, record_id: str, reason: str) -> None:

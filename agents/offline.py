@@ -205,14 +205,14 @@ def _later(text: str, now: datetime, *, remind: bool) -> dict[str, Any]:
     at, rest = found
     if remind:
         request = _REMIND_ME.sub("", rest, count=1).strip(" .") or rest
-        summary = clip(f"Remind you {at:%a %d %b %H:%M}: {request}")
+        summary = clip(f"Remind you {_day(at)}: {request}")
     else:
         follow = _FOLLOW_UP_WITH.match(rest)
         who = follow["who"].strip(",.;:") if follow else ""
         topic = _TOPIC.search(follow["rest"]) if follow else None
         request = f"email {who} a follow-up about {topic['topic'].strip(' .')}" if topic else f"email {who} a follow-up"
         request = request if who else rest
-        summary = clip(f"Follow up {at:%a %d %b %H:%M}: {request}")
+        summary = clip(f"Follow up {_day(at)}: {request}")
     return {
         "summary": summary,
         "confidence": 0.9,
@@ -288,3 +288,8 @@ def _lead_reply(name: str, sender: str, fields: dict[str, Any]) -> ProposalDraft
         risk="medium",
         actions=[(email.TRAITS.kind, {"to": sender, "subject": "Thanks for getting in touch", "body": body})],
     )
+
+
+def _day(at: datetime) -> str:
+    """`Wed 9 Dec 12:09`: the card's action line (connectors/later.py) writes it the same way."""
+    return f"{at:%a} {at.day} {at:%b %H:%M}"

@@ -22,6 +22,7 @@ _GREETING = re.compile(r"^(?:hi|hello|hey|dear)\b[^\n]*,$", re.I)
 FORMAL = (
     (r"^(?:Hi|Hello|Hey) ([^\n,]+),", r"Dear \1,"),
     (r"\bBest regards,", "Kind regards,"),
+    (r"^(?:Best|Cheers|Thanks),$", "Kind regards,"),  # a casual sign-off on its own line
     (r"\bThanks\b", "Thank you"),
     (r"\bI'm\b", "I am"),
     (r"\bI'll\b", "I will"),
@@ -105,7 +106,9 @@ def warmer(text: str) -> str:
 
 
 def added(sentence: str) -> Callable[[str], str]:
-    """A paragraph of its own, before the courtesies and the sign-off (at the end of a text without them)."""
+    """A paragraph of its own, before the courtesies and the sign-off (at the end of a text without them).
+    "add that the draft is attached" adds "The draft is attached.", not "That the draft…"."""
+    sentence = re.sub(r"^that\s+", "", sentence, flags=re.I) or sentence
     sentence = sentence[0].upper() + sentence[1:]
     sentence += "" if sentence.endswith((".", "!", "?")) else "."
 

@@ -16,7 +16,7 @@ import stat
 import sys
 from collections.abc import Coroutine, Sequence
 from datetime import date, timedelta
-from typing import Any, TextIO, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -118,8 +118,15 @@ def digest_day(text: str | None) -> date | None:
     return day
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad usage is one line, as every other error is: what was wrong and where the help is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; '{self.prog} --help' says more\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="deputy", description="Deputy: approved, audited, exactly-once actions from chat.")
+    p = OneLineParser(prog="deputy", description="Deputy: approved, audited, exactly-once actions from chat.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("up", help="everything in one process tree (make run)").set_defaults(run=_up)
     sub.add_parser("serve", help="web server only").set_defaults(run=_serve)
@@ -147,7 +154,7 @@ def parser() -> argparse.ArgumentParser:
     stats.set_defaults(run=_stats)
     shadow = sub.add_parser("shadow", help="re-draft past requests with other playbooks or model; applies nothing")
     shadow.add_argument("--since", default="7d", help="ISO date/time or age (default 7d)")
-    shadow.add_argument("--playbooks", metavar="DIR", help="draft with the playbooks in DIR instead of the configured")
+    shadow.add_argument("--playbooks", metavar="DIR", help="draft with the playbooks in DIR, not the configured ones")
     shadow.add_argument("--model", metavar="M", help="draft with this model (default: DEPUTY_LLM_MODEL)")
     shadow.add_argument("--limit", type=int, metavar="N", help="only the last N requests")
     shadow.add_argument("--json", action="store_true", help="one JSON object")

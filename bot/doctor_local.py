@@ -14,6 +14,7 @@ from bot.checks import Check
 from config.policy_file import DEFAULT, load_policies, policy_path
 from config.settings import Settings, redact_url
 from connectors.registry import build_all, doctor_all, traits
+from memory.deployed import published
 from memory.embedded import executable, running_url
 from memory.faults import probe
 from memory.liveness import alive_workers
@@ -81,13 +82,34 @@ async def _persistence(client: Redis) -> Check:
 
 
 async def check_connectors(settings: Settings) -> list[Check]:
-    """Each connector's own check (connectors/<name>.py `doctor`): SMTP answers and takes the login, …"""
-    return await doctor_all(settings)
+    """Each connector's own check (connectors/<name>.py `doctor`): SMTP answers and takes the login, … When a
+    Deputy is running, first what its worker published it can do; this terminal's "not set" lines then go, as
+    they say nothing about the running Deputy."""
+    running, here = await running_view(settings), await doctor_all(settings)
+    if not running:
+        return here
+    lines = [Check(f"Action {kind}", not why, why or "ready", info=bool(why)) for kind, why in sorted(running.items())]
+    note = "what the running Deputy's worker can do (its settings, whatever this terminal's are):"
+    return [Check("Connectors", True, note, info=True), *lines, *(c for c in here if not c.info)]
+
+
+async def running_view(settings: Settings) -> dict[str, str]:
+    """What the running worker published; empty when none is up or Redis can't be reached."""
+    url = settings.redis_url or await asyncio.to_thread(running_url, settings.data_dir)
+    if url is None:
+        return {}
+    client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
+    try:
+        return await published(client) if await alive_workers(client) else {}
+    except (RedisError, OSError):
+        return {}
+    finally:
+        await client.aclose()
 
 
 async def check_files(settings: Settings) -> list[Check]:
     """What `deputy up` would stop on: a policies.yaml or a playbook that is not UTF-8, not YAML, or not valid."""
-    problem = unreadable_files(settings.data_dir) or await asyncio.to_thread(_invalid, settings)
+    problem = unreadable_files(settings.data_dir) or await asyncio.to_thread(invalid_files, settings)
     if problem:
         return [Check("Policies and playbooks", False, problem)]
     path, books = policy_path(settings.data_dir), len(config_files(settings.data_dir)) - 1
@@ -95,7 +117,7 @@ async def check_files(settings: Settings) -> list[Check]:
     return [Check("Policies and playbooks", True, f"{policies} and {books} playbook(s) read")]
 
 
-def _invalid(settings: Settings) -> str:
+def invalid_files(settings: Settings) -> str:
     """The loaders' own one-line reason, with the action kinds the connectors define (nothing connects)."""
     installed = build_all(settings, Redis())
     try:

@@ -52,7 +52,16 @@ def line(entry_id: str, fields: dict[str, str], as_json: bool) -> str:
     at = fields["at"][:19].replace("T", " ")
     ids = " ".join(x for x in (fields["task"], fields["proposal"]) if x)
     cost = f"${float(fields['cost_usd']):.4f}"
-    return f"{at}  {fields['type']:<17} {ids:<20} {fields['actor'] or '-':<18} {cost}  {fields['summary']}"
+    actor = fit(fields["actor"] or "-", ACTOR_WIDTH)
+    return f"{at}  {fields['type']:<17} {ids:<20} {actor:<{ACTOR_WIDTH}} {cost}  {fields['summary']}"
+
+
+ACTOR_WIDTH = 24
+"""`policy:notes-always`, `console:sam`, `slack:U0123ABCD` fit; a longer actor is cut with …, so columns align."""
+
+
+def fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 async def run_ledger(settings: Settings, *, follow: bool, as_json: bool, since: str | None) -> int:

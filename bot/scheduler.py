@@ -35,6 +35,8 @@ async def run_loop(scheduler: Scheduler, stop: asyncio.Event) -> None:
             log.exception("scheduler pass failed; the next one is in %.0f s", TICK_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), TICK_S)
+    with contextlib.suppress(Exception):  # Redis gone: the lease runs out by itself
+        await scheduler.stopped()
 
 
 async def _serve(settings: Settings, stopping: threading.Event) -> int:

@@ -13,6 +13,7 @@ from config.settings import Settings
 
 async def run_serve(settings: Settings) -> int:
     runtime = build_runtime(settings)
+    await runtime.attach()
     runner = await start_web(settings, deputy_app(runtime))
     print(f"Deputy web server on http://{settings.host}:{settings.port}", flush=True)
     stop = asyncio.Event()

@@ -127,7 +127,9 @@ def _line(c: Compared) -> str:
     if c.then.flagged != c.now.flagged:
         verifier = " · the verifier doubts it now" if c.now.flagged else " · the verifier no longer doubts it"
     mark = "DIFFERS" if why else "same"
-    return f"{mark:<8} {task.id}  {what}  similarity {c.similarity:.2f}{verifier}  “{one_line(task.text, 60)}”"
+    approved = f" · differs from what was approved ({c.differs_from_approved})" if c.differs_from_approved else ""
+    line = f"{mark:<8} {task.id}  {what}  similarity {c.similarity:.2f}{verifier}{approved}"
+    return f"{line}  “{one_line(task.text, 60)}”"
 
 
 def _desc(side: Side) -> str:

@@ -13,41 +13,48 @@ import gc
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 
 from bot.channels import chatting
 from bot.console.channel import Console, run_interactive
+from bot.doctor_local import invalid_files
 from bot.scheduler import run_loop, sweeping
+from bot.stopping import Stop, kill_worker, no_interrupts, stop_worker, take_stock
 from bot.web import deputy_app
 from bot.wiring import Runtime, build_runtime
+from config.logs import log_to_file
 from config.settings import Settings, redact_url
 from memory.embedded import EmbeddedRedis, die_with_parent, running_url
 from orchestrator.errors import ConfigError
 from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.up")
-WORKER_STOP_S = 15.0
 CHECK_S = 0.5
 BACKOFF_S = (1.0, 30.0)
 STABLE_S = 60.0
 """A child that has run this long since its last restart ends the outage: a later exit is told again."""
 
 
-def start_worker(url: str) -> subprocess.Popen[bytes]:
+def start_worker(url: str, log: Path | None = None) -> subprocess.Popen[bytes]:
     """Its own session, so Ctrl-C reaches only `up`, which then stops it after the web server; it is told
-    which Redis `up` chose."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "worker"],
-        env={**os.environ, "REDIS_URL": url},
-        preexec_fn=die_with_parent,
-        start_new_session=True,
-    )
+    which Redis `up` chose. With `log` (the console owns the screen) its output goes to that file."""
+    with open(log, "ab") if log else contextlib.nullcontext() as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "worker"],
+            env={**os.environ, "REDIS_URL": url},
+            stdout=out,
+            stderr=out,
+            preexec_fn=die_with_parent,
+            start_new_session=True,
+        )
 
 
 def exit_text(code: int | None) -> str:
@@ -120,16 +127,6 @@ def teller(runtime: Runtime, settings: Settings) -> Callable[[str], Awaitable[bo
     return tell
 
 
-def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)  # RQ's warm shutdown: finish the current job
-        try:
-            worker.wait(timeout=WORKER_STOP_S)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-
-
 def tune_for_latency() -> None:
     """The web process acks platforms within milliseconds while the same loop does the work behind each ack.
     A short GIL switch interval stops the RQ-enqueue thread from holding the loop for up to 5 ms, and frozen
@@ -160,9 +157,11 @@ class Processes:
     url: str
     embedded: EmbeddedRedis | None
     worker: subprocess.Popen[bytes]
+    log: Path | None = None
+    """Where the worker's output goes while the console owns the screen."""
 
     def restart_worker(self) -> None:
-        self.worker = start_worker(self.url)
+        self.worker = start_worker(self.url, self.log)
 
     def children(self) -> list[Child]:
         worker = Child("worker", lambda: self.worker.poll() is None, self.restart_worker, self._worker_exit)
@@ -175,11 +174,14 @@ class Processes:
         return exit_text(self.worker.returncode)
 
 
-async def serve_until_stopped(settings: Settings, processes: Processes, *, console: bool) -> int:
+async def serve_until_stopped(settings: Settings, processes: Processes, *, console: bool, said: Stop) -> int:
     url = processes.url
     runtime = build_runtime(settings, url)
+    await runtime.attach()
     runner = await start_web(settings, deputy_app(runtime))
     print(f"Deputy is up · web http://{settings.host}:{settings.port} · Redis {redact_url(url)}", flush=True)
+    if processes.log:
+        print(f"Deputy's log: {processes.log}", flush=True)
     stop = asyncio.Event()
     sweeper = sweeping(settings, url)
     sweeper.start()
@@ -197,26 +199,73 @@ async def serve_until_stopped(settings: Settings, processes: Processes, *, conso
         return 0
     finally:
         stop.set()
+        await _say_stopping(runtime, said)
         await asyncio.gather(*background)
         sweeper.stop()
         await runner.cleanup()
         await runtime.close()
+        said.done = True
+
+
+async def _say_stopping(runtime: Runtime, said: Stop) -> None:
+    """At once, before anything is waited for: what the stop waits for and what is held for the next start."""
+    if said.said:
+        return
+    with contextlib.suppress(Exception):  # Redis gone: the stop goes on, saying only that it stops
+        await asyncio.wait_for(take_stock(runtime.store, said), 1.0)
+    said.said = True
+    print("\n".join(said.lines()), flush=True)
+
+
+def can_start(settings: Settings) -> None:
+    """What would stop the start is found before anything starts: one line, and nothing to stop."""
+    if problem := invalid_files(settings):
+        raise ConfigError(problem)
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as err:
+            raise ConfigError(
+                f"can't listen on {settings.host}:{settings.port} ({err.strerror}); set DEPUTY_PORT to a free port"
+            ) from None
 
 
 def run_up(settings: Settings) -> int:
+    """0 when stopped (Ctrl-C, Ctrl-D at the console, SIGTERM); 130 when a second Ctrl-C cut the stop short."""
+    can_start(settings)
     embedded: EmbeddedRedis | None = None
     url = settings.redis_url or running_url(settings.data_dir)
     if url is None:
         embedded = EmbeddedRedis(settings.data_dir)
         url = embedded.start()
-    processes = Processes(url, embedded, start_worker(url))
     console = sys.stdin.isatty() and not chatting(settings)
+    log = log_to_file(settings) if console else None
+    processes, said = Processes(url, embedded, start_worker(url, log), log), Stop()
+    code = 0
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            return asyncio.run(serve_until_stopped(settings, processes, console=console))
-        return 0
+        code = asyncio.run(serve_until_stopped(settings, processes, console=console, said=said))
+    except KeyboardInterrupt:
+        code = 130 if said.said and not said.done else 0  # a Ctrl-C once the stop had begun is the second one
     finally:
-        print("Deputy is stopping…", flush=True)
-        stop_worker(processes.worker)
-        if embedded:
-            embedded.stop()
+        code = _stop_children(processes, code)
+    return code
+
+
+def _stop_children(processes: Processes, code: int) -> int:
+    """The worker (bounded; a Ctrl-C stops it at once), then Redis, last, whatever happened."""
+    try:
+        if code == 130:
+            kill_worker(processes.worker)
+        else:
+            stop_worker(processes.worker)
+    except KeyboardInterrupt:
+        kill_worker(processes.worker)
+        code = 130
+    finally:
+        with no_interrupts():
+            if code == 130:
+                kill_worker(processes.worker)
+            if processes.embedded:
+                processes.embedded.stop()
+    return code

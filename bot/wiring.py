@@ -18,6 +18,7 @@ from agents.queue import RQJobQueue
 from agents.runner import Local, PlaybookRunner, Tiers
 from agents.transports import LiteLLMTransport, OfflineTransport
 from bot.channels import chatting
+from bot.deployed import DeployedView, as_deployed
 from bot.outboxes import outboxes
 from bot.outboxes import preload as preload_outboxes
 from config.policy_file import cached_policies, policy_path
@@ -61,6 +62,12 @@ class Runtime:
     outboxes: dict[str, ChatOutbox]
     scheduler: Scheduler
     """Digest, reminders, liveness: run by `deputy scheduler` and `deputy up`, and behind `/digest` anywhere."""
+    deployed: DeployedView
+    """What the running worker says its connectors can do; a long-lived process reads it at start (`attach`)."""
+
+    async def attach(self) -> None:
+        """Approval-time checks from now on answer as the running deployment, not this process's environment."""
+        await self.deployed.refresh()
 
     async def close(self) -> None:
         for outbox in self.outboxes.values():
@@ -96,6 +103,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     store, spend, ledger = RedisStore(redis), RedisSpend(redis, settings.daily_budget_usd), RedisLedger(redis)
     memory = RedisMemory(redis, recall_index(settings))
     connectors = build_all(settings, redis)
+    deployed = DeployedView(redis)
     channels = outboxes(settings, redis)
     bus = bootstrap(
         store=store,
@@ -104,7 +112,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         queue=RQJobQueue(sync_redis(url)),
         outbox=OutboxRouter(channels, health=RedisLiveness(redis)),
         records=RedisActionRecords(redis),
-        connectors=connectors,
+        connectors=as_deployed(connectors, deployed),
         clock=SystemClock(),
         config=core_config(settings, traits(connectors)),
         facts=memory,
@@ -117,7 +125,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))
     bus.route(cmd.PostDigest, scheduler.on_demand)
     drafter = build_agent(settings, core, ModelAccounting(redis, spend, store), memory, RedisWorkingSet(redis))
-    return Runtime(settings, redis, store, ledger, bus, drafter, memory, connectors, channels, scheduler)
+    return Runtime(settings, redis, store, ledger, bus, drafter, memory, connectors, channels, scheduler, deployed)
 
 
 def core_config(settings: Settings, kinds: frozenset[Traits]) -> CoreConfig:

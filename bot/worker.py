@@ -30,6 +30,7 @@ from bot.wiring import build_runtime, preload_adapters, redis_url
 from config.settings import Settings
 from memory import keys
 from memory.connections import sync_redis
+from memory.deployed import publish
 
 log = logging.getLogger("deputy.worker")
 FORK = multiprocessing.get_context("fork")
@@ -62,6 +63,7 @@ async def _rehearse(settings: Settings) -> None:
         await built.ledger.read(count=1)
         await built.memory.migrate()  # maintenance: facts in an earlier format become records, once
         await built.memory.catch_up()  # a local recall index is loaded once here; job processes inherit it
+        await publish(built.redis, {kind: c.unavailable() for kind, c in built.connectors.items()})
         warm = getattr(built.drafter, "warm", None)
         if warm is not None:
             warm()

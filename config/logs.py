@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
@@ -81,6 +82,28 @@ def setup_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level or ("WARNING" if terminal else "INFO"))
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+LOG_FILE = "deputy.log"
+HUMAN = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+
+
+def log_file(settings: Settings) -> Path:
+    return settings.data_dir / LOG_FILE
+
+
+def log_to_file(settings: Settings) -> Path:
+    """While the console is interactive it owns the screen: log lines and tracebacks go to `deputy.log` in the
+    data dir instead (INFO unless DEPUTY_LOG_LEVEL says otherwise), where `tail -f` finds them."""
+    path = log_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(HUMAN)
+    handler.addFilter(Redactor(secrets_of(settings)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level or "INFO")
+    return path
 
 
 class RedactingStream(io.TextIOBase):

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     digest_channel: str | None = Field(
         None, pattern=rf"^(console|{_PLATFORM}:[A-Za-z0-9_\-]+)$", validation_alias="DEPUTY_DIGEST_CHANNEL"
     )
-    digest_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias="DEPUTY_DIGEST_AT")
+    digest_at: str = Field("08:00", validation_alias="DEPUTY_DIGEST_AT")
     timezone: str = Field("UTC", validation_alias="DEPUTY_TIMEZONE")
     embedding_model: str = Field("offline", validation_alias="DEPUTY_EMBEDDING_MODEL")
     memory_backend: Literal["local", "weaviate"] = Field("local", validation_alias="DEPUTY_MEMORY_BACKEND")
@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         if value and value.strip().upper() not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
         return value.strip().upper() if value else None
+
+    @field_validator("digest_at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"{value!r} is not a time of day; use HH:MM from 00:00 to 23:59, e.g. 08:00")
+        return value.strip()
 
     @field_validator("operators_raw")
     @classmethod
@@ -226,7 +233,9 @@ def describe(err: ValidationError) -> str:
     name = _env_name(loc)
     message = first["msg"].removeprefix("Value error, ")
     prefix = f"{name}: " if name else ""
-    return f"configuration error: {prefix}{message}{_echo(loc, first.get('input'))}"
+    echo = _echo(loc, first.get("input"))
+    said = repr(first.get("input")) in message  # the message names the value already: once is enough
+    return f"configuration error: {prefix}{message}{'' if said else echo}"
 
 
 HOLDS_SECRETS = frozenset({"hooks", "webhooks"})

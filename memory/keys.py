@@ -85,3 +85,8 @@ def later(part: str) -> str:
     """`later:item:<proposal>:<index>` (a scheduled request: request, at, remind, status, task), `later:due` (by
     time), `later:of:<proposal>` (a proposal's items)."""
     return f"{PREFIX}:later:{part}"
+
+
+def deployed_connectors() -> str:
+    """What the running worker's connectors can do (kind → '' when ready, else why not), published at its start."""
+    return f"{PREFIX}:deployed:connectors"

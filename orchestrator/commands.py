@@ -77,6 +77,8 @@ class PauseTask:
 class FailTask:
     task_id: str
     reason: str
+    retry: str = ""
+    """The proposal whose approved actions stopped: the message ends with the `/retry` word for it."""
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ class Core:
         if proposal is None and len(proposal_id) >= PREFIX_CHARS:
             proposal = await self._by_prefix(proposal_id)
         if proposal is None:
-            raise NotFound(f"No proposal with id {proposal_id!r}. /status lists the pending ones.")
+            more = f" Type at least {PREFIX_CHARS} characters of it." if len(proposal_id) < PREFIX_CHARS else ""
+            raise NotFound(f"No proposal with id {proposal_id!r}.{more} /status lists the pending ones.")
         return proposal
 
     async def _only_pending(self) -> Proposal:

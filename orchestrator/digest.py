@@ -134,11 +134,12 @@ def _verb(event: ev.Event) -> str:
 
 
 def week_line(outcomes: Stats) -> str:
-    """ "This week: 19 sent as drafted, 3 changed, 1 stopped · ~2 h saved · $0.41" (stopped: rejected or undone)."""
+    """ "This week: 19 approved as drafted, 3 changed, 1 stopped · ~2 h saved · $0.41" (stopped: rejected or
+    undone). "Approved", not "sent": notes and reminders count too."""
     t = outcomes.totals
     drafted, changed = t.outcomes["approved_as_drafted"], t.outcomes["approved_after_change"]
     return (
-        f"This week: {drafted} sent as drafted, {changed} changed, {t.stopped} stopped"
+        f"This week: {drafted} approved as drafted, {changed} changed, {t.stopped} stopped"
         f" · {saved_text(t.minutes_saved)} saved · ${outcomes.cost_usd:.2f}"
     )
 
@@ -167,7 +168,8 @@ def _approvers(events: list[ev.Event]) -> dict[str, str]:
 
 def _still_failed(events: list[ev.Event]) -> list[ev.Event]:
     finished = {e.task_id for e in events if isinstance(e, ev.TaskDone)}
-    return [e for e in events if isinstance(e, ev.TaskFailed) and e.task_id not in finished]
+    failed = [e for e in events if isinstance(e, ev.TaskFailed) and e.task_id not in finished]
+    return [e for e in failed if not e.detail.get("told")]  # an input error was answered at once
 
 
 def _duration(delta: timedelta) -> str:

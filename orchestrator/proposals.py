@@ -214,11 +214,13 @@ class Proposal:
 
 def retitled(summary: str, old: StagedAction, new: StagedAction, *, alone: bool) -> str:
     """The headline after an edit says what the card now does: the old values in it become the new ones, or, for
-    a proposal of one action, it becomes that action's own description; the notes under it stay."""
+    a proposal of one action whose headline words a changed value differently, it becomes that action's own
+    description; a change the action line doesn't show (a body) leaves the headline. The notes under it stay."""
     headline, *notes = summary.split("\n")
     changed = [(str(v), str(new.fields[k])) for k, v in old.fields.items() if new.fields.get(k) != v and str(v)]
     for before, after in changed:
         headline = headline.replace(before, after)
-    if alone and changed and headline == summary.split("\n")[0]:
+    shown = [before for before, _ in changed if before in old.summary]  # what the action line shows (not a body)
+    if alone and shown and headline == summary.split("\n")[0]:
         headline = new.summary
     return "\n".join([headline, *notes])

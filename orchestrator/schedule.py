@@ -56,6 +56,7 @@ class Scheduler:
     _no_workers_since: datetime | None = field(default=None, init=False)
     _storage_fault: str = field(default="", init=False)
     _greeted: bool = field(default=False, init=False)
+    _told_waiting: bool = field(default=False, init=False)
 
     @property
     def core(self) -> Core:
@@ -84,6 +85,7 @@ class Scheduler:
         waiting = await self.views.pending()
         if not waiting or not await self.core.claims.claim("waiting-notice", WAITING_NOTICE_S):
             return
+        self._told_waiting = True
         n = len(waiting)
         text = (
             f"{n} proposal{'s' if n != 1 else ''} wait{'' if n != 1 else 's'} for your decision (/status lists them):"
@@ -91,6 +93,12 @@ class Scheduler:
         listed = "\n".join(f"  {p.id} · {headline(p)}" for p in waiting[:3])
         notice = Outbound(kind=Kind.NOTICE, text=f"{text}\n{listed}", proposals=tuple(waiting[:3]))
         await self.core.post(self.config.digest_chat, notice)
+
+    async def stopped(self) -> None:
+        """The notice's lease keeps schedulers starting together from saying it twice; a stop gives it back, so a
+        start within the minute says it again."""
+        if self._told_waiting:
+            await self.core.claims.release("waiting-notice")
 
     # ---- later --------------------------------------------------------------------------------------
 

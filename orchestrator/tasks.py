@@ -72,11 +72,18 @@ class Task:
         self.cost_usd += cost_usd
         return ev.TaskReplied(at=at, task_id=self.id, summary=_clip(text), task_status=self.status, cost_usd=cost_usd)
 
-    def fail(self, reason: str, at: datetime) -> ev.Event:
+    def fail(self, reason: str, at: datetime, *, told: bool = False) -> ev.Event:
+        """`told`: the request couldn't be drafted as asked and the sender was told why at once (no address, a
+        malformed one): not a failure that needs attention later (the digest leaves it out)."""
         self._move(TaskStatus.FAILED)
         self.error = reason
         return ev.TaskFailed(
-            at=at, task_id=self.id, proposal_id=self.proposal_id, summary=_clip(reason), task_status=self.status
+            at=at,
+            task_id=self.id,
+            proposal_id=self.proposal_id,
+            summary=_clip(reason),
+            task_status=self.status,
+            detail={"told": True} if told else {},
         )
 
     def decide(self, proposal: Proposal, decision: Decision) -> ev.ProposalApproved | ev.ProposalRejected:

@@ -197,6 +197,8 @@ WORDS: tuple[Word, ...] = (
     Word("start", "", "what Deputy understands", _view("help"), menu=False),
 )
 BY_NAME = {word.name: word for word in WORDS}
+DECIDING = frozenset({"approve", "reject", "undo", "resend", "sent", "retry", "cancel", "forget"})
+"""The words that decide or act at once: the console never runs one that came in a paste without asking."""
 
 _COMMAND = re.compile(r"^/(?P<verb>[A-Za-z_]+)(?:@\S+)?(?:\s+(?P<arg>.*))?$", re.DOTALL)
 
@@ -226,6 +228,10 @@ def parse(inbound: cmd.Inbound) -> cmd.Command:
 
 def is_word(name: str) -> bool:
     return name.lower() in BY_NAME
+
+
+def decides(text: str) -> bool:
+    return lex(text).verb in DECIDING
 
 
 def from_slash(text: str) -> str:

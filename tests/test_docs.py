@@ -15,7 +15,7 @@ from bot.slack import render as slack_render
 from config.settings import Settings
 from connectors.registry import plugins
 from orchestrator.buttons import BUTTONS
-from orchestrator.words import WORDS, menu
+from orchestrator.words import BY_NAME, WORDS, help_text, menu
 from tests.conftest import ROOT, Workers, deputy
 
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
@@ -188,3 +188,36 @@ def test_the_readme_signed_email_and_its_edit_are_what_a_run_prints(
     shown = card_and_after(example, request, "└ /approve") + card_and_after(example, edit, "└ /approve")
     printed = card_and_after(first, request, "└ /approve") + card_and_after(then, edit, "└ /approve")
     assert normalised(printed) == normalised(shown)
+
+
+def section(path: Path, heading: str) -> str:
+    text = path.read_text()
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end > 0 else None]
+
+
+def word_forms(text: str) -> dict[str, set[str]]:
+    """Every `/word …` form a table's first column gives, by word."""
+    forms: dict[str, set[str]] = {}
+    for row in text.splitlines():
+        if row.startswith("| "):
+            first = row.split(" | ")[0]
+            for form in re.findall(r"`(/[a-z]+[^`]*)`", first):
+                form = form.replace("\\|", "|")
+                forms.setdefault(form.split()[0][1:], set()).add(form)
+    return forms
+
+
+@pytest.mark.parametrize(
+    ("doc", "heading"), [("docs/reference.md", "## Chat words"), ("README.md", "## What you can say")]
+)
+def test_the_reference_the_readme_and_help_give_every_word_the_same_form(doc: str, heading: str) -> None:
+    """`/help` is made from the words' table; each guide's table gives each word in exactly that form."""
+    forms = word_forms(section(ROOT / doc, heading))
+    forms.pop("start", None)  # Telegram's own, named beside /help
+    helped = {w.name for w in WORDS if w.menu}
+    assert set(forms) == helped, f"{doc}: words not in /help {set(forms) - helped}, missing {helped - set(forms)}"
+    wrong = {w.name: forms[w.name] for w in WORDS if w.menu and forms[w.name] != {w.usage}}
+    assert not wrong, f"{doc} writes {wrong}; /help says {[BY_NAME[n].usage for n in wrong]}"
+    assert all(w.usage in help_text() for w in WORDS if w.menu)

@@ -1,11 +1,13 @@
-"""`deputy chat`: the console channel. At a terminal it is a REPL (line editing and history with readline); with
-piped input it sends one message per line, waits for each one's reply for now (an approval held in its undo window
-is one: the script may /undo it next), then for the outcomes still coming (60 s in all at most), and exits 0.
-Replies come back through the console's Redis Stream, the same way a worker in another process sends them."""
+"""`deputy chat`: the console channel. At a terminal it is a REPL (line editing and history with readline; a
+paste is one message and never decides on its own, see paste.py); with piped input it sends one message per
+line, waits for each one's reply for now (an approval held in its undo window is one: the script may /undo it
+next), then for the outcomes still coming (60 s in all at most), and exits 0. Replies come back through the
+console's Redis Stream, the same way a worker in another process sends them."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import sys
 import time
@@ -15,8 +17,11 @@ from pathlib import Path
 from typing import TextIO
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from bot.console.prompt import NO_PROMPT, PROMPT, QUIT, clean, default_history, open_reader
+from bot.console.outbound import MAXLEN
+from bot.console.paste import Held, left, question, split
+from bot.console.prompt import NO_PROMPT, PROMPT, QUIT, Entry, clean, default_history, open_reader
 from bot.console.screen import Screen
 from memory import keys
 from memory.streams import newest_id, read_after
@@ -26,6 +31,9 @@ from orchestrator.model import Actor, ChatRef
 from orchestrator.outbound import Kind
 
 CHAT = ChatRef("console", "local")
+ASKED = "asked"
+"""A stream entry that is a question typed at one console, not a reply."""
+OTHER = "(another terminal) "
 PIPED_WAIT_S = 60.0
 LISTEN_BLOCK_MS = 200
 
@@ -92,6 +100,8 @@ class Console:
         self.stream = keys.console(CHAT.chat)
         self.last_id = "$"
         self.closing = asyncio.Event()
+        self.held = Held()
+        self.id = uuid.uuid4().hex
 
     async def start(self) -> None:
         self.last_id = await newest_id(self.redis, self.stream) or "0-0"
@@ -99,7 +109,38 @@ class Console:
     async def send(self, text: str) -> None:
         event_id = f"console-{uuid.uuid4().hex}"
         self.replies.expect(event_id)
+        await self._asked(text)
         await self.coordinator.receive(Inbound(actor=self.actor, chat=CHAT, text=text, event_id=event_id))
+
+    async def _asked(self, text: str) -> None:
+        """The question goes into the stream too, so every other console shows what its replies answer."""
+        fields = {"kind": ASKED, "text": f"{PROMPT}{text}", "by": self.id}
+        with contextlib.suppress(RedisError):  # the question itself still goes in (and fails in words there)
+            await self.redis.xadd(self.stream, fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]
+
+    async def enter(self, entry: Entry) -> None:
+        """A typed line is a message; a paste is one request, and its decisions wait for the operator's y."""
+        waiting = self.held.decisions
+        run, answered = self.held.answer(entry)
+        for decision in run:
+            await self.send(decision)
+        if waiting and not run:
+            self.screen.show(left(waiting))
+        if answered or run:
+            return
+        if not entry.pasted:
+            if entry.text.strip():
+                await self.send(entry.text)
+            return
+        await self._pasted(entry)
+
+    async def _pasted(self, entry: Entry) -> None:
+        pasted = split(entry)
+        if pasted.request:
+            await self.send(pasted.request)
+        if pasted.decisions:
+            self.held.decisions = pasted.decisions
+            self.screen.show(question(pasted.decisions))
 
     async def listen(self) -> None:
         """Stops when `closing` is set; never cancelled mid-read, which can wedge a redis-py connection."""
@@ -109,6 +150,10 @@ class Console:
                 self.show(fields)
 
     def show(self, fields: dict[str, str]) -> None:
+        if fields.get("kind") == ASKED:
+            if fields.get("by") != self.id:  # this console's own questions are on its screen already
+                self.screen.show(f"{OTHER}{fields['text']}")
+            return
         progress_of = (fields.get("task") or None) if fields.get("kind") == Kind.PROGRESS else None
         self.screen.show(fields["text"], progress_of=progress_of)
         self.replies.saw(fields)
@@ -149,9 +194,8 @@ async def run_interactive(console: Console, *, history: Path | None = None) -> i
     reader = open_reader(console.out, history or default_history())
     console.screen.prompt = reader
     try:
-        while (line := await reader.line()) is not None and line.strip() not in QUIT:
-            if line.strip():
-                await console.send(line)
+        while (entry := await reader.line()) is not None and entry.text.strip() not in QUIT:
+            await console.enter(entry)
         return 0
     finally:
         console.screen.prompt = NO_PROMPT

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import ctypes
 import re
+import select
 import sys
 import termios
 import threading
@@ -22,6 +23,10 @@ QUIT = ("/quit", "/exit")
 HISTORY_FILE = "console_history"
 HISTORY_LENGTH = 1000
 DRAW_WAIT_S = 1.0
+BURST_S = 0.02
+"""A line entered while the next one is already waiting (within this long) came in one burst: a paste by a
+terminal without bracketed paste, or lines typed ahead all at once."""
+PASTE_START = b"\x1b[200~"
 
 CONTROLS = re.compile(
     r"""
@@ -38,6 +43,30 @@ CONTROLS = re.compile(
 def clean(line: str) -> str:
     """A line as task text: what the terminal or the editing left of keys that are not text is removed."""
     return CONTROLS.sub("", line)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the operator entered: one typed line, or a paste (bracketed, or a burst of lines) as one message."""
+
+    text: str
+    """Cleaned lines joined by newlines."""
+    pasted: bool = False
+
+
+def entry_of(raws: list[str], *, pasted: bool = False) -> Entry:
+    """The cleaned lines as one entry; more than one line can only have been pasted."""
+    lines = [clean(line) for raw in raws for line in raw.split("\n")]
+    kept = [line for line in lines if line.strip()] if len(lines) > 1 else lines
+    return Entry("\n".join(kept), pasted=pasted or len(lines) > 1)
+
+
+def waiting(fd: int, seconds: float = BURST_S) -> bool:
+    """More input is already there: the line just read is part of a burst."""
+    try:
+        return bool(select.select([fd], [], [], seconds)[0])
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -59,8 +88,8 @@ class Prompt(Protocol):
 
 
 class Reader(Prompt, Protocol):
-    async def line(self) -> str | None:
-        """The next line, cleaned; None at the end of input."""
+    async def line(self) -> Entry | None:
+        """The next entry, cleaned; None at the end of input."""
 
     def close(self) -> None: ...
 
@@ -108,7 +137,7 @@ class PlainPrompt:
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self.lines: asyncio.Queue[Entry | None] = asyncio.Queue()
         self.drawn = False  # a message drew the prompt again since the operator last pressed Enter
         self.entered = 0
         loop = asyncio.get_running_loop()
@@ -116,15 +145,21 @@ class PlainPrompt:
 
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
         encoding = sys.stdin.encoding or "utf-8"
+        burst: list[str] = []
         for raw in sys.stdin.buffer:  # bytes, so a line that isn't valid text can't stop the thread
-            loop.call_soon_threadsafe(self._entered, clean(raw.decode(encoding, errors="replace").rstrip("\n")))
+            burst.append(raw.decode(encoding, errors="replace").rstrip("\n"))
+            if not waiting(sys.stdin.fileno()):
+                loop.call_soon_threadsafe(self._entered, entry_of(burst))
+                burst = []
+        if burst:
+            loop.call_soon_threadsafe(self._entered, entry_of(burst))
         loop.call_soon_threadsafe(self._entered, None)
 
-    def _entered(self, line: str | None) -> None:
+    def _entered(self, line: Entry | None) -> None:
         self.entered += 1
         self.lines.put_nowait(line)
 
-    async def line(self) -> str | None:
+    async def line(self) -> Entry | None:
         if not self.drawn:  # an instant reply (/status) has already drawn it
             self._write(PROMPT)
         line = await self.lines.get()
@@ -161,14 +196,16 @@ class ReadlinePrompt:
         self.drawing = False  # input() was called and has not drawn its prompt yet
         self.shown = False  # readline is reading: its prompt and the typed text are on screen
         self.entered = 0
-        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self.lines: asyncio.Queue[Entry | None] = asyncio.Queue()
+        self.pasted = threading.Event()
+        self.paste_hook = bracketed_paste(readline, self.pasted.set)  # kept: readline holds only its address
         readline.set_auto_history(False)  # cleaned lines go into the history, and no repeats
         readline.set_history_length(HISTORY_LENGTH)
         readline.set_pre_input_hook(self._drawn)
         loop = asyncio.get_running_loop()
         threading.Thread(target=self._serve, args=(loop,), name="deputy-readline", daemon=True).start()
 
-    async def line(self) -> str | None:
+    async def line(self) -> Entry | None:
         return await self.lines.get()
 
     @contextlib.contextmanager
@@ -193,17 +230,32 @@ class ReadlinePrompt:
     def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         self._load_history()
         while True:
-            line = self._read()
+            entry = self._entry()
             with contextlib.suppress(RuntimeError):  # the loop is closed: Deputy is stopping
-                loop.call_soon_threadsafe(self.lines.put_nowait, line)
-            if line is None or line.strip() in QUIT:  # no prompt after the last line
+                loop.call_soon_threadsafe(self.lines.put_nowait, entry)
+            if entry is None or entry.text.strip() in QUIT:  # no prompt after the last line
                 return
+
+    def _entry(self) -> Entry | None:
+        """A line, or the lines of a burst (each read while the next was already waiting) as one entry."""
+        raws: list[str] = []
+        while (raw := self._read()) is not None:
+            raws.append(raw)
+            if not waiting(sys.stdin.fileno()):
+                break
+        if not raws:
+            return None
+        pasted = self.pasted.is_set()
+        self.pasted.clear()
+        entry = entry_of(raws, pasted=pasted)
+        self._remember(entry.text if "\n" not in entry.text else "")
+        return entry
 
     def _read(self) -> str | None:
         with self.state:
             self.drawing = True
         try:
-            line = clean(input(PROMPT))
+            line = input(PROMPT)
         except EOFError:
             return None
         except UnicodeDecodeError:
@@ -213,7 +265,6 @@ class ReadlinePrompt:
                 self.drawing = self.shown = False
                 self.entered += 1
                 self.state.notify_all()
-        self._remember(line)
         return line
 
     def _drawn(self) -> None:
@@ -238,6 +289,31 @@ class ReadlinePrompt:
         if self.history is not None:
             with contextlib.suppress(OSError):
                 self.readline.append_history_file(1, self.history)  # then cut to HISTORY_LENGTH lines
+
+
+def bracketed_paste(readline: ModuleType, noticed: Callable[[], None]) -> object | None:
+    """Readline takes a bracketed paste (newlines and all) into the line, for the operator to send with Enter;
+    Python turns that off, so it is turned on again, and readline's paste key is wrapped so that Deputy knows
+    the line was pasted. None where GNU readline's functions can't be found: a paste with newlines still says so."""
+    readline.parse_and_bind("set enable-bracketed-paste on")
+    if not readline.__file__:
+        return None
+    try:
+        library = ctypes.CDLL(readline.__file__)  # CDLL: readline reads the rest of the paste without the GIL
+        begin, bind = library.rl_bracketed_paste_begin, library.rl_bind_keyseq
+    except (OSError, AttributeError):
+        return None
+    command = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int)
+    begin.restype, begin.argtypes = ctypes.c_int, [ctypes.c_int, ctypes.c_int]
+    bind.restype, bind.argtypes = ctypes.c_int, [ctypes.c_char_p, command]
+
+    def paste(count: int, key: int) -> int:
+        noticed()
+        return int(begin(count, key))
+
+    hook = command(paste)
+    bind(PASTE_START, hook)
+    return hook
 
 
 def forced_redisplay(readline: ModuleType) -> Callable[[], object] | None:

@@ -46,8 +46,7 @@ def _remedies(message: Outbound) -> str:
 
 
 def card(proposal: Proposal) -> str:
-    revised = f" · v{proposal.version} · revised: “{proposal.revised}”" if proposal.revised else ""
-    lines = [f"┌ Proposal {proposal.id}{revised} · {proposal.playbook} · risk {proposal.risk}"]
+    lines = [f"┌ Proposal {proposal.id}{_version(proposal)} · {proposal.playbook} · risk {proposal.risk}"]
     summary = proposal.summary.splitlines()
     lines += [f"│ {line}" for line in summary[:1] + [s for s in summary[1:] if s.startswith(("⚠", "(", "📎"))]]
     for action in proposal.actions:
@@ -82,3 +81,10 @@ def _footer(proposal: Proposal) -> str:
     by = f" by {d.actor.label} at {d.at:%H:%M}" if d else ""
     undo = f" · sending after the undo window: /undo {proposal.id}" if proposal.hold_until else ""
     return f"{proposal.status.value}{by}{undo}"
+
+
+def _version(proposal: Proposal) -> str:
+    """` · v2` once edited, ` · v3 · revised: “…”` once revised: the version every channel shows; none for v1."""
+    if proposal.revised:
+        return f" · v{proposal.version} · revised: “{proposal.revised}”"
+    return f" · v{proposal.version}" if proposal.version > 1 else ""

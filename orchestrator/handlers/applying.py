@@ -180,10 +180,17 @@ def _standing(core: Core, task: Task, proposal: Proposal) -> tuple[Event, str, K
     failed = [a for a in actions if a.status is _S.FAILED]
     if failed:
         event = task.fail(f"{len(failed)} of {len(actions)} actions failed: {outcomes}", now)
+        advice = retry_advice(proposal.id)
         if len(actions) == 1:
-            return event, f"Failed: {outcomes}{tail}", Kind.ERROR
-        return event, _with_fates(f"Failed: {len(failed)} of {len(actions)} actions failed", tail, proposal), Kind.ERROR
+            return event, f"Failed: {outcomes}{tail}\n{advice}", Kind.ERROR
+        headline = f"Failed: {len(failed)} of {len(actions)} actions failed"
+        return event, _with_fates(headline, tail, proposal, advice), Kind.ERROR
     return task.finish(now, outcomes), f"Done: {outcomes}{tail}", Kind.OUTCOME
+
+
+def retry_advice(proposal_id: str) -> str:
+    """What comes next after a failure, and the word to type: the same sentence on every channel."""
+    return f"Deputy won't try again on its own; type /retry {proposal_id} to try again."
 
 
 def _tail(proposal: Proposal) -> str:

@@ -10,6 +10,7 @@ from orchestrator import commands as cmd
 from orchestrator import policies
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import BadRequest, Conflict
+from orchestrator.handlers.applying import retry_advice
 from orchestrator.handlers.reminders import schedule
 from orchestrator.model import TASK_TERMINAL, Actor, Proposal, ProposalDraft, Reply, Task, TaskStatus, Verdict
 from orchestrator.outbound import Kind, Outbound
@@ -95,7 +96,7 @@ def _auto_approval(proposal: Proposal, task: Task, rule: str) -> cmd.DecidePropo
 
 async def _reply(core: Core, task: Task, reply: Reply) -> None:
     now = core.now()
-    event = task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now)
+    event = task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now, told=True)
     await core.store.commit([task], [event])
     kind = Kind.NOTICE if reply.ok else Kind.ERROR
     await core.show(task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id, final=True))
@@ -145,5 +146,13 @@ async def fail(c: cmd.FailTask, core: Core) -> None:
     if task.status in TASK_TERMINAL:
         return
     await core.store.commit([task], [task.fail(c.reason, core.now())])
-    text = f"Task {task.id} failed: {c.reason}"
+    text = failure_sentence(task.id, c.reason, c.retry)
     await core.say(task.chat, Kind.ERROR, text, task_id=task.id, reply_to=task.event_id, final=True)
+
+
+def failure_sentence(task_id: str, reason: str, retry: str) -> str:
+    """One sentence: what failed, why, what Deputy does next and the word that tries again."""
+    reason = reason.rstrip(". ")
+    if retry:
+        return f"Task {task_id} failed: {reason}. {retry_advice(retry)}"
+    return f"Task {task_id} failed: {reason}. Nothing was done; send the request again when you want it tried."

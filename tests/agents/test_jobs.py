@@ -45,11 +45,12 @@ async def submit(runtime: Runtime) -> str:
 @pytest.mark.usefixtures("use_test_env")
 async def test_last_failed_attempt_fails_the_task_and_tells_the_operator(runtime: Runtime) -> None:
     task_id = await submit(runtime)
-    await jobs._fail("agents.jobs.run_task", task_id, "RuntimeError: model unreachable")
+    await jobs._fail("agents.jobs.run_task", task_id, jobs.in_words(RuntimeError("model unreachable")))
     task = await runtime.store.get_task(task_id)
-    assert task and task.status.value == "failed" and task.error == "RuntimeError: model unreachable"
+    assert task and task.status.value == "failed" and task.error == "model unreachable"
     _, last = (await range_after(runtime.redis, "deputy:console:local", "0", count=100))[-1]
-    assert last["text"] == f"✗ Task {task_id} failed: RuntimeError: model unreachable" and last["final"] == "1"
+    said = "Nothing was done; send the request again when you want it tried."
+    assert last["text"] == f"✗ Task {task_id} failed: model unreachable. {said}" and last["final"] == "1"
 
 
 @pytest.mark.usefixtures("use_test_env")

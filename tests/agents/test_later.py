@@ -91,3 +91,13 @@ def test_only_playbooks_with_a_clock_get_the_time_in_their_prompt(warsaw: Runtim
 def test_the_connector_refuses_a_time_it_cant_keep(warsaw: Runtime, at: str, refusal: str) -> None:
     with pytest.raises(BadRequest, match=refusal):
         warsaw.coordinator.core.stage("task.later", {"at": at, "request": "call Anna"})
+
+
+def test_a_follow_up_card_writes_its_time_one_way() -> None:
+    from datetime import UTC, datetime
+
+    from agents.offline import _day
+    from connectors.later import when
+
+    at = datetime(2026, 12, 9, 12, 9, tzinfo=UTC)
+    assert _day(at) == "Wed 9 Dec 12:09" and when(at, "UTC").startswith(_day(at))

@@ -109,3 +109,10 @@ async def test_a_revision_is_held_to_todays_budget(deputy: Deputy) -> None:
     with pytest.raises(BudgetExceeded):  # the job turns it into a reply on the card: nothing is revised
         await llm.runner.revise(request, proposal, "shorter")
     assert llm.server.stats.requests == 0
+
+
+def test_add_that_drops_the_that_and_formal_replaces_a_casual_sign_off() -> None:
+    from agents.rewrites import FORMAL, _substituted, added
+
+    assert "\n\nThe draft is attached.\n\n" in added("that the draft is attached")("Hi Jane,\n\nText.\n\nBest,\nSam")
+    assert _substituted(FORMAL)("Hi Jane,\n\nText.\n\nBest,\nSam").endswith("Kind regards,\nSam")

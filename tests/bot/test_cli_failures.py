@@ -178,3 +178,10 @@ def test_a_command_that_waits_ends_when_its_reader_goes(
     code, stderr, took = closed_pipe(*args, env=env, cwd=tmp_path, stdin=script, read_lines=read_lines)
     assert code == 0 and "Traceback" not in stderr, stderr
     assert took < 20  # not the 60 s a piped chat waits for replies, nor a follow that waits for ever
+
+
+def test_bad_usage_is_one_line_naming_the_help(env: dict[str, str], tmp_path: Path) -> None:
+    for args in (("frobnicate",), ("ledger", "--bogus"), ("stats", "--since")):
+        result = deputy(*args, env=env, cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "--help' says more" in result.stderr

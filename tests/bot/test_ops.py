@@ -113,3 +113,14 @@ async def test_a_reader_that_leaves_after_one_line_ends_it_quietly(
     _, stderr = process.communicate(timeout=60)
     assert first.strip() and stderr.decode() == ""
     assert process.returncode == 0
+
+
+def test_a_ledger_line_keeps_its_columns_whatever_the_actor() -> None:
+    from bot.ops import line
+
+    def row(actor: str) -> str:
+        fields = {"at": "2026-12-06T12:00:00", "type": "ProposalApproved", "task": "t1", "proposal": "p1"}
+        return line("1-0", {**fields, "actor": actor, "cost_usd": "0", "summary": "ok"}, as_json=False)
+
+    rows = [row(a) for a in ("you", "policy:notes-always", "plugin:a-very-long-actor-name-indeed")]
+    assert len({r.index("$0.0000") for r in rows}) == 1, rows

@@ -66,3 +66,18 @@ def test_no_remedy_while_it_is_being_applied_again_or_once_done() -> None:
         out = after(*states)
         assert slack_buttons(out) == [] and telegram_buttons(out) == []
         assert "/resend" not in console(out) and "/retry" not in console(out)
+
+
+def test_a_failed_apply_is_one_sentence_with_the_retry_word_on_every_channel() -> None:
+    from agents.jobs import in_words
+    from orchestrator.errors import TransientConnectorError
+    from orchestrator.handlers.tasks import failure_sentence
+
+    reason = in_words(TransientConnectorError("webhook broken did not answer: Cannot connect to host 127.0.0.1:1"))
+    text = failure_sentence("t7k2m9qx", reason, "p7k2m9qx")
+    assert "Error" not in text and text.endswith("type /retry p7k2m9qx to try again.")
+    out = Outbound(kind=Kind.ERROR, text=text, final=True)
+    slack_text = str(slack(out))
+    telegram_text = " ".join(piece.html for piece in telegram(out))
+    for shown in (console(out), slack_text, telegram_text):
+        assert "/retry p7k2m9qx" in shown and "TransientConnectorError" not in shown

@@ -54,3 +54,12 @@ def test_secret_values_are_never_echoed() -> None:
 def test_urls_are_redacted_for_printing() -> None:
     assert redact_url("redis://:s3cret@h:6379/0") == "redis://***@h:6379/0"
     assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_a_bad_digest_time_and_a_bad_operator_are_said_in_words_and_once() -> None:
+    with pytest.raises(ConfigError) as at:
+        load(DEPUTY_DIGEST_AT="25:00")
+    assert "use HH:MM" in str(at.value) and "match pattern" not in str(at.value)
+    with pytest.raises(ConfigError) as garbage:
+        load(DEPUTY_OPERATORS="garbage")
+    assert str(garbage.value).count("garbage") == 1, garbage.value

@@ -84,13 +84,14 @@ class Vt100:
 
 
 class Session:
-    """`deputy chat` at a pseudo-terminal of COLUMNS columns, TERM=xterm."""
+    """`deputy chat` (or another command: `up` opens the console too) at a pseudo-terminal of COLUMNS columns,
+    TERM=xterm."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, command: str = "chat") -> None:
         leader, follower = pty.openpty()
         fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, COLUMNS, 0, 0))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "chat"],
+            [sys.executable, "-m", "bot.cli", command],
             env={**env, "TERM": "xterm"},
             cwd=cwd,
             stdin=follower,

@@ -33,7 +33,7 @@ from tests.orchestrator.week import (
     story,
 )
 
-WEEK_LINE = "This week: 6 sent as drafted, 2 changed, 2 stopped · ~34 min saved · $0.13"
+WEEK_LINE = "This week: 6 approved as drafted, 2 changed, 2 stopped · ~34 min saved · $0.13"
 
 
 @pytest.fixture

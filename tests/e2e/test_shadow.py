@@ -217,3 +217,14 @@ def test_bad_input_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Path) -
     ):
         result = deputy("shadow", *args, env=env, cwd=tmp_path)
         assert result.returncode == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+async def test_the_row_that_differs_from_what_was_approved_says_so(
+    recorded: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = await run_shadow(
+        settings_from(recorded.env), since="1d", playbooks_dir=None, model=None, limit=None, as_json=False
+    )
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line for line in lines if "differs from what was approved" in line]
+    assert code == 0 and len(marked) == 1 and "email bob" in marked[0] and "(recipient)" in marked[0], lines

@@ -12,9 +12,11 @@ import pytest
 
 from bot.wiring import Runtime
 from tests.conftest import Workers, deputy
+from tests.e2e.helpers import proposal_id
 from tests.e2e.terminal import Session
 
 UP, LEFT = b"\x1b[A", b"\x1b[D"
+PASTE, PASTED = b"\x1b[200~", b"\x1b[201~"
 NOTE = "Saved note “plan the launch”"
 BANNER = "Deputy console — type a request, or /help. Ctrl-D to leave."
 PROGRESS = re.compile(r"^… \[(t\w+)\] ")
@@ -79,7 +81,9 @@ async def test_history_survives_a_restart_of_the_console(
 ) -> None:
     workers.start()
     first = open_console(sessions, env, tmp_path)
-    first.type(b"plan the launch\n/status\n")
+    first.type(b"plan the launch\n")  # two lines sent at once would be one paste
+    first.read_until(NOTE)
+    first.type(b"/status\n")
     first.read_until("Pending proposals: 0")
     first.type(b"\x04")  # Ctrl-D
     assert first.wait() == 0
@@ -119,7 +123,8 @@ async def test_a_message_arriving_while_typing_keeps_the_typed_line(
     chat.read_until("l" + "aunch" + "\x08" * 5)  # readline draws the rest of the line again after the new letter
     screen = chat.screen
     below = screen[screen.index(BANNER) + 1 :]  # what was drawn after the prompt first appeared
-    assert below[0] == "• Running tasks: 0"  # where the partly typed line was, which is drawn again below
+    assert below[0] == "(another terminal) deputy> /status"  # where the partly typed line was: drawn again below
+    assert below[1] == "• Running tasks: 0"  # the other terminal's reply, after its question
     assert below[-1] == "deputy> plan the launch"
     assert not any("aunch" in row for row in below[:-1])
     chat.type(b"\n")
@@ -154,3 +159,44 @@ async def test_without_readline_escape_sequences_and_controls_are_not_task_text(
     chat.type(b"/status\n")
     chat.read_until("Pending proposals: 0")
     assert await submitted(runtime) == ["plan the launch"]
+
+
+async def statuses(runtime: Runtime, pid: str) -> list[str]:
+    return [e.type for _, e in await runtime.ledger.read() if e.type.startswith("Proposal") and e.proposal_id == pid]
+
+
+async def test_a_paste_is_one_request_and_its_decision_lines_wait_for_a_yes(
+    env: dict[str, str], tmp_path: Path, workers: Workers, runtime: Runtime, sessions: list[Session]
+) -> None:
+    workers.start()
+    chat = open_console(sessions, env, tmp_path)
+    chat.type(b"email bob@example.org about the contract\n")
+    pid = proposal_id(chat.read_until("/reject p"))
+    note = f"Here is the customer note:\n/reject {pid[:4]} from a paste\nthanks\n".encode()
+    chat.type(PASTE + note + PASTED)
+    chat.type(b"\n")  # readline holds a bracketed paste until Enter
+    shown = chat.read_until("a paste never decides")
+    assert f"You pasted /reject {pid[:4]} from a paste" in shown
+    chat.read_until("Done: Saved note", count=1)
+    assert await submitted(runtime) == ["email bob@example.org about the contract", "Here is the customer note: thanks"]
+    chat.type(b"n\n")
+    chat.read_until("Not run: /reject")
+    assert await statuses(runtime, pid) == ["ProposalStaged"]
+
+    chat.type(PASTE + f"/approve {pid}\n".encode() + PASTED + b"\n")  # a paste of an approval alone asks first
+    chat.read_until(f"You pasted /approve {pid}")
+    assert await statuses(runtime, pid) == ["ProposalStaged"]
+    chat.type(b"y\n")
+    chat.read_until("Done: Sent to bob@example.org")
+    assert "ProposalApproved" in await statuses(runtime, pid)
+
+
+async def test_a_burst_of_lines_without_bracketed_paste_is_one_request(
+    env: dict[str, str], tmp_path: Path, workers: Workers, runtime: Runtime, sessions: list[Session]
+) -> None:
+    workers.start()
+    chat = open_console(sessions, env, tmp_path)
+    chat.type(b"plan the launch\nline two of the paste\n/undo p123 too\n")  # one write, as a paste arrives
+    chat.read_until("You pasted /undo p123 too")
+    chat.read_until("Done: Saved note")
+    assert await submitted(runtime) == ["plan the launch line two of the paste"]

@@ -96,6 +96,8 @@ async def test_non_operator_is_refused_and_told_their_id(core: Core) -> None:
 async def test_unknown_proposal_and_empty_message_get_clear_replies(core: Core) -> None:
     await core.say("/approve nope")
     assert "No proposal with id 'nope'" in core.outbox.texts[-1]
+    await core.say("/cancel p3k")
+    assert "No proposal with id 'p3k'. Type at least 4 characters of it." in core.outbox.texts[-1]
     await core.say("   ")
     assert "empty" in core.outbox.texts[-1]
     assert core.store.ledger == [] and core.queue.runs == []

@@ -79,6 +79,7 @@ async def test_a_permanent_failure_stops_the_rest_and_the_card_says_what_became_
         "✓ Sent to jane@acme.com",
         "✗ crm@hooks.example refused it with 400: bad field",
         "– not run: Send 'Client Jane' to notes@deputy.local",
+        f"Deputy won't try again on its own; type /retry {pid} to try again.",
     ]
     task = await core.store.get_task(core.queue.runs[0])
     assert task and task.status is TaskStatus.FAILED

@@ -263,3 +263,28 @@ async def test_the_digest_lists_what_may_not_have_been_sent_with_its_words(core:
     lines = digest.text.splitlines()
     assert "May not have been sent (1):" in lines
     assert any(x.startswith(f"  {pid}: ") and x.endswith(f"(/resend {pid} · /sent {pid})") for x in lines)
+
+
+def test_an_input_error_told_at_once_is_not_a_failure_that_needs_attention() -> None:
+    from orchestrator import events as ev
+    from orchestrator.digest import _still_failed
+    from orchestrator.statuses import TaskStatus
+
+    when = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    told = ev.TaskFailed(at=when, task_id="t1", summary="Who should I email?", task_status=TaskStatus.FAILED)
+    told.detail["told"] = True
+    real = ev.TaskFailed(at=when, task_id="t2", summary="the model timed out", task_status=TaskStatus.FAILED)
+    assert [e.task_id for e in _still_failed([told, real])] == ["t2"]
+
+
+async def test_a_restart_within_the_minute_says_again_what_waits(core: Core) -> None:
+    await staged(core)
+    first = scheduler(core)
+    await first.waiting_pass()
+    await first.stopped()
+    await scheduler(core).waiting_pass()  # the next start, seconds later
+    notices = [m.text for _, m in sent(core, Kind.NOTICE) if "for your decision" in m.text]
+    assert len(notices) == 2, notices
+    together = scheduler(core)
+    await together.waiting_pass()  # a scheduler starting beside the running one stays quiet
+    assert len([m for _, m in sent(core, Kind.NOTICE) if "for your decision" in m.text]) == 2

@@ -64,7 +64,7 @@ async def test_the_digest_has_the_weeks_line(core: Core) -> None:
     await scheduler(core).post(DIGEST_CHAT, core.clock.current.date())
     [(chat, digest)] = sent(core, Kind.DIGEST)
     lines = digest.text.splitlines()
-    assert lines[-2] == "This week: 6 sent as drafted, 2 changed, 2 stopped · ~34 min saved · $0.13"
+    assert lines[-2] == "This week: 6 approved as drafted, 2 changed, 2 stopped · ~34 min saved · $0.13"
     assert lines[-1].startswith("Spend: ") and len(lines) <= 15 and chat == DIGEST_CHAT
 
 

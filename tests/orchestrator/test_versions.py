@@ -80,3 +80,17 @@ async def test_a_platform_resending_a_press_is_still_deduped(core: Core) -> None
     await core.coordinator.click(Click(BOSS, SLACK, REJECT, Target(pid), "cb1", delivery="1-0"), answers)
     await core.coordinator.click(Click(BOSS, SLACK, REJECT, Target(pid), "cb1", delivery="2-0"), answers)
     assert answers == [(f"Rejected {pid}.", False)]
+
+
+def test_a_body_edit_keeps_the_headline_and_a_subject_edit_changes_it() -> None:
+    from orchestrator.actions import StagedAction
+    from orchestrator.proposals import retitled
+
+    def email(subject: str, body: str) -> StagedAction:
+        fields = {"to": "bob@example.org", "subject": subject, "body": body}
+        return StagedAction("email.send", fields, f"Send email “{subject}” to bob@example.org", "bob@example.org")
+
+    headline = "Email bob@example.org: Contract renewal: next steps"
+    old = email("Contract renewal: next steps", "Hi Bob, the long one.")
+    assert retitled(headline, old, email(old.fields["subject"], "Hi Bob, short one. Sam"), alone=True) == headline
+    assert retitled(headline, old, email("Renewal", old.fields["body"]), alone=True) == "Email bob@example.org: Renewal"
