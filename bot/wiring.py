@@ -27,6 +27,7 @@ from connectors.breaker import Breaker
 from connectors.registry import build_all, traits
 from memory.accounting import ModelAccounting
 from memory.actions import RedisActionRecords
+from memory.clients import RedisRecordBook
 from memory.connections import async_redis, resolve_url, sync_redis
 from memory.digests import RedisDigestBook
 from memory.embedder import Embedder, OfflineEmbedder
@@ -112,6 +113,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         spend=spend,
         ledger=ledger,
         later=RedisLater(redis),
+        book=RedisRecordBook(redis, store),
     )
     core = bus.core
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))

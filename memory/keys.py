@@ -85,3 +85,10 @@ def later(part: str) -> str:
     """`later:item:<proposal>:<index>` (a scheduled request: request, at, remind, status, task), `later:due` (by
     time), `later:of:<proposal>` (a proposal's items)."""
     return f"{PREFIX}:later:{part}"
+
+
+def rec(part: str) -> str:
+    """Clients and projects (memory/clients.py): `rec:<id>` (data, rev), `rec:keys` (unique key → id),
+    `rec:domain:<domain>` (ids), `rec:all:<kind>`, `rec:tomb` (hashes of forgotten keys), `rec:tl:<id>` and
+    `rec:tlx:<id>` (timeline: refs by time, and their lines), `rec:seq`."""
+    return f"{PREFIX}:rec:{part}"

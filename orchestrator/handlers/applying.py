@@ -13,6 +13,7 @@ from orchestrator import commands as cmd
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import CircuitOpen, ConnectorError, PermanentConnectorError, TransientConnectorError
 from orchestrator.events import Event
+from orchestrator.handlers.records import link_applied
 from orchestrator.model import TASK_TERMINAL, ActionStatus, Proposal, ProposalStatus, StagedAction, Task, TaskStatus
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
@@ -155,6 +156,7 @@ async def settle(core: Core, task: Task, proposal: Proposal, events: list[Event]
     """Commit where the actions leave the task, with their events, and show it."""
     event, message = standing(core, task, proposal)
     await core.store.commit([task, proposal], [*events, event])
+    await link_applied(core, proposal)
     await core.show(task, message)
     done = task.status is TaskStatus.DONE
     return Outcome(then=(cmd.ResumePaused(),)) if proposal.playbook == BUDGET_PLAYBOOK and done else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.wiring import bootstrap
 from orchestrator.commands import Inbound
 from orchestrator.core import CoreConfig
+from orchestrator.fakes.records import InMemoryRecordBook
 from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook, InMemoryLater
 from orchestrator.fakes.connectors import FakeConnector
 from orchestrator.fakes.stores import InMemoryFacts, InMemoryRecords, InMemoryStore
@@ -26,6 +27,7 @@ async def test_bootstrap_builds_a_working_bus_from_fake_ports() -> None:
         digests=InMemoryDigestBook(),
         spend=FakeSpend(),
         later=InMemoryLater(),
+        book=InMemoryRecordBook(),
         queue=queue,
         outbox=outbox,
         records=InMemoryRecords(),
