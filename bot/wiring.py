@@ -22,6 +22,7 @@ from bot.outboxes import outboxes
 from bot.outboxes import preload as preload_outboxes
 from config.policy_file import cached_policies, policy_path
 from config.prices import parse_prices
+from config.record_fields import record_path, record_schema
 from config.settings import Settings
 from connectors.breaker import Breaker
 from connectors.registry import build_all, traits
@@ -131,6 +132,7 @@ def core_config(settings: Settings, kinds: frozenset[Traits]) -> CoreConfig:
         notices=settings.report_chat,
         timezone=settings.timezone,
         digest_at=settings.digest_at,
+        schema=record_schema(record_path(settings.data_dir)),
     )
 
 

@@ -66,7 +66,7 @@ class RedisRecordBook:
             await pipe.watch(*names, *(keys.rec(d) for d in drop), KEYS)
             stored = await self.many([e.id for e in entities])
             await self._check(entities, {e.id: e for e in stored}, drop)
-            before = {e.id: e.keys() for e in stored}
+            before = {e.id: e.fixed_keys() for e in stored}
             gone = [e for e in await self.many(list(drop))]
             pipe.multi()  # type: ignore[no-untyped-call]
             for entity in entities:
@@ -87,7 +87,7 @@ class RedisRecordBook:
             have = stored.get(entity.id)
             if (have.rev if have else 0) != entity.rev:
                 raise Conflict(f"record {entity.id} was changed by someone else first")
-        wanted = {k: e for e in entities for k in e.keys() if unique(k)}
+        wanted = {k: e for e in entities for k in e.fixed_keys() if unique(k)}
         if not wanted:
             return
         owners = await self.redis.hmget(KEYS, list(wanted))
@@ -102,7 +102,7 @@ class RedisRecordBook:
 
     @staticmethod
     def _write(pipe: Any, entity: Entity, old: set[str]) -> None:
-        now = entity.keys()
+        now = entity.fixed_keys()
         pipe.hset(keys.rec(entity.id), mapping={"data": codec.dump(entity), "rev": entity.rev + 1})
         pipe.sadd(keys.rec(f"all:{entity.kind}"), entity.id)
         for key in old - now:
@@ -120,18 +120,20 @@ class RedisRecordBook:
     def _remove(pipe: Any, entity: Entity) -> None:
         pipe.delete(keys.rec(entity.id), keys.rec(f"tl:{entity.id}"), keys.rec(f"tlx:{entity.id}"))
         pipe.srem(keys.rec(f"all:{entity.kind}"), entity.id)
-        for key in entity.keys():
+        for key in entity.fixed_keys():
             if not unique(key):
                 pipe.srem(_domain(key), entity.id)
 
     async def forget(self, entity: Entity, events: Sequence[Event]) -> None:
-        found = entity.keys()
+        found = entity.fixed_keys()
         async with self.redis.pipeline(transaction=True) as pipe:
             self._remove(pipe, entity)
             for key in found:
                 if unique(key):
                     pipe.hdel(KEYS, key)
-            pipe.sadd(TOMB, *(tomb(k) for k in found if unique(k)) or ["-"])
+            buried = [tomb(k) for k in found if unique(k)]
+            if buried:
+                pipe.sadd(TOMB, *buried)
             await self.store.append_on(pipe, events)
             await pipe.execute()
 
@@ -147,7 +149,9 @@ class RedisRecordBook:
         refs = await self.redis.zrevrange(keys.rec(f"tl:{record_id}"), 0, limit - 1)
         if not refs:
             return []
-        lines = await self.redis.hmget(keys.rec(f"tlx:{record_id}"), [codec.text(r) for r in refs if isinstance(r, str | bytes)])
+        lines = await self.redis.hmget(
+            keys.rec(f"tlx:{record_id}"), [codec.text(r) for r in refs if isinstance(r, str | bytes)]
+        )
         return [_link(codec.text(line)) for line in lines if line]
 
 

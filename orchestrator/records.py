@@ -183,7 +183,7 @@ class Entity:
         """A change from this source is in the history already (an action applied once, a file line seen)."""
         return any(c.where == where for c in self.history)
 
-    def keys(self) -> set[str]:
+    def fixed_keys(self) -> set[str]:
         return keys_of(self.kind, self.fields)
 
     def sourced(self, name: str) -> Change | None:

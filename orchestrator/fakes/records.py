@@ -23,7 +23,7 @@ class InMemoryRecordBook:
         return copy.deepcopy(self.entities.get(record_id))
 
     async def find(self, key: str) -> list[str]:
-        return sorted(i for i, e in self.entities.items() if key in e.keys())
+        return sorted(i for i, e in self.entities.items() if key in e.fixed_keys())
 
     async def ids(self, kind: str) -> list[str]:
         return sorted(i for i, e in self.entities.items() if e.kind == kind)
@@ -40,8 +40,8 @@ class InMemoryRecordBook:
             have = self.entities.get(entity.id)
             if (have.rev if have else 0) != entity.rev:
                 raise Conflict(f"record {entity.id} changed")
-            for key in filter(unique, entity.keys()):
-                owner = next((i for i, e in self.entities.items() if key in e.keys() and i not in ours), None)
+            for key in filter(unique, entity.fixed_keys()):
+                owner = next((i for i, e in self.entities.items() if key in e.fixed_keys() and i not in ours), None)
                 if owner or tomb(key) in self.tombs:
                     raise BadRequest(f"{key} is taken")
         for entity in entities:
@@ -52,7 +52,7 @@ class InMemoryRecordBook:
         self.ledger.extend(events)
 
     async def forget(self, entity: Entity, events: Sequence[Event]) -> None:
-        self.tombs |= {tomb(k) for k in entity.keys() if unique(k)}
+        self.tombs |= {tomb(k) for k in entity.fixed_keys() if unique(k)}
         self.entities.pop(entity.id, None)
         self.lines.pop(entity.id, None)
         self.ledger.extend(events)

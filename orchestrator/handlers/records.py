@@ -78,7 +78,8 @@ async def _edit(c: cmd.RecordWord, core: Core) -> str:
     changes = [*([] if found else entity.history[:1]), *([change] if change else [])]
     await core.book.save([entity], [changed(entity, changes, src, created=not found)])
     made = "" if found else f"New {kind} {entity.name} ({entity.id}). "
-    return f"✓ {made}{entity.name}: {field} {arrow(before, change.new if change else before)} (v{entity.version}, by {src.by})."
+    now = change.new if change else before
+    return f"✓ {made}{entity.name}: {field} {arrow(before, now)} (v{entity.version}, by {src.by})."
 
 
 async def _new(core: Core, kind: Kind, name: str, src: Source) -> Entity:
@@ -128,7 +129,7 @@ async def _forget(c: cmd.RecordWord, core: Core) -> str:
     said = f"{entity.kind} {entity.id} forgotten"
     event = RecordForgotten(at=src.at, task_id=src.where, actor=src.by, summary=said, detail={"record": entity.id})
     await core.book.forget(entity, [event])
-    await core.facts.forget_about(sorted(entity.keys()))
+    await core.facts.forget_about(sorted(entity.fixed_keys()))
     return f"✓ Forgot {entity.kind} {entity.id} for good: its record, timeline and what memory held about it."
 
 

@@ -1,4 +1,5 @@
-"""The ShowView handler: /status, /budget, /stats, /help and the records' /who, /clients, /projects said in the chat they were asked in. The texts are
+"""The ShowView handler: /status, /budget, /stats, /help and the records' /who, /clients, /projects said in
+the chat they were asked in. The texts are
 the read side's (`orchestrator/views.py`)."""
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ from __future__ import annotations
 from bot.wiring import bootstrap
 from orchestrator.commands import Inbound
 from orchestrator.core import CoreConfig
-from orchestrator.fakes.records import InMemoryRecordBook
 from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook, InMemoryLater
 from orchestrator.fakes.connectors import FakeConnector
+from orchestrator.fakes.records import InMemoryRecordBook
 from orchestrator.fakes.stores import InMemoryFacts, InMemoryRecords, InMemoryStore
 from orchestrator.fakes.world import FakeClock, FakeQueue, RecordingOutbox
 from orchestrator.model import Actor, ChatRef
