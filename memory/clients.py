@@ -55,6 +55,14 @@ class RedisRecordBook:
     async def new_id(self, kind: str) -> str:
         return f"{PREFIXES.get(kind, 'c')}{await self.redis.incr(SEQ)}"
 
+    async def index(self) -> dict[str, str]:
+        """Every unique key and its record, at once: an import of thousands of rows looks them up locally."""
+        found = await self.redis.hgetall(KEYS)
+        return {codec.text(k): codec.text(v) for k, v in found.items()}
+
+    async def tombs(self) -> set[str]:
+        return {codec.text(m) for m in await self.redis.smembers(TOMB)}
+
     async def buried(self, found: Sequence[str]) -> bool:
         if not found:
             return False
