@@ -188,7 +188,7 @@ def build_agent(
         shadow=shadow,
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
-    return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone))
+    return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone), core.book)
 
 
 def shadow_agent(runtime: Runtime, *, books: dict[str, playbooks.Playbook] | None, model: str | None) -> PlaybookRunner:

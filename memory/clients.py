@@ -22,8 +22,8 @@ KEYS, TOMB, SEQ = keys.rec("keys"), keys.rec("tomb"), keys.rec("seq")
 PREFIXES = {"client": "c", "project": "j"}
 
 
-def _domain(key: str) -> str:
-    return keys.rec(key)  # `rec:domain:<domain>`
+def _shared(key: str) -> str:
+    return keys.rec(key)  # `rec:domain:<domain>`, `rec:first:<name>`
 
 
 class RedisRecordBook:
@@ -47,7 +47,7 @@ class RedisRecordBook:
         if unique(key):
             found = await self.redis.hget(KEYS, key)
             return [codec.text(found)] if found else []
-        return sorted(codec.text(m) for m in await self.redis.smembers(_domain(key)))
+        return sorted(codec.text(m) for m in await self.redis.smembers(_shared(key)))
 
     async def ids(self, kind: str) -> list[str]:
         return sorted(codec.text(m) for m in await self.redis.smembers(keys.rec(f"all:{kind}")))
@@ -117,12 +117,12 @@ class RedisRecordBook:
             if unique(key):
                 pipe.hdel(KEYS, key)
             else:
-                pipe.srem(_domain(key), entity.id)
+                pipe.srem(_shared(key), entity.id)
         for key in now:
             if unique(key):
                 pipe.hset(KEYS, key, entity.id)
             else:
-                pipe.sadd(_domain(key), entity.id)
+                pipe.sadd(_shared(key), entity.id)
 
     @staticmethod
     def _remove(pipe: Any, entity: Entity) -> None:
@@ -130,7 +130,7 @@ class RedisRecordBook:
         pipe.srem(keys.rec(f"all:{entity.kind}"), entity.id)
         for key in entity.fixed_keys():
             if not unique(key):
-                pipe.srem(_domain(key), entity.id)
+                pipe.srem(_shared(key), entity.id)
 
     async def forget(self, entity: Entity, events: Sequence[Event]) -> None:
         found = entity.fixed_keys()

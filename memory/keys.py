@@ -89,6 +89,6 @@ def later(part: str) -> str:
 
 def rec(part: str) -> str:
     """Clients and projects (memory/clients.py): `rec:<id>` (data, rev), `rec:keys` (unique key → id),
-    `rec:domain:<domain>` (ids), `rec:all:<kind>`, `rec:tomb` (hashes of forgotten keys), `rec:tl:<id>` and
-    `rec:tlx:<id>` (timeline: refs by time, and their lines), `rec:seq`."""
+    `rec:domain:<domain>` and `rec:first:<first name>` (ids), `rec:all:<kind>`, `rec:tomb` (hashes of forgotten
+    keys), `rec:tl:<id>` and `rec:tlx:<id>` (timeline: refs by time, and their lines), `rec:seq`."""
     return f"{PREFIX}:rec:{part}"

@@ -23,7 +23,7 @@ SKIP = ("name",)
 async def who_text(core: Core, query: str) -> str:
     if not query.strip():
         raise BadRequest("Type /who <name | email | domain>, e.g. /who Acme or /who jane@acme.com.")
-    found = await lookup(core.book, query)
+    found = await lookup(core.book, query, loose=True)
     if not found:
         return f"No client or project matches {query!r} by address, domain or exact name. /clients lists them."
     cards = [await card(core, e) for e in found[:CARDS]]

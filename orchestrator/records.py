@@ -193,13 +193,14 @@ class Entity:
 
 def keys_of(kind: str, fields: Mapping[str, Any]) -> set[str]:
     """The fixed keys a record is found by: unique ones (`email:`, `name:`, `project:`) and shared ones
-    (`domain:` — several people at one company)."""
+    (`domain:` — several people at one company; `first:` — the first word of the name)."""
     if kind == "project":
         return {f"project:{fold(str(fields.get('name', '')))}"} if fields.get("name") else set()
     found = {f"email:{e}" for e in fields.get("emails", [])}
     found |= {f"name:{fold(n)}" for n in [fields.get("name", ""), *fields.get("aliases", [])] if n}
     domain = fields.get("domain") or implied_domain(fields.get("emails", []))
-    return found | ({f"domain:{domain}"} if domain else set())
+    first = fold(str(fields.get("name", ""))).split(" ")[0]
+    return found | ({f"domain:{domain}"} if domain else set()) | ({f"first:{first}"} if first else set())
 
 
 def implied_domain(emails: Iterable[str]) -> str:
@@ -208,21 +209,25 @@ def implied_domain(emails: Iterable[str]) -> str:
 
 
 def unique(key: str) -> bool:
-    return not key.startswith("domain:")
+    """`domain:` (several people at one company) and `first:` (a first name, used only when one record has it)
+    are shared keys; the rest name one record."""
+    return not key.startswith(("domain:", "first:"))
 
 
 def fold(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def lookup_keys(query: str) -> list[str]:
-    """The keys a typed query may be: an address, a domain, a name — in that order, each tried exactly."""
+def lookup_keys(query: str, *, loose: bool = False) -> list[str]:
+    """The keys a typed query may be: an address, a domain, a name — in that order, each tried exactly; `loose`
+    (reading: /who, a request's retrieval) also tries a lone word as a first name."""
     q = " ".join(query.strip().split())
     if "@" in q:
         return [f"email:{q.lower().strip('<>')}"]
     if _DOMAIN.match(q.lower()) and " " not in q:
         return [f"domain:{q.lower()}", f"name:{fold(q)}", f"project:{fold(q)}"]
-    return [f"name:{fold(q)}", f"project:{fold(q)}"]
+    first = [f"first:{fold(q)}"] if loose and " " not in q else []
+    return [f"name:{fold(q)}", f"project:{fold(q)}", *first]
 
 
 def tomb(key: str) -> str:

@@ -14,7 +14,9 @@ from orchestrator.commands import Inbound
 from orchestrator.errors import ConfigError
 from tests.orchestrator.conftest import CONSOLE, ME
 
-KINDS = frozenset({"email.send", "webhook.post", "note.save", "budget.raise", "task.later"})
+KINDS = frozenset(
+    {"email.send", "webhook.post", "note.save", "budget.raise", "task.later", "record.create", "record.update"}
+)
 DOCS_EXAMPLE = re.search(r"```yaml\n(.*?)```", (playbooks.BUILT_IN.parent.parent / "docs/llm.md").read_text(), re.S)
 
 
