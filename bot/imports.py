@@ -132,14 +132,19 @@ async def apply(book: RedisRecordBook, done: Plan, name: str, now: datetime) -> 
     for start in range(0, len(entities), BATCH):
         batch = entities[start : start + BATCH]
         events: list[Event] = []
+        fresh = {kind: iter(await book.new_ids(kind, sum(_new(e, done, kind) for e in batch))) for kind in KINDS}
         for entity in batch:
             created = entity.id in done.created
             first = done.first[entity.id]
-            entity.id = await book.new_id(entity.kind) if created else entity.id
+            entity.id = next(fresh[entity.kind]) if created else entity.id
             events.append(
                 changed(entity, entity.history[first:], Source("import", f"import:{name}", now), created=created)
             )
         await book.save(batch, events)
+
+
+def _new(entity: Entity, done: Plan, kind: str) -> bool:
+    return entity.kind == kind and entity.id in done.created
 
 
 def summary(done: Plan, applied: bool) -> str:

@@ -19,6 +19,46 @@ from orchestrator.events import Event
 from orchestrator.records import Entity, Link, tomb, unique
 
 KEYS, TOMB, SEQ = keys.rec("keys"), keys.rec("tomb"), keys.rec("seq")
+# ARGV: how many timeline lines, then lookup keys in order, each `u|<key>` (unique: in the key hash) or
+# `s|<key>` (shared: a set). Returns the records of the first key that names any, flat: id, data, rev, their
+# newest timeline lines (JSON array) — one round trip for `/who`.
+RESOLVE = """
+local base = 'deputy:rec:'
+local lines = tonumber(ARGV[1])
+for n = 2, #ARGV do
+  local arg = ARGV[n]
+  local key = string.sub(arg, 3)
+  local ids
+  if string.sub(arg, 1, 1) == 'u' then
+    local id = redis.call('HGET', base .. 'keys', key)
+    ids = id and {id} or {}
+  else
+    ids = redis.call('SMEMBERS', base .. key)
+  end
+  if #ids > 0 then
+    table.sort(ids)
+    local out = {}
+    for _, id in ipairs(ids) do
+      local found = redis.call('HMGET', base .. id, 'data', 'rev')
+      if found[1] then
+        local recent = {}
+        if lines > 0 then
+          local refs = redis.call('ZREVRANGE', base .. 'tl:' .. id, 0, lines - 1)
+          if #refs > 0 then
+            for _, line in ipairs(redis.call('HMGET', base .. 'tlx:' .. id, unpack(refs))) do
+              if line then table.insert(recent, line) end
+            end
+          end
+        end
+        table.insert(out, id); table.insert(out, found[1]); table.insert(out, found[2])
+        table.insert(out, '[' .. table.concat(recent, ',') .. ']')
+      end
+    end
+    if #out > 0 then return out end
+  end
+end
+return {}
+"""
 PREFIXES = {"client": "c", "project": "j"}
 
 
@@ -30,6 +70,7 @@ class RedisRecordBook:
     def __init__(self, redis: Redis, store: RedisStore | None = None) -> None:
         self.redis = redis
         self.store = store or RedisStore(redis)
+        self._resolve = redis.register_script(RESOLVE)
 
     async def get(self, record_id: str) -> Entity | None:
         raw, rev = await self.redis.hmget(keys.rec(record_id), ["data", "rev"])
@@ -43,6 +84,15 @@ class RedisRecordBook:
         found = [_load(raw, rev) for raw, rev in await pipe.execute()]
         return [e for e in found if e is not None]
 
+    async def resolve(self, lookups: Sequence[str]) -> list[Entity]:
+        return [entity for entity, _ in await self.cards(lookups, 0)]
+
+    async def cards(self, lookups: Sequence[str], lines: int) -> list[tuple[Entity, list[Link]]]:
+        args: list[str | int] = [lines, *(f"{'u' if unique(k) else 's'}|{k}" for k in lookups)]
+        flat = await self._resolve(keys=[], args=args)
+        found = [(_load(flat[i + 1], flat[i + 2]), flat[i + 3]) for i in range(0, len(flat), 4)]
+        return [(e, [_link(line) for line in json.loads(raw)]) for e, raw in found if e is not None]
+
     async def find(self, key: str) -> list[str]:
         if unique(key):
             found = await self.redis.hget(KEYS, key)
@@ -54,6 +104,11 @@ class RedisRecordBook:
 
     async def new_id(self, kind: str) -> str:
         return f"{PREFIXES.get(kind, 'c')}{await self.redis.incr(SEQ)}"
+
+    async def new_ids(self, kind: str, count: int) -> list[str]:
+        """`count` ids in one round trip (an import's batch)."""
+        last = int(await self.redis.incrby(SEQ, count))
+        return [f"{PREFIXES.get(kind, 'c')}{n}" for n in range(last - count + 1, last + 1)]
 
     async def index(self) -> dict[str, str]:
         """Every unique key and its record, at once: an import of thousands of rows looks them up locally."""
@@ -77,8 +132,7 @@ class RedisRecordBook:
             before = {e.id: e.fixed_keys() for e in stored}
             gone = [e for e in await self.many(list(drop))]
             pipe.multi()  # type: ignore[no-untyped-call]
-            for entity in entities:
-                self._write(pipe, entity, before.get(entity.id, set()))
+            self._write(pipe, entities, before)
             for other in gone:
                 self._remove(pipe, other)
             await self.store.append_on(pipe, events)
@@ -109,20 +163,22 @@ class RedisRecordBook:
             raise BadRequest(f"{entity.name or entity.id} was forgotten (/forget client); it can't come back.")
 
     @staticmethod
-    def _write(pipe: Any, entity: Entity, old: set[str]) -> None:
-        now = entity.fixed_keys()
-        pipe.hset(keys.rec(entity.id), mapping={"data": codec.dump(entity), "rev": entity.rev + 1})
-        pipe.sadd(keys.rec(f"all:{entity.kind}"), entity.id)
-        for key in old - now:
-            if unique(key):
-                pipe.hdel(KEYS, key)
-            else:
-                pipe.srem(_shared(key), entity.id)
-        for key in now:
-            if unique(key):
-                pipe.hset(KEYS, key, entity.id)
-            else:
-                pipe.sadd(_shared(key), entity.id)
+    def _write(pipe: Any, entities: Sequence[Entity], before: dict[str, set[str]]) -> None:
+        """A few commands per record, the key index in one: a batch of an import is one short transaction."""
+        owned: dict[str, str] = {}
+        for entity in entities:
+            now, old = entity.fixed_keys(), before.get(entity.id, set())
+            pipe.hset(keys.rec(entity.id), mapping={"data": codec.dump(entity), "rev": entity.rev + 1})
+            stale = [k for k in old - now if unique(k)]
+            if stale:
+                pipe.hdel(KEYS, *stale)
+            for key in {k for k in old ^ now if not unique(k)}:
+                (pipe.sadd if key in now else pipe.srem)(_shared(key), entity.id)
+            owned.update({k: entity.id for k in now if unique(k)})
+        for kind in {e.kind for e in entities}:
+            pipe.sadd(keys.rec(f"all:{kind}"), *(e.id for e in entities if e.kind == kind))
+        if owned:
+            pipe.hset(KEYS, mapping=owned)
 
     @staticmethod
     def _remove(pipe: Any, entity: Entity) -> None:
@@ -160,7 +216,7 @@ class RedisRecordBook:
         lines = await self.redis.hmget(
             keys.rec(f"tlx:{record_id}"), [codec.text(r) for r in refs if isinstance(r, str | bytes)]
         )
-        return [_link(codec.text(line)) for line in lines if line]
+        return [_link(json.loads(codec.text(line))) for line in lines if line]
 
 
 def _load(raw: Any, rev: Any) -> Entity | None:
@@ -171,6 +227,5 @@ def _load(raw: Any, rev: Any) -> Entity | None:
     return entity
 
 
-def _link(raw: str) -> Link:
-    data = json.loads(raw)
+def _link(data: dict[str, str]) -> Link:
     return Link(datetime.fromisoformat(data["at"]), data["what"], data["text"], data["ref"])

@@ -275,6 +275,12 @@ class RecordBook(Protocol):
     async def find(self, key: str) -> list[str]:
         """The ids a fixed key names (`email:…`, `name:…`, `project:…`: one at most; `domain:…`: any number)."""
 
+    async def resolve(self, keys: Sequence[str]) -> list[Entity]:
+        """The records of the first of these keys that names any."""
+
+    async def cards(self, keys: Sequence[str], lines: int) -> list[tuple[Entity, list[Link]]]:
+        """`resolve` with each record's newest timeline lines, in one round trip (`/who`)."""
+
     async def ids(self, kind: str) -> list[str]: ...
     async def new_id(self, kind: str) -> str: ...
     async def save(self, entities: Sequence[Entity], events: Sequence[Event], *, drop: Sequence[str] = ()) -> None:

@@ -4,6 +4,7 @@ through a `Views` (the Coordinator's `views`); the ShowView handler and the sche
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from orchestrator import stats
@@ -60,10 +61,9 @@ class Views:
 
 
 async def running_ids(core: Core) -> list[str]:
-    found: list[str] = []
-    for status in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING):
-        found += await core.store.ids("task", status.value)
-    return sorted(found)
+    statuses = (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING)
+    found = await asyncio.gather(*(core.store.ids("task", status.value) for status in statuses))
+    return sorted(i for ids in found for i in ids)
 
 
 async def running(core: Core, limit: int = 10) -> list[Task]:

@@ -25,6 +25,16 @@ class InMemoryRecordBook:
     async def find(self, key: str) -> list[str]:
         return sorted(i for i, e in self.entities.items() if key in e.fixed_keys())
 
+    async def resolve(self, keys: Sequence[str]) -> list[Entity]:
+        for key in keys:
+            found = [e for e in [await self.get(i) for i in await self.find(key)] if e is not None]
+            if found:
+                return found
+        return []
+
+    async def cards(self, keys: Sequence[str], lines: int) -> list[tuple[Entity, list[Link]]]:
+        return [(e, await self.timeline(e.id, lines)) for e in await self.resolve(keys)]
+
     async def ids(self, kind: str) -> list[str]:
         return sorted(i for i, e in self.entities.items() if e.kind == kind)
 

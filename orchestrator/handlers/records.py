@@ -45,6 +45,8 @@ def source(c: cmd.RecordWord, core: Core) -> Source:
 async def lookup(book: RecordBook, query: str, kind: str = "", *, loose: bool = False) -> list[Entity]:
     """The records a query names by a fixed key: an address, a domain, an exact name or alias — the first
     kind of key that finds any (`loose`: a first name too, for reading)."""
+    if not kind:
+        return await book.resolve(lookup_keys(query, loose=loose))
     for key in lookup_keys(query, loose=loose):
         found = [e for e in [await book.get(i) for i in await book.find(key)] if e is not None]
         found = [e for e in found if not kind or e.kind == kind]
