@@ -27,7 +27,8 @@ def test_the_built_in_playbooks_load() -> None:
         "email": "email.send",
         "later": "task.later",
         "note": "note.save",
-        "onboarding": "email.send",  # then webhook.post (where crm is configured) and note.save
+        "onboarding": "email.send",  # then webhook.post (where crm is configured), note.save and record.create
+        "record": "record.update",
         "remind": "task.later",
         "webhook": "webhook.post",
     }

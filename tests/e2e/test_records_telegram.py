@@ -27,17 +27,20 @@ async def test_who_and_a_terms_change_card_on_telegram(deputy: Deputy) -> None:
     assert "terms: net 30 — " in who[0]
 
     await deputy.api.push(deputy.api.text_update("Acme Corp moved to net 45, update their terms"))
-    [card, *_] = await eventually(
-        lambda: [c for c in deputy.cards() if "message_id" in c.params and "Update Acme" in c.params["text"]],
-        30,
-        "a card",
-    )
-    text = unescape(str(card.params["text"]))
+    await eventually(lambda: _card(deputy), 60, "a card")
+    text, message_id, data = _card(deputy)[0]
     assert "Update Acme Corp — terms: net 30 → net 45" in text
-    data = card.markup()[0][0]["callback_data"]
-    await deputy.click(data, int(card.params["message_id"]))
-    await deputy.click(data, int(card.params["message_id"]))  # a double tap
+    await deputy.click(data, message_id)
+    await deputy.click(data, message_id)  # a double tap
     await eventually(lambda: any("Updated Acme Corp: terms net 30 → net 45" in t for t in said(deputy)), 30, "done")
     acme = await deputy.runtime.coordinator.core.book.get("c1")
     assert acme is not None and acme.fields["terms"] == "net 45"
     assert [c.field for c in acme.history].count("terms") == 2  # applied once
+
+
+def _card(deputy: Deputy) -> list[tuple[str, int, str]]:
+    """The terms card as the chat shows it now (posted anew or edited in place), its message id and first button."""
+    shown = [(int(m), unescape(t)) for (chat, m), t in deputy.api.messages.items() if str(chat) == str(CHAT)]
+    found = [(t, m) for m, t in shown if "Update Acme Corp" in t and "Updated" not in t]
+    buttons = [c.markup()[0][0]["callback_data"] for c in deputy.cards() if "Update Acme" in str(c.params["text"])]
+    return [(t, m, buttons[-1]) for t, m in found[-1:] if buttons]
