@@ -132,7 +132,19 @@ async def stats_text(core: Core, arg: str) -> str:
     """/stats [7d]: what became of the proposals of the last days, read from the ledger from where they begin."""
     span = stats.window(arg)
     figures = await stats.collect(core.ledger, core.config.policies.minutes, core.now() - span)
-    return outcomes_text(figures, span)
+    return outcomes_text(figures, span) + await per_client(core, figures)
+
+
+async def per_client(core: Core, figures: Stats, limit: int = 5) -> str:
+    """ "Acme Corp: 4 email.send" for the clients with the most applied actions (records still on file)."""
+    busiest = sorted(figures.clients.items(), key=lambda item: -sum(item[1].values()))[:limit]
+    lines = []
+    for record_id, kinds in busiest:
+        entity = await core.book.get(record_id)
+        if entity is not None:
+            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            lines.append(f"  {entity.name}: {counts}")
+    return "\nPer client:\n" + "\n".join(lines) if lines else ""
 
 
 SAID = {

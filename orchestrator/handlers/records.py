@@ -157,5 +157,5 @@ async def link_applied(core: Core, proposal: Proposal) -> None:
 async def concerned(book: RecordBook, fields: dict[str, object]) -> list[str]:
     """The records an action's fields name by a fixed key: an address in them, or a `record` it changes."""
     ids = [i for a in addresses_in(fields.values()) for i in await book.find(f"email:{a}")]
-    named = fields.get("record")
-    return list(dict.fromkeys([*ids, *([str(named)] if named else [])]))
+    named = await book.resolve(lookup_keys(str(fields["record"]))) if fields.get("record") else []
+    return list(dict.fromkeys([*ids, *(e.id for e in named[:1])]))

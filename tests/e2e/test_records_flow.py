@@ -6,6 +6,7 @@ re-import, and `deputy replay` agrees afterwards."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bot.wiring import Runtime
@@ -46,6 +47,10 @@ async def test_a_client_from_onboarding_is_reached_by_name_and_shown_by_who(
     assert "already approved" in await converse(runtime, f"/approve {pid}")
     assert "terms: net 45 — approved action" in await converse(runtime, "/who Piotr Kowalski")
     assert deputy("replay", env=env, cwd=tmp_path).returncode == 0
+    per_client = "Per client:\n  Piotr Kowalski: 1 email.send, 1 note.save, 1 record.create, 1 record.update"
+    assert per_client in await converse(runtime, "/stats")
+    stats = json.loads(deputy("stats", "--json", env=env, cwd=tmp_path).stdout)
+    assert stats["clients"]["c1"]["email.send"] == 1
 
 
 async def test_merge_then_forget_leaves_no_trace(
