@@ -47,6 +47,9 @@ class Views:
     async def status_text(self) -> str:
         return await status_text(self._core)
 
+    async def client_counts(self, figures: Stats, limit: int = 3) -> list[str]:
+        return await client_counts(self._core, figures, limit)
+
     async def figures(self, start: datetime | None) -> Stats:
         """The outcome figures from `start` on (None: the whole ledger), with the policies' minutes saved."""
         return await stats.collect(self._core.ledger, self._core.config.policies.minutes, start)
@@ -136,15 +139,19 @@ async def stats_text(core: Core, arg: str) -> str:
 
 
 async def per_client(core: Core, figures: Stats, limit: int = 5) -> str:
+    lines = await client_counts(core, figures, limit)
+    return "\nPer client:\n" + "\n".join(f"  {line}" for line in lines) if lines else ""
+
+
+async def client_counts(core: Core, figures: Stats, limit: int = 5) -> list[str]:
     """ "Acme Corp: 4 email.send" for the clients with the most applied actions (records still on file)."""
     busiest = sorted(figures.clients.items(), key=lambda item: -sum(item[1].values()))[:limit]
     lines = []
     for record_id, kinds in busiest:
         entity = await core.book.get(record_id)
         if entity is not None:
-            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-            lines.append(f"  {entity.name}: {counts}")
-    return "\nPer client:\n" + "\n".join(lines) if lines else ""
+            lines.append(f"{entity.name}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
+    return lines
 
 
 SAID = {

@@ -49,6 +49,8 @@ async def test_a_client_from_onboarding_is_reached_by_name_and_shown_by_who(
     assert deputy("replay", env=env, cwd=tmp_path).returncode == 0
     per_client = "Per client:\n  Piotr Kowalski: 1 email.send, 1 note.save, 1 record.create, 1 record.update"
     assert per_client in await converse(runtime, "/stats")
+    digest = await converse(runtime, "/digest")
+    assert "By client this week: Piotr Kowalski: 1 email.send, 1 note.save, 1 record.create, 1 record.update" in digest
     stats = json.loads(deputy("stats", "--json", env=env, cwd=tmp_path).stdout)
     assert stats["clients"]["c1"]["email.send"] == 1
 
