@@ -60,9 +60,13 @@ async def one(book: RecordBook, query: str, kind: str = "") -> Entity:
     if not found:
         raise NotFound(f"No record is called {query!r}. /clients and /projects list them.")
     if len(found) > 1:
-        names = [f"{e.name} ({e.id})" for e in found]
-        raise Ambiguous(f"{query!r} could be {', '.join(names[:5])}: type a name or an address.", choices=names)
+        raise _ambiguous(query, found)
     return found[0]
+
+
+def _ambiguous(query: str, found: list[Entity]) -> Ambiguous:
+    names = [f"{e.name} ({e.id})" for e in found]
+    return Ambiguous(f"{query!r} could be {', '.join(names[:5])}: type a name or an address.", choices=names)
 
 
 async def _edit(c: cmd.RecordWord, core: Core) -> str:
@@ -70,7 +74,7 @@ async def _edit(c: cmd.RecordWord, core: Core) -> str:
     kind, name, field, value = split_edit(schema, c.text)
     found = await lookup(core.book, name, kind)
     if len(found) > 1:
-        return (await one(core.book, name, kind)).name  # raises Ambiguous
+        raise _ambiguous(name, found)
     src = source(c, core)
     entity = found[0] if found else await _new(core, kind, name, src)
     before = entity.fields.get(field)
