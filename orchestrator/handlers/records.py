@@ -158,6 +158,17 @@ async def link_applied(core: Core, proposal: Proposal) -> None:
         log.exception("could not link proposal %s to its records", proposal.id)
 
 
+async def link_rejected(core: Core, proposal: Proposal, who: str) -> None:
+    """A rejected proposal on the timelines of the records it concerned: "decided" includes what was stopped."""
+    try:
+        ids = {i for a in proposal.actions for i in await concerned(core.book, a.fields)}
+        what = proposal.summary.split("\n", 1)[0]
+        line = Link(core.now(), "rejected", f"{what} (by {who})", f"{proposal.id}:rejected")
+        await core.book.link(sorted(ids), line) if ids else None
+    except Exception:
+        log.exception("could not link proposal %s to its records", proposal.id)
+
+
 async def concerned(book: RecordBook, fields: dict[str, object]) -> list[str]:
     """The records an action's fields name by a fixed key: an address in them, or a `record` it changes."""
     ids = [i for a in addresses_in(fields.values()) for i in await book.find(f"email:{a}")]

@@ -38,6 +38,9 @@ async def test_a_client_from_onboarding_is_reached_by_name_and_shown_by_who(
     assert f"waiting: {kickoff} Email piotr@northwind.example: About the kickoff" in who
     assert "emails: piotr@northwind.example — approved action" in who
     await converse(runtime, f"/reject {kickoff}")
+    assert "rejected: Email piotr@northwind.example: About the kickoff (by you)" in await converse(
+        runtime, "/who Piotr"
+    )
 
     await converse(runtime, "/client Piotr Kowalski terms net 30")
     change = await converse(runtime, "Piotr Kowalski moved to net 45, update their terms")
