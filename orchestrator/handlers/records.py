@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from orchestrator import commands as cmd
+from orchestrator import policies
 from orchestrator.core import Core
 from orchestrator.errors import Ambiguous, BadRequest, NotFound
 from orchestrator.events import RecordForgotten, RecordMerged
@@ -34,6 +35,7 @@ SEPARATORS = (" and ", " + ", " & ", ",", " into ")
 
 
 async def word(c: cmd.RecordWord, core: Core) -> None:
+    policies.require_operator(c.actor, core.config.operators, "change client records")
     said = await WORDS[c.word](c, core)
     await core.say(c.chat, Says.NOTICE, said, reply_to=c.event_id, final=True)
 

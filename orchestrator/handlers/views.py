@@ -31,6 +31,7 @@ async def show(c: cmd.ShowView, core: Core) -> None:
     elif c.view == "stats":
         text = await stats_text(core, c.arg)
     elif c.view in RECORDS:
+        policies.require_operator(c.actor, core.config.operators, "read client records")
         text = await RECORDS[c.view](core, c.arg)
     elif c.view in texts:
         text = await texts[c.view](core)

@@ -8,7 +8,7 @@ import pytest
 from orchestrator.errors import BadRequest
 from orchestrator.fakes.records import InMemoryRecordBook
 from orchestrator.records import CLIENT, Entity, Link, Schema, Source, check, lookup_keys, merge, split_edit
-from tests.orchestrator.conftest import Core
+from tests.orchestrator.conftest import STRANGER, Core
 from tests.orchestrator.test_coordinator import staged
 
 
@@ -87,3 +87,12 @@ def test_the_pure_rules() -> None:
     merge(a, b, src)
     assert a.fields["aliases"] == ["ACME Inc"] and a.fields["emails"] == ["x@acme.com"] and a.merged == ["c2"]
     assert "email:x@acme.com" in a.fixed_keys() and "domain:acme.com" in a.fixed_keys()
+
+
+async def test_a_stranger_can_neither_read_nor_change_records(core: Core) -> None:
+    await core.say("/client Acme email jane@acme.com")
+    stranger = STRANGER
+    await core.say("/who Acme", actor=stranger)
+    assert "You can't read client records" in core.outbox.texts[-1]
+    await core.say("/forget client Acme", actor=stranger, event_id="x2")
+    assert await book(core).get("c1") is not None
