@@ -13,6 +13,8 @@ from orchestrator.records import EMAIL_IN_TEXT, Entity, fold, implied_domain, sh
 _NAME = re.compile(r"\b([A-Z][\w'-]+)(?:\s+([A-Z][\w'-]+))?")
 _DOMAIN = re.compile(r"\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b")
 LIMIT = 3
+WORDS, KEYS = 12, 30
+"""A request names its people early; a long one (a pasted email) costs at most this many lookups."""
 
 
 async def named(book: RecordBook, text: str) -> list[Recalled]:
@@ -34,9 +36,9 @@ def keys_in(text: str) -> list[str]:
     for first, last in _NAME.findall(bare):
         keys += [f"name:{fold(first + ' ' + last)}"] if last else []
         keys += [f"name:{fold(first)}", f"project:{fold(first)}"]
-    words = re.findall(r"[^\W\d_][\w'-]{2,}", bare)[1:]  # not the verb ("email Piotr …")
+    words = re.findall(r"[^\W\d_][\w'-]{2,}", bare)[1:WORDS]  # not the verb ("email Piotr …")
     keys += [f"first:{fold(w)}" for w in words]
-    return list(dict.fromkeys(keys))
+    return list(dict.fromkeys(keys))[:KEYS]
 
 
 async def _line(book: RecordBook, entity: Entity) -> Recalled:
