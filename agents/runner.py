@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError, create_model
 
 from agents import prompts
+from agents.known import named
 from agents.llm import Call, Meter, Models, parse_json
 from agents.offline import inbound_hook
 from agents.playbooks import Drafted, Playbook, by_triggers
@@ -31,6 +32,7 @@ from memory.working import RedisWorkingSet
 from orchestrator.actors import MemoryWord
 from orchestrator.errors import DraftError, DraftInvalid, ModelUnavailable
 from orchestrator.model import Draft, MemoryAsk, Proposal, ProposalDraft, Reply, Task
+from orchestrator.ports import RecordBook
 
 log = logging.getLogger("deputy.agent")
 
@@ -77,9 +79,12 @@ class PlaybookRunner:
         working: RedisWorkingSet,
         tiers: Tiers,
         local: Local | None = None,
+        book: RecordBook | None = None,
     ) -> None:
         self.playbooks, self.models, self.memory, self.working, self.tiers = playbooks, models, memory, working, tiers
         self.local = local or Local()
+        self.book = book
+        """Clients and projects: the ones a request names come first in what a draft may draw on."""
 
     async def draft(self, task: Task) -> Draft:
         text = task.text.strip()
@@ -180,6 +185,7 @@ class PlaybookRunner:
         """Only records above the relevance floor: a weak match is not used (the draft asks instead)."""
         if "retrieve" not in playbook.spec.steps:
             return []
+        records = await named(self.book, text) if self.book is not None else []
         found = await self.memory.recall(text, limit=5)
         seen = {r.record.id for r in found}
         for entity in _entities(text, found):  # then what memory says about who is involved (their company)
@@ -187,7 +193,7 @@ class PlaybookRunner:
                 if extra.record.id not in seen:
                     seen.add(extra.record.id)
                     found.append(extra)
-        return found[:6]
+        return [*records, *found[:6]]
 
     async def _draft(
         self, task: Task, playbook: Playbook, text: str, memory: str, recent: str, meter: Meter

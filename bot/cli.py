@@ -16,6 +16,7 @@ import stat
 import sys
 from collections.abc import Coroutine, Sequence
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -28,7 +29,9 @@ from memory.faults import FIXES
 from orchestrator.errors import ConfigError
 
 T = TypeVar("T")
-NEEDS_REDIS = frozenset({"worker", "scheduler", "chat", "digest", "ledger", "replay", "stats", "shadow"})
+NEEDS_REDIS = frozenset(
+    {"worker", "scheduler", "chat", "digest", "ledger", "replay", "stats", "shadow", "import", "export"}
+)
 """Commands that can do nothing without Redis, so they ask it first. `up` asks an external one (it starts the
 embedded one itself); `serve` stays up to say on /readyz what is wrong; `doctor` reports it among its checks."""
 
@@ -73,6 +76,18 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from bot.ops import run_replay
 
     return until_reader_gone(run_replay(settings))
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.imports import run_import
+
+    return until_reader_gone(run_import(settings, Path(args.file), do=args.apply))
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.imports import run_export
+
+    return until_reader_gone(run_export(settings, as_json=args.json))
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
@@ -159,6 +174,13 @@ def parser() -> argparse.ArgumentParser:
     shadow.add_argument("--limit", type=int, metavar="N", help="only the last N requests")
     shadow.add_argument("--json", action="store_true", help="one JSON object")
     shadow.set_defaults(run=_shadow)
+    imports = sub.add_parser("import", help="clients and projects from a CSV or vCard file: what would change")
+    imports.add_argument("file", help="a .csv (header row: name,email,company,phone,status,terms,tags) or .vcf file")
+    imports.add_argument("--apply", action="store_true", help="do it (the same file twice changes nothing)")
+    imports.set_defaults(run=_import)
+    export = sub.add_parser("export", help="every client and project record, as CSV (or --json with history)")
+    export.add_argument("--json", action="store_true", help="JSON: fields, merges and every version with its source")
+    export.set_defaults(run=_export)
     return p
 
 

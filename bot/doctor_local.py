@@ -108,7 +108,8 @@ async def running_view(settings: Settings) -> dict[str, str]:
 
 
 async def check_files(settings: Settings) -> list[Check]:
-    """What `deputy up` would stop on: a policies.yaml or a playbook that is not UTF-8, not YAML, or not valid."""
+    """What `deputy up` would stop on: a policies.yaml, a playbook or records.yaml that is not UTF-8, not YAML,
+    or not valid."""
     problem = unreadable_files(settings.data_dir) or await asyncio.to_thread(invalid_files, settings)
     if problem:
         return [Check("Policies and playbooks", False, problem)]
@@ -118,9 +119,10 @@ async def check_files(settings: Settings) -> list[Check]:
 
 
 def invalid_files(settings: Settings) -> str:
-    """The loaders' own one-line reason, with the action kinds the connectors define (nothing connects)."""
-    installed = build_all(settings, Redis())
+    """The loaders' own one-line reason, with the action kinds the connectors define (nothing connects);
+    records.yaml is read by the records connector as it is built."""
     try:
+        installed = build_all(settings, Redis())
         load_policies(policy_path(settings.data_dir), traits(installed))
         playbooks.load(playbooks.directories(settings.data_dir), frozenset(installed))
     except ConfigError as err:

@@ -94,7 +94,7 @@ async def snapshot(
         *await _queue(redis),
         *await _model(redis, budget_usd, model),
         await _digest(redis),
-        *_outcomes(await outcomes(redis).stats(dict(minutes or minutes_saved(p.traits for p in plugins())))),
+        *_outcomes(await outcomes(redis).stats(dict(minutes or minutes_saved(t for p in plugins() for t in p.kinds)))),
     ]
 
 

@@ -13,10 +13,12 @@ from redis.asyncio import Redis
 from bot.wiring import build_runtime
 from config.settings import Settings
 from memory import codec, keys
+from memory.clients import RedisRecordBook
 from memory.codec import load_record
 from memory.ledger import RedisLedger
 from orchestrator.errors import ConfigError
 from orchestrator.model import Proposal, Task
+from orchestrator.records import KINDS
 from orchestrator.replay import Rebuilt, differences, fold
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
@@ -113,10 +115,7 @@ async def ledger_state(ledger: RedisLedger) -> Rebuilt:
     one fold over the whole ledger without holding every event in memory at once."""
     state = Rebuilt()
     async for batch in ledger.scan():
-        part = fold(event for _entry_id, event in batch)
-        state.tasks.update(part.tasks)
-        state.proposals.update(part.proposals)
-        state.actions.update(part.actions)
+        fold((event for _entry_id, event in batch), state)
     return state
 
 
@@ -128,6 +127,10 @@ async def records_state(redis: Redis) -> Rebuilt:
             for raw in page:
                 if raw:
                     _note(stored, load_record(kind, raw))
+    book = RedisRecordBook(redis)
+    for kind in KINDS:
+        for entity in await book.many(await book.ids(kind)):
+            stored.records[entity.id] = entity.fields
     return stored
 
 
@@ -171,6 +174,7 @@ async def run_replay(settings: Settings) -> int:
 
 def verdict(rebuilt: Rebuilt, diffs: list[str]) -> list[str]:
     counts = f"{len(rebuilt.tasks)} tasks, {len(rebuilt.proposals)} proposals, {len(rebuilt.actions)} actions"
+    counts += f", {len(rebuilt.records)} records" if rebuilt.records else ""
     if diffs:
         return [*diffs, f"{len(diffs)} difference(s) between the ledger and the stores ({counts} in the ledger)."]
     return [f"The ledger and the stores agree: {counts}."]

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from bot.ops import emit, quiet_stdout, since_id
 from bot.wiring import Runtime, build_runtime
 from config.settings import Settings
+from memory.clients import RedisRecordBook
 from memory.faults import describe
 from orchestrator.errors import ConfigError
 from orchestrator.outbound import money
@@ -57,11 +58,25 @@ async def run_stats(settings: Settings, *, since: str | None, as_json: bool) -> 
     async with opened(settings) as runtime:
         with redis_faults():
             figures = await runtime.coordinator.views.figures(start)
+            names = {e.id: e.name for e in await RedisRecordBook(runtime.redis).many(sorted(figures.clients))}
     try:
-        emit([json.dumps(figures.as_json(), ensure_ascii=False)] if as_json else table(figures))
+        emit(
+            [json.dumps(figures.as_json(), ensure_ascii=False)] if as_json else table(figures) + clients(figures, names)
+        )
     except BrokenPipeError:  # `deputy stats | head`
         quiet_stdout()
     return 0
+
+
+def clients(figures: Stats, names: dict[str, str]) -> list[str]:
+    """Applied actions per client, busiest first (a forgotten client's id is not named)."""
+    rows = sorted(figures.clients.items(), key=lambda item: -sum(item[1].values()))
+    lines = [
+        f"  {names[r]} ({r}): " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        for r, kinds in rows
+        if r in names
+    ]
+    return ["", "Per client:", *lines[:20]] if lines else []
 
 
 def table(figures: Stats) -> list[str]:

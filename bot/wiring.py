@@ -23,11 +23,13 @@ from bot.outboxes import outboxes
 from bot.outboxes import preload as preload_outboxes
 from config.policy_file import cached_policies, policy_path
 from config.prices import parse_prices
+from config.record_fields import record_path, record_schema
 from config.settings import Settings
 from connectors.breaker import Breaker
 from connectors.registry import build_all, traits
 from memory.accounting import ModelAccounting
 from memory.actions import RedisActionRecords
+from memory.clients import RedisRecordBook
 from memory.connections import async_redis, resolve_url, sync_redis
 from memory.digests import RedisDigestBook
 from memory.embedder import Embedder, OfflineEmbedder
@@ -120,6 +122,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         spend=spend,
         ledger=ledger,
         later=RedisLater(redis),
+        book=RedisRecordBook(redis, store),
     )
     core = bus.core
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))
@@ -137,6 +140,7 @@ def core_config(settings: Settings, kinds: frozenset[Traits]) -> CoreConfig:
         notices=settings.report_chat,
         timezone=settings.timezone,
         digest_at=settings.digest_at,
+        schema=record_schema(record_path(settings.data_dir)),
     )
 
 
@@ -192,7 +196,7 @@ def build_agent(
         shadow=shadow,
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
-    return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone))
+    return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone), core.book)
 
 
 def shadow_agent(runtime: Runtime, *, books: dict[str, playbooks.Playbook] | None, model: str | None) -> PlaybookRunner:

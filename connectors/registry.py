@@ -1,6 +1,7 @@
 """The one finder of connectors: every module in `connectors/` that defines `build(values, redis) -> Connector |
-None` is one (docs/connectors.md says what else it declares). Each is built from its own settings, as plain values,
-and put behind its own circuit breaker; its doctor check runs in `deputy doctor`."""
+None` (or a tuple of them, one per kind it serves) is one (docs/connectors.md says what else it declares). Each
+is built from its own settings, as plain values, and put behind its own circuit breaker; its doctor check runs in
+`deputy doctor`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from connectors.breaker import Breaker, Guarded
 from orchestrator.kinds import Check, Traits
 from orchestrator.ports import Connector
 
-Build = Callable[[Any, Redis], Connector | None]
+Build = Callable[[Any, Redis], Connector | tuple[Connector, ...] | None]
 Doctor = Callable[[Any], Awaitable[list[Check]]]
 
 
@@ -27,10 +28,16 @@ class Plugin:
     """What a connector module declares: `TRAITS`, its settings (`Values`), `build` and, if it has one, `doctor`."""
 
     name: str
-    traits: Traits
+    kinds: tuple[Traits, ...]
+    """`TRAITS`: one kind's, or a tuple for a module that serves a family (`record.create`, `record.update`)."""
     values: type[Any]
     build: Build
     doctor: Doctor | None = None
+
+    @property
+    def traits(self) -> Traits:
+        """The first kind's traits: the only one, for most connector modules."""
+        return self.kinds[0]
 
     @classmethod
     def of(cls, module: ModuleType) -> Plugin | None:
@@ -42,7 +49,8 @@ class Plugin:
         if missing:
             raise TypeError(f"connector module {module.__name__} defines build but not {', '.join(missing)}")
         doctor = getattr(module, "doctor", None)
-        return cls(name, module.TRAITS, module.Values, cast(Build, build), cast(Doctor | None, doctor))
+        kinds = module.TRAITS if isinstance(module.TRAITS, tuple) else (module.TRAITS,)
+        return cls(name, kinds, module.Values, cast(Build, build), cast(Doctor | None, doctor))
 
     def settings(self, settings: Settings) -> Any:
         """Its own settings as plain values (config/plugins.py: read from `Settings`, or its own variables)."""
@@ -60,8 +68,12 @@ def plugins(named: tuple[str, ...] = ()) -> tuple[Plugin, ...]:
 def build_all(settings: Settings, redis: Redis, extra: Iterable[Plugin] = ()) -> dict[str, Connector]:
     """The installed connectors by kind (`extra`: plug-ins handed in directly, e.g. a test's own)."""
     chosen = (*plugins(settings.plugins), *extra)
-    built = [c for p in chosen if (c := p.build(p.settings(settings), redis)) is not None]
-    return {c.kind: Guarded(c, Breaker(redis, c.kind)) for c in built}
+    built = [_each(p.build(p.settings(settings), redis)) for p in chosen]
+    return {c.kind: Guarded(c, Breaker(redis, c.kind)) for family in built for c in family}
+
+
+def _each(built: Connector | tuple[Connector, ...] | None) -> tuple[Connector, ...]:
+    return () if built is None else built if isinstance(built, tuple) else (built,)
 
 
 def traits(installed: dict[str, Connector]) -> frozenset[Traits]:

@@ -90,3 +90,10 @@ def later(part: str) -> str:
 def deployed_connectors() -> str:
     """What the running worker's connectors can do (kind → '' when ready, else why not), published at its start."""
     return f"{PREFIX}:deployed:connectors"
+
+
+def rec(part: str) -> str:
+    """Clients and projects (memory/clients.py): `rec:<id>` (data, rev), `rec:keys` (unique key → id),
+    `rec:domain:<domain>` and `rec:first:<first name>` (ids), `rec:all:<kind>`, `rec:tomb` (hashes of forgotten
+    keys), `rec:tl:<id>` and `rec:tlx:<id>` (timeline: refs by time, and their lines), `rec:seq`."""
+    return f"{PREFIX}:rec:{part}"

@@ -196,6 +196,30 @@ class RedisMemory:
                 found.add(needle)
         return frozenset(found)
 
+    async def forget_about(self, record_keys: Sequence[str]) -> int:
+        """Facts that name a forgotten client (its address or exact name) go for good, and so do the turns of
+        every chat's working set that do."""
+        needles = [k.split(":", 1)[1] for k in record_keys if not k.startswith("domain:")]
+        gone = 0
+        for needle in needles:
+            for hit in await self.recall(needle, limit=50, floor=0.0):
+                if needle in hit.record.text.lower() and await self.forget(hit.record.id):
+                    gone += 1
+        return gone + await self._scrub_working_sets(needles)
+
+    async def _scrub_working_sets(self, needles: Sequence[str]) -> int:
+        gone = 0
+        async for key in self.redis.scan_iter(match=keys.memory("ws:*")):
+            turns = await self.redis.lrange(key, 0, -1)
+            keep = [t for t in turns if not any(n in str(t).lower() for n in needles)]
+            if len(keep) != len(turns):
+                gone += len(turns) - len(keep)
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.delete(key)
+                pipe.rpush(key, *keep) if keep else None
+                await pipe.execute()
+        return gone
+
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().strip(" .!").split())

@@ -294,6 +294,21 @@ class PostDigest:
     event_id: str = ""
 
 
+# ---- records ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordWord:
+    """/client <name> <field> <value>, /merge <name> <name>, /forget client <name>: `text` is what followed the
+    word; the handler splits it with the records' schema (extra fields included)."""
+
+    word: str
+    text: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str = ""
+
+
 Command = (
     SubmitTask
     | StartTask
@@ -321,4 +336,5 @@ Command = (
     | CancelLater
     | ShowView
     | PostDigest
+    | RecordWord
 )

@@ -17,7 +17,18 @@ from orchestrator.buttons import Click
 from orchestrator.commands import Answer, Command, Inbound
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import Ambiguous, BadRequest, Conflict, DeputyError, StaleVersion
-from orchestrator.handlers import applying, budget, decisions, later, recovery, reminders, revisions, tasks, views
+from orchestrator.handlers import (
+    applying,
+    budget,
+    decisions,
+    later,
+    records,
+    recovery,
+    reminders,
+    revisions,
+    tasks,
+    views,
+)
 from orchestrator.model import Actor, ChatRef, StagedAction
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.views import Views
@@ -61,6 +72,7 @@ HANDLERS: dict[type, Handler] = {
     cmd.FinishLater: later.finish,
     cmd.CancelLater: later.cancel,
     cmd.ShowView: views.show,
+    cmd.RecordWord: records.word,
     cmd.PostDigest: _no_digest,  # the composition root routes it to the scheduler
 }
 NOTHING = Outcome()

@@ -28,9 +28,11 @@ from orchestrator.ports import (
     JobQueue,
     Later,
     Ledger,
+    RecordBook,
     Spend,
     TaskStore,
 )
+from orchestrator.records import Schema
 
 log = logging.getLogger("deputy.core")
 PREFIX_CHARS = 4
@@ -46,6 +48,8 @@ class CoreConfig:
     daily_budget_usd: float = 5.0
     timezone: str = "UTC"
     digest_at: str = "08:00"
+    schema: Schema = field(default_factory=Schema)
+    """The records' fields, with the extra ones `DEPUTY_DATA_DIR/records.yaml` declares."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class Core:
     """Read by /stats; the core only ever writes the ledger through `store.commit`."""
     later: Later
     """What is scheduled for later (`task.later`): the scheduler fires it, /cancel stops it, /status lists it."""
+    book: RecordBook
+    """Clients and projects (orchestrator/records.py): /who, /client, /merge, /forget client, links."""
 
     def today(self) -> str:
         """The local date (DEPUTY_TIMEZONE) budgets and digests are counted by."""

@@ -36,6 +36,8 @@ class DigestFacts:
     """Emails that may not have been sent, waiting for the operator's word (with the words to give it)."""
     kinds: dict[str, Traits] = field(default_factory=dict)
     """The installed connectors' traits: which kinds left Deputy, and how the rest are counted."""
+    clients: list[str] = field(default_factory=list)
+    """The week's busiest clients: "Acme Corp: 4 email.send"."""
 
 
 def sparkline(values: list[float]) -> str:
@@ -63,6 +65,8 @@ def compose(facts: DigestFacts) -> str:
     tail = [f"Spend: ${facts.spend_today:.2f} of ${facts.budget:.2f} today · 7 days {spark} ${sum(facts.week):.2f}"]
     if facts.outcomes and facts.outcomes.totals.proposed:
         tail.insert(0, week_line(facts.outcomes))
+    if facts.clients:
+        tail.insert(0, "By client this week: " + " · ".join(facts.clients))
     return "\n".join(lines[: MAX_LINES - len(tail)] + tail)  # the week and the spend always show
 
 

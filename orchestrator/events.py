@@ -150,6 +150,22 @@ class LaterCancelled(Event):
     """The operator stopped a request scheduled for later before it ran."""
 
 
+class RecordCreated(Event):
+    """A client or project record was created: `detail` has `record`, `kind` and its `changes` (field, new)."""
+
+
+class RecordChanged(Event):
+    """Fields of a record changed (a typed edit, an approved action, an import line): `detail` as above."""
+
+
+class RecordMerged(Event):
+    """`/merge`: `detail` `record` absorbed `other` (whose id is gone)."""
+
+
+class RecordForgotten(Event):
+    """`/forget client`: the record is gone; the event names only its id (redacted)."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -181,5 +197,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ActionRetryApproved,
         LaterFired,
         LaterCancelled,
+        RecordCreated,
+        RecordChanged,
+        RecordMerged,
+        RecordForgotten,
     )
 }

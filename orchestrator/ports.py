@@ -11,6 +11,7 @@ from orchestrator.events import Event
 from orchestrator.kinds import Preview, Traits
 from orchestrator.model import ChatRef, Draft, Proposal, Task
 from orchestrator.outbound import Outbound
+from orchestrator.records import Entity, Link
 
 Record = Task | Proposal
 
@@ -191,6 +192,10 @@ class Facts(Protocol):
     async def known(self, needles: Sequence[str]) -> frozenset[str]:
         """Those of `needles` (addresses, names) that appear in a remembered fact."""
 
+    async def forget_about(self, keys: Sequence[str]) -> int:
+        """`/forget client`: forget every remembered fact and conversation turn that names one of these record
+        keys (`email:…`, `name:…`); how many went."""
+
 
 class DigestOffers(Protocol):
     """What a digest offered under Approve all, found again when that button is pressed."""
@@ -261,3 +266,36 @@ class Liveness(Protocol):
 
     async def flag(self, name: str, on: bool) -> bool:
         """Set or clear an alert flag; True only for the one caller that changed it (alerts go out once)."""
+
+
+class RecordBook(Protocol):
+    """Clients and projects (orchestrator/records.py), each change written together with its ledger events."""
+
+    async def get(self, record_id: str) -> Entity | None: ...
+    async def find(self, key: str) -> list[str]:
+        """The ids a fixed key names (`email:…`, `name:…`, `project:…`: one at most; `domain:…`: any number)."""
+
+    async def resolve(self, keys: Sequence[str]) -> list[Entity]:
+        """The records of the first of these keys that names any."""
+
+    async def cards(self, keys: Sequence[str], lines: int) -> list[tuple[Entity, list[Link]]]:
+        """`resolve` with each record's newest timeline lines, in one round trip (`/who`)."""
+
+    async def ids(self, kind: str) -> list[str]: ...
+    async def new_id(self, kind: str) -> str: ...
+    async def save(self, entities: Sequence[Entity], events: Sequence[Event], *, drop: Sequence[str] = ()) -> None:
+        """Write the records (each checked against its `rev`: `Conflict`), index their keys, delete the `drop`
+        ids (merged away) and append the events, all or nothing. A unique key that is another record's is a
+        `BadRequest` naming it; a forgotten one too."""
+
+    async def forget(self, entity: Entity, events: Sequence[Event]) -> None:
+        """Remove the record, its keys and timeline; keep hashes of its keys so nothing brings it back."""
+
+    async def buried(self, keys: Sequence[str]) -> bool:
+        """Whether any of these keys belonged to a forgotten record."""
+
+    async def link(self, record_ids: Sequence[str], link: Link) -> None:
+        """Add a line to these records' timelines (the same `ref` twice is one line)."""
+
+    async def timeline(self, record_id: str, limit: int = 10) -> list[Link]:
+        """The newest lines first."""

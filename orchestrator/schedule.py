@@ -155,7 +155,8 @@ class Scheduler:
         _, unsent = await self.views.unsure()
         kinds = {kind: c.traits for kind, c in self.core.connectors.items()}
         cap = await self.spend.cap(day.isoformat())
-        facts = DigestFacts(day, events, waiting, week[-1], cap, week, late_by, outcomes, unsent, kinds)
+        clients = await self.views.client_counts(outcomes)
+        facts = DigestFacts(day, events, waiting, week[-1], cap, week, late_by, outcomes, unsent, kinds, clients)
         digest_id = await self.core.ids.new_id("d")
         low = [(p.id, p.version) for p in waiting if p.risk == "low" and not p.blocked_reason]
         await self.book.save(digest_id, low)

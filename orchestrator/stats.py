@@ -129,10 +129,13 @@ class Stats:
     cost_usd: float = 0.0
     """Every model call in the window, shadow runs included."""
     shadow_usd: float = 0.0
+    clients: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Applied actions per client or project record (by id) and kind: "c1: 4 email.send"."""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "since": self.since.isoformat() if self.since else None,
+            "clients": {record: dict(sorted(kinds.items())) for record, kinds in sorted(self.clients.items())},
             "kinds": {kind: f.as_json() for kind, f in sorted(self.kinds.items())},
             "playbooks": {name: f.as_json() for name, f in sorted(self.playbooks.items())},
             "totals": self.totals.as_json(),
@@ -150,6 +153,7 @@ class Tally:
         self.proposals: dict[str, _Proposal] = {}
         self.answered = 0
         self.cost_usd = self.shadow_usd = 0.0
+        self.clients: dict[str, Counter[str]] = {}
 
     def add(self, event: Event) -> None:
         step = _STEPS.get(event.type)
@@ -172,7 +176,8 @@ class Tally:
             playbooks.setdefault(p.playbook, Figures()).count(p, p.overall(), sum(saved))
             for index, kind in enumerate(p.kinds):
                 kinds.setdefault(kind, Figures()).count(p, p.outcome(index), saved[index])
-        return Stats(since, totals, kinds, playbooks, self.answered, self.cost_usd, self.shadow_usd)
+        clients = {r: dict(kinds) for r, kinds in self.clients.items()}
+        return Stats(since, totals, kinds, playbooks, self.answered, self.cost_usd, self.shadow_usd, clients)
 
 
 def _staged(tally: Tally, e: Event) -> None:
@@ -213,6 +218,8 @@ def _action(tally: Tally, e: Event) -> None:
     if e.type == "ActionApplied":
         p.applied.add(e.action_index)
         p.failed.discard(e.action_index)  # a retried action that went through
+        for record in e.detail.get("records", []):
+            tally.clients.setdefault(str(record), Counter())[str(e.detail.get("kind", ""))] += 1
     else:
         p.failed.add(e.action_index)
 

@@ -4,6 +4,7 @@ through a `Views` (the Coordinator's `views`); the ShowView handler and the sche
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from orchestrator import stats
@@ -46,6 +47,9 @@ class Views:
     async def status_text(self) -> str:
         return await status_text(self._core)
 
+    async def client_counts(self, figures: Stats, limit: int = 3) -> list[str]:
+        return await client_counts(self._core, figures, limit)
+
     async def figures(self, start: datetime | None) -> Stats:
         """The outcome figures from `start` on (None: the whole ledger), with the policies' minutes saved."""
         return await stats.collect(self._core.ledger, self._core.config.policies.minutes, start)
@@ -60,10 +64,9 @@ class Views:
 
 
 async def running_ids(core: Core) -> list[str]:
-    found: list[str] = []
-    for status in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING):
-        found += await core.store.ids("task", status.value)
-    return sorted(found)
+    statuses = (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.APPLYING)
+    found = await asyncio.gather(*(core.store.ids("task", status.value) for status in statuses))
+    return sorted(i for ids in found for i in ids)
 
 
 async def running(core: Core, limit: int = 10) -> list[Task]:
@@ -132,7 +135,23 @@ async def stats_text(core: Core, arg: str) -> str:
     """/stats [7d]: what became of the proposals of the last days, read from the ledger from where they begin."""
     span = stats.window(arg)
     figures = await stats.collect(core.ledger, core.config.policies.minutes, core.now() - span)
-    return outcomes_text(figures, span)
+    return outcomes_text(figures, span) + await per_client(core, figures)
+
+
+async def per_client(core: Core, figures: Stats, limit: int = 5) -> str:
+    lines = await client_counts(core, figures, limit)
+    return "\nPer client:\n" + "\n".join(f"  {line}" for line in lines) if lines else ""
+
+
+async def client_counts(core: Core, figures: Stats, limit: int = 5) -> list[str]:
+    """ "Acme Corp: 4 email.send" for the clients with the most applied actions (records still on file)."""
+    busiest = sorted(figures.clients.items(), key=lambda item: -sum(item[1].values()))[:limit]
+    lines = []
+    for record_id, kinds in busiest:
+        entity = await core.book.get(record_id)
+        if entity is not None:
+            lines.append(f"{entity.name}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
+    return lines
 
 
 SAID = {

@@ -72,6 +72,9 @@ def _task(said: Said) -> cmd.Command:
 def _memory(word: MemoryWord) -> Build:
     def build(said: Said) -> cmd.Command:
         i, arg = said.inbound, said.words.arg
+        kind, _, name = arg.partition(" ")
+        if word is MemoryWord.FORGET and kind.lower() in ("client", "project"):
+            return _record("forget")(Said(Words("forget", f"{kind.lower()} {name}"), i))
         ask = MemoryAsk(word, arg.strip())
         return cmd.SubmitTask(text=f"{word} {arg}".strip(), actor=i.actor, chat=i.chat, event_id=i.event_id, memory=ask)
 
@@ -170,6 +173,16 @@ def _view(name: str) -> Build:
     return build
 
 
+def _record(word: str) -> Build:
+    def build(said: Said) -> cmd.Command:
+        i = said.inbound
+        if not said.words.arg.strip():
+            raise BadRequest(f"Type {BY_NAME[word].usage}.")
+        return cmd.RecordWord(word=word, text=said.words.arg, actor=i.actor, chat=i.chat, event_id=i.event_id)
+
+    return build
+
+
 def _digest(said: Said) -> cmd.Command:
     return cmd.PostDigest(chat=said.inbound.chat, event_id=said.inbound.event_id)
 
@@ -189,7 +202,17 @@ WORDS: tuple[Word, ...] = (
     Word("status", "", "running tasks, pending proposals, today's spend", _view("status")),
     Word("remember", "<fact>", "remember a fact", _memory(MemoryWord.REMEMBER)),
     Word("recall", "<query>", "search memory", _memory(MemoryWord.RECALL)),
-    Word("forget", "<id>", "forget a remembered fact", _memory(MemoryWord.FORGET)),
+    Word(
+        "forget",
+        "<id>",
+        "forget a remembered fact (/forget client <name>: a client, for good)",
+        _memory(MemoryWord.FORGET),
+    ),
+    Word("who", "<name|email|domain>", "a client or project: fields, open work, last sent, facts", _view("who")),
+    Word("clients", "[status]", "the clients (lead, active, past)", _view("clients")),
+    Word("projects", "", "the projects", _view("projects")),
+    Word("client", "<name> <field> <value>", "change a record (e.g. /client Acme terms net 45)", _record("client")),
+    Word("merge", "<name> <name>", "join two records and their timelines", _record("merge")),
     Word("digest", "", "the digest now", _digest),
     Word("budget", "", "model spend today, per model, and the cap", _view("budget")),
     Word("stats", "[7d]", "what happened to proposals and the time saved", _view("stats")),

@@ -7,6 +7,7 @@ from typing import Any
 from orchestrator.core import Core, CoreConfig
 from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook, InMemoryLater
 from orchestrator.fakes.connectors import FakeConnector
+from orchestrator.fakes.records import InMemoryRecordBook
 from orchestrator.fakes.stores import InMemoryFacts, InMemoryRecords, InMemoryStore
 from orchestrator.fakes.world import FakeClock, FakeQueue, RecordingOutbox
 
@@ -29,5 +30,6 @@ def fake_core(**ports: Any) -> Core:
         "claims": store,
         "ledger": store,
         "later": InMemoryLater(),
+        "book": InMemoryRecordBook(store.ledger),
     }
     return Core(store=store, config=config, **{**defaults, **ports})

@@ -122,5 +122,12 @@ class InMemoryFacts:
     async def forget(self, fact_id: str) -> str | None:
         return self.facts.pop(fact_id, None)
 
+    async def forget_about(self, keys: Sequence[str]) -> int:
+        needles = [k.split(":", 1)[1] for k in keys if not k.startswith("domain:")]
+        gone = [i for i, text in self.facts.items() if any(n in text.lower() for n in needles)]
+        for fact_id in gone:
+            del self.facts[fact_id]
+        return len(gone)
+
     async def known(self, needles: Sequence[str]) -> frozenset[str]:
         return frozenset(n for n in needles if any(n.lower() in f.lower() for f in self.facts.values()))

@@ -13,6 +13,7 @@ from orchestrator import commands as cmd
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import CircuitOpen, ConnectorError, PermanentConnectorError, TransientConnectorError
 from orchestrator.events import Event
+from orchestrator.handlers.records import concerned, link_applied
 from orchestrator.model import TASK_TERMINAL, ActionStatus, Proposal, ProposalStatus, StagedAction, Task, TaskStatus
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
@@ -73,6 +74,10 @@ async def _in_order(core: Core, proposal: Proposal) -> list[Event]:
         events.append(proposal.action_moved(index, attempt.status, core.now(), attempt.outcome))
         if attempt.status is not _S.APPLIED:
             break
+    for event in events:  # after all of them: an onboarding's email concerns the client its last action creates
+        if event.action_index is not None and event.action_status == _S.APPLIED.value:
+            fields = proposal.actions[event.action_index].fields
+            event.detail["records"] = await concerned(core.book, fields)
     if any(a.status is _S.FAILED for a in proposal.actions):
         events += [
             proposal.action_moved(i, _S.NOT_RUN, core.now())
@@ -155,6 +160,7 @@ async def settle(core: Core, task: Task, proposal: Proposal, events: list[Event]
     """Commit where the actions leave the task, with their events, and show it."""
     event, message = standing(core, task, proposal)
     await core.store.commit([task, proposal], [*events, event])
+    await link_applied(core, proposal)
     await core.show(task, message)
     done = task.status is TaskStatus.DONE
     return Outcome(then=(cmd.ResumePaused(),)) if proposal.playbook == BUDGET_PLAYBOOK and done else None

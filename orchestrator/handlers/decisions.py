@@ -10,6 +10,7 @@ from orchestrator import commands as cmd
 from orchestrator import policies
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import AlreadyDecided, BadRequest, Conflict, InvalidTransition, PolicyDenied, StaleVersion
+from orchestrator.handlers.records import link_rejected
 from orchestrator.model import Decision, Proposal, ProposalStatus, Task, TaskStatus, Verdict
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.policies import BUDGET_PLAYBOOK
@@ -92,6 +93,7 @@ async def after(c: cmd.AfterDecision, core: Core) -> Outcome | None:
     else:
         reason = f" Reason: {c.reason.strip()}" if c.reason.strip() else ""
         text = f"Rejected {proposal.id} ({who}). Nothing was done.{reason}"
+        await link_rejected(core, proposal, who)
     kind = Kind.CARD if c.actor.platform == "policy" else Kind.OUTCOME  # an auto-approval was never shown
     reply_to = c.event_id or None
     await core.show(

@@ -1,15 +1,25 @@
-"""The ShowView handler: /status, /budget, /stats and /help said in the chat they were asked in. The texts are
+"""The ShowView handler: /status, /budget, /stats, /help and the records' /who, /clients, /projects said in
+the chat they were asked in. The texts are
 the read side's (`orchestrator/views.py`)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from orchestrator import commands as cmd
 from orchestrator import policies
 from orchestrator.core import Core
 from orchestrator.errors import BadRequest
 from orchestrator.outbound import Kind
+from orchestrator.record_views import clients_text, projects_text, who_text
 from orchestrator.views import budget_text, stats_text, status_text
 from orchestrator.words import help_text
+
+RECORDS: dict[str, Callable[[Core, str], Awaitable[str]]] = {
+    "who": who_text,
+    "clients": clients_text,
+    "projects": lambda core, _: projects_text(core),
+}
 
 
 async def show(c: cmd.ShowView, core: Core) -> None:
@@ -20,6 +30,9 @@ async def show(c: cmd.ShowView, core: Core) -> None:
             text += "\n\n" + policies.not_operator_text(c.actor)
     elif c.view == "stats":
         text = await stats_text(core, c.arg)
+    elif c.view in RECORDS:
+        policies.require_operator(c.actor, core.config.operators, "read client records")
+        text = await RECORDS[c.view](core, c.arg)
     elif c.view in texts:
         text = await texts[c.view](core)
     else:

@@ -14,7 +14,9 @@ from orchestrator.commands import Inbound
 from orchestrator.errors import ConfigError
 from tests.orchestrator.conftest import CONSOLE, ME
 
-KINDS = frozenset({"email.send", "webhook.post", "note.save", "budget.raise", "task.later"})
+KINDS = frozenset(
+    {"email.send", "webhook.post", "note.save", "budget.raise", "task.later", "record.create", "record.update"}
+)
 DOCS_EXAMPLE = re.search(r"```yaml\n(.*?)```", (playbooks.BUILT_IN.parent.parent / "docs/llm.md").read_text(), re.S)
 
 
@@ -25,7 +27,8 @@ def test_the_built_in_playbooks_load() -> None:
         "email": "email.send",
         "later": "task.later",
         "note": "note.save",
-        "onboarding": "email.send",  # then webhook.post (where crm is configured) and note.save
+        "onboarding": "email.send",  # then webhook.post (where crm is configured), note.save and record.create
+        "record": "record.update",
         "remind": "task.later",
         "webhook": "webhook.post",
     }

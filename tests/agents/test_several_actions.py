@@ -19,7 +19,7 @@ from tests.agents.test_offline import task
 from tests.conftest import settings_from
 
 ONBOARD = "onboard Piotr Kowalski piotr@northwind.example"
-KINDS = frozenset({"email.send", "webhook.post", "note.save", "task.later"})
+KINDS = frozenset({"email.send", "webhook.post", "note.save", "task.later", "record.create", "record.update"})
 
 
 @pytest.fixture
@@ -32,8 +32,15 @@ async def crm(env: dict[str, str]) -> AsyncIterator[Runtime]:
 async def test_onboarding_is_one_proposal_of_a_welcome_email_a_crm_post_and_a_client_note(crm: Runtime) -> None:
     draft = await crm.drafter.draft(task(ONBOARD))
     assert isinstance(draft, ProposalDraft) and draft.playbook == "onboarding"
-    (email_kind, email), (post_kind, post), (note_kind, note) = draft.actions
+    (email_kind, email), (post_kind, post), (note_kind, note), (record_kind, record) = draft.actions
     assert (email_kind, post_kind, note_kind) == ("email.send", "webhook.post", "note.save")
+    assert record_kind == "record.create"  # issue 26: onboarding creates the client's record too
+    assert record == {
+        "type": "client",
+        "name": "Piotr Kowalski",
+        "email": "piotr@northwind.example",
+        "status": "active",
+    }
     assert email["to"] == "piotr@northwind.example" and email["subject"] == "Welcome, Piotr"
     assert email["body"].startswith("Hi Piotr,\n\nWelcome aboard")
     assert post == {
@@ -51,7 +58,7 @@ async def test_onboarding_is_one_proposal_of_a_welcome_email_a_crm_post_and_a_cl
 async def test_without_a_crm_webhook_onboarding_is_the_email_and_the_note(runtime: Runtime) -> None:
     draft = await runtime.drafter.draft(task(ONBOARD))
     assert isinstance(draft, ProposalDraft)
-    assert [kind for kind, _ in draft.actions] == ["email.send", "note.save"]
+    assert [kind for kind, _ in draft.actions] == ["email.send", "note.save", "record.create"]
     assert draft.summary.startswith("Onboard Piotr Kowalski: welcome email, client note")
 
 
@@ -62,7 +69,7 @@ async def test_the_model_is_not_asked_for_the_fields_of_an_action_left_out(runti
         schema = strict(deployment.drafter.playbooks["onboarding"].draft_model)
         asked.append(list(schema["properties"]["fields"]["properties"]))
     assert asked == [
-        ["to", "subject", "body", "note_title", "note"],  # `name` went to the CRM only
+        ["name", "to", "subject", "body", "note_title", "note"],  # `name` goes to the client's record too
         ["name", "to", "subject", "body", "crm", "note_title", "note"],
     ]
 

@@ -8,6 +8,7 @@ from orchestrator.commands import Inbound
 from orchestrator.core import CoreConfig
 from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook, InMemoryLater
 from orchestrator.fakes.connectors import FakeConnector
+from orchestrator.fakes.records import InMemoryRecordBook
 from orchestrator.fakes.stores import InMemoryFacts, InMemoryRecords, InMemoryStore
 from orchestrator.fakes.world import FakeClock, FakeQueue, RecordingOutbox
 from orchestrator.model import Actor, ChatRef
@@ -26,6 +27,7 @@ async def test_bootstrap_builds_a_working_bus_from_fake_ports() -> None:
         digests=InMemoryDigestBook(),
         spend=FakeSpend(),
         later=InMemoryLater(),
+        book=InMemoryRecordBook(),
         queue=queue,
         outbox=outbox,
         records=InMemoryRecords(),

@@ -24,7 +24,7 @@ from tests.orchestrator.conftest import DEFAULTS, Core, core  # noqa: F401  (the
 from tests.orchestrator.test_coordinator import staged
 from tests.orchestrator.test_schedule import DIGEST_CHAT, scheduler, sent
 
-SHIPPED = {"email.send", "webhook.post", "note.save", "budget.raise", "task.later"}
+SHIPPED = {"email.send", "webhook.post", "note.save", "budget.raise", "task.later", "record.create", "record.update"}
 
 
 def example() -> types.ModuleType:
@@ -38,10 +38,10 @@ def example() -> types.ModuleType:
 
 
 def test_every_shipped_connector_declares_its_kind_settings_and_traits() -> None:
-    found = {p.traits.kind: p for p in plugins()}
+    found = {t.kind: t for p in plugins() for t in p.kinds}
     assert set(found) == SHIPPED
     built = build_all(settings_with({}), Redis())
-    assert {kind: c.traits for kind, c in built.items()} == {kind: p.traits for kind, p in found.items()}
+    assert {kind: c.traits for kind, c in built.items()} == found
     assert {t.kind for t in traits(built) if t.outward} == {"email.send", "webhook.post"}
     assert {t.kind: t.minutes_saved for t in traits(built) if t.minutes_saved} == {
         "email.send": 6,
@@ -70,7 +70,7 @@ def test_a_policy_file_may_not_hold_back_what_cannot_be_undone(tmp_path: Path) -
     path = tmp_path / "policies.yaml"
     path.write_text("undoable: [budget.raise]\n")
     with pytest.raises(ConfigError, match=r"undoable: budget\.raise can't be held back with Undo"):
-        load_policies(path, (p.traits for p in plugins()))
+        load_policies(path, (t for p in plugins() for t in p.kinds))
 
 
 def test_the_docs_example_is_a_plugin_with_its_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,7 +95,7 @@ async def test_the_docs_example_works_end_to_end(core: Core, tmp_path: Path) -> 
     sms.apply = counted
     rules = tmp_path / "policies.yaml"
     rules.write_text("auto_approve:\n  - name: texts-always\n    kind: sms.send\n")
-    policies = load_policies(rules, [module.TRAITS, *(p.traits for p in plugins())])
+    policies = load_policies(rules, [module.TRAITS, *(t for p in plugins() for t in p.kinds)])
     core.rewire({"sms.send": sms}, policies=policies)
     core.coordinator.core.ledger = core.store
     text = ProposalDraft(playbook="sms", summary="Text Ann", actions=[("sms.send", {"to": "+4912345", "text": "Hi"})])

@@ -48,8 +48,9 @@ async def test_when_the_crm_refuses_the_note_is_not_run_and_the_card_says_so(
     receiver.statuses = [400]
     pid = proposal_id(await converse(crm, ONBOARD))
     done = await converse(crm, f"/approve {pid}")
-    assert "✗ Failed: 1 of 3 actions failed · approved by you" in done
+    assert "✗ Failed: 1 of 4 actions failed · approved by you" in done  # the 4th: the client's record (issue 26)
     assert "\n✓ Sent to piotr@northwind.example\n✗ webhook crm refused it with 400: nope: bad field\n" in done
     assert "\n– not run: Save the note “Client: Piotr Kowalski” to Deputy's decisions\n" in done
+    assert "\n– not run: Create client Piotr Kowalski (piotr@northwind.example) in Deputy's records\n" in done
     assert len(smtp.messages) == 1 and len(receiver.requests) == 1
     assert not await crm.redis.hexists(NOTES, f"{pid}:2")

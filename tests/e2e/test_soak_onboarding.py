@@ -1,7 +1,8 @@
-"""Soak, onboarding: proposals of three actions (welcome email, CRM post, client note) approved while workers are
-killed with -9 and replaced throughout. However the kills land, each approved proposal ends with exactly one email,
-one CRM post (one idempotency key at the receiver, which dedupes on it) and one note — after the operator's word
-where a kill came after an email's hand-over — and the ledger replays to the stored state. Behind `soak`."""
+"""Soak, onboarding: proposals of four actions (welcome email, CRM post, client note, client record) approved while
+workers are killed with -9 and replaced throughout. However the kills land, each approved proposal ends with exactly
+one email, one CRM post (one idempotency key at the receiver, which dedupes on it), one note and one record — after
+the operator's word where a kill came after an email's hand-over — and the ledger replays to the stored state.
+Behind `soak`."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ async def test_each_onboarding_action_applies_once_while_workers_are_killed(
     assert set(posted) == {f"{pid}:1" for pid in proposals}, "a CRM post is missing, or under another key"
     assert all([await crm.redis.hexists(NOTES, f"{pid}:2") for pid in proposals])
     assert await crm.redis.hlen(NOTES) == CLIENTS
+    records = await crm.coordinator.core.book.ids("client")  # the 4th action: each client's record, once (issue 26)
+    assert len(records) == CLIENTS, "a client's record was created twice, or not at all"
     print(f"soak onboarding: {CLIENTS} clients, kills {kills}, {sum(posted.values())} CRM requests, {asked} asked")
     assert sum(kills.values()) >= 3, "the chaos loop hardly killed a working worker: the soak proved little"
     assert deputy("replay", env=crm_env, cwd=tmp_path).returncode == 0
