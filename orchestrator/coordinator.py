@@ -17,7 +17,18 @@ from orchestrator.buttons import Click
 from orchestrator.commands import Answer, Command, Inbound
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import Ambiguous, BadRequest, Conflict, DeputyError, StaleVersion
-from orchestrator.handlers import applying, budget, decisions, later, recovery, reminders, revisions, tasks, views
+from orchestrator.handlers import (
+    applying,
+    budget,
+    decisions,
+    later,
+    recovery,
+    reminders,
+    revisions,
+    showing,
+    tasks,
+    views,
+)
 from orchestrator.model import Actor, ChatRef, StagedAction
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.views import Views
@@ -55,6 +66,7 @@ HANDLERS: dict[type, Handler] = {
     cmd.MarkSent: recovery.mark_sent,
     cmd.RunRest: recovery.run_rest,
     cmd.AfterRemedy: recovery.after,
+    cmd.ShowAgain: showing.show_again,
     cmd.RemindDue: reminders.remind_due,
     cmd.SnoozeProposal: reminders.snooze,
     cmd.RunLater: later.run,

@@ -36,11 +36,12 @@ async def apply(c: cmd.ApplyProposal, core: Core) -> Outcome | None:
     if proposal.status is not ProposalStatus.APPROVED:
         return None
     task = await core.task(proposal.task_id)
+    shown = cmd.ShowAgain(task.id)  # a re-run after a crash between the commit and the post shows what it said
     if task.status in TASK_TERMINAL:  # a retry after a crash between a budget raise and the resume resumes
         resumed = proposal.playbook == BUDGET_PLAYBOOK and task.status is TaskStatus.DONE
-        return Outcome(then=(cmd.ResumePaused(),)) if resumed else None
+        return Outcome(then=(shown, cmd.ResumePaused()) if resumed else (shown,))
     if task.status is TaskStatus.AWAITING_OPERATOR:
-        return None  # something may not have been sent: nothing runs before the operator's word
+        return Outcome(then=(shown,))  # something may not have been sent: nothing runs before the operator's word
     if proposal.hold_until and core.now() < proposal.hold_until:
         log.info("proposal %s is held for undo until %s", proposal.id, proposal.hold_until)
         return None  # the sweep enqueues it again for the end of the window

@@ -50,7 +50,7 @@ async def start(c: cmd.StartTask, core: Core) -> Outcome:
     """The task for the agent to draft, or None when a retried job finds it already past drafting."""
     task = await core.task(c.task_id)
     if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.PAUSED):
-        return Outcome(None)
+        return Outcome(None, then=(cmd.ShowAgain(task.id),))  # a re-run after a crash: shown, if it wasn't
     await core.store.commit([task], [task.start(core.now())])
     if task.memory is None:  # memory answers at once
         drafting = Outbound(kind=Kind.PROGRESS, text="Drafting…", task_id=task.id, reply_to=task.event_id)
@@ -146,4 +146,4 @@ async def fail(c: cmd.FailTask, core: Core) -> None:
         return
     await core.store.commit([task], [task.fail(c.reason, core.now())])
     text = f"Task {task.id} failed: {c.reason}"
-    await core.say(task.chat, Kind.ERROR, text, task_id=task.id, reply_to=task.event_id, final=True)
+    await core.tell(task, Outbound(kind=Kind.ERROR, text=text, task_id=task.id, reply_to=task.event_id, final=True))
