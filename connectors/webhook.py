@@ -65,7 +65,7 @@ class WebhookConnector:
         return {"name": name, "payload": payload}
 
     def preview(self, fields: dict[str, Any]) -> Preview:
-        host = urlsplit(self.endpoints[fields["name"]]).netloc
+        host = _host(self.endpoints[fields["name"]])
         text = str(fields["payload"].get("text", json.dumps(fields["payload"])))[:80]
         summary = f"Post “{text}” to webhook {fields['name']} ({host})"
         return Preview(summary, target=fields["name"], body=str(fields["payload"].get("text", "")))
@@ -101,3 +101,8 @@ def _outcome(name: str, status: int, text: str) -> str:
     if 400 <= status < 500:
         raise PermanentConnectorError(f"webhook {name} refused it with {status}: {first_line}".rstrip(": "))
     raise TransientConnectorError(f"webhook {name} answered {status}: {first_line}".rstrip(": "))
+
+
+def _host(url: str) -> str:
+    """Where a post goes, as cards and the ledger show it: host and port, never the credentials before the @."""
+    return urlsplit(url).netloc.rpartition("@")[2]

@@ -12,6 +12,7 @@ from orchestrator.errors import InvalidTransition
 from orchestrator.proposals import Proposal
 from orchestrator.statuses import TASK_MOVES, TaskStatus, check
 from orchestrator.statuses import clip as _clip
+from orchestrator.text import masked
 
 
 @dataclass
@@ -74,7 +75,7 @@ class Task:
 
     def fail(self, reason: str, at: datetime) -> ev.Event:
         self._move(TaskStatus.FAILED)
-        self.error = reason
+        self.error = reason = masked(reason)
         return ev.TaskFailed(
             at=at, task_id=self.id, proposal_id=self.proposal_id, summary=_clip(reason), task_status=self.status
         )

@@ -17,6 +17,7 @@ from orchestrator.model import TASK_TERMINAL, ActionStatus, Proposal, ProposalSt
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
 from orchestrator.ports import ActionRecords, Connector
+from orchestrator.text import masked
 
 log = logging.getLogger("deputy.core")
 FAILED_PREFIX = "failed: "
@@ -121,12 +122,13 @@ async def _failed(core: Core, connector: Connector, kind: str, handing_over: _Ha
     """What a connector's error means: permanent fails the action; can't-tell after the hand-over leaves it
     uncertain unless it may be re-sent; anything else delivered nothing, so the record goes and the job retries."""
     record = handing_over.key
+    said = masked(str(err))  # a connector's error may quote a configured URL
     if isinstance(err, PermanentConnectorError):
-        await core.records.finish(record, f"{FAILED_PREFIX}{err}")
-        return Attempt(_S.FAILED, str(err))
+        await core.records.finish(record, f"{FAILED_PREFIX}{said}")
+        return Attempt(_S.FAILED, said)
     transient = isinstance(err, TransientConnectorError)
     if not transient and handing_over.done and not connector.resend_safe:
-        return await _lost(core, record, str(err))
+        return await _lost(core, record, said)
     await core.records.forget(record)
     if isinstance(err, CircuitOpen) and err.just_opened:
         await core.say(core.config.notices, Kind.ERROR, f"{kind} paused: {err}")

@@ -145,5 +145,5 @@ async def fail(c: cmd.FailTask, core: Core) -> None:
     if task.status in TASK_TERMINAL:
         return
     await core.store.commit([task], [task.fail(c.reason, core.now())])
-    text = f"Task {task.id} failed: {c.reason}"
+    text = f"Task {task.id} failed: {task.error}"
     await core.tell(task, Outbound(kind=Kind.ERROR, text=text, task_id=task.id, reply_to=task.event_id, final=True))
