@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from rq.timeouts import JobTimeoutException
+
 from agents.runtime import JobRuntime, run_warm, with_runtime
 from orchestrator import commands as cmd
-from orchestrator.errors import BudgetExceeded
+from orchestrator.errors import BudgetExceeded, DeputyError
 from orchestrator.model import Reply
 
 log = logging.getLogger("deputy.jobs")
@@ -120,8 +122,18 @@ def on_failure(
     if job.retries_left:
         log.warning("job %s failed (%s: %s); %s retries left", job.id, kind.__name__, value, job.retries_left)
         return
-    reason = f"{kind.__name__}: {value}" if str(value) else kind.__name__
-    asyncio.run(_fail(job.func_name, job.args[0], reason))
+    asyncio.run(_fail(job.func_name, job.args[0], in_words(value, job.timeout)))
+
+
+def in_words(err: BaseException, timeout_s: Any = None) -> str:
+    """Why a job failed for good, as the operator reads it: Deputy's own errors are sentences already; a job
+    stopped at its timeout says so; anything else is what it said, never a bare exception name."""
+    if isinstance(err, DeputyError) and str(err):
+        return str(err)
+    if isinstance(err, JobTimeoutException):
+        limit = f" ({timeout_s} s, DEPUTY_JOB_TIMEOUT_S)" if timeout_s else ""
+        return f"it ran past its time limit{limit} and was stopped, each time it was tried"
+    return str(err) or f"it stopped with an unexpected error ({type(err).__name__})"
 
 
 async def _fail(func_name: str, record_id: str, reason: str) -> None:
