@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from orchestrator import commands as cmd
 from orchestrator.core import Core, Outcome
@@ -23,6 +25,9 @@ log = logging.getLogger("deputy.core")
 FAILED_PREFIX = "failed: "
 UNCERTAIN_PREFIX = "uncertain: "
 LOST = "Deputy stopped after handing it over, before it was confirmed"
+MAX_WAITS = 6
+"""How many times one apply waits for an open breaker before it fails like any transient error."""
+WAITS_WINDOW_S = 24 * 3600
 _S = ActionStatus
 
 
@@ -47,7 +52,27 @@ async def apply(c: cmd.ApplyProposal, core: Core) -> Outcome | None:
         log.info("proposal %s is held for undo until %s", proposal.id, proposal.hold_until)
         return None  # the sweep enqueues it again for the end of the window
     await _begin(core, task, proposal)
-    return await settle(core, task, proposal, await _in_order(core, proposal))
+    try:
+        events = await _in_order(core, proposal)
+    except CircuitOpen as err:
+        await _defer(core, task, proposal, err)
+        return None
+    return await settle(core, task, proposal, events)
+
+
+async def _defer(core: Core, task: Task, proposal: Proposal, err: CircuitOpen) -> None:
+    """A connector paused by its breaker: the apply waits until the breaker lets calls through and runs then
+    (held like an undo window, which the sweep releases), at most MAX_WAITS times; after that it fails as any
+    transient error does. What applied before it stays applied (its record says so on the re-run)."""
+    waits = await core.claims.tally(f"breaker-waits:{proposal.id}", WAITS_WINDOW_S)
+    if err.open_until is None or waits > MAX_WAITS:
+        raise err
+    at = datetime.fromtimestamp(err.open_until, UTC) + timedelta(seconds=1)
+    proposal.hold_until = at
+    await core.store.commit([proposal], [])
+    when = at.astimezone(ZoneInfo(core.config.timezone)).strftime("%H:%M:%S")
+    text = f"Waiting: {err}. Deputy will carry on at {when} by itself (wait {waits} of at most {MAX_WAITS})."
+    await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id))
 
 
 async def _begin(core: Core, task: Task, proposal: Proposal) -> None:

@@ -46,7 +46,7 @@ def smtp() -> Iterator[StallingSmtp]:
 
 
 async def approve_when_staged(runtime: Runtime, n: int) -> list[str]:
-    pending = await eventually(lambda: _pending(runtime, n), 60, f"{n} cards")
+    pending: list[str] = await eventually(lambda: _pending(runtime, n), 60, f"{n} cards")
     for pid in pending:
         await send(runtime, f"/approve {pid}", f"stall-approve-{pid}")
     return pending
