@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     daily_budget_usd: float = Field(5.0, ge=0, validation_alias="DEPUTY_DAILY_BUDGET_USD")
     offline_latency_ms: int = Field(0, ge=0, le=600_000, validation_alias="DEPUTY_OFFLINE_LATENCY_MS")
     job_timeout_s: int = Field(600, ge=1, le=86_400, validation_alias="DEPUTY_JOB_TIMEOUT_S")
+    fault_exit_after: str = Field("", validation_alias="DEPUTY_FAULT_EXIT_AFTER")
+    """Fault drills only (memory/faults.py reads it from the environment of each process)."""
     worker_max_jobs: int = Field(1000, ge=1, validation_alias="DEPUTY_WORKER_MAX_JOBS")
     worker_max_mb: int = Field(1024, ge=64, validation_alias="DEPUTY_WORKER_MAX_MB")
 
