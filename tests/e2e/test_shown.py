@@ -46,6 +46,7 @@ async def _all_carded(runtime: Runtime) -> bool:
     return len(await cards_per_task(runtime)) == TASKS
 
 
+@pytest.mark.soak
 async def test_an_apply_cut_off_after_it_settled_still_offers_send_again_and_mark_as_sent(
     runtime: Runtime, workers: Workers, smtp: Smtp
 ) -> None:
