@@ -143,3 +143,15 @@ def test_a_password_in_every_configured_url_is_never_shown(
     everything = "\n".join(outputs)
     for name, secret in pw.items():
         assert secret not in everything, f"the password in {name} leaked"
+
+
+def test_every_password_inside_a_configured_url_is_a_secret_to_mask() -> None:
+    settings = settings_with(
+        {
+            "REDIS_URL": "redis://:redis-url-PASSWORD@127.0.0.1:6379/0",
+            "DEPUTY_WEBHOOKS": "a=https://u:first-PASSWORD@h/x, b=https://v:second-PASSWORD@h:8443/y",
+            "DEPUTY_LLM_API_BASE": "http://llm:llm-url-PASSWORD@127.0.0.1:8000/v1",
+        }
+    )
+    found = set(secrets_of(settings))
+    assert {"redis-url-PASSWORD", "first-PASSWORD", "second-PASSWORD", "llm-url-PASSWORD"} <= found
