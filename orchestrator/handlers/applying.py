@@ -57,6 +57,10 @@ async def apply(c: cmd.ApplyProposal, core: Core) -> Outcome | None:
     except CircuitOpen as err:
         await _defer(core, task, proposal, err)
         return None
+    except TransientConnectorError as err:  # the job tries again (2 s, 10 s, 30 s): the card says why, in words
+        text = f"Not done yet: {masked(str(err))}. Deputy will try again shortly."
+        await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id))
+        raise
     return await settle(core, task, proposal, events)
 
 
