@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from rq.timeouts import JobTimeoutException
+
 from agents.runtime import JobRuntime, run_warm, with_runtime
 from orchestrator import commands as cmd
 from orchestrator.errors import BudgetExceeded
@@ -121,13 +123,16 @@ def on_failure(
     if job.retries_left:
         log.warning("job %s failed (%s: %s); %s retries left", job.id, kind.__name__, value, job.retries_left)
         return
-    reason = in_words(value)
-    asyncio.run(_fail(job.func_name, job.args[0], reason))
+    asyncio.run(_fail(job.func_name, job.args[0], in_words(value, job.timeout)))
 
 
-def in_words(error: BaseException) -> str:
-    """The reason as the operator reads it: the error's own sentence, never a Python class name (the log,
-    which goes to a file while the console runs, keeps the class and the traceback)."""
+def in_words(error: BaseException, timeout_s: Any = None) -> str:
+    """Why a job failed for good, as the operator reads it: the error's own sentence, never a Python class name
+    (the log, which goes to a file while the console runs, keeps the class and the traceback); a job stopped at
+    its timeout says so."""
+    if isinstance(error, JobTimeoutException):
+        limit = f" ({timeout_s} s, DEPUTY_JOB_TIMEOUT_S)" if timeout_s else ""
+        return f"it ran past its time limit{limit} and was stopped, each time it was tried"
     text = " ".join(str(error).split())
     return text or "it stopped before it finished (the details are in Deputy's log)"
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -60,11 +60,15 @@ class Redactor(logging.Filter):
 def secrets_of(settings: Settings) -> list[str]:
     """Every value that must never be printed: secret settings, passwords inside URLs, inbound hook keys."""
     found = [v.get_secret_value() for v in vars(settings).values() if isinstance(v, SecretStr)]
-    for url in [settings.redis_url or "", *found]:
-        if "://" in url and (password := urlsplit(url).password):
-            found.append(password)
+    plain = [v for v in vars(settings).values() if isinstance(v, str)]  # REDIS_URL, DEPUTY_WEBHOOKS, API bases, …
+    for text in [*plain, *found]:
+        found += [password for password in URL_PASSWORD.findall(text) if password]
     found += list(settings.hook_secrets.values())
     return found
+
+
+URL_PASSWORD = re.compile(r"://[^/@\s:,]*:([^@/\s,]+)@")
+"""The password inside any URL in a setting, even one of several (DEPUTY_WEBHOOKS' name=URL list)."""
 
 
 def setup_logging(settings: Settings) -> None:

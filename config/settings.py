@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     daily_budget_usd: float = Field(5.0, ge=0, validation_alias="DEPUTY_DAILY_BUDGET_USD")
     offline_latency_ms: int = Field(0, ge=0, le=600_000, validation_alias="DEPUTY_OFFLINE_LATENCY_MS")
     job_timeout_s: int = Field(600, ge=1, le=86_400, validation_alias="DEPUTY_JOB_TIMEOUT_S")
+    fault_exit_after: str = Field("", validation_alias="DEPUTY_FAULT_EXIT_AFTER")
+    """Fault drills only (memory/faults.py reads it from the environment of each process)."""
     worker_max_jobs: int = Field(1000, ge=1, validation_alias="DEPUTY_WORKER_MAX_JOBS")
     worker_max_mb: int = Field(1024, ge=64, validation_alias="DEPUTY_WORKER_MAX_MB")
 
@@ -135,9 +137,11 @@ class Settings(BaseSettings):
     @classmethod
     def _webhook_urls(cls, value: str) -> str:
         for item in _items(value):
-            url = item.partition("=")[2].strip()
+            name, _, url = (part.strip() for part in item.partition("="))
             if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-                raise ValueError(f"{item!r}: the URL must start with https:// (or http:// on a private network)")
+                shown = f"{name}={redact_url(url)}"
+                raise ValueError(f"{shown!r}: the URL must start with https:// (or http:// on a private network)")
+            _port_of(url)
         return value
 
     @field_validator("smtp_url")
@@ -145,6 +149,8 @@ class Settings(BaseSettings):
     def _smtp(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and urlsplit(value.get_secret_value()).scheme not in ("smtp", "smtps"):
             raise ValueError("must look like smtp://user:pass@host:587?starttls=1 or smtps://user:pass@host:465")
+        if value is not None:
+            _port_of(value.get_secret_value())
         return value
 
     @field_validator("timezone")
@@ -199,6 +205,14 @@ class Settings(BaseSettings):
     @property
     def verify_model(self) -> str:
         return self.llm_verify_model or self.llm_model
+
+
+def _port_of(url: str) -> int | None:
+    """The URL's port, or a one-line error: urllib raises a bare "Port out of range" from deep inside a command."""
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        raise ValueError(f"{redact_url(url)}: the port must be a number from 1 to 65535") from None
 
 
 def redact_url(url: str) -> str:

@@ -51,7 +51,8 @@ class Breaker:
         if open_until and self.clock() < float(open_until):
             raise CircuitOpen(
                 f"{self.name} is paused after {self.threshold} failures in a row; "
-                f"retrying after {time.strftime('%H:%M:%S', time.localtime(float(open_until)))}"
+                f"retrying after {time.strftime('%H:%M:%S', time.localtime(float(open_until)))}",
+                open_until=float(open_until),
             )
         return bool(state)
 
@@ -95,6 +96,7 @@ class Guarded:
                     f"{self.kind} failed {self.breaker.threshold} times in a row ({err}); "
                     f"pausing it for {self.breaker.cooldown_s:.0f} s",
                     just_opened=True,
+                    open_until=self.breaker.clock() + self.breaker.cooldown_s,
                 ) from err
             raise
         if had_failures:

@@ -7,6 +7,7 @@ may have been delivered, and the operator decides (Send again / Mark as sent).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import smtplib
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
 
+from connectors.deadlines import deadline_s
 from orchestrator.errors import BadRequest, ConnectorError, PermanentConnectorError, TransientConnectorError
 from orchestrator.kinds import Check, Preview, Traits
 from orchestrator.ports import HandOver, no_hand_over
@@ -31,6 +33,9 @@ ADDRESS = re.compile(
 )
 MAX_BODY = 100_000
 TIMEOUT_S = 20.0
+DEADLINE_S = 120.0
+"""A whole send (connect to the server's last reply) at most this long, or half of DEPUTY_JOB_TIMEOUT_S when that
+is shorter (connectors/deadlines.py): a server that holds a reply fails the attempt, not the worker."""
 CRLF = b"\r\n"
 LINE_ENDS = re.compile(r"\r\n|\n|\r(?!\n)")
 LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -47,10 +52,11 @@ class Values:
 
     smtp_url: str | None = None
     email_from: str | None = None
+    job_timeout_s: int = 600
 
 
 def build(values: Values, redis: Redis) -> EmailConnector:
-    return EmailConnector(values.smtp_url, values.email_from)
+    return EmailConnector(values.smtp_url, values.email_from, deadline_s=deadline_s(values.job_timeout_s, DEADLINE_S))
 
 
 async def doctor(values: Values) -> list[Check]:
@@ -118,9 +124,10 @@ class EmailConnector:
     kind, traits = TRAITS.kind, TRAITS
     resend_safe = False
 
-    def __init__(self, smtp_url: str | None, sender: str | None) -> None:
+    def __init__(self, smtp_url: str | None, sender: str | None, *, deadline_s: float = 120.0) -> None:
         self.target = SmtpTarget.parse(smtp_url) if smtp_url else None
         self.sender = sender
+        self.deadline_s = deadline_s
 
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
         to = check_address(str(fields.get("to", "")))
@@ -145,7 +152,16 @@ class EmailConnector:
         if self.target is None or not self.sender:
             raise PermanentConnectorError(self.unavailable())
         message = self.message(fields, idempotency_key)
-        await asyncio.to_thread(self._send, message, _from_thread(handing_over))
+        call = _Call(self.deadline_s)
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(self._send, message, _from_thread(handing_over, call), call), call.deadline_s
+            )
+        except TimeoutError:
+            call.abandon()
+            if call.handed_over:  # the server may have it: the hand-over rule decides (uncertain for email)
+                raise ConnectorError(_stalled(self.target, call)) from None
+            raise TransientConnectorError(f"{_stalled(self.target, call)}; nothing was sent") from None
         return f"Sent to {fields['to']}"
 
     def message(self, fields: dict[str, Any], idempotency_key: str) -> EmailMessage:
@@ -161,13 +177,15 @@ class EmailConnector:
         message.set_content(signed(fields["body"], self.sender))
         return message
 
-    def _send(self, message: EmailMessage, hand_over: Callable[[], None]) -> None:
+    def _send(self, message: EmailMessage, hand_over: Callable[[], None], call: _Call | None = None) -> None:
         """A 5xx is permanent and a 4xx transient, whenever it comes (the server said it keeps nothing); a
         connection lost on the way is a plain `ConnectorError`: Deputy tells from the hand-over whether the
         email may have arrived."""
         target = self.target
         assert target is not None
-        client = self.open_session(target)
+        client = self.open_session(target, call.deadline_s if call else TIMEOUT_S)
+        if call is not None:
+            call.opened(client)
         client.on_hand_over = hand_over
         try:
             with client:
@@ -184,10 +202,10 @@ class EmailConnector:
         except (OSError, smtplib.SMTPException) as err:
             raise ConnectorError(f"the SMTP connection broke mid-send: {err}") from err
 
-    def open_session(self, target: SmtpTarget) -> HandOverSMTP:
+    def open_session(self, target: SmtpTarget, timeout_s: float = TIMEOUT_S) -> HandOverSMTP:
         """Connected and logged in; nothing has been sent yet, so every failure here is unambiguous."""
         try:
-            client = self._connect(target)
+            client = self._connect(target, min(timeout_s, TIMEOUT_S))
         except (OSError, smtplib.SMTPException) as err:
             raise TransientConnectorError(f"can't reach the SMTP server {target.host}:{target.port}: {err}") from err
         try:
@@ -205,10 +223,10 @@ class EmailConnector:
         return client
 
     @staticmethod
-    def _connect(target: SmtpTarget) -> HandOverSMTP:
+    def _connect(target: SmtpTarget, timeout_s: float) -> HandOverSMTP:
         if target.tls:
-            return HandOverSMTPSSL(target.host, target.port, timeout=TIMEOUT_S, context=ssl.create_default_context())
-        client = HandOverSMTP(target.host, target.port, timeout=TIMEOUT_S)
+            return HandOverSMTPSSL(target.host, target.port, timeout=timeout_s, context=ssl.create_default_context())
+        client = HandOverSMTP(target.host, target.port, timeout=timeout_s)
         if target.starttls:
             client.starttls(context=ssl.create_default_context())
         return client
@@ -275,14 +293,48 @@ def _dot_quoted(msg: Any) -> bytes:
     return quoted if quoted.endswith(CRLF) else quoted + CRLF
 
 
-def _from_thread(handing_over: HandOver) -> Callable[[], None]:
-    """The hand-over as the SMTP thread calls it: run on the event loop that awaits the send, and waited for."""
+def _from_thread(handing_over: HandOver, call: _Call | None = None) -> Callable[[], None]:
+    """The hand-over as the SMTP thread calls it: run on the event loop that awaits the send, and waited for —
+    never past the send's deadline (the loop may be gone: a job stopped at its timeout), and never once the
+    loop has given the send up: then the end-of-data marker is not sent and nothing is delivered."""
     loop = asyncio.get_running_loop()
+    wait_s = call.deadline_s if call else TIMEOUT_S
 
     async def recorded() -> None:
+        if call is not None and call.abandoned:
+            raise HandOverNotRecorded("the send was past its deadline")
         await handing_over()
+        if call is not None:
+            call.handed_over = True
 
-    return lambda: asyncio.run_coroutine_threadsafe(recorded(), loop).result()
+    return lambda: asyncio.run_coroutine_threadsafe(recorded(), loop).result(timeout=wait_s)
+
+
+class _Call:
+    """One send's deadline, shared by the event loop and the SMTP thread. Both sides of the hand-over run on
+    the loop, so the loop's "give up" and the thread's "hand over" can't both happen."""
+
+    def __init__(self, deadline_s: float) -> None:
+        self.deadline_s = deadline_s
+        self.abandoned = False
+        self.handed_over = False
+        self.client: smtplib.SMTP | None = None
+
+    def opened(self, client: smtplib.SMTP) -> None:
+        self.client = client
+
+    def abandon(self) -> None:
+        """Given up: the thread's blocked read ends now (the socket is shut), so the thread is not left behind."""
+        self.abandoned = True
+        sock = self.client.sock if self.client is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _stalled(target: SmtpTarget | None, call: _Call) -> str:
+    where = f"{target.host}:{target.port}" if target else "the mail server"
+    return f"the mail server {where} stopped answering (no reply within {call.deadline_s:.0f} s)"
 
 
 def _first(recipients: dict[str, Any]) -> str:

@@ -13,11 +13,15 @@ import aiohttp
 from redis.asyncio import Redis
 
 from connectors import signing
+from connectors.deadlines import deadline_s
 from orchestrator.errors import BadRequest, PermanentConnectorError, TransientConnectorError
 from orchestrator.kinds import Preview, Traits
 from orchestrator.ports import HandOver, no_hand_over
+from orchestrator.text import masked
 
 MAX_PAYLOAD = 64_000
+TIMEOUT_S = 10.0
+"""One post's deadline (or half of DEPUTY_JOB_TIMEOUT_S, when that is shorter)."""
 
 
 TRAITS = Traits("webhook.post", outward=True, minutes_saved=3.0, noun="post", done="posted")
@@ -29,10 +33,12 @@ class Values:
 
     webhooks: str = ""
     webhook_secret: str | None = None
+    job_timeout_s: int = 600
 
 
 def build(values: Values, redis: Redis) -> WebhookConnector:
-    return WebhookConnector(parse_endpoints(values.webhooks), values.webhook_secret)
+    timeout_s = deadline_s(values.job_timeout_s, TIMEOUT_S)
+    return WebhookConnector(parse_endpoints(values.webhooks), values.webhook_secret, timeout_s=timeout_s)
 
 
 def parse_endpoints(raw: str) -> dict[str, str]:
@@ -40,7 +46,7 @@ def parse_endpoints(raw: str) -> dict[str, str]:
     for item in (part.strip() for part in raw.split(",") if part.strip()):
         name, _, url = item.partition("=")
         if not name.strip() or urlsplit(url.strip()).scheme not in ("http", "https"):
-            raise ValueError(f"{item!r} is not name=https://…")
+            raise ValueError(f"{name.strip()}={_host(url.strip())!r} is not name=https://…")
         endpoints[name.strip()] = url.strip()
     return endpoints
 
@@ -49,7 +55,7 @@ class WebhookConnector:
     kind, traits = TRAITS.kind, TRAITS
     resend_safe = True
 
-    def __init__(self, endpoints: dict[str, str], secret: str | None, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, endpoints: dict[str, str], secret: str | None, *, timeout_s: float = TIMEOUT_S) -> None:
         self.endpoints, self.secret, self.timeout_s = endpoints, secret, timeout_s
 
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +71,7 @@ class WebhookConnector:
         return {"name": name, "payload": payload}
 
     def preview(self, fields: dict[str, Any]) -> Preview:
-        host = urlsplit(self.endpoints[fields["name"]]).netloc
+        host = _host(self.endpoints[fields["name"]])
         text = str(fields["payload"].get("text", json.dumps(fields["payload"])))[:80]
         summary = f"Post “{text}” to webhook {fields['name']} ({host})"
         return Preview(summary, target=fields["name"], body=str(fields["payload"].get("text", "")))
@@ -90,7 +96,7 @@ class WebhookConnector:
             ):
                 return _outcome(name, response.status, await response.text())
         except (TimeoutError, aiohttp.ClientError) as err:
-            raise TransientConnectorError(f"webhook {name} did not answer: {err or type(err).__name__}") from err
+            raise TransientConnectorError(_unanswered(name, err, self.timeout_s)) from err
 
 
 def _outcome(name: str, status: int, text: str) -> str:
@@ -101,3 +107,15 @@ def _outcome(name: str, status: int, text: str) -> str:
     if 400 <= status < 500:
         raise PermanentConnectorError(f"webhook {name} refused it with {status}: {first_line}".rstrip(": "))
     raise TransientConnectorError(f"webhook {name} answered {status}: {first_line}".rstrip(": "))
+
+
+def _host(url: str) -> str:
+    """Where a post goes, as cards and the ledger show it: host and port, never the credentials before the @."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+def _unanswered(name: str, err: Exception, timeout_s: float) -> str:
+    """In words: a timeout says how long Deputy waited; a refused connection says so."""
+    if isinstance(err, TimeoutError):
+        return f"webhook {name} did not answer within {timeout_s:.0f} s"
+    return f"webhook {name} could not be reached ({masked(str(err)) or 'no reason given'})"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from memory import keys
+from memory import faults, keys
 from memory.codec import text
 from orchestrator.ports import ActionRecord
 
@@ -32,6 +32,7 @@ class RedisActionRecords:
 
     async def handed_over(self, key: str) -> None:
         await self.redis.hset(keys.action(key), "handed_over", datetime.now(UTC).isoformat())
+        faults.point("handed_over")
 
     async def finish(self, key: str, outcome: str) -> None:
         await self.redis.hset(keys.action(key), "outcome", outcome)

@@ -3,6 +3,10 @@ or simply unreachable — for the 503s, `/readyz`, `deputy doctor` and the chat 
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ReadOnlyError, RedisError, TimeoutError
 
@@ -46,3 +50,15 @@ async def probe(redis: Redis) -> str:
     except (RedisError, OSError) as err:
         return describe(err)
     return ""
+
+
+EXIT_AFTER = "DEPUTY_FAULT_EXIT_AFTER"
+"""Fault injection for tests and drills: a comma list of points (a ledger event type such as `ProposalStaged`,
+or `handed_over`); the process kills itself (SIGKILL, as an operator's kill -9 would) right after each."""
+
+
+def point(name: str) -> None:
+    """Exit here if the drill names this point; a no-op in normal running."""
+    if name and name in os.environ.get(EXIT_AFTER, "").split(","):
+        logging.getLogger("deputy.faults").warning("fault drill: exiting after %s", name)
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -2,6 +2,8 @@
 
 PREFIX = "deputy"
 LEDGER = f"{PREFIX}:ledger"
+UNSHOWN = f"{PREFIX}:unshown"
+"""Tasks whose committed state the chat may not show yet (memory/store.py adds them in the commit)."""
 
 
 def record(kind: str, record_id: str) -> str:

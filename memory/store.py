@@ -10,7 +10,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from memory import codec, keys
+from memory import codec, faults, keys
 from orchestrator.errors import Conflict
 from orchestrator.events import Event
 from orchestrator.model import Proposal, Task
@@ -20,6 +20,7 @@ from orchestrator.ports import Record
 # then per event (field count, field, value, …). Returns 0 and the first stale key on a conflict (nothing
 # written), else 1.
 COMMIT = """
+local TO_SHOW = {proposed = true, done = true, failed = true, awaiting_operator = true}
 local n = tonumber(ARGV[1])
 for i = 1, n do
   local rev = redis.call('HGET', KEYS[i], 'rev') or '0'
@@ -33,6 +34,14 @@ for i = 1, n do
   if old ~= status then
     if old then redis.call('SREM', 'deputy:idx:' .. kind .. ':' .. old, id) end
     redis.call('SADD', 'deputy:idx:' .. kind .. ':' .. status, id)
+    if kind == 'task' then
+      if TO_SHOW[status] then
+        local t = redis.call('TIME')
+        redis.call('ZADD', 'deputy:unshown', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), id)
+      else
+        redis.call('ZREM', 'deputy:unshown', id)
+      end
+    end
   end
 end
 local pos = 2 + n * 5
@@ -51,6 +60,14 @@ while pos <= #ARGV do
   pos = pos + 1 + count * 2
 end
 return {1, ''}
+"""
+
+# KEYS: the task's record, the unshown set. ARGV: the status shown, the message's reference ('' to keep), the
+# task id. The task leaves the unshown set only if the status shown is still its status.
+SHOWN = """
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'ref', ARGV[2]) end
+if redis.call('HGET', KEYS[1], 'status') == ARGV[1] then redis.call('ZREM', KEYS[2], ARGV[3]) end
+return 1
 """
 
 # KEYS: the claim. ARGV: owner, ttl. 1 when the claim is new or already this owner's (a redelivery of the same
@@ -94,6 +111,7 @@ class RedisStore:
         self._commit = redis.register_script(COMMIT)
         self._claim = redis.register_script(CLAIM)
         self._id_for = redis.register_script(ID_FOR)
+        self._shown = redis.register_script(SHOWN)
 
     async def get_task(self, task_id: str) -> Task | None:
         found = await self._load("task", task_id)
@@ -105,12 +123,25 @@ class RedisStore:
 
     async def _load(self, kind: str, record_id: str) -> Record | None:
         """The record with `rev` from the hash: the JSON blob was written before the script bumped it."""
-        raw, rev = await self.redis.hmget(keys.record(kind, record_id), ["data", "rev"])
+        raw, rev, ref = await self.redis.hmget(keys.record(kind, record_id), ["data", "rev", "ref"])
         if raw is None:
             return None
         record = codec.load_record(kind, raw)
         record.rev = int(codec.text(rev) or 0)
+        if isinstance(record, Task) and ref and not record.message_ref:
+            record.message_ref = codec.text(ref)  # posted after the commit, kept beside the record (`shown`)
         return record
+
+    async def shown(self, task_id: str, status: str, ref: str = "") -> None:
+        """The chat has the task's message for `status` (posted at `ref` when new): it leaves the unshown set,
+        unless the task moved on meanwhile, and a later re-show edits that message instead of posting again."""
+        await self._shown(keys=[keys.record("task", task_id), keys.UNSHOWN], args=[status, ref, task_id])
+
+    async def unshown(self, older_than_s: float = 0) -> list[str]:
+        """Tasks whose committed state (a card, an outcome) the chat may not have yet, oldest first."""
+        seconds, micros = await self.redis.time()  # Redis's clock, the one the commit stamped them with
+        found = await self.redis.zrangebyscore(keys.UNSHOWN, 0, seconds * 1000 + micros // 1000 - older_than_s * 1000)
+        return [codec.text(t) for t in found if isinstance(t, str | bytes)]
 
     def append_on(self, client: Any, events: Sequence[Event]) -> Any:
         """Queue ledger events (no records) on a pipeline that carries other writes for one round trip."""
@@ -138,6 +169,8 @@ class RedisStore:
         for record in records:
             record.rev += 1
         self._log(events)
+        for event in events:
+            faults.point(event.type)
 
     @staticmethod
     def _log(events: Sequence[Event]) -> None:

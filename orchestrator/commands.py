@@ -228,6 +228,14 @@ class AfterRemedy:
 
 
 @dataclass(frozen=True)
+class ShowAgain:
+    """Show a task's committed state that may not have reached the chat (a crash between the commit and the
+    post): the job's re-run and the scheduler's show pass send it; an edit in place when the message is known."""
+
+    task_id: str
+
+
+@dataclass(frozen=True)
 class RemindDue:
     """The scheduler found a pending proposal due for a reminder or its expiry; re-checked on fresh state."""
 
@@ -329,6 +337,7 @@ Command = (
     | MarkSent
     | RunRest
     | AfterRemedy
+    | ShowAgain
     | RemindDue
     | SnoozeProposal
     | RunLater

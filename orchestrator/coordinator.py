@@ -26,6 +26,7 @@ from orchestrator.handlers import (
     recovery,
     reminders,
     revisions,
+    showing,
     tasks,
     views,
 )
@@ -66,6 +67,7 @@ HANDLERS: dict[type, Handler] = {
     cmd.MarkSent: recovery.mark_sent,
     cmd.RunRest: recovery.run_rest,
     cmd.AfterRemedy: recovery.after,
+    cmd.ShowAgain: showing.show_again,
     cmd.RemindDue: reminders.remind_due,
     cmd.SnoozeProposal: reminders.snooze,
     cmd.RunLater: later.run,
@@ -200,6 +202,17 @@ class Coordinator:
         with contextlib.suppress(Exception):  # a lost toast must not keep the work from being queued
             await answer(str(outcome.value or f"{click.button.label}: done."), False)
         await self._follow(outcome.then)
+
+    async def refuses(self, actor: Actor, answer: Answer) -> bool:
+        """For a press an adapter answers itself (Full text, a form to open): True when `actor` is no operator.
+        Refused before any work, and told as their messages are — once an hour, a few strangers a minute — so
+        a stranger's flood of presses costs a Redis claim each and never a paced post ahead of the operator's."""
+        if policies.is_operator(actor, self.core.config.operators):
+            return False
+        if await self._answers(actor):
+            with contextlib.suppress(Exception):
+                await answer(policies.not_operator_text(actor), True)
+        return True
 
     async def approve_low(self, click: Click, answer: Answer) -> None:
         """A digest's "Approve all low-risk": each proposal it listed, at the version it showed, once. Each

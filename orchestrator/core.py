@@ -155,14 +155,31 @@ class Core:
     # ---- telling the chat ---------------------------------------------------------------------------
 
     async def show(self, task: Task, message: Outbound) -> None:
-        """Update the task's own message in place where the platform can, else post anew."""
+        """Update the task's own message in place where the platform can, else post anew — and then say the
+        chat has it, so neither a re-run nor the scheduler's show pass posts it again."""
         try:
+            ref = ""
             if task.message_ref:
                 await self.outbox.edit(task.chat, task.message_ref, message)
             else:
-                await self.outbox.send(task.chat, message)
+                ref = await self.outbox.send(task.chat, message) or ""
+            await self.shown(task, ref)
         except Exception:
             log.exception("could not show %s for task %s", message.kind.value, task.id)
+
+    async def tell(self, task: Task, message: Outbound) -> None:
+        """Post a new message about the task (not an edit of its own), then say the chat has its state."""
+        try:
+            await self.outbox.send(task.chat, message)
+            await self.shown(task)
+        except Exception:
+            log.exception("could not tell %s for task %s", message.kind.value, task.id)
+
+    async def shown(self, task: Task, ref: str = "") -> None:
+        """The task's current state is in the chat (its message at `ref`, when new)."""
+        if ref:
+            task.message_ref = ref
+        await self.store.shown(task.id, task.status.value, ref)
 
     async def say(
         self,

@@ -89,11 +89,14 @@ class PermanentConnectorError(ConnectorError):
 
 
 class CircuitOpen(TransientConnectorError):
-    """`just_opened` is true for the one failure that opened the circuit: the operator is told then, once."""
+    """`just_opened` is true for the one failure that opened the circuit: the operator is told then, once.
+    `open_until` (a unix time) is when calls are let through again: work that meets the open circuit waits
+    until then instead of failing (orchestrator/handlers/applying.py)."""
 
-    def __init__(self, message: str, *, just_opened: bool = False) -> None:
+    def __init__(self, message: str, *, just_opened: bool = False, open_until: float | None = None) -> None:
         super().__init__(message)
         self.just_opened = just_opened
+        self.open_until = open_until
 
 
 class ModelError(DeputyError):

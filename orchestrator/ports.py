@@ -25,6 +25,13 @@ class TaskStore(Protocol):
         """Write the records (each checked against its loaded `rev`, raising `Conflict`) and append the events."""
 
     async def ids(self, kind: str, status: str) -> list[str]: ...
+    async def shown(self, task_id: str, status: str, ref: str = "") -> None:
+        """The chat shows the task at `status` (its message at `ref`, when newly posted). A commit that moves a
+        task to a state the operator must see marks it unshown, in the same atomic step, until this is said."""
+
+    async def unshown(self, older_than_s: float = 0) -> list[str]:
+        """Tasks committed to such a state whose message the chat may not have yet (a crash between the commit
+        and the post), unshown for at least `older_than_s`."""
 
 
 class Ids(Protocol):

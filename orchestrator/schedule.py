@@ -24,6 +24,8 @@ from orchestrator.views import Views, headline
 log = logging.getLogger("deputy.scheduler")
 CONSOLE = ChatRef("console", "local")
 WAITING_NOTICE_S = 60
+SHOW_AFTER_S = 20
+"""A committed state still unshown this long had its post cut off (a handler posts within seconds, pacing included)."""
 WEEK = timedelta(days=7)
 
 
@@ -68,7 +70,8 @@ class Scheduler:
         return self.bus.views
 
     async def tick(self) -> None:
-        for step in (self.waiting_pass, self.later_pass, self.remind_pass, self.digest_pass, self.liveness_pass):
+        steps = (self.waiting_pass, self.show_pass, self.later_pass, self.remind_pass, self.digest_pass)
+        for step in (*steps, self.liveness_pass):
             try:
                 await step()
             except Exception:
@@ -99,6 +102,15 @@ class Scheduler:
         start within the minute says it again."""
         if self._told_waiting:
             await self.core.claims.release("waiting-notice")
+
+    # ---- committed means shown -----------------------------------------------------------------------
+
+    async def show_pass(self) -> None:
+        """Cards and outcomes committed but never posted (a worker killed in between) reach the chat now; a
+        short lease per task keeps schedulers running together from posting one twice."""
+        for task_id in await self.core.store.unshown(SHOW_AFTER_S):
+            if await self.core.claims.claim(f"reshow:{task_id}", SHOW_AFTER_S):
+                await self.bus.handle(cmd.ShowAgain(task_id))
 
     # ---- later --------------------------------------------------------------------------------------
 

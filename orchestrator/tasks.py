@@ -12,6 +12,7 @@ from orchestrator.errors import InvalidTransition
 from orchestrator.proposals import Proposal
 from orchestrator.statuses import TASK_MOVES, TaskStatus, check
 from orchestrator.statuses import clip as _clip
+from orchestrator.text import masked
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Task:
         """`told`: the request couldn't be drafted as asked and the sender was told why at once (no address, a
         malformed one): not a failure that needs attention later (the digest leaves it out)."""
         self._move(TaskStatus.FAILED)
-        self.error = reason
+        self.error = reason = masked(reason)
         return ev.TaskFailed(
             at=at,
             task_id=self.id,

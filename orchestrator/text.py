@@ -3,9 +3,19 @@
 
 from __future__ import annotations
 
+import re
+
+_USERINFO = re.compile(r"(\w[\w+.-]*://)[^/@\s]*@")
+
 
 def one_line(text: str, limit: int) -> str:
     """`text` on one line (runs of whitespace, line breaks included, become one space), at most `limit`
     characters, ending in … when cut."""
-    line = " ".join(text.split())
+    line = " ".join(masked(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def masked(text: str) -> str:
+    """`text` with the credentials inside any URL in it (`scheme://user:pass@host`) shown as ***: a connector's
+    error or a target may quote a configured URL, and what the ledger and the chat keep must not carry them."""
+    return _USERINFO.sub(r"\1***@", text)

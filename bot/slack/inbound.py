@@ -106,12 +106,22 @@ class SlackInbound:
             return
         button, target = found
         form = FORMS.get(button.ask) if button.ask else None
+        if (button.ask is Ask.READ or form is not None) and await self._refused(body):
+            return
         if button.ask is Ask.READ:
             await self._full(body, target.id)
         elif form is not None:
             await self._open(body, target, form)
         else:
             await self._click(body, button, target, str(action.get("action_ts")), delivery(context))
+
+    async def _refused(self, body: Body) -> bool:
+        """A stranger's Full text or form: one ephemeral line at most (paced like their messages), no modal."""
+
+        async def answer(text: str, refused: bool) -> None:
+            await self._answer(body, text)
+
+        return await self.coordinator.refuses(_actor(body), answer)
 
     async def _full(self, body: Body, proposal_id: str) -> None:
         try:

@@ -99,7 +99,8 @@ def _interaction(data: dict[str, Any]) -> Checked:
     if data.get("channel") is not None:
         need(data, "channel.id", str)
     if kind in ("view_submission", "view_closed"):
-        need(data, "view.id", str)
+        for path in ("view.id", "view.type", "view.callback_id"):  # Bolt's matchers index each of these
+            need(data, path, str)
         values = need(data, "view.state.values", dict) if kind == "view_submission" else {}
         if not all(
             isinstance(block, dict) and all(isinstance(v, dict) for v in block.values()) for block in values.values()

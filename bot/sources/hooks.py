@@ -51,12 +51,14 @@ async def receive(request: web.Request) -> web.Response:
         return _error(400, str(err))
     if len(key) > MAX_KEY:
         return _error(400, f"Idempotency-Key over {MAX_KEY} characters")
-    return await _store(request.app[INGRESS], name, text, hashlib.sha256(body).hexdigest(), key)
+    mac = request.headers.get(signing.SIGNATURE, "")
+    return await _store(request.app[INGRESS], name, text, hashlib.sha256(body).hexdigest(), key, mac)
 
 
-async def _store(ingress: Ingress, name: str, text: str, digest: str, key: str) -> web.Response:
-    """One write: the dedupe claims (body, key), the task's id reserved, the delivery stored."""
-    dedupe = [f"{keys.PREFIX}:hook:{name}:body:{digest}"]
+async def _store(ingress: Ingress, name: str, text: str, digest: str, key: str, mac: str) -> web.Response:
+    """One write: the dedupe claims (body, key, signature), the task's id reserved, the delivery stored. The
+    signature's claim catches a capture re-cut into another body and key (signing.verify_delivery)."""
+    dedupe = [f"{keys.PREFIX}:hook:{name}:body:{digest}", f"{keys.PREFIX}:hook:{name}:mac:{mac[:80]}"]
     dedupe += [f"{keys.PREFIX}:hook:{name}:key:{key}"] if key else []
     item = {"name": name, "body": text, "delivery": digest}
     try:

@@ -81,6 +81,8 @@ class TelegramInbound:
             return
         found = buttons.from_telegram(query.data or "")
         chat = ChatRef("telegram", str(query.message.chat.id))
+        if found is not None and found[0].ask in (Ask.READ, Ask.FEEDBACK) and await self._refused(query):
+            return
         if found is not None and found[0].ask is Ask.READ:
             await self._full_text(query, chat, found[1].id)
         elif found is None or not found[1].id:
@@ -89,6 +91,14 @@ class TelegramInbound:
             await self._ask(query, chat, found[1].id, found[1].version or 0)
         else:
             await self._press(query, Click(actor(query.from_user), chat, *found, f"cb{query.id}", delivery=delivery))
+
+    async def _refused(self, query: CallbackQuery) -> bool:
+        """A stranger's Full text or Revise: a toast at most (paced like their messages), never a post."""
+
+        async def toast(text: str, refused: bool) -> None:
+            await query.answer(text[:TOAST_CHARS])
+
+        return await self.coordinator.refuses(actor(query.from_user), toast)
 
     async def _press(self, query: CallbackQuery, press: Click) -> None:
         async def toast(text: str, refused: bool) -> None:

@@ -14,6 +14,8 @@ from orchestrator.events import Event
 from orchestrator.model import Proposal, Task
 from orchestrator.ports import ActionRecord, Record
 
+TO_SHOW = frozenset({"proposed", "done", "failed", "awaiting_operator"})
+
 
 class InMemoryStore:
     def __init__(self) -> None:
@@ -23,6 +25,7 @@ class InMemoryStore:
         self.mapped: dict[str, str] = {}
         self.tallies: dict[str, int] = {}
         self._ids = itertools.count(1)
+        self.unshown_ids: dict[str, None] = {}
 
     async def get_task(self, task_id: str) -> Task | None:
         found = self.records.get(f"task:{task_id}")
@@ -40,8 +43,26 @@ class InMemoryStore:
                 raise Conflict(f"{key} changed")
         for key, record in zip(keys, records, strict=True):
             record.rev += 1  # the store owns revisions, as RedisStore does
+            self._mark(self.records.get(key), record)
             self.records[key] = copy.deepcopy(record)
         self.ledger.extend(events)
+
+    def _mark(self, before: Record | None, after: Record) -> None:
+        """What RedisStore's commit does to its unshown set."""
+        if isinstance(after, Task) and (before is None or before.status is not after.status):
+            self.unshown_ids.pop(after.id, None)
+            if after.status.value in TO_SHOW:
+                self.unshown_ids[after.id] = None
+
+    async def shown(self, task_id: str, status: str, ref: str = "") -> None:
+        task = self.records.get(f"task:{task_id}")
+        if isinstance(task, Task) and ref and not task.message_ref:
+            task.message_ref = ref
+        if task is not None and task.status.value == status:
+            self.unshown_ids.pop(task_id, None)
+
+    async def unshown(self, older_than_s: float = 0) -> list[str]:
+        return list(self.unshown_ids)
 
     async def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from orchestrator import commands as cmd
 from orchestrator.core import Core, Outcome
@@ -18,11 +20,15 @@ from orchestrator.model import TASK_TERMINAL, ActionStatus, Proposal, ProposalSt
 from orchestrator.outbound import Kind, Outbound, money
 from orchestrator.policies import BUDGET_PLAYBOOK
 from orchestrator.ports import ActionRecords, Connector
+from orchestrator.text import masked
 
 log = logging.getLogger("deputy.core")
 FAILED_PREFIX = "failed: "
 UNCERTAIN_PREFIX = "uncertain: "
 LOST = "Deputy stopped after handing it over, before it was confirmed"
+MAX_WAITS = 6
+"""How many times one apply waits for an open breaker before it fails like any transient error."""
+WAITS_WINDOW_S = 24 * 3600
 _S = ActionStatus
 
 
@@ -37,16 +43,41 @@ async def apply(c: cmd.ApplyProposal, core: Core) -> Outcome | None:
     if proposal.status is not ProposalStatus.APPROVED:
         return None
     task = await core.task(proposal.task_id)
+    shown = cmd.ShowAgain(task.id)  # a re-run after a crash between the commit and the post shows what it said
     if task.status in TASK_TERMINAL:  # a retry after a crash between a budget raise and the resume resumes
         resumed = proposal.playbook == BUDGET_PLAYBOOK and task.status is TaskStatus.DONE
-        return Outcome(then=(cmd.ResumePaused(),)) if resumed else None
+        return Outcome(then=(shown, cmd.ResumePaused()) if resumed else (shown,))
     if task.status is TaskStatus.AWAITING_OPERATOR:
-        return None  # something may not have been sent: nothing runs before the operator's word
+        return Outcome(then=(shown,))  # something may not have been sent: nothing runs before the operator's word
     if proposal.hold_until and core.now() < proposal.hold_until:
         log.info("proposal %s is held for undo until %s", proposal.id, proposal.hold_until)
         return None  # the sweep enqueues it again for the end of the window
     await _begin(core, task, proposal)
-    return await settle(core, task, proposal, await _in_order(core, proposal))
+    try:
+        events = await _in_order(core, proposal)
+    except CircuitOpen as err:
+        await _defer(core, task, proposal, err)
+        return None
+    except TransientConnectorError as err:  # the job tries again (2 s, 10 s, 30 s): the card says why, in words
+        text = f"Not done yet: {masked(str(err))}. Deputy will try again shortly."
+        await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id))
+        raise
+    return await settle(core, task, proposal, events)
+
+
+async def _defer(core: Core, task: Task, proposal: Proposal, err: CircuitOpen) -> None:
+    """A connector paused by its breaker: the apply waits until the breaker lets calls through and runs then
+    (held like an undo window, which the sweep releases), at most MAX_WAITS times; after that it fails as any
+    transient error does. What applied before it stays applied (its record says so on the re-run)."""
+    waits = await core.claims.tally(f"breaker-waits:{proposal.id}", WAITS_WINDOW_S)
+    if err.open_until is None or waits > MAX_WAITS:
+        raise err
+    at = datetime.fromtimestamp(err.open_until, UTC) + timedelta(seconds=1)
+    proposal.hold_until = at
+    await core.store.commit([proposal], [])
+    when = at.astimezone(ZoneInfo(core.config.timezone)).strftime("%H:%M:%S")
+    text = f"Waiting: {err}. Deputy will carry on at {when} by itself (wait {waits} of at most {MAX_WAITS})."
+    await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id))
 
 
 async def _begin(core: Core, task: Task, proposal: Proposal) -> None:
@@ -125,12 +156,13 @@ async def _failed(core: Core, connector: Connector, kind: str, handing_over: _Ha
     """What a connector's error means: permanent fails the action; can't-tell after the hand-over leaves it
     uncertain unless it may be re-sent; anything else delivered nothing, so the record goes and the job retries."""
     record = handing_over.key
+    said = masked(str(err))  # a connector's error may quote a configured URL
     if isinstance(err, PermanentConnectorError):
-        await core.records.finish(record, f"{FAILED_PREFIX}{err}")
-        return Attempt(_S.FAILED, str(err))
+        await core.records.finish(record, f"{FAILED_PREFIX}{said}")
+        return Attempt(_S.FAILED, said)
     transient = isinstance(err, TransientConnectorError)
     if not transient and handing_over.done and not connector.resend_safe:
-        return await _lost(core, record, str(err))
+        return await _lost(core, record, said)
     await core.records.forget(record)
     if isinstance(err, CircuitOpen) and err.just_opened:
         await core.say(core.config.notices, Kind.ERROR, f"{kind} paused: {err}")

@@ -60,6 +60,7 @@ async def _remind(core: Core, item: Scheduled, source: Task) -> Outcome | None:
     if not await core.claims.claim(f"later:{item.key}", REMIND_LEASE_S):
         return None
     await core.say(source.chat, Kind.REMINDER, _due(core, item, "Reminder"), final=True)
+    await core.later.fired(item.key, "")  # at once: a pass killed after the post must not say it again
     return Outcome(then=(cmd.FinishLater(item.key),))
 
 
@@ -74,8 +75,8 @@ async def finish(c: cmd.FinishLater, core: Core) -> None:
     """The ledger says it ran, the source card loses its Cancel button, and the item is done (once)."""
     later = core.later
     item = next((i for i in await later.of(c.key.rsplit(":", 1)[0]) if i.key == c.key), None)
-    if item is None or item.status in ("fired", "cancelled"):
-        return
+    if item is None or item.status == "cancelled" or (item.status == "fired" and not item.remind):
+        return  # a reminder is marked fired as soon as it is said; its ledger line and card follow here
     proposal = await core.store.get_proposal(item.proposal_id)
     if proposal is not None and not proposal.actions[item.index].word:
         late = max(0.0, (core.now() - item.at).total_seconds())

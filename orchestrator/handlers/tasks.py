@@ -51,7 +51,7 @@ async def start(c: cmd.StartTask, core: Core) -> Outcome:
     """The task for the agent to draft, or None when a retried job finds it already past drafting."""
     task = await core.task(c.task_id)
     if task.status not in (TaskStatus.RECEIVED, TaskStatus.RUNNING, TaskStatus.PAUSED):
-        return Outcome(None)
+        return Outcome(None, then=(cmd.ShowAgain(task.id),))  # a re-run after a crash: shown, if it wasn't
     await core.store.commit([task], [task.start(core.now())])
     if task.memory is None:  # memory answers at once
         drafting = Outbound(kind=Kind.PROGRESS, text="Drafting…", task_id=task.id, reply_to=task.event_id)
@@ -146,8 +146,8 @@ async def fail(c: cmd.FailTask, core: Core) -> None:
     if task.status in TASK_TERMINAL:
         return
     await core.store.commit([task], [task.fail(c.reason, core.now())])
-    text = failure_sentence(task.id, c.reason, c.retry)
-    await core.say(task.chat, Kind.ERROR, text, task_id=task.id, reply_to=task.event_id, final=True)
+    text = failure_sentence(task.id, task.error, c.retry)
+    await core.tell(task, Outbound(kind=Kind.ERROR, text=text, task_id=task.id, reply_to=task.event_id, final=True))
 
 
 def failure_sentence(task_id: str, reason: str, retry: str) -> str:

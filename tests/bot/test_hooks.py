@@ -124,6 +124,41 @@ async def test_a_signature_can_cover_the_key_too(hooked: tuple[Client, Runtime])
     assert (await client.post("/hooks/site", data=LEAD, headers=swapped)).status == 401
 
 
+def v2(body: bytes, key: str, stamp: str = "") -> dict[str, str]:
+    stamp = stamp or str(int(time.time()))
+    mac = signing.signature_v2(SECRET, stamp, key, body)
+    return {signing.TIMESTAMP: stamp, signing.SIGNATURE: mac, "Idempotency-Key": key}
+
+
+async def test_a_v2_signature_names_its_version_and_covers_the_key(hooked: tuple[Client, Runtime]) -> None:
+    client, _ = hooked
+    headers = v2(LEAD, "order-9")
+    assert (await client.post("/hooks/site", data=LEAD, headers=headers)).status == 202
+    swapped = {**headers, "Idempotency-Key": "order-10"}
+    assert (await client.post("/hooks/site", data=LEAD, headers=swapped)).status == 401
+    as_v1 = {**headers, signing.SIGNATURE: headers[signing.SIGNATURE].replace("v2=", "sha256=")}
+    body = b"order-9." + LEAD  # a v2 delivery re-sent as v1, its key moved into the body
+    assert (await client.post("/hooks/site", data=body, headers=as_v1)).status == 401
+
+
+async def test_a_capture_re_cut_at_a_dot_starts_nothing_new(hooked: tuple[Client, Runtime]) -> None:
+    """A v1 delivery whose body has a `.`, re-sent as the older keyed form (key = the text before the dot), or
+    a keyed delivery re-sent as v1 (body = key.body): the signature checks out, and its dedupe catches it."""
+    client, runtime = hooked
+    body = b"hello.world " + LEAD
+    captured = signed(body)
+    assert (await client.post("/hooks/site", data=body, headers=captured)).status == 202
+    recut = {**captured, "Idempotency-Key": "hello"}
+    again = await client.post("/hooks/site", data=body[len(b"hello.") :], headers=recut)
+    assert again.status == 200 and (await again.json())["status"] == "duplicate"
+    as_v2 = {**captured, signing.SIGNATURE: "v2=" + captured[signing.SIGNATURE].removeprefix("sha256=")}
+    assert (
+        await client.post("/hooks/site", data=body[len(b"hello.") :], headers={**as_v2, "Idempotency-Key": "hello"})
+    ).status == 401
+    await eventually(lambda: runtime.store.ids("task", "received"), 10, "the task")
+    assert len([e for _, e in await runtime.ledger.read() if e.type == "TaskSubmitted"]) == 1
+
+
 @pytest.mark.parametrize(
     ("body", "why"),
     [

@@ -261,3 +261,21 @@ async def test_url_verification_challenge_is_answered(deputy: Deputy) -> None:
     url = f"http://127.0.0.1:{deputy.port}/slack/events"
     async with deputy.http.post(url, data=body, headers={**slack.signed(body), "Content-Type": kind}) as response:
         assert response.status == 200 and "c-123" in await response.text()
+
+
+async def test_a_strangers_presses_open_no_form_and_are_told_once(deputy: Deputy) -> None:
+    """Revise, Reject and Full text pressed by someone who is no operator: no modal opens, one ephemeral line."""
+    card = await deputy.card_for("email jane@acme.com about invoice 8")
+    pid, ts = card.params["blocks"][-1]["elements"][0]["value"], card.params["ts"]
+    presses = [
+        slack.click(action, pid, ts=f"{ts}{n}", user=STRANGER)
+        for n in range(30)
+        for action in ("deputy_revise", "deputy_reject", "deputy_full")
+    ]
+    statuses = await asyncio.gather(*(deputy.send(c, form=True) for c in presses))
+    assert set(statuses) == {200}
+    await eventually(lambda: deputy.api.sent("chat.postEphemeral"), 10, "the refusal")
+    await asyncio.sleep(0.5)
+    assert deputy.api.sent("views.open") == []
+    told = [c for c in deputy.api.sent("chat.postEphemeral") if c.params["user"] == STRANGER]
+    assert len(told) == 1 and "not an operator" in told[0].params["text"]

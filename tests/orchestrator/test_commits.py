@@ -11,6 +11,7 @@ import pytest
 from orchestrator import commands as cmd
 from orchestrator.errors import CircuitOpen, StaleVersion
 from orchestrator.fakes.stores import InMemoryFacts
+from orchestrator.handlers.applying import MAX_WAITS
 from orchestrator.kinds import Preview
 from orchestrator.model import ProposalDraft, Verdict
 from orchestrator.policies import AutoRule, Policies
@@ -123,6 +124,47 @@ async def test_circuit_open_tells_the_operator_once(core: Core) -> None:
             await core.coordinator.handle(cmd.ApplyProposal(pid))
     assert [t for t in core.outbox.texts if "paused" in t] == ["email.send paused: email.send paused"]
     assert core.records.records == {}  # nothing was delivered, so a later retry sends afresh
+
+
+async def test_an_open_breaker_defers_the_apply_until_it_closes_and_then_it_runs(core: Core) -> None:
+    configure(core)
+    reopens = core.clock.now().timestamp() + 60
+    real = core.email.apply
+    raised = iter([CircuitOpen("email.send is paused", just_opened=True, open_until=reopens)])
+
+    async def paused_once(fields: dict[str, object], key: str, handing_over: object) -> str:
+        err = next(raised, None)
+        if err is not None:
+            raise err
+        return await real(fields, key, handing_over)  # type: ignore[arg-type]
+
+    core.email.apply = paused_once  # type: ignore[method-assign,assignment]
+    pid = await staged(core, EMAIL)
+    await core.say(f"/approve {pid}")
+    await core.coordinator.handle(cmd.ApplyProposal(pid))  # no error: it waits, it doesn't fail
+    proposal = await core.store.get_proposal(pid)
+    assert proposal and proposal.hold_until and proposal.hold_until.timestamp() >= reopens
+    assert any(t.startswith("Waiting: email.send is paused. Deputy will carry on at") for t in core.outbox.texts)
+    assert core.email.delivered == [] and "TaskFailed" not in [e.type for e in core.store.ledger]
+    core.clock.advance(61)
+    await core.coordinator.handle(cmd.ApplyProposal(pid))
+    assert len(core.email.delivered) == 1 and core.outbox.texts[-1].startswith("Done: Sent to jane@acme.com")
+
+
+async def test_an_apply_waits_for_a_breaker_a_bounded_number_of_times(core: Core) -> None:
+    configure(core)
+
+    async def always_paused(fields: dict[str, object], key: str, handing_over: object) -> str:
+        raise CircuitOpen("email.send is paused", open_until=core.clock.now().timestamp() + 60)
+
+    core.email.apply = always_paused  # type: ignore[method-assign,assignment]
+    pid = await staged(core, EMAIL)
+    await core.say(f"/approve {pid}")
+    for _ in range(MAX_WAITS):
+        await core.coordinator.handle(cmd.ApplyProposal(pid))
+        core.clock.advance(61)
+    with pytest.raises(CircuitOpen):  # then it fails as any transient error does (the job's retries, then failed)
+        await core.coordinator.handle(cmd.ApplyProposal(pid))
 
 
 def test_policies_are_plain_values() -> None:

@@ -143,3 +143,16 @@ async def test_a_pass_that_died_after_taking_it_leaves_it_to_the_next_which_runs
     await scheduler(core).later_pass()
     await scheduler(core).later_pass()
     assert len(core.queue.runs) == runs + 1 and later.items[f"{pid}:0"].status == "fired"
+
+
+async def test_a_reminder_is_marked_said_as_soon_as_it_is_posted(core: Core) -> None:
+    """A pass killed after the post, before its follow-up: the next pass (after the lease) says nothing again."""
+    later = scheduling(core)
+    pid = await approved(core, remind=True, request="call Bea")
+    core.clock.advance(61)
+    key = f"{pid}:0"
+    await core.coordinator.handlers[cmd.RunLater](cmd.RunLater(key), core.coordinator.core)  # no follow-up run
+    assert later.items[key].status == "fired"
+    core.clock.advance(600)
+    await core.coordinator.handle(cmd.RunLater(key))
+    assert [m.text for _, _, m in core.outbox.sent].count("Reminder: call Bea") == 1

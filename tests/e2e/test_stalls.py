@@ -1,0 +1,103 @@
+"""Timeouts that free the worker, against real processes: an SMTP server that holds `RCPT TO` far longer than
+the job's timeout fails each attempt at the send's own deadline (half of DEPUTY_JOB_TIMEOUT_S), the other
+emails keep flowing through the same two workers, nothing stalled is delivered, and the task ends failed with a
+sentence the operator can read — no exception name."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from bot.wiring import Runtime, build_runtime
+from memory.embedded import free_port
+from memory.streams import range_after
+from tests.conftest import Smtp, Workers, eventually, settings_from
+from tests.e2e.helpers import send
+
+STALL = "stall@example.com"
+OTHERS = 4
+
+
+class StallingSmtp(Smtp):
+    """Holds RCPT TO for the stall address for ten minutes (or until the test ends); answers others at once."""
+
+    stalled = 0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if address == STALL:
+            self.stalled += 1
+            await asyncio.sleep(600)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[StallingSmtp]:
+    sink = StallingSmtp(free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+async def approve_when_staged(runtime: Runtime, n: int) -> list[str]:
+    pending: list[str] = await eventually(lambda: _pending(runtime, n), 60, f"{n} cards")
+    for pid in pending:
+        await send(runtime, f"/approve {pid}", f"stall-approve-{pid}")
+    return pending
+
+
+async def _pending(runtime: Runtime, n: int) -> list[str] | None:
+    found = await runtime.store.ids("proposal", "pending")
+    return found if len(found) == n else None
+
+
+@pytest.mark.soak
+async def test_a_server_holding_rcpt_to_fails_the_attempt_not_the_workers(
+    env: dict[str, str], smtp: StallingSmtp, tmp_path: Path
+) -> None:
+    own = {**env, "DEPUTY_JOB_TIMEOUT_S": "6"}  # each send gets 3 s
+    runtime = build_runtime(settings_from(own), own["REDIS_URL"])
+    pool = Workers(own, tmp_path)
+    try:
+        started = [pool.start(), pool.start()]
+        await send(runtime, f"email {STALL} about invoice 1", "stall-ask")
+        await approve_when_staged(runtime, 1)
+        await eventually(lambda: smtp.stalled, 30, "the stalled RCPT TO")
+        for i in range(OTHERS):
+            await send(runtime, f"email client{i}@example.com about invoice {i}", f"stall-other-{i}")
+        await approve_when_staged(runtime, OTHERS)
+        await eventually(lambda: len(smtp.messages) == OTHERS, 60, "the other emails, past the stalled one")
+        failed = await eventually(lambda: runtime.store.ids("task", "failed"), 120, "the stalled task to end")
+        assert all(p.poll() is None for p in started), "a worker exited"
+        task = await runtime.store.get_task(failed[0])
+        assert task and "stopped answering" in task.error and "Error" not in task.error
+        assert "Exception" not in task.error and len(smtp.messages) == OTHERS
+        said = [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
+        tries = [text for text in said if "Not done yet: the mail server" in text]
+        assert len(tries) == 4 and all("stopped answering" in text for text in tries)
+        assert not any("Exception" in text or "ConnectorError" in text for text in said)
+    finally:
+        pool.stop_all()
+        await runtime.close()
+
+
+@pytest.mark.soak
+async def test_a_draft_past_its_job_timeout_ends_failed_with_a_sentence_and_the_worker_lives(
+    runtime: Runtime, workers: Workers
+) -> None:
+    """A model that never answers within the job's timeout: each attempt is stopped, the worker lives on, and
+    after the retries the task is failed with words, not `JobTimeoutException`."""
+    worker = workers.start(DEPUTY_OFFLINE_LATENCY_MS="60000", DEPUTY_JOB_TIMEOUT_S="2")
+    await send(runtime, "email jane@acme.com about invoice 42", "hang-forever")
+    [task_id] = await eventually(lambda: runtime.store.ids("task", "failed"), 120, "the task to fail")
+    task = await runtime.store.get_task(task_id)
+    assert task and "ran past its time limit (2 s, DEPUTY_JOB_TIMEOUT_S)" in task.error
+    said = [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
+    assert any("ran past its time limit" in text for text in said)
+    assert not any("Exception" in text for text in said) and worker.poll() is None
