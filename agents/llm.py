@@ -212,6 +212,13 @@ class Models:
             had_failures = await breaker.check()
         except CircuitOpen as err:
             raise ModelUnavailable(str(err)) from None
+        try:
+            return await self._retried(call, model, transport, breaker, had_failures)
+        finally:
+            if had_failures:  # a probe that ended neither way (cancelled, refused for good): the next call probes
+                await breaker.release()
+
+    async def _retried(self, call: Call, model: str, transport: Transport, breaker: Breaker, had_failures: bool) -> Raw:
         for attempt in range(ATTEMPTS):
             try:
                 raw = await _send(transport, model, call)
