@@ -107,7 +107,7 @@ class FakeOpenAI:
         self.prefix_cache, self.stats, self.seen, self.hashes = prefix_cache, Stats(), [], set()
         self.formats = []
 
-    async def chat(self, request: web.Request) -> web.Response:
+    async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.stats.requests += 1
         self.stats.models.append(str(body.get("model")))
