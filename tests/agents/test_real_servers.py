@@ -51,3 +51,25 @@ def test_every_prompt_alternates_and_folding_keeps_it_so() -> None:
     assert [m["role"] for m in folded] == ["user", "assistant", "user"] and prompts.alternates(folded)
     assert not prompts.alternates([*ask, {"role": "user", "content": "again"}])
     assert isinstance(Reply("x"), Reply)
+
+
+@pytest.mark.parametrize(
+    ("takes", "ladder"),
+    [
+        ({"json_object", "text"}, ["json_schema", "json_object", "json_object"]),
+        ({"text"}, ["json_schema", "json_object", None, None]),
+    ],
+)
+async def test_a_refused_response_format_steps_down_the_ladder_and_is_remembered(
+    llm: Llm, takes: set[str], ladder: list[str | None]
+) -> None:
+    llm.server.takes = frozenset(takes)  # llama-cpp-python: a 500 on json_schema
+    first = await llm.draft(ASK)
+    again = await llm.draft("email jane@acme.com a follow-up on invoice 43", "t2")
+    assert isinstance(first, ProposalDraft) and isinstance(again, ProposalDraft)
+    assert [f["type"] if f else None for f in llm.server.formats] == ladder  # the second task asks as found
+    calls = await llm.calls()
+    refused = [c.detail["error"] for c in calls if "error" in c.detail]
+    assert refused and "Input should be 'text' or 'json_object'" in refused[0]  # the whole cause, line 2 included
+    assert [c.detail["step"] for c in calls if "error" not in c.detail] == ["draft", "draft"]
+    assert await llm.runtime.redis.exists("deputy:circuit:llm.openai") == 0  # a capability answer, not a failure
