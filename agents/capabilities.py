@@ -65,6 +65,15 @@ class Capabilities:
         await self.redis.hset(key, mapping={"format": shape.format, "system": "yes" if shape.system else "no"})
         await self.redis.expire(key, TTL_S)
 
+    async def busy(self, endpoint: str, seconds: float) -> None:
+        """A request to this server was abandoned (timed out): it may compute it for about that long still."""
+        await self.redis.set(keys.llm(f"busy:{endpoint}"), "1", px=max(1, int(seconds * 1000)))
+
+    async def busy_for(self, endpoint: str) -> float:
+        """Seconds left before the server is likely done with an abandoned request (0: not known to be busy)."""
+        left = await self.redis.pttl(keys.llm(f"busy:{endpoint}"))
+        return max(0.0, left / 1000)
+
 
 def _key(model: str, endpoint: str) -> str:
     return keys.llm(f"takes:{model}@{endpoint}")

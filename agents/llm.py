@@ -20,22 +20,23 @@ built-in model answering directly (agents/offline.py; also reachable through lit
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
-
+from agents.calls import Call as Call
+from agents.calls import Completion as Completion
+from agents.calls import Meter as Meter
+from agents.calls import Raw as Raw
+from agents.calls import ResponseCache as ResponseCache
 from agents.capabilities import Capabilities, Format, Shape
 from agents.prompts import Message, fold_system
 from agents.schemas import Schema, strict
 from connectors.breaker import Breaker
-from memory import keys
 from memory.spend import RedisSpend, Reservation, Usage
 from orchestrator.errors import (
     BudgetExceeded,
@@ -57,21 +58,8 @@ BACKOFF_S = 0.25
 RECONNECT_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 """Waits before trying a server that could not be reached again: 31 s in all, long enough for a restart."""
 MAX_WAIT_S = 8.0
-CACHE_TTL_S = 24 * 3600
 BUSY_WAIT_S = 0.2
 BUSY_WAITS = 300  # a minute: longer than a call's timeout, so a reservation always settles or expires first
-
-
-@dataclass(frozen=True)
-class Raw:
-    text: str
-    tokens_in: int
-    tokens_out: int
-    cached_tokens: int = 0
-    usd: float | None = 0.0
-    """None: the model has no known price (counted, shown as unpriced, $0 against the budget)."""
-    finish: str = "stop"
-    """The server's `finish_reason`: "length" when it stopped at `max_tokens`, mid-answer."""
 
 
 class Transport(Protocol):
@@ -112,67 +100,6 @@ class Transport(Protocol):
 
     def sends_schema(self, model: str) -> bool:
         """Whether this model is sent a step's JSON schema; if not, the prompt alone describes the shape."""
-
-
-@dataclass(frozen=True)
-class Call:
-    task_id: str
-    step: str
-    tier: str  # "draft" (cheap) or "verify" (strong)
-    model: str
-    messages: list[Message]
-    json_mode: bool = True
-    max_tokens: int = 1000
-    schema: Schema | None = None
-    """The step's answer shape, sent as a JSON schema to models that take one (agents/schemas.py)."""
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    model: str
-    usd: float
-    priced: bool = True
-    cache_hit: bool = False
-    degraded: str = ""
-    finish: str = "stop"
-
-
-@dataclass
-class Meter:
-    """What one task's calls cost, for its card."""
-
-    usd: float = 0.0
-    unpriced: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, done: Completion) -> None:
-        self.usd = round(self.usd + done.usd, 8)
-        self.unpriced += 0 if done.priced else 1
-        if done.degraded and done.degraded not in self.notes:
-            self.notes.append(done.degraded)
-
-
-class ResponseCache:
-    """Deterministic calls only. Our own, in Redis: shared by all workers, and litellm's cache crashes on a
-    plain install in the releases we use (LIBRARY-NOTES)."""
-
-    def __init__(self, redis: Redis, ttl_s: int = CACHE_TTL_S, *, scope: str = "") -> None:
-        self.redis, self.ttl_s, self.scope = redis, ttl_s, scope
-
-    def key(self, call: Call, sent: dict[str, Any] | None = None) -> str:
-        """`sent`: the JSON schema the call went with, if any. The same prompt with a schema, without one or with
-        another may be answered differently, so each is its own entry."""
-        parts: list[Any] = [self.scope, call.model, call.messages, call.json_mode, call.max_tokens]
-        blob = json.dumps(parts + ([sent] if sent is not None else []), sort_keys=True)
-        return keys.llm(f"cache:{hashlib.sha256(blob.encode()).hexdigest()}")
-
-    async def get(self, call: Call, sent: dict[str, Any] | None = None) -> str | None:
-        value = await self.redis.get(self.key(call, sent))
-        return str(value) if value is not None else None
-
-    async def put(self, call: Call, text: str, sent: dict[str, Any] | None = None) -> None:
-        await self.redis.set(self.key(call, sent), text, ex=self.ttl_s)
 
 
 class Models:
@@ -271,6 +198,7 @@ class Models:
     ) -> tuple[Raw, Shape]:
         failures, unreachable = 0, 0
         while True:
+            await self._idle(transport)
             try:
                 raw = await _send(transport, model, call, shape)
             except ModelError as err:
@@ -300,6 +228,8 @@ class Models:
                 f"{model} failed {breaker.threshold} times in a row ({err}); pausing it for {breaker.cooldown_s:.0f} s"
             ) from None
         if isinstance(err, ModelTimeout) and transport.local:
+            if self.capabilities is not None:
+                await self.capabilities.busy(transport.endpoint, transport.timeout_s)
             raise ModelUnavailable(
                 f"{err}: no answer within {transport.timeout_s:.0f} s (DEPUTY_LLM_TIMEOUT_S); not asked again while "
                 "the server is still working on it"
@@ -311,6 +241,17 @@ class Models:
         wait = err.retry_after if err.retry_after is not None else BACKOFF_S * 2 ** (failures - 1)
         log.info("%s: %s; retrying in %.2f s", model, err, wait)
         await self.sleep(min(MAX_WAIT_S, wait) * random.uniform(1.0, 1.2))
+
+    async def _idle(self, transport: Transport) -> None:
+        """Don't stack a request on a one-slot local server behind one it is still computing for a call that timed
+        out: wait until that is likely done (at most the timeout), so this call's clock starts when it is free."""
+        if not transport.local or self.capabilities is None:
+            return
+        for _ in range(int(transport.timeout_s) + 1):
+            left = await self.capabilities.busy_for(transport.endpoint)
+            if left <= 0:
+                return
+            await self.sleep(min(left, 1.0))
 
     async def _step_down(self, model: str, transport: Transport, shape: Shape, err: ModelRefused) -> Shape:
         """A capability answer: ask again at once in the next shape down, and remember it for every worker."""

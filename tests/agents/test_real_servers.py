@@ -5,12 +5,17 @@ answers cut at `max_tokens`. Each through the real litellm client over HTTP."""
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 
 from agents import prompts
+from bot.wiring import build_runtime
+from memory.embedded import free_port
 from orchestrator.model import ProposalDraft, Reply
-from tests.agents.conftest import Llm
+from tests.agents.conftest import Llm, llm_env
 from tests.agents.test_offline import task
 from tests.agents.test_revise import EMAIL, proposal_of
+from tests.conftest import serve, settings_from
+from tests.fakes.openai_api import FakeOpenAI
 
 ASK = "email jane@acme.com a follow-up on invoice 42"
 
@@ -73,3 +78,69 @@ async def test_a_refused_response_format_steps_down_the_ladder_and_is_remembered
     assert refused and "Input should be 'text' or 'json_object'" in refused[0]  # the whole cause, line 2 included
     assert [c.detail["step"] for c in calls if "error" not in c.detail] == ["draft", "draft"]
     assert await llm.runtime.redis.exists("deputy:circuit:llm.openai") == 0  # a capability answer, not a failure
+
+
+async def test_a_server_that_is_restarting_is_tried_again_and_said_in_words(
+    env: dict[str, str], openai_server: tuple[FakeOpenAI, str]
+) -> None:
+    server, _ = openai_server
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    runtime = build_runtime(settings_from({**env, **llm_env(url)}))
+    started: list[web.AppRunner] = []
+    waits: list[float] = []
+
+    async def restart_after_two_waits(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:  # the server comes back after the second wait (3 s into the real schedule)
+            started.append(await serve(server.app(), port))
+
+    try:
+        llm = Llm(server, url, runtime)
+        llm.runner.models.sleep = restart_after_two_waits
+        draft = await llm.draft(ASK)
+        assert isinstance(draft, ProposalDraft), draft
+        errors = [c.detail["error"] for c in await llm.calls() if "error" in c.detail]
+        assert len(errors) == 2 and all(e.startswith(f"can't reach the model server at {url}") for e in errors)
+        assert waits == [1.0, 2.0]
+    finally:
+        for runner in started:
+            await runner.cleanup()
+        await runtime.close()
+
+
+async def test_a_server_that_stays_down_fails_in_words_after_tens_of_seconds(
+    env: dict[str, str], openai_server: tuple[FakeOpenAI, str]
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    runtime = build_runtime(settings_from({**env, **llm_env(url)}))
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    try:
+        llm = Llm(openai_server[0], url, runtime)
+        llm.runner.models.sleep = no_wait
+        draft = await llm.draft(ASK)
+        assert isinstance(draft, Reply) and f"can't reach the model server at {url}" in draft.text
+        assert "500" not in draft.text and "for 31 s" in draft.text and 20 <= sum(waits) <= 60
+    finally:
+        await runtime.close()
+
+
+async def test_a_local_servers_timeout_is_not_retried_and_the_next_call_waits_for_the_slot(
+    env: dict[str, str], openai_server: tuple[FakeOpenAI, str]
+) -> None:
+    server, url = openai_server
+    server.single_slot, server.delay_s = True, 2.0  # llama.cpp with one slot: it computes an abandoned request
+    runtime = build_runtime(settings_from({**env, **llm_env(url, DEPUTY_LLM_TIMEOUT_S="1")}))
+    try:
+        llm = Llm(server, url, runtime)
+        slow = await llm.draft(ASK)
+        assert isinstance(slow, Reply) and "did not answer in time" in slow.text and "DEPUTY_LLM_TIMEOUT_S" in slow.text
+        assert server.stats.requests == 1  # not stacked behind the abandoned one
+        left = await runtime.redis.pttl("deputy:llm:busy:" + url)
+        assert 0 < left <= 1000  # the next call to this server waits this long first
+    finally:
+        await runtime.close()
