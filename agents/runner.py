@@ -37,6 +37,10 @@ log = logging.getLogger("deputy.agent")
 _REFERS_BACK = re.compile(r"\b(?:it|her|him|them|that|this|those|instead|same|again|previous|last one)\b", re.I)
 VERIFY_BELOW = 0.7
 """Drafts the model is less sure of than this get the verify pass (so do all high-risk ones)."""
+TOKENS = {"classify": 60, "verify": 300}
+"""`max_tokens` per step: a playbook's name or a verdict is a few tokens, and a model that rambles stops soon."""
+MAX_TOKENS = 16_384
+"""The most any step may ask for, a retry after a cut-off answer included."""
 
 
 Checker = Callable[[Any], Drafted]
@@ -123,7 +127,8 @@ class PlaybookRunner:
             messages = prompts.revise(playbook, task.text, memory, previous, feedback, self.local.text())
             known = "\n".join([task.text, feedback, *map(str, current.values())])
             check = partial(playbook.check, request=known, memory=memory)
-            drafted = await self._drafted(task, "revise", messages, playbook.draft_model, check, meter)
+            room = draft_tokens(playbook)
+            drafted = await self._drafted(task, "revise", messages, playbook.draft_model, check, meter, room)
         except (DraftError, DraftInvalid, ModelUnavailable) as err:
             return Reply(str(err), ok=False, cost_usd=meter.usd)
         if drafted.question:
@@ -194,14 +199,14 @@ class PlaybookRunner:
     ) -> Drafted:
         messages = prompts.draft(playbook, text, memory, recent, self.local.text())
         check = partial(playbook.check, request=text, memory=memory, recent=recent)
-        return await self._drafted(task, "draft", messages, playbook.draft_model, check, meter)
+        return await self._drafted(task, "draft", messages, playbook.draft_model, check, meter, draft_tokens(playbook))
 
     async def _drafted(
-        self, task: Task, step: str, messages: list[Message], schema: Schema, check: Checker, meter: Meter
+        self, task: Task, step: str, messages: list[Message], schema: Schema, check: Checker, meter: Meter, room: int
     ) -> Drafted:
         """A step whose answer is a playbook's draft (`draft`, `revise`): the playbook's schema goes with it, and one
         repair — the model sees what was wrong with its answer and tries once more."""
-        answer = await self._ask(task, step, "draft", messages, meter, schema)
+        answer = await self._ask(task, step, "draft", messages, meter, schema, room)
         try:
             return check(parse_json(answer))
         except DraftInvalid as err:
@@ -209,7 +214,7 @@ class PlaybookRunner:
                 raise DraftError(f"the draft was invalid ({err})") from None
             log.info("task %s: %s invalid (%s); asking for one repair", task.id, step, err)
             messages = prompts.repair(messages, answer, str(err))
-        answer = await self._ask(task, "repair", "draft", messages, meter, schema)
+        answer = await self._ask(task, "repair", "draft", messages, meter, schema, room)
         try:
             return check(parse_json(answer))
         except DraftInvalid as err:
@@ -257,12 +262,24 @@ class PlaybookRunner:
     # ---- model calls --------------------------------------------------------------------------------
 
     async def _ask(
-        self, task: Task, step: str, tier: str, messages: list[Message], meter: Meter, schema: Schema
+        self, task: Task, step: str, tier: str, messages: list[Message], meter: Meter, schema: Schema, room: int = 0
     ) -> str:
-        """Every step expects JSON in its schema's shape: sent as a JSON schema where the model takes one."""
+        """Every step expects JSON in its schema's shape: sent as a JSON schema where the model takes one. An answer
+        cut at `max_tokens` is not bad JSON to repair: it is asked for once more with twice the room."""
         model = self.tiers.verify if tier == "verify" else self.tiers.draft
-        done = await self.models.complete(Call(task.id, step, tier, model, messages, schema=schema))
+        room = room or TOKENS.get(step, 1000)
+        done = await self.models.complete(Call(task.id, step, tier, model, messages, max_tokens=room, schema=schema))
         meter.add(done)
+        if done.finish != "length":
+            return done.text
+        more = min(MAX_TOKENS, room * 2)
+        if more > room:
+            done = await self.models.complete(
+                Call(task.id, step, tier, model, messages, max_tokens=more, schema=schema)
+            )
+            meter.add(done)
+        if done.finish == "length":
+            raise DraftError(f"the model stopped at its length limit ({more} tokens) before its {step} answer was done")
         return done.text
 
     async def _json(
@@ -305,6 +322,12 @@ class PlaybookRunner:
         if done.outcome == "updated":
             return Reply(f"Updated {record.id} (v{record.version}): {record.text}\n(was: {done.previous})")
         return Reply(f"Remembered {record.id}: {record.text}")
+
+
+def draft_tokens(playbook: Playbook) -> int:
+    """Room for a draft: its fields at their longest (three characters a token, JSON escapes included) plus the
+    summary and the keys."""
+    return min(MAX_TOKENS, 300 + sum(f.max for f in playbook.spec.fields.values()) // 3)
 
 
 def _entities(text: str, found: list[Recalled]) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from agents import prompts
+from agents import prompts, runner
 from bot.wiring import build_runtime
 from memory.embedded import free_port
 from orchestrator.model import ProposalDraft, Reply
@@ -144,3 +144,28 @@ async def test_a_local_servers_timeout_is_not_retried_and_the_next_call_waits_fo
         assert 0 < left <= 1000  # the next call to this server waits this long first
     finally:
         await runtime.close()
+
+
+async def test_each_step_gets_the_room_it_needs(llm: Llm) -> None:
+    draft = await llm.draft("the contract for jane@acme.com needs a reminder by mail")  # no trigger: classify
+    assert isinstance(draft, ProposalDraft)
+    classify, drafting = llm.server.max_tokens[:2]
+    assert classify <= 100 and drafting == runner.draft_tokens(llm.runner.playbooks["email"]) > 8000
+
+
+@pytest.mark.parametrize(("ramble", "staged"), [(9_000, True), (30_000, False)])
+async def test_an_answer_cut_at_the_length_limit_is_asked_once_more_with_room_never_repaired(
+    llm: Llm, ramble: int, staged: bool
+) -> None:
+    llm.server.ramble = ramble  # the body runs on: cut at max_tokens, finish_reason "length"
+    draft = await llm.draft(ASK)
+    room = runner.draft_tokens(llm.runner.playbooks["email"])
+    assert llm.server.max_tokens == [room, min(runner.MAX_TOKENS, room * 2)]
+    assert llm.server.stats.steps == ["draft", "draft"]  # the same prompt again: no repair of a cut-off answer
+    if staged:
+        assert isinstance(draft, ProposalDraft) and "a a a a" in draft.actions[0][1]["body"]
+    else:
+        assert isinstance(draft, Reply) and "the model stopped at its length limit" in draft.text
+        assert "not valid JSON" not in draft.text
+    finishes = [c.detail.get("finish") for c in await llm.calls()]
+    assert finishes == ["length", None if staged else "length"]

@@ -182,7 +182,7 @@ class FakeOpenAI:
     def cut(self, content: str, max_tokens: int) -> tuple[str, str]:
         """A rambling model's answer (the body run on), cut at `max_tokens` words as a server cuts it."""
         if self.ramble:
-            content = content.replace('\\n"', " " + "and so on " * (self.ramble // 3) + '\\n"', 1)
+            content = content.replace('\\n"', " " + "a " * self.ramble + '\\n"', 1)
         words = content.split(" ")
         if max_tokens and len(words) > max_tokens:
             return " ".join(words[:max_tokens]), "length"
