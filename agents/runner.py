@@ -133,6 +133,8 @@ class PlaybookRunner:
             return Reply(str(err), ok=False, cost_usd=meter.usd)
         if drafted.question:
             return Reply(drafted.question, ok=False, cost_usd=meter.usd)
+        if _same(drafted.fields, current):  # staged as "v2 · revised", it would be approved as if changed
+            return Reply("the model made no change; try saying it differently", ok=False, cost_usd=meter.usd)
         return self._result(playbook, drafted, "", meter, used)
 
     async def _run(self, task: Task, text: str, recent: str) -> Draft:
@@ -328,6 +330,15 @@ def draft_tokens(playbook: Playbook) -> int:
     """Room for a draft: its fields at their longest (three characters a token, JSON escapes included) plus the
     summary and the keys."""
     return min(MAX_TOKENS, 300 + sum(f.max for f in playbook.spec.fields.values()) // 3)
+
+
+def _same(fields: dict[str, Any], current: dict[str, Any]) -> bool:
+    """The same draft, whitespace at the ends aside."""
+
+    def norm(values: dict[str, Any]) -> dict[str, str]:
+        return {k: str(v).strip() for k, v in values.items()}
+
+    return norm(fields) == norm(current)
 
 
 def _entities(text: str, found: list[Recalled]) -> list[str]:

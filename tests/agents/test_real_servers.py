@@ -4,6 +4,8 @@ answers cut at `max_tokens`. Each through the real litellm client over HTTP."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aiohttp import web
 
@@ -169,3 +171,14 @@ async def test_an_answer_cut_at_the_length_limit_is_asked_once_more_with_room_ne
         assert "not valid JSON" not in draft.text
     finishes = [c.detail.get("finish") for c in await llm.calls()]
     assert finishes == ["length", None if staged else "length"]
+
+
+async def test_a_revision_that_changes_nothing_is_refused(llm: Llm) -> None:
+    request = task(EMAIL)
+    proposal = await proposal_of(llm.runtime, request)
+    [(_, fields)] = [(a.kind, a.fields) for a in proposal.actions]
+    same = {"summary": "s", "confidence": 0.9, "fields": {**fields, "body": fields["body"] + "\n"}}
+    llm.script({"content": json.dumps(same)})
+    revised = await llm.runner.revise(request, proposal, "shorter, mention the late fee")
+    assert isinstance(revised, Reply) and not revised.ok
+    assert revised.text == "the model made no change; try saying it differently"
