@@ -8,6 +8,7 @@ network. `offline/deputy` goes through litellm's custom-provider path instead (a
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -127,6 +128,8 @@ class LiteLLMTransport:
         options.update(self._format(model, json_mode, schema) if fmt is None else _response_format(fmt, schema))
         if self.api_base and not model.startswith("offline/"):
             options["api_base"] = self.api_base
+            if model.startswith("openai/") and self.local and not os.environ.get("OPENAI_API_KEY"):
+                options["api_key"] = "none"  # llama.cpp, Ollama, vLLM want none; the OpenAI client insists on one
         try:
             response = await lib.acompletion(model=model, messages=cache_marked(model, messages), **options)
         except Exception as err:
