@@ -38,6 +38,8 @@ class Call:
     messages: list[Message]
     json_mode: bool = True
     max_tokens: int = 1000
+    min_tokens: int = 0
+    """When set below `max_tokens`: the least room worth asking with, where today's budget can't cover it all."""
     schema: Schema | None = None
     """The step's answer shape, sent as a JSON schema to models that take one (agents/schemas.py)."""
 
@@ -51,6 +53,8 @@ class Completion:
     cache_hit: bool = False
     degraded: str = ""
     finish: str = "stop"
+    room: int = 0
+    """The `max_tokens` the answer was asked with (less than the step's room where today's budget said so)."""
 
 
 @dataclass

@@ -150,6 +150,7 @@ class Models:
 
     async def _call(self, call: Call, model: str) -> Completion:
         transport, date = self.transport(model), self.today()
+        call = await self._fit(call, model, transport, date)
         estimate = transport.estimate(model, call.messages, call.max_tokens)
         reservation = await self.spend.reserve(date, estimate)
         for _ in range(BUSY_WAITS):
@@ -167,7 +168,24 @@ class Models:
         await self._record(call, model, raw, reservation, shape)
         if self.cache is not None and transport.cacheable and raw.finish != "length":
             await self.cache.put(call, raw.text, self._sent(call, shape))
-        return Completion(raw.text, model, raw.usd or 0.0, priced=raw.usd is not None, finish=raw.finish)
+        priced = raw.usd is not None
+        return Completion(raw.text, model, raw.usd or 0.0, priced=priced, finish=raw.finish, room=call.max_tokens)
+
+    async def _fit(self, call: Call, model: str, transport: Transport, date: str) -> Call:
+        """A draft's full room (its fields at their longest) where today's budget covers it; else what it does cover,
+        down to the call's `min_tokens`. The reservation that follows is for what is asked."""
+        if not call.min_tokens or call.min_tokens >= call.max_tokens:
+            return call
+        most = transport.estimate(model, call.messages, call.max_tokens)
+        least = transport.estimate(model, call.messages, call.min_tokens)
+        if most <= 0:
+            return call
+        left = await self.spend.cap(date) - await self.spend.day(date)
+        if left >= most:
+            return call
+        per_token = (most - least) / (call.max_tokens - call.min_tokens)
+        room = call.min_tokens + int(max(0.0, left - least) / per_token) if per_token > 0 else call.min_tokens
+        return replace(call, max_tokens=max(call.min_tokens, room))
 
     def _sent(self, call: Call, shape: Shape) -> dict[str, Any] | None:
         """The JSON schema the call goes with in this shape, or None: the prompt describes the answer."""

@@ -41,6 +41,8 @@ TOKENS = {"classify": 60, "verify": 300}
 """`max_tokens` per step: a playbook's name or a verdict is a few tokens, and a model that rambles stops soon."""
 MAX_TOKENS = 16_384
 """The most any step may ask for, a retry after a cut-off answer included."""
+FLOOR = 1000
+"""The least room a draft is asked with when today's budget can't cover its full room."""
 
 
 Checker = Callable[[Any], Drafted]
@@ -270,7 +272,9 @@ class PlaybookRunner:
         cut at `max_tokens` is not bad JSON to repair: it is asked for once more with twice the room."""
         model = self.tiers.verify if tier == "verify" else self.tiers.draft
         room = room or TOKENS.get(step, 1000)
-        done = await self.models.complete(Call(task.id, step, tier, model, messages, max_tokens=room, schema=schema))
+        least = min(room, FLOOR)
+        ask = Call(task.id, step, tier, model, messages, max_tokens=room, min_tokens=least, schema=schema)
+        done = await self.models.complete(ask)
         meter.add(done)
         if done.finish != "length":
             return done.text
