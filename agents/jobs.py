@@ -11,13 +11,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any
 
+from agents import progress
+from agents.progress import Progress
 from agents.runtime import JobRuntime, run_warm, with_runtime
 from orchestrator import commands as cmd
 from orchestrator.errors import BudgetExceeded
-from orchestrator.model import Reply
+from orchestrator.model import Reply, Task
+from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.jobs")
 
@@ -40,7 +44,8 @@ async def _run_task(task_id: str) -> None:
         if task is None:
             return
         try:
-            draft = await rt.drafter.draft(task)
+            async with progress.reporting(Progress(partial(_show, rt, task))):
+                draft = await rt.drafter.draft(task)
         except BudgetExceeded as over:
             pause = cmd.PauseTask(task_id=task_id, spent_usd=over.spent, cap_usd=over.cap, date=over.date)
             await rt.coordinator.handle(pause)
@@ -48,6 +53,13 @@ async def _run_task(task_id: str) -> None:
         await rt.coordinator.handle(cmd.CompleteDraft(task_id, draft))
 
     await with_runtime(work)
+
+
+async def _show(rt: JobRuntime, task: Task, text: str) -> None:
+    """The task's progress message, edited in place (every channel)."""
+    await rt.coordinator.core.show(
+        task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id)
+    )
 
 
 async def _revise_proposal(proposal_id: str) -> None:

@@ -28,6 +28,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from agents import progress
 from agents.calls import Call as Call
 from agents.calls import Completion as Completion
 from agents.calls import Meter as Meter
@@ -225,6 +226,8 @@ class Models:
                     shape = await self._step_down(model, transport, shape, err)
                     continue
                 if isinstance(err, ModelUnreachable) and unreachable < len(RECONNECT_S):
+                    tries = f"{unreachable + 2}/{len(RECONNECT_S) + 1}"
+                    await progress.current().note(f"model server not answering, trying again ({tries})")
                     await self.sleep(RECONNECT_S[unreachable])
                     unreachable += 1
                     continue
@@ -258,6 +261,7 @@ class Models:
             raise ModelUnavailable(f"{model} failed {failures} times ({err})") from None
         wait = err.retry_after if err.retry_after is not None else BACKOFF_S * 2 ** (failures - 1)
         log.info("%s: %s; retrying in %.2f s", model, err, wait)
+        await progress.current().note(f"the model failed, trying again ({failures + 1}/{transport.retries + 1})")
         await self.sleep(min(MAX_WAIT_S, wait) * random.uniform(1.0, 1.2))
 
     async def _idle(self, transport: Transport) -> None:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from agents import prompts
+from agents import progress, prompts
 from agents.llm import Call, Meter, Models, parse_json
 from agents.offline import inbound_hook
 from agents.playbooks import Drafted, Playbook, by_triggers
@@ -274,6 +274,7 @@ class PlaybookRunner:
         room = room or TOKENS.get(step, 1000)
         least = min(room, FLOOR)
         ask = Call(task.id, step, tier, model, messages, max_tokens=room, min_tokens=least, schema=schema)
+        await progress.current().step(step, model)
         done = await self.models.complete(ask)
         meter.add(done)
         if done.finish != "length":
