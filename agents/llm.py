@@ -220,6 +220,11 @@ class Models:
             await self._idle(transport)
             try:
                 raw = await _send(transport, model, call, shape)
+            except asyncio.CancelledError:  # the task was stopped: the call is abandoned, and still on the ledger
+                await self._record(
+                    call, model, Raw("", 0, 0, 0, 0.0), None, shape, error="abandoned: the task was stopped"
+                )
+                raise
             except ModelError as err:
                 await self._record(call, model, Raw("", 0, 0, 0, 0.0), None, shape, error=str(err))
                 if isinstance(err, ModelRefused):
