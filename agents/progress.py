@@ -49,7 +49,8 @@ class Progress:
         await self._say()
 
     async def tick(self) -> None:
-        if self.clock() - self.last_shown >= PACE_S:
+        """The clock moves on the message once a step was said (the built-in model says none: "Drafting…" stays)."""
+        if self.step_text and self.clock() - self.last_shown >= PACE_S:
             await self._say()
 
     async def _say(self) -> None:

@@ -274,7 +274,8 @@ class PlaybookRunner:
         room = room or TOKENS.get(step, 1000)
         least = min(room, FLOOR)
         ask = Call(task.id, step, tier, model, messages, max_tokens=room, min_tokens=least, schema=schema)
-        await progress.current().step(step, model)
+        if not self.tiers.offline:  # the built-in model answers at once: its task keeps "Drafting…"
+            await progress.current().step(step, model)
         done = await self.models.complete(ask)
         meter.add(done)
         if done.finish != "length":

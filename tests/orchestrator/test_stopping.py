@@ -22,7 +22,8 @@ async def test_status_shows_a_running_task_and_cancel_stops_it(core: Core) -> No
     assert "Stopped by you. Nothing was staged." in core.outbox.texts
     task = await core.store.get_task(tid)
     assert task is not None and task.status is TaskStatus.FAILED and task.error == "stopped by you"
-    draft = ProposalDraft("email", "s", "low", [("email.send", {"to": "jane@acme.com", "subject": "s", "body": "b"})])
+    fields = {"to": "jane@acme.com", "subject": "s", "body": "b"}
+    draft = ProposalDraft(playbook="email", summary="s", risk="low", actions=[("email.send", fields)])
     await core.coordinator.handle(cmd.CompleteDraft(tid, draft))  # the worker's draft, too late
     assert await core.store.ids("proposal", "pending") == []
     await core.say(f"/cancel {tid}")
