@@ -182,3 +182,18 @@ async def test_a_revision_that_changes_nothing_is_refused(llm: Llm) -> None:
     revised = await llm.runner.revise(request, proposal, "shorter, mention the late fee")
     assert isinstance(revised, Reply) and not revised.ok
     assert revised.text == "the model made no change; try saying it differently"
+
+
+async def test_a_connection_dropped_before_the_answer_is_tried_again_in_words(llm: Llm) -> None:
+    llm.server.drop_next = 1  # the server was killed mid-request and is back
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    llm.runner.models.sleep = no_wait
+    draft = await llm.draft(ASK)
+    assert isinstance(draft, ProposalDraft), draft
+    [error] = [c.detail["error"] for c in await llm.calls() if "error" in c.detail]
+    assert error.startswith(f"can't reach the model server at {llm.url}") and "500" not in error
+    assert waits == [1.0]

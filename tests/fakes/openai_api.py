@@ -18,7 +18,7 @@ Modes taken from real local servers (llama.cpp, llama-cpp-python, Ollama), each 
 - `delay_s`, `single_slot`: a slow model; with one slot, requests wait their turn, and one the client abandoned
   keeps computing (as llama.cpp and Ollama do);
 - `ttft_s` and `tokens_per_s` shape a streamed answer (`stream: true`); `drop_after` closes the connection after
-  that many chunks.
+  that many chunks; `drop_next` closes that many connections before answering.
 
 Run standalone with `python -m tests.fakes.openai_api PORT [--no-prefix-cache]`."""
 
@@ -81,6 +81,8 @@ class FakeOpenAI:
     ttft_s: float = 0.0
     tokens_per_s: float = 0.0
     drop_after: int = 0
+    drop_next: int = 0
+    """Close that many connections without answering (a server killed mid-request)."""
     max_tokens: list[int] = field(default_factory=list)
     """Each request's `max_tokens`, as it arrived."""
     finished: int = 0
@@ -144,6 +146,11 @@ class FakeOpenAI:
         self.stats.cached_tokens += cached
         self.stats.completion_tokens += out
         await asyncio.shield(self.compute())  # an abandoned request keeps the server busy all the same
+        if self.drop_next > 0:
+            self.drop_next -= 1
+            assert request.transport is not None
+            request.transport.close()  # the connection drops before the answer
+            return web.Response()
         if body.get("stream"):
             return await self.stream(request, body, content, finish)
         return web.json_response(
