@@ -49,6 +49,7 @@ bench: $(VENV)/.synced
 	$(BIN)/python -m bench.replay
 	$(BIN)/python -m bench.outcomes
 	$(BIN)/python -m bench.revise
+	$(BIN)/python -m bench.streaming
 
 # Opt-in, never part of `make test`: the main flows against a real OpenAI-compatible server (docs/llm.md).
 test-model: $(VENV)/.synced bytecode

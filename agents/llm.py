@@ -63,6 +63,10 @@ BUSY_WAIT_S = 0.2
 BUSY_WAITS = 300  # a minute: longer than a call's timeout, so a reservation always settles or expires first
 
 
+OnText = Callable[[str], Awaitable[None]]
+"""Told the answer's text so far while it streams."""
+
+
 class Transport(Protocol):
     cacheable: bool
     """False for the built-in model: it answers for free at once, so a cache would only add round trips."""
@@ -91,6 +95,7 @@ class Transport(Protocol):
         max_tokens: int,
         schema: Schema | None = None,
         fmt: Format | None = None,
+        on_text: OnText | None = None,
     ) -> Raw: ...
 
     def first_format(self, model: str) -> Format:
@@ -334,7 +339,16 @@ def _send(transport: Transport, model: str, call: Call, shape: Shape) -> Awaitab
     user message for a template without a system role."""
     messages = call.messages if shape.system else fold_system(call.messages)
     fmt: Format = shape.format if call.json_mode else "text"
-    return transport(model, messages, json_mode=call.json_mode, max_tokens=call.max_tokens, schema=call.schema, fmt=fmt)
+    on_text = progress.current().listener(call.step)  # streamed where someone watches the draft grow
+    return transport(
+        model,
+        messages,
+        json_mode=call.json_mode,
+        max_tokens=call.max_tokens,
+        schema=call.schema,
+        fmt=fmt,
+        on_text=on_text,
+    )
 
 
 def provider(model: str) -> str:

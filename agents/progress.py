@@ -15,8 +15,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 
+import pydantic_core
+
 PACE_S = 3.0
-"""The least time between two edits of one task's message."""
+"""The least time between two edits of one task's message for the clock alone."""
+STREAM_PACE_S = 1.5
+"""… and while the draft streams in: about what Slack's `chat.update` and Telegram's edits allow for one message."""
+SHOWN_CHARS = 80
+STREAMED = frozenset({"draft", "revise", "repair"})
+"""The steps whose answer is a draft the operator can watch grow."""
 
 STEPS = {
     "classify": "Choosing a playbook",
@@ -31,18 +38,35 @@ class Progress:
     def __init__(self, show: Callable[[str], Awaitable[None]], *, clock: Callable[[], float] = time.monotonic) -> None:
         self.show, self.clock = show, clock
         self.started = self.last_shown = clock()
-        self.step_text, self.note_text, self.said = "", "", ""
+        self.step_text, self.note_text, self.said, self.body = "", "", "", ""
 
     def line(self) -> str:
         elapsed = f"{self.clock() - self.started:.0f} s"
         head = f"{self.step_text} · {elapsed}" if self.step_text else f"Working · {elapsed}"
+        if self.body:  # one line (the console redraws it in place): the end of what the model has written so far
+            tail = " ".join(self.body.split())[-SHOWN_CHARS:]
+            return f"{head} · “…{tail}”"
         return f"{head} · {self.note_text}" if self.note_text else head
 
     async def step(self, step: str, model: str) -> None:
         """A new step: said at once (a step changes rarely; the pace applies to the ticking clock)."""
         self.step_text = f"{STEPS.get(step, step.capitalize())} with {_short(model)}"
-        self.note_text = ""
+        self.note_text, self.body = "", ""
         await self._say()
+
+    def listener(self, step: str) -> Callable[[str], Awaitable[None]] | None:
+        """Where a streamed answer's text goes for this step (None: don't stream)."""
+        return self.streamed if step in STREAMED else None
+
+    async def streamed(self, text: str) -> None:
+        """The answer so far, the text being written shown as it grows: the first at once, then at the streaming
+        pace."""
+        body = _writing(text)
+        if not body:
+            return
+        first, self.body = not self.body, body
+        if first or self.clock() - self.last_shown >= STREAM_PACE_S:
+            await self._say()
 
     async def note(self, text: str) -> None:
         self.note_text = text
@@ -65,6 +89,9 @@ class Progress:
 class Silent(Progress):
     def __init__(self) -> None:
         super().__init__(_nothing)
+
+    def listener(self, step: str) -> Callable[[str], Awaitable[None]] | None:
+        return None
 
 
 async def _nothing(text: str) -> None:
@@ -96,6 +123,27 @@ async def _ticking(progress: Progress) -> None:
     while True:
         await asyncio.sleep(PACE_S)
         await progress.tick()
+
+
+def _writing(partial: str) -> str:
+    """The text the model is writing now: the last string in its JSON answer so far (pydantic reads JSON cut
+    anywhere) — a draft's body once it gets there."""
+    try:
+        value = pydantic_core.from_json(partial, allow_partial="trailing-strings")
+    except ValueError:
+        return ""
+    texts = _strings(value)
+    return texts[-1] if texts else ""
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _short(model: str) -> str:

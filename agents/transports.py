@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from agents.capabilities import Format, refusal
 from agents.litellm_lib import CHARS_PER_TOKEN, approx_tokens
 from agents.litellm_lib import litellm as litellm  # also loaded from here (bot/worker.py)
-from agents.llm import Raw
+from agents.llm import OnText, Raw
 from agents.offline import OfflineModel
 from agents.offline_provider import register
 from agents.prompts import Message
@@ -65,6 +65,7 @@ class OfflineTransport:
         max_tokens: int,
         schema: Schema | None = None,
         fmt: Format | None = None,
+        on_text: OnText | None = None,
     ) -> Raw:
         text = await self.model.respond(messages)
         return Raw(text, approx_tokens(messages), len(text) // CHARS_PER_TOKEN, 0, 0.0)
@@ -119,6 +120,7 @@ class LiteLLMTransport:
         max_tokens: int,
         schema: Schema | None = None,
         fmt: Format | None = None,
+        on_text: OnText | None = None,
     ) -> Raw:
         lib = litellm()
         if model.startswith("offline/") and self.offline is not None:
@@ -130,8 +132,12 @@ class LiteLLMTransport:
             options["api_base"] = self.api_base
             if model.startswith("openai/") and self.local and not os.environ.get("OPENAI_API_KEY"):
                 options["api_key"] = "none"  # llama.cpp, Ollama, vLLM want none; the OpenAI client insists on one
+        marked = cache_marked(model, messages)
         try:
-            response = await lib.acompletion(model=model, messages=cache_marked(model, messages), **options)
+            if on_text is not None and not model.startswith("offline/"):
+                response = await _streamed(lib, model, marked, options, on_text)
+            else:
+                response = await lib.acompletion(model=model, messages=marked, **options)
         except Exception as err:
             raise classify_error(err, self.api_base or model) from err
         return self._raw(lib, model, response)
@@ -211,6 +217,23 @@ def cache_marked(model: str, messages: list[Message]) -> list[Message]:
         return messages
     system = {"type": "text", "text": messages[0]["content"], "cache_control": {"type": "ephemeral"}}
     return [{"role": "system", "content": [system]}, *messages[1:]]
+
+
+async def _streamed(
+    lib: ModuleType, model: str, messages: list[Message], options: dict[str, Any], on_text: OnText
+) -> Any:
+    """The answer streamed: `on_text` gets the text so far as it grows (the progress message shows it); the chunks
+    are then built into one response, so usage and cost are read as for any other."""
+    options = {**options, "stream": True, "stream_options": {"include_usage": True}}
+    stream = await lib.acompletion(model=model, messages=messages, **options)
+    chunks, text = [], ""
+    async for chunk in stream:
+        chunks.append(chunk)
+        delta = chunk.choices[0].delta.content if chunk.choices else None
+        if delta:
+            text += delta
+            await on_text(text)
+    return lib.stream_chunk_builder(chunks, messages=messages)
 
 
 def _response_format(fmt: Format, schema: Schema | None) -> dict[str, Any]:

@@ -65,3 +65,17 @@ async def test_cancel_stops_a_running_task_abandons_the_call_and_stages_nothing(
     assert failed.actor and failed.detail["stopped_by"] == "you"
     assert not [e for e in events if e.type == "ProposalStaged"]
     assert await store.ids("proposal", "pending") == []
+
+
+async def test_the_draft_streams_into_the_progress_message(
+    model_runtime: Runtime, workers: Workers, openai_server: tuple[FakeOpenAI, str]
+) -> None:
+    server, _ = openai_server
+    server.ttft_s, server.tokens_per_s = 0.5, 4.0  # a model on a CPU, writing as it goes
+    workers.start()
+    transcript = await converse(model_runtime, "email jane@acme.com a follow-up on invoice 42")
+    growing = re.findall(r"Drafting with gpt-4o-mini · \d+ s · “…(.*)”", transcript)
+    assert any("Hello from" in text for text in growing), transcript  # the body as it was written
+    assert "Test model draft (email)" in transcript  # then the card
+    [call] = [e for _, e in await model_runtime.ledger.read() if e.type == "ModelCalled"]
+    assert call.detail["tokens_out"] > 0 and call.cost_usd > 0  # usage and cost read from the streamed answer
