@@ -14,7 +14,7 @@ export UV_COMPILE_BYTECODE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 SOURCES := bot agents orchestrator memory connectors config
-.PHONY: run test lint typecheck suite unit soak bench install bytecode clean
+.PHONY: run test lint typecheck suite unit soak bench test-model install bytecode clean
 # Four pytest workers on two cores: most tests wait on real processes (Redis, workers, SMTP), so four keep both
 # cores busy (the whole suite took 154 s this way, against about 290 s as two runs on two workers each).
 PYTEST := $(BIN)/pytest -q -n 4 --dist worksteal
@@ -49,6 +49,11 @@ bench: $(VENV)/.synced
 	$(BIN)/python -m bench.replay
 	$(BIN)/python -m bench.outcomes
 	$(BIN)/python -m bench.revise
+	$(BIN)/python -m bench.streaming
+
+# Opt-in, never part of `make test`: the main flows against a real OpenAI-compatible server (docs/llm.md).
+test-model: $(VENV)/.synced bytecode
+	$(BIN)/python -m tests.model_flows
 
 install: $(VENV)/.synced bytecode
 

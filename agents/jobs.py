@@ -8,20 +8,26 @@ finished: agents/warm.py.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 from rq.timeouts import JobTimeoutException
 
+from agents import progress
+from agents.progress import Progress
 from agents.runtime import JobRuntime, run_warm, with_runtime
 from orchestrator import commands as cmd
 from orchestrator.errors import BudgetExceeded
-from orchestrator.model import Reply
+from orchestrator.model import Draft, Reply, Task, TaskStatus
+from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.jobs")
+STOP_CHECK_S = 1.0
 
 
 def run_task(task_id: str) -> None:
@@ -42,14 +48,40 @@ async def _run_task(task_id: str) -> None:
         if task is None:
             return
         try:
-            draft = await rt.drafter.draft(task)
+            async with progress.reporting(Progress(partial(_show, rt, task))):
+                draft = await _unless_stopped(rt, task_id, rt.drafter.draft(task))
         except BudgetExceeded as over:
             pause = cmd.PauseTask(task_id=task_id, spent_usd=over.spent, cap_usd=over.cap, date=over.date)
             await rt.coordinator.handle(pause)
             return
-        await rt.coordinator.handle(cmd.CompleteDraft(task_id, draft))
+        if draft is not None:
+            await rt.coordinator.handle(cmd.CompleteDraft(task_id, draft))
 
     await with_runtime(work)
+
+
+async def _unless_stopped(rt: JobRuntime, task_id: str, drafting: Awaitable[Draft]) -> Draft | None:
+    """The draft, or None if the operator stopped the task meanwhile (`/cancel <task id>`): checked every
+    `STOP_CHECK_S`, and then the drafting (its model call with it) is abandoned."""
+    job = asyncio.ensure_future(drafting)
+    while True:
+        done, _ = await asyncio.wait({job}, timeout=STOP_CHECK_S)
+        if done:
+            return job.result()
+        current = await rt.store.get_task(task_id)
+        if current is None or current.status is not TaskStatus.RUNNING:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+            log.info("task %s was stopped: its draft was abandoned", task_id)
+            return None
+
+
+async def _show(rt: JobRuntime, task: Task, text: str) -> None:
+    """The task's progress message, edited in place (every channel)."""
+    await rt.coordinator.core.show(
+        task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id)
+    )
 
 
 async def _revise_proposal(proposal_id: str) -> None:

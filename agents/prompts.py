@@ -5,7 +5,12 @@
   instruction. That lowers the odds a model obeys an injection; what makes injection harmless is that the
   playbook, not the model, decides the action (agents/playbooks.py).
 - The stable part comes first (system prompt, playbook, memory) and the request last, so providers that cache
-  prompt prefixes bill the shared part once (bench/llm_economy.py measures it)."""
+  prompt prefixes bill the shared part once (bench/llm_economy.py measures it).
+
+And one shape that every chat template takes: one system message, then user and assistant turns strictly
+alternating, starting with the user (Gemma's, Mistral's and Llama 2's templates refuse anything else). The tagged
+parts (memory, recent, request, draft, feedback) go in one user message, the tags keeping them apart; `fold_system`
+moves the instructions into that first user message for templates with no system role."""
 
 from __future__ import annotations
 
@@ -57,7 +62,7 @@ def classify(playbooks: list[Playbook], request: str) -> list[Message]:
         f"{BASE}\nStep: classify\nPick the one playbook that fits the request best:\n{menu}\n"
         'Answer {"playbook": "<name>"} using one of the names above exactly.'
     )
-    return [{"role": "system", "content": system}, {"role": "user", "content": quote("request", request)}]
+    return _turns(system, quote("request", request))
 
 
 def draft(playbook: Playbook, request: str, memory: str, recent: str = "", now: str = "") -> list[Message]:
@@ -68,13 +73,10 @@ def draft(playbook: Playbook, request: str, memory: str, recent: str = "", now: 
         'is what was asked>, "fields": {...}} where fields has exactly these keys:\n'
         f"{_schema(playbook)}"
     )
-    messages = [
-        {"role": "system", "content": system},
-        {"role": "user", "content": quote("memory", memory or "(nothing relevant)")},
-    ]
+    parts = [quote("memory", memory or "(nothing relevant)")]
     if recent:  # after memory: the conversation changes more often than what is remembered
-        messages.append({"role": "user", "content": quote("recent", recent)})
-    return [*messages, {"role": "user", "content": quote("request", request)}]
+        parts.append(quote("recent", recent))
+    return _turns(system, *parts, quote("request", request))
 
 
 def revise(
@@ -91,13 +93,36 @@ def revise(
         '"fields": {...}}, where fields has exactly these keys:\n'
         f"{_schema(playbook)}"
     )
-    return [
-        {"role": "system", "content": system},
-        {"role": "user", "content": quote("memory", memory or "(nothing relevant)")},
-        {"role": "user", "content": quote("request", request)},
-        {"role": "user", "content": quote("draft", json.dumps(previous, ensure_ascii=False, indent=1))},
-        {"role": "user", "content": quote("feedback", feedback)},
-    ]
+    return _turns(
+        system,
+        quote("memory", memory or "(nothing relevant)"),
+        quote("request", request),
+        quote("draft", json.dumps(previous, ensure_ascii=False, indent=1)),
+        quote("feedback", feedback),
+    )
+
+
+def _turns(system: str, *parts: str) -> list[Message]:
+    """The system prompt and one user message holding every tagged part, in order (stable parts first)."""
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def fold_system(messages: list[Message]) -> list[Message]:
+    """For chat templates with no system role: the instructions lead the first user message instead."""
+    if not messages or messages[0]["role"] != "system":
+        return messages
+    system, rest = messages[0], messages[1:]
+    if not rest or rest[0]["role"] != "user":
+        return [{"role": "user", "content": system["content"]}, *rest]
+    first = {"role": "user", "content": f"{system['content']}\n\n{rest[0]['content']}"}
+    return [first, *rest[1:]]
+
+
+def alternates(messages: list[Message]) -> bool:
+    """What strict templates check: at most one system message, first; then user, assistant, user, …"""
+    roles = [m["role"] for m in messages]
+    body = roles[1:] if roles[:1] == ["system"] else roles
+    return all(role == ("user" if i % 2 == 0 else "assistant") for i, role in enumerate(body))
 
 
 def _schema(playbook: Playbook) -> str:
@@ -125,12 +150,12 @@ def verify(playbook: Playbook, request: str, memory: str, fields: dict[str, Any]
         "right recipient, nothing invented, nothing the request did not ask for, nothing harmful.\n"
         'Answer {"ok": true} or {"ok": false, "problem": "<one sentence for the operator>"}.'
     )
-    return [
-        {"role": "system", "content": system},
-        {"role": "user", "content": quote("memory", memory or "(nothing relevant)")},
-        {"role": "user", "content": quote("request", request)},
-        {"role": "user", "content": quote("draft", json.dumps(fields, ensure_ascii=False))},
-    ]
+    return _turns(
+        system,
+        quote("memory", memory or "(nothing relevant)"),
+        quote("request", request),
+        quote("draft", json.dumps(fields, ensure_ascii=False)),
+    )
 
 
 def _fields(playbook: Playbook) -> list[tuple[str, Any]]:

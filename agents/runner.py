@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from agents import prompts
+from agents import progress, prompts
 from agents.known import named
 from agents.llm import Call, Meter, Models, parse_json
 from agents.offline import inbound_hook
@@ -39,6 +39,12 @@ log = logging.getLogger("deputy.agent")
 _REFERS_BACK = re.compile(r"\b(?:it|her|him|them|that|this|those|instead|same|again|previous|last one)\b", re.I)
 VERIFY_BELOW = 0.7
 """Drafts the model is less sure of than this get the verify pass (so do all high-risk ones)."""
+TOKENS = {"classify": 60, "verify": 300}
+"""`max_tokens` per step: a playbook's name or a verdict is a few tokens, and a model that rambles stops soon."""
+MAX_TOKENS = 16_384
+"""The most any step may ask for, a retry after a cut-off answer included."""
+FLOOR = 1000
+"""The least room a draft is asked with when today's budget can't cover its full room."""
 
 
 Checker = Callable[[Any], Drafted]
@@ -128,11 +134,14 @@ class PlaybookRunner:
             messages = prompts.revise(playbook, task.text, memory, previous, feedback, self.local.text())
             known = "\n".join([task.text, feedback, *map(str, current.values())])
             check = partial(playbook.check, request=known, memory=memory)
-            drafted = await self._drafted(task, "revise", messages, playbook.draft_model, check, meter)
+            room = draft_tokens(playbook)
+            drafted = await self._drafted(task, "revise", messages, playbook.draft_model, check, meter, room)
         except (DraftError, DraftInvalid, ModelUnavailable) as err:
             return Reply(str(err), ok=False, cost_usd=meter.usd)
         if drafted.question:
             return Reply(drafted.question, ok=False, cost_usd=meter.usd)
+        if _same(drafted.fields, current):  # staged as "v2 · revised", it would be approved as if changed
+            return Reply("the model made no change; try saying it differently", ok=False, cost_usd=meter.usd)
         return self._result(playbook, drafted, "", meter, used)
 
     async def _run(self, task: Task, text: str, recent: str) -> Draft:
@@ -200,14 +209,14 @@ class PlaybookRunner:
     ) -> Drafted:
         messages = prompts.draft(playbook, text, memory, recent, self.local.text())
         check = partial(playbook.check, request=text, memory=memory, recent=recent)
-        return await self._drafted(task, "draft", messages, playbook.draft_model, check, meter)
+        return await self._drafted(task, "draft", messages, playbook.draft_model, check, meter, draft_tokens(playbook))
 
     async def _drafted(
-        self, task: Task, step: str, messages: list[Message], schema: Schema, check: Checker, meter: Meter
+        self, task: Task, step: str, messages: list[Message], schema: Schema, check: Checker, meter: Meter, room: int
     ) -> Drafted:
         """A step whose answer is a playbook's draft (`draft`, `revise`): the playbook's schema goes with it, and one
         repair — the model sees what was wrong with its answer and tries once more."""
-        answer = await self._ask(task, step, "draft", messages, meter, schema)
+        answer = await self._ask(task, step, "draft", messages, meter, schema, room)
         try:
             return check(parse_json(answer))
         except DraftInvalid as err:
@@ -215,7 +224,7 @@ class PlaybookRunner:
                 raise DraftError(f"the draft was invalid ({err})") from None
             log.info("task %s: %s invalid (%s); asking for one repair", task.id, step, err)
             messages = prompts.repair(messages, answer, str(err))
-        answer = await self._ask(task, "repair", "draft", messages, meter, schema)
+        answer = await self._ask(task, "repair", "draft", messages, meter, schema, room)
         try:
             return check(parse_json(answer))
         except DraftInvalid as err:
@@ -263,12 +272,28 @@ class PlaybookRunner:
     # ---- model calls --------------------------------------------------------------------------------
 
     async def _ask(
-        self, task: Task, step: str, tier: str, messages: list[Message], meter: Meter, schema: Schema
+        self, task: Task, step: str, tier: str, messages: list[Message], meter: Meter, schema: Schema, room: int = 0
     ) -> str:
-        """Every step expects JSON in its schema's shape: sent as a JSON schema where the model takes one."""
+        """Every step expects JSON in its schema's shape: sent as a JSON schema where the model takes one. An answer
+        cut at `max_tokens` is not bad JSON to repair: it is asked for once more with twice the room."""
         model = self.tiers.verify if tier == "verify" else self.tiers.draft
-        done = await self.models.complete(Call(task.id, step, tier, model, messages, schema=schema))
+        room = room or TOKENS.get(step, 1000)
+        least = min(room, FLOOR)
+        ask = Call(task.id, step, tier, model, messages, max_tokens=room, min_tokens=least, schema=schema)
+        if not self.tiers.offline:  # the built-in model answers at once: its task keeps "Drafting…"
+            await progress.current().step(step, model)
+        done = await self.models.complete(ask)
         meter.add(done)
+        if done.finish != "length":
+            return done.text
+        more = min(MAX_TOKENS, room * 2)
+        if more > room:
+            done = await self.models.complete(
+                Call(task.id, step, tier, model, messages, max_tokens=more, schema=schema)
+            )
+            meter.add(done)
+        if done.finish == "length":
+            raise DraftError(f"the model stopped at its length limit ({more} tokens) before its {step} answer was done")
         return done.text
 
     async def _json(
@@ -311,6 +336,21 @@ class PlaybookRunner:
         if done.outcome == "updated":
             return Reply(f"Updated {record.id} (v{record.version}): {record.text}\n(was: {done.previous})")
         return Reply(f"Remembered {record.id}: {record.text}")
+
+
+def draft_tokens(playbook: Playbook) -> int:
+    """Room for a draft: its fields at their longest (three characters a token, JSON escapes included) plus the
+    summary and the keys."""
+    return min(MAX_TOKENS, 300 + sum(f.max for f in playbook.spec.fields.values()) // 3)
+
+
+def _same(fields: dict[str, Any], current: dict[str, Any]) -> bool:
+    """The same draft, whitespace at the ends aside."""
+
+    def norm(values: dict[str, Any]) -> dict[str, str]:
+        return {k: str(v).strip() for k, v in values.items()}
+
+    return norm(fields) == norm(current)
 
 
 def _entities(text: str, found: list[Recalled]) -> list[str]:

@@ -260,3 +260,8 @@ def full_text(proposal: Proposal) -> str:
         parts.append(f"\n#{number} {action.summary}")
         parts += [f"{name}: {value}" for name, value in action.fields.items()]
     return "\n".join(parts)
+
+
+def stoppable(out: Outbound) -> bool:
+    """A task's progress while it runs (not a revision's, not the last word): it shows the Stop button."""
+    return out.kind is Kind.PROGRESS and bool(out.task_id) and not out.final and not out.text.startswith("Revising")

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from bot.checks import Check
+from bot.doctor_model import check_model_calls
 from config.settings import Settings
 
 PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
@@ -35,11 +36,13 @@ async def check_model(settings: Settings) -> list[Check]:
         return [Check("Model", True, f"{settings.llm_model} (built in, deterministic, free)")]
     pricing = _pricing(settings.llm_model)
     if settings.llm_api_base:
-        return [pricing, await _reachable(settings.llm_api_base)]
+        reached = await _reachable(settings.llm_api_base)
+        return [pricing, reached, *(await check_model_calls(settings) if reached.ok else [])]
     key = PROVIDER_KEYS.get(settings.llm_model.split("/", 1)[0])
     if key and not os.environ.get(key):
         return [pricing, Check("Model", False, f"{settings.llm_model} needs {key} in the environment or .env")]
-    return [pricing, Check("Model", True, f"{settings.llm_model} configured (not called: a call costs money)")]
+    configured = Check("Model", True, f"{settings.llm_model} configured")
+    return [pricing, configured, *await check_model_calls(settings)]
 
 
 async def _reachable(api_base: str) -> Check:

@@ -12,6 +12,7 @@ from typing import ParamSpec
 from redis.asyncio import Redis
 
 from agents import playbooks
+from agents.capabilities import Capabilities
 from agents.llm import Models, ResponseCache, Transport
 from agents.offline import OfflineModel
 from agents.queue import RQJobQueue
@@ -177,7 +178,12 @@ def build_agent(
     offline = OfflineModel(books, latency_ms=settings.offline_latency_ms, sender_name=sender)
     direct = OfflineTransport(offline)
     remote = LiteLLMTransport(
-        settings.llm_api_base, parse_prices(settings.llm_prices), offline, structured=settings.llm_structured
+        settings.llm_api_base,
+        parse_prices(settings.llm_prices),
+        offline,
+        structured=settings.llm_structured,
+        timeout=settings.llm_timeout_s,
+        retries_set=settings.llm_retries,
     )
 
     def transport(model: str) -> Transport:
@@ -194,6 +200,7 @@ def build_agent(
         breaker=lambda provider: Breaker(redis, f"llm.{provider}"),
         fallback=settings.llm_fallback_model,
         shadow=shadow,
+        capabilities=Capabilities(redis),
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
     return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone), core.book)

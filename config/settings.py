@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     llm_fallback_model: str | None = Field(None, validation_alias="DEPUTY_LLM_FALLBACK_MODEL")
     llm_prices: str = Field("", validation_alias="DEPUTY_LLM_PRICES")
     llm_structured: Literal["auto", "on", "off"] = Field("auto", validation_alias="DEPUTY_LLM_STRUCTURED")
+    llm_timeout_s: float | None = Field(None, gt=0, le=3600, validation_alias="DEPUTY_LLM_TIMEOUT_S")
+    """None: 60 s for a hosted provider, 300 s for a server of the operator's own (agents/transports.py)."""
+    llm_retries: int | None = Field(None, ge=0, le=10, validation_alias="DEPUTY_LLM_RETRIES")
     daily_budget_usd: float = Field(5.0, ge=0, validation_alias="DEPUTY_DAILY_BUDGET_USD")
     offline_latency_ms: int = Field(0, ge=0, le=600_000, validation_alias="DEPUTY_OFFLINE_LATENCY_MS")
     job_timeout_s: int = Field(600, ge=1, le=86_400, validation_alias="DEPUTY_JOB_TIMEOUT_S")

@@ -175,6 +175,11 @@ def _cancel(c: Click) -> cmd.Command:
     return cmd.CancelLater(proposal_id=c.target.id, actor=c.actor, chat=c.chat, event_id=c.event_id)
 
 
+def _stop(c: Click) -> cmd.Command:
+    """The running task's Stop: `/cancel <task id>` (handlers/later.py passes a task's id on to stopping)."""
+    return cmd.CancelLater(proposal_id=c.target.id, actor=c.actor, chat=c.chat, event_id=c.event_id)
+
+
 # ---- the table --------------------------------------------------------------------------------------------
 
 APPROVE = Button(
@@ -220,10 +225,12 @@ APPROVE_LOW = Button(
     redraws=False,
 )  # fmt: skip
 """A digest's button: each low-risk proposal it listed, approved at the version it showed (the bus fans it out)."""
+STOP = Button("stop", "x", "deputy_stop", Arg.ID, "Stop", "⏹", None, _stop, style="danger", redraws=False)
+"""A running task's progress message's button (not a card's): stops the task, its model call abandoned."""
 
 BUTTONS: tuple[Button, ...] = (
     APPROVE, REJECT, REVISE, EDIT, REVISE_INSTEAD, SNOOZE, TOMORROW, UNDO, RESEND, MARK_SENT, RUN_REST, CANCEL, FULL,
-    APPROVE_LOW,
+    APPROVE_LOW, STOP,
 )  # fmt: skip
 """In the order a card shows them."""
 BY_NAME = {button.name: button for button in BUTTONS}

@@ -17,7 +17,10 @@ clear reply without catching bugs by accident.
     │   └── PermanentConnectorError   retrying will not help; the operator must act
     ├── ModelError           a model call failed
     │   ├── ModelTransient   worth retrying (429, 5xx, timeout); `retry_after` when the provider said
+    │   │   ├── ModelUnreachable  nothing answered (refused, reset, dropped): the server may be restarting
+    │   │   └── ModelTimeout      no answer in time: a local server may still be computing it
     │   ├── ModelPermanent   retrying won't help (bad key, unknown model, bad request)
+    │   │   └── ModelRefused      the server can't take this shape of request (a response format, a system role)
     │   └── ModelUnavailable every model Deputy may use failed; the message is for the operator
     ├── BudgetExceeded       the next model call would pass today's cap: the task pauses and the operator is asked
     ├── DraftError           the agent can't produce a usable draft; the message is for the operator
@@ -109,8 +112,25 @@ class ModelTransient(ModelError):
         self.retry_after = retry_after
 
 
+class ModelUnreachable(ModelTransient):
+    pass
+
+
+class ModelTimeout(ModelTransient):
+    pass
+
+
 class ModelPermanent(ModelError):
     pass
+
+
+class ModelRefused(ModelPermanent):
+    """`what`: "format" (a response format it does not take) or "system" (its chat template has no system role):
+    a capability answer, so Deputy asks again in a shape it takes, never a reason to retry the same request."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
 
 
 class ModelUnavailable(ModelError):

@@ -88,7 +88,11 @@ async def spend_text(core: Core) -> str:
 async def status_text(core: Core) -> str:
     running_now, waiting = await running_ids(core), await pending(core)
     listed = f" ({', '.join(running_now[:10])})" if running_now else ""
-    lines = [f"Running tasks: {len(running_now)}{listed}", f"Pending proposals: {len(waiting)}"]
+    lines = [
+        f"Running tasks: {len(running_now)}{listed}",
+        *await running_lines(core),
+        f"Pending proposals: {len(waiting)}",
+    ]
     paused = await core.store.ids("task", TaskStatus.PAUSED.value)
     if paused:
         lines.insert(1, f"Paused for today's budget: {len(paused)} ({', '.join(paused[:10])})")
@@ -97,6 +101,15 @@ async def status_text(core: Core) -> str:
     lines += await upcoming_lines(core)
     lines.append(f"Spend today: {await spend_text(core)}")
     return "\n".join(lines)
+
+
+async def running_lines(core: Core) -> list[str]:
+    """Each running task with the time it has taken and how to stop it (its step is on its own message)."""
+    now, lines = core.now(), []
+    for task in await running(core):
+        took = max(0, int((now - task.created_at).total_seconds()))
+        lines.append(f"  {task.id}: {took} s — {one_line(task.text, 60)}  (/cancel {task.id})")
+    return lines
 
 
 async def unsure(core: Core, limit: int = 10) -> tuple[int, list[str]]:

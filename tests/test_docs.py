@@ -14,6 +14,7 @@ from bot.cli import parser
 from bot.slack import render as slack_render
 from config.settings import Settings
 from connectors.registry import plugins
+from orchestrator import events
 from orchestrator.buttons import BUTTONS
 from orchestrator.words import BY_NAME, WORDS, help_text, menu
 from tests.conftest import ROOT, Workers, deputy
@@ -69,10 +70,22 @@ def test_the_reference_names_every_setting() -> None:
     assert not missing, f"docs/reference.md lacks {missing}"
 
 
+TEST_ONLY = frozenset({"DEPUTY_TEST_MODEL_URL", "DEPUTY_TEST_MODEL"})
+"""Read by `make test-model` (tests/model_flows.py), not by Deputy."""
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_the_docs_name_no_setting_deputy_does_not_read(doc: Path) -> None:
-    named = set(re.findall(r"\b(DEPUTY_[A-Z_]+[A-Z])\b", doc.read_text()))
+    named = set(re.findall(r"\b(DEPUTY_[A-Z_]+[A-Z])\b", doc.read_text())) - TEST_ONLY
     assert named <= setting_names(), f"{doc.name} names {named - setting_names()}, which Deputy doesn't read"
+
+
+def test_the_reference_lists_every_event_type_the_ledger_writes() -> None:
+    """orchestrator/events.py declares each one; the reference's list must hold them all."""
+    listed = next(line for line in REFERENCE.split("\n- ") if line.startswith("Ledger event types:"))
+    declared = [n for n, v in vars(events).items() if isinstance(v, type) and issubclass(v, events.Event)]
+    missing = [name for name in declared if name != "Event" and f"`{name}`" not in listed]
+    assert not missing, f"docs/reference.md's ledger event types lack {missing}"
 
 
 def test_the_reference_names_every_command_and_option() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards import MARKS, ActionView, CardView, full_text, view, with_target
+from bot.cards import MARKS, ActionView, CardView, full_text, stoppable, view, with_target
 from orchestrator import buttons
 from orchestrator.buttons import Target
 from orchestrator.model import Proposal, Task
@@ -36,6 +36,9 @@ def message(out: Outbound) -> tuple[str, list[Block]]:
         return clip(f"Proposal {card.id}: {card.title}", FALLBACK_LIMIT), card_blocks(card)
     mark = MARKS[out.kind]
     text = f"{mark} {out.text}" if mark else out.text
+    if stoppable(out):  # a running task's progress: its Stop button
+        stop = _button(buttons.STOP.label, buttons.STOP, Target(str(out.task_id)))
+        return clip(text, FALLBACK_LIMIT), [section(text), {"type": "actions", "elements": [stop]}]
     return clip(text, FALLBACK_LIMIT), [section(text)][:BLOCK_LIMIT]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
-from bot.cards import MARKS, ActionView, CardView, full_text, view, with_target
+from bot.cards import MARKS, ActionView, CardView, full_text, stoppable, view, with_target
 from orchestrator import buttons
 from orchestrator.buttons import Target
 from orchestrator.model import Proposal
@@ -46,7 +46,11 @@ def render(message: Outbound) -> list[Piece]:
         dropped = "<blockquote" not in html
         return [Piece(html, _keyboard(card, shortened=dropped or any(not a.whole for a in card.actions)))]
     mark = MARKS[message.kind]
-    return [Piece(escape(chunk)) for chunk in split(f"{mark} {message.text}" if mark else message.text)]
+    pieces = [Piece(escape(chunk)) for chunk in split(f"{mark} {message.text}" if mark else message.text)]
+    if stoppable(message):  # a running task's progress: its Stop button
+        stop = buttons.STOP
+        pieces[-1].keyboard.append([Button(f"{stop.mark} {stop.label}", stop.telegram(Target(str(message.task_id))))])
+    return pieces
 
 
 def _digest(message: Outbound, text: str) -> Piece:

@@ -12,6 +12,7 @@ from orchestrator import commands as cmd
 from orchestrator import policies
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import AlreadyDecided, BadRequest
+from orchestrator.handlers import stopping
 from orchestrator.model import Proposal, ProposalStatus, Task
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import Scheduled
@@ -89,6 +90,9 @@ async def finish(c: cmd.FinishLater, core: Core) -> None:
 
 
 async def cancel(c: cmd.CancelLater, core: Core) -> Outcome:
+    """A proposal scheduled for later; given a task's id (`t…`), the running task itself (handlers/stopping.py)."""
+    if c.proposal_id.startswith("t"):
+        return await stopping.stop(c, core)
     proposal = await core.proposal(c.proposal_id)
     policies.require_operator(c.actor, core.config.operators, "cancel tasks scheduled for later")
     items = await core.later.of(proposal.id)

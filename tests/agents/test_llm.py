@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from bot.wiring import build_runtime
+from connectors.breaker import Breaker
 from orchestrator import commands as cmd
 from orchestrator.commands import Inbound
 from orchestrator.model import ProposalDraft, Reply, Task
 from orchestrator.outbound import money
 from tests.agents.conftest import MODEL, Llm, llm_env
 from tests.conftest import settings_from
+from tests.connectors.test_breaker import Clock
 from tests.fakes.openai_api import FakeOpenAI
 from tests.orchestrator.conftest import CONSOLE, ME
 from tests.orchestrator.test_model import NOW
@@ -165,3 +167,21 @@ async def test_a_proposal_from_the_model_goes_through_the_core_as_pending(llm: L
     [pid] = await llm.runtime.store.ids("proposal", "pending")
     proposal = await core.core.proposal(pid)
     assert proposal.cost_spent_usd > 0 and proposal.actions[0].fields["to"] == "jane@acme.com"
+
+
+async def test_the_provider_breaker_opens_cools_probes_and_reopens_three_times_then_closes(llm: Llm) -> None:
+    clock = Clock()
+    llm.runner.models.breaker = lambda name: Breaker(llm.runtime.redis, f"llm.{name}", clock=clock)
+    llm.script(*[{"status": 500}] * 7)
+    await llm.draft("email jane@acme.com about invoice 41")  # 3 failures
+    for cycle in range(3):
+        before = llm.server.stats.requests
+        opened = await llm.draft(f"email jane@acme.com about invoice 4{cycle}", f"t{cycle}a")
+        assert isinstance(opened, Reply) and "pausing it for 60 s" in opened.text, (cycle, opened)
+        fast = await llm.draft("email jane@acme.com about invoice 50", f"t{cycle}b")
+        assert isinstance(fast, Reply) and "paused after 5 failures" in fast.text
+        assert llm.server.stats.requests - before == (2 if cycle == 0 else 1)  # a probe's failure reopens at once
+        clock.now += 61
+    closed = await llm.draft("email jane@acme.com about invoice 60", "t9")
+    assert isinstance(closed, ProposalDraft)  # the probe succeeded
+    assert await llm.runtime.redis.exists("deputy:circuit:llm.openai") == 0

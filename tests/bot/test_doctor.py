@@ -14,6 +14,7 @@ from bot.doctor import run_doctor
 from config.settings import settings_with
 from memory.embedded import free_port
 from tests.conftest import SENDER, Smtp, serve
+from tests.fakes.openai_api import FakeOpenAI
 
 GOOD_SLACK, GOOD_TELEGRAM = "xoxb-good", "123:good"
 
@@ -25,6 +26,7 @@ class Platforms:
         self.port = free_port()
         self.scopes = "chat:write,im:history,app_mentions:read,commands,users:read"
         self.webhook_url = ""
+        self.model = FakeOpenAI()
 
     @property
     def base(self) -> str:
@@ -58,6 +60,7 @@ class Platforms:
         app.router.add_post("/slack/api/auth.test", self.auth_test)
         app.router.add_get(r"/bot{token}/{method}", self.telegram)
         app.router.add_get("/v1/models", self.models)
+        app.router.add_post("/v1/chat/completions", self.model.chat)
         app.router.add_get("/v1/.well-known/ready", self.ready)
         return await serve(app, self.port)
 
@@ -135,6 +138,7 @@ async def test_all_configured_and_healthy_is_exit_0_with_a_line_each(
         "ok  Slack: signed in as deputy on Acme; scopes ok",
         "ok  Telegram: @deputy_bot answers; polling",
         f"ok  Model: {platforms.base}/v1 answers",
+        "ok  Model call: openai/local-model answers (JSON schema) in",
         f"ok  Memory: Weaviate at {platforms.base} is ready",
         "ok  Email: SMTP at 127.0.0.1",
         "ok  Workers: 1 alive",
@@ -195,3 +199,27 @@ async def test_webhook_mode_needs_a_webhook_that_reaches_deputy(
     platforms.webhook_url = "https://deputy.example/telegram/webhook"
     code, out = await doctor(values, capsys)
     assert "Telegram: @deputy_bot answers; webhook https://deputy.example/telegram/webhook" in out
+
+
+@pytest.mark.parametrize(("structured", "code", "mark"), [("on", 2, "FIX"), ("auto", 0, "--  ")])
+async def test_a_server_that_refuses_a_json_schema_is_named_with_the_setting_to_change(
+    platforms: Platforms,
+    smtp_login: Smtp,
+    persistent: str,
+    capsys: pytest.CaptureFixture[str],
+    structured: str,
+    code: int,
+    mark: str,
+) -> None:
+    from redis.asyncio import Redis
+
+    alive = Redis.from_url(persistent)
+    await alive.set("deputy:worker:w1", "w1", ex=30)
+    platforms.model.takes = frozenset({"json_object", "text"})  # llama-cpp-python's server
+    values = everything(platforms, smtp_login, persistent, DEPUTY_LLM_STRUCTURED=structured)
+    got, out = await doctor(values, capsys)
+    await alive.aclose()
+    [line] = [line for line in out.splitlines() if "Model call" in line]
+    assert got == code and line.startswith(mark), out
+    assert "openai/local-model answers (JSON mode)" in line and "set DEPUTY_LLM_STRUCTURED=off" in line
+    assert "Input should be 'text' or 'json_object'" in line and "unpriced" in line

@@ -10,10 +10,21 @@ Structured outputs as OpenAI does them: a `json_schema` response format is check
 JSON mode gets the shape the prompt describes — or, with `own_shape`, one of the server's own (the fields at the
 top level and a `playbook` key), as a schema-following server did when it was given no schema.
 
+Modes taken from real local servers (llama.cpp, llama-cpp-python, Ollama), each a field of `FakeOpenAI`:
+- `strict`: the chat template checks roles ("500": llama-cpp-python's answer, "400": llama-server's), and with
+  `no_system` it has no system role either (Gemma 2's template);
+- `takes`: the response formats the server takes; llama-cpp-python refuses `json_schema` with a 500;
+- `ramble`: answers run on for that many words, cut at the request's `max_tokens` (`finish_reason: "length"`);
+- `delay_s`, `single_slot`: a slow model; with one slot, requests wait their turn, and one the client abandoned
+  keeps computing (as llama.cpp and Ollama do);
+- `ttft_s` and `tokens_per_s` shape a streamed answer (`stream: true`); `drop_after` closes the connection after
+  that many chunks; `drop_next` closes that many connections before answering.
+
 Run standalone with `python -m tests.fakes.openai_api PORT [--no-prefix-cache]`."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -61,6 +72,22 @@ class FakeOpenAI:
     seen: list[list[str]] = field(default_factory=list)
     last_messages: list[dict[str, Any]] = field(default_factory=list)
     hashes: set[str] = field(default_factory=set)
+    strict: str = ""
+    no_system: bool = False
+    takes: frozenset[str] = frozenset({"json_schema", "json_object", "text"})
+    ramble: int = 0
+    delay_s: float = 0.0
+    single_slot: bool = False
+    ttft_s: float = 0.0
+    tokens_per_s: float = 0.0
+    drop_after: int = 0
+    drop_next: int = 0
+    """Close that many connections without answering (a server killed mid-request)."""
+    max_tokens: list[int] = field(default_factory=list)
+    """Each request's `max_tokens`, as it arrived."""
+    finished: int = 0
+    """Requests the server computed to the end, abandoned ones included."""
+    _slot: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -82,7 +109,7 @@ class FakeOpenAI:
         self.prefix_cache, self.stats, self.seen, self.hashes = prefix_cache, Stats(), [], set()
         self.formats = []
 
-    async def chat(self, request: web.Request) -> web.Response:
+    async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.stats.requests += 1
         self.stats.models.append(str(body.get("model")))
@@ -94,9 +121,12 @@ class FakeOpenAI:
         self.stats.steps.append(_step(messages))
         response_format = body.get("response_format")
         self.formats.append(response_format)
+        self.max_tokens.append(int(body.get("max_tokens") or 0))
         if refusal := refused(response_format):
             error = {"message": refusal, "type": "invalid_request_error", "param": "response_format"}
             return web.json_response({"error": {**error, "code": "invalid_json_schema"}}, status=400)
+        if problem := self.template_problem(messages, response_format):
+            return problem
         if self.script:
             step = self.script.pop(0)
             if "status" in step:
@@ -108,12 +138,21 @@ class FakeOpenAI:
             content = str(step["content"])
         else:
             content = json.dumps(self.reply(messages, response_format))
+        content, finish = self.cut(content, int(body.get("max_tokens") or 0))
         tokens = _tokens(messages)
         cached = self._cached(tokens)
         out = len(content.split())
         self.stats.prompt_tokens += len(tokens)
         self.stats.cached_tokens += cached
         self.stats.completion_tokens += out
+        await asyncio.shield(self.compute())  # an abandoned request keeps the server busy all the same
+        if self.drop_next > 0:
+            self.drop_next -= 1
+            assert request.transport is not None
+            request.transport.close()  # the connection drops before the answer
+            return web.Response()
+        if body.get("stream"):
+            return await self.stream(request, body, content, finish)
         return web.json_response(
             {
                 "id": f"chatcmpl-{self.stats.requests}",
@@ -121,7 +160,7 @@ class FakeOpenAI:
                 "created": int(time.time()),
                 "model": body.get("model"),
                 "choices": [
-                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                    {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": content}}
                 ],
                 "usage": {
                     "prompt_tokens": len(tokens),
@@ -131,6 +170,58 @@ class FakeOpenAI:
                 },
             }
         )
+
+    def template_problem(self, messages: list[dict[str, Any]], response_format: Any) -> web.Response | None:
+        """What a strict chat template or a server without some response format answers, in its words."""
+        roles = [m.get("role") for m in messages]
+        if self.no_system and "system" in roles:
+            return _error(500 if self.strict != "400" else 400, "System role not supported")
+        body = roles[1:] if roles[:1] == ["system"] else roles
+        if self.strict and any(r != ("user" if i % 2 == 0 else "assistant") for i, r in enumerate(body)):
+            if self.strict == "400":
+                return _error(400, LLAMA_SERVER_ALTERNATION)
+            return _error(500, LLAMA_CPP_PYTHON_ALTERNATION)
+        kind = response_format.get("type") if isinstance(response_format, dict) else "text"
+        if kind not in self.takes:
+            return _error(500, LLAMA_CPP_PYTHON_FORMAT.format(kind=kind))
+        return None
+
+    def cut(self, content: str, max_tokens: int) -> tuple[str, str]:
+        """A rambling model's answer (the body run on), cut at `max_tokens` words as a server cuts it."""
+        if self.ramble:
+            content = content.replace('\\n"', " " + "a " * self.ramble + '\\n"', 1)
+        words = content.split(" ")
+        if max_tokens and len(words) > max_tokens:
+            return " ".join(words[:max_tokens]), "length"
+        return content, "stop"
+
+    async def compute(self) -> None:
+        if not self.single_slot:
+            await asyncio.sleep(self.delay_s)
+            self.finished += 1
+            return
+        async with self._slot:
+            await asyncio.sleep(self.delay_s)
+            self.finished += 1
+
+    async def stream(self, request: web.Request, body: dict[str, Any], content: str, finish: str) -> web.StreamResponse:
+        """Server-sent chunks: the first after `ttft_s`, then one word each at `tokens_per_s`."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await asyncio.sleep(self.ttft_s)
+        words = content.split(" ")
+        for n, word in enumerate(words):
+            if self.drop_after and n >= self.drop_after:
+                assert request.transport is not None
+                request.transport.close()  # the connection drops mid-answer
+                return response
+            delta = {"content": word if n == 0 else f" {word}"}
+            last = n == len(words) - 1
+            await response.write(_chunk(body, delta, finish if last else None))
+            if self.tokens_per_s and not last:
+                await asyncio.sleep(1 / self.tokens_per_s)
+        await response.write(b"data: [DONE]\n\n")
+        return response
 
     def _cached(self, tokens: list[str]) -> int:
         best = 0
@@ -197,6 +288,30 @@ class FakeOpenAI:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
+
+
+LLAMA_CPP_PYTHON_ALTERNATION = "Conversation roles must alternate user/assistant/user/assistant/..."
+LLAMA_SERVER_ALTERNATION = (
+    "Unable to generate parser for this template. Automatic parser generation failed: \n"
+    "Conversation roles must alternate user/assistant/user/assistant/..."
+)
+LLAMA_CPP_PYTHON_FORMAT = (
+    "1 validation error:\n  {{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': '{kind}', "
+    "'ctx': {{'expected': \"'text' or 'json_object'\"}}}}"
+)
+
+
+def _error(status: int, message: str) -> web.Response:
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return web.json_response({"error": {"message": message, "type": kind, "code": status}}, status=status)
+
+
+def _chunk(body: dict[str, Any], delta: dict[str, Any], finish: str | None) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    data = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": int(time.time())}
+    data.update(model=body.get("model"), choices=[choice])
+    return f"data: {json.dumps(data)}\n\n".encode()
 
 
 def revised(draft: dict[str, Any], feedback: str) -> dict[str, Any]:

@@ -31,8 +31,17 @@ class Call:
         return json.dumps(self.params.get("blocks") or self.params.get("view") or self.params.get("text"))
 
     def action_ids(self) -> list[str]:
+        """A card's buttons; a running task's Stop (`deputy_stop`) is apart: `stop()`."""
+        return [a for a in self.all_action_ids() if a != "deputy_stop"]
+
+    def all_action_ids(self) -> list[str]:
         blocks = self.params.get("blocks") or []
         return [e["action_id"] for b in blocks if b.get("type") == "actions" for e in b["elements"]]
+
+    def stop(self) -> list[str]:
+        blocks = self.params.get("blocks") or []
+        found = [e for b in blocks if b.get("type") == "actions" for e in b["elements"]]
+        return [str(e["value"]) for e in found if e["action_id"] == "deputy_stop"]
 
 
 @dataclass

@@ -26,7 +26,14 @@ class Call:
     params: dict[str, Any]
 
     def markup(self) -> list[list[dict[str, Any]]]:
+        """A card's keyboard; a running task's Stop (`x:`) is apart: `stop()`."""
+        return [row for row in self.keyboard() if not any(b["callback_data"].startswith("x:") for b in row)]
+
+    def keyboard(self) -> list[list[dict[str, Any]]]:
         return list(self.params.get("reply_markup", {}).get("inline_keyboard", []))
+
+    def stop(self) -> list[str]:
+        return [b["callback_data"] for row in self.keyboard() for b in row if b["callback_data"].startswith("x:")]
 
 
 @dataclass
