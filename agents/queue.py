@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from rq.serializers import JSONSerializer
 from agents.jobs import APPLY, REVISE, RUN, JobKind, on_failure
 
 QUEUE = "deputy"
-RETRY_INTERVALS = [2, 10, 30]
+RETRY_INTERVALS = (2, 10, 30)
 JOB_TIMEOUT = 600
 RESULT_TTL = 60  # a finished job's hash expires rather than being deleted: cheaper for RQ, same for us
 ENDING_S = 5.0
@@ -37,13 +38,20 @@ def rq_queue(connection: Redis) -> Queue:
     return Queue(QUEUE, connection=connection, serializer=JSONSerializer)
 
 
-def enqueue(queue: Queue, kind: JobKind, arg: str, job_id: str, at: datetime | None = None) -> bool:
+def enqueue(
+    queue: Queue,
+    kind: JobKind,
+    arg: str,
+    job_id: str,
+    at: datetime | None = None,
+    retries: Sequence[int] = RETRY_INTERVALS,
+) -> bool:
     """False when a job with that id already exists (queued, running, scheduled or failed): nothing twice.
     With `at` in the future the job waits in RQ's scheduled registry (the maintenance sweep promotes it)."""
     options: dict[str, Any] = {
         "job_id": job_id,
         "unique": True,
-        "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        "retry": Retry(max=len(retries), interval=list(retries)) if retries else None,
         "on_failure": Callback(on_failure),
         "result_ttl": RESULT_TTL,
         "failure_ttl": FAILURE_TTL,
@@ -60,8 +68,9 @@ def enqueue(queue: Queue, kind: JobKind, arg: str, job_id: str, at: datetime | N
 
 
 class RQJobQueue:
-    def __init__(self, connection: Redis) -> None:
-        self.queue = rq_queue(connection)
+    def __init__(self, connection: Redis, retries: Sequence[int] = RETRY_INTERVALS) -> None:
+        """`retries`: the waits before each retry of a failed job (DEPUTY_JOB_RETRY_S)."""
+        self.queue, self.retries = rq_queue(connection), tuple(retries)
 
     async def enqueue_run(self, task_id: str, *, again: bool = False) -> None:
         await asyncio.to_thread(self._run, task_id, again)
@@ -70,7 +79,7 @@ class RQJobQueue:
         job_id = run_job_id(task_id)
         if again:  # a paused task's first run finished; its job id is kept until the result expires
             self._drop_finished(job_id)
-        enqueue(self.queue, RUN, task_id, job_id)
+        enqueue(self.queue, RUN, task_id, job_id, retries=self.retries)
 
     async def enqueue_apply(self, proposal_id: str, at: datetime | None = None, *, again: bool = False) -> None:
         await asyncio.to_thread(self._apply, proposal_id, at, again)
@@ -79,7 +88,7 @@ class RQJobQueue:
         job_id = apply_job_id(proposal_id)
         if again:  # the operator's word after an apply that finished (Send again, Run the rest)
             self._drop_finished(job_id)
-        enqueue(self.queue, APPLY, proposal_id, job_id, at)
+        enqueue(self.queue, APPLY, proposal_id, job_id, at, self.retries)
 
     async def enqueue_revise(self, proposal_id: str, version: int) -> None:
         """One job per proposal and version (`revise-<id>-<version>`); a finished one — a refused revision — does
@@ -88,7 +97,7 @@ class RQJobQueue:
 
         def put() -> None:
             self._drop_finished(job_id)
-            enqueue(self.queue, REVISE, proposal_id, job_id)
+            enqueue(self.queue, REVISE, proposal_id, job_id, retries=self.retries)
 
         await asyncio.to_thread(put)
 

@@ -112,7 +112,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         store=store,
         ids=store,
         claims=store,
-        queue=RQJobQueue(sync_redis(url)),
+        queue=RQJobQueue(sync_redis(url), settings.job_retries),
         outbox=OutboxRouter(channels, health=RedisLiveness(redis)),
         records=RedisActionRecords(redis),
         connectors=as_deployed(connectors, deployed),

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     daily_budget_usd: float = Field(5.0, ge=0, validation_alias="DEPUTY_DAILY_BUDGET_USD")
     offline_latency_ms: int = Field(0, ge=0, le=600_000, validation_alias="DEPUTY_OFFLINE_LATENCY_MS")
     job_timeout_s: int = Field(600, ge=1, le=86_400, validation_alias="DEPUTY_JOB_TIMEOUT_S")
+    job_retry_s: str = Field("2,10,30", validation_alias="DEPUTY_JOB_RETRY_S")
     fault_exit_after: str = Field("", validation_alias="DEPUTY_FAULT_EXIT_AFTER")
     """Fault drills only (memory/faults.py reads it from the environment of each process)."""
     worker_max_jobs: int = Field(1000, ge=1, validation_alias="DEPUTY_WORKER_MAX_JOBS")
@@ -111,6 +112,18 @@ class Settings(BaseSettings):
             if not _OPERATOR.match(item):
                 raise ValueError(f"{item!r} is not platform:id; use e.g. slack:U0123ABC or telegram:123456789")
         return value
+
+    @field_validator("job_retry_s")
+    @classmethod
+    def _retries(cls, value: str) -> str:
+        if not re.fullmatch(r"(\d{1,5}(,\d{1,5}){0,9})?", value.replace(" ", "")):
+            raise ValueError(f"{value!r} is not a list of waits in seconds; use e.g. 2,10,30 (empty: no retries)")
+        return value
+
+    @property
+    def job_retries(self) -> tuple[int, ...]:
+        """The waits before each retry of a failed job (DEPUTY_JOB_RETRY_S): as many retries as waits."""
+        return tuple(int(item) for item in _items(self.job_retry_s))
 
     @field_validator("plugins_raw")
     @classmethod

@@ -63,3 +63,11 @@ def test_a_bad_digest_time_and_a_bad_operator_are_said_in_words_and_once() -> No
     with pytest.raises(ConfigError) as garbage:
         load(DEPUTY_OPERATORS="garbage")
     assert str(garbage.value).count("garbage") == 1, garbage.value
+
+
+def test_job_retries_are_a_list_of_waits() -> None:
+    assert load(DEPUTY_JOB_RETRY_S="1, 5").job_retries == (1, 5)
+    assert load(DEPUTY_JOB_RETRY_S="").job_retries == ()
+    assert load().job_retries == (2, 10, 30)
+    with pytest.raises(ConfigError, match="DEPUTY_JOB_RETRY_S.*use e.g. 2,10,30"):
+        load(DEPUTY_JOB_RETRY_S="soon")

@@ -20,7 +20,7 @@ LOG_LINE = re.compile(r"\b(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b|Traceback|\{\"at
 @pytest.fixture
 def console_up(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Session, Path]]:
     embedded = {k: v for k, v in env.items() if k != "REDIS_URL"}
-    hooks = {"DEPUTY_WEBHOOKS": "broken=http://127.0.0.1:1/x", "DEPUTY_LOG_LEVEL": ""}
+    hooks = {"DEPUTY_WEBHOOKS": "broken=http://127.0.0.1:1/x", "DEPUTY_LOG_LEVEL": "", "DEPUTY_JOB_RETRY_S": "1,1,1"}
     session = Session({**embedded, **hooks, "DEPUTY_PORT": str(free_port())}, tmp_path, command="up")
     yield session, Path(env["DEPUTY_DATA_DIR"]) / "deputy.log"
     session.close()
@@ -43,7 +43,7 @@ def test_a_failing_attempt_goes_to_the_log_file_not_the_console(console_up: tupl
     assert not LOG_LINE.search(shown), shown
 
 
-@pytest.mark.soak  # the retries wait 2 + 10 + 30 s
+@pytest.mark.soak  # the retries wait 1 + 1 + 1 s (DEPUTY_JOB_RETRY_S)
 def test_the_last_failure_is_one_sentence_with_the_word_that_tries_again(console_up: tuple[Session, Path]) -> None:
     session, log = console_up
     pid = approve_the_broken_post(session)

@@ -61,7 +61,7 @@ async def _pending(runtime: Runtime, n: int) -> list[str] | None:
 async def test_a_server_holding_rcpt_to_fails_the_attempt_not_the_workers(
     env: dict[str, str], smtp: StallingSmtp, tmp_path: Path
 ) -> None:
-    own = {**env, "DEPUTY_JOB_TIMEOUT_S": "6"}  # each send gets 3 s
+    own = {**env, "DEPUTY_JOB_TIMEOUT_S": "6", "DEPUTY_JOB_RETRY_S": "1,1,1"}  # each send gets 3 s; 4 attempts
     runtime = build_runtime(settings_from(own), own["REDIS_URL"])
     pool = Workers(own, tmp_path)
     try:
@@ -89,15 +89,20 @@ async def test_a_server_holding_rcpt_to_fails_the_attempt_not_the_workers(
 
 @pytest.mark.soak
 async def test_a_draft_past_its_job_timeout_ends_failed_with_a_sentence_and_the_worker_lives(
-    runtime: Runtime, workers: Workers
+    env: dict[str, str], workers: Workers
 ) -> None:
     """A model that never answers within the job's timeout: each attempt is stopped, the worker lives on, and
     after the retries the task is failed with words, not `JobTimeoutException`."""
-    worker = workers.start(DEPUTY_OFFLINE_LATENCY_MS="60000", DEPUTY_JOB_TIMEOUT_S="2")
-    await send(runtime, "email jane@acme.com about invoice 42", "hang-forever")
-    [task_id] = await eventually(lambda: runtime.store.ids("task", "failed"), 120, "the task to fail")
-    task = await runtime.store.get_task(task_id)
-    assert task and "ran past its time limit (2 s, DEPUTY_JOB_TIMEOUT_S)" in task.error
-    said = [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
-    assert any("ran past its time limit" in text for text in said)
-    assert not any("Exception" in text for text in said) and worker.poll() is None
+    own = {**env, "DEPUTY_JOB_RETRY_S": "1,1,1"}  # the retries the run job is queued with: 4 attempts
+    runtime = build_runtime(settings_from(own), own["REDIS_URL"])
+    try:
+        worker = workers.start(DEPUTY_OFFLINE_LATENCY_MS="60000", DEPUTY_JOB_TIMEOUT_S="2")
+        await send(runtime, "email jane@acme.com about invoice 42", "hang-forever")
+        [task_id] = await eventually(lambda: runtime.store.ids("task", "failed"), 120, "the task to fail")
+        task = await runtime.store.get_task(task_id)
+        assert task and "ran past its time limit (2 s, DEPUTY_JOB_TIMEOUT_S)" in task.error
+        said = [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
+        assert any("ran past its time limit" in text for text in said)
+        assert not any("Exception" in text for text in said) and worker.poll() is None
+    finally:
+        await runtime.close()
