@@ -69,5 +69,5 @@ def test_job_retries_are_a_list_of_waits() -> None:
     assert load(DEPUTY_JOB_RETRY_S="1, 5").job_retries == (1, 5)
     assert load(DEPUTY_JOB_RETRY_S="").job_retries == ()
     assert load().job_retries == (2, 10, 30)
-    with pytest.raises(ConfigError, match="DEPUTY_JOB_RETRY_S.*use e.g. 2,10,30"):
+    with pytest.raises(ConfigError, match=r"DEPUTY_JOB_RETRY_S.*use e\.g\. 2,10,30"):
         load(DEPUTY_JOB_RETRY_S="soon")
