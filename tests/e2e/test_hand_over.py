@@ -57,6 +57,10 @@ async def last_said(runtime: Runtime) -> str:
     return fields["text"]
 
 
+async def _said_last(runtime: Runtime, start: str) -> bool:
+    return (await last_said(runtime)).startswith(start)
+
+
 async def approve_and_kill(runtime: Runtime, workers: Workers, smtp: HookedSmtp, at: str) -> str:
     """Approve an email; the worker is killed -9 at `at` ("ehlo" or "data"), then a fresh one starts."""
     first = workers.start()
@@ -78,7 +82,8 @@ async def test_killed_during_ehlo_the_email_is_sent_once_after_the_restart_and_t
     pid = await approve_and_kill(runtime, workers, smtp, "ehlo")
     await eventually(lambda: _is(runtime, pid, "done"), 30, "the email after the restart")
     assert len(smtp.messages) == 1 and f"deputy.{pid}.0." in smtp.messages[0]["Message-ID"]
-    assert (await last_said(runtime)).startswith("✓ Done: Sent to jane@acme.com · approved by you")
+    done = "✓ Done: Sent to jane@acme.com · approved by you"  # posted right after the commit that made it true
+    await eventually(lambda: _said_last(runtime, done), 30, "the card to say Done")
     assert deputy("replay", env=env, cwd=tmp_path).returncode == 0
 
 
