@@ -66,8 +66,10 @@ def test_a_bad_digest_time_and_a_bad_operator_are_said_in_words_and_once() -> No
 
 
 def test_job_retries_are_a_list_of_waits() -> None:
-    assert load(DEPUTY_JOB_RETRY_S="1, 5").job_retries == (1, 5)
-    assert load(DEPUTY_JOB_RETRY_S="").job_retries == ()
-    assert load().job_retries == (2, 10, 30)
+    from config.settings import load_settings
+
+    assert load_settings(DEPUTY_JOB_RETRY_S="1, 5", _env_file=None).job_retries == (1, 5)
+    assert load_settings(DEPUTY_JOB_RETRY_S="", _env_file=None).job_retries == ()
+    assert load_settings(_env_file=None).job_retries == (2, 10, 30)
     with pytest.raises(ConfigError, match=r"DEPUTY_JOB_RETRY_S.*use e\.g\. 2,10,30"):
         load(DEPUTY_JOB_RETRY_S="soon")

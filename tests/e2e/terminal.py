@@ -140,9 +140,15 @@ class Session:
         return code
 
     def close(self) -> None:
+        """Stopped the way a service manager stops it (SIGTERM: `deputy up` stops its worker, then its Redis), and
+        killed only if that hangs: a SIGKILL'd `up` would leave its worker behind."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
         os.close(self.fd)
 
     def _read(self, timeout: float) -> None:

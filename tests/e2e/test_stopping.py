@@ -97,6 +97,18 @@ def up_env(env: dict[str, str], stalling: StallingSmtp) -> dict[str, str]:
     return {**embedded, "DEPUTY_PORT": str(free_port()), "DEPUTY_SMTP_URL": f"smtp://127.0.0.1:{stalling.port}"}
 
 
+LEFT: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    yield
+    while LEFT:
+        process = LEFT.pop()
+        process.kill()
+        process.wait(10)
+
+
 def handing_over(up_env: dict[str, str], tmp_path: Path, stalling: StallingSmtp) -> tuple[Running, list[int]]:
     """`deputy up` with an approved email stuck after its data went out; its children."""
     up = Running(up_env, tmp_path)
@@ -113,6 +125,7 @@ def handing_over(up_env: dict[str, str], tmp_path: Path, stalling: StallingSmtp)
         text=True,
         start_new_session=True,
     )
+    LEFT.append(approving)  # it waits on for the stalled email's outcome: ended by the fixture below
     assert approving.stdin
     approving.stdin.write(f"/approve {pid}\n")
     approving.stdin.close()
