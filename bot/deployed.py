@@ -8,14 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from connectors.wrapped import Wrapped
 from memory.deployed import published
-from orchestrator.kinds import Preview, Traits
-from orchestrator.ports import Connector, HandOver, no_hand_over
+from orchestrator.ports import Connector
 
 STALE_S = 1.0
 
@@ -46,29 +45,16 @@ class DeployedView:
             self.reading = asyncio.get_running_loop().create_task(self.refresh())
 
 
-class AsDeployed:
+class AsDeployed(Wrapped):
     """A connector whose readiness is the running deployment's; everything else is the connector's own."""
 
     def __init__(self, inner: Connector, view: DeployedView) -> None:
-        self.inner, self.view = inner, view
-        self.kind, self.resend_safe = inner.kind, inner.resend_safe
-
-    @property
-    def traits(self) -> Traits:
-        return self.inner.traits
-
-    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
-        return self.inner.validate(fields)
-
-    def preview(self, fields: dict[str, Any]) -> Preview:
-        return self.inner.preview(fields)
+        super().__init__(inner)
+        self.view = view
 
     def unavailable(self) -> str:
         reason = self.view.reason(self.kind)
         return self.inner.unavailable() if reason is None else reason
-
-    async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver = no_hand_over) -> str:
-        return await self.inner.apply(fields, idempotency_key, handing_over)
 
 
 def as_deployed(connectors: dict[str, Connector], view: DeployedView) -> dict[str, Connector]:

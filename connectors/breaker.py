@@ -13,9 +13,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from connectors.wrapped import Wrapped
 from memory import keys
 from orchestrator.errors import CircuitOpen, TransientConnectorError
-from orchestrator.kinds import Preview, Traits
 from orchestrator.ports import Connector, HandOver, no_hand_over
 
 THRESHOLD = 5  # the one definition: connectors and model providers (agents/llm.py reads the breaker's) alike
@@ -109,25 +109,12 @@ def _hms(at: bytes | str) -> str:
     return time.strftime("%H:%M:%S", time.localtime(_stamp(at)))
 
 
-class Guarded:
+class Guarded(Wrapped):
     """A connector behind its breaker; everything but `apply` passes straight through."""
 
     def __init__(self, inner: Connector, breaker: Breaker) -> None:
-        self.inner, self.breaker = inner, breaker
-        self.kind, self.resend_safe = inner.kind, inner.resend_safe
-
-    @property
-    def traits(self) -> Traits:
-        return self.inner.traits
-
-    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
-        return self.inner.validate(fields)
-
-    def preview(self, fields: dict[str, Any]) -> Preview:
-        return self.inner.preview(fields)
-
-    def unavailable(self) -> str:
-        return self.inner.unavailable()
+        super().__init__(inner)
+        self.breaker = breaker
 
     async def apply(self, fields: dict[str, Any], idempotency_key: str, handing_over: HandOver = no_hand_over) -> str:
         had_failures = await self.breaker.check()
