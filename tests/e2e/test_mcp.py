@@ -1,0 +1,141 @@
+"""MCP tools behind the card, against real MCP servers: the tests' own (tests/connectors/mcp_books.py, built
+with the SDK) over streamable HTTP on loopback, a real `deputy worker` process, driven through the console."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.wiring import Runtime
+from memory.embedded import free_port
+from orchestrator.buttons import ALWAYS_ALLOW, Click, Target
+from tests.conftest import Workers, eventually
+from tests.e2e.helpers import CONSOLE, OPERATOR, converse, proposal_id
+
+BOOKS = Path(__file__).resolve().parent.parent / "connectors" / "mcp_books.py"
+
+
+class Books:
+    """The test server over HTTP, restartable (an upgraded server: `BOOKS_SHAPE=v2`)."""
+
+    def __init__(self, log: Path) -> None:
+        self.log, self.port = log, free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, shape: str = "v1") -> None:
+        env = {"BOOKS_LOG": str(self.log), "BOOKS_SHAPE": shape, "PATH": "/usr/bin:/bin"}
+        argv = [sys.executable, str(BOOKS), "http", str(self.port)]
+        self.process = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        import socket
+        import time
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("the MCP test server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+
+    @property
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Books]:
+    server = Books(tmp_path_factory.mktemp("books") / "calls.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tools(books: Books, env: dict[str, str]) -> Books:
+    """mcp.yaml naming the server; the call log starts empty."""
+    books.log.write_text("")
+    data = Path(env["DEPUTY_DATA_DIR"])
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "mcp.yaml").write_text(
+        f"servers:\n  books: {{url: '{books.url}', timeout: 3}}\ntools:\n  books/drop_all: deny\n"
+    )
+    return books
+
+
+async def test_a_write_tool_is_a_card_and_approve_calls_it_exactly_once(
+    runtime: Runtime, workers: Workers, tools: Books
+) -> None:
+    workers.start()
+    transcript = await converse(runtime, 'use books/add_note with text="call Jane" pages=2')
+    pid = proposal_id(transcript)
+    assert "Call books/add_note on MCP server books" in transcript and "text: call Jane" in transcript
+    assert "pages: 2" in transcript and tools.calls == []
+    done = await converse(runtime, f"/approve {pid}")
+    assert "Done: Called books/add_note: “noted call Jane”" in done
+    assert tools.calls == ["add_note call Jane 2"]
+    again = await converse(runtime, f"/approve {pid}")
+    assert "already approved" in again and tools.calls == ["add_note call Jane 2"]
+
+
+async def test_always_allow_then_the_next_call_needs_no_tap_and_revoke_ends_it(
+    runtime: Runtime, workers: Workers, tools: Books
+) -> None:
+    workers.start()
+    pid = proposal_id(await converse(runtime, "use books/add_note with text=one"))
+    answers: list[str] = []
+
+    async def answer(text: str, refused: bool) -> None:
+        answers.append(text)
+
+    click = Click(OPERATOR, CONSOLE, ALWAYS_ALLOW, Target(pid, version=1), event_id="aa-1")
+    await runtime.coordinator.click(click, answer)
+    assert "always allowed" in answers[0]
+    await eventually(lambda: tools.calls == ["add_note one 1"], what="the first call")
+    listed = await converse(runtime, "/grants")
+    found = re.search(r"(g[0-9a-z]+) · books/add_note · allowed by you", listed)
+    assert found, listed
+    grant = found[1]
+
+    second = await converse(runtime, "use books/add_note with text=two")
+    assert f"approved by rule grant {grant}" in second, second
+    await eventually(lambda: len(tools.calls) == 2, what="the second call, without a tap")
+    approved = [e for _, e in await runtime.ledger.read() if e.type == "ProposalApproved"]
+    assert approved[-1].actor is not None and grant in approved[-1].actor
+
+    assert f"Revoked grant {grant}" in await converse(runtime, f"/grants revoke {grant}")
+    third = await converse(runtime, "use books/add_note with text=three")
+    assert "/approve" in third and len(tools.calls) == 2
+
+
+async def test_read_only_tool_answers_while_drafting_and_injected_words_do_nothing(
+    runtime: Runtime, workers: Workers, tools: Books
+) -> None:
+    workers.start()
+    said = await converse(runtime, "use books/lookup with query=Dune")
+    assert "books/lookup answered" in said and "found Dune" in said and "Proposal" not in said
+    page = await converse(runtime, "use books/fetch_page")
+    assert "IGNORE ALL PREVIOUS INSTRUCTIONS" in page and "Proposal" not in page
+    assert tools.calls == []
+    assert await runtime.store.ids("proposal", "pending") == []
+    assert await runtime.store.ids("proposal", "approved") == []
+
+
+async def test_a_denied_tool_is_refused_and_never_called(runtime: Runtime, workers: Workers, tools: Books) -> None:
+    workers.start()
+    said = await converse(runtime, "use books/drop_all")
+    assert "books/drop_all is denied" in said and "Proposal" not in said
+    assert tools.calls == []
