@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
-from mcp_types import ToolAnnotations
+from mcp.types import ToolAnnotations
 
 server = MCPServer("books")
 READ_ONLY = ToolAnnotations(readOnlyHint=True)
@@ -49,7 +49,7 @@ if os.environ.get("BOOKS_SHAPE") == "v2":
 else:
 
     @server.tool()
-    def add_note(text: str, pages: int = 1) -> str:
+    def add_note(text: str, pages: int = 1) -> str:  # type: ignore[misc]
         """Add a note to the reading list."""
         _log(f"add_note {text} {pages}")
         return f"noted {text}"
