@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mcp_types import REQUEST_TIMEOUT
 from redis.asyncio import Redis
 
 from config.mcp_file import McpFile, mcp_path, read
@@ -208,13 +209,10 @@ class McpConnector:
         limit = self._deadline(server)
         try:
             result = await asyncio.wait_for(client.call_tool(name, args, read_timeout_seconds=limit), limit + 1)
-        except TimeoutError:
-            await self.sessions.drop(server)
-            raise ConnectorError(
-                f"{server}/{name} gave no answer within {limit:.0f} s; it may still have run"
-            ) from None
         except Exception as err:
             await self.sessions.drop(server)
+            if isinstance(err, TimeoutError) or getattr(getattr(err, "error", None), "code", None) == REQUEST_TIMEOUT:
+                raise ConnectorError(f"{server}/{name} gave no answer within {limit:.0f} s; it may have run") from None
             raise ConnectorError(f"the call to {server}/{name} was cut off ({_why(err)})") from err
         said = one_line(result_text(result), SHOWN_CHARS) or "(no output)"
         if getattr(result, "is_error", False):

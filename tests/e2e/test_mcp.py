@@ -3,7 +3,9 @@ with the SDK) over streamable HTTP on loopback, a real `deputy worker` process, 
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -139,3 +141,87 @@ async def test_a_denied_tool_is_refused_and_never_called(runtime: Runtime, worke
     said = await converse(runtime, "use books/drop_all")
     assert "books/drop_all is denied" in said and "Proposal" not in said
     assert tools.calls == []
+
+
+def _configure(env: dict[str, str], text: str) -> None:
+    data = Path(env["DEPUTY_DATA_DIR"])
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "mcp.yaml").write_text(text)
+
+
+async def test_a_stdio_server_killed_mid_call_is_flagged_and_never_called_twice(
+    runtime: Runtime, workers: Workers, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The server Deputy started over stdio dies while the tool runs: may not have happened, never Done."""
+    log = tmp_path / "stdio.log"
+    argv = f"[{sys.executable!r}, {str(BOOKS)!r}]"
+    _configure(env, f"servers:\n  books: {{command: {argv}, env: {{BOOKS_LOG: {str(log)!r}}}, timeout: 60}}\n")
+    workers.start()
+    pid = proposal_id(await converse(runtime, "use books/slow_note with text=late seconds=60"))
+    await converse(runtime, f"/approve {pid}")
+    line = await eventually(lambda: log.exists() and log.read_text().strip(), what="the tool to start")
+    os.kill(int(line.split("pid=")[1]), signal.SIGKILL)
+    await eventually(lambda: _awaiting(runtime, pid), what="the card to say it may not have happened")
+    said = await converse(runtime, "/status")
+    assert pid in said
+    assert len(log.read_text().splitlines()) == 1
+    assert "marked as sent" in await converse(runtime, f"/sent {pid}")
+    assert len(log.read_text().splitlines()) == 1
+
+
+async def _awaiting(runtime: Runtime, pid: str) -> bool:
+    proposal = await runtime.store.get_proposal(pid)
+    task = await runtime.store.get_task(proposal.task_id) if proposal else None
+    return task is not None and task.status.value == "awaiting_operator"
+
+
+async def test_a_slow_tool_past_its_timeout_may_not_have_happened(
+    runtime: Runtime, workers: Workers, tools: Books
+) -> None:
+    workers.start()
+    pid = proposal_id(await converse(runtime, "use books/slow_note with text=slow seconds=8"))
+    await converse(runtime, f"/approve {pid}")
+    await eventually(lambda: _awaiting(runtime, pid), what="the deadline to pass")
+    proposal = await runtime.store.get_proposal(pid)
+    assert proposal is not None and "no answer within 3 s" in proposal.actions[0].outcome
+    assert tools.calls == ["slow_note slow pid=" + tools.calls[0].split("pid=")[1]]
+
+
+async def test_a_tool_that_changes_after_its_grant_has_the_grant_suspended(
+    runtime: Runtime, workers: Workers, tools: Books
+) -> None:
+    workers.start()
+    pid = proposal_id(await converse(runtime, "use books/add_note with text=one"))
+    await runtime.coordinator.click(
+        Click(OPERATOR, CONSOLE, ALWAYS_ALLOW, Target(pid, version=1), event_id="aa-shape"), _ignore
+    )
+    await eventually(lambda: len(tools.calls) == 1, what="the first call")
+    tools.stop()
+    tools.start("v2")  # the server upgraded: add_note has a new argument and description
+    try:
+        said = await converse(runtime, "use books/add_note with text=two")
+        assert "/approve" in said and "approved by rule grant" not in said, said
+        assert "SUSPENDED" in await converse(runtime, "/grants")
+        assert any(e.type == "GrantSuspended" for _, e in await runtime.ledger.read())
+        assert len(tools.calls) == 1
+    finally:
+        tools.stop()
+        tools.start()
+
+
+async def _ignore(text: str, refused: bool) -> None:
+    return None
+
+
+async def test_a_third_party_server_from_pypi_answers_while_drafting(
+    runtime: Runtime, workers: Workers, env: dict[str, str]
+) -> None:
+    """mcp-server-time (PyPI), started over stdio: its read-only tool is used while drafting, no card."""
+    program = str(Path(sys.executable).parent / "mcp-server-time")
+    _configure(env, f"servers:\n  time: {{command: [{program!r}, --local-timezone, UTC]}}\n")
+    workers.start()
+    ask = "use time/convert_time with source_timezone=UTC time=12:00 target_timezone=Asia/Tokyo"
+    said = await converse(runtime, ask)
+    assert "time/convert_time answered" in said and "21:00" in said and "Proposal" not in said
+    listed = await converse(runtime, "/tools")
+    assert "time/get_current_time · allow · read-only" in listed
