@@ -3,6 +3,7 @@ with the SDK) over streamable HTTP on loopback, a real `deputy worker` process, 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,11 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.wiring import Runtime
+from bot.wiring import Runtime, build_runtime
+from connectors import mcp
 from memory.embedded import free_port
 from orchestrator.buttons import ALWAYS_ALLOW, Click, Target
-from tests.conftest import Workers, eventually
+from tests.agents.conftest import llm_env
+from tests.conftest import Workers, eventually, settings_from
 from tests.e2e.helpers import CONSOLE, OPERATOR, converse, proposal_id, send
+from tests.fakes.openai_api import FakeOpenAI
 
 BOOKS = Path(__file__).resolve().parent.parent / "connectors" / "mcp_books.py"
 
@@ -225,3 +229,34 @@ async def test_a_third_party_server_from_pypi_answers_while_drafting(
     assert "time/convert_time answered" in said and "21:00" in said and "Proposal" not in said
     listed = await converse(runtime, "/tools")
     assert "time/get_current_time · allow · read-only" in listed
+
+
+async def test_a_real_model_sees_no_denied_tool_and_is_refused_when_it_asks_for_one(
+    env: dict[str, str], workers: Workers, tools: Books, openai_server: tuple[FakeOpenAI, str]
+) -> None:
+    """Through litellm and an OpenAI-compatible server: the tool list in the prompt leaves denied tools out; a
+    draft that names one anyway is refused, nothing staged, nothing called."""
+    server, url = openai_server
+    env.update(llm_env(url))
+    runtime = build_runtime(settings_from(env))
+    try:
+        workers.start()
+        draft = {"summary": "wipe", "confidence": 0.9, "fields": {"tool": "books/drop_all", "arguments": "{}"}}
+        server.script.append({"content": json.dumps(draft)})
+        said = await converse(runtime, "use books/add_note to clear my list")
+        prompt = "\n".join(str(m.get("content", "")) for m in server.last_messages)
+        assert "books/add_note" in prompt and "books/lookup (read-only)" in prompt and "drop_all" not in prompt
+        assert "books/drop_all is denied" in said and "Proposal" not in said
+        assert tools.calls == []
+    finally:
+        await runtime.close()
+
+
+async def test_doctor_connects_to_each_server_and_lists_its_tools(tools: Books, env: dict[str, str]) -> None:
+    data = Path(env["DEPUTY_DATA_DIR"])
+    (data / "mcp.yaml").write_text(
+        f"servers:\n  books: {{url: '{tools.url}'}}\n  gone: {{url: 'http://127.0.0.1:9/mcp'}}\n"
+    )
+    lines = [check.line() for check in await mcp.doctor(mcp.Values(data_dir=data))]
+    assert lines[0] == f"ok  MCP books: {tools.url} answers: 5 tools (2 allow, 3 ask)"
+    assert lines[1].startswith("FIX MCP gone: http://127.0.0.1:9/mcp: ") and "mcp.yaml" in lines[1]
