@@ -168,9 +168,7 @@ class McpConnector:
         server = fields["tool"].partition("/")[0]
         body = "\n".join(f"{k}: {_shown(v)}" for k, v in fields["arguments"].items()) or "(no arguments)"
         summary = f"Call {fields['tool']} on MCP server {server}"
-        return Preview(
-            summary, target=f"{server} (MCP)", subject=f"Tool {fields['tool']}", body=body, grant=fields["tool"]
-        )
+        return Preview(summary, target=f"{server} (MCP)", body=body, grant=fields["tool"])
 
     def unavailable(self) -> str:
         return "" if self.file.servers else f"no MCP servers are set up ({self.path})"
