@@ -44,7 +44,9 @@ class ToolRunner(PlaybookRunner):
         """A lone call of an allowed read-only tool is made now; anything else stays as drafted."""
         if self.desk is None or not isinstance(result, ProposalDraft) or KIND not in (k for k, _ in result.actions):
             return result
-        await self.desk.refresh()
+        servers = {str(f.get("tool", "")).partition("/")[0] for k, f in result.actions if k == KIND}
+        for server in servers & set(self.desk.file.servers):  # the card is staged on the tools as they are now
+            await self.desk.refresh(force=True, server=server)
         if len(result.actions) != 1 or not self.desk.readable(result.actions[0][1]):
             return result
         cost = result.cost_spent_usd

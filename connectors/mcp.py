@@ -113,12 +113,15 @@ class McpConnector:
     def _old(self, server: str) -> bool:
         return time.monotonic() - self.listed.get(server, -FRESH_S) >= FRESH_S
 
-    async def _list(self, server: str) -> None:
+    async def _list(self, server: str, tries: int = 2) -> None:
+        """A kept session the server has forgotten (it restarted) fails once: listed again on a new one."""
         try:
             found = await asyncio.wait_for(self.sessions.tools(server), self._deadline(server))
         except Exception as err:
             self.errors[server] = _why(err)
             await self.sessions.drop(server)
+            if tries > 1:
+                await self._list(server, tries - 1)
             return
         self.errors.pop(server, None)
         self.tools = {k: t for k, t in self.tools.items() if t.server != server} | {t.key: t for t in found}

@@ -87,7 +87,11 @@ class Live:
             async with Client(self._target(), cache=None, message_handler=self._heard) as client:
                 self.client = client
                 self._ready.set()
+                watching = asyncio.create_task(self._watch(client))
                 await self._stop.wait()
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await watching
         except BaseException as err:
             self._error = err
         finally:
@@ -106,6 +110,14 @@ class Live:
         from mcp.shared._httpx_utils import create_mcp_http_client
 
         return streamable_http_client(self.server.url, http_client=create_mcp_http_client(self.server.headers))
+
+    async def _watch(self, client: Any) -> None:
+        """On 2026-07-28 sessions a server says its tools changed only to a client that listens for it; an
+        older server sends `notifications/tools/list_changed` unasked (`_heard`), and refuses to be listened to."""
+        with contextlib.suppress(Exception):
+            async with client.listen(tools_list_changed=True) as events:
+                async for _ in events:
+                    self.on_change(self.name)
 
     async def _heard(self, message: Any) -> None:
         """A transport fault breaks the session; a changed tool list is listed again before its next use."""

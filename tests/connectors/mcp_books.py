@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 
 server = MCPServer("books")
@@ -61,6 +61,20 @@ def slow_note(text: str, seconds: float = 30) -> str:
     _log(f"slow_note {text} pid={os.getpid()}")
     time.sleep(seconds)
     return f"noted {text} slowly"
+
+
+@server.tool()
+async def grow(ctx: Context) -> str:
+    """Add the `shelve` tool, and say the list changed."""
+    server.add_tool(shelve)
+    await ctx.notify_tools_changed()
+    return "grown"
+
+
+def shelve(title: str) -> str:
+    """Put a book on the shelf."""
+    _log(f"shelve {title}")
+    return f"shelved {title}"
 
 
 @server.tool()

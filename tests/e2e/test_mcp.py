@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -208,6 +209,9 @@ async def test_a_tool_that_changes_after_its_grant_has_the_grant_suspended(
         assert "SUSPENDED" in await converse(runtime, "/grants")
         assert any(e.type == "GrantSuspended" for _, e in await runtime.ledger.read())
         assert len(tools.calls) == 1
+        # the card shows the tool as it is now: approving it calls the upgraded tool once
+        assert "Done: Called books/add_note" in await converse(runtime, f"/approve {proposal_id(said)}")
+        assert tools.calls[1:] == ["add_note two "]
     finally:
         tools.stop()
         tools.start()
@@ -258,5 +262,30 @@ async def test_doctor_connects_to_each_server_and_lists_its_tools(tools: Books, 
         f"servers:\n  books: {{url: '{tools.url}'}}\n  gone: {{url: 'http://127.0.0.1:9/mcp'}}\n"
     )
     lines = [check.line() for check in await mcp.doctor(mcp.Values(data_dir=data))]
-    assert lines[0] == f"ok  MCP books: {tools.url} answers: 5 tools (2 allow, 3 ask)"
+    assert lines[0] == f"ok  MCP books: {tools.url} answers: 6 tools (2 allow, 4 ask)"
     assert lines[1].startswith("FIX MCP gone: http://127.0.0.1:9/mcp: ") and "mcp.yaml" in lines[1]
+
+
+async def test_a_write_tool_mcp_yaml_allows_runs_without_a_tap_and_the_ledger_names_the_rule(
+    runtime: Runtime, workers: Workers, tools: Books, env: dict[str, str]
+) -> None:
+    _configure(env, f"servers:\n  books: {{url: '{tools.url}'}}\ntools:\n  books/add_note: allow\n")
+    workers.start()
+    said = await converse(runtime, "use books/add_note with text=auto")
+    assert "Done: Called books/add_note" in said and "approved by rule mcp.yaml allows books/add_note" in said
+    assert tools.calls == ["add_note auto 1"]
+
+
+async def test_a_server_that_says_its_tools_changed_is_listed_again(runtime: Runtime, tools: Books) -> None:
+    """notifications/tools/list_changed (listened for on 2026-07-28 sessions): the next draft sees the new tool."""
+    desk: Any = runtime.connectors["mcp.call"]
+    try:
+        await desk.refresh(force=True)
+        assert "books/shelve" not in desk.tools
+        await desk.read({"tool": "books/grow", "arguments": {}})
+        await eventually(lambda: "books" not in desk.listed, what="the change to be heard")
+        await desk.refresh()
+        assert "books/shelve" in desk.tools
+    finally:
+        tools.stop()
+        tools.start()  # the next test's server has no shelve
