@@ -8,6 +8,7 @@ have happened". MCP has no idempotency keys, so `resend_safe` is False."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -83,6 +84,7 @@ class McpConnector:
         self.errors: dict[str, str] = {}
         self.listed: dict[str, float] = {}
         self._sessions: Sessions | None = None
+        self._listing: asyncio.Task[None] | None = None
         self._for: McpFile | None = None
 
     @property
@@ -127,6 +129,10 @@ class McpConnector:
         self.tools = {k: t for k, t in self.tools.items() if t.server != server} | {t.key: t for t in found}
         self.listed[server] = time.monotonic()
 
+    def _list_soon(self, server: str) -> None:
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to list on
+            self._listing = asyncio.get_running_loop().create_task(self.refresh(server=server))
+
     def offered(self) -> list[ToolInfo]:
         """The tools a model may see: every listed tool but the denied ones."""
         return [t for t in self.tools.values() if t.server in self.file.servers and self.policy(t) != "deny"]
@@ -158,6 +164,9 @@ class McpConnector:
             known = ", ".join(sorted(self.file.servers)) or f"none: add them to {self.path}"
             raise BadRequest(f"There is no MCP server {server!r} (servers: {known}).")
         info = self.tools.get(key)
+        if info is None and server not in self.listed and server not in self.errors:
+            self._list_soon(server)  # a process that has not needed this server yet (the web one, for /edit)
+            raise BadRequest(f"Deputy is listing {server}'s tools now; try again in a few seconds.")
         if info is None:
             why = self.errors.get(server)
             raise BadRequest(

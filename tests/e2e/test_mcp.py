@@ -289,3 +289,20 @@ async def test_a_server_that_says_its_tools_changed_is_listed_again(runtime: Run
     finally:
         tools.stop()
         tools.start()  # the next test's server has no shelve
+
+
+async def test_edit_changes_a_tool_cards_arguments_checked_against_the_schema(
+    runtime: Runtime, workers: Workers, tools: Books
+) -> None:
+    workers.start()
+    pid = proposal_id(await converse(runtime, "use books/add_note with text=one"))
+    first = await converse(runtime, f"/edit {pid} arguments text=two pages=3")
+    if "try again in a few seconds" in first:  # this process had not listed the server's tools yet
+        desk: Any = runtime.connectors["mcp.call"]
+        await eventually(lambda: "books" in desk.listed, what="the tools to be listed")
+        first = await converse(runtime, f"/edit {pid} arguments text=two pages=3")
+    assert "text: two" in first and "pages: 3" in first, first
+    refused = await converse(runtime, f"/edit {pid} arguments pages=many")
+    assert "doesn't fit its input schema" in refused or "don't fit its input schema" in refused
+    assert "Done: Called books/add_note" in await converse(runtime, f"/approve {pid}")
+    assert tools.calls == ["add_note two 3"]
