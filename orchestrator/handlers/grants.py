@@ -19,11 +19,21 @@ async def always_allow(c: cmd.AlwaysAllow, core: Core) -> Outcome:
     """Approve the card as an operator would, then grant each of its tools (only after the approval holds)."""
     policies.require_operator(c.actor, core.config.operators, "always allow tools")
     proposal = await core.proposal(c.proposal_id)
-    givers = [getattr(core.connectors.get(a.kind), "grant", None) if a.grant else None for a in proposal.actions]
+    givers: list[Any] = [_giver(core, a.kind) if a.grant else None for a in proposal.actions]
     if not proposal.actions or not all(givers):
         raise BadRequest(f"Always allow is for tool calls only: approve {proposal.id} instead.")
-    decide = cmd.DecideProposal(
-        proposal_id=proposal.id,
+    approved = await decisions.decide(_approval(c, proposal.id), core)
+    said = []
+    for action, give in zip(proposal.actions, givers, strict=True):
+        grant_id, task_id = await core.ids.new_id("g"), proposal.task_id
+        said.append(await give(action.fields, grant_id=grant_id, by=c.actor.label, task_id=task_id, proposal_id=proposal.id))
+    return Outcome(" ".join([str(approved.value), *said]), then=approved.then)
+
+
+def _approval(c: cmd.AlwaysAllow, proposal_id: str) -> cmd.DecideProposal:
+    """The press as an Approve of the version the card showed, its reason saying how it was given."""
+    return cmd.DecideProposal(
+        proposal_id=proposal_id,
         actor=c.actor,
         verdict=Verdict.APPROVE,
         chat=c.chat,
@@ -31,17 +41,6 @@ async def always_allow(c: cmd.AlwaysAllow, core: Core) -> Outcome:
         event_id=c.event_id,
         version=c.version,
     )
-    approved = await decisions.decide(decide, core)
-    said = []
-    for action, give in zip(proposal.actions, givers, strict=True):
-        grant_id = await core.ids.new_id("g")
-        assert give is not None
-        said.append(
-            await give(
-                action.fields, grant_id=grant_id, by=c.actor.label, task_id=proposal.task_id, proposal_id=proposal.id
-            )
-        )
-    return Outcome(" ".join([str(approved.value), *said]), then=approved.then)
 
 
 async def word(c: cmd.ToolWord, core: Core) -> None:
@@ -58,6 +57,11 @@ async def word(c: cmd.ToolWord, core: Core) -> None:
         texts = [await d.grants_text() for d in desks]
     text = "\n".join(texts) or "No tools: no connector here offers any."
     await core.say(c.chat, Kind.NOTICE, text, reply_to=c.event_id, final=True)
+
+
+def _giver(core: Core, kind: str) -> Any:
+    """The connector's `grant`, if its kind has standing grants."""
+    return getattr(core.connectors.get(kind), "grant", None)
 
 
 def _offers(connector: Any) -> bool:
