@@ -25,8 +25,8 @@ async def always_allow(c: cmd.AlwaysAllow, core: Core) -> Outcome:
     approved = await decisions.decide(_approval(c, proposal.id), core)
     said = []
     for action, give in zip(proposal.actions, givers, strict=True):
-        grant_id, task_id = await core.ids.new_id("g"), proposal.task_id
-        said.append(await give(action.fields, grant_id=grant_id, by=c.actor.label, task_id=task_id, proposal_id=proposal.id))
+        ids = {"task_id": proposal.task_id, "proposal_id": proposal.id}
+        said.append(await give(action.fields, grant_id=await core.ids.new_id("g"), by=c.actor.label, **ids))
     return Outcome(" ".join([str(approved.value), *said]), then=approved.then)
 
 
