@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from bench.common import ROOT, pct, start_process, start_redis, stop, wait
@@ -59,6 +61,23 @@ async def deputy(redis_url: str, data: Path, seconds: float, n: int, tag: str) -
     finally:
         await runtime.close()
     return times
+
+
+async def phases(redis_url: str, data: Path) -> str:
+    """Where the time goes, from the ledger's own stamps: decision → apply started → applied."""
+    runtime = build_runtime(settings_with({"REDIS_URL": redis_url, "DEPUTY_DATA_DIR": str(data)}), redis_url)
+    try:
+        stamps: dict[str, dict[str, datetime]] = {}
+        for _, event in await runtime.ledger.read(count=100_000):
+            if event.proposal_id:
+                stamps.setdefault(event.proposal_id, {}).setdefault(event.type, event.at)
+    finally:
+        await runtime.close()
+    spans = [("ProposalApproved", "ActionApplying"), ("ActionApplying", "ActionApplied")]
+    rows = [[(t[b] - t[a]).total_seconds() * 1000 for a, b in spans] for t in stamps.values() if "ActionApplied" in t]
+    approved, applied = (statistics.median(r[i] for r in rows) for i in range(2))
+    said = f"approved → apply started {approved:.1f} ms · apply started → applied {applied:.1f} ms"
+    return f"phases (p50 of all runs): {said}"
 
 
 async def _pending(runtime: object) -> str:
@@ -113,6 +132,7 @@ def main() -> None:
                 f"tool work {seconds:.1f} s: bare SDK call p50 {b:.1f} ms · approve → applied p50 {d:.1f} ms "
                 f"(p90 {pct(ours, 90) * 1000:.1f}) · ratio {d / b:.2f}× · overhead {d - b:.1f} ms"
             )
+        print(asyncio.run(phases(redis_url, data)))
         print(f"load average {os.getloadavg()[0]:.2f}")
     finally:
         stop([redis, worker])
