@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mcp_types import REQUEST_TIMEOUT
 from redis.asyncio import Redis
 
 from config.mcp_file import McpFile, mcp_path, read
@@ -221,7 +220,7 @@ class McpConnector:
             result = await asyncio.wait_for(client.call_tool(name, args, read_timeout_seconds=limit), limit + 1)
         except Exception as err:
             await self.sessions.drop(server)
-            if isinstance(err, TimeoutError) or getattr(getattr(err, "error", None), "code", None) == REQUEST_TIMEOUT:
+            if isinstance(err, TimeoutError) or _timed_out(err):
                 raise ConnectorError(f"{server}/{name} gave no answer within {limit:.0f} s; it may have run") from None
             raise ConnectorError(f"the call to {server}/{name} was cut off ({_why(err)})") from err
         said = one_line(result_text(result), SHOWN_CHARS) or "(no output)"
@@ -307,6 +306,13 @@ class McpConnector:
     async def close(self) -> None:
         if self._sessions is not None:
             await self._sessions.close()
+
+
+def _timed_out(err: Exception) -> bool:
+    """The SDK's own read timeout (an `MCPError` with REQUEST_TIMEOUT): imported only then, as the SDK is heavy."""
+    from mcp_types import REQUEST_TIMEOUT
+
+    return getattr(getattr(err, "error", None), "code", None) == REQUEST_TIMEOUT
 
 
 def _shown(value: Any) -> str:

@@ -8,9 +8,6 @@ import json
 import shlex
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from orchestrator.errors import BadRequest
 
 MAX_ARGS = 20_000
@@ -18,7 +15,11 @@ MAX_ARGS = 20_000
 
 
 def arguments(raw: Any, schema: dict[str, Any]) -> dict[str, Any]:
-    """The arguments as a dict the schema accepts (words typed as the schema says), or `BadRequest`."""
+    """The arguments as a dict the schema accepts (words typed as the schema says), or `BadRequest`. jsonschema
+    is imported here, not at start: every Deputy process loads the connectors, few check a tool's arguments."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     found = _parsed(raw)
     props = schema.get("properties", {}) if isinstance(schema.get("properties"), dict) else {}
     typed = {k: _typed(v, props.get(k)) for k, v in found.items()}
