@@ -128,24 +128,25 @@ async def test_always_allow_then_the_next_call_needs_no_tap_and_revoke_ends_it(
     assert "/approve" in third and len(tools.calls) == 2
 
 
-async def test_read_only_tool_answers_while_drafting_and_injected_words_do_nothing(
-    runtime: Runtime, workers: Workers, tools: Books
+async def test_policies_read_only_answers_injected_words_do_nothing_denied_is_refused_allowed_runs(
+    runtime: Runtime, workers: Workers, tools: Books, env: dict[str, str]
 ) -> None:
+    """One worker through the three policies (mcp.yaml is read again when it changes)."""
     workers.start()
     said = await converse(runtime, "use books/lookup with query=Dune")
     assert "books/lookup answered" in said and "found Dune" in said and "Proposal" not in said
-    page = await converse(runtime, "use books/fetch_page")
+    page = await converse(runtime, "use books/fetch_page")  # its answer tells Deputy to call and approve a tool
     assert "IGNORE ALL PREVIOUS INSTRUCTIONS" in page and "Proposal" not in page
+    denied = await converse(runtime, "use books/drop_all")
+    assert "books/drop_all is denied" in denied and "Proposal" not in denied
     assert tools.calls == []
     assert await runtime.store.ids("proposal", "pending") == []
     assert await runtime.store.ids("proposal", "approved") == []
 
-
-async def test_a_denied_tool_is_refused_and_never_called(runtime: Runtime, workers: Workers, tools: Books) -> None:
-    workers.start()
-    said = await converse(runtime, "use books/drop_all")
-    assert "books/drop_all is denied" in said and "Proposal" not in said
-    assert tools.calls == []
+    _configure(env, f"servers:\n  books: {{url: '{tools.url}'}}\ntools:\n  books/add_note: allow\n")
+    said = await converse(runtime, "use books/add_note with text=auto")
+    assert "Done: Called books/add_note" in said and "approved by rule mcp.yaml allows books/add_note" in said
+    assert tools.calls == ["add_note auto 1"]
 
 
 def _configure(env: dict[str, str], text: str) -> None:
@@ -264,16 +265,6 @@ async def test_doctor_connects_to_each_server_and_lists_its_tools(tools: Books, 
     lines = [check.line() for check in await mcp.doctor(mcp.Values(data_dir=data))]
     assert lines[0] == f"ok  MCP books: {tools.url} answers: 6 tools (2 allow, 4 ask)"
     assert lines[1].startswith("FIX MCP gone: http://127.0.0.1:9/mcp: ") and "mcp.yaml" in lines[1]
-
-
-async def test_a_write_tool_mcp_yaml_allows_runs_without_a_tap_and_the_ledger_names_the_rule(
-    runtime: Runtime, workers: Workers, tools: Books, env: dict[str, str]
-) -> None:
-    _configure(env, f"servers:\n  books: {{url: '{tools.url}'}}\ntools:\n  books/add_note: allow\n")
-    workers.start()
-    said = await converse(runtime, "use books/add_note with text=auto")
-    assert "Done: Called books/add_note" in said and "approved by rule mcp.yaml allows books/add_note" in said
-    assert tools.calls == ["add_note auto 1"]
 
 
 async def test_a_server_that_says_its_tools_changed_is_listed_again(runtime: Runtime, tools: Books) -> None:
