@@ -33,6 +33,8 @@ log = logging.getLogger("deputy.mcp")
 TRAITS = Traits("mcp.call", outward=True, minutes_saved=3.0, noun="tool call", done="made")
 FRESH_S = 60.0
 """A server's tool list is listed again when older than this (or when it says it changed)."""
+KEY_NAMES = ("idempotency_key", "idempotencyKey", "idempotency-key")
+"""An argument by one of these names is the tool's own idempotency key: MCP has none of its own."""
 SHOWN_CHARS = 300
 """The most of a tool's answer an outcome line shows: it is the server's text, untrusted, never acted on."""
 
@@ -199,7 +201,8 @@ class McpConnector:
         except Exception as err:
             raise TransientConnectorError(f"can't reach MCP server {server}: {_why(err)}") from err
         await handing_over()
-        return f"Called {key}: {await self._call(client, server, name, fields['arguments'])}"
+        args = _keyed(fields["arguments"], info.schema, idempotency_key)
+        return f"Called {key}: {await self._call(client, server, name, args)}"
 
     async def _current(self, key: str) -> ToolInfo:
         server = key.partition("/")[0]
@@ -306,6 +309,13 @@ class McpConnector:
     async def close(self) -> None:
         if self._sessions is not None:
             await self._sessions.close()
+
+
+def _keyed(args: dict[str, Any], schema: dict[str, Any], key: str) -> dict[str, Any]:
+    """A tool that takes an idempotency key gets the action's own (`proposal:index`), unless the card set one."""
+    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    named = next((n for n in KEY_NAMES if n in (props or {})), None)
+    return {**args, named: key} if named and not args.get(named) else args
 
 
 def _timed_out(err: Exception) -> bool:

@@ -56,6 +56,13 @@ else:
 
 
 @server.tool()
+def charge(amount: int, idempotency_key: str = "") -> str:
+    """Charge the card on file; a repeat with the same idempotency key charges once."""
+    _log(f"charge {amount} key={idempotency_key}")
+    return f"charged {amount}"
+
+
+@server.tool()
 def slow_note(text: str, seconds: float = 30) -> str:
     """Add a note, slowly."""
     _log(f"slow_note {text} pid={os.getpid()}")

@@ -96,6 +96,9 @@ async def test_a_write_tool_is_a_card_and_approve_calls_it_exactly_once(
     assert tools.calls == ["add_note call Jane 2"]
     again = await converse(runtime, f"/approve {pid}")
     assert "already approved" in again and tools.calls == ["add_note call Jane 2"]
+    charge = proposal_id(await converse(runtime, "use books/charge with amount=40"))
+    await converse(runtime, f"/approve {charge}")
+    assert tools.calls[1:] == [f"charge 40 key={charge}:0"]  # a tool that takes an idempotency key gets the action's
 
 
 async def test_always_allow_then_the_next_call_needs_no_tap_and_revoke_ends_it(
@@ -263,7 +266,7 @@ async def test_doctor_connects_to_each_server_and_lists_its_tools(tools: Books, 
         f"servers:\n  books: {{url: '{tools.url}'}}\n  gone: {{url: 'http://127.0.0.1:9/mcp'}}\n"
     )
     lines = [check.line() for check in await mcp.doctor(mcp.Values(data_dir=data))]
-    assert lines[0] == f"ok  MCP books: {tools.url} answers: 6 tools (2 allow, 4 ask)"
+    assert lines[0] == f"ok  MCP books: {tools.url} answers: 7 tools (2 allow, 5 ask)"
     assert lines[1].startswith("FIX MCP gone: http://127.0.0.1:9/mcp: ") and "mcp.yaml" in lines[1]
 
 
