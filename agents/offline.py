@@ -12,6 +12,7 @@ from typing import Any
 from agents import prompts, rewrites, when
 from agents.headlines import SUBJECT_MAX, clip
 from agents.offline_records import record_change
+from agents.offline_tools import tool_call
 from agents.playbooks import Playbook, by_triggers
 from agents.prompts import Message
 from connectors import email, notes
@@ -61,7 +62,7 @@ class OfflineModel:
         if playbook in ("later", "remind"):
             now = when.now_in(str(messages[0].get("content", "")))
             return _later(request, now, remind=playbook == "remind") if now else _plan(request, memory)
-        drafts = {"webhook": _webhook, "answer": _answer, "record": record_change}
+        drafts = {"webhook": _webhook, "answer": _answer, "record": record_change, "tool": tool_call}
         return drafts.get(playbook, _plan)(request, memory)
 
     def _email(self, text: str, memory: str, recent: str = "") -> dict[str, Any]:

@@ -17,6 +17,7 @@ from agents.llm import Models, ResponseCache, Transport
 from agents.offline import OfflineModel
 from agents.queue import RQJobQueue
 from agents.runner import Local, PlaybookRunner, Tiers
+from agents.tools import ToolRunner
 from agents.transports import LiteLLMTransport, OfflineTransport
 from bot.channels import chatting
 from bot.deployed import DeployedView, as_deployed
@@ -73,6 +74,9 @@ class Runtime:
         await self.deployed.refresh()
 
     async def close(self) -> None:
+        for connector in self.connectors.values():  # an MCP connector's open sessions
+            if callable(shut := getattr(connector, "close", None)):
+                await shut()
         for outbox in self.outboxes.values():
             close = getattr(outbox, "close", None)
             if close is not None:
@@ -203,7 +207,8 @@ def build_agent(
         capabilities=Capabilities(redis),
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
-    return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone), core.book)
+    desk = core.connectors.get(ToolRunner.kind())
+    return ToolRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone), core.book, desk=desk)
 
 
 def shadow_agent(runtime: Runtime, *, books: dict[str, playbooks.Playbook] | None, model: str | None) -> PlaybookRunner:

@@ -183,6 +183,29 @@ class StageRevision:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlwaysAllow:
+    """**Always allow** on a tool's card: approve it (at the version the card showed) and allow its tools from
+    now on without a tap, each by a standing grant (revocable with `/grants revoke <id>`)."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    version: int | None = None
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolWord:
+    """`/tools`, `/grants`, `/grants revoke <id>`: `text` is what followed the word."""
+
+    word: str
+    text: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SendAgain:
     """Send an action that may not have been sent once more: a new attempt under the same idempotency key.
     `index` None: the one that waits for the operator's word."""
@@ -346,4 +369,6 @@ Command = (
     | ShowView
     | PostDigest
     | RecordWord
+    | AlwaysAllow
+    | ToolWord
 )

@@ -21,6 +21,7 @@ from orchestrator.handlers import (
     applying,
     budget,
     decisions,
+    grants,
     later,
     records,
     recovery,
@@ -75,6 +76,8 @@ HANDLERS: dict[type, Handler] = {
     cmd.CancelLater: later.cancel,
     cmd.ShowView: views.show,
     cmd.RecordWord: records.word,
+    cmd.AlwaysAllow: grants.always_allow,
+    cmd.ToolWord: grants.word,
     cmd.PostDigest: _no_digest,  # the composition root routes it to the scheduler
 }
 NOTHING = Outcome()

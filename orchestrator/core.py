@@ -135,7 +135,9 @@ class Core:
             raise BadRequest(f"I can't do '{kind}' actions: no connector for them is installed.")
         clean = connector.validate(fields)
         seen = connector.preview(clean)
-        return StagedAction(kind, clean, seen.summary, seen.target, subject=seen.subject, body=seen.body)
+        staged = StagedAction(kind, clean, seen.summary, seen.target, subject=seen.subject, body=seen.body)
+        staged.grant = seen.grant
+        return staged
 
     def blocked(self, actions: list[StagedAction]) -> str:
         """Why approving these would fail now (a connector not set up), or ''."""

@@ -183,6 +183,14 @@ def _record(word: str) -> Build:
     return build
 
 
+def _tools(word: str) -> Build:
+    def build(said: Said) -> cmd.Command:
+        i = said.inbound
+        return cmd.ToolWord(word=word, text=said.words.arg, actor=i.actor, chat=i.chat, event_id=i.event_id)
+
+    return build
+
+
 def _digest(said: Said) -> cmd.Command:
     return cmd.PostDigest(chat=said.inbound.chat, event_id=said.inbound.event_id)
 
@@ -216,6 +224,8 @@ WORDS: tuple[Word, ...] = (
     Word("digest", "", "the digest now", _digest),
     Word("budget", "", "model spend today, per model, and the cap", _view("budget")),
     Word("stats", "[7d]", "what happened to proposals and the time saved", _view("stats")),
+    Word("tools", "", "the MCP tools and their policy (allow, ask, deny)", _tools("tools")),
+    Word("grants", "[revoke <id>]", "the tools you always allow; revoke one", _tools("grants")),
     Word("help", "", "this list", _view("help")),
     Word("start", "", "what Deputy understands", _view("help"), menu=False),
 )

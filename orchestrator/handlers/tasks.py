@@ -138,7 +138,21 @@ async def _auto_rule(core: Core, proposal: Proposal) -> str | None:
     known: frozenset[str] = frozenset()
     if core.config.policies.needs_memory:
         known = await core.facts.known([a.target.lower() for a in proposal.actions])
-    return policies.auto_approval_rule(proposal, core.config.policies.auto_approve, known)
+    rule = policies.auto_approval_rule(proposal, core.config.policies.auto_approve, known)
+    return rule or await _granted(core, proposal)
+
+
+async def _granted(core: Core, proposal: Proposal) -> str | None:
+    """Every action covered by a standing grant its connector holds (an MCP tool always allowed, and unchanged
+    since): the grant is named in the ledger like a rule."""
+    rules = []
+    for action in proposal.actions:
+        check = getattr(core.connectors.get(action.kind), "granted", None) if action.grant else None
+        rule = await check(action.fields) if check is not None else ""
+        if not rule:
+            return None
+        rules.append(rule)
+    return ", ".join(dict.fromkeys(rules)) or None
 
 
 async def fail(c: cmd.FailTask, core: Core) -> None:

@@ -16,6 +16,7 @@ from tests.orchestrator.conftest import CONSOLE, ME
 
 KINDS = frozenset(
     {"email.send", "webhook.post", "note.save", "budget.raise", "task.later", "record.create", "record.update"}
+    | {"mcp.call"}
 )
 DOCS_EXAMPLE = re.search(r"```yaml\n(.*?)```", (playbooks.BUILT_IN.parent.parent / "docs/llm.md").read_text(), re.S)
 
@@ -31,6 +32,7 @@ def test_the_built_in_playbooks_load() -> None:
         "record": "record.update",
         "remind": "task.later",
         "webhook": "webhook.post",
+        "tool": "mcp.call",
     }
 
 
