@@ -14,6 +14,10 @@ class Wrapped:
         self.inner = inner
         self.kind, self.resend_safe = inner.kind, inner.resend_safe
 
+    def __getattr__(self, name: str) -> Any:
+        """A hook the inner connector has beyond the port (e.g. `amend`) passes through too."""
+        return getattr(self.inner, name)
+
     @property
     def traits(self) -> Traits:
         return self.inner.traits

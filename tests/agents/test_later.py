@@ -101,3 +101,23 @@ def test_a_follow_up_card_writes_its_time_one_way() -> None:
 
     at = datetime(2026, 12, 9, 12, 9, tzinfo=UTC)
     assert _day(at) == "Wed 9 Dec 12:09" and when(at, "UTC").startswith(_day(at))
+
+
+@pytest.mark.parametrize(
+    ("typed", "at"),
+    [
+        ("12:25", "2026-12-04T12:25:00+01:00"),  # a time alone keeps the day it is set for
+        ("Sat 5 Dec 12:25", "2026-12-05T12:25:00+01:00"),  # the card's own way of writing it
+        ("5 Dec", "2026-12-05T09:00:00+01:00"),  # a day alone keeps its time
+        ("tomorrow 3pm", "2026-12-02T15:00:00+01:00"),
+        ("2026-12-04T10:00", "2026-12-04T10:00:00+01:00"),
+    ],
+)
+def test_edit_reads_a_plain_time_in_the_operators_zone(warsaw: Runtime, typed: str, at: str) -> None:
+    """Issue 29 (#19): `/edit <id> at 12:25` needs no ISO; the running connector (behind its breaker) amends."""
+    connector = warsaw.coordinator.core.connectors["task.later"]
+    fields = {"request": "call Anna", "at": "2026-12-04T09:00:00+01:00", "remind": True}
+    amended = connector.amend(fields, {"at": typed})  # type: ignore[attr-defined]
+    assert amended["at"] == at
+    staged = warsaw.coordinator.core.stage("task.later", {**fields, **amended})
+    assert staged.summary.startswith("On ") and "(Europe/Warsaw)" in staged.summary and "T" not in staged.summary

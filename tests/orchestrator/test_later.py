@@ -173,3 +173,21 @@ async def test_bare_cancel_follows_bare_approve(core: Core) -> None:
     assert listed.startswith("2 things could be cancelled: which one?"), listed
     assert f"  /cancel {other} — call Anna (Tue 3 Nov 09:19)" in listed and f"/cancel {third} — call Bob" in listed
     assert later.items[f"{other}:0"].status == "scheduled"
+
+
+async def test_an_edit_of_a_time_goes_through_the_connectors_amend(core: Core) -> None:
+    """The core asks a connector that reads typed values against the current ones (`amend`) before staging."""
+    later = scheduling(core)
+
+    class Amending(FakeLaterConnector):
+        def amend(self, fields: dict[str, object], changes: dict[str, object]) -> dict[str, object]:
+            return {**changes, "at": str(fields["at"])[:11] + str(changes["at"])}
+
+    bus = core.coordinator.core
+    bus.connectors = {**bus.connectors, "task.later": Amending(later)}
+    at = core.clock.now() + timedelta(days=2)
+    fields = {"request": FOLLOW_UP, "at": at.isoformat(), "remind": False}
+    pid = await staged(core, ProposalDraft(playbook="later", summary="Later", actions=[("task.later", fields)]))
+    await core.say(f"/edit {pid} at 12:25")
+    proposal = await core.store.get_proposal(pid)
+    assert proposal is not None and proposal.actions[0].fields["at"] == at.isoformat()[:11] + "12:25"
