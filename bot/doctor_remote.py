@@ -5,6 +5,7 @@ the configured base URLs (so a local fake answers in tests); nothing here change
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -38,11 +39,21 @@ async def check_model(settings: Settings) -> list[Check]:
     if settings.llm_api_base:
         reached = await _reachable(settings.llm_api_base)
         return [pricing, reached, *(await check_model_calls(settings) if reached.ok else [])]
-    key = PROVIDER_KEYS.get(settings.llm_model.split("/", 1)[0])
-    if key and not os.environ.get(key):
+    key = missing_key(settings.llm_model, settings.llm_api_base)
+    if key:
         return [pricing, Check("Model", False, f"{settings.llm_model} needs {key} in the environment or .env")]
     configured = Check("Model", True, f"{settings.llm_model} configured")
     return [pricing, configured, *await check_model_calls(settings)]
+
+
+def missing_key(model: str, api_base: str | None) -> str:
+    """The provider key a hosted model needs that this process can't see (in its environment or `.env`), or ''."""
+    key = PROVIDER_KEYS.get(model.split("/", 1)[0])
+    if api_base or not key or os.environ.get(key):
+        return ""
+    dotenv = Path(".env")
+    lines = dotenv.read_text(errors="replace").splitlines() if dotenv.is_file() else []
+    return "" if any(line.strip().startswith(f"{key}=") and line.split("=", 1)[1].strip() for line in lines) else key
 
 
 async def _reachable(api_base: str) -> Check:
