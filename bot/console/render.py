@@ -42,6 +42,8 @@ def _remedies(message: Outbound) -> str:
         return f"\n  /resend {card.id}{n}   /sent {card.id}{n}"
     if card.cancellable:
         return f"\n  /cancel {card.id}"
+    if card.revise_instead:
+        return f"\n  /revise {card.id}   (drafts it again with your reason, as a new proposal)"
     return f"\n  /retry {card.id}" if card.rest else ""
 
 
