@@ -4,17 +4,15 @@ the configured base URLs (so a local fake answers in tests); nothing here change
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bot.checks import Check
 from bot.doctor_model import check_model_calls
+from config.providers import missing_key
 from config.settings import Settings
 
-PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 TIMEOUT = aiohttp.ClientTimeout(total=5)
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)
 
@@ -44,16 +42,6 @@ async def check_model(settings: Settings) -> list[Check]:
         return [pricing, Check("Model", False, f"{settings.llm_model} needs {key} in the environment or .env")]
     configured = Check("Model", True, f"{settings.llm_model} configured")
     return [pricing, configured, *await check_model_calls(settings)]
-
-
-def missing_key(model: str, api_base: str | None) -> str:
-    """The provider key a hosted model needs that this process can't see (in its environment or `.env`), or ''."""
-    key = PROVIDER_KEYS.get(model.split("/", 1)[0])
-    if api_base or not key or os.environ.get(key):
-        return ""
-    dotenv = Path(".env")
-    lines = dotenv.read_text(errors="replace").splitlines() if dotenv.is_file() else []
-    return "" if any(line.strip().startswith(f"{key}=") and line.split("=", 1)[1].strip() for line in lines) else key
 
 
 async def _reachable(api_base: str) -> Check:

@@ -14,10 +14,10 @@ from typing import Any
 
 from agents import playbooks
 from agents.shadow import FAILED, Compared, Progress, Run, Side, past_requests, shadow
-from bot.doctor_remote import missing_key
 from bot.ops import emit, quiet_stdout, since_id
 from bot.stats import DEFAULT_SINCE, opened, redis_faults, since_time
 from bot.wiring import shadow_agent
+from config.providers import missing_key
 from config.settings import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.outbound import money
