@@ -144,7 +144,20 @@ def _address_for_name(text: str, memory: str) -> str | None:
         names = {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}", fact)}
         if address and words & names:
             return address
-    return None
+    return _address_by_local_part(text, memory)
+
+
+def _address_by_local_part(text: str, memory: str) -> str | None:
+    """ "email Jane …" with "…, contact jane@acme.com" remembered: a name the request capitalises that is a word of
+    exactly one remembered address's local part (jane@, jane.doe@) — a fixed key, not a guess; two candidates ask."""
+    names = {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}", text)}
+    found = {
+        a.lower()
+        for fact in _facts(memory)
+        for a in _ADDRESS.findall(fact)
+        if names & set(re.split(r"[._+\-]", a.split("@")[0].lower()))
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def _name_for(address: str, memory: str) -> str:

@@ -25,6 +25,7 @@ from agents.offline_provider import register
 from agents.prompts import Message
 from agents.schemas import Schema, response_format
 from config.prices import Price
+from config.providers import missing_key
 from orchestrator.errors import (
     ModelError,
     ModelPermanent,
@@ -132,6 +133,8 @@ class LiteLLMTransport:
             options["api_base"] = self.api_base
             if model.startswith("openai/") and self.local and not os.environ.get("OPENAI_API_KEY"):
                 options["api_key"] = "none"  # llama.cpp, Ollama, vLLM want none; the OpenAI client insists on one
+        if key := missing_key(model, self.api_base):  # said as what it is, not as the provider's "500"
+            raise ModelPermanent(f"{model} has no API key: set {key} in the environment or .env")
         marked = cache_marked(model, messages)
         try:
             if on_text is not None and not model.startswith("offline/"):

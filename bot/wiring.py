@@ -127,7 +127,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         spend=spend,
         ledger=ledger,
         later=RedisLater(redis),
-        book=RedisRecordBook(redis, store),
+        book=RedisRecordBook(redis, store, memory.records_changed),
     )
     core = bus.core
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))

@@ -15,7 +15,8 @@ class Wrapped:
         self.kind, self.resend_safe = inner.kind, inner.resend_safe
 
     def __getattr__(self, name: str) -> Any:
-        """What a connector offers beyond the contract (an MCP connector's grants and tool list) passes through."""
+        """What a connector offers beyond the contract (an MCP connector's grants and tool list, an `amend` hook)
+        passes through."""
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)

@@ -68,13 +68,13 @@ class RedisLater:
         return await self._items([text(k) for k in found if isinstance(k, str | bytes)])
 
     async def take(self, key: str) -> Scheduled | None:
-        return _scheduled(key, await self._take(keys=[_item(key)]))
+        return scheduled(key, await self._take(keys=[_item(key)]))
 
     async def fired(self, key: str, task_id: str) -> bool:
         return bool(await self._fired(keys=[_item(key), keys.later("due")], args=[key, task_id, KEPT_S]))
 
     async def cancel(self, key: str) -> Scheduled | None:
-        return _scheduled(key, await self._cancel(keys=[_item(key), keys.later("due")], args=[key, KEPT_S]))
+        return scheduled(key, await self._cancel(keys=[_item(key), keys.later("due")], args=[key, KEPT_S]))
 
     async def upcoming(self, limit: int = 10) -> list[Scheduled]:
         found = await self.redis.zrange(keys.later("due"), 0, limit - 1)
@@ -88,14 +88,14 @@ class RedisLater:
         for key in found:
             pipe.hgetall(_item(key))
         rows = await pipe.execute() if found else []
-        return [item for key, row in zip(found, rows, strict=True) if (item := _scheduled(key, row))]
+        return [item for key, row in zip(found, rows, strict=True) if (item := scheduled(key, row))]
 
 
 def _item(key: str) -> str:
     return keys.later(f"item:{key}")
 
 
-def _scheduled(key: str, raw: Any) -> Scheduled | None:
+def scheduled(key: str, raw: Any) -> Scheduled | None:
     """The item from HGETALL (a dict from redis-py, a flat list from a script)."""
     if not raw:
         return None

@@ -157,6 +157,16 @@ class Scheduled:
         return int(self.key.rsplit(":", 1)[1])
 
 
+@dataclass(frozen=True)
+class OpenWork:
+    """What is open anywhere, read beside a `/who` lookup in the same round trip and matched to its records."""
+
+    pending: list[Proposal]
+    running: list[Task]
+    later: list[Scheduled]
+    projects: list[Entity]
+
+
 class Later(Protocol):
     """What is scheduled for later, shared by every scheduler process: each item moves on once."""
 
@@ -287,6 +297,12 @@ class RecordBook(Protocol):
 
     async def cards(self, keys: Sequence[str], lines: int) -> list[tuple[Entity, list[Link]]]:
         """`resolve` with each record's newest timeline lines, in one round trip (`/who`)."""
+
+    async def who(
+        self, keys: Sequence[str], lines: int, limit: int
+    ) -> tuple[list[tuple[Entity, list[Link]]], OpenWork]:
+        """`cards`, and at most `limit` of each open thing (pending proposals, running tasks, requests for later,
+        projects), all in one round trip: `/who` costs one read however much is linked."""
 
     async def ids(self, kind: str) -> list[str]: ...
     async def new_id(self, kind: str) -> str: ...

@@ -128,7 +128,7 @@ def _revise(said: Said) -> cmd.Command:
 
 def _cancel(said: Said) -> cmd.Command:
     i = said.inbound
-    return cmd.CancelLater(proposal_id=said.proposal_id(), actor=i.actor, chat=i.chat, event_id=i.event_id)
+    return cmd.CancelLater(proposal_id=said.proposal_id(bare=True), actor=i.actor, chat=i.chat, event_id=i.event_id)
 
 
 def _snooze(said: Said) -> cmd.Command:
@@ -206,7 +206,7 @@ WORDS: tuple[Word, ...] = (
     Word("resend", "<id> [n]", "send again an action that may not have been sent", _remedy(cmd.SendAgain)),
     Word("sent", "<id> [n]", "mark an action that may not have been sent as sent", _remedy(cmd.MarkSent)),
     Word("retry", "<id>", "run the rest of a proposal after a failure", _retry),
-    Word("cancel", "<id>", "cancel a task scheduled for later before it runs", _cancel),
+    Word("cancel", "[id]", "cancel a task scheduled for later, or stop a running one (no id: the only one)", _cancel),
     Word("status", "", "running tasks, pending proposals, today's spend", _view("status")),
     Word("remember", "<fact>", "remember a fact", _memory(MemoryWord.REMEMBER)),
     Word("recall", "<query>", "search memory", _memory(MemoryWord.RECALL)),

@@ -5,6 +5,7 @@ item at once: `Later.take`, the new task's key (`later:<proposal>:<index>`) and 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from orchestrator.handlers import stopping
 from orchestrator.model import Proposal, ProposalStatus, Task
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import Scheduled
+from orchestrator.text import one_line
 from orchestrator.words import memory_ask
 
 LATER_KIND = "task.later"
@@ -90,7 +92,10 @@ async def finish(c: cmd.FinishLater, core: Core) -> None:
 
 
 async def cancel(c: cmd.CancelLater, core: Core) -> Outcome:
-    """A proposal scheduled for later; given a task's id (`t…`), the running task itself (handlers/stopping.py)."""
+    """A proposal scheduled for later; given a task's id (`t…`), the running task itself (handlers/stopping.py);
+    given no id, the only thing there is to cancel."""
+    if not c.proposal_id:
+        c = replace(c, proposal_id=await _only_cancellable(core))
     if c.proposal_id.startswith("t"):
         return await stopping.stop(c, core)
     proposal = await core.proposal(c.proposal_id)
@@ -115,6 +120,22 @@ async def _redraw(core: Core, proposal: Proposal, text: str, *, reply_to: str = 
         kind=Kind.OUTCOME, text=text, proposal=proposal, task_id=task.id, reply_to=reply_to or None, final=True
     )
     await core.show(task, message)
+
+
+async def _only_cancellable(core: Core) -> str:
+    """Bare /cancel follows bare /approve: with exactly one thing to cancel — a request scheduled for later or a
+    running task — that one; with none or several, say so and list them, each with its word."""
+    found = {s.proposal_id: f"{s.request} ({_when(core, s)})" for s in await core.later.upcoming(20)}
+    for status in stopping.STOPPABLE:
+        for task_id in sorted(await core.store.ids("task", status.value))[:20]:
+            task = await core.store.get_task(task_id)
+            found.update({task_id: f"running: {task.text}"} if task else {})
+    if len(found) == 1:
+        return next(iter(found))
+    if not found:
+        raise BadRequest("Nothing is scheduled for later or running, so there is nothing to cancel.")
+    listed = "\n".join(f"  /cancel {i} — {one_line(what, 70)}" for i, what in found.items())
+    raise BadRequest(f"{len(found)} things could be cancelled: which one?\n{listed}")
 
 
 def _nothing(proposal: Proposal) -> str:

@@ -37,6 +37,9 @@ async def ask(c: cmd.ReviseProposal, core: Core) -> Outcome:
     policies.require_operator(c.actor, core.config.operators, "revise proposals")
     if proposal.revising is not None and c.event_id and proposal.revising.event_id == c.event_id:
         return await _queued(core, proposal, proposal.revising)  # the same stored ask handled again after a crash
+    if proposal.status is ProposalStatus.REJECTED and not c.feedback.strip():  # typed Revise with this instead
+        instead = cmd.ReviseRejected(proposal_id=proposal.id, actor=c.actor, chat=c.chat, event_id=c.event_id)
+        return await ask_instead(instead, core)
     feedback = _feedback(c.feedback, proposal.id)
     _check_revisable(core, proposal, c.version)
     return await _queue(core, proposal, Revising(feedback, c.actor, c.chat, proposal.version, c.event_id, core.now()))

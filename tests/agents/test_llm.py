@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,3 +186,18 @@ async def test_the_provider_breaker_opens_cools_probes_and_reopens_three_times_t
     closed = await llm.draft("email jane@acme.com about invoice 60", "t9")
     assert isinstance(closed, ProposalDraft)  # the probe succeeded
     assert await llm.runtime.redis.exists("deputy:circuit:llm.openai") == 0
+
+
+async def test_a_hosted_model_without_its_key_is_said_before_any_call(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 29 (#12): not the provider's "InternalServerError 500 … Missing credentials", cut mid-word."""
+    from agents.transports import LiteLLMTransport
+    from orchestrator.errors import ModelPermanent
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    with pytest.raises(ModelPermanent, match=r"^openai/gpt-4o-mini has no API key: set OPENAI_API_KEY in the envir"):
+        await LiteLLMTransport()(
+            "openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], json_mode=False, max_tokens=5
+        )
