@@ -27,6 +27,7 @@ from config.prices import parse_prices
 from config.record_fields import record_path, record_schema
 from config.settings import Settings
 from connectors.breaker import Breaker
+from connectors.calendar import agenda_of
 from connectors.registry import build_all, traits
 from memory.accounting import ModelAccounting
 from memory.actions import RedisActionRecords
@@ -203,7 +204,8 @@ def build_agent(
         capabilities=Capabilities(redis),
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
-    return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone), core.book)
+    local = Local(core.now, settings.timezone)
+    return PlaybookRunner(books, models, memory, working, tiers, local, core.book, agenda_of(core.connectors))
 
 
 def shadow_agent(runtime: Runtime, *, books: dict[str, playbooks.Playbook] | None, model: str | None) -> PlaybookRunner:
