@@ -157,7 +157,7 @@ def build_scheduler(settings: Settings, bus: Coordinator, ledger: RedisLedger, l
         budget_usd=settings.daily_budget_usd,
         platforms=platforms,
     )
-    return Scheduler(bus, ledger, bus.core.digests, bus.core.spend, liveness, config)
+    return Scheduler(bus, ledger, bus.core.digests, bus.core.spend, liveness, config, agenda_of(bus.core.connectors))
 
 
 def build_agent(

@@ -37,6 +37,16 @@ def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tz)
 
 
+async def today(agenda: Agenda | None, day: date, zone: str) -> list[str]:
+    """The digest's "On the calendar today" lines, or the one line saying the calendar could not be read."""
+    if agenda is None:
+        return []
+    try:
+        return [line(e, zone) for e in await agenda.between(*day_bounds(day, zone))]
+    except Exception as err:  # a digest goes out whatever the calendar does; it says why its lines are missing
+        return [f"(the calendar could not be read: {err})"]
+
+
 def overlapping(entries: list[Entry], start: datetime, end: datetime, skip: str = "") -> list[Entry]:
     """The entries that share some time with [start, end), the one named `skip` (the event being moved) aside."""
     return [e for e in entries if e.start < end and e.end > start and e.uid != skip]

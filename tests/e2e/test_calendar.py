@@ -118,3 +118,16 @@ async def failures(runtime: Runtime) -> list[str]:
 
 async def _nothing() -> None:
     return None
+
+
+async def test_the_digest_lists_todays_events(runtime: Runtime, workers: Workers, calendar: Calendar) -> None:
+    workers.start()
+    today = datetime.now(TZ).date()
+    for n, (hour, title) in enumerate([(16, "Review with Ann"), (8, "Standup")]):
+        start = datetime.combine(today, time(hour, 30), TZ)
+        ics = event_ics(uid=f"d{n}", title=title, start=start, end=start + timedelta(minutes=30), attendees=[])
+        await calendar.dav.create(f"d{n}", ics, _nothing)
+    digest = await converse(runtime, "/digest")
+    assert "On the calendar today (2):\n  08:30–09:00 Standup\n  16:30–17:00 Review with Ann" in digest
+    asked = await converse(runtime, "what's on today?")
+    assert "• 08:30–09:00 Standup" in asked and "• 16:30–17:00 Review with Ann" in asked
