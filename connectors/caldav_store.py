@@ -141,7 +141,8 @@ class CalDav:
     ) -> T:
         """One request with its own client and deadline. Once `handed` is over, the request may have reached the
         server before it failed: a retry then finds out (by UID or by version) what became of it."""
-        client = AsyncDAVClient(url=self.url, timeout=max(1, int(self.deadline_s)))
+        basic = "basic" if urlsplit(self.url).password is not None else None  # no 401 round trip first
+        client = AsyncDAVClient(url=self.url, timeout=max(1, int(self.deadline_s)), auth_type=basic)
         try:
             return await asyncio.wait_for(step(client), self.deadline_s)
         except dav_error.AuthorizationError as err:
