@@ -155,7 +155,8 @@ class CalDav:
                 raise ConnectorError(
                     f"couldn't {what} at {self.where} ({why}); it may or may not have changed"
                 ) from err
-            raise TransientConnectorError(f"couldn't {what} at {self.where} ({why}); nothing changed") from err
+            changed = "" if handed is None else "; nothing changed"  # a read changes nothing anyway
+            raise TransientConnectorError(f"couldn't {what} at {self.where} ({why}){changed}") from err
         finally:
             await client.close()
 
