@@ -131,3 +131,17 @@ async def test_the_digest_lists_todays_events(runtime: Runtime, workers: Workers
     assert "On the calendar today (2):\n  08:30–09:00 Standup\n  16:30–17:00 Review with Ann" in digest
     asked = await converse(runtime, "what's on today?")
     assert "• 08:30–09:00 Standup" in asked and "• 16:30–17:00 Review with Ann" in asked
+
+
+async def test_a_client_named_by_name_is_invited_by_the_address_on_record(
+    runtime: Runtime, workers: Workers, calendar: Calendar
+) -> None:
+    workers.start()
+    onboarded = proposal_id(await converse(runtime, "onboard Piotr Kowalski piotr@northwind.example"))
+    await converse(runtime, f"/approve {onboarded}")
+    card = await converse(runtime, "book a call with Piotr tomorrow at 9")
+    assert "Book “Call with Piotr” with piotr@northwind.example on" in card
+    await converse(runtime, f"/approve {proposal_id(card)}")
+    tomorrow = datetime.now(TZ).date() + timedelta(days=1)
+    [event] = await calendar.events(*day_bounds(tomorrow, ZONE))
+    assert event.attendees == ("piotr@northwind.example",) and event.start == datetime.combine(tomorrow, time(9), TZ)
