@@ -7,8 +7,8 @@ import json
 
 from bot.slack.render import message
 from bot.telegram.render import render
-from connectors.calendar import CalendarConnector
 from connectors.caldav_store import CalDav
+from connectors.calendar import CalendarConnector
 from orchestrator.model import ChatRef, Proposal, StagedAction
 from orchestrator.outbound import Kind, Outbound
 from tests.bot.cards import AT
