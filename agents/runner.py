@@ -145,7 +145,7 @@ class PlaybookRunner:
             return Reply(drafted.question, ok=False, cost_usd=meter.usd)
         if _same(drafted.fields, current):  # staged as "v2 · revised", it would be approved as if changed
             return Reply("the model made no change; try saying it differently", ok=False, cost_usd=meter.usd)
-        return self._result(playbook, drafted, "", meter, used)
+        return await agenda.warned(self.calendar, self._result(playbook, drafted, "", meter, used), self.local.timezone)
 
     async def _run(self, task: Task, text: str, recent: str) -> Draft:
         meter = Meter()

@@ -24,7 +24,7 @@ from orchestrator.errors import BadRequest, ConnectorError, PermanentConnectorEr
 from orchestrator.kinds import Check, Preview, Traits
 from orchestrator.ports import Connector, HandOver, no_hand_over
 
-TRAITS = Traits("calendar.event", outward=True, undoable=False, minutes_saved=3.0, noun="calendar change", done="made")
+TRAITS = Traits("calendar.event", outward=True, minutes_saved=3.0, noun="calendar change", done="made")
 NOT_SET = "no calendar is set up (set DEPUTY_CALDAV_URL to the calendar collection's address)"
 DEADLINE_S = 20.0
 OPS = ("create", "move", "cancel")

@@ -148,5 +148,6 @@ async def test_every_booking_is_one_event_while_workers_are_killed(
         found += bool(proposal and "found on the calendar by its UID" in proposal.actions[0].outcome)
     print(f"soak: {BOOKINGS} bookings, kills {kills}, {len(events)} events, {found} found by UID after a cut-off")
     assert sum(kills.values()) >= 3, "the chaos loop hardly killed a working worker: the soak proved little"
+    assert found >= 1, "no kill landed between a create reaching the calendar and its answer: that path went untested"
     replay = deputy("replay", env=env, cwd=tmp_path)
     assert replay.returncode == 0, replay.stdout
