@@ -13,7 +13,7 @@ from orchestrator.model import ChatRef, Proposal, StagedAction
 from orchestrator.outbound import Kind, Outbound
 from tests.bot.cards import AT
 
-URL = "https://sam:s3cret@cal.example.com/dav/sam/work/"
+URL = "https://sam:s3cret@cal.example.com/dav/sam/jobs/"
 FIELDS = {"op": "create", "with": "jane@acme.com", "title": "Call <Q1> & plans", "start": "2026-12-08T10:00"}
 HEAD = "Book a call with jane@acme.com on Tue 8 Dec at 10:00"
 WARNING = "⚠ Overlaps: Tue 8 Dec 09:45–10:45 “Weekly sync”"
@@ -42,7 +42,7 @@ def test_slack_shows_the_booking_the_warning_and_the_buttons() -> None:
     _, blocks = message(Outbound(kind=Kind.CARD, text="", proposal=booking()))
     shown = json.dumps(blocks, ensure_ascii=False)
     assert "Book “Call &lt;Q1&gt; &amp; plans” with jane@acme.com on Tue 8 Dec 10:00–10:30 (Europe/Warsaw)" in shown
-    assert WARNING in shown and "cal.example.com/dav/sam/work/" in shown and "s3cret" not in shown
+    assert WARNING in shown and "cal.example.com/dav/sam/jobs/" in shown and "s3cret" not in shown
     assert {"deputy_approve", "deputy_reject", "deputy_revise"} <= {
         e.get("action_id") for b in blocks for e in b.get("elements", [])
     }
