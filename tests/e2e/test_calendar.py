@@ -25,7 +25,7 @@ TZ = ZoneInfo(ZONE)
 
 @pytest.fixture
 def env(env: dict[str, str], calendar: Calendar) -> dict[str, str]:
-    return {**env, "DEPUTY_CALDAV_URL": calendar.url, "DEPUTY_TIMEZONE": ZONE, "DEPUTY_JOB_RETRY_S": "1,1,1"}
+    return {**env, "DEPUTY_CALDAV_URL": calendar.url, "DEPUTY_TIMEZONE": ZONE, "DEPUTY_JOB_RETRY_S": ""}
 
 
 def next_weekday(days_ahead: int = 2) -> date:
