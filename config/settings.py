@@ -175,6 +175,8 @@ class Settings(BaseSettings):
     def _caldav(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and urlsplit(value.get_secret_value()).scheme not in ("http", "https"):
             raise ValueError("must look like https://user:password@host/…/calendar/ (the calendar collection)")
+        if value is not None:
+            _port_of(value.get_secret_value())
         return value
 
     @field_validator("timezone")
