@@ -82,7 +82,24 @@ class CalDav:
             entries = [e for e in events_in(result.calendar_data or "", self.zone) if e.uid == uid]
             if entries:
                 return Stored(result.href, result.etag or "", result.calendar_data or "", entries[0])
-        return None
+        return await self._named(uid)
+
+    async def _named(self, uid: str) -> Stored | None:
+        """The event stored under the name Deputy gives its own (`<uid>.ics`): found even where a server's search
+        by UID falls short."""
+        href = self.url + _safe(uid) + ".ics"
+
+        async def get(client: AsyncDAVClient) -> Any:
+            return await client.request(href, "GET")
+
+        response = await self._call(get, "look the event up")
+        if response.status == 404:
+            return None
+        _checked(response.status, "look the event up", self.where)
+        ics = response.raw if isinstance(response.raw, str) else ""
+        entries = [e for e in events_in(ics, self.zone) if e.uid == uid]
+        etag = str(response.headers.get("ETag", ""))
+        return Stored(urlsplit(href).path, etag, ics, entries[0]) if entries else None
 
     async def check(self) -> str:
         """`deputy doctor`'s probe: the collection answers a PROPFIND with this login. An error says what to fix."""

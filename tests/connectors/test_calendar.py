@@ -139,3 +139,12 @@ async def test_a_request_lost_after_the_hand_over_can_not_tell(calendar: Calenda
 
 async def _nothing() -> None:
     return None
+
+
+async def test_a_booking_is_also_found_by_the_name_deputy_gave_it(calendar: Calendar) -> None:
+    """For servers whose search by UID falls short: the event is read back from `<uid>.ics` itself."""
+    c = connector(calendar.url)
+    await c.apply(c.validate(booking()), "p4:0")
+    stored = await calendar.dav._named(uid_for("p4:0"))
+    assert stored is not None and stored.etag and stored.entry.attendees == ("jane@acme.com",)
+    assert stored.href.endswith(".ics") and await calendar.dav._named("nobody") is None
