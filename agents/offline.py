@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from agents import prompts, rewrites, when
+from agents import offline_calendar, prompts, rewrites, when
 from agents.headlines import SUBJECT_MAX, clip
 from agents.offline_records import record_change
 from agents.offline_tools import tool_call
@@ -23,6 +23,7 @@ _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 _POST = re.compile(
     r"^\s*(?:please\s+)?post\s+(?P<text>.+?)\s+to\s+(?:the\s+)?(?P<name>[\w-]+)(?:\s+webhook)?\s*$", re.I | re.S
 )
+CALENDAR = {"calendar": offline_calendar.booking, "agenda": offline_calendar.agenda}
 _WEBHOOK = re.compile(r"^\s*webhook\s+(?P<name>[\w-]+)\s*:?\s*(?P<text>.*)$", re.I | re.S)
 
 
@@ -62,6 +63,8 @@ class OfflineModel:
         if playbook in ("later", "remind"):
             now = when.now_in(str(messages[0].get("content", "")))
             return _later(request, now, remind=playbook == "remind") if now else _plan(request, memory)
+        if playbook in CALENDAR and (now := when.now_in(str(messages[0].get("content", "")))):
+            return CALENDAR[playbook](request, memory, now)
         drafts = {"webhook": _webhook, "answer": _answer, "record": record_change, "tool": tool_call}
         return drafts.get(playbook, _plan)(request, memory)
 

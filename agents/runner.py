@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from agents import progress, prompts
+from agents import agenda, progress, prompts
 from agents.known import named
 from agents.llm import Call, Meter, Models, parse_json
 from agents.memory_words import memory_verb
@@ -31,6 +31,7 @@ from agents.schemas import Schema
 from memory.records import Recalled, RedisMemory
 from memory.working import RedisWorkingSet
 from orchestrator.actors import MemoryWord
+from orchestrator.agenda import Agenda
 from orchestrator.errors import DraftError, DraftInvalid, ModelUnavailable
 from orchestrator.model import Draft, Proposal, ProposalDraft, Reply, Task
 from orchestrator.ports import RecordBook
@@ -87,11 +88,13 @@ class PlaybookRunner:
         tiers: Tiers,
         local: Local | None = None,
         book: RecordBook | None = None,
+        calendar: Agenda | None = None,
     ) -> None:
         self.playbooks, self.models, self.memory, self.working, self.tiers = playbooks, models, memory, working, tiers
         self.local = local or Local()
         self.book = book
         """Clients and projects: the ones a request names come first in what a draft may draw on."""
+        self.calendar = calendar  # the coming week's events, for playbooks with `calendar: true`
 
     async def draft(self, task: Task) -> Draft:
         text = task.text.strip()
@@ -143,7 +146,7 @@ class PlaybookRunner:
             return Reply(drafted.question, ok=False, cost_usd=meter.usd)
         if _same(drafted.fields, current):  # staged as "v2 · revised", it would be approved as if changed
             return Reply("the model made no change; try saying it differently", ok=False, cost_usd=meter.usd)
-        return self._result(playbook, drafted, "", meter, used)
+        return await agenda.warned(self.calendar, self._result(playbook, drafted, "", meter, used), self.local.timezone)
 
     async def _run(self, task: Task, text: str, recent: str) -> Draft:
         meter = Meter()
@@ -157,7 +160,9 @@ class PlaybookRunner:
             problem = await self._verify(task, playbook, text, memory, drafted, meter)
         except (DraftError, ModelUnavailable) as err:
             return Reply(f"I couldn't draft this: {err}. Nothing was staged.", ok=False, cost_usd=meter.usd)
-        return self._result(playbook, drafted, problem, meter, used)
+        return await agenda.warned(
+            self.calendar, self._result(playbook, drafted, problem, meter, used), self.local.timezone
+        )
 
     def warm(self) -> None:
         """Build the validators once, in the worker before it forks, not in every work horse (pydantic
@@ -196,6 +201,8 @@ class PlaybookRunner:
         if "retrieve" not in playbook.spec.steps:
             return []
         records = await named(self.book, text) if self.book is not None else []
+        if playbook.spec.calendar:
+            records += await agenda.records(self.calendar, self.local.now(), self.local.timezone)
         seen = {r.record.id for r in records}  # a record the request names by a key, recall may find again
         found = [r for r in await self.memory.recall(text, limit=5) if r.record.id not in seen]
         seen |= {r.record.id for r in found}
@@ -253,7 +260,7 @@ class PlaybookRunner:
         if answer:  # an answer that already gives a fact needs no note saying it again
             used = [r for r in used if not _quotes(answer, r.record.text)]
         notes = [f"⚠ Verifier: {problem}"] if problem else []
-        notes += [f"📎 from: {r.record.cite()}" for r in used[:3]]
+        notes += [f"📎 from: {r.record.cite()}" for r in [u for u in used if u.record.kind != "event"][:3]]
         notes += [f"⚠ Degraded: {note}" for note in meter.notes]
         if meter.unpriced:
             notes.append(f"({meter.unpriced} model call(s) unpriced: cost unknown)")

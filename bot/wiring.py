@@ -28,6 +28,7 @@ from config.prices import parse_prices
 from config.record_fields import record_path, record_schema
 from config.settings import Settings
 from connectors.breaker import Breaker
+from connectors.calendar import agenda_of
 from connectors.registry import build_all, traits
 from memory.accounting import ModelAccounting
 from memory.actions import RedisActionRecords
@@ -160,7 +161,7 @@ def build_scheduler(settings: Settings, bus: Coordinator, ledger: RedisLedger, l
         budget_usd=settings.daily_budget_usd,
         platforms=platforms,
     )
-    return Scheduler(bus, ledger, bus.core.digests, bus.core.spend, liveness, config)
+    return Scheduler(bus, ledger, bus.core.digests, bus.core.spend, liveness, config, agenda_of(bus.core.connectors))
 
 
 def build_agent(
@@ -208,7 +209,8 @@ def build_agent(
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
     desk = core.connectors.get(ToolRunner.kind())
-    return ToolRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone), core.book, desk=desk)
+    local = Local(core.now, settings.timezone)
+    return ToolRunner(books, models, memory, working, tiers, local, core.book, agenda_of(core.connectors), desk=desk)
 
 
 def shadow_agent(runtime: Runtime, *, books: dict[str, playbooks.Playbook] | None, model: str | None) -> PlaybookRunner:

@@ -19,9 +19,8 @@ from tests.agents.test_offline import task
 from tests.conftest import settings_from
 
 ONBOARD = "onboard Piotr Kowalski piotr@northwind.example"
-KINDS = frozenset({"email.send", "webhook.post", "note.save", "task.later", "record.create", "record.update"}) | {
-    "mcp.call"
-}
+KINDS = frozenset({"email.send", "webhook.post", "note.save", "task.later", "record.create", "record.update"})
+KINDS |= {"mcp.call", "calendar.event"}
 
 
 @pytest.fixture

@@ -126,12 +126,12 @@ def test_an_unreadable_policies_or_playbook_file_is_one_line_naming_it(
 
 def test_doctor_reads_the_policies_and_playbooks(env: dict[str, str], tmp_path: Path) -> None:
     result = deputy("doctor", env=env, cwd=tmp_path)
-    assert "ok  Policies and playbooks: the default policies and 9 playbook(s) read\n" in result.stdout
+    assert "ok  Policies and playbooks: the default policies and 11 playbook(s) read\n" in result.stdout
     own = Path(env["DEPUTY_DATA_DIR"]) / "policies.yaml"
     own.parent.mkdir(parents=True)
     own.write_text("undoable: [email.send]\n")
     result = deputy("doctor", env=env, cwd=tmp_path)
-    assert f"ok  Policies and playbooks: policies from {own} and 9 playbook(s) read\n" in result.stdout
+    assert f"ok  Policies and playbooks: policies from {own} and 11 playbook(s) read\n" in result.stdout
 
 
 def closed_pipe(
