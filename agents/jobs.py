@@ -10,19 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
 from typing import Any
 
+from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
 from agents import progress
 from agents.progress import Progress
 from agents.runtime import JobRuntime, run_warm, with_runtime
 from orchestrator import commands as cmd
-from orchestrator.errors import BudgetExceeded
+from orchestrator.errors import BudgetExceeded, ModelPaused
 from orchestrator.model import Draft, Reply, Task, TaskStatus
 from orchestrator.outbound import Kind, Outbound
 
@@ -54,10 +57,25 @@ async def _run_task(task_id: str) -> None:
             pause = cmd.PauseTask(task_id=task_id, spent_usd=over.spent, cap_usd=over.cap, date=over.date)
             await rt.coordinator.handle(pause)
             return
+        except ModelPaused as paused:
+            defer = cmd.DeferTask(task_id=task_id, reason=str(paused), open_until=paused.open_until)
+            if (at := await rt.coordinator.handle(defer)) is not None:
+                run_again_at(at)
+            return
         if draft is not None:
             await rt.coordinator.handle(cmd.CompleteDraft(task_id, draft))
 
     await with_runtime(work)
+
+
+def run_again_at(at: datetime) -> None:
+    """RQ runs the job in hand once more at `at` (its own repeat, asked for from inside the job): the same job id,
+    so the sweep sees the task has its job and starts nothing sooner."""
+    job = get_current_job()
+    if job is None:  # not under RQ (a test driving the coroutine): the sweep's reconcile runs it again
+        return
+    job.repeats_left = 1
+    job.repeat_intervals = [max(1, math.ceil((at - datetime.now(UTC)).total_seconds()))]
 
 
 async def _unless_stopped(rt: JobRuntime, task_id: str, drafting: Awaitable[Draft]) -> Draft | None:

@@ -73,6 +73,16 @@ class PauseTask:
     date: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeferTask:
+    """The model's provider is paused by its breaker until `open_until` (a unix time): the task waits and drafts
+    again then (said on its message), at most a few times; the handler answers when, or None when it gave up."""
+
+    task_id: str
+    reason: str
+    open_until: float
+
+
 @dataclass(frozen=True)
 class FailTask:
     task_id: str
@@ -323,6 +333,7 @@ Command = (
     | CompleteDraft
     | FailTask
     | PauseTask
+    | DeferTask
     | ResumePaused
     | StopPaused
     | DecideProposal

@@ -53,6 +53,7 @@ HANDLERS: dict[type, Handler] = {
     cmd.CompleteDraft: tasks.complete,
     cmd.FailTask: tasks.fail,
     cmd.PauseTask: budget.pause,
+    cmd.DeferTask: tasks.defer,
     cmd.ResumePaused: budget.resume,
     cmd.StopPaused: budget.stop,
     cmd.DecideProposal: decisions.decide,
