@@ -272,6 +272,13 @@ class RunLater:
 
 
 @dataclass(frozen=True)
+class SayReminder:
+    """A reminder marked fired whose post the chat never acknowledged (its pass died, the platform failed): say it."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class FinishLater:
     """A request scheduled for later ran (as `task_id`, or said as a reminder): record it, once, and redraw its card."""
 
@@ -353,6 +360,7 @@ Command = (
     | SnoozeProposal
     | RunLater
     | FinishLater
+    | SayReminder
     | CancelLater
     | ShowView
     | PostDigest

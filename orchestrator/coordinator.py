@@ -73,6 +73,7 @@ HANDLERS: dict[type, Handler] = {
     cmd.SnoozeProposal: reminders.snooze,
     cmd.RunLater: later.run,
     cmd.FinishLater: later.finish,
+    cmd.SayReminder: later.say_again,
     cmd.CancelLater: later.cancel,
     cmd.ShowView: views.show,
     cmd.RecordWord: records.word,
