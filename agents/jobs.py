@@ -26,7 +26,8 @@ from agents.progress import Progress
 from agents.runtime import JobRuntime, run_warm, with_runtime
 from orchestrator import commands as cmd
 from orchestrator.errors import BudgetExceeded, ModelPaused
-from orchestrator.model import Draft, Reply, Task, TaskStatus
+from orchestrator.handlers.revisions import revising_head
+from orchestrator.model import Draft, Proposal, Reply, Revising, Task, TaskStatus
 from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.jobs")
@@ -51,7 +52,8 @@ async def _run_task(task_id: str) -> None:
         if task is None:
             return
         try:
-            async with progress.reporting(Progress(partial(_show, rt, task))):
+            reporter = Progress(partial(_show, rt, task), record=partial(rt.store.set_step, task_id))
+            async with progress.reporting(reporter):
                 draft = await _unless_stopped(rt, task_id, rt.drafter.draft(task))
         except BudgetExceeded as over:
             pause = cmd.PauseTask(task_id=task_id, spent_usd=over.spent, cap_usd=over.cap, date=over.date)
@@ -102,6 +104,30 @@ async def _show(rt: JobRuntime, task: Task, text: str) -> None:
     )
 
 
+@dataclass
+class _RevisingLine:
+    """A revision's progress, as a draft's is ("Revising p… (v1 → v2): “shorter” · Revising with gemma · 4 s · “…"),
+    on the "Revising …" line the ask posted: edited in place where its reference was kept, else posted once."""
+
+    rt: JobRuntime
+    proposal: Proposal
+    ask: Revising
+    ref: str = ""
+
+    async def __call__(self, text: str) -> None:
+        message = Outbound(
+            kind=Kind.PROGRESS,
+            text=f"{revising_head(self.proposal.id, self.ask)} · {text}",
+            task_id=self.proposal.task_id,
+            reply_to=self.ask.event_id or None,
+        )
+        core, ref = self.rt.coordinator.core, self.ref or self.ask.ref
+        if ref:
+            await core.edit(self.ask.chat, ref, message)
+        else:
+            self.ref = await core.post(self.ask.chat, message) or ""
+
+
 async def _revise_proposal(proposal_id: str) -> None:
     """The revision the operator asked for (the ask is on the proposal): the agent drafts it again with the
     feedback, and the core stages it as the next version or says why not. A run after it was answered does nothing."""
@@ -112,10 +138,15 @@ async def _revise_proposal(proposal_id: str) -> None:
         if proposal is None or task is None or proposal.revising is None:
             return
         ask = proposal.revising
+        line = _RevisingLine(rt, proposal, ask)
+        reporter = Progress(line)
         try:
-            draft = await rt.drafter.revise(task, proposal, ask.feedback)
+            async with progress.reporting(reporter):
+                draft = await rt.drafter.revise(task, proposal, ask.feedback)
         except BudgetExceeded as over:
             draft = Reply(f"{over}; /budget shows today's spend", ok=False)
+        if reporter.said:  # the line stops ticking: what it took (the card, or the reason, follows)
+            await line(f"{reporter.step_text} · done in {reporter.clock() - reporter.started:.0f} s")
         await rt.coordinator.handle(cmd.StageRevision(proposal_id, draft, ask.event_id))
 
     await with_runtime(work)

@@ -33,6 +33,12 @@ class TaskStore(Protocol):
         """Tasks committed to such a state whose message the chat may not have yet (a crash between the commit
         and the post), unshown for at least `older_than_s`."""
 
+    async def set_step(self, task_id: str, step: str) -> None:
+        """What a running task is doing now ("Drafting with gemma"), as its progress message says: for /status."""
+
+    async def steps(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """The step of each of these tasks that has one."""
+
 
 class Ids(Protocol):
     """Ids that are never handed out twice, across processes and restarts."""

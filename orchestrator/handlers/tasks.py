@@ -157,6 +157,7 @@ async def defer(c: cmd.DeferTask, core: Core) -> Outcome | None:
     at = datetime.fromtimestamp(c.open_until, UTC) + timedelta(seconds=1)
     when = at.astimezone(ZoneInfo(core.config.timezone)).strftime("%H:%M:%S")
     text = f"Waiting: {c.reason}. Deputy will carry on at {when} by itself (wait {waits} of at most {MAX_WAITS})."
+    await core.store.set_step(task.id, f"Waiting for the model until {when}")
     await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id))
     return Outcome(at)
 
