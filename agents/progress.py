@@ -68,7 +68,10 @@ class Progress:
 
     async def streamed(self, text: str) -> None:
         """The answer so far, the text being written shown as it grows: the first at once, then at the streaming
-        pace."""
+        pace. The partial JSON is parsed only when it may be shown: it grows by a token a chunk, and parsing all of
+        it each time would cost time quadratic in the answer's length."""
+        if self.body and self.clock() - self.last_shown < STREAM_PACE_S:
+            return
         body = _writing(text)
         if not body:
             return
@@ -77,7 +80,8 @@ class Progress:
             await self._say()
 
     async def note(self, text: str) -> None:
-        self.note_text = text
+        """A retry: said at once, and the answer starts over (what the dropped attempt had written goes)."""
+        self.note_text, self.body = text, ""
         await self._record()
         await self._say()
 

@@ -18,7 +18,8 @@ Modes taken from real local servers (llama.cpp, llama-cpp-python, Ollama), each 
 - `delay_s`, `single_slot`: a slow model; with one slot, requests wait their turn, and one the client abandoned
   keeps computing (as llama.cpp and Ollama do);
 - `ttft_s` and `tokens_per_s` shape a streamed answer (`stream: true`); `drop_after` closes the connection after
-  that many chunks; `drop_next` closes that many connections before answering.
+  that many chunks, once (a server killed mid-answer, and back); `drop_next` closes that many connections before
+  answering.
 
 Run standalone with `python -m tests.fakes.openai_api PORT [--no-prefix-cache]`."""
 
@@ -205,13 +206,24 @@ class FakeOpenAI:
             self.finished += 1
 
     async def stream(self, request: web.Request, body: dict[str, Any], content: str, finish: str) -> web.StreamResponse:
-        """Server-sent chunks: the first after `ttft_s`, then one word each at `tokens_per_s`."""
+        """Server-sent chunks: the first after `ttft_s`, then one word each at `tokens_per_s` (unpaced, as fast as a
+        server batches them: about 50 words a chunk, never two alike — litellm takes a run of identical chunks for a
+        model repeating itself)."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await asyncio.sleep(self.ttft_s)
         words = content.split(" ")
+        if not self.tokens_per_s:
+            batched: list[str] = []
+            i = 0
+            while i < len(words):
+                size = 40 + len(batched) % 23
+                batched.append(" ".join(words[i : i + size]))
+                i += size
+            words = batched
         for n, word in enumerate(words):
             if self.drop_after and n >= self.drop_after:
+                self.drop_after = 0
                 assert request.transport is not None
                 request.transport.close()  # the connection drops mid-answer
                 return response
