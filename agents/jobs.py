@@ -98,7 +98,12 @@ async def _unless_stopped(rt: JobRuntime, task_id: str, drafting: Awaitable[Draf
 
 
 async def _show(rt: JobRuntime, task: Task, text: str) -> None:
-    """The task's progress message, edited in place (every channel)."""
+    """The task's progress message, edited in place (every channel) — while the task still runs: stopped
+    (`/cancel`), its message says so, and a progress edit in the second before the worker notices must not
+    write over that."""
+    current = await rt.store.get_task(task.id)
+    if current is None or current.status is not TaskStatus.RUNNING:
+        return
     await rt.coordinator.core.show(
         task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id)
     )
