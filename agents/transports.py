@@ -274,7 +274,7 @@ def classify_error(err: Exception, where: str = "") -> ModelError:
     if name == "APIConnectionError" or cause.lower().startswith(("connection error", "server disconnected")):
         return ModelUnreachable(f"can't reach the model server at {where} ({cause or name})")
     if name == "Timeout" or status == 408:
-        return ModelTimeout(f"the model server at {where} did not answer in time ({cause})")
+        return ModelTimeout(f"the model server at {where} did not answer in time")  # litellm's cause says no more
     if isinstance(status, int) and status in (400, 422, 500) and (what := refusal(cause)):
         return ModelRefused(message, what)
     if status in (409, 429) or (isinstance(status, int) and status >= 500) or name in _TRANSIENT:

@@ -16,7 +16,8 @@ Modes taken from real local servers (llama.cpp, llama-cpp-python, Ollama), each 
 - `takes`: the response formats the server takes; llama-cpp-python refuses `json_schema` with a 500;
 - `ramble`: answers run on for that many words, cut at the request's `max_tokens` (`finish_reason: "length"`);
 - `delay_s`, `single_slot`: a slow model; with one slot, requests wait their turn, and one the client abandoned
-  keeps computing (as llama.cpp and Ollama do);
+  keeps computing (as llama.cpp and Ollama do); `stall_on`: a request whose messages contain that text is never
+  answered (the others are);
 - `ttft_s` and `tokens_per_s` shape a streamed answer (`stream: true`); `drop_after` closes the connection after
   that many chunks, once (a server killed mid-answer, and back); `drop_next` closes that many connections before
   answering.
@@ -84,6 +85,8 @@ class FakeOpenAI:
     drop_after: int = 0
     drop_next: int = 0
     """Close that many connections without answering (a server killed mid-request)."""
+    stall_on: str = ""
+    stalled: int = 0
     max_tokens: list[int] = field(default_factory=list)
     """Each request's `max_tokens`, as it arrived."""
     finished: int = 0
@@ -128,6 +131,10 @@ class FakeOpenAI:
             return web.json_response({"error": {**error, "code": "invalid_json_schema"}}, status=400)
         if problem := self.template_problem(messages, response_format):
             return problem
+        if self.stall_on and self.stall_on in json.dumps(messages):
+            self.stalled += 1
+            while self.stall_on:  # never answered while it is set: the client gives up first
+                await asyncio.sleep(0.1)
         if self.script:
             step = self.script.pop(0)
             if "status" in step:
