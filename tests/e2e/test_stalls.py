@@ -118,7 +118,7 @@ async def test_a_model_that_never_answers_fails_each_attempt_in_words_and_the_ot
         assert len(told) == 1 and told[0].count("\n") == 0 and "Nothing was staged." in told[0], said
         assert not any(word in text for text in said for word in ("Exception", "Error:", "Timeout"))
     finally:
-        server.stall_on = ""  # the server lets go of the request nobody waits for
+        server.release()  # the server lets go of the request nobody waits for
         pool.stop_all()
         await runtime.close()
 

@@ -87,6 +87,7 @@ class FakeOpenAI:
     """Close that many connections without answering (a server killed mid-request)."""
     stall_on: str = ""
     stalled: int = 0
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     max_tokens: list[int] = field(default_factory=list)
     """Each request's `max_tokens`, as it arrived."""
     finished: int = 0
@@ -108,6 +109,11 @@ class FakeOpenAI:
 
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response({**self.stats.__dict__, "billed_input": self.stats.billed_input})
+
+    def release(self) -> None:
+        """Let go of the stalled requests (nobody waits for them any more) and stall no more."""
+        self.stall_on = ""
+        self._released.set()
 
     def reset(self, *, prefix_cache: bool) -> None:
         self.prefix_cache, self.stats, self.seen, self.hashes = prefix_cache, Stats(), [], set()
@@ -133,8 +139,7 @@ class FakeOpenAI:
             return problem
         if self.stall_on and self.stall_on in json.dumps(messages):
             self.stalled += 1
-            while self.stall_on:  # never answered while it is set: the client gives up first
-                await asyncio.sleep(0.1)
+            await self._released.wait()  # never answered until `release()`: the client gives up first
         if self.script:
             step = self.script.pop(0)
             if "status" in step:
