@@ -281,6 +281,7 @@ async def test_a_strangers_presses_open_no_form_and_are_told_once(deputy: Deputy
     assert len(told) == 1 and "not an operator" in told[0].params["text"]
 
 
+@pytest.mark.soak  # a timed condition: on a machine busy with the whole suite the presses' CPU time shows
 async def test_300_stranger_presses_keep_the_operators_card_within_2_s_of_a_quiet_run(deputy: Deputy) -> None:
     """The issue's measure, on Slack: the operator's next card after a stranger's 300 presses (Revise, Reject,
     Full text) comes within 2 s of a quiet run's, measured here first."""
