@@ -32,7 +32,7 @@ from memory.records import Recalled, RedisMemory
 from memory.working import RedisWorkingSet
 from orchestrator.actors import MemoryWord
 from orchestrator.agenda import Agenda
-from orchestrator.errors import DraftError, DraftInvalid, ModelUnavailable
+from orchestrator.errors import DraftError, DraftInvalid, ModelPaused, ModelUnavailable
 from orchestrator.model import Draft, Proposal, ProposalDraft, Reply, Task
 from orchestrator.ports import RecordBook
 
@@ -158,6 +158,8 @@ class PlaybookRunner:
             if drafted.question:
                 return Reply(drafted.question, ok=False, cost_usd=meter.usd)
             problem = await self._verify(task, playbook, text, memory, drafted, meter)
+        except ModelPaused:  # the task waits for the provider's breaker and drafts again then (agents/jobs.py)
+            raise
         except (DraftError, ModelUnavailable) as err:
             return Reply(f"I couldn't draft this: {err}. Nothing was staged.", ok=False, cost_usd=meter.usd)
         return await agenda.warned(

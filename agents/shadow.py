@@ -23,7 +23,7 @@ from agents.runner import PlaybookRunner
 from memory import codec, keys
 from memory.ledger import RedisLedger
 from orchestrator.actors import MemoryWord
-from orchestrator.errors import BadRequest, BudgetExceeded
+from orchestrator.errors import BadRequest, BudgetExceeded, ModelPaused
 from orchestrator.events import Event
 from orchestrator.model import Draft, Proposal, Reply, StagedAction, Task, Verdict
 from orchestrator.stats import VERIFIER
@@ -201,6 +201,8 @@ async def shadow(runner: PlaybookRunner, stage: Stage, pasts: list[Past], progre
         except BudgetExceeded as over:
             run.stopped, run.not_drafted = str(over), len(pasts) - done
             break
+        except ModelPaused as paused:  # a shadow run does not wait for the breaker: this one is not drafted
+            draft = Reply(f"I couldn't draft this: {paused}. Nothing was staged.", ok=False)
         run.compared.append(compare(past, draft, stage))
     return run
 

@@ -73,6 +73,16 @@ class PauseTask:
     date: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeferTask:
+    """The model's provider is paused by its breaker until `open_until` (a unix time): the task waits and drafts
+    again then (said on its message), at most a few times; the handler answers when, or None when it gave up."""
+
+    task_id: str
+    reason: str
+    open_until: float
+
+
 @dataclass(frozen=True)
 class FailTask:
     task_id: str
@@ -285,6 +295,13 @@ class RunLater:
 
 
 @dataclass(frozen=True)
+class SayReminder:
+    """A reminder marked fired whose post the chat never acknowledged (its pass died, the platform failed): say it."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class FinishLater:
     """A request scheduled for later ran (as `task_id`, or said as a reminder): record it, once, and redraw its card."""
 
@@ -346,6 +363,7 @@ Command = (
     | CompleteDraft
     | FailTask
     | PauseTask
+    | DeferTask
     | ResumePaused
     | StopPaused
     | DecideProposal
@@ -365,6 +383,7 @@ Command = (
     | SnoozeProposal
     | RunLater
     | FinishLater
+    | SayReminder
     | CancelLater
     | ShowView
     | PostDigest

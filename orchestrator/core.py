@@ -195,6 +195,13 @@ class Core:
     ) -> str | None:
         return await self.post(chat, Outbound(kind=kind, text=text, task_id=task_id, reply_to=reply_to, final=final))
 
+    async def edit(self, chat: ChatRef, ref: str, message: Outbound) -> None:
+        """Best effort, like `post`: a message of the chat's, changed in place."""
+        try:
+            await self.outbox.edit(chat, ref, message)
+        except Exception:
+            log.exception("could not edit %s in %s", message.kind.value, chat)
+
     async def post(self, chat: ChatRef, message: Outbound) -> str | None:
         """Best effort, after the commit that made the message true: a chat outage never undoes state."""
         try:

@@ -114,6 +114,9 @@ class Scheduler:
         for task_id in await self.core.store.unshown(SHOW_AFTER_S):
             if await self.core.claims.claim(f"reshow:{task_id}", SHOW_AFTER_S):
                 await self.bus.handle(cmd.ShowAgain(task_id))
+        for key in await self.core.later.unsaid(SHOW_AFTER_S):  # reminders, the same way
+            if await self.core.claims.claim(f"resay:{key}", SHOW_AFTER_S):
+                await self.bus.handle(cmd.SayReminder(key))
 
     # ---- later --------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ item at once: `Later.take`, the new task's key (`later:<proposal>:<index>`) and 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from orchestrator.ports import Scheduled
 from orchestrator.text import one_line
 from orchestrator.words import memory_ask
 
+log = logging.getLogger("deputy.later")
 LATER_KIND = "task.later"
 LATE_AFTER = timedelta(minutes=1)
 """Later than this after its time (Deputy was down), a request says so when it runs."""
@@ -59,12 +61,37 @@ async def _source(core: Core, item: Scheduled) -> Task | None:
 
 
 async def _remind(core: Core, item: Scheduled, source: Task) -> Outcome | None:
-    """Said once under a lease: a pass that dies before finishing leaves it to be said when the lease lapses."""
+    """Committed, then said — the outbox way, as a card is: marked fired and unsaid in one step (so no later pass
+    runs it again), then posted, then marked said. A pass that dies (or a platform that fails) in between leaves it
+    unsaid, and the scheduler's show pass says it (`say_again`); only a death in the one Redis write after the
+    platform's answer can say it twice. The lease keeps schedulers racing each other to one."""
     if not await core.claims.claim(f"later:{item.key}", REMIND_LEASE_S):
         return None
-    await core.say(source.chat, Kind.REMINDER, _due(core, item, "Reminder"), final=True)
-    await core.later.fired(item.key, "")  # at once: a pass killed after the post must not say it again
+    if await core.later.fired(item.key, "", unsaid=True):
+        await _say(core, item, source)
     return Outcome(then=(cmd.FinishLater(item.key),))
+
+
+async def _say(core: Core, item: Scheduled, source: Task) -> None:
+    message = Outbound(kind=Kind.REMINDER, text=_due(core, item, "Reminder"), final=True)
+    try:
+        await core.outbox.send(source.chat, message)
+    except Exception:
+        log.exception("could not say reminder %s; the show pass says it again", item.key)
+        return
+    await core.later.said(item.key)
+
+
+async def say_again(c: cmd.SayReminder, core: Core) -> None:
+    """A reminder committed as fired and never acknowledged by the chat: said now."""
+    if c.key not in await core.later.unsaid():
+        return  # said meanwhile
+    item = next((i for i in await core.later.of(c.key.rsplit(":", 1)[0]) if i.key == c.key), None)
+    source = await _source(core, item) if item is not None else None
+    if item is None or source is None:
+        await core.later.said(c.key)  # nothing left to say it about
+        return
+    await _say(core, item, source)
 
 
 def _due(core: Core, item: Scheduled, what: str) -> str:
