@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as ReplyLate
 
 from memory.codec import text
 
@@ -27,8 +28,14 @@ def _entries(rows: Any) -> list[Entry]:
 
 
 async def read_after(redis: Redis, key: str, last: str, *, block_ms: int, count: int = 100) -> list[Entry]:
-    """Entries of `key` after `last`, waiting up to `block_ms` for the first one."""
-    reply: Any = await redis.xread({key: last}, block=block_ms, count=count)
+    """Entries of `key` after `last`, waiting up to `block_ms` for the first one. redis-py gives every reply a
+    5 s read timeout by default: on a starved loop (a busy machine, a slow import) a blocking read's answer can
+    come "late" though Redis sent it. That is an empty batch, not a failure: the next read starts at `last`
+    again (redis-py dropped the connection, so nothing is half read)."""
+    try:
+        reply: Any = await redis.xread({key: last}, block=block_ms, count=count)
+    except ReplyLate:
+        return []
     streams = reply.items() if isinstance(reply, dict) else (reply or [])
     return [entry for _name, rows in streams for entry in _entries(rows)]
 
