@@ -112,7 +112,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         store=store,
         ids=store,
         claims=store,
-        queue=RQJobQueue(sync_redis(url), settings.job_retries),
+        queue=RQJobQueue(sync_redis(url), settings.job_retries, aio=redis),
         outbox=OutboxRouter(channels, health=RedisLiveness(redis)),
         records=RedisActionRecords(redis),
         connectors=as_deployed(connectors, deployed),
