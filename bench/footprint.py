@@ -69,6 +69,7 @@ def environment(data: Path, port: int, model_port: int | None) -> dict[str, str]
         DEPUTY_PORT=str(port),
         DEPUTY_HOOKS=f"perf={SECRET}",
         DEPUTY_LOG_LEVEL="ERROR",
+        DEPUTY_WORKER_MAX_JOBS="100000",  # the 2,000 jobs of 1,000 hooks in one job process: its growth, not a recycle
         LITELLM_LOCAL_MODEL_COST_MAP="True",
         PYTHONPATH=str(ROOT),
     )
