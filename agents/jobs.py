@@ -10,20 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
 from typing import Any
 
+from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
 from agents import progress
 from agents.progress import Progress
 from agents.runtime import JobRuntime, run_warm, with_runtime
 from orchestrator import commands as cmd
-from orchestrator.errors import BudgetExceeded
-from orchestrator.model import Draft, Reply, Task, TaskStatus
+from orchestrator.errors import BudgetExceeded, ModelPaused
+from orchestrator.handlers.revisions import revising_head
+from orchestrator.model import Draft, Proposal, Reply, Revising, Task, TaskStatus
 from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.jobs")
@@ -48,16 +52,32 @@ async def _run_task(task_id: str) -> None:
         if task is None:
             return
         try:
-            async with progress.reporting(Progress(partial(_show, rt, task))):
+            reporter = Progress(partial(_show, rt, task), record=partial(rt.store.set_step, task_id))
+            async with progress.reporting(reporter):
                 draft = await _unless_stopped(rt, task_id, rt.drafter.draft(task))
         except BudgetExceeded as over:
             pause = cmd.PauseTask(task_id=task_id, spent_usd=over.spent, cap_usd=over.cap, date=over.date)
             await rt.coordinator.handle(pause)
             return
+        except ModelPaused as paused:
+            defer = cmd.DeferTask(task_id=task_id, reason=str(paused), open_until=paused.open_until)
+            if (at := await rt.coordinator.handle(defer)) is not None:
+                run_again_at(at)
+            return
         if draft is not None:
             await rt.coordinator.handle(cmd.CompleteDraft(task_id, draft))
 
     await with_runtime(work)
+
+
+def run_again_at(at: datetime) -> None:
+    """RQ runs the job in hand once more at `at` (its own repeat, asked for from inside the job): the same job id,
+    so the sweep sees the task has its job and starts nothing sooner."""
+    job = get_current_job()
+    if job is None:  # not under RQ (a test driving the coroutine): the sweep's reconcile runs it again
+        return
+    job.repeats_left = 1
+    job.repeat_intervals = [max(1, math.ceil((at - datetime.now(UTC)).total_seconds()))]
 
 
 async def _unless_stopped(rt: JobRuntime, task_id: str, drafting: Awaitable[Draft]) -> Draft | None:
@@ -78,10 +98,39 @@ async def _unless_stopped(rt: JobRuntime, task_id: str, drafting: Awaitable[Draf
 
 
 async def _show(rt: JobRuntime, task: Task, text: str) -> None:
-    """The task's progress message, edited in place (every channel)."""
+    """The task's progress message, edited in place (every channel) — while the task still runs: stopped
+    (`/cancel`), its message says so, and a progress edit in the second before the worker notices must not
+    write over that."""
+    current = await rt.store.get_task(task.id)
+    if current is None or current.status is not TaskStatus.RUNNING:
+        return
     await rt.coordinator.core.show(
         task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id)
     )
+
+
+@dataclass
+class _RevisingLine:
+    """A revision's progress, as a draft's is ("Revising p… (v1 → v2): “shorter” · Revising with gemma · 4 s · “…"),
+    on the "Revising …" line the ask posted: edited in place where its reference was kept, else posted once."""
+
+    rt: JobRuntime
+    proposal: Proposal
+    ask: Revising
+    ref: str = ""
+
+    async def __call__(self, text: str) -> None:
+        message = Outbound(
+            kind=Kind.PROGRESS,
+            text=f"{revising_head(self.proposal.id, self.ask)} · {text}",
+            task_id=self.proposal.task_id,
+            reply_to=self.ask.event_id or None,
+        )
+        core, ref = self.rt.coordinator.core, self.ref or self.ask.ref
+        if ref:
+            await core.edit(self.ask.chat, ref, message)
+        else:
+            self.ref = await core.post(self.ask.chat, message) or ""
 
 
 async def _revise_proposal(proposal_id: str) -> None:
@@ -94,10 +143,15 @@ async def _revise_proposal(proposal_id: str) -> None:
         if proposal is None or task is None or proposal.revising is None:
             return
         ask = proposal.revising
+        line = _RevisingLine(rt, proposal, ask)
+        reporter = Progress(line)
         try:
-            draft = await rt.drafter.revise(task, proposal, ask.feedback)
+            async with progress.reporting(reporter):
+                draft = await rt.drafter.revise(task, proposal, ask.feedback)
         except BudgetExceeded as over:
             draft = Reply(f"{over}; /budget shows today's spend", ok=False)
+        if reporter.said:  # the line stops ticking: what it took (the card, or the reason, follows)
+            await line(f"{reporter.step_text} · done in {reporter.clock() - reporter.started:.0f} s")
         await rt.coordinator.handle(cmd.StageRevision(proposal_id, draft, ask.event_id))
 
     await with_runtime(work)

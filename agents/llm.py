@@ -5,7 +5,7 @@
 2. budget — the call's worst-case cost is reserved against today's cap in one atomic step shared by every
    worker (memory/spend.py); if it would pass the cap, `BudgetExceeded` pauses the task instead;
 3. breaker — a provider whose calls keep failing is skipped for a cool-down (connectors/breaker.py holds both
-   numbers; the state is shared in Redis);
+   numbers; the state is shared in Redis); meeting it raises `ModelPaused`, and the task waits for it (agents/jobs.py);
 4. the call, in the shape the model takes (agents/capabilities.py: the step's JSON schema, JSON mode or neither;
    a system role or not — found out on first use, a refusal stepping down at once), a timeout and retries with
    backoff on 429/5xx; a server that can't be reached is tried again for tens of seconds (it may be restarting);
@@ -44,6 +44,7 @@ from orchestrator.errors import (
     CircuitOpen,
     DraftInvalid,
     ModelError,
+    ModelPaused,
     ModelPermanent,
     ModelRefused,
     ModelTimeout,
@@ -209,8 +210,8 @@ class Models:
         breaker = self.breaker(provider(model))
         try:
             had_failures = await breaker.check()
-        except CircuitOpen as err:
-            raise ModelUnavailable(str(err)) from None
+        except CircuitOpen as err:  # the task waits for it (agents/jobs.py) unless a fallback drafts meanwhile
+            raise ModelPaused(str(err), err.open_until or breaker.clock() + breaker.cooldown_s) from None
         try:
             return await self._retried(call, model, transport, breaker, shape, had_failures)
         finally:
@@ -255,8 +256,9 @@ class Models:
     ) -> None:
         """Count it; give up (saying why) or wait before the next attempt."""
         if await breaker.failed():
-            raise ModelUnavailable(
-                f"{model} failed {breaker.threshold} times in a row ({err}); pausing it for {breaker.cooldown_s:.0f} s"
+            raise ModelPaused(
+                f"{model} failed {breaker.threshold} times in a row ({err}); pausing it for {breaker.cooldown_s:.0f} s",
+                breaker.clock() + breaker.cooldown_s,
             ) from None
         if isinstance(err, ModelTimeout) and transport.local:
             if self.capabilities is not None:

@@ -9,9 +9,10 @@ import re
 from datetime import datetime
 from typing import Any
 
-from agents import prompts, rewrites, when
+from agents import offline_calendar, prompts, rewrites, when
 from agents.headlines import SUBJECT_MAX, clip
 from agents.offline_records import record_change
+from agents.offline_tools import tool_call
 from agents.playbooks import Playbook, by_triggers
 from agents.prompts import Message
 from connectors import email, notes
@@ -22,6 +23,7 @@ _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 _POST = re.compile(
     r"^\s*(?:please\s+)?post\s+(?P<text>.+?)\s+to\s+(?:the\s+)?(?P<name>[\w-]+)(?:\s+webhook)?\s*$", re.I | re.S
 )
+CALENDAR = {"calendar": offline_calendar.booking, "agenda": offline_calendar.agenda}
 _WEBHOOK = re.compile(r"^\s*webhook\s+(?P<name>[\w-]+)\s*:?\s*(?P<text>.*)$", re.I | re.S)
 
 
@@ -61,7 +63,9 @@ class OfflineModel:
         if playbook in ("later", "remind"):
             now = when.now_in(str(messages[0].get("content", "")))
             return _later(request, now, remind=playbook == "remind") if now else _plan(request, memory)
-        drafts = {"webhook": _webhook, "answer": _answer, "record": record_change}
+        if playbook in CALENDAR and (now := when.now_in(str(messages[0].get("content", "")))):
+            return CALENDAR[playbook](request, memory, now)
+        drafts = {"webhook": _webhook, "answer": _answer, "record": record_change, "tool": tool_call}
         return drafts.get(playbook, _plan)(request, memory)
 
     def _email(self, text: str, memory: str, recent: str = "") -> dict[str, Any]:
@@ -143,7 +147,20 @@ def _address_for_name(text: str, memory: str) -> str | None:
         names = {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}", fact)}
         if address and words & names:
             return address
-    return None
+    return _address_by_local_part(text, memory)
+
+
+def _address_by_local_part(text: str, memory: str) -> str | None:
+    """ "email Jane …" with "…, contact jane@acme.com" remembered: a name the request capitalises that is a word of
+    exactly one remembered address's local part (jane@, jane.doe@) — a fixed key, not a guess; two candidates ask."""
+    names = {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}", text)}
+    found = {
+        a.lower()
+        for fact in _facts(memory)
+        for a in _ADDRESS.findall(fact)
+        if names & set(re.split(r"[._+\-]", a.split("@")[0].lower()))
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def _name_for(address: str, memory: str) -> str:

@@ -70,6 +70,8 @@ class PlaybookFile(BaseModel):
     shape: dict[str, Any] | None = None
     clock: bool = False
     """The prompt says the operator's local date and time, so the model can turn "tomorrow at 9" into a time."""
+    calendar: bool = False
+    """The retrieve step adds the coming week's calendar events to what the draft may draw on (agents/agenda.py)."""
 
     @model_validator(mode="after")
     def _one_way(self) -> PlaybookFile:

@@ -35,8 +35,15 @@ STEPS = {
 
 
 class Progress:
-    def __init__(self, show: Callable[[str], Awaitable[None]], *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.show, self.clock = show, clock
+    def __init__(
+        self,
+        show: Callable[[str], Awaitable[None]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        record: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.show, self.clock, self.record = show, clock, record
+        """`record`: told each new step (and note), for /status."""
         self.started = self.last_shown = clock()
         self.step_text, self.note_text, self.said, self.body = "", "", "", ""
 
@@ -52,6 +59,7 @@ class Progress:
         """A new step: said at once (a step changes rarely; the pace applies to the ticking clock)."""
         self.step_text = f"{STEPS.get(step, step.capitalize())} with {_short(model)}"
         self.note_text, self.body = "", ""
+        await self._record()
         await self._say()
 
     def listener(self, step: str) -> Callable[[str], Awaitable[None]] | None:
@@ -60,7 +68,10 @@ class Progress:
 
     async def streamed(self, text: str) -> None:
         """The answer so far, the text being written shown as it grows: the first at once, then at the streaming
-        pace."""
+        pace. The partial JSON is parsed only when it may be shown: it grows by a token a chunk, and parsing all of
+        it each time would cost time quadratic in the answer's length."""
+        if self.body and self.clock() - self.last_shown < STREAM_PACE_S:
+            return
         body = _writing(text)
         if not body:
             return
@@ -69,8 +80,16 @@ class Progress:
             await self._say()
 
     async def note(self, text: str) -> None:
-        self.note_text = text
+        """A retry: said at once, and the answer starts over (what the dropped attempt had written goes)."""
+        self.note_text, self.body = text, ""
+        await self._record()
         await self._say()
+
+    async def _record(self) -> None:
+        if self.record is not None:
+            head = f"{self.step_text} · {self.note_text}" if self.note_text else self.step_text
+            with contextlib.suppress(Exception):  # best effort, as the message is
+                await self.record(head or "Working")
 
     async def tick(self) -> None:
         """The clock moves on the message once a step was said (the built-in model says none: "Drafting…" stays)."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from agents.headlines import clip
+from connectors.later import plain_time, when
 
 Fields = dict[str, Any]
 TEXT_FIELDS = ("body", "text", "note", "answer")
@@ -46,6 +48,10 @@ def revise(previous: dict[str, Any], feedback: str) -> dict[str, Any]:
     fields: Fields = dict(previous.get("fields") or {})
     understood = False
     for clause in (c.strip(" .!") for c in _CLAUSE.split(feedback) if c.strip(" .!")):
+        if moved := _moved(fields, clause):  # a request for later: "at 12:30", "tomorrow 9am", "on Wed 9 Dec"
+            previous = {**previous, "summary": _retimed(str(previous.get("summary") or ""), fields["at"], moved)}
+            fields, understood = {**fields, "at": moved}, True
+            continue
         for pattern, rewrite in RULES:
             if match := pattern.match(clause):
                 fields, understood = rewrite(fields, match), True
@@ -59,6 +65,29 @@ def revise(previous: dict[str, Any], feedback: str) -> dict[str, Any]:
     if "to" in fields and "subject" in fields and str(summary).startswith("Email "):
         summary = clip(f"Email {fields['to']}: {fields['subject']}")
     return {"summary": summary, "confidence": 0.9, "fields": fields}
+
+
+_MOVE = re.compile(r"^(?:move\s+it\s+|make\s+it\s+|change\s+the\s+time\s+)?(?:to\s+)?(?P<when>.+)$", re.I)
+
+
+def _moved(fields: Fields, clause: str) -> str:
+    """The new time of a draft that has one (`at`), read as `/edit … at` reads it: '' when the clause is no time."""
+    if not isinstance(fields.get("at"), str) or not (match := _MOVE.match(clause)):
+        return ""
+    try:
+        was = datetime.fromisoformat(fields["at"])
+    except ValueError:
+        return ""
+    zone = was.tzinfo or UTC
+    found = plain_time(match["when"], datetime.now(zone), was if was.tzinfo else was.replace(tzinfo=zone))
+    return found.isoformat(timespec="seconds") if found else ""
+
+
+def _retimed(summary: str, was: str, now: str) -> str:
+    """The headline's time ("Follow up Wed 9 Dec 12:09: …") written anew, the one way cards write a time."""
+    old, new = (datetime.fromisoformat(t) for t in (was, now))
+    zone = str(old.tzinfo or "UTC")
+    return summary.replace(when(old, zone).split(" (")[0], when(new, zone).split(" (")[0])
 
 
 def _text(fields: Fields, change: Callable[[str], str]) -> Fields:

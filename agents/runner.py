@@ -20,18 +20,20 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from agents import progress, prompts
+from agents import agenda, progress, prompts
 from agents.known import named
 from agents.llm import Call, Meter, Models, parse_json
+from agents.memory_words import memory_verb
 from agents.offline import inbound_hook
 from agents.playbooks import Drafted, Playbook, by_triggers
 from agents.prompts import Message
 from agents.schemas import Schema
-from memory.records import Recalled, RedisMemory, Source
+from memory.records import Recalled, RedisMemory
 from memory.working import RedisWorkingSet
 from orchestrator.actors import MemoryWord
-from orchestrator.errors import DraftError, DraftInvalid, ModelUnavailable
-from orchestrator.model import Draft, MemoryAsk, Proposal, ProposalDraft, Reply, Task
+from orchestrator.agenda import Agenda
+from orchestrator.errors import DraftError, DraftInvalid, ModelPaused, ModelUnavailable
+from orchestrator.model import Draft, Proposal, ProposalDraft, Reply, Task
 from orchestrator.ports import RecordBook
 
 log = logging.getLogger("deputy.agent")
@@ -86,11 +88,13 @@ class PlaybookRunner:
         tiers: Tiers,
         local: Local | None = None,
         book: RecordBook | None = None,
+        calendar: Agenda | None = None,
     ) -> None:
         self.playbooks, self.models, self.memory, self.working, self.tiers = playbooks, models, memory, working, tiers
         self.local = local or Local()
         self.book = book
         """Clients and projects: the ones a request names come first in what a draft may draw on."""
+        self.calendar = calendar  # the coming week's events, for playbooks with `calendar: true`
 
     async def draft(self, task: Task) -> Draft:
         text = task.text.strip()
@@ -102,7 +106,7 @@ class PlaybookRunner:
             recent = "\n".join(f"{t.role}: {t.text}" for t in await self.working.recent(chat))
         async with self.working.alongside(chat, self.models.account) as turns:  # one write with the accounting
             if task.memory is not None:
-                result: Draft = await self._memory(task.memory, task)
+                result: Draft = await memory_verb(self.memory, task.memory, task)
             else:
                 result = await self._run(task, text, recent)
             turns += [("operator", text), ("deputy", _said(result))]
@@ -116,7 +120,7 @@ class PlaybookRunner:
         if task.actor.platform == "hook":
             return inbound_hook(task.actor.user, text)
         if task.memory is not None and task.memory.word is MemoryWord.RECALL:
-            return await self._memory(task.memory, task)
+            return await memory_verb(self.memory, task.memory, task)
         return await self._run(task, text, "")
 
     async def revise(self, task: Task, proposal: Proposal, feedback: str) -> Draft:
@@ -142,7 +146,7 @@ class PlaybookRunner:
             return Reply(drafted.question, ok=False, cost_usd=meter.usd)
         if _same(drafted.fields, current):  # staged as "v2 · revised", it would be approved as if changed
             return Reply("the model made no change; try saying it differently", ok=False, cost_usd=meter.usd)
-        return self._result(playbook, drafted, "", meter, used)
+        return await agenda.warned(self.calendar, self._result(playbook, drafted, "", meter, used), self.local.timezone)
 
     async def _run(self, task: Task, text: str, recent: str) -> Draft:
         meter = Meter()
@@ -154,9 +158,13 @@ class PlaybookRunner:
             if drafted.question:
                 return Reply(drafted.question, ok=False, cost_usd=meter.usd)
             problem = await self._verify(task, playbook, text, memory, drafted, meter)
+        except ModelPaused:  # the task waits for the provider's breaker and drafts again then (agents/jobs.py)
+            raise
         except (DraftError, ModelUnavailable) as err:
             return Reply(f"I couldn't draft this: {err}. Nothing was staged.", ok=False, cost_usd=meter.usd)
-        return self._result(playbook, drafted, problem, meter, used)
+        return await agenda.warned(
+            self.calendar, self._result(playbook, drafted, problem, meter, used), self.local.timezone
+        )
 
     def warm(self) -> None:
         """Build the validators once, in the worker before it forks, not in every work horse (pydantic
@@ -195,8 +203,11 @@ class PlaybookRunner:
         if "retrieve" not in playbook.spec.steps:
             return []
         records = await named(self.book, text) if self.book is not None else []
-        found = await self.memory.recall(text, limit=5)
-        seen = {r.record.id for r in found}
+        if playbook.spec.calendar:
+            records += await agenda.records(self.calendar, self.local.now(), self.local.timezone)
+        seen = {r.record.id for r in records}  # a record the request names by a key, recall may find again
+        found = [r for r in await self.memory.recall(text, limit=5) if r.record.id not in seen]
+        seen |= {r.record.id for r in found}
         for entity in _entities(text, found):  # then what memory says about who is involved (their company)
             for extra in await self.memory.recall(entity, limit=2):
                 if extra.record.id not in seen:
@@ -251,7 +262,7 @@ class PlaybookRunner:
         if answer:  # an answer that already gives a fact needs no note saying it again
             used = [r for r in used if not _quotes(answer, r.record.text)]
         notes = [f"⚠ Verifier: {problem}"] if problem else []
-        notes += [f"📎 from: {r.record.cite()}" for r in used[:3]]
+        notes += [f"📎 from: {r.record.cite()}" for r in [u for u in used if u.record.kind != "event"][:3]]
         notes += [f"⚠ Degraded: {note}" for note in meter.notes]
         if meter.unpriced:
             notes.append(f"({meter.unpriced} model call(s) unpriced: cost unknown)")
@@ -309,34 +320,6 @@ class PlaybookRunner:
         except DraftInvalid as err:
             raise DraftError(f"the model's {step} answer was not JSON twice ({err})") from None
 
-    # ---- memory verbs (no model) ----------------------------------------------------------------------
-
-    async def _memory(self, ask: MemoryAsk, task: Task) -> Reply:
-        arg = ask.arg
-        if ask.word is MemoryWord.REMEMBER:
-            return await self._remember(arg, task)
-        if ask.word is MemoryWord.RECALL:
-            found = await self.memory.recall(arg, limit=5) if arg else []
-            if not found:
-                return Reply(f"Nothing in memory matches “{arg}”. /remember <fact> adds one.")
-            return Reply("\n".join(f"{r.record.id} · {r.record.text}  — {_saved(r)}" for r in found))
-        removed = await self.memory.forget(arg.strip()) if arg.strip() else None
-        if removed is None:
-            return Reply(f"Nothing to forget with id “{arg}”. /recall <words> shows ids.", ok=False)
-        return Reply(f"Forgot {removed.id}: “{removed.text}”. It won't be recalled or used again.")
-
-    async def _remember(self, arg: str, task: Task) -> Reply:
-        if not arg:
-            return Reply("What should I remember? e.g. /remember ACME pays net 30", ok=False)
-        source = Source(by=task.actor.label, where=f"task {task.id} in {task.chat.platform}:{task.chat.chat}")
-        done = await self.memory.remember(arg, source)
-        record = done.record
-        if done.outcome == "same":
-            return Reply(f"Already remembered as {record.id}: {record.text}")
-        if done.outcome == "updated":
-            return Reply(f"Updated {record.id} (v{record.version}): {record.text}\n(was: {done.previous})")
-        return Reply(f"Remembered {record.id}: {record.text}")
-
 
 def draft_tokens(playbook: Playbook) -> int:
     """Room for a draft: its fields at their longest (three characters a token, JSON escapes included) plus the
@@ -363,12 +346,6 @@ def _quotes(answer: str, fact: str) -> bool:
     """The answer already says the fact, word for word (case and spacing aside)."""
     said = " ".join(fact.split()).casefold()
     return bool(said) and said in " ".join(answer.split()).casefold()
-
-
-def _saved(recalled: Recalled) -> str:
-    record = recalled.record
-    when = record.source.at[:10]
-    return f"{'saved' if record.version == 1 else f'v{record.version}'} {when} by {record.source.by}"
 
 
 def _said(result: Draft) -> str:

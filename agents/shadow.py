@@ -23,7 +23,7 @@ from agents.runner import PlaybookRunner
 from memory import codec, keys
 from memory.ledger import RedisLedger
 from orchestrator.actors import MemoryWord
-from orchestrator.errors import BadRequest, BudgetExceeded
+from orchestrator.errors import BadRequest, BudgetExceeded, ModelPaused
 from orchestrator.events import Event
 from orchestrator.model import Draft, Proposal, Reply, StagedAction, Task, Verdict
 from orchestrator.stats import VERIFIER
@@ -35,7 +35,9 @@ REACHED = frozenset({"ProposalStaged", "TaskReplied"})
 """Requests worth replaying: those that reached a proposal or a reply (not the failed ones)."""
 CHANGES_MEMORY = frozenset({MemoryWord.REMEMBER, MemoryWord.FORGET})
 LOAD_BATCH = 500
-RANK = {"playbook": 3, "action kind": 2, "recipient": 1, "": 0}
+FAILED = "couldn't draft"
+"""Not a difference: the model failed now (no key, unreachable); the row says why, apart from what differs."""
+RANK = {FAILED: 4, "playbook": 3, "action kind": 2, "recipient": 1, "": 0}
 """How bad a difference is: the worst are shown first."""
 
 
@@ -58,6 +60,7 @@ class Side:
     texts: tuple[str, ...] = ()
     flagged: bool = False
     reply: str = ""
+    failed: bool = False
 
     def as_json(self) -> dict[str, Any]:
         shown: dict[str, Any] = {
@@ -79,8 +82,8 @@ def _text(fields: dict[str, Any]) -> str:
     return json.dumps(fields, sort_keys=True, ensure_ascii=False)
 
 
-def _reply(text: str) -> Side:
-    return Side("", texts=(text,), reply=text)
+def _reply(text: str, *, failed: bool = False) -> Side:
+    return Side("", texts=(text,), reply=text, failed=failed)
 
 
 def then_side(past: Past) -> Side:
@@ -104,7 +107,7 @@ def approved_side(past: Past) -> Side | None:
 def now_side(draft: Draft, stage: Stage) -> Side:
     """What staging the new draft would show; a draft its connectors refuse stages nothing, as in a live run."""
     if isinstance(draft, Reply):
-        return _reply(draft.text)
+        return _reply(draft.text, failed=not draft.ok and draft.text.startswith("I couldn't draft this"))
     try:
         staged = [stage(kind, fields) for kind, fields in draft.actions]
     except BadRequest as err:
@@ -114,6 +117,8 @@ def now_side(draft: Draft, stage: Stage) -> Side:
 
 def difference(then: Side, now: Side) -> str:
     """What decides "the same action": the playbook, the action kinds, the recipients or targets ('' if all hold)."""
+    if now.failed:
+        return FAILED
     if then.playbook != now.playbook:
         return "playbook"
     if sorted(kind for kind, _ in then.actions) != sorted(kind for kind, _ in now.actions):
@@ -196,6 +201,8 @@ async def shadow(runner: PlaybookRunner, stage: Stage, pasts: list[Past], progre
         except BudgetExceeded as over:
             run.stopped, run.not_drafted = str(over), len(pasts) - done
             break
+        except ModelPaused as paused:  # a shadow run does not wait for the breaker: this one is not drafted
+            draft = Reply(f"I couldn't draft this: {paused}. Nothing was staged.", ok=False)
         run.compared.append(compare(past, draft, stage))
     return run
 

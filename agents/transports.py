@@ -25,6 +25,7 @@ from agents.offline_provider import register
 from agents.prompts import Message
 from agents.schemas import Schema, response_format
 from config.prices import Price
+from config.providers import missing_key
 from orchestrator.errors import (
     ModelError,
     ModelPermanent,
@@ -132,6 +133,8 @@ class LiteLLMTransport:
             options["api_base"] = self.api_base
             if model.startswith("openai/") and self.local and not os.environ.get("OPENAI_API_KEY"):
                 options["api_key"] = "none"  # llama.cpp, Ollama, vLLM want none; the OpenAI client insists on one
+        if key := missing_key(model, self.api_base):  # said as what it is, not as the provider's "500"
+            raise ModelPermanent(f"{model} has no API key: set {key} in the environment or .env")
         marked = cache_marked(model, messages)
         try:
             if on_text is not None and not model.startswith("offline/"):
@@ -226,13 +229,16 @@ async def _streamed(
     are then built into one response, so usage and cost are read as for any other."""
     options = {**options, "stream": True, "stream_options": {"include_usage": True}}
     stream = await lib.acompletion(model=model, messages=messages, **options)
-    chunks, text = [], ""
+    chunks, text, finished = [], "", False
     async for chunk in stream:
         chunks.append(chunk)
         delta = chunk.choices[0].delta.content if chunk.choices else None
+        finished = finished or bool(chunk.choices and chunk.choices[0].finish_reason)
         if delta:
             text += delta
             await on_text(text)
+    if not finished:  # the stream ended without saying why: the connection was cut, not the answer finished
+        raise ConnectionError("server disconnected mid-answer")
     return lib.stream_chunk_builder(chunks, messages=messages)
 
 
@@ -257,7 +263,11 @@ _NOISE = re.compile(r"^(?:litellm\.\w+: )?(?:\w+Error: )?(?:\w+Exception - )?")
 
 def classify_error(err: Exception, where: str = "") -> ModelError:
     """The error in Deputy's tree, with the whole cause (llama.cpp puts it on the second line), and in words where
-    litellm's name would mislead: a refused connection is not a "500"."""
+    litellm's name would mislead: a refused connection is not a "500", nor is a stream cut mid-answer (litellm wraps
+    its connection error in a `MidStreamFallbackError` 500)."""
+    inner = getattr(err, "original_exception", None)
+    if isinstance(inner, Exception) and inner is not err:
+        return classify_error(inner, where)
     status = getattr(err, "status_code", None)
     name = type(err).__name__
     cause = _NOISE.sub("", " ".join(str(err).split()))[:2000]
@@ -267,7 +277,7 @@ def classify_error(err: Exception, where: str = "") -> ModelError:
     if name == "APIConnectionError" or cause.lower().startswith(("connection error", "server disconnected")):
         return ModelUnreachable(f"can't reach the model server at {where} ({cause or name})")
     if name == "Timeout" or status == 408:
-        return ModelTimeout(f"the model server at {where} did not answer in time ({cause})")
+        return ModelTimeout(f"the model server at {where} did not answer in time")  # litellm's cause says no more
     if isinstance(status, int) and status in (400, 422, 500) and (what := refusal(cause)):
         return ModelRefused(message, what)
     if status in (409, 429) or (isinstance(status, int) and status >= 500) or name in _TRANSIENT:

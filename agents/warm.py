@@ -19,6 +19,7 @@ thread. Gone: a job class (`_execute`), `perform_job`, `handle_exception`, `hand
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import resource
@@ -181,21 +182,33 @@ def serve(name: str, url: str, shared: Any, limits: Limits, burst: bool) -> None
 
 def ride_out(worker: WarmWorker, burst: bool) -> None:
     """RQ's loop, started again after a Redis fault (with backoff) instead of quitting; the jobs this process
-    had started when the fault hit go back to the queue first (nothing else runs them)."""
+    had started when the fault hit go back to the queue first (nothing else runs them). A stop asked for meanwhile
+    ends it: its parent is stopping — perhaps because `deputy up` died, and Redis with it, so waiting for Redis
+    would keep this process (and its parent, which waits for it) running for ever. What it had started is handed
+    back by the sweep, which sees the process gone."""
     delay = FAULT_BACKOFF_S[0]
-    while True:
-        try:
-            worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
-            if burst or worker.recycle or worker._shutdown_requested_date is not None:
-                return
-        except RedisError as err:
-            log.warning("worker %s: Redis fault (%s)", worker.name, err)
-        log.warning("worker %s: RQ's loop stopped; starting it again in %.1f s", worker.name, delay)
+    with contextlib.suppress(StopRequested):  # RQ's stop signal handler, outside RQ's loop
         while True:
-            time.sleep(delay)
-            delay = min(delay * 2, FAULT_BACKOFF_S[1])
-            if _reset(worker):
-                break
+            try:
+                worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+                if burst or worker.recycle or _stopping(worker):
+                    return
+            except RedisError as err:
+                log.warning("worker %s: Redis fault (%s)", worker.name, err)
+            while not _stopping(worker):
+                log.warning("worker %s: RQ's loop stopped; starting it again in %.1f s", worker.name, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, FAULT_BACKOFF_S[1])
+                if _reset(worker):
+                    break
+            if _stopping(worker):
+                log.warning("worker %s: stopping without Redis", worker.name)
+                return
+
+
+def _stopping(worker: WarmWorker) -> bool:
+    """A stop was asked for (RQ notes when, even where it could not tell Redis)."""
+    return worker._shutdown_requested_date is not None
 
 
 def _reset(worker: WarmWorker) -> bool:

@@ -85,6 +85,8 @@ class CardView:
     """It scheduled a request for later that has not run: the Cancel button."""
     notes: tuple[str, ...] = ()
     """The drafter's notes under the title, at most two lines: its warnings, then where the facts came from."""
+    grantable: bool = False
+    """Pending, and every action one a standing grant can cover (an MCP tool call): the Always allow button."""
 
     @property
     def version_line(self) -> str:
@@ -120,6 +122,7 @@ class CardView:
             Shown.REST: self.rest,
             Shown.CANCELLABLE: self.cancellable,
             Shown.TRUNCATED: self.truncated if truncated is None else truncated,
+            Shown.GRANTABLE: self.grantable,
         }
         return states[state]
 
@@ -163,6 +166,7 @@ def view(message: Outbound) -> CardView | None:
         rest=_stopped(proposal),
         rest_label="Run the rest" if len(proposal.actions) > 1 else "Try again",
         revisable=pending and proposal.playbook != BUDGET_PLAYBOOK,
+        grantable=pending and all(a.grant for a in proposal.actions),
         revised=one_line(proposal.revised, 120),
         revise_instead=message.kind is Kind.OUTCOME and _rejected_with_reason(proposal),
         cancellable=message.kind is Kind.OUTCOME and _scheduled(proposal),

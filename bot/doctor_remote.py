@@ -4,16 +4,15 @@ the configured base URLs (so a local fake answers in tests); nothing here change
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import aiohttp
 
 from bot.checks import Check
 from bot.doctor_model import check_model_calls
+from config.providers import missing_key
 from config.settings import Settings
 
-PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 TIMEOUT = aiohttp.ClientTimeout(total=5)
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)
 
@@ -38,8 +37,8 @@ async def check_model(settings: Settings) -> list[Check]:
     if settings.llm_api_base:
         reached = await _reachable(settings.llm_api_base)
         return [pricing, reached, *(await check_model_calls(settings) if reached.ok else [])]
-    key = PROVIDER_KEYS.get(settings.llm_model.split("/", 1)[0])
-    if key and not os.environ.get(key):
+    key = missing_key(settings.llm_model, settings.llm_api_base)
+    if key:
         return [pricing, Check("Model", False, f"{settings.llm_model} needs {key} in the environment or .env")]
     configured = Check("Model", True, f"{settings.llm_model} configured")
     return [pricing, configured, *await check_model_calls(settings)]

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from agents import playbooks
-from agents.shadow import Compared, Progress, Run, Side, past_requests, shadow
+from agents.shadow import FAILED, Compared, Progress, Run, Side, past_requests, shadow
 from bot.ops import emit, quiet_stdout, since_id
 from bot.stats import DEFAULT_SINCE, opened, redis_faults, since_time
 from bot.wiring import shadow_agent
+from config.providers import missing_key
 from config.settings import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.outbound import money
@@ -36,6 +37,11 @@ async def run_shadow(
 ) -> int:
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit {limit}: give 1 or more")
+    chosen = model or settings.llm_model
+    key = missing_key(chosen, settings.llm_api_base)
+    if key:
+        said = f"--model {chosen}" if model else f"DEPUTY_LLM_MODEL={chosen}"
+        raise ConfigError(f"{said} needs {key} in the environment or .env; nothing was drafted")
     since = since or DEFAULT_SINCE
     async with opened(settings) as runtime:
         books = load_playbooks(playbooks_dir, frozenset(runtime.connectors)) if playbooks_dir else None
@@ -115,9 +121,10 @@ def summary_line(run: Run) -> str:
 
 def _tally(compared: list[Compared], reason: Callable[[Compared], str | None]) -> str:
     reasons = Counter(reason(c) for c in compared)
-    same = reasons.pop("", 0)
+    same, failed = reasons.pop("", 0), reasons.pop(FAILED, 0)
     shown = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items(), key=lambda r: (-r[1], r[0])))
-    return f"{same} same action, {sum(reasons.values())} differ" + (f" ({shown})" if shown else "")
+    tally = f"{same} same action, {sum(reasons.values())} differ" + (f" ({shown})" if shown else "")
+    return tally + (f", {failed} {FAILED} now" if failed else "")
 
 
 def _line(c: Compared) -> str:
@@ -126,7 +133,7 @@ def _line(c: Compared) -> str:
     verifier = ""
     if c.then.flagged != c.now.flagged:
         verifier = " · the verifier doubts it now" if c.now.flagged else " · the verifier no longer doubts it"
-    mark = "DIFFERS" if why else "same"
+    mark = "FAILED" if why == FAILED else "DIFFERS" if why else "same"
     approved = f" · differs from what was approved ({c.differs_from_approved})" if c.differs_from_approved else ""
     line = f"{mark:<8} {task.id}  {what}  similarity {c.similarity:.2f}{verifier}{approved}"
     return f"{line}  “{one_line(task.text, 60)}”"

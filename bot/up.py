@@ -31,6 +31,7 @@ from bot.stopping import Stop, kill_worker, no_interrupts, stop_worker, take_sto
 from bot.web import deputy_app
 from bot.wiring import Runtime, build_runtime
 from config.logs import log_to_file
+from config.providers import missing_key
 from config.settings import Settings, redact_url
 from memory.embedded import EmbeddedRedis, die_with_parent, running_url
 from orchestrator.errors import ConfigError
@@ -182,6 +183,8 @@ async def serve_until_stopped(settings: Settings, processes: Processes, *, conso
     print(f"Deputy is up · web http://{settings.host}:{settings.port} · Redis {redact_url(url)}", flush=True)
     if processes.log:
         print(f"Deputy's log: {processes.log}", flush=True)
+    if key := missing_key(settings.llm_model, settings.llm_api_base):
+        print(f"Note: DEPUTY_LLM_MODEL={settings.llm_model} needs {key}; drafts fail until it is set.", flush=True)
     stop = asyncio.Event()
     sweeper = sweeping(settings, url)
     sweeper.start()

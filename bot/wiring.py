@@ -17,6 +17,7 @@ from agents.llm import Models, ResponseCache, Transport
 from agents.offline import OfflineModel
 from agents.queue import RQJobQueue
 from agents.runner import Local, PlaybookRunner, Tiers
+from agents.tools import ToolRunner
 from agents.transports import LiteLLMTransport, OfflineTransport
 from bot.channels import chatting
 from bot.deployed import DeployedView, as_deployed
@@ -27,6 +28,7 @@ from config.prices import parse_prices
 from config.record_fields import record_path, record_schema
 from config.settings import Settings
 from connectors.breaker import Breaker
+from connectors.calendar import agenda_of
 from connectors.registry import build_all, traits
 from memory.accounting import ModelAccounting
 from memory.actions import RedisActionRecords
@@ -73,6 +75,9 @@ class Runtime:
         await self.deployed.refresh()
 
     async def close(self) -> None:
+        for connector in self.connectors.values():  # an MCP connector's open sessions
+            if callable(shut := getattr(connector, "close", None)):
+                await shut()
         for outbox in self.outboxes.values():
             close = getattr(outbox, "close", None)
             if close is not None:
@@ -123,7 +128,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         spend=spend,
         ledger=ledger,
         later=RedisLater(redis),
-        book=RedisRecordBook(redis, store),
+        book=RedisRecordBook(redis, store, memory.records_changed),
     )
     core = bus.core
     scheduler = build_scheduler(settings, bus, ledger, RedisLiveness(redis))
@@ -156,7 +161,7 @@ def build_scheduler(settings: Settings, bus: Coordinator, ledger: RedisLedger, l
         budget_usd=settings.daily_budget_usd,
         platforms=platforms,
     )
-    return Scheduler(bus, ledger, bus.core.digests, bus.core.spend, liveness, config)
+    return Scheduler(bus, ledger, bus.core.digests, bus.core.spend, liveness, config, agenda_of(bus.core.connectors))
 
 
 def build_agent(
@@ -203,7 +208,9 @@ def build_agent(
         capabilities=Capabilities(redis),
     )
     tiers = Tiers(settings.llm_model, settings.verify_model, offline=settings.llm_model == "offline")
-    return PlaybookRunner(books, models, memory, working, tiers, Local(core.now, settings.timezone), core.book)
+    desk = core.connectors.get(ToolRunner.kind())
+    local = Local(core.now, settings.timezone)
+    return ToolRunner(books, models, memory, working, tiers, local, core.book, agenda_of(core.connectors), desk=desk)
 
 
 def shadow_agent(runtime: Runtime, *, books: dict[str, playbooks.Playbook] | None, model: str | None) -> PlaybookRunner:

@@ -38,6 +38,8 @@ RESTART_BACKOFF_S = (1.0, 30.0)
 STABLE_S = 60.0
 """A job process that lived this long before it died starts the backoff afresh."""
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+STOP_WITHOUT_REDIS_S = 5.0
+"""Stopping, a job process is waited for until Redis has been out of reach this long, then killed."""
 
 
 def preload(settings: Settings) -> None:
@@ -83,6 +85,8 @@ class Supervisor(WorkerPool):
         self.timed_out: set[str] = set()
         self.orphans: list[str] = []
         self.generation, self.next_start, self.delay = 0, 0.0, RESTART_BACKOFF_S[0]
+        self.reached = time.monotonic()
+        """When Redis last answered this process."""
 
     def start_worker(
         self, count: int | None = None, burst: bool = True, _sleep: float = 0, logging_level: str = "WARNING"
@@ -112,7 +116,18 @@ class Supervisor(WorkerPool):
         """While stopping, a process finishing its job still counts as alive: keep beating for it."""
         stopped = bool(super().all_workers_have_stopped())
         self._keep(sweep=False)
+        if not stopped and time.monotonic() - self.reached >= STOP_WITHOUT_REDIS_S:
+            self._kill_all("stopping while Redis is out of reach")
         return stopped
+
+    def _kill_all(self, why: str) -> None:
+        """A job can't finish without Redis (it can't record what it did), and the stop may come from a `deputy up`
+        that died with its Redis: waiting would keep this worker running for ever. The job processes go now; what
+        they had started is handed back once Redis answers again (the sweep sees them gone)."""
+        for name, data in list(self.worker_dict.items()):
+            log.warning("job process %s: %s; killing it", name, why)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(data.pid, signal.SIGKILL)
 
     def _watch(self) -> None:
         """kill -9 a job process whose job ran past its timeout and the grace after it."""
@@ -149,6 +164,7 @@ class Supervisor(WorkerPool):
                 self.orphans.pop(0)
                 self.timed_out.discard(name)
             beat(self.connection, self.worker, [*self.worker_dict, *self.orphans])
+            self.reached = time.monotonic()
         except RedisError as err:
             log.warning("worker %s: Redis unavailable (%s); trying again in a second", self.worker, err)
         if sweep and not self._burst:

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = Field(None, validation_alias="DEPUTY_SMTP_URL")
     email_from: str | None = Field(None, validation_alias="DEPUTY_EMAIL_FROM")
     webhooks: str = Field("", validation_alias="DEPUTY_WEBHOOKS")
+    caldav_url: SecretStr | None = Field(None, validation_alias="DEPUTY_CALDAV_URL")
     webhook_secret: SecretStr | None = Field(None, validation_alias="DEPUTY_WEBHOOK_SECRET")
     hooks: str = Field("", validation_alias="DEPUTY_HOOKS")
     undo_seconds: int = Field(20, ge=0, validation_alias="DEPUTY_UNDO_SECONDS")
@@ -165,6 +166,15 @@ class Settings(BaseSettings):
     def _smtp(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and urlsplit(value.get_secret_value()).scheme not in ("smtp", "smtps"):
             raise ValueError("must look like smtp://user:pass@host:587?starttls=1 or smtps://user:pass@host:465")
+        if value is not None:
+            _port_of(value.get_secret_value())
+        return value
+
+    @field_validator("caldav_url")
+    @classmethod
+    def _caldav(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in ("http", "https"):
+            raise ValueError("must look like https://user:password@host/…/calendar/ (the calendar collection)")
         if value is not None:
             _port_of(value.get_secret_value())
         return value

@@ -97,7 +97,9 @@ def check_address(address: str) -> str:
     """The address, normalised, or `BadRequest` that quotes it back."""
     cleaned = address.strip().strip("<>,.;:()[]\"'")
     if len(cleaned) > 254 or not ADDRESS.match(cleaned) or ".." in cleaned:
-        raise BadRequest(f"'{address}' is not a valid email address. Check it and send the request again.")
+        raise BadRequest(
+            f"'{address}' is not a valid email address. Check it and try again (a request, or /edit on a card)."
+        )
     return cleaned.lower()
 
 

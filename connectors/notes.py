@@ -45,7 +45,7 @@ class NoteConnector:
 
     def preview(self, fields: dict[str, Any]) -> Preview:
         summary = f"Save the note “{fields['title']}” to Deputy's decisions"
-        return Preview(summary, target="Deputy notes", body=fields["body"])
+        return Preview(summary, target="Deputy's decisions", body=fields["body"])
 
     def unavailable(self) -> str:
         return ""

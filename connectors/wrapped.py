@@ -14,6 +14,13 @@ class Wrapped:
         self.inner = inner
         self.kind, self.resend_safe = inner.kind, inner.resend_safe
 
+    def __getattr__(self, name: str) -> Any:
+        """What a connector offers beyond the contract (an MCP connector's grants and tool list, an `amend` hook)
+        passes through."""
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
     @property
     def traits(self) -> Traits:
         return self.inner.traits

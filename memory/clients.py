@@ -5,7 +5,7 @@ watched on the records and the key index, so two writers can't both take one key
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,52 +13,101 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from memory import codec, keys
+from memory.later import scheduled
+from memory.recall import Item
 from memory.store import RedisStore
 from orchestrator.errors import BadRequest, Conflict
 from orchestrator.events import Event
-from orchestrator.records import Entity, Link, tomb, unique
+from orchestrator.model import Proposal, Task
+from orchestrator.ports import OpenWork
+from orchestrator.records import Entity, Link, shown, tomb, unique
+
+Card = tuple[Entity, list[Link]]
 
 KEYS, TOMB, SEQ = keys.rec("keys"), keys.rec("tomb"), keys.rec("seq")
+CHANGES = keys.memory("changes")
+RECALLED_AS = {"client": "person", "project": "project"}
+"""The recall kind of a record: a client is a person (or company) to recall, a project a project."""
 # ARGV: how many timeline lines, then lookup keys in order, each `u|<key>` (unique: in the key hash) or
 # `s|<key>` (shared: a set). Returns the records of the first key that names any, flat: id, data, rev, their
-# newest timeline lines (JSON array) — one round trip for `/who`.
-RESOLVE = """
+# newest timeline lines (JSON array) — a lookup in one round trip.
+FIND = """
 local base = 'deputy:rec:'
-local lines = tonumber(ARGV[1])
-for n = 2, #ARGV do
-  local arg = ARGV[n]
-  local key = string.sub(arg, 3)
-  local ids
-  if string.sub(arg, 1, 1) == 'u' then
-    local id = redis.call('HGET', base .. 'keys', key)
-    ids = id and {id} or {}
-  else
-    ids = redis.call('SMEMBERS', base .. key)
-  end
-  if #ids > 0 then
-    table.sort(ids)
-    local out = {}
-    for _, id in ipairs(ids) do
-      local found = redis.call('HMGET', base .. id, 'data', 'rev')
-      if found[1] then
-        local recent = {}
-        if lines > 0 then
-          local refs = redis.call('ZREVRANGE', base .. 'tl:' .. id, 0, lines - 1)
-          if #refs > 0 then
-            for _, line in ipairs(redis.call('HMGET', base .. 'tlx:' .. id, unpack(refs))) do
-              if line then table.insert(recent, line) end
+local function find(lines, first)
+  for n = first, #ARGV do
+    local arg = ARGV[n]
+    local key = string.sub(arg, 3)
+    local ids
+    if string.sub(arg, 1, 1) == 'u' then
+      local id = redis.call('HGET', base .. 'keys', key)
+      ids = id and {id} or {}
+    else
+      ids = redis.call('SMEMBERS', base .. key)
+    end
+    if #ids > 0 then
+      table.sort(ids)
+      local out = {}
+      for _, id in ipairs(ids) do
+        local found = redis.call('HMGET', base .. id, 'data', 'rev')
+        if found[1] then
+          local recent = {}
+          if lines > 0 then
+            local refs = redis.call('ZREVRANGE', base .. 'tl:' .. id, 0, lines - 1)
+            if #refs > 0 then
+              for _, line in ipairs(redis.call('HMGET', base .. 'tlx:' .. id, unpack(refs))) do
+                if line then table.insert(recent, line) end
+              end
             end
           end
+          table.insert(out, id); table.insert(out, found[1]); table.insert(out, found[2])
+          table.insert(out, '[' .. table.concat(recent, ',') .. ']')
         end
-        table.insert(out, id); table.insert(out, found[1]); table.insert(out, found[2])
-        table.insert(out, '[' .. table.concat(recent, ',') .. ']')
       end
+      if #out > 0 then return out end
     end
-    if #out > 0 then return out end
   end
+  return {}
 end
-return {}
 """
+RESOLVE = FIND + "return find(tonumber(ARGV[1]), 2)"
+# ARGV: how many timeline lines, how many of each open thing at most, then the lookups as RESOLVE's. Returns
+# RESOLVE's answer and what is open anywhere — pending proposals, running tasks (received, running, applying),
+# requests for later (key, then the item's fields), projects — each record as data, rev: `/who` in one round trip.
+WHO = (
+    FIND
+    + """
+local limit = tonumber(ARGV[2])
+local function first(ids)
+  table.sort(ids)
+  local out = {}
+  for i = 1, math.min(limit, #ids) do out[i] = ids[i] end
+  return out
+end
+local function rows(prefix, ids)
+  local out = {}
+  for _, id in ipairs(first(ids)) do
+    local found = redis.call('HMGET', prefix .. id, 'data', 'rev')
+    if found[1] then table.insert(out, found[1]); table.insert(out, found[2]) end
+  end
+  return out
+end
+local busy = {}
+for _, status in ipairs({'received', 'running', 'applying'}) do
+  for _, id in ipairs(redis.call('SMEMBERS', 'deputy:idx:task:' .. status)) do table.insert(busy, id) end
+end
+local later = {}
+for _, key in ipairs(redis.call('ZRANGE', 'deputy:later:due', 0, limit - 1)) do
+  table.insert(later, key); table.insert(later, redis.call('HGETALL', 'deputy:later:item:' .. key))
+end
+return {
+  find(tonumber(ARGV[1]), 3),
+  rows('deputy:proposal:', redis.call('SMEMBERS', 'deputy:idx:proposal:pending')),
+  rows('deputy:task:', busy),
+  later,
+  rows(base, redis.call('SMEMBERS', base .. 'all:project')),
+}
+"""
+)
 PREFIXES = {"client": "c", "project": "j"}
 
 
@@ -67,10 +116,14 @@ def _shared(key: str) -> str:
 
 
 class RedisRecordBook:
-    def __init__(self, redis: Redis, store: RedisStore | None = None) -> None:
+    def __init__(
+        self, redis: Redis, store: RedisStore | None = None, changed: Callable[[], None] | None = None
+    ) -> None:
         self.redis = redis
         self.store = store or RedisStore(redis)
-        self._resolve = redis.register_script(RESOLVE)
+        self.changed = changed
+        """Told after each write: this process's recall looks at the change stream at once (memory/records.py)."""
+        self._resolve, self._who = redis.register_script(RESOLVE), redis.register_script(WHO)
 
     async def get(self, record_id: str) -> Entity | None:
         raw, rev = await self.redis.hmget(keys.rec(record_id), ["data", "rev"])
@@ -87,11 +140,20 @@ class RedisRecordBook:
     async def resolve(self, lookups: Sequence[str]) -> list[Entity]:
         return [entity for entity, _ in await self.cards(lookups, 0)]
 
-    async def cards(self, lookups: Sequence[str], lines: int) -> list[tuple[Entity, list[Link]]]:
+    async def cards(self, lookups: Sequence[str], lines: int) -> list[Card]:
         args: list[str | int] = [lines, *(f"{'u' if unique(k) else 's'}|{k}" for k in lookups)]
-        flat = await self._resolve(keys=[], args=args)
-        found = [(_load(flat[i + 1], flat[i + 2]), flat[i + 3]) for i in range(0, len(flat), 4)]
-        return [(e, [_link(line) for line in json.loads(raw)]) for e, raw in found if e is not None]
+        return _cards(await self._resolve(keys=[], args=args))
+
+    async def who(self, lookups: Sequence[str], lines: int, limit: int) -> tuple[list[Card], OpenWork]:
+        args: list[str | int] = [lines, limit, *(f"{'u' if unique(k) else 's'}|{k}" for k in lookups)]
+        found, pending, running, later, projects = await self._who(keys=[], args=args)
+        open_work = OpenWork(
+            [p for p in _records("proposal", pending) if isinstance(p, Proposal)],
+            [t for t in _records("task", running) if isinstance(t, Task)],
+            [s for k, row in zip(later[::2], later[1::2], strict=True) if (s := scheduled(codec.text(k), row))],
+            [e for e in (_load(raw, rev) for raw, rev in zip(projects[::2], projects[1::2], strict=True)) if e],
+        )
+        return _cards(found), open_work
 
     async def find(self, key: str) -> list[str]:
         if unique(key):
@@ -135,6 +197,7 @@ class RedisRecordBook:
             self._write(pipe, entities, before)
             for other in gone:
                 self._remove(pipe, other)
+            _to_recall(pipe, [e.id for e in entities], list(drop))
             await self.store.append_on(pipe, events)
             try:
                 await pipe.execute()
@@ -142,6 +205,7 @@ class RedisRecordBook:
                 raise Conflict("records changed while saving") from err
         for entity in entities:
             entity.rev += 1
+        self.changed() if self.changed else None
 
     async def _check(self, entities: Sequence[Entity], stored: dict[str, Entity], drop: Sequence[str]) -> None:
         """Revisions match, and no unique key (nor a forgotten one) belongs to another record."""
@@ -198,8 +262,10 @@ class RedisRecordBook:
             buried = [tomb(k) for k in found if unique(k)]
             if buried:
                 pipe.sadd(TOMB, *buried)
+            _to_recall(pipe, [], [entity.id])
             await self.store.append_on(pipe, events)
             await pipe.execute()
+        self.changed() if self.changed else None
 
     async def link(self, record_ids: Sequence[str], link: Link) -> None:
         line = json.dumps({"at": link.at.isoformat(), "what": link.what, "text": link.text, "ref": link.ref})
@@ -219,12 +285,48 @@ class RedisRecordBook:
         return [_link(json.loads(codec.text(line))) for line in lines if line]
 
 
+def _to_recall(pipe: Any, saved: Sequence[str], gone: Sequence[str]) -> None:
+    """Recall indexes records beside remembered facts: each write puts the ids on memory's change stream, in the
+    same transaction, and every recall index catches up from it (memory/records.py reads the record then)."""
+    for record_id in saved:
+        pipe.xadd(CHANGES, {"op": "record", "id": record_id})
+    for record_id in gone:
+        pipe.xadd(CHANGES, {"op": "forget", "id": record_id})
+
+
+def recall_item(entity: Entity) -> Item:
+    """What recall holds of a record: its name, addresses and every other field in words (terms, tags, notes)."""
+    f = entity.fields
+    reach = f" <{', '.join(f['emails'])}>" if f.get("emails") else ""
+    parts = [entity.kind, *(f"{k} {shown(v)}" for k, v in f.items() if k not in ("name", "emails") and v)]
+    return Item(entity.id, RECALLED_AS.get(entity.kind, "person"), f"{entity.name}{reach} — {'; '.join(parts)}")
+
+
+def load_entity(raw: Any, rev: Any) -> Entity | None:
+    return _load(raw, rev)
+
+
 def _load(raw: Any, rev: Any) -> Entity | None:
     if raw is None:
         return None
     entity = codec.load(Entity, raw)
     entity.rev = int(codec.text(rev) or 0)
     return entity
+
+
+def _cards(flat: list[Any]) -> list[Card]:
+    found = [(_load(flat[i + 1], flat[i + 2]), flat[i + 3]) for i in range(0, len(flat), 4)]
+    return [(e, [_link(line) for line in json.loads(raw)]) for e, raw in found if e is not None]
+
+
+def _records(kind: str, flat: list[Any]) -> list[Task | Proposal]:
+    """Tasks or proposals from a script's flat data, rev pairs."""
+    found = []
+    for raw, rev in zip(flat[::2], flat[1::2], strict=True):
+        record = codec.load_record(kind, raw)
+        record.rev = int(codec.text(rev) or 0)
+        found.append(record)
+    return found
 
 
 def _link(data: dict[str, str]) -> Link:

@@ -67,6 +67,9 @@ def terms(text: str) -> set[str]:
         found.add(stem(word))
         if "@" in word:
             found.add(word.split("@")[0])
+        host = word.split("@")[-1]
+        if "." in host and host.rsplit(".", 1)[1].isalpha() and len(host.split(".")[0]) > 1:
+            found.add(host.split(".")[0])  # an address's or a domain's company: jane@acme.com, acme.com → acme
         if word in CONCEPTS:
             found.add(f"~{CONCEPTS[word]}")
     return found

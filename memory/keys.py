@@ -44,6 +44,11 @@ def console(chat: str) -> str:
     return f"{PREFIX}:console:{chat}"
 
 
+def step(task_id: str) -> str:
+    """What a running task is doing now (its progress message's step), for /status."""
+    return f"{PREFIX}:step:{task_id}"
+
+
 def worker_alive(name: str) -> str:
     return f"{PREFIX}:worker:{name}"
 

@@ -31,13 +31,18 @@ if status ~= 'scheduled' and status ~= 'firing' then return nil end
 redis.call('HSET', KEYS[1], 'status', 'firing')
 return redis.call('HGETALL', KEYS[1])
 """
-# KEYS: item, due. ARGV: key, task id, kept. 1 for the one who moved it.
+# KEYS: item, due, unsaid. ARGV: key, task id, kept, '1' when it is a reminder still to be said. 1 for the one who
+# moved it; a reminder joins the unsaid set (by Redis's clock) in the same step.
 FIRED = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'fired' or status == 'cancelled' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'fired', 'task', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[4] == '1' then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[3], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+end
 return 1
 """
 # KEYS: item, due. ARGV: key, kept. The item as it is after.
@@ -68,13 +73,24 @@ class RedisLater:
         return await self._items([text(k) for k in found if isinstance(k, str | bytes)])
 
     async def take(self, key: str) -> Scheduled | None:
-        return _scheduled(key, await self._take(keys=[_item(key)]))
+        return scheduled(key, await self._take(keys=[_item(key)]))
 
-    async def fired(self, key: str, task_id: str) -> bool:
-        return bool(await self._fired(keys=[_item(key), keys.later("due")], args=[key, task_id, KEPT_S]))
+    async def fired(self, key: str, task_id: str, *, unsaid: bool = False) -> bool:
+        names = [_item(key), keys.later("due"), keys.later("unsaid")]
+        return bool(await self._fired(keys=names, args=[key, task_id, KEPT_S, int(unsaid)]))
+
+    async def said(self, key: str) -> None:
+        await self.redis.zrem(keys.later("unsaid"), key)
+
+    async def unsaid(self, older_than_s: float = 0) -> list[str]:
+        seconds, micros = await self.redis.time()
+        found = await self.redis.zrangebyscore(
+            keys.later("unsaid"), 0, seconds * 1000 + micros // 1000 - older_than_s * 1000
+        )
+        return [text(k) for k in found if isinstance(k, str | bytes)]
 
     async def cancel(self, key: str) -> Scheduled | None:
-        return _scheduled(key, await self._cancel(keys=[_item(key), keys.later("due")], args=[key, KEPT_S]))
+        return scheduled(key, await self._cancel(keys=[_item(key), keys.later("due")], args=[key, KEPT_S]))
 
     async def upcoming(self, limit: int = 10) -> list[Scheduled]:
         found = await self.redis.zrange(keys.later("due"), 0, limit - 1)
@@ -88,14 +104,14 @@ class RedisLater:
         for key in found:
             pipe.hgetall(_item(key))
         rows = await pipe.execute() if found else []
-        return [item for key, row in zip(found, rows, strict=True) if (item := _scheduled(key, row))]
+        return [item for key, row in zip(found, rows, strict=True) if (item := scheduled(key, row))]
 
 
 def _item(key: str) -> str:
     return keys.later(f"item:{key}")
 
 
-def _scheduled(key: str, raw: Any) -> Scheduled | None:
+def scheduled(key: str, raw: Any) -> Scheduled | None:
     """The item from HGETALL (a dict from redis-py, a flat list from a script)."""
     if not raw:
         return None

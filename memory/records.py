@@ -19,9 +19,11 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from memory import keys
+from memory.clients import load_entity, recall_item
 from memory.embedder import terms
 from memory.recall import Changes, Item, Recall
 from orchestrator.errors import NotFound
+from orchestrator.records import Entity
 
 log = logging.getLogger("deputy.memory")
 
@@ -33,6 +35,8 @@ SAME = 0.97
 MERGE = 0.72
 """A new fact this close (hybrid score) to a record of the same kind, sharing its subject, updates that record."""
 OLD_FACTS = "deputy:facts"
+RECORD_ID = re.compile(r"^[cj]\d+$")
+"""A client or project (memory/clients.py) in recall: read from the record, changed only through the records."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class MemoryRecord:
     version: int = 1
     status: str = "active"
     history: list[dict[str, Any]] = field(default_factory=list)
+    forgotten_at: str = ""
 
     def cite(self) -> str:
         """ "ACME billing contact…, saved 3 Nov by you" — what a card shows for a record it used."""
@@ -92,7 +97,11 @@ class RedisMemory:
 
     async def remember(self, text: str, source: Source, kind: Kind = "fact") -> Remembered:
         text = " ".join(text.split())
-        close = [r for r in await self.recall(text, limit=3, kinds=(kind,), floor=MERGE) if _same_subject(r, text)]
+        close = [
+            r
+            for r in await self.recall(text, limit=3, kinds=(kind,), floor=MERGE)
+            if not RECORD_ID.match(r.record.id) and _same_subject(r, text)
+        ]
         if close and (close[0].score >= SAME or _norm(close[0].record.text) == _norm(text)):
             return Remembered(close[0].record, "same")
         if close:
@@ -105,7 +114,7 @@ class RedisMemory:
 
     async def supersede(self, record_id: str, text: str, source: Source) -> MemoryRecord:
         """A new version; the old text, source and time stay in the history."""
-        record = await self.get(record_id)
+        record = None if RECORD_ID.match(record_id) else await self.get(record_id)
         if record is None or record.status != "active":
             raise NotFound(f"no memory record {record_id}")
         record.history.append({"version": record.version, "text": record.text, "source": asdict(record.source)})
@@ -114,10 +123,10 @@ class RedisMemory:
         return record
 
     async def forget(self, record_id: str) -> MemoryRecord | None:
-        record = await self.get(record_id)
+        record = None if RECORD_ID.match(record_id) else await self.get(record_id)
         if record is None or record.status != "active":
             return None
-        record.status = "forgotten"
+        record.status, record.forgotten_at = "forgotten", datetime.now(UTC).isoformat()
         await self._write(record, "forget")
         return record
 
@@ -139,8 +148,13 @@ class RedisMemory:
     # ---- reads ----------------------------------------------------------------------------------------
 
     async def get(self, record_id: str) -> MemoryRecord | None:
-        raw = await self.redis.get(keys.memory(f"rec:{record_id}"))
-        return MemoryRecord.load(str(raw)) if raw else None
+        if RECORD_ID.match(record_id):
+            return _decoded(record_id, await self.redis.hmget(keys.rec(record_id), ["data", "rev"]))
+        return _decoded(record_id, await self.redis.get(keys.memory(f"rec:{record_id}")))
+
+    def records_changed(self) -> None:
+        """A client or project was written by this process: the next recall catches up at once."""
+        self._wrote = True
 
     async def recall(
         self, query: str, limit: int = 5, kinds: tuple[str, ...] = (), floor: float = MIN_SCORE
@@ -160,17 +174,33 @@ class RedisMemory:
         now = self._wrote or not self._looked
         self._wrote, self._looked = False, True
         await self.index.refresh(self, now=now)
+        if self.index.shared and now:
+            await self._sync_records()
+
+    async def _sync_records(self) -> None:
+        """A shared index gets remembered facts as they are written, and clients and projects from the change
+        stream (any process writes them: an import, a worker applying an approved change), from a position kept
+        in Redis. Two processes doing it at once write the same objects twice, which changes nothing."""
+        offset = str(await self.redis.get(keys.memory("synced")) or "0")
+        while changes := await self.changes(offset, 500):
+            await self.index.upsert([i for i in changes.items if RECORD_ID.match(i.id)])
+            await self.index.delete([i for i in changes.gone if RECORD_ID.match(i)])
+            offset = changes.offset
+            await self.redis.set(keys.memory("synced"), offset)
 
     async def changes(self, after: str, count: int) -> Changes | None:
         """The change stream after `after`, with the records as they are now (the `ChangeFeed` of recall)."""
         batch = await self.redis.xrange(keys.memory("changes"), f"({after}", "+", count=count)
         if not batch:
             return None
-        ids = [str((change or {}).get("id", "")) for _, change in batch]
-        raws = await self.redis.mget([keys.memory(f"rec:{i}") for i in ids])
-        records = [MemoryRecord.load(str(raw)) for raw in raws if raw]
-        items = [Item(r.id, r.kind, r.text) for r in records if r.status == "active"]
-        return Changes(str(batch[-1][0]), items, [r.id for r in records if r.status != "active"])
+        ids = list(dict.fromkeys(str((change or {}).get("id", "")) for _, change in batch))
+        pipe = self.redis.pipeline(transaction=False)
+        for i in ids:
+            pipe.hmget(keys.rec(i), ["data", "rev"]) if RECORD_ID.match(i) else pipe.get(keys.memory(f"rec:{i}"))
+        found = [_decoded(i, raw) for i, raw in zip(ids, await pipe.execute(), strict=True)]
+        items = [Item(r.id, r.kind, r.text) for r in found if r and r.status == "active"]
+        gone = [i for i, r in zip(ids, found, strict=True) if r is None or r.status != "active"]
+        return Changes(str(batch[-1][0]), items, gone)
 
     async def migrate(self) -> int:
         """Facts kept by earlier versions (one hash, `deputy:facts`) become records, once: an upgrade loses none.
@@ -219,6 +249,21 @@ class RedisMemory:
                 pipe.rpush(key, *keep) if keep else None
                 await pipe.execute()
         return gone
+
+
+def _decoded(record_id: str, raw: Any) -> MemoryRecord | None:
+    """A remembered fact from its JSON, or a client or project from its record's (data, rev)."""
+    if RECORD_ID.match(record_id):
+        entity = load_entity(*raw)
+        return as_memory(entity) if entity else None
+    return MemoryRecord.load(str(raw)) if raw else None
+
+
+def as_memory(entity: Entity) -> MemoryRecord:
+    """A client or project as recall shows and cites it: its text, its latest change's source, its version."""
+    item, change = recall_item(entity), (entity.history[-1] if entity.history else None)
+    source = Source(change.by, change.where, change.at.isoformat()) if change else Source("records")
+    return MemoryRecord(entity.id, item.kind, item.text, source, version=max(entity.version, 1))
 
 
 def _norm(text: str) -> str:

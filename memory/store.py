@@ -89,6 +89,8 @@ return {1, ARGV[1]}
 """
 
 log = logging.getLogger("deputy.ledger")
+STEP_TTL_S = 3600
+"""A running task's step outlives no task (a job's time limit is 10 minutes by default)."""
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 ID_LENGTH = 7
 
@@ -136,6 +138,13 @@ class RedisStore:
         """The chat has the task's message for `status` (posted at `ref` when new): it leaves the unshown set,
         unless the task moved on meanwhile, and a later re-show edits that message instead of posting again."""
         await self._shown(keys=[keys.record("task", task_id), keys.UNSHOWN], args=[status, ref, task_id])
+
+    async def set_step(self, task_id: str, step: str) -> None:
+        await self.redis.set(keys.step(task_id), step, ex=STEP_TTL_S)
+
+    async def steps(self, task_ids: Sequence[str]) -> dict[str, str]:
+        found = await self.redis.mget([keys.step(t) for t in task_ids]) if task_ids else []
+        return {t: codec.text(v) for t, v in zip(task_ids, found, strict=True) if v is not None}
 
     async def unshown(self, older_than_s: float = 0) -> list[str]:
         """Tasks whose committed state (a card, an outcome) the chat may not have yet, oldest first."""

@@ -36,3 +36,8 @@ async def range_after(redis: Redis, key: str, after: str, *, count: int) -> list
 async def newest_id(redis: Redis, key: str) -> str | None:
     rows = _entries(await redis.xrevrange(key, count=1))
     return rows[0][0] if rows else None
+
+
+async def newest_after(redis: Redis, key: str, after: str, *, upto: str, count: int) -> list[Entry]:
+    """The newest `count` entries of `key` after `after` up to `upto`, oldest first."""
+    return list(reversed(_entries(await redis.xrevrange(key, max=upto, min=exclusive(after), count=count))))

@@ -97,6 +97,8 @@ class StagedAction:
     body: str = ""
     """The draft its card quotes (an email's subject and body), as its connector's preview gave them: the card
     reads these, never a kind's fields."""
+    grant: str = ""
+    """What Always allow would allow for good (its connector's preview says; '' for none)."""
 
     def move(self, new: ActionStatus, name: str) -> None:
         if new not in ACTION_MOVES[self.status]:

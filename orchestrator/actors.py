@@ -80,3 +80,5 @@ class Revising:
     event_id: str
     at: datetime
     successor: bool = False
+    ref: str = ""
+    """The "Revising …" message, which the job's progress edits in place (best effort: empty if not kept)."""

@@ -46,6 +46,7 @@ class Shown(Enum):
     REST = "rest"
     CANCELLABLE = "cancellable"
     TRUNCATED = "truncated"
+    GRANTABLE = "grantable"
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,11 @@ def _remedy(kind: type[cmd.SendAgain] | type[cmd.MarkSent]) -> Build:
     return build
 
 
+def _always_allow(c: Click) -> cmd.Command:
+    t = c.target
+    return cmd.AlwaysAllow(proposal_id=t.id, actor=c.actor, chat=c.chat, version=t.version, event_id=c.event_id)
+
+
 def _run_rest(c: Click) -> cmd.Command:
     return cmd.RunRest(proposal_id=c.target.id, actor=c.actor, chat=c.chat, event_id=c.event_id)
 
@@ -227,10 +233,15 @@ APPROVE_LOW = Button(
 """A digest's button: each low-risk proposal it listed, approved at the version it showed (the bus fans it out)."""
 STOP = Button("stop", "x", "deputy_stop", Arg.ID, "Stop", "⏹", None, _stop, style="danger", redraws=False)
 """A running task's progress message's button (not a card's): stops the task, its model call abandoned."""
+ALWAYS_ALLOW = Button(
+    "always_allow", "aa", "deputy_always_allow", Arg.VERSION, "Always allow", "♾️", Shown.GRANTABLE, _always_allow,
+    row="grant",
+)  # fmt: skip
+"""On a card of tool calls only: approve it, and from now on those tools' calls need no tap (a standing grant)."""
 
 BUTTONS: tuple[Button, ...] = (
     APPROVE, REJECT, REVISE, EDIT, REVISE_INSTEAD, SNOOZE, TOMORROW, UNDO, RESEND, MARK_SENT, RUN_REST, CANCEL, FULL,
-    APPROVE_LOW, STOP,
+    APPROVE_LOW, STOP, ALWAYS_ALLOW,
 )  # fmt: skip
 """In the order a card shows them."""
 BY_NAME = {button.name: button for button in BUTTONS}

@@ -73,6 +73,16 @@ class PauseTask:
     date: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeferTask:
+    """The model's provider is paused by its breaker until `open_until` (a unix time): the task waits and drafts
+    again then (said on its message), at most a few times; the handler answers when, or None when it gave up."""
+
+    task_id: str
+    reason: str
+    open_until: float
+
+
 @dataclass(frozen=True)
 class FailTask:
     task_id: str
@@ -183,6 +193,29 @@ class StageRevision:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlwaysAllow:
+    """**Always allow** on a tool's card: approve it (at the version the card showed) and allow its tools from
+    now on without a tap, each by a standing grant (revocable with `/grants revoke <id>`)."""
+
+    proposal_id: str
+    actor: Actor
+    chat: ChatRef
+    version: int | None = None
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolWord:
+    """`/tools`, `/grants`, `/grants revoke <id>`: `text` is what followed the word."""
+
+    word: str
+    text: str
+    actor: Actor
+    chat: ChatRef
+    event_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SendAgain:
     """Send an action that may not have been sent once more: a new attempt under the same idempotency key.
     `index` None: the one that waits for the operator's word."""
@@ -262,6 +295,13 @@ class RunLater:
 
 
 @dataclass(frozen=True)
+class SayReminder:
+    """A reminder marked fired whose post the chat never acknowledged (its pass died, the platform failed): say it."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class FinishLater:
     """A request scheduled for later ran (as `task_id`, or said as a reminder): record it, once, and redraw its card."""
 
@@ -323,6 +363,7 @@ Command = (
     | CompleteDraft
     | FailTask
     | PauseTask
+    | DeferTask
     | ResumePaused
     | StopPaused
     | DecideProposal
@@ -342,8 +383,11 @@ Command = (
     | SnoozeProposal
     | RunLater
     | FinishLater
+    | SayReminder
     | CancelLater
     | ShowView
     | PostDigest
     | RecordWord
+    | AlwaysAllow
+    | ToolWord
 )

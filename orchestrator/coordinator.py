@@ -21,6 +21,7 @@ from orchestrator.handlers import (
     applying,
     budget,
     decisions,
+    grants,
     later,
     records,
     recovery,
@@ -53,6 +54,7 @@ HANDLERS: dict[type, Handler] = {
     cmd.CompleteDraft: tasks.complete,
     cmd.FailTask: tasks.fail,
     cmd.PauseTask: budget.pause,
+    cmd.DeferTask: tasks.defer,
     cmd.ResumePaused: budget.resume,
     cmd.StopPaused: budget.stop,
     cmd.DecideProposal: decisions.decide,
@@ -72,9 +74,12 @@ HANDLERS: dict[type, Handler] = {
     cmd.SnoozeProposal: reminders.snooze,
     cmd.RunLater: later.run,
     cmd.FinishLater: later.finish,
+    cmd.SayReminder: later.say_again,
     cmd.CancelLater: later.cancel,
     cmd.ShowView: views.show,
     cmd.RecordWord: records.word,
+    cmd.AlwaysAllow: grants.always_allow,
+    cmd.ToolWord: grants.word,
     cmd.PostDigest: _no_digest,  # the composition root routes it to the scheduler
 }
 NOTHING = Outcome()

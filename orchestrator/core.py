@@ -135,7 +135,9 @@ class Core:
             raise BadRequest(f"I can't do '{kind}' actions: no connector for them is installed.")
         clean = connector.validate(fields)
         seen = connector.preview(clean)
-        return StagedAction(kind, clean, seen.summary, seen.target, subject=seen.subject, body=seen.body)
+        staged = StagedAction(kind, clean, seen.summary, seen.target, subject=seen.subject, body=seen.body)
+        staged.grant = seen.grant
+        return staged
 
     def blocked(self, actions: list[StagedAction]) -> str:
         """Why approving these would fail now (a connector not set up), or ''."""
@@ -192,6 +194,13 @@ class Core:
         final: bool = False,
     ) -> str | None:
         return await self.post(chat, Outbound(kind=kind, text=text, task_id=task_id, reply_to=reply_to, final=final))
+
+    async def edit(self, chat: ChatRef, ref: str, message: Outbound) -> None:
+        """Best effort, like `post`: a message of the chat's, changed in place."""
+        try:
+            await self.outbox.edit(chat, ref, message)
+        except Exception:
+            log.exception("could not edit %s in %s", message.kind.value, chat)
 
     async def post(self, chat: ChatRef, message: Outbound) -> str | None:
         """Best effort, after the commit that made the message true: a chat outage never undoes state."""

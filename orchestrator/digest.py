@@ -38,6 +38,8 @@ class DigestFacts:
     """The installed connectors' traits: which kinds left Deputy, and how the rest are counted."""
     clients: list[str] = field(default_factory=list)
     """The week's busiest clients: "Acme Corp: 4 email.send"."""
+    today: list[str] = field(default_factory=list)
+    """The day's calendar events, one line each (orchestrator/agenda.py), first under the header."""
 
 
 def sparkline(values: list[float]) -> str:
@@ -54,9 +56,10 @@ def compose(facts: DigestFacts) -> str:
     if facts.late_by is not None:
         header += f" (late by {_duration(facts.late_by)}: Deputy was not running at digest time)"
     day = _Day.of(facts.events, facts.kinds)
+    calendar = _list(f"On the calendar today ({len(facts.today)}):", facts.today, 4)
     if not (day.outward or day.quiet_work or day.failed or day.stopped or facts.pending or facts.unsure):
-        return f"{header}\nQuiet day: nothing done, nothing waiting, nothing failed."
-    lines = [header, *_list(day.done_title(), day.outward, 4)]
+        return "\n".join([header, *calendar, "Quiet day: nothing done, nothing waiting, nothing failed."])
+    lines = [header, *calendar, *_list(day.done_title(), day.outward, 4)]
     lines += _list(f"Waiting for you ({len(facts.pending)}):", [_waiting(p) for p in facts.pending], 3)
     lines += _list(f"May not have been sent ({len(facts.unsure)}):", facts.unsure, 2)
     lines += _list(f"Failed, needs attention ({len(day.failed)}):", day.failed, 2)

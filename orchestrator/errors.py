@@ -22,6 +22,7 @@ clear reply without catching bugs by accident.
     │   ├── ModelPermanent   retrying won't help (bad key, unknown model, bad request)
     │   │   └── ModelRefused      the server can't take this shape of request (a response format, a system role)
     │   └── ModelUnavailable every model Deputy may use failed; the message is for the operator
+    │       └── ModelPaused   its provider's breaker is open until `open_until`: the task waits, then drafts
     ├── BudgetExceeded       the next model call would pass today's cap: the task pauses and the operator is asked
     ├── DraftError           the agent can't produce a usable draft; the message is for the operator
     │   └── DraftInvalid     a model's answer doesn't fit the step's schema (sent back to the model for one repair)
@@ -135,6 +136,15 @@ class ModelRefused(ModelPermanent):
 
 class ModelUnavailable(ModelError):
     pass
+
+
+class ModelPaused(ModelUnavailable):
+    """The model's provider is paused by its breaker until `open_until` (a unix time): the drafting waits until
+    then and runs again (agents/jobs.py), a bounded number of times, rather than failing the task."""
+
+    def __init__(self, message: str, open_until: float) -> None:
+        super().__init__(message)
+        self.open_until = open_until
 
 
 class BudgetExceeded(DeputyError):

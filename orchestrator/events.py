@@ -166,6 +166,19 @@ class RecordForgotten(Event):
     """`/forget client`: the record is gone; the event names only its id (redacted)."""
 
 
+class GrantCreated(Event):
+    """**Always allow** on a tool's card: `detail` names the grant, the tool and the fingerprint it was allowed
+    at. Grant events name no status, so the replay fold passes over them."""
+
+
+class GrantRevoked(Event):
+    """`/grants revoke <id>` (or a new grant for the same tool): its calls need a tap again."""
+
+
+class GrantSuspended(Event):
+    """The granted tool's description or input schema changed: its calls need a tap until allowed again."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -201,5 +214,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RecordChanged,
         RecordMerged,
         RecordForgotten,
+        GrantCreated,
+        GrantRevoked,
+        GrantSuspended,
     )
 }

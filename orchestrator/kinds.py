@@ -37,6 +37,9 @@ class Preview:
     target: str
     subject: str = ""
     body: str = ""
+    grant: str = ""
+    """What an **Always allow** on its card would allow for good (an MCP tool, `server/tool`); '' for a kind
+    that has no standing grants."""
 
 
 @dataclass(frozen=True)

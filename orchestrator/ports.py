@@ -33,6 +33,12 @@ class TaskStore(Protocol):
         """Tasks committed to such a state whose message the chat may not have yet (a crash between the commit
         and the post), unshown for at least `older_than_s`."""
 
+    async def set_step(self, task_id: str, step: str) -> None:
+        """What a running task is doing now ("Drafting with gemma"), as its progress message says: for /status."""
+
+    async def steps(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """The step of each of these tasks that has one."""
+
 
 class Ids(Protocol):
     """Ids that are never handed out twice, across processes and restarts."""
@@ -157,6 +163,16 @@ class Scheduled:
         return int(self.key.rsplit(":", 1)[1])
 
 
+@dataclass(frozen=True)
+class OpenWork:
+    """What is open anywhere, read beside a `/who` lookup in the same round trip and matched to its records."""
+
+    pending: list[Proposal]
+    running: list[Task]
+    later: list[Scheduled]
+    projects: list[Entity]
+
+
 class Later(Protocol):
     """What is scheduled for later, shared by every scheduler process: each item moves on once."""
 
@@ -164,8 +180,15 @@ class Later(Protocol):
     async def take(self, key: str) -> Scheduled | None:
         """Scheduled (or taken by a pass that didn't finish) → firing; None once it fired or was cancelled."""
 
-    async def fired(self, key: str, task_id: str) -> bool:
-        """Mark it done; True only for the caller that did."""
+    async def fired(self, key: str, task_id: str, *, unsaid: bool = False) -> bool:
+        """Mark it done; True only for the caller that did. `unsaid`: a reminder, to be said after this commit —
+        it stays in the unsaid set until `said`, so a pass that dies before the chat has it leaves it to the next."""
+
+    async def said(self, key: str) -> None:
+        """The chat acknowledged the reminder."""
+
+    async def unsaid(self, older_than_s: float = 0) -> list[str]:
+        """Reminders marked fired whose post was not acknowledged (at least this many seconds ago)."""
 
     async def cancel(self, key: str) -> Scheduled | None:
         """Cancelled, unless it was taken or fired first: the item as it is now (None if there is none)."""
@@ -287,6 +310,12 @@ class RecordBook(Protocol):
 
     async def cards(self, keys: Sequence[str], lines: int) -> list[tuple[Entity, list[Link]]]:
         """`resolve` with each record's newest timeline lines, in one round trip (`/who`)."""
+
+    async def who(
+        self, keys: Sequence[str], lines: int, limit: int
+    ) -> tuple[list[tuple[Entity, list[Link]]], OpenWork]:
+        """`cards`, and at most `limit` of each open thing (pending proposals, running tasks, requests for later,
+        projects), all in one round trip: `/who` costs one read however much is linked."""
 
     async def ids(self, kind: str) -> list[str]: ...
     async def new_id(self, kind: str) -> str: ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from difflib import SequenceMatcher
 from typing import Any
 
 from orchestrator import events as ev
@@ -221,6 +222,17 @@ def retitled(summary: str, old: StagedAction, new: StagedAction, *, alone: bool)
     for before, after in changed:
         headline = headline.replace(before, after)
     shown = [before for before, _ in changed if before in old.summary]  # what the action line shows (not a body)
+    if headline == summary.split("\n")[0] and old.summary != new.summary and not shown:
+        headline = _as_the_line_changed(headline, old.summary, new.summary)  # a value shown in words: a time
     if alone and shown and headline == summary.split("\n")[0]:
         headline = new.summary
     return "\n".join([headline, *notes])
+
+
+def _as_the_line_changed(headline: str, old: str, new: str) -> str:
+    """The words the action line changed ("Wed 9 Dec 12:09" → "Thu 10 Dec 12:25"), changed in the headline too."""
+    before, after = old.split(" "), new.split(" ")
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, before, after).get_opcodes():
+        if op == "replace" and (was := " ".join(before[i1:i2])) in headline:
+            headline = headline.replace(was, " ".join(after[j1:j2]))
+    return headline

@@ -4,59 +4,41 @@ or address in a running task or a scheduled request — never by a guess."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from orchestrator.core import Core
 from orchestrator.errors import BadRequest
-from orchestrator.handlers.records import concerned
-from orchestrator.model import Proposal, Task
-from orchestrator.ports import Scheduled
-from orchestrator.records import Entity, Link, fold, implied_domain, lookup_keys, shown
+from orchestrator.model import Proposal
+from orchestrator.ports import OpenWork
+from orchestrator.records import Entity, Link, addresses_in, fold, implied_domain, lookup_keys, shown
 from orchestrator.text import one_line
-from orchestrator.views import headline, pending, running
+from orchestrator.views import headline
 
 CARDS = 3
 LAST = 5
+OPEN = 200
+"""At most this many of each open thing (pending proposals, running tasks, requests for later, projects)."""
 LIST = 50
 SKIP = ("name",)
 
 
-@dataclass(frozen=True)
-class Open:
-    """What is open anywhere, read once for every card of a `/who` answer."""
-
-    pending: list[Proposal]
-    running: list[Task]
-    later: list[Scheduled]
-    projects: list[Entity]
-
-
 async def who_text(core: Core, query: str) -> str:
-    """The record and everything open are read at once (one round trip each, side by side), then matched."""
+    """The record, its timeline and everything open are read in one round trip, then matched here."""
     if not query.strip():
         raise BadRequest("Type /who <name | email | domain>, e.g. /who Acme or /who jane@acme.com.")
-    found, waiting, busy, later, projects = await asyncio.gather(
-        core.book.cards(lookup_keys(query, loose=True), LAST),
-        pending(core),
-        running(core, 50),
-        core.later.upcoming(50),
-        _all_projects(core),
-    )
+    found, now = await core.book.who(lookup_keys(query, loose=True), LAST, OPEN)
     if not found:
         return f"No client or project matches {query!r} by address, domain or exact name. /clients lists them."
-    now = Open(waiting, busy, later, projects)
-    cards = [await card(core, e, last, now) for e, last in found[:CARDS]]
+    cards = [card(e, last, now) for e, last in found[:CARDS]]
     more = f"\n…and {len(found) - CARDS} more at {query}: /clients lists them." if len(found) > CARDS else ""
     return "\n\n".join(cards) + more
 
 
-async def card(core: Core, entity: Entity, last: list[Link], now: Open) -> str:
+def card(entity: Entity, last: list[Link], now: OpenWork) -> str:
     """Who they are, what is open with them, what was last sent and decided, and the fields with their sources."""
     lines = [_title(entity), *_fields(entity)]
-    lines += _section("Open", await open_work(core, entity, now))
+    lines += _section("Open", open_work(entity, now))
     lines += _section("Last", [_line(link) for link in last])
     lines += _section("On record", _sources(entity))
     return "\n".join(lines)
@@ -80,21 +62,26 @@ def _section(title: str, lines: Sequence[str]) -> list[str]:
     return [f"{title}:", *(f"  {line}" for line in lines)] if lines else [f"{title}: nothing"]
 
 
-async def open_work(core: Core, entity: Entity, now: Open) -> list[str]:
+def open_work(entity: Entity, now: OpenWork) -> list[str]:
     """Pending proposals, running tasks, requests scheduled for later, and (for a client) its projects."""
     needles = _needles(entity)
-    lines = [f"waiting: {p.id} {headline(p)}  (/approve {p.id})" for p in await _waiting(core, entity, now.pending)]
+    lines = [f"waiting: {p.id} {headline(p)}  (/approve {p.id})" for p in now.pending if _concerns(p, entity)]
     lines += [f"running: {t.id} {one_line(t.text, 80)}" for t in now.running if _names(t.text, needles)]
     lines += [f"scheduled {_date(s.at)}: {one_line(s.request, 80)}" for s in now.later if _names(s.request, needles)]
     return lines + _projects(entity, now.projects)
 
 
-async def _waiting(core: Core, entity: Entity, waiting: list[Proposal]) -> list[Proposal]:
-    found = []
-    for proposal in waiting:
-        ids = {i for a in proposal.actions for i in await concerned(core.book, a.fields)}
-        found += [proposal] if entity.id in ids else []
-    return found
+def _concerns(proposal: Proposal, entity: Entity) -> bool:
+    """By the keys `concerned` follows: an address in an action's fields that is this record's (addresses are
+    unique keys), or the record an action changes, named by its id or one of its keys."""
+    mine = {a.lower() for a in entity.fields.get("emails", [])}
+    for action in proposal.actions:
+        if mine & set(addresses_in(action.fields.values())):
+            return True
+        named = str(action.fields.get("record", ""))
+        if named and (named == entity.id or set(lookup_keys(named)) & entity.fixed_keys()):
+            return True
+    return False
 
 
 def _needles(entity: Entity) -> list[str]:
@@ -104,10 +91,6 @@ def _needles(entity: Entity) -> list[str]:
 def _names(text: str, needles: Sequence[str]) -> bool:
     low = fold(text)
     return any(n and n in low for n in needles)
-
-
-async def _all_projects(core: Core) -> list[Entity]:
-    return [p for p in [await core.book.get(i) for i in await core.book.ids("project")] if p is not None]
 
 
 def _projects(entity: Entity, projects: list[Entity]) -> list[str]:

@@ -6,11 +6,12 @@ is posted under a lease and marked sent, each alert is a flag that flips once.""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from orchestrator import commands as cmd
+from orchestrator.agenda import Agenda, today
 from orchestrator.coordinator import Coordinator
 from orchestrator.core import Core
 from orchestrator.digest import DigestFacts, compose
@@ -55,6 +56,8 @@ class Scheduler:
     spend: Spend
     liveness: Liveness
     config: ScheduleConfig
+    agenda: Agenda | None = None
+    """The operator's calendar, for the digest's "On the calendar today"."""
     _no_workers_since: datetime | None = field(default=None, init=False)
     _storage_fault: str = field(default="", init=False)
     _greeted: bool = field(default=False, init=False)
@@ -111,6 +114,9 @@ class Scheduler:
         for task_id in await self.core.store.unshown(SHOW_AFTER_S):
             if await self.core.claims.claim(f"reshow:{task_id}", SHOW_AFTER_S):
                 await self.bus.handle(cmd.ShowAgain(task_id))
+        for key in await self.core.later.unsaid(SHOW_AFTER_S):  # reminders, the same way
+            if await self.core.claims.claim(f"resay:{key}", SHOW_AFTER_S):
+                await self.bus.handle(cmd.SayReminder(key))
 
     # ---- later --------------------------------------------------------------------------------------
 
@@ -169,6 +175,7 @@ class Scheduler:
         cap = await self.spend.cap(day.isoformat())
         clients = await self.views.client_counts(outcomes)
         facts = DigestFacts(day, events, waiting, week[-1], cap, week, late_by, outcomes, unsent, kinds, clients)
+        facts = replace(facts, today=await today(self.agenda, day, self.config.timezone))
         digest_id = await self.core.ids.new_id("d")
         low = [(p.id, p.version) for p in waiting if p.risk == "low" and not p.blocked_reason]
         await self.book.save(digest_id, low)

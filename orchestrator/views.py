@@ -104,11 +104,14 @@ async def status_text(core: Core) -> str:
 
 
 async def running_lines(core: Core) -> list[str]:
-    """Each running task with the time it has taken and how to stop it (its step is on its own message)."""
-    now, lines = core.now(), []
-    for task in await running(core):
+    """Each running task with its step (what its progress message says it is doing), the time it has taken and how
+    to stop it."""
+    now, lines, tasks = core.now(), [], await running(core)
+    steps = await core.store.steps([t.id for t in tasks])
+    for task in tasks:
         took = max(0, int((now - task.created_at).total_seconds()))
-        lines.append(f"  {task.id}: {took} s — {one_line(task.text, 60)}  (/cancel {task.id})")
+        step = f"{steps[task.id]} · " if task.id in steps else ""
+        lines.append(f"  {task.id}: {step}{took} s — {one_line(task.text, 60)}  (/cancel {task.id})")
     return lines
 
 

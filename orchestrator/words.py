@@ -128,7 +128,7 @@ def _revise(said: Said) -> cmd.Command:
 
 def _cancel(said: Said) -> cmd.Command:
     i = said.inbound
-    return cmd.CancelLater(proposal_id=said.proposal_id(), actor=i.actor, chat=i.chat, event_id=i.event_id)
+    return cmd.CancelLater(proposal_id=said.proposal_id(bare=True), actor=i.actor, chat=i.chat, event_id=i.event_id)
 
 
 def _snooze(said: Said) -> cmd.Command:
@@ -183,6 +183,14 @@ def _record(word: str) -> Build:
     return build
 
 
+def _tools(word: str) -> Build:
+    def build(said: Said) -> cmd.Command:
+        i = said.inbound
+        return cmd.ToolWord(word=word, text=said.words.arg, actor=i.actor, chat=i.chat, event_id=i.event_id)
+
+    return build
+
+
 def _digest(said: Said) -> cmd.Command:
     return cmd.PostDigest(chat=said.inbound.chat, event_id=said.inbound.event_id)
 
@@ -198,7 +206,7 @@ WORDS: tuple[Word, ...] = (
     Word("resend", "<id> [n]", "send again an action that may not have been sent", _remedy(cmd.SendAgain)),
     Word("sent", "<id> [n]", "mark an action that may not have been sent as sent", _remedy(cmd.MarkSent)),
     Word("retry", "<id>", "run the rest of a proposal after a failure", _retry),
-    Word("cancel", "<id>", "cancel a task scheduled for later before it runs", _cancel),
+    Word("cancel", "[id]", "cancel a task scheduled for later, or stop a running one (no id: the only one)", _cancel),
     Word("status", "", "running tasks, pending proposals, today's spend", _view("status")),
     Word("remember", "<fact>", "remember a fact", _memory(MemoryWord.REMEMBER)),
     Word("recall", "<query>", "search memory", _memory(MemoryWord.RECALL)),
@@ -216,6 +224,8 @@ WORDS: tuple[Word, ...] = (
     Word("digest", "", "the digest now", _digest),
     Word("budget", "", "model spend today, per model, and the cap", _view("budget")),
     Word("stats", "[7d]", "what happened to proposals and the time saved", _view("stats")),
+    Word("tools", "", "the MCP tools and their policy (allow, ask, deny)", _tools("tools")),
+    Word("grants", "[revoke <id>]", "the tools you always allow; revoke one", _tools("grants")),
     Word("help", "", "this list", _view("help")),
     Word("start", "", "what Deputy understands", _view("help"), menu=False),
 )

@@ -23,8 +23,8 @@ from bot.console.outbound import MAXLEN
 from bot.console.paste import Held, left, question, split
 from bot.console.prompt import NO_PROMPT, PROMPT, QUIT, Entry, clean, default_history, open_reader
 from bot.console.screen import Screen
-from memory import keys
-from memory.streams import newest_id, read_after
+from memory import codec, keys
+from memory.streams import newest_after, newest_id, read_after
 from orchestrator.commands import Inbound
 from orchestrator.coordinator import Coordinator
 from orchestrator.model import Actor, ChatRef
@@ -36,6 +36,8 @@ ASKED = "asked"
 OTHER = "(another terminal) "
 PIPED_WAIT_S = 60.0
 LISTEN_BLOCK_MS = 200
+MISSED = 20
+"""A terminal console shows at most this many messages that came while no console was open."""
 
 
 def console_actor() -> Actor:
@@ -102,9 +104,30 @@ class Console:
         self.closing = asyncio.Event()
         self.held = Held()
         self.id = uuid.uuid4().hex
+        self.resume = False
+        """A terminal console keeps where it got to (`console:<chat>:seen`) and starts from there next time."""
 
-    async def start(self) -> None:
-        self.last_id = await newest_id(self.redis, self.stream) or "0-0"
+    async def start(self, *, resume: bool = False) -> None:
+        """From the stream's end; with `resume` (a terminal), first what came while no console was open — the
+        card of a task drafted after a restart — and the progress lines of that time left out."""
+        self.resume, newest = resume, await newest_id(self.redis, self.stream) or "0-0"
+        seen = codec.text(await self.redis.get(self._seen())) if resume else ""
+        if seen and seen != newest:
+            missed = await newest_after(self.redis, self.stream, seen, upto=newest, count=MISSED)
+            said = [f for _, f in missed if f.get("kind") not in (ASKED, Kind.PROGRESS.value)]
+            self.screen.show("While no console was open:") if said else None
+            for fields in said:
+                self.show(fields)
+        self.last_id = newest
+        await self._saw()
+
+    def _seen(self) -> str:
+        return keys.console(f"{CHAT.chat}:seen")
+
+    async def _saw(self) -> None:
+        if self.resume:
+            with contextlib.suppress(RedisError):
+                await self.redis.set(self._seen(), self.last_id)
 
     async def send(self, text: str) -> None:
         event_id = f"console-{uuid.uuid4().hex}"
@@ -145,9 +168,11 @@ class Console:
     async def listen(self) -> None:
         """Stops when `closing` is set; never cancelled mid-read, which can wedge a redis-py connection."""
         while not self.closing.is_set():
-            for entry_id, fields in await read_after(self.redis, self.stream, self.last_id, block_ms=LISTEN_BLOCK_MS):
+            batch = await read_after(self.redis, self.stream, self.last_id, block_ms=LISTEN_BLOCK_MS)
+            for entry_id, fields in batch:
                 self.last_id = entry_id
                 self.show(fields)
+            await self._saw() if batch else None
 
     def show(self, fields: dict[str, str]) -> None:
         if fields.get("kind") == ASKED:
@@ -188,8 +213,8 @@ async def run_piped(console: Console, lines: list[str]) -> int:
 
 async def run_interactive(console: Console, *, history: Path | None = None) -> int:
     """`history` is the readline history file; by default `console_history` in the configured data dir."""
-    await console.start()
     console.screen.show("Deputy console — type a request, or /help. Ctrl-D to leave.")
+    await console.start(resume=True)
     listener = asyncio.create_task(console.listen())
     reader = open_reader(console.out, history or default_history())
     console.screen.prompt = reader

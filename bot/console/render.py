@@ -42,6 +42,8 @@ def _remedies(message: Outbound) -> str:
         return f"\n  /resend {card.id}{n}   /sent {card.id}{n}"
     if card.cancellable:
         return f"\n  /cancel {card.id}"
+    if card.revise_instead:
+        return f"\n  /revise {card.id}   (drafts it again with your reason, as a new proposal)"
     return f"\n  /retry {card.id}" if card.rest else ""
 
 
@@ -51,7 +53,8 @@ def card(proposal: Proposal) -> str:
     lines += [f"│ {line}" for line in summary[:1] + [s for s in summary[1:] if s.startswith(("⚠", "(", "📎"))]]
     for action in proposal.actions:
         lines.append(f"│ {action.summary}")
-        lines.append(f"│   to: {action.target}")
+        if action.target.lower() not in action.summary.lower():  # "… to jane@acme.com" says it already
+            lines.append(f"│   to: {action.target}")
         lines += [f"│   {line}" for line in _details(action)]
     lines.append(f"│ cost: estimated {money(proposal.cost_estimate_usd)} · spent {money(proposal.cost_spent_usd)}")
     if proposal.blocked_reason:

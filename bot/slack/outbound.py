@@ -1,5 +1,6 @@
 """The Slack `ChatOutbox`: posts and updates through slack_sdk's `AsyncWebClient`, so a worker process can
-post cards too. Posts are paced per channel across processes (see `bot.pacing`); a 429 is retried after
+post cards too. Posts are paced per channel and updates per message across processes (see `bot.pacing`); a 429
+is retried after
 its `Retry-After` by slack_sdk's retry handler; a card that can no longer be updated is posted anew."""
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from orchestrator.outbound import Outbound
 
 log = logging.getLogger("deputy.slack")
 SEND_INTERVAL_S = 1.0
+EDIT_INTERVAL_S = 1.0
+"""`chat.update` of one message at most about once a second (a task's progress, then its card)."""
 RETRIES = 3
 
 
@@ -71,6 +74,7 @@ class SlackOutbox:
 
     async def edit(self, chat: ChatRef, ref: str, out: Outbound) -> None:
         text, blocks = message(out)
+        await pace(self.redis, f"slack-edit:{chat.chat}:{ref}", EDIT_INTERVAL_S)
         try:
             await (await self.api()).chat_update(channel=chat.chat, ts=ref, text=text, blocks=blocks)
         except SlackApiError as err:

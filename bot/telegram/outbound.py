@@ -1,5 +1,6 @@
 """The Telegram `ChatOutbox`: posts and edits through python-telegram-bot's `ExtBot`, so a worker process
-can post cards too. Sends are paced per chat across processes (see `bot.pacing`); `AIORateLimiter` keeps
+can post cards too. Sends and edits are paced per chat across processes (about one a second, see `bot.pacing`:
+a task's progress, streaming in, must not run past it); `AIORateLimiter` keeps
 each process under Telegram's global limit and honours `RetryAfter`."""
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class TelegramOutbox:
         """Edit in place (the keyboard goes with the new markup); a message that can no longer be edited
         gets the update as a new message instead."""
         first, *rest = render(message)
+        await pace(self.redis, f"telegram:{chat.chat}", SEND_INTERVAL_S)  # an edit counts against the chat's pace
         try:
             await self.bot.edit_message_text(
                 chat_id=chat.chat,

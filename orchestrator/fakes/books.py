@@ -70,6 +70,7 @@ class InMemoryLater:
 
     def __init__(self) -> None:
         self.items: dict[str, Scheduled] = {}
+        self.unsaid_keys: list[str] = []
 
     def put(self, item: Scheduled) -> None:
         self.items.setdefault(item.key, item)
@@ -85,12 +86,21 @@ class InMemoryLater:
         self.items[key] = replace(item, status="firing")
         return self.items[key]
 
-    async def fired(self, key: str, task_id: str) -> bool:
+    async def fired(self, key: str, task_id: str, *, unsaid: bool = False) -> bool:
         item = self.items.get(key)
         if item is None or item.status in ("fired", "cancelled"):
             return False
         self.items[key] = replace(item, status="fired", task_id=task_id)
+        if unsaid:
+            self.unsaid_keys.append(key)
         return True
+
+    async def said(self, key: str) -> None:
+        if key in self.unsaid_keys:
+            self.unsaid_keys.remove(key)
+
+    async def unsaid(self, older_than_s: float = 0) -> list[str]:
+        return list(self.unsaid_keys)
 
     async def cancel(self, key: str) -> Scheduled | None:
         item = self.items.get(key)

@@ -30,6 +30,7 @@ def fake_core(**ports: Any) -> Core:
         "claims": store,
         "ledger": store,
         "later": InMemoryLater(),
-        "book": InMemoryRecordBook(store.ledger),
     }
-    return Core(store=store, config=config, **{**defaults, **ports})
+    merged = {**defaults, **ports}
+    merged.setdefault("book", InMemoryRecordBook(store.ledger, store, merged["later"]))
+    return Core(store=store, config=config, **merged)

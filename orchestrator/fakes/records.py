@@ -8,11 +8,15 @@ from collections.abc import Sequence
 
 from orchestrator.errors import BadRequest, Conflict
 from orchestrator.events import Event
+from orchestrator.ports import Later, OpenWork, TaskStore
 from orchestrator.records import Entity, Link, tomb, unique
 
 
 class InMemoryRecordBook:
-    def __init__(self, ledger: list[Event] | None = None) -> None:
+    def __init__(
+        self, ledger: list[Event] | None = None, store: TaskStore | None = None, later: Later | None = None
+    ) -> None:
+        self.store, self.later = store, later
         self.entities: dict[str, Entity] = {}
         self.tombs: set[str] = set()
         self.lines: dict[str, dict[str, Link]] = {}
@@ -34,6 +38,20 @@ class InMemoryRecordBook:
 
     async def cards(self, keys: Sequence[str], lines: int) -> list[tuple[Entity, list[Link]]]:
         return [(e, await self.timeline(e.id, lines)) for e in await self.resolve(keys)]
+
+    async def who(
+        self, keys: Sequence[str], lines: int, limit: int
+    ) -> tuple[list[tuple[Entity, list[Link]]], OpenWork]:
+        """What the Redis script reads at once, from the store and the schedule this book was given."""
+        pending, running = [], []
+        if self.store is not None:
+            ids = sorted(await self.store.ids("proposal", "pending"))[:limit]
+            pending = [p for p in [await self.store.get_proposal(i) for i in ids] if p is not None]
+            busy = [i for s in ("received", "running", "applying") for i in await self.store.ids("task", s)]
+            running = [t for t in [await self.store.get_task(i) for i in sorted(busy)[:limit]] if t is not None]
+        later = await self.later.upcoming(limit) if self.later is not None else []
+        projects = [e for i in (await self.ids("project"))[:limit] if (e := await self.get(i))]
+        return await self.cards(keys, lines), OpenWork(pending, running, later, projects)
 
     async def ids(self, kind: str) -> list[str]:
         return sorted(i for i, e in self.entities.items() if e.kind == kind)

@@ -26,6 +26,7 @@ class InMemoryStore:
         self.tallies: dict[str, int] = {}
         self._ids = itertools.count(1)
         self.unshown_ids: dict[str, None] = {}
+        self.task_steps: dict[str, str] = {}
 
     async def get_task(self, task_id: str) -> Task | None:
         found = self.records.get(f"task:{task_id}")
@@ -63,6 +64,12 @@ class InMemoryStore:
 
     async def unshown(self, older_than_s: float = 0) -> list[str]:
         return list(self.unshown_ids)
+
+    async def set_step(self, task_id: str, step: str) -> None:
+        self.task_steps[task_id] = step
+
+    async def steps(self, task_ids: Sequence[str]) -> dict[str, str]:
+        return {t: self.task_steps[t] for t in task_ids if t in self.task_steps}
 
     async def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from orchestrator import commands as cmd
 from orchestrator import policies
@@ -143,7 +144,8 @@ async def edit(c: cmd.EditProposal, core: Core) -> None:
     unknown = set(c.changes) - set(old.fields)
     if unknown:
         raise BadRequest(f"{old.kind} has no field {', '.join(sorted(unknown))}; it has {', '.join(old.fields)}.")
-    event = proposal.edit(c.index, core.stage(old.kind, {**old.fields, **c.changes}), c.actor, core.now())
+    changes = _amended(core, old.kind, old.fields, c.changes)
+    event = proposal.edit(c.index, core.stage(old.kind, {**old.fields, **changes}), c.actor, core.now())
     await core.store.commit([proposal], [event])
     task = await core.task(proposal.task_id)
     card = Outbound(
@@ -155,3 +157,9 @@ async def edit(c: cmd.EditProposal, core: Core) -> None:
         final=True,
     )
     await core.show(task, card)
+
+
+def _amended(core: Core, kind: str, fields: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A connector may read a typed value against the field's current one (`amend`: a time alone keeps the day)."""
+    amend = getattr(core.connectors.get(kind), "amend", None)
+    return dict(amend(fields, changes)) if amend is not None else changes

@@ -5,6 +5,8 @@ item at once: `Later.take`, the new task's key (`later:<proposal>:<index>`) and 
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,8 +18,10 @@ from orchestrator.handlers import stopping
 from orchestrator.model import Proposal, ProposalStatus, Task
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.ports import Scheduled
+from orchestrator.text import one_line
 from orchestrator.words import memory_ask
 
+log = logging.getLogger("deputy.later")
 LATER_KIND = "task.later"
 LATE_AFTER = timedelta(minutes=1)
 """Later than this after its time (Deputy was down), a request says so when it runs."""
@@ -57,12 +61,37 @@ async def _source(core: Core, item: Scheduled) -> Task | None:
 
 
 async def _remind(core: Core, item: Scheduled, source: Task) -> Outcome | None:
-    """Said once under a lease: a pass that dies before finishing leaves it to be said when the lease lapses."""
+    """Committed, then said — the outbox way, as a card is: marked fired and unsaid in one step (so no later pass
+    runs it again), then posted, then marked said. A pass that dies (or a platform that fails) in between leaves it
+    unsaid, and the scheduler's show pass says it (`say_again`); only a death in the one Redis write after the
+    platform's answer can say it twice. The lease keeps schedulers racing each other to one."""
     if not await core.claims.claim(f"later:{item.key}", REMIND_LEASE_S):
         return None
-    await core.say(source.chat, Kind.REMINDER, _due(core, item, "Reminder"), final=True)
-    await core.later.fired(item.key, "")  # at once: a pass killed after the post must not say it again
+    if await core.later.fired(item.key, "", unsaid=True):
+        await _say(core, item, source)
     return Outcome(then=(cmd.FinishLater(item.key),))
+
+
+async def _say(core: Core, item: Scheduled, source: Task) -> None:
+    message = Outbound(kind=Kind.REMINDER, text=_due(core, item, "Reminder"), final=True)
+    try:
+        await core.outbox.send(source.chat, message)
+    except Exception:
+        log.exception("could not say reminder %s; the show pass says it again", item.key)
+        return
+    await core.later.said(item.key)
+
+
+async def say_again(c: cmd.SayReminder, core: Core) -> None:
+    """A reminder committed as fired and never acknowledged by the chat: said now."""
+    if c.key not in await core.later.unsaid():
+        return  # said meanwhile
+    item = next((i for i in await core.later.of(c.key.rsplit(":", 1)[0]) if i.key == c.key), None)
+    source = await _source(core, item) if item is not None else None
+    if item is None or source is None:
+        await core.later.said(c.key)  # nothing left to say it about
+        return
+    await _say(core, item, source)
 
 
 def _due(core: Core, item: Scheduled, what: str) -> str:
@@ -90,7 +119,10 @@ async def finish(c: cmd.FinishLater, core: Core) -> None:
 
 
 async def cancel(c: cmd.CancelLater, core: Core) -> Outcome:
-    """A proposal scheduled for later; given a task's id (`t…`), the running task itself (handlers/stopping.py)."""
+    """A proposal scheduled for later; given a task's id (`t…`), the running task itself (handlers/stopping.py);
+    given no id, the only thing there is to cancel."""
+    if not c.proposal_id:
+        c = replace(c, proposal_id=await _only_cancellable(core))
     if c.proposal_id.startswith("t"):
         return await stopping.stop(c, core)
     proposal = await core.proposal(c.proposal_id)
@@ -115,6 +147,22 @@ async def _redraw(core: Core, proposal: Proposal, text: str, *, reply_to: str = 
         kind=Kind.OUTCOME, text=text, proposal=proposal, task_id=task.id, reply_to=reply_to or None, final=True
     )
     await core.show(task, message)
+
+
+async def _only_cancellable(core: Core) -> str:
+    """Bare /cancel follows bare /approve: with exactly one thing to cancel — a request scheduled for later or a
+    running task — that one; with none or several, say so and list them, each with its word."""
+    found = {s.proposal_id: f"{s.request} ({_when(core, s)})" for s in await core.later.upcoming(20)}
+    for status in stopping.STOPPABLE:
+        for task_id in sorted(await core.store.ids("task", status.value))[:20]:
+            task = await core.store.get_task(task_id)
+            found.update({task_id: f"running: {task.text}"} if task else {})
+    if len(found) == 1:
+        return next(iter(found))
+    if not found:
+        raise BadRequest("Nothing is scheduled for later or running, so there is nothing to cancel.")
+    listed = "\n".join(f"  /cancel {i} — {one_line(what, 70)}" for i, what in found.items())
+    raise BadRequest(f"{len(found)} things could be cancelled: which one?\n{listed}")
 
 
 def _nothing(proposal: Proposal) -> str:

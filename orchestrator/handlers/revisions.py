@@ -12,7 +12,7 @@ from datetime import timedelta
 from orchestrator import commands as cmd
 from orchestrator import policies
 from orchestrator.core import Core, Outcome
-from orchestrator.errors import AlreadyDecided, BadRequest, StaleVersion
+from orchestrator.errors import AlreadyDecided, BadRequest, Conflict, StaleVersion
 from orchestrator.model import (
     Decision,
     Proposal,
@@ -37,6 +37,9 @@ async def ask(c: cmd.ReviseProposal, core: Core) -> Outcome:
     policies.require_operator(c.actor, core.config.operators, "revise proposals")
     if proposal.revising is not None and c.event_id and proposal.revising.event_id == c.event_id:
         return await _queued(core, proposal, proposal.revising)  # the same stored ask handled again after a crash
+    if proposal.status is ProposalStatus.REJECTED and not c.feedback.strip():  # typed Revise with this instead
+        instead = cmd.ReviseRejected(proposal_id=proposal.id, actor=c.actor, chat=c.chat, event_id=c.event_id)
+        return await ask_instead(instead, core)
     feedback = _feedback(c.feedback, proposal.id)
     _check_revisable(core, proposal, c.version)
     return await _queue(core, proposal, Revising(feedback, c.actor, c.chat, proposal.version, c.event_id, core.now()))
@@ -106,12 +109,37 @@ async def _queue(core: Core, proposal: Proposal, revising: Revising) -> Outcome:
 
 
 async def _queued(core: Core, proposal: Proposal, revising: Revising) -> Outcome:
-    """The job, then a line that says the revision is coming (the new card answers the ask)."""
+    """A line that says the revision is coming (its job's progress edits it; the new card answers the ask), then
+    the job."""
+    text = f"{revising_head(proposal.id, revising)}…"
+    if revising.ref:  # the same ask again (after a crash): its line is there
+        await core.edit(revising.chat, revising.ref, _revising_line(proposal, revising, text))
+    else:
+        ref = await core.post(revising.chat, _revising_line(proposal, revising, text))
+        await _keep_ref(core, proposal, revising, ref or "")
     await core.enqueue(core.queue.enqueue_revise(proposal.id, revising.version), f"revise {proposal.id}")
-    new = "as a new proposal" if revising.successor else f"(v{revising.version} → v{revising.version + 1})"
-    text = f"Revising {proposal.id} {new}: “{revising.feedback}”…"
-    await core.say(revising.chat, Kind.PROGRESS, text, task_id=proposal.task_id, reply_to=revising.event_id or None)
     return Outcome(f"Revising {proposal.id}…")
+
+
+def revising_head(proposal_id: str, revising: Revising) -> str:
+    """What the revision's progress message says before its step: which proposal, which versions, the feedback."""
+    new = "as a new proposal" if revising.successor else f"(v{revising.version} → v{revising.version + 1})"
+    return f"Revising {proposal_id} {new}: “{revising.feedback}”"
+
+
+def _revising_line(proposal: Proposal, revising: Revising, text: str) -> Outbound:
+    return Outbound(kind=Kind.PROGRESS, text=text, task_id=proposal.task_id, reply_to=revising.event_id or None)
+
+
+async def _keep_ref(core: Core, proposal: Proposal, revising: Revising, ref: str) -> None:
+    """Best effort, before the job runs: the message's reference, so its progress edits it instead of posting."""
+    if not ref:
+        return
+    proposal.revising = replace(revising, ref=ref)
+    try:
+        await core.store.commit([proposal], [])
+    except Conflict:
+        proposal.revising = revising
 
 
 # ---- the agent's revision ---------------------------------------------------------------------------------

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import copy
 import logging
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from orchestrator import commands as cmd
 from orchestrator import policies
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import BadRequest, Conflict
-from orchestrator.handlers.applying import retry_advice
+from orchestrator.handlers.applying import MAX_WAITS, WAITS_WINDOW_S, retry_advice
 from orchestrator.handlers.reminders import schedule
 from orchestrator.model import TASK_TERMINAL, Actor, Proposal, ProposalDraft, Reply, Task, TaskStatus, Verdict
 from orchestrator.outbound import Kind, Outbound
@@ -138,7 +140,40 @@ async def _auto_rule(core: Core, proposal: Proposal) -> str | None:
     known: frozenset[str] = frozenset()
     if core.config.policies.needs_memory:
         known = await core.facts.known([a.target.lower() for a in proposal.actions])
-    return policies.auto_approval_rule(proposal, core.config.policies.auto_approve, known)
+    rule = policies.auto_approval_rule(proposal, core.config.policies.auto_approve, known)
+    return rule or await _granted(core, proposal)
+
+
+async def _granted(core: Core, proposal: Proposal) -> str | None:
+    """Every action covered by a standing grant its connector holds (an MCP tool always allowed, and unchanged
+    since): the grant is named in the ledger like a rule."""
+    rules = []
+    for action in proposal.actions:
+        check = getattr(core.connectors.get(action.kind), "granted", None) if action.grant else None
+        rule = await check(action.fields) if check is not None else ""
+        if not rule:
+            return None
+        rules.append(rule)
+    return ", ".join(dict.fromkeys(rules)) or None
+
+
+async def defer(c: cmd.DeferTask, core: Core) -> Outcome | None:
+    """A draft that met its model's open breaker waits for it, as an apply does (orchestrator/handlers/applying.py):
+    the task stays running, its message says until when, and the job runs again then; after MAX_WAITS waits it
+    ends as a draft that could not be made."""
+    task = await core.task(c.task_id)
+    if task.status is not TaskStatus.RUNNING:
+        return None
+    waits = await core.claims.tally(f"breaker-waits:{task.id}", WAITS_WINDOW_S)
+    if waits > MAX_WAITS:
+        await _reply(core, task, Reply(f"I couldn't draft this: {c.reason}. Nothing was staged.", ok=False))
+        return None
+    at = datetime.fromtimestamp(c.open_until, UTC) + timedelta(seconds=1)
+    when = at.astimezone(ZoneInfo(core.config.timezone)).strftime("%H:%M:%S")
+    text = f"Waiting: {c.reason}. Deputy will carry on at {when} by itself (wait {waits} of at most {MAX_WAITS})."
+    await core.store.set_step(task.id, f"Waiting for the model until {when}")
+    await core.show(task, Outbound(kind=Kind.PROGRESS, text=text, task_id=task.id, reply_to=task.event_id))
+    return Outcome(at)
 
 
 async def fail(c: cmd.FailTask, core: Core) -> None:

@@ -101,3 +101,43 @@ def test_a_follow_up_card_writes_its_time_one_way() -> None:
 
     at = datetime(2026, 12, 9, 12, 9, tzinfo=UTC)
     assert _day(at) == "Wed 9 Dec 12:09" and when(at, "UTC").startswith(_day(at))
+
+
+@pytest.mark.parametrize(
+    ("typed", "at"),
+    [
+        ("12:25", "2026-12-04T12:25:00+01:00"),  # a time alone keeps the day it is set for
+        ("Sat 5 Dec 12:25", "2026-12-05T12:25:00+01:00"),  # the card's own way of writing it
+        ("5 Dec", "2026-12-05T09:00:00+01:00"),  # a day alone keeps its time
+        ("tomorrow 3pm", "2026-12-02T15:00:00+01:00"),
+        ("2026-12-04T10:00", "2026-12-04T10:00:00+01:00"),
+    ],
+)
+def test_edit_reads_a_plain_time_in_the_operators_zone(warsaw: Runtime, typed: str, at: str) -> None:
+    """Issue 29 (#19): `/edit <id> at 12:25` needs no ISO; the running connector (behind its breaker) amends."""
+    connector = warsaw.coordinator.core.connectors["task.later"]
+    fields = {"request": "call Anna", "at": "2026-12-04T09:00:00+01:00", "remind": True}
+    amended = connector.amend(fields, {"at": typed})  # type: ignore[attr-defined]
+    assert amended["at"] == at
+    staged = warsaw.coordinator.core.stage("task.later", {**fields, **amended})
+    assert staged.summary.startswith("On ") and "(Europe/Warsaw)" in staged.summary and "T" not in staged.summary
+
+
+def test_a_new_time_is_written_the_same_way_in_the_headline_and_the_action_line() -> None:
+    """Issue 29 (#19): after `/edit … at 12:25` or `/revise … at 12:30` the card's two lines name the same time."""
+    from agents.rewrites import revise
+    from orchestrator.actions import StagedAction
+    from orchestrator.proposals import retitled
+
+    def later(at: str, shown: str) -> StagedAction:
+        fields = {"request": "email frank@example.com", "at": at, "remind": False}
+        return StagedAction("task.later", fields, f"On {shown} (UTC) I'll draft: email frank@example.com", "this chat")
+
+    old = later("2026-12-09T12:09:00+00:00", "Wed 9 Dec 12:09")
+    new = later("2026-12-10T12:25:00+00:00", "Thu 10 Dec 12:25")
+    headline = "Follow up Wed 9 Dec 12:09: email frank@example.com"
+    assert retitled(headline, old, new, alone=True) == "Follow up Thu 10 Dec 12:25: email frank@example.com"
+    draft = {"summary": headline, "fields": dict(old.fields)}
+    revised = revise(draft, "at 12:30")
+    assert revised["fields"]["at"] == "2026-12-09T12:30:00+00:00"
+    assert revised["summary"] == "Follow up Wed 9 Dec 12:30: email frank@example.com"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from bot.wiring import build_runtime
 from connectors.breaker import Breaker
 from orchestrator import commands as cmd
 from orchestrator.commands import Inbound
+from orchestrator.errors import ModelPaused
 from orchestrator.model import ProposalDraft, Reply, Task
 from orchestrator.outbound import money
 from tests.agents.conftest import MODEL, Llm, llm_env
@@ -52,14 +54,15 @@ async def test_a_429_is_retried_then_succeeds(llm: Llm) -> None:
     assert llm.server.stats.requests == 2
 
 
-async def test_repeated_500s_open_the_circuit_and_the_operator_is_told(llm: Llm) -> None:
+async def test_repeated_500s_open_the_circuit_and_the_drafts_wait_for_it(llm: Llm) -> None:
     llm.script(*[{"status": 500}] * 10)
     first = await llm.draft("email jane@acme.com about invoice 42")
     assert isinstance(first, Reply) and not first.ok and "failed 3 times" in first.text
-    second = await llm.draft("email jane@acme.com about invoice 43", "t2")
-    assert isinstance(second, Reply) and "failed 5 times in a row" in second.text and "pausing it" in second.text
-    third = await llm.draft("email jane@acme.com about invoice 44", "t3")
-    assert isinstance(third, Reply) and "paused after 5 failures" in third.text
+    with pytest.raises(ModelPaused, match=r"failed 5 times in a row.*pausing it") as opened:
+        await llm.draft("email jane@acme.com about invoice 43", "t2")
+    with pytest.raises(ModelPaused, match="paused after 5 failures") as still:  # the task waits (agents/jobs.py)
+        await llm.draft("email jane@acme.com about invoice 44", "t3")
+    assert still.value.open_until == pytest.approx(opened.value.open_until, abs=1)  # until the breaker lets calls in
     assert llm.server.stats.requests == 5  # the open circuit fails fast, without calling
 
 
@@ -176,12 +179,28 @@ async def test_the_provider_breaker_opens_cools_probes_and_reopens_three_times_t
     await llm.draft("email jane@acme.com about invoice 41")  # 3 failures
     for cycle in range(3):
         before = llm.server.stats.requests
-        opened = await llm.draft(f"email jane@acme.com about invoice 4{cycle}", f"t{cycle}a")
-        assert isinstance(opened, Reply) and "pausing it for 60 s" in opened.text, (cycle, opened)
-        fast = await llm.draft("email jane@acme.com about invoice 50", f"t{cycle}b")
-        assert isinstance(fast, Reply) and "paused after 5 failures" in fast.text
+        with pytest.raises(ModelPaused, match="pausing it for 60 s"):
+            await llm.draft(f"email jane@acme.com about invoice 4{cycle}", f"t{cycle}a")
+        with pytest.raises(ModelPaused, match="paused after 5 failures") as fast:
+            await llm.draft("email jane@acme.com about invoice 50", f"t{cycle}b")
+        assert fast.value.open_until == clock.now + 60
         assert llm.server.stats.requests - before == (2 if cycle == 0 else 1)  # a probe's failure reopens at once
         clock.now += 61
     closed = await llm.draft("email jane@acme.com about invoice 60", "t9")
     assert isinstance(closed, ProposalDraft)  # the probe succeeded
     assert await llm.runtime.redis.exists("deputy:circuit:llm.openai") == 0
+
+
+async def test_a_hosted_model_without_its_key_is_said_before_any_call(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 29 (#12): not the provider's "InternalServerError 500 … Missing credentials", cut mid-word."""
+    from agents.transports import LiteLLMTransport
+    from orchestrator.errors import ModelPermanent
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    with pytest.raises(ModelPermanent, match=r"^openai/gpt-4o-mini has no API key: set OPENAI_API_KEY in the envir"):
+        await LiteLLMTransport()(
+            "openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], json_mode=False, max_tokens=5
+        )

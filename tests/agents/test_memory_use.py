@@ -8,6 +8,8 @@ import json
 
 from bot.wiring import Runtime
 from orchestrator.model import ProposalDraft, Reply, Task
+from orchestrator.records import Entity
+from orchestrator.records import Source as RecordSource
 from orchestrator.words import memory_ask
 from tests.agents.conftest import Llm
 from tests.orchestrator.conftest import CONSOLE, ME
@@ -71,3 +73,46 @@ async def test_send_it_to_him_with_nobody_else_in_the_conversation_asks(runtime:
     await draft(runtime, "email jane@acme.com about invoice 42", 1)
     unclear = await draft(runtime, "send it to him instead", 2)
     assert isinstance(unclear, Reply) and "Send it to whom?" in unclear.text
+
+
+async def test_a_remembered_address_resolves_the_name_it_spells(runtime: Runtime) -> None:
+    """Issue 29 (#20): "contact jane@acme.com" is enough to find "Jane" — by the address's own words, not a guess."""
+    await draft(runtime, "remember Acme pays invoices net 30, contact jane@acme.com", 1)
+    result = await draft(runtime, "email Jane about invoice 43 being paid", 2)
+    assert isinstance(result, ProposalDraft), result
+    assert result.actions[0][1]["to"] == "jane@acme.com" and result.actions[0][1]["body"].startswith("Hi Jane,")
+    await draft(runtime, "remember Globex billing goes to jane@globex.example", 3)
+    asked = await draft(runtime, "email Jane about invoice 44", 4)  # two addresses spell Jane now: ask
+    assert isinstance(asked, Reply) and "Who should I email?" in asked.text, asked
+
+
+async def test_forget_twice_says_it_was_already_forgotten(runtime: Runtime) -> None:
+    await draft(runtime, "remember Acme pays invoices net 30", 1)
+    first = await draft(runtime, "forget m1", 2)
+    assert isinstance(first, Reply) and first.text.startswith("Forgot m1")
+    again = await draft(runtime, "forget m1", 3)
+    assert isinstance(again, Reply) and again.ok and "m1 was already forgotten on " in again.text, again
+    bare = await draft(runtime, "forget", 4)
+    assert isinstance(bare, Reply) and not bare.ok and "Type /forget <id>" in bare.text
+    unknown = await draft(runtime, "forget m99", 5)
+    assert isinstance(unknown, Reply) and "Nothing to forget with id “m99”" in unknown.text
+
+
+async def test_recall_holds_the_records_text_and_retrieval_cites_what_it_finds(runtime: Runtime) -> None:
+    """Issue 26: a client's notes are findable by /recall and used by a draft that names no key of theirs; once
+    the client is forgotten, recall has nothing of them."""
+    piotr, source = Entity("c1", "client"), RecordSource("you", "console:e1", NOW)
+    piotr.put("name", "Piotr Kowalski", source)
+    piotr.put("emails", ["piotr@northwind.example"], source)
+    piotr.put("notes", "prefers calls on Fridays", source)
+    book = runtime.coordinator.core.book
+    await book.save([piotr], [])
+    [hit, *_] = await runtime.memory.recall("who prefers calls on Fridays")
+    assert hit.record.id == "c1" and hit.record.text.startswith("Piotr Kowalski <piotr@northwind.example> — client")
+    planned = await draft(runtime, "plan the Northwind kickoff call", 1)
+    assert isinstance(planned, ProposalDraft)
+    assert "📎 from: “Piotr Kowalski <piotr@northwind.example> — client" in planned.summary, planned.summary
+    stored = await book.get("c1")
+    assert stored is not None
+    await book.forget(stored, [])
+    assert [r.record.id for r in await runtime.memory.recall("prefers calls on Fridays northwind")] == []

@@ -16,6 +16,7 @@ from tests.orchestrator.conftest import CONSOLE, ME
 
 KINDS = frozenset(
     {"email.send", "webhook.post", "note.save", "budget.raise", "task.later", "record.create", "record.update"}
+    | {"mcp.call", "calendar.event"}
 )
 DOCS_EXAMPLE = re.search(r"```yaml\n(.*?)```", (playbooks.BUILT_IN.parent.parent / "docs/llm.md").read_text(), re.S)
 
@@ -23,7 +24,9 @@ DOCS_EXAMPLE = re.search(r"```yaml\n(.*?)```", (playbooks.BUILT_IN.parent.parent
 def test_the_built_in_playbooks_load() -> None:
     found = playbooks.load(playbooks.directories(Path("/nonexistent")), KINDS)
     assert {n: p.action for n, p in found.items()} == {
+        "agenda": None,
         "answer": None,
+        "calendar": "calendar.event",
         "email": "email.send",
         "later": "task.later",
         "note": "note.save",
@@ -31,6 +34,7 @@ def test_the_built_in_playbooks_load() -> None:
         "record": "record.update",
         "remind": "task.later",
         "webhook": "webhook.post",
+        "tool": "mcp.call",
     }
 
 

@@ -126,12 +126,12 @@ def test_an_unreadable_policies_or_playbook_file_is_one_line_naming_it(
 
 def test_doctor_reads_the_policies_and_playbooks(env: dict[str, str], tmp_path: Path) -> None:
     result = deputy("doctor", env=env, cwd=tmp_path)
-    assert "ok  Policies and playbooks: the default policies and 8 playbook(s) read\n" in result.stdout
+    assert "ok  Policies and playbooks: the default policies and 11 playbook(s) read\n" in result.stdout
     own = Path(env["DEPUTY_DATA_DIR"]) / "policies.yaml"
     own.parent.mkdir(parents=True)
     own.write_text("undoable: [email.send]\n")
     result = deputy("doctor", env=env, cwd=tmp_path)
-    assert f"ok  Policies and playbooks: policies from {own} and 8 playbook(s) read\n" in result.stdout
+    assert f"ok  Policies and playbooks: policies from {own} and 11 playbook(s) read\n" in result.stdout
 
 
 def closed_pipe(
@@ -185,3 +185,11 @@ def test_bad_usage_is_one_line_naming_the_help(env: dict[str, str], tmp_path: Pa
         result = deputy(*args, env=env, cwd=tmp_path)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "--help' says more" in result.stderr
+
+
+def test_shadow_with_a_hosted_model_and_no_key_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    """Issue 29 (#29): not a playbook difference after a 500 from the provider, but the missing key, before any call."""
+    bare = {k: v for k, v in env.items() if k != "OPENAI_API_KEY"}
+    result = deputy("shadow", "--model", "openai/gpt-4o-mini", "--limit", "1", env=bare, cwd=tmp_path)
+    line = one_line_exit_2(result, "--model openai/gpt-4o-mini", "OPENAI_API_KEY")
+    assert line.endswith("nothing was drafted")

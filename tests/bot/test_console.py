@@ -14,6 +14,7 @@ from bot.console.channel import Replies
 from bot.console.outbound import settles
 from bot.console.prompt import PROMPT, PromptState, clean
 from bot.console.screen import Screen
+from bot.wiring import Runtime
 from orchestrator.model import Proposal, ProposalStatus
 from orchestrator.outbound import Kind, Outbound
 from tests.bot.cards import proposal as a_proposal
@@ -184,3 +185,24 @@ def test_escape_sequences_in_a_message_do_not_reach_the_terminal() -> None:
     out = io.StringIO()
     Screen(out).show("│ subject: Hi\x1b]52;c;ZXZpbA==\x07\n│   Jane,\x1b[2A\x1b[2K\r approved\tby you")
     assert out.getvalue() == "│ subject: Hi\n│   Jane, approved\tby you\n"
+
+
+async def test_a_terminal_console_shows_what_came_while_none_was_open(runtime: Runtime) -> None:
+    """Issue 29 (#23): a task drafted after a restart posts its card before the console opens; the console shows it
+    (not the progress lines of that time), then only what is new; a piped console starts at the end."""
+    from bot.console.channel import Console
+    from memory import keys
+
+    stream, out = keys.console("local"), io.StringIO()
+    first = Console(runtime.redis, runtime.coordinator, out=out)
+    await first.start(resume=True)  # the last console: it saw everything so far
+    for kind, text in [("progress", "… [t1] Drafting…"), ("card", "┌ Proposal p1 · the plan"), ("outcome", "✓ Done")]:
+        await runtime.redis.xadd(stream, {"kind": kind, "text": text, "task": "t1"})
+    piped = Console(runtime.redis, runtime.coordinator, out=io.StringIO())
+    await piped.start()
+    assert piped.out.getvalue() == ""  # type: ignore[attr-defined]
+    again = Console(runtime.redis, runtime.coordinator, out=out)
+    await again.start(resume=True)
+    assert out.getvalue().splitlines() == ["While no console was open:", "┌ Proposal p1 · the plan", "✓ Done"]
+    await Console(runtime.redis, runtime.coordinator, out=out).start(resume=True)
+    assert out.getvalue().count("┌ Proposal p1") == 1  # shown once

@@ -36,6 +36,8 @@ def test_operators_are_parsed() -> None:
         ),
         ({"DEPUTY_TIMEZONE": "Mars/Olympus"}, "DEPUTY_TIMEZONE: 'Mars/Olympus' is not an IANA time zone"),
         ({"DEPUTY_DIGEST_AT": "25:00"}, "DEPUTY_DIGEST_AT"),
+        ({"DEPUTY_CALDAV_URL": "ftp://u:hunter2@h/cal/"}, r"DEPUTY_CALDAV_URL: must look like https://user:password@"),
+        ({"DEPUTY_CALDAV_URL": "https://u:hunter2@h:99999/cal/"}, r"https://\*\*\*@h:99999/cal/: the port must be"),
     ],
 )
 def test_wrong_values_fail_with_one_line_naming_the_variable(values: dict[str, str], message: str) -> None:

@@ -24,7 +24,15 @@ from tests.orchestrator.conftest import DEFAULTS, Core, core  # noqa: F401  (the
 from tests.orchestrator.test_coordinator import staged
 from tests.orchestrator.test_schedule import DIGEST_CHAT, scheduler, sent
 
-SHIPPED = {"email.send", "webhook.post", "note.save", "budget.raise", "task.later", "record.create", "record.update"}
+SHIPPED = {
+    "email.send",
+    "webhook.post",
+    "note.save",
+    "budget.raise",
+    "task.later",
+    "record.create",
+    "record.update",
+} | {"mcp.call", "calendar.event"}
 
 
 def example() -> types.ModuleType:
@@ -42,11 +50,13 @@ def test_every_shipped_connector_declares_its_kind_settings_and_traits() -> None
     assert set(found) == SHIPPED
     built = build_all(settings_with({}), Redis())
     assert {kind: c.traits for kind, c in built.items()} == found
-    assert {t.kind for t in traits(built) if t.outward} == {"email.send", "webhook.post"}
+    assert {t.kind for t in traits(built) if t.outward} == {"email.send", "webhook.post", "mcp.call", "calendar.event"}
     assert {t.kind: t.minutes_saved for t in traits(built) if t.minutes_saved} == {
         "email.send": 6,
         "note.save": 2,
         "webhook.post": 3,
+        "mcp.call": 3,
+        "calendar.event": 3,
     }
 
 

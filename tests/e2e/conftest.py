@@ -29,3 +29,6 @@ async def slack_api() -> AsyncIterator[FakeSlack]:
     runner = await slack.start(fake)
     yield fake
     await runner.cleanup()
+
+
+from tests.radicale import calendar, radicale  # noqa: E402, F401  (a real CalDAV server: tests/radicale.py)

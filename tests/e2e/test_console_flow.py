@@ -25,7 +25,7 @@ async def test_request_approve_sends_exactly_one_email(runtime: Runtime, workers
     workers.start()
     transcript = await converse(runtime, "email jane@acme.com a follow-up on invoice 42")
     pid = proposal_id(transcript)
-    assert "to: jane@acme.com" in transcript and f"/approve {pid}" in transcript and f"/reject {pid}" in transcript
+    assert "to jane@acme.com" in transcript and f"/approve {pid}" in transcript and f"/reject {pid}" in transcript
     assert smtp.messages == []
 
     transcript = await converse(runtime, f"/approve {pid}")

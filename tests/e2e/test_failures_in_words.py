@@ -49,6 +49,8 @@ def test_the_last_failure_is_one_sentence_with_the_word_that_tries_again(console
     pid = approve_the_broken_post(session)
     shown = session.read_until(f"/retry {pid}", timeout=90)
     assert not LOG_LINE.search(shown), shown
+    attempts = re.findall(r"Not done yet: [^\r\n]*", shown)
+    assert 1 <= len(attempts) <= 4 and all(a.endswith("Deputy will try again shortly.") for a in attempts), shown
     [failed] = re.findall(r"✗ Task \w+ failed: [^\r\n]*", shown)  # one line (the terminal may wrap it)
     assert "Error" not in failed and failed.endswith(f"type /retry {pid} to try again."), failed
     assert "Traceback" in log.read_text()  # the details are kept, where they belong

@@ -12,7 +12,7 @@ import pytest
 from bot.wiring import Runtime, build_runtime
 from tests.agents.conftest import llm_env
 from tests.conftest import Workers, eventually, settings_from
-from tests.e2e.helpers import converse, send
+from tests.e2e.helpers import converse, proposal_id, send
 from tests.fakes.openai_api import FakeOpenAI
 
 
@@ -79,3 +79,29 @@ async def test_the_draft_streams_into_the_progress_message(
     assert "Test model draft (email)" in transcript  # then the card
     [call] = [e for _, e in await model_runtime.ledger.read() if e.type == "ModelCalled"]
     assert call.detail["tokens_out"] > 0 and call.cost_usd > 0  # usage and cost read from the streamed answer
+
+
+async def test_status_names_the_step_and_a_revision_shows_its_progress_too(
+    model_runtime: Runtime, workers: Workers, openai_server: tuple[FakeOpenAI, str]
+) -> None:
+    server, _ = openai_server
+    workers.start()
+    pid = proposal_id(await converse(model_runtime, "email jane@acme.com a follow-up on invoice 42"))
+    server.ttft_s, server.tokens_per_s = 1.5, 15.0  # now a model on a CPU, writing as it goes
+    transcript = await converse(model_runtime, f"/revise {pid} shorter")
+    head = f"Revising {pid} (v1 → v2): “shorter”"
+    shown = re.findall(rf"{re.escape(head)} · Revising with gpt-4o-mini · (\d+) s", transcript)
+    assert shown and shown[0] == "0", transcript  # the step and the clock, on the line the ask posted
+    assert f"{head} · Revising with gpt-4o-mini · done in" in transcript
+    assert "v2" in transcript.split(head)[-1]  # then the new version's card
+    await send(model_runtime, "email bob@acme.com about the contract", "ev-status")
+    store = model_runtime.store
+
+    async def stepping() -> dict[str, str]:
+        return await store.steps(await store.ids("task", "running"))
+
+    [(task_id, step)] = (await eventually(stepping)).items()
+    assert step == "Drafting with gpt-4o-mini"
+    status = await converse(model_runtime, "/status")
+    assert re.search(rf"  {task_id}: Drafting with gpt-4o-mini · \d+ s — email bob@acme.com", status), status
+    await converse(model_runtime, f"/cancel {task_id}")  # stopped: the worker stops at once after the test

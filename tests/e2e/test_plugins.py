@@ -83,6 +83,8 @@ async def _proposals(runtime: Runtime) -> list[str]:
     return [p for status in ("pending", "approved") for p in await runtime.store.ids("proposal", status)]
 
 
-async def _tasks(runtime: Runtime) -> list[str]:
+async def _tasks(runtime: Runtime) -> set[str]:
+    """Each status set is read in turn while the task may move on (a note is auto-approved): read in the order a
+    task moves, a task is seen at least once, perhaps twice, so count distinct ids."""
     states = ("received", "running", "proposed", "approved", "applying", "done", "failed", "awaiting_operator")
-    return [t for status in states for t in await runtime.store.ids("task", status)]
+    return {t for status in states for t in await runtime.store.ids("task", status)}

@@ -68,11 +68,15 @@ async def test_merge_then_forget_leaves_no_trace(
     assert "Merged P Kowalski (c2) into Piotr Kowalski (c1)" in merged
     who = await converse(runtime, "/who pk@gmail.com")
     assert "Piotr Kowalski (c1)" in who and "merged c2" in who and "Sent to piotr@northwind.example" in who
+    recalled = await converse(runtime, "/recall northwind")  # recall indexes the records' text
+    assert "c1 · Piotr Kowalski <piotr@northwind.example, pk@gmail.com> — client" in recalled, recalled
+    assert "c2 ·" not in recalled
 
     gone = await converse(runtime, "/forget client Piotr Kowalski")
     assert "Forgot client c1 for good" in gone
     assert "No client or project matches" in await converse(runtime, "/who northwind.example")
     assert "Nothing in memory matches" in await converse(runtime, "/recall Piotr Kowalski tea")
+    assert "Nothing in memory matches" in await converse(runtime, "/recall northwind")
     csv = tmp_path / "back.csv"
     csv.write_text("name,email\nPiotr Kowalski,piotr@northwind.example\n")
     again = deputy("import", str(csv), "--apply", env=env, cwd=tmp_path).stdout

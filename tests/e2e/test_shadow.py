@@ -24,6 +24,7 @@ from tests.conftest import Smtp, deputy, settings_from
 from tests.connectors.receiver import Receiver
 from tests.fakes import slack_api as slack
 from tests.fakes import telegram_api as telegram
+from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeBotApi
 
@@ -228,3 +229,20 @@ async def test_the_row_that_differs_from_what_was_approved_says_so(
     lines = capsys.readouterr().out.splitlines()
     marked = [line for line in lines if "differs from what was approved" in line]
     assert code == 0 and len(marked) == 1 and "email bob" in marked[0] and "(recipient)" in marked[0], lines
+
+
+async def test_a_model_that_fails_now_is_marked_apart_from_differences(
+    recorded: World, capsys: pytest.CaptureFixture[str], openai_server: tuple[FakeOpenAI, str]
+) -> None:
+    """Issue 29 (#29): a row the model couldn't draft says FAILED and is counted apart from what differs."""
+    server, base = openai_server
+    server.script.extend([{"status": 401, "message": "Incorrect API key provided"}] * 20)
+    dead = {**recorded.env, "DEPUTY_LLM_API_BASE": base, "DEPUTY_LLM_RETRIES": "0"}
+    code = await run_shadow(
+        settings_from(dead), since="1d", playbooks_dir=None, model="openai/x", limit=2, as_json=False
+    )
+    lines = capsys.readouterr().out.splitlines()
+    failed = [line for line in lines if line.startswith("FAILED")]
+    assert code == 1 and failed and all("I couldn't draft this" in line for line in failed), lines
+    assert not [line for line in lines if line.startswith("DIFFERS")]
+    assert f"0 differ, {len(failed)} couldn't draft now; cost" in "\n".join(lines)

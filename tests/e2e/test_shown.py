@@ -47,26 +47,32 @@ async def _all_carded(runtime: Runtime) -> bool:
 
 
 @pytest.mark.soak
-async def test_an_apply_cut_off_after_it_settled_still_offers_send_again_and_mark_as_sent(
+async def test_applies_cut_off_after_they_settled_still_offer_send_again_and_mark_as_sent(
     runtime: Runtime, workers: Workers, smtp: Smtp
 ) -> None:
-    """Killed after the hand-over (the server never got the end of data), and again right after the commit
-    that says so: the card still reaches the chat with both of the operator's choices."""
+    """20 approved emails, each killed after the hand-over (the server never got the end of data), and again
+    right after the commit that says so: every card still reaches the chat, once, with both of the operator's
+    choices."""
     first = workers.start()
-    await send(runtime, "email jane@acme.com about invoice 42", "shown-apply")
-    [pid] = await eventually(lambda: runtime.store.ids("proposal", "pending"), 30, "the card")
+    for i in range(TASKS):
+        await send(runtime, f"email client{i}@example.com about invoice {i}", f"shown-apply-{i}")
+    pids = await eventually(lambda: _pending(runtime), 120, f"{TASKS} cards")
     first.terminate()
     first.wait(15)
     workers.start(DEPUTY_FAULT_EXIT_AFTER="handed_over,TaskAwaitingOperator")
-    await send(runtime, f"/approve {pid}", "shown-approve")
-    await eventually(lambda: _offers_choices(runtime, pid), 60, "the may-not-have-been-sent card")
+    for pid in pids:
+        await send(runtime, f"/approve {pid}", f"shown-approve-{pid}")
+    await eventually(lambda: _all_offer_choices(runtime, pids), 240, "every may-not-have-been-sent card")
     assert smtp.messages == [] and await runtime.store.unshown() == []
-    unsure = [m for m in await said(runtime) if "May not have been sent" in m["text"]]
-    assert len(unsure) == 1
+    unsure = Counter(m["task"] for m in await said(runtime) if "May not have been sent" in m["text"])
+    assert len(unsure) == TASKS and set(unsure.values()) == {1}, unsure
 
 
-async def _offers_choices(runtime: Runtime, pid: str) -> bool:
-    return any(
-        "May not have been sent" in m["text"] and f"/resend {pid}" in m["text"] and f"/sent {pid}" in m["text"]
-        for m in await said(runtime)
-    )
+async def _pending(runtime: Runtime) -> list[str]:
+    pids = await runtime.store.ids("proposal", "pending")
+    return pids if len(pids) == TASKS else []
+
+
+async def _all_offer_choices(runtime: Runtime, pids: list[str]) -> bool:
+    texts = [m["text"] for m in await said(runtime) if "May not have been sent" in m["text"]]
+    return all(any(f"/resend {pid}" in t and f"/sent {pid}" in t for t in texts) for pid in pids)

@@ -1,7 +1,8 @@
 """Timeouts that free the worker, against real processes: an SMTP server that holds `RCPT TO` far longer than
 the job's timeout fails each attempt at the send's own deadline (half of DEPUTY_JOB_TIMEOUT_S), the other
 emails keep flowing through the same two workers, nothing stalled is delivered, and the task ends failed with a
-sentence the operator can read — no exception name."""
+sentence the operator can read — no exception name. A model server that never answers one request is the same
+for drafts: the call's own deadline ends the attempt, in words, and the other drafts flow."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from aiosmtpd.controller import Controller
 from bot.wiring import Runtime, build_runtime
 from memory.embedded import free_port
 from memory.streams import range_after
+from tests.agents.conftest import llm_env
 from tests.conftest import Smtp, Workers, eventually, settings_from
 from tests.e2e.helpers import send
+from tests.fakes.openai_api import FakeOpenAI
 
 STALL = "stall@example.com"
 OTHERS = 4
@@ -83,6 +86,39 @@ async def test_a_server_holding_rcpt_to_fails_the_attempt_not_the_workers(
         assert len(tries) == 4 and all("stopped answering" in text for text in tries)
         assert not any("Exception" in text or "ConnectorError" in text for text in said)
     finally:
+        pool.stop_all()
+        await runtime.close()
+
+
+@pytest.mark.soak
+async def test_a_model_that_never_answers_fails_each_attempt_in_words_and_the_other_drafts_flow(
+    env: dict[str, str], openai_server: tuple[FakeOpenAI, str], tmp_path: Path
+) -> None:
+    """A model server that never answers one request, behind two real workers: the call's own deadline
+    (DEPUTY_LLM_TIMEOUT_S) ends that attempt, the operator reads one sentence for it — naming the setting — and the
+    task ends failed (told, as docs/llm.md says); the other requests are drafted meanwhile and both workers live."""
+    server, url = openai_server
+    server.stall_on = "STALLME"
+    own = {**env, **llm_env(url), "DEPUTY_LLM_TIMEOUT_S": "2", "DEPUTY_JOB_RETRY_S": "1,1,1"}
+    runtime = build_runtime(settings_from(own), own["REDIS_URL"])
+    pool = Workers(own, tmp_path)
+    try:
+        started = [pool.start(), pool.start()]
+        await send(runtime, "email jane@acme.com about STALLME invoice 1", "hang-model")
+        await eventually(lambda: server.stalled, 60, "the unanswered model call")
+        for i in range(OTHERS):
+            await send(runtime, f"email client{i}@example.com about invoice {i}", f"hang-other-{i}")
+        await eventually(lambda: _pending(runtime, OTHERS), 90, "the other drafts, past the stalled one")
+        [task_id] = await eventually(lambda: runtime.store.ids("task", "failed"), 60, "the stalled task to end")
+        assert all(p.poll() is None for p in started), "a worker exited"
+        task = await runtime.store.get_task(task_id)
+        assert task and "did not answer in time" in task.error and "DEPUTY_LLM_TIMEOUT_S" in task.error
+        said = [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
+        told = [text for text in said if "did not answer in time" in text]
+        assert len(told) == 1 and told[0].count("\n") == 0 and "Nothing was staged." in told[0], said
+        assert not any(word in text for text in said for word in ("Exception", "Error:", "Timeout"))
+    finally:
+        server.release()  # the server lets go of the request nobody waits for
         pool.stop_all()
         await runtime.close()
 

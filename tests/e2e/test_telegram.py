@@ -339,18 +339,38 @@ async def test_a_strangers_flood_of_presses_posts_nothing_and_never_queues_ahead
     deputy: Deputy,
 ) -> None:
     """Revise and Full text pressed 300 times by a member of the chat who is no operator: no prompt, no full
-    text, one refusal toast; the operator's next card comes as if nothing happened (the time is printed)."""
+    text, one refusal toast; the operator's next card comes as in a quiet run (both times printed; the soak
+    test below holds it to the issue's 2 s)."""
+    await _flood(deputy)
+
+
+@pytest.mark.soak  # a timed condition: on a machine busy with the whole suite the presses' CPU time shows
+async def test_300_stranger_presses_keep_the_operators_card_within_2_s_of_a_quiet_run(deputy: Deputy) -> None:
+    took, quiet = await _flood(deputy)
+    assert took <= quiet + 2.0  # the issue's condition: within 2 s of a quiet run's time
+
+
+async def _flood(deputy: Deputy) -> tuple[float, float]:
+    """The operator's card after 300 stranger presses, and in a quiet run just before (seconds)."""
     card = await deputy.card_for("email jane@acme.com about invoice 7")
+    quiet = await _card_time(deputy, "email ann@acme.com about a quiet day")
     proposal = next(b["callback_data"] for row in card.markup() for b in row).split(":")[1]
     posted = len(deputy.api.sent("sendMessage", CHAT))
     for _n in range(150):
         for data in (f"v:{proposal}:1", f"f:{proposal}"):
             await deputy.click(data, int(card.params["message_id"]), user=STRANGER_ID)
-    started = asyncio.get_running_loop().time()
-    await deputy.api.push(deputy.api.text_update("email bob@acme.com about the press flood"))
-    await eventually(lambda: any("bob@acme.com" in str(c.params.get("text")) for c in deputy.cards()), 30, "the card")
-    took = asyncio.get_running_loop().time() - started
+    took = await _card_time(deputy, "email bob@acme.com about the press flood")
     sent = deputy.api.sent("sendMessage", CHAT)[posted:]
     assert not any("What should change" in str(c.params.get("text")) for c in sent)
     assert sum("not an operator" in t for t in deputy.toasts()) == 1
-    print(f"operator's card {took:.2f} s after 300 stranger presses")
+    print(f"operator's card {took:.2f} s after 300 stranger presses, {quiet:.2f} s in a quiet run")
+    return took, quiet
+
+
+async def _card_time(deputy: Deputy, text: str) -> float:
+    """Seconds from the operator's message to its card."""
+    address = text.split()[1]
+    started = asyncio.get_running_loop().time()
+    await deputy.api.push(deputy.api.text_update(text))
+    await eventually(lambda: any(address in str(c.params.get("text")) for c in deputy.cards()), 30, "the card")
+    return asyncio.get_running_loop().time() - started

@@ -165,3 +165,31 @@ def test_the_embedded_redis_names_a_full_disk_from_its_log(tmp_path: Path) -> No
     assert EmbeddedRedis(tmp_path).exit_reason() == f"disk full in {tmp_path.resolve()}"
     (tmp_path / "redis.log").write_text("1:M 01 Dec 2026 10:00:00.000 # Bad directive at line 3\n")
     assert EmbeddedRedis(tmp_path).exit_reason().endswith(": Bad directive at line 3")
+
+
+def test_a_killed_up_mid_job_leaves_no_worker_or_redis_behind(up: Up, up_env: dict[str, str], tmp_path: Path) -> None:
+    up.env = {**up_env, "DEPUTY_OFFLINE_LATENCY_MS": "8000"}  # a draft is running when `up` is killed
+    first = up.start()
+    spawned = children(first.pid)
+    [worker] = [p for p in spawned if "bot.cli worker" in command_line(p)]
+    job_processes = children(worker)
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat"],
+        env=up.env,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert chat.stdin is not None
+    chat.stdin.write("email jane@acme.com about invoice 42\n")
+    chat.stdin.close()
+    with Redis.from_url((tmp_path / "data" / "redis.url").read_text().strip()) as client:
+        wait_for(lambda: client.scard("deputy:idx:task:running"), 30, "the draft to run")
+    first.kill()  # SIGKILL: the kernel tells its Redis and its worker (whose job now can't reach Redis)
+    first.wait(10)
+    chat.kill()
+    chat.wait(10)
+    every = [*spawned, *job_processes]
+    wait_for(lambda: not any(alive(p) for p in every), 30, "the worker, its job process and Redis to exit")

@@ -16,9 +16,11 @@ Modes taken from real local servers (llama.cpp, llama-cpp-python, Ollama), each 
 - `takes`: the response formats the server takes; llama-cpp-python refuses `json_schema` with a 500;
 - `ramble`: answers run on for that many words, cut at the request's `max_tokens` (`finish_reason: "length"`);
 - `delay_s`, `single_slot`: a slow model; with one slot, requests wait their turn, and one the client abandoned
-  keeps computing (as llama.cpp and Ollama do);
+  keeps computing (as llama.cpp and Ollama do); `stall_on`: a request whose messages contain that text is never
+  answered (the others are);
 - `ttft_s` and `tokens_per_s` shape a streamed answer (`stream: true`); `drop_after` closes the connection after
-  that many chunks; `drop_next` closes that many connections before answering.
+  that many chunks, once (a server killed mid-answer, and back); `drop_next` closes that many connections before
+  answering.
 
 Run standalone with `python -m tests.fakes.openai_api PORT [--no-prefix-cache]`."""
 
@@ -83,6 +85,9 @@ class FakeOpenAI:
     drop_after: int = 0
     drop_next: int = 0
     """Close that many connections without answering (a server killed mid-request)."""
+    stall_on: str = ""
+    stalled: int = 0
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     max_tokens: list[int] = field(default_factory=list)
     """Each request's `max_tokens`, as it arrived."""
     finished: int = 0
@@ -104,6 +109,11 @@ class FakeOpenAI:
 
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response({**self.stats.__dict__, "billed_input": self.stats.billed_input})
+
+    def release(self) -> None:
+        """Let go of the stalled requests (nobody waits for them any more) and stall no more."""
+        self.stall_on = ""
+        self._released.set()
 
     def reset(self, *, prefix_cache: bool) -> None:
         self.prefix_cache, self.stats, self.seen, self.hashes = prefix_cache, Stats(), [], set()
@@ -127,6 +137,9 @@ class FakeOpenAI:
             return web.json_response({"error": {**error, "code": "invalid_json_schema"}}, status=400)
         if problem := self.template_problem(messages, response_format):
             return problem
+        if self.stall_on and self.stall_on in json.dumps(messages):
+            self.stalled += 1
+            await self._released.wait()  # never answered until `release()`: the client gives up first
         if self.script:
             step = self.script.pop(0)
             if "status" in step:
@@ -205,13 +218,24 @@ class FakeOpenAI:
             self.finished += 1
 
     async def stream(self, request: web.Request, body: dict[str, Any], content: str, finish: str) -> web.StreamResponse:
-        """Server-sent chunks: the first after `ttft_s`, then one word each at `tokens_per_s`."""
+        """Server-sent chunks: the first after `ttft_s`, then one word each at `tokens_per_s` (unpaced, as fast as a
+        server batches them: about 50 words a chunk, never two alike — litellm takes a run of identical chunks for a
+        model repeating itself)."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await asyncio.sleep(self.ttft_s)
         words = content.split(" ")
+        if not self.tokens_per_s:
+            batched: list[str] = []
+            i = 0
+            while i < len(words):
+                size = 40 + len(batched) % 23
+                batched.append(" ".join(words[i : i + size]))
+                i += size
+            words = batched
         for n, word in enumerate(words):
             if self.drop_after and n >= self.drop_after:
+                self.drop_after = 0
                 assert request.transport is not None
                 request.transport.close()  # the connection drops mid-answer
                 return response

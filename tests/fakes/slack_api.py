@@ -25,6 +25,8 @@ BOT_USER, OPERATOR, STRANGER, DM = "UBOT", "U0SAM", "U0EVE", "D0SAM"
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived: tests check the pace of a task's edits."""
 
     @property
     def text(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,8 @@ CHAT = 4242
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived: tests check the pace of a task's edits."""
 
     def markup(self) -> list[list[dict[str, Any]]]:
         """A card's keyboard; a running task's Stop (`x:`) is apart: `stop()`."""

@@ -12,8 +12,12 @@ import pytest
 from bot.wiring import Runtime
 from connectors.records import RecordCreate, RecordUpdate
 from memory.clients import RedisRecordBook
+from memory.later import RedisLater
 from orchestrator.errors import BadRequest, Conflict, PermanentConnectorError
+from orchestrator.model import Task
+from orchestrator.ports import Scheduled
 from orchestrator.records import Entity, Link, Schema, Source, changed
+from tests.orchestrator.conftest import CONSOLE, ME
 
 AT = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 SRC = Source("you", "console:e1", AT)
@@ -88,3 +92,23 @@ async def test_the_connector_applies_a_change_once_and_shows_it_as_a_field_chang
     await book.forget(acme, [])
     with pytest.raises(PermanentConnectorError, match="was forgotten"):
         await create.apply(fields, "p3:0")
+
+
+async def test_who_reads_the_card_and_what_is_open_in_one_script(runtime: Runtime) -> None:
+    """The record with its timeline, running tasks, requests for later and projects come from one call."""
+    book = RedisRecordBook(runtime.redis)
+    piotr = client("c1", "Piotr Kowalski", "piotr@northwind.example")
+    site = Entity("j1", "project")
+    site.put("name", "Website", SRC)
+    site.put("client", "Piotr Kowalski", SRC)
+    await book.save([piotr, site], [])
+    await book.link(["c1"], Link(AT, "email.send", "Sent to piotr@northwind.example", "p1:0"))
+    busy = Task(id="t1", text="email Piotr Kowalski", actor=ME, chat=CONSOLE, event_id="e1", created_at=AT)
+    await runtime.store.commit([busy], [busy.submitted(AT)])
+    await RedisLater(runtime.redis).put(Scheduled("p2:0", "follow up with Piotr Kowalski", AT))
+    [(entity, last)], now = await book.who(["email:piotr@northwind.example"], 5, 10)
+    assert entity.id == "c1" and [link.text for link in last] == ["Sent to piotr@northwind.example"]
+    assert [t.id for t in now.running] == ["t1"] and now.pending == []
+    assert [s.request for s in now.later] == ["follow up with Piotr Kowalski"]
+    assert [p.name for p in now.projects] == ["Website"]
+    assert (await book.who(["email:nobody@else.example"], 5, 10))[0] == []

@@ -47,3 +47,14 @@ async def test_a_cancel_and_a_take_resolve_to_one(runtime: Runtime) -> None:
     too_late = await later.cancel("p2:0")
     assert too_late is not None and too_late.status == "firing"
     assert await later.cancel("p3:0") is None
+
+
+async def test_a_reminder_fired_is_unsaid_in_the_same_step_until_the_chat_has_it(runtime: Runtime) -> None:
+    later = RedisLater(runtime.redis)
+    await later.put(Scheduled("p3:0", "call Anna", AT, remind=True))
+    assert await later.take("p3:0") is not None
+    fired = await asyncio.gather(*(later.fired("p3:0", "", unsaid=True) for _ in range(3)))
+    assert sum(fired) == 1 and await later.unsaid() == ["p3:0"]
+    assert await later.unsaid(older_than_s=60) == []  # the show pass waits for the post that is under way
+    await later.said("p3:0")
+    assert await later.unsaid() == []

@@ -107,3 +107,39 @@ async def test_deputy_with_the_weaviate_backend_remembers_and_recalls(weaviate: 
         assert weaviate.fake.objects[("DeputyFact", "default")] == {}
     finally:
         await runtime.close()
+
+
+async def test_client_records_reach_the_shared_index_and_leave_it_when_forgotten(
+    weaviate: Server, env: dict[str, str]
+) -> None:
+    """A record written by any process (here a book with no memory beside it, as an import's) is in Weaviate once
+    recall next looks, and out of it once the client is forgotten."""
+    from memory.clients import RedisRecordBook
+    from orchestrator.records import Entity, Source
+
+    settings = settings_from(
+        {
+            **env,
+            "DEPUTY_MEMORY_BACKEND": "weaviate",
+            "DEPUTY_WEAVIATE_URL": weaviate.url,
+            "DEPUTY_WEAVIATE_GRPC_PORT": str(weaviate.grpc_port),
+        }
+    )
+    runtime: Runtime = build_runtime(settings)
+    try:
+        book, source = RedisRecordBook(runtime.redis), Source("import", "clients.csv:2", NOW)
+        piotr = Entity("c1", "client")
+        piotr.put("name", "Piotr Kowalski", source)
+        piotr.put("emails", ["piotr@northwind.example"], source)
+        await book.save([piotr], [])
+        runtime.memory.new_request()
+        [hit] = await runtime.memory.recall("Piotr Kowalski northwind", limit=1)
+        assert hit.record.id == "c1" and len(weaviate.fake.objects[("DeputyPerson", "default")]) == 1
+        stored = await book.get("c1")
+        assert stored is not None
+        await book.forget(stored, [])
+        runtime.memory.new_request()
+        assert await runtime.memory.recall("Piotr Kowalski northwind") == []
+        assert weaviate.fake.objects[("DeputyPerson", "default")] == {}
+    finally:
+        await runtime.close()

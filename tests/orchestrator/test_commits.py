@@ -169,3 +169,25 @@ async def test_an_apply_waits_for_a_breaker_a_bounded_number_of_times(core: Core
 
 def test_policies_are_plain_values() -> None:
     assert replace(RULES, undoable=frozenset()).undoable == frozenset()
+
+
+async def test_a_draft_waits_for_the_model_breaker_a_bounded_number_of_times(core: Core) -> None:
+    await core.say("email jane@acme.com about invoice 42")
+    task_id = core.queue.runs[-1]
+    reason = "llm.openai is paused after 5 failures in a row; retrying after 10:01:00"
+    for n in range(1, MAX_WAITS + 1):
+        assert await core.coordinator.handle(cmd.StartTask(task_id))
+        reopens = core.clock.now().timestamp() + 60
+        at = await core.coordinator.handle(cmd.DeferTask(task_id=task_id, reason=reason, open_until=reopens))
+        assert at.timestamp() == reopens + 1  # the job runs again just after the breaker lets calls through
+        assert core.outbox.texts[-1].startswith(f"Waiting: {reason}. Deputy will carry on at")
+        assert core.outbox.texts[-1].endswith(f"(wait {n} of at most {MAX_WAITS}).")
+        task = await core.store.get_task(task_id)
+        assert task and task.status.value == "running"
+        core.clock.advance(61)
+    assert await core.coordinator.handle(cmd.StartTask(task_id))
+    reopens = core.clock.now().timestamp() + 60
+    assert await core.coordinator.handle(cmd.DeferTask(task_id=task_id, reason=reason, open_until=reopens)) is None
+    assert core.outbox.texts[-1] == f"I couldn't draft this: {reason}. Nothing was staged."
+    task = await core.store.get_task(task_id)
+    assert task and task.status.value == "failed"

@@ -14,7 +14,7 @@ from orchestrator.fakes.books import FakeSpend, InMemoryDigestBook, InMemoryLate
 from orchestrator.fakes.connectors import FakeLaterConnector
 from orchestrator.fakes.world import FakeLiveness
 from orchestrator.model import ChatRef, ProposalDraft
-from orchestrator.outbound import Kind
+from orchestrator.outbound import Kind, Outbound
 from orchestrator.schedule import ScheduleConfig, Scheduler
 from tests.orchestrator.conftest import BOSS, CONSOLE, Core
 from tests.orchestrator.test_coordinator import staged
@@ -156,3 +156,67 @@ async def test_a_reminder_is_marked_said_as_soon_as_it_is_posted(core: Core) -> 
     core.clock.advance(600)
     await core.coordinator.handle(cmd.RunLater(key))
     assert [m.text for _, _, m in core.outbox.sent].count("Reminder: call Bea") == 1
+
+
+async def test_bare_cancel_follows_bare_approve(core: Core) -> None:
+    """Issue 29 (#18): with exactly one thing to cancel the id may be left out; with none or several, words."""
+    later = scheduling(core)
+    await core.say("/cancel", actor=BOSS)
+    assert core.outbox.texts[-1] == "Nothing is scheduled for later or running, so there is nothing to cancel."
+    pid = await approved(core)
+    await core.say("/cancel", actor=BOSS)
+    assert later.items[f"{pid}:0"].status == "cancelled"
+    other = await approved(core, minutes=5, request="call Anna", remind=True)
+    third = await approved(core, minutes=9, request="call Bob", remind=True)
+    await core.say("/cancel", actor=BOSS)
+    listed = core.outbox.texts[-1]
+    assert listed.startswith("2 things could be cancelled: which one?"), listed
+    assert f"  /cancel {other} — call Anna (Tue 3 Nov 09:19)" in listed and f"/cancel {third} — call Bob" in listed
+    assert later.items[f"{other}:0"].status == "scheduled"
+
+
+async def test_an_edit_of_a_time_goes_through_the_connectors_amend(core: Core) -> None:
+    """The core asks a connector that reads typed values against the current ones (`amend`) before staging."""
+    later = scheduling(core)
+
+    class Amending(FakeLaterConnector):
+        def amend(self, fields: dict[str, object], changes: dict[str, object]) -> dict[str, object]:
+            return {**changes, "at": str(fields["at"])[:11] + str(changes["at"])}
+
+    bus = core.coordinator.core
+    bus.connectors = {**bus.connectors, "task.later": Amending(later)}
+    at = core.clock.now() + timedelta(days=2)
+    fields = {"request": FOLLOW_UP, "at": at.isoformat(), "remind": False}
+    pid = await staged(core, ProposalDraft(playbook="later", summary="Later", actions=[("task.later", fields)]))
+    await core.say(f"/edit {pid} at 12:25")
+    proposal = await core.store.get_proposal(pid)
+    assert proposal is not None and proposal.actions[0].fields["at"] == at.isoformat()[:11] + "12:25"
+
+
+async def test_a_reminder_whose_pass_died_before_the_post_is_said_once_by_the_show_pass(core: Core) -> None:
+    """Committed, then said: the pass marked it fired (and unsaid) and died before the chat had it. No later pass
+    runs it again; the scheduler's show pass says it, once, however many schedulers look."""
+    later = scheduling(core)
+    pid = await approved(core, remind=True, request="call Cid")
+    core.clock.advance(61)
+    key = f"{pid}:0"
+    real, sent = core.outbox.send, 0
+
+    async def killed_before_the_post(chat: ChatRef, message: Outbound) -> str | None:
+        nonlocal sent
+        if message.kind is Kind.REMINDER and not sent:
+            sent += 1
+            raise ConnectionError("the pass was killed")  # nothing reached the chat
+        return await real(chat, message)
+
+    core.outbox.send = killed_before_the_post  # type: ignore[method-assign]
+    await scheduler(core).later_pass()
+    assert "Reminder: call Cid" not in core.outbox.texts and later.items[key].status == "fired"
+    assert await later.unsaid() == [key]
+    core.clock.advance(600)
+    await scheduler(core).later_pass()  # the lease lapsed: still not run again
+    await asyncio.gather(scheduler(core).show_pass(), scheduler(core).show_pass())
+    await scheduler(core).show_pass()
+    said = [t for t in core.outbox.texts if t.startswith("Reminder") and t.endswith("call Cid")]
+    assert said == ["Reminder, 10 min late (Deputy wasn't running at Tue 3 Nov 09:15): call Cid"], said
+    assert await later.unsaid() == []

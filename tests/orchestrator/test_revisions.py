@@ -158,3 +158,20 @@ async def test_revise_with_this_instead_makes_the_revision_a_new_proposal(core: 
     again = Answers()
     await core.coordinator.click(Click(BOSS, SLACK, REVISE_INSTEAD, Target(pid), "cb-twice"), again)
     assert again == [(f"Proposal {pid} was already revised as {successor.id}. Nothing changed.", True)]
+
+
+async def test_a_bare_revise_after_a_rejection_with_a_reason_is_revise_with_this_instead(core: Core) -> None:
+    """Issue 29 (#15): the console has the button's word — `/revise <id>` alone, which its rejection line shows."""
+    from bot.console.render import render
+
+    pid = await staged(core)
+    await core.say(f"/reject {pid} too stiff, make it warmer", actor=BOSS)
+    outcome = next(m for _, _, m in reversed(core.outbox.sent) if m.proposal and m.kind is Kind.OUTCOME)
+    assert f"/revise {pid}   (drafts it again with your reason, as a new proposal)" in render(outcome)
+    await core.say(f"/revise {pid}", actor=BOSS)
+    assert core.queue.revisions == [(pid, 1)]
+    asked = await core.store.get_proposal(pid)
+    assert asked and asked.revising and asked.revising.successor
+    await core.coordinator.handle(cmd.StageRevision(pid, WARMER, asked.revising.event_id))
+    rejected = await core.store.get_proposal(pid)
+    assert rejected and rejected.status is ProposalStatus.REJECTED and rejected.revised_as

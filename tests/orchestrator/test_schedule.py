@@ -288,3 +288,12 @@ async def test_a_restart_within_the_minute_says_again_what_waits(core: Core) -> 
     together = scheduler(core)
     await together.waiting_pass()  # a scheduler starting beside the running one stays quiet
     assert len([m for _, m in sent(core, Kind.NOTICE) if "for your decision" in m.text]) == 2
+
+
+def test_the_digest_starts_with_todays_calendar() -> None:
+    from datetime import date
+
+    from orchestrator.digest import DigestFacts, compose
+
+    facts = DigestFacts(date(2026, 12, 8), [], [], 0.0, 5.0, [0.0] * 7, today=["10:00–10:30 Call with Jane"])
+    assert compose(facts).splitlines()[1:3] == ["On the calendar today (1):", "  10:00–10:30 Call with Jane"]

@@ -18,6 +18,9 @@ async def test_status_shows_a_running_task_and_cancel_stops_it(core: Core) -> No
     core.clock.advance(14)
     await core.say("/status")
     assert f"  {tid}: 14 s — {EMAIL}  (/cancel {tid})" in core.outbox.texts[-1]
+    await core.store.set_step(tid, "Drafting with gemma")  # what its progress message says (the worker's reporter)
+    await core.say("/status")
+    assert f"  {tid}: Drafting with gemma · 14 s — {EMAIL}  (/cancel {tid})" in core.outbox.texts[-1]
     await core.say(f"/cancel {tid}")
     assert "Stopped by you. Nothing was staged." in core.outbox.texts
     task = await core.store.get_task(tid)

@@ -1,0 +1,43 @@
+"""A draft that meets its model provider's open breaker waits for it behind a real worker: its message says until
+when, RQ runs the same job again then, and the draft is made — nothing ends "failed" with a promise nobody keeps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.wiring import Runtime, build_runtime
+from tests.agents.conftest import llm_env
+from tests.conftest import Workers, eventually, settings_from
+from tests.e2e.helpers import converse
+from tests.fakes.openai_api import FakeOpenAI
+
+
+@pytest.fixture
+async def model_runtime(env: dict[str, str], openai_server: tuple[FakeOpenAI, str]) -> AsyncIterator[Runtime]:
+    _, url = openai_server
+    env.update(llm_env(url))
+    runtime = build_runtime(settings_from(env))
+    yield runtime
+    await runtime.close()
+
+
+async def test_a_draft_waits_for_the_open_model_breaker_and_is_made_when_it_closes(
+    model_runtime: Runtime, workers: Workers, openai_server: tuple[FakeOpenAI, str]
+) -> None:
+    server, _ = openai_server
+    workers.start()
+    await eventually(lambda: model_runtime.redis.keys("deputy:worker:*"), 60, "the worker to start")
+    reopens = time.time() + 3
+    circuit: dict[str | bytes, str | float] = {"failures": 5, "open_until": reopens}  # 5 failures paused it
+    await model_runtime.redis.hset("deputy:circuit:llm.openai", mapping=circuit)  # type: ignore[arg-type]
+    transcript = await converse(model_runtime, "email jane@acme.com a follow-up on invoice 42")
+    assert "Waiting: llm.openai is paused after 5 failures in a row" in transcript, transcript
+    assert "Deputy will carry on at" in transcript and "(wait 1 of at most 6)" in transcript
+    assert "Test model draft (email)" in transcript  # drafted once the breaker let calls through
+    assert "failed" not in transcript.lower()
+    assert server.stats.requests >= 1 and time.time() >= reopens
+    events = [e.type for _, e in await model_runtime.ledger.read()]
+    assert "ProposalStaged" in events and "TaskFailed" not in events
