@@ -35,15 +35,25 @@ Factory = Callable[[], JobRuntime]
 _FACTORY: list[Factory] = []
 _LOOP: list[asyncio.AbstractEventLoop] = []
 _KEPT: list[JobRuntime] = []
+_ON_START: list[Callable[[], None]] = []
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _BLOCK = (signal.SIG_BLOCK, STOP_SIGNALS)
 
 
-def install(factory: Factory) -> None:
-    """The process's way to build a runtime; forked job processes inherit it."""
+def install(factory: Factory, *, on_start: Callable[[], None] | None = None) -> None:
+    """The process's way to build a runtime; forked job processes inherit it. `on_start` is what a job process
+    does once, before its first job, that its parent must not (litellm: only the process that calls models pays
+    its seconds and megabytes, and the parent's `/readyz` beat does not wait for them)."""
     _FACTORY[:] = [factory]
+    _ON_START[:] = [on_start] if on_start else []
     _KEPT.clear()
+
+
+def started() -> None:
+    """A job process is starting: run what `install` left for it."""
+    for step in _ON_START:
+        step()
 
 
 def build() -> JobRuntime:

@@ -172,6 +172,7 @@ def serve(name: str, url: str, shared: Any, limits: Limits, burst: bool) -> None
     die_with_parent(signal.SIGKILL)
     if os.getppid() != parent:  # the worker died before the line above took effect
         os._exit(1)
+    runtime.started()
     queue = rq_queue(sync_redis(url))
     worker = WarmWorker(
         [queue], name=name, deadline=Deadline(shared), limits=limits, serializer=JSONSerializer, worker_ttl=WORKER_TTL_S

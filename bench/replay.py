@@ -1,6 +1,6 @@
 """Reading the ledger: `deputy replay`'s work (fold the ledger, load every stored record, compare) and `deputy
 ledger`'s full read (every line formatted, written to a null sink), in-process through the same functions
-`bot/ops.py` runs, over a synthetic ledger of 1k and then 10k tasks. Each task has the nine events of an
+`bot/ops.py` runs, over a synthetic ledger of 10k and then 50k tasks (`--sizes`). Each task has the nine events of an
 approved, applied email and its task and proposal records, written by the real `RedisStore.commit`. Baseline in
 the same run: a bare redis-py `XRANGE` walk of the same stream (COUNT 5000, bytes, no decoding). Linearity shows
 twice: the per-event cost at 10k against 1k, and the time per batch from the start of the 10k ledger to its end.
@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -41,7 +42,7 @@ from orchestrator.model import (
 from orchestrator.ports import Record
 from orchestrator.replay import differences, fold
 
-SIZES = (1_000, 10_000)
+SIZES = (10_000, 50_000)
 EVENTS_PER_TASK = 9
 TASKS_PER_COMMIT = 100
 BARE_COUNT = 5000
@@ -198,14 +199,16 @@ def report(tasks: int, t: dict[str, tuple[float, float]]) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="tasks, ascending, comma-separated")
     args = parser.parse_args()
+    sizes = tuple(int(size) for size in args.sizes.split(","))
     process, url = start_redis()
     settings = settings_with({"REDIS_URL": url})
     client = Redis.from_url(url, decode_responses=True, protocol=2)
     results: dict[int, dict[str, tuple[float, float]]] = {}
     try:
         built = 0
-        for size in SIZES:
+        for size in sizes:
             await build(RedisStore(client), built, size)
             built = size
             results[size] = await measure(url, settings, args.rounds)
@@ -215,11 +218,12 @@ async def main() -> None:
         await client.aclose()
         process.terminate()
         process.wait()
-    small, large = results[SIZES[0]], results[SIZES[-1]]
-    scale = SIZES[-1] / SIZES[0]
+    small, large = results[sizes[0]], results[sizes[-1]]
+    scale = sizes[-1] / sizes[0]
     growth = ", ".join(f"{name} {large[name][0] / small[name][0] / scale:.2f}" for name in small)
-    print(f"per-event cost at {SIZES[-1]} tasks / at {SIZES[0]} (1.00 = linear): {growth}")
-    print(f"ms per batch of {BATCH} (read, decode, fold), median by fifth of the {SIZES[-1]}-task ledger: {along}")
+    print(f"per-event cost at {sizes[-1]} tasks / at {sizes[0]} (1.00 = linear): {growth}")
+    print(f"ms per batch of {BATCH} (read, decode, fold), median by fifth of the {sizes[-1]}-task ledger: {along}")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

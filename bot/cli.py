@@ -10,24 +10,23 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import argparse
-import asyncio
 import select
 import stat
 import sys
 from collections.abc import Coroutine, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from config.logs import redact_output, setup_logging
-from config.settings import Settings, load_settings, redact_url
-from memory.connections import resolve_url, unanswered
-from memory.faults import FIXES
 from orchestrator.errors import ConfigError
 
+if TYPE_CHECKING:
+    import asyncio
+
+    from config.settings import Settings
+
+# Only the standard library and the core above: `deputy --help`, `deputy <word> --help` and bad usage import
+# nothing of redis, pydantic(-settings), asyncio or litellm (0.2 s less per call; tests/bot/test_cli_imports.py).
 T = TypeVar("T")
 NEEDS_REDIS = frozenset(
     {"worker", "scheduler", "chat", "digest", "ledger", "replay", "stats", "shadow", "import", "export"}
@@ -43,6 +42,8 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from bot.serve import run_serve
 
     return asyncio.run(run_serve(settings))
@@ -199,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
+        from config.logs import redact_output, setup_logging
+        from config.settings import load_settings
+
         settings = load_settings()
         redact_output(settings)
         setup_logging(settings)
@@ -214,6 +218,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     """The command, once what it can't do without is there; Redis lost on the way is one line too."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
     try:
         preflight(args.command, settings)
         return int(args.run(args, settings))
@@ -224,6 +231,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def preflight(command: str, settings: Settings) -> None:
     """Asked before a command starts, so it fails in one line instead of half-way (or after saying it is up)."""
     from bot.doctor_local import unreadable_files
+    from config.settings import redact_url
+    from memory.connections import resolve_url, unanswered
+    from memory.faults import FIXES
 
     if command != "doctor" and (problem := unreadable_files(settings.data_dir)):  # doctor reports it as a check
         raise ConfigError(problem)
@@ -247,10 +257,14 @@ def until_reader_gone(work: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run(work)`, cancelled as soon as the pipe stdout writes to loses its reader: a command waiting
     for replies (`deputy chat < script | head -1`) or new entries (`deputy ledger --follow | head -1`) ends
     then, not at its next write or never."""
+    import asyncio
+
     return asyncio.run(_watched(work))
 
 
 async def _watched(work: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
     task = asyncio.ensure_future(work)
     if not _is_pipe(sys.stdout):
         return await task
@@ -269,6 +283,8 @@ async def _watched(work: Coroutine[Any, Any, T]) -> T:
 
 
 async def _cancel_when(gone: asyncio.Event, task: asyncio.Task[Any]) -> None:
+    import asyncio
+
     """Cancels `task` once `gone` is set, and again until it ends: a cancel that lands while redis-py opens a
     connection is swallowed there (the command then waits out its read timeout)."""
     await gone.wait()

@@ -117,7 +117,7 @@ def build_runtime(settings: Settings, url: str | None = None) -> Runtime:
         store=store,
         ids=store,
         claims=store,
-        queue=RQJobQueue(sync_redis(url), settings.job_retries),
+        queue=RQJobQueue(sync_redis(url), settings.job_retries, aio=redis),
         outbox=OutboxRouter(channels, health=RedisLiveness(redis)),
         records=RedisActionRecords(redis),
         connectors=as_deployed(connectors, deployed),
@@ -246,11 +246,17 @@ def recall_index(settings: Settings) -> Recall:
 
 
 def preload_adapters(settings: Settings) -> None:
-    """What a forking worker imports once for all its jobs: litellm when a real model is configured (seconds
-    and ~200 MB), the configured platforms' clients."""
+    """What a forking worker imports once for all its jobs: the configured platforms' clients. Not litellm:
+    see `preload_models`."""
+    preload_outboxes(settings)
+
+
+def preload_models(settings: Settings) -> None:
+    """litellm when a real model is configured (about 3 s of CPU and 130 MB), imported by the one process that
+    calls models, the warm job process, as it starts: the worker parent never calls a model, and imported there
+    it would hold its own copy of every page the job process writes to (issue 30)."""
     models = (settings.llm_model, settings.verify_model, settings.llm_fallback_model, settings.embedding_model)
     if any(m and m != "offline" for m in models):
         from agents.transports import litellm
 
         litellm()
-    preload_outboxes(settings)

@@ -26,7 +26,7 @@ from agents import runtime
 from agents.maintenance import Sweeper, beat, process_name, requeue_dead_process, sweep_once
 from agents.queue import QUEUE, rq_queue
 from agents.warm import Deadline, Limits, WarmWorker, serve
-from bot.wiring import build_runtime, preload_adapters, redis_url
+from bot.wiring import build_runtime, preload_adapters, preload_models, redis_url
 from config.settings import Settings
 from memory import keys
 from memory.connections import sync_redis
@@ -43,12 +43,12 @@ STOP_WITHOUT_REDIS_S = 5.0
 
 
 def preload(settings: Settings) -> None:
-    """Do once, before forking, what every job process would otherwise redo: imports (litellm joins them when a
-    real model is configured, the platforms' clients when configured), settings, and pydantic's serializers."""
+    """Do once, before forking, what every job process would otherwise redo: imports (the platforms' clients
+    when configured), settings, and pydantic's serializers. litellm is the job process's own (`preload_models`)."""
     from connectors import email
     from memory import codec
 
-    runtime.install(lambda: build_runtime(settings))
+    runtime.install(lambda: build_runtime(settings), on_start=lambda: preload_models(settings))
     preload_adapters(settings)
     codec.warm()
     email.warm()

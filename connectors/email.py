@@ -2,7 +2,11 @@
 ever happen) is recognisable by mail clients; SMTP itself cannot be asked "did you get this?", hence
 `resend_safe = False`. The hand-over is the moment just before the end-of-data marker: until then the server
 holds nothing it would deliver, so an attempt cut short earlier is simply sent again; one cut short later
-may have been delivered, and the operator decides (Send again / Mark as sent)."""
+may have been delivered, and the operator decides (Send again / Mark as sent).
+
+A connector keeps its SMTP connection between sends (one per warm job process): a connection found dead before
+the hand-over (the server closed it while idle) is opened again and the email sent on the new one, as nothing
+was handed over; one lost after the hand-over follows the rule above."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -23,9 +28,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from redis.asyncio import Redis
 
 from connectors.deadlines import deadline_s
+from connectors.smtp import HandOverNotRecorded, HandOverSMTP, HandOverSMTPSSL, close_quietly, gone, in_words
 from orchestrator.errors import BadRequest, ConnectorError, PermanentConnectorError, TransientConnectorError
 from orchestrator.kinds import Check, Preview, Traits
 from orchestrator.ports import HandOver, no_hand_over
+
+__all__ = ["HandOverNotRecorded", "HandOverSMTP", "HandOverSMTPSSL"]  # the SMTP client lives in connectors/smtp.py
 
 ADDRESS = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -36,9 +44,6 @@ TIMEOUT_S = 20.0
 DEADLINE_S = 120.0
 """A whole send (connect to the server's last reply) at most this long, or half of DEPUTY_JOB_TIMEOUT_S when that
 is shorter (connectors/deadlines.py): a server that holds a reply fails the attempt, not the worker."""
-CRLF = b"\r\n"
-LINE_ENDS = re.compile(r"\r\n|\n|\r(?!\n)")
-LEADING_DOT = re.compile(rb"(?m)^\.")
 SIGN_OFF = re.compile(r"^(?:\w+\s+){0,3}(?:regards|thanks|thank you|cheers|sincerely|best|wishes|yours|truly),$", re.I)
 
 
@@ -130,6 +135,8 @@ class EmailConnector:
         self.target = SmtpTarget.parse(smtp_url) if smtp_url else None
         self.sender = sender
         self.deadline_s = deadline_s
+        self._idle: HandOverSMTP | None = None
+        self._idle_lock = threading.Lock()
 
     def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
         to = check_address(str(fields.get("to", "")))
@@ -180,29 +187,58 @@ class EmailConnector:
         return message
 
     def _send(self, message: EmailMessage, hand_over: Callable[[], None], call: _Call | None = None) -> None:
+        """On the kept connection when there is one; if it turns out dead before the hand-over, once more on a
+        new one (nothing was handed over, so nothing can arrive twice)."""
+        client, reused = self._take(call)
+        handed = threading.Event()
+
+        def marked() -> None:
+            hand_over()
+            handed.set()
+
+        try:
+            self._deliver(client, message, marked, call)
+        except ConnectorError as err:
+            if not reused or handed.is_set() or not gone(err):
+                raise
+            self._deliver(self._open(call), message, marked, call)
+
+    def _deliver(
+        self, client: HandOverSMTP, message: EmailMessage, hand_over: Callable[[], None], call: _Call | None
+    ) -> None:
         """A 5xx is permanent and a 4xx transient, whenever it comes (the server said it keeps nothing); a
         connection lost on the way is a plain `ConnectorError`: Deputy tells from the hand-over whether the
-        email may have arrived."""
-        target = self.target
-        assert target is not None
-        client = self.open_session(target, call.deadline_s if call else TIMEOUT_S)
+        email may have arrived. The connection is kept after a send that went through, closed after any other."""
         if call is not None:
             call.opened(client)
         client.on_hand_over = hand_over
         try:
-            with client:
-                client.send_message(message)
-        except HandOverNotRecorded as err:
-            raise TransientConnectorError(f"nothing was sent: the hand-over could not be recorded ({err})") from err
-        except smtplib.SMTPRecipientsRefused as err:
-            raise PermanentConnectorError(f"the SMTP server refused the recipient: {_first(err.recipients)}") from err
-        except smtplib.SMTPResponseException as err:
-            raw = err.smtp_error
-            detail = f"SMTP {err.smtp_code}: {(raw.decode(errors='replace') if isinstance(raw, bytes) else raw)[:200]}"
-            cls = PermanentConnectorError if err.smtp_code >= 500 else TransientConnectorError
-            raise cls(detail) from err
-        except (OSError, smtplib.SMTPException) as err:
-            raise ConnectorError(f"the SMTP connection broke mid-send: {err}") from err
+            client.send_message(message)
+        except Exception as err:
+            close_quietly(client)
+            if (said := in_words(err)) is None:
+                raise
+            raise said from err
+        except BaseException:
+            close_quietly(client)
+            raise
+        self._keep(client)
+
+    def _take(self, call: _Call | None) -> tuple[HandOverSMTP, bool]:
+        """The connection the last send left open (True), or a new one."""
+        with self._idle_lock:
+            client, self._idle = self._idle, None
+        return (client, True) if client is not None else (self._open(call), False)
+
+    def _open(self, call: _Call | None) -> HandOverSMTP:
+        assert self.target is not None
+        return self.open_session(self.target, call.deadline_s if call else TIMEOUT_S)
+
+    def _keep(self, client: HandOverSMTP) -> None:
+        with self._idle_lock:
+            spare, self._idle = self._idle, client
+        if spare is not None:  # two sends at once left two: one is enough
+            close_quietly(spare)
 
     def open_session(self, target: SmtpTarget, timeout_s: float = TIMEOUT_S) -> HandOverSMTP:
         """Connected and logged in; nothing has been sent yet, so every failure here is unambiguous."""
@@ -234,50 +270,6 @@ class EmailConnector:
         return client
 
 
-class HandOverSMTP(smtplib.SMTP):
-    """smtplib's client, except that DATA reports the hand-over: after the server's 354 and the message text,
-    just before the end-of-data marker that makes the server take the message. If the hand-over can't be
-    recorded, the marker is never sent and the connection is dropped, so the server discards the message."""
-
-    on_hand_over: Callable[[], None] | None = None
-    """Set per message by `EmailConnector._send`."""
-
-    def connect(self, host: str = "localhost", port: int = 0, source_address: Any = None) -> tuple[int, bytes]:
-        """With Nagle off: the end-of-data marker follows the text in a small write of its own, which Nagle would
-        hold until the server acknowledged the text — and a server waiting for the marker delays that ack (about
-        40 ms per email on Linux)."""
-        reply = super().connect(host, port, source_address)
-        if self.sock is not None:
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return reply
-
-    def data(self, msg: Any) -> tuple[int, bytes]:
-        self.putcmd("data")
-        code, reply = self.getreply()
-        if code != 354:
-            raise smtplib.SMTPDataError(code, reply)
-        self.send(_dot_quoted(msg))
-        try:
-            if self.on_hand_over is not None:
-                self.on_hand_over()
-        except Exception as err:
-            self.close()
-            raise HandOverNotRecorded(str(err) or type(err).__name__) from err
-        except BaseException:
-            self.close()
-            raise
-        self.send(b"." + CRLF)
-        return self.getreply()
-
-
-class HandOverNotRecorded(Exception):
-    """The hand-over could not be recorded, so the end of the data was never sent."""
-
-
-class HandOverSMTPSSL(smtplib.SMTP_SSL, HandOverSMTP):
-    """The same over implicit TLS (`smtps://`)."""
-
-
 def signed(body: str, sender: str) -> str:
     """The sender's name under a sign-off that has none: a draft made before DEPUTY_EMAIL_FROM was set ends
     "Best regards," and nothing. Any other body goes as it is, so a name is never added twice."""
@@ -286,13 +278,6 @@ def signed(body: str, sender: str) -> str:
     if not name or not lines or not SIGN_OFF.match(lines[-1].strip()):
         return body
     return f"{body.rstrip()}\n{name}\n"
-
-
-def _dot_quoted(msg: Any) -> bytes:
-    """The message as DATA sends it (RFC 5321 4.5.2), without the end-of-data marker."""
-    data = LINE_ENDS.sub("\r\n", msg).encode("ascii") if isinstance(msg, str) else bytes(msg)
-    quoted = LEADING_DOT.sub(b"..", data)
-    return quoted if quoted.endswith(CRLF) else quoted + CRLF
 
 
 def _from_thread(handing_over: HandOver, call: _Call | None = None) -> Callable[[], None]:
@@ -337,9 +322,3 @@ class _Call:
 def _stalled(target: SmtpTarget | None, call: _Call) -> str:
     where = f"{target.host}:{target.port}" if target else "the mail server"
     return f"the mail server {where} stopped answering (no reply within {call.deadline_s:.0f} s)"
-
-
-def _first(recipients: dict[str, Any]) -> str:
-    for address, (code, reason) in recipients.items():
-        return f"{address} ({code} {reason.decode(errors='replace') if isinstance(reason, bytes) else reason})"
-    return "unknown"
