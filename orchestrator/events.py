@@ -166,6 +166,11 @@ class RecordForgotten(Event):
     """`/forget client`: the record is gone; the event names only its id (redacted)."""
 
 
+class EmailReceived(Event):
+    """An email came into the inbox and was triaged (once): `detail` has `triage`, `from`, `subject`, `folder`,
+    `flags`; `task_id` is the task its reply is drafted in (reserved for every email, used by "needs reply")."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -201,5 +206,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RecordChanged,
         RecordMerged,
         RecordForgotten,
+        EmailReceived,
     )
 }

@@ -1,0 +1,127 @@
+"""The inbox against a real IMAP server (pymap, its own process): a client's email arrives → a card with the
+triage and a reply drafted in its thread → /approve → one SMTP message with In-Reply-To, References and one
+"Re:", one copy in Sent, the original flagged \\Answered. Mail that needs no reply is recorded, not carded."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+
+from bot.wiring import Runtime
+from memory import codec, keys
+from tests.conftest import Smtp, Workers, eventually
+from tests.e2e.helpers import send, web_deputy
+from tests.imap_server import ImapServer, email, running
+
+FOLDERS = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def imap_server() -> Iterator[ImapServer]:
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+async def folder(imap_server: ImapServer) -> str:
+    """A folder of its own per test (one server for the module), and a Sent folder."""
+    name = f"T{next(FOLDERS)}"
+    await imap_server.create(name, "Sent")
+    return name
+
+
+@pytest.fixture
+async def deputy_with_inbox(
+    env: dict[str, str], imap_server: ImapServer, folder: str
+) -> AsyncIterator[tuple[Runtime, dict[str, str]]]:
+    env = {**env, "DEPUTY_IMAP_URL": imap_server.url(folder)}
+    async with web_deputy(env) as (runtime, _):
+        yield runtime, env
+
+
+async def events(runtime: Runtime, kind: str) -> list[Any]:
+    rows = await runtime.redis.xrange(keys.LEDGER)
+    found = [codec.event_from_fields({codec.text(k): codec.text(v) for k, v in f.items()}) for _, f in rows]
+    return [e for e in found if e.type == kind]
+
+
+async def pending_replies(runtime: Runtime) -> list[Any]:
+    proposals = [await runtime.store.get_proposal(p) for p in await runtime.store.ids("proposal", "pending")]
+    return [p for p in proposals if p and p.actions[0].kind == "email.reply"]
+
+
+async def test_a_clients_email_is_answered_in_its_thread_once(
+    deputy_with_inbox: tuple[Runtime, dict[str, str]],
+    imap_server: ImapServer,
+    folder: str,
+    workers: Workers,
+    smtp: Smtp,
+) -> None:
+    runtime, env = deputy_with_inbox
+    workers.start(DEPUTY_IMAP_URL=env["DEPUTY_IMAP_URL"])
+    thread = "<m0@acme.example>"
+    await imap_server.append(
+        email(subject="RE: Re: Invoice 42", cc="Bob <bob@acme.example>", references=thread), folder
+    )
+    replies = await eventually(lambda: pending_replies(runtime), 30, "a drafted reply")
+    proposal = replies[0]
+    action = proposal.actions[0]
+    assert action.fields["to"] == "jane@acme.example" and action.fields["reply_all"] == "no"
+    assert action.fields["others"] == "bob@acme.example"
+    assert "needs reply" in proposal.summary and smtp.messages == []
+    received = await events(runtime, "EmailReceived")
+    assert [e.detail["triage"] for e in received] == ["needs reply"]
+    headers = await imap_server.messages(folder)
+    assert "\\Seen" not in headers[0][0], "reading must not mark it read"
+
+    await send(runtime, f"/approve {proposal.id}", "e-approve")
+    await eventually(lambda: smtp.messages, 30, "the reply sent")
+    sent = smtp.messages[0]
+    assert sent["Subject"] == "Re: Invoice 42"
+    assert sent["In-Reply-To"] == "<m1@acme.example>"
+    assert sent["References"] == f"{thread} <m1@acme.example>"
+    assert sent["To"] == "jane@acme.example" and sent["Cc"] is None
+    assert "> Hi, could you send me the corrected invoice by Friday?" in str(sent.get_payload(decode=True).decode())
+
+    filed = await eventually(lambda: imap_server.messages("Sent"), 20, "the reply in Sent")
+    mine = [h for _, h in filed if message_from_bytes(h)["Message-ID"] == sent["Message-ID"]]
+    assert len(mine) == 1
+    flags = await eventually(
+        lambda: _answered(imap_server, folder), 20, "the original flagged answered"
+    )
+    assert flags
+    assert len(smtp.messages) == 1
+
+
+async def _answered(server: ImapServer, folder: str) -> bool:
+    return all("\\Answered" in flags for flags, _ in await server.messages(folder))
+
+
+async def test_mail_that_needs_no_reply_is_recorded_once_and_starts_nothing(
+    deputy_with_inbox: tuple[Runtime, dict[str, str]], imap_server: ImapServer, folder: str
+) -> None:
+    runtime, _ = deputy_with_inbox
+    await imap_server.append_many(
+        [
+            email(message_id="<n1@news.example>", sender="news@shop.example", subject="Our weekly digest",
+                  body="New arrivals. Unsubscribe here.", extra={"List-Id": "<shop.news>"}),
+            email(message_id="<i1@vendor.example>", sender="billing@vendor.example", subject="Invoice 7781",
+                  body="Amount due: 120 EUR."),
+            email(message_id="<f1@acme.example>", subject="Minutes", body="Minutes of today's call attached."),
+        ],
+        folder,
+    )
+    received = await eventually(
+        lambda: _at_least(events(runtime, "EmailReceived"), 3), 30, "three emails triaged"
+    )
+    assert sorted(e.detail["triage"] for e in received) == ["FYI", "invoice", "newsletter"]
+    assert await runtime.store.ids("task", "drafting") == [] and await pending_replies(runtime) == []
+
+
+async def _at_least(found: Any, n: int) -> list[Any]:
+    items = await found
+    return items if len(items) >= n else []
