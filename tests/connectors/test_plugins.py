@@ -42,9 +42,10 @@ def test_every_shipped_connector_declares_its_kind_settings_and_traits() -> None
     assert set(found) == SHIPPED
     built = build_all(settings_with({}), Redis())
     assert {kind: c.traits for kind, c in built.items()} == found
-    assert {t.kind for t in traits(built) if t.outward} == {"email.send", "webhook.post"}
+    assert {t.kind for t in traits(built) if t.outward} == {"email.send", "email.reply", "webhook.post"}
     assert {t.kind: t.minutes_saved for t in traits(built) if t.minutes_saved} == {
         "email.send": 6,
+        "email.reply": 5,
         "note.save": 2,
         "webhook.post": 3,
     }
