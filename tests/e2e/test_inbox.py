@@ -14,7 +14,7 @@ import pytest
 from bot.wiring import Runtime
 from memory import codec, keys
 from tests.conftest import Smtp, Workers, eventually
-from tests.e2e.helpers import send, web_deputy
+from tests.e2e.helpers import converse, send, web_deputy
 from tests.imap_server import ImapServer, email, running
 
 FOLDERS = itertools.count(1)
@@ -44,7 +44,7 @@ async def deputy_with_inbox(
 
 
 async def events(runtime: Runtime, kind: str) -> list[Any]:
-    rows = await runtime.redis.xrange(keys.LEDGER)
+    rows: Any = await runtime.redis.xrange(keys.LEDGER)
     found = [codec.event_from_fields({codec.text(k): codec.text(v) for k, v in f.items()}) for _, f in rows]
     return [e for e in found if e.type == kind]
 
@@ -77,6 +77,8 @@ async def test_a_clients_email_is_answered_in_its_thread_once(
     assert [e.detail["triage"] for e in received] == ["needs reply"]
     headers = await imap_server.messages(folder)
     assert "\\Seen" not in headers[0][0], "reading must not mark it read"
+    listed = await converse(runtime, "/inbox")
+    assert "Emails that need a reply (1), oldest first:" in listed and proposal.id in listed
 
     await send(runtime, f"/approve {proposal.id}", "e-approve")
     await eventually(lambda: smtp.messages, 30, "the reply sent")
@@ -85,14 +87,12 @@ async def test_a_clients_email_is_answered_in_its_thread_once(
     assert sent["In-Reply-To"] == "<m1@acme.example>"
     assert sent["References"] == f"{thread} <m1@acme.example>"
     assert sent["To"] == "jane@acme.example" and sent["Cc"] is None
-    assert "> Hi, could you send me the corrected invoice by Friday?" in str(sent.get_payload(decode=True).decode())
+    assert "> Hi, could you send me the corrected invoice by Friday?" in _text(sent)
 
     filed = await eventually(lambda: imap_server.messages("Sent"), 20, "the reply in Sent")
     mine = [h for _, h in filed if message_from_bytes(h)["Message-ID"] == sent["Message-ID"]]
     assert len(mine) == 1
-    flags = await eventually(
-        lambda: _answered(imap_server, folder), 20, "the original flagged answered"
-    )
+    flags = await eventually(lambda: _answered(imap_server, folder), 20, "the original flagged answered")
     assert flags
     assert len(smtp.messages) == 1
 
@@ -107,17 +107,24 @@ async def test_mail_that_needs_no_reply_is_recorded_once_and_starts_nothing(
     runtime, _ = deputy_with_inbox
     await imap_server.append_many(
         [
-            email(message_id="<n1@news.example>", sender="news@shop.example", subject="Our weekly digest",
-                  body="New arrivals. Unsubscribe here.", extra={"List-Id": "<shop.news>"}),
-            email(message_id="<i1@vendor.example>", sender="billing@vendor.example", subject="Invoice 7781",
-                  body="Amount due: 120 EUR."),
+            email(
+                message_id="<n1@news.example>",
+                sender="news@shop.example",
+                subject="Our weekly digest",
+                body="New arrivals. Unsubscribe here.",
+                extra={"List-Id": "<shop.news>"},
+            ),
+            email(
+                message_id="<i1@vendor.example>",
+                sender="billing@vendor.example",
+                subject="Invoice 7781",
+                body="Amount due: 120 EUR.",
+            ),
             email(message_id="<f1@acme.example>", subject="Minutes", body="Minutes of today's call attached."),
         ],
         folder,
     )
-    received = await eventually(
-        lambda: _at_least(events(runtime, "EmailReceived"), 3), 30, "three emails triaged"
-    )
+    received = await eventually(lambda: _at_least(events(runtime, "EmailReceived"), 3), 30, "three emails triaged")
     assert sorted(e.detail["triage"] for e in received) == ["FYI", "invoice", "newsletter"]
     assert await runtime.store.ids("task", "drafting") == [] and await pending_replies(runtime) == []
 
@@ -125,3 +132,8 @@ async def test_mail_that_needs_no_reply_is_recorded_once_and_starts_nothing(
 async def _at_least(found: Any, n: int) -> list[Any]:
     items = await found
     return items if len(items) >= n else []
+
+
+def _text(message: Any) -> str:
+    payload = message.get_payload(decode=True)
+    return payload.decode() if isinstance(payload, bytes) else ""
