@@ -195,8 +195,12 @@ class Session:
         return any(isinstance(x, bytes) and (b"EXISTS" in x or b"RECENT" in x) for x in _lines(said))
 
     async def close(self) -> None:
+        """LOGOUT when the connection is quiet; in IDLE (a stop, a cancel) or after a failure, just hang up."""
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.client.logout(), 5)
+            if not self.lost.is_set() and not self.client.has_pending_idle():
+                await asyncio.wait_for(self.client.logout(), 2)
+        with contextlib.suppress(Exception):
+            self.client.protocol.transport.close()
 
 
 def _lines(said: Any) -> list[Any]:

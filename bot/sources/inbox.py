@@ -36,7 +36,7 @@ from memory.mail import MailStore, id_claim, uid_claim
 log = logging.getLogger("deputy.inbox")
 KIND = "email"
 NAME = triage.INBOX
-BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 30.0)
+BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0)
 BODY_MAX = 7500
 """The stored item is the task's text, which is cut at 8,000 characters: it must stay whole JSON."""
 
