@@ -25,9 +25,10 @@ from orchestrator.text import masked
 
 CALL_S = 30.0
 """Any one IMAP command at most this long: a server that stops answering fails the call, not the loop."""
-IDLE_RENEW_S = 9 * 60.0
-"""IDLE is ended and issued again this often: well within the 29 minutes RFC 2177 allows, and sooner than most
-NATs forget a quiet connection."""
+IDLE_RENEW_S = 120.0
+"""IDLE is ended and issued again this often, and the folder searched: well within the 29 minutes RFC 2177
+allows, sooner than most NATs forget a quiet connection, and a bound on how late mail is seen whose notice was
+lost (aioimaplib can drop an EXISTS that arrives with IDLE's continuation, aioimaplib#27)."""
 POLL_S = 30.0
 """Without IDLE (or when it fails), the folder is checked this often."""
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
@@ -191,8 +192,9 @@ class Session:
         said = push.result() if push in done and not push.cancelled() and push.exception() is None else []
         if self.client.has_pending_idle():
             self.client.idle_done()
-        await self.call(idle)
-        return any(isinstance(x, bytes) and (b"EXISTS" in x or b"RECENT" in x) for x in _lines(said))
+        ended = await self.call(idle)
+        lines = [*_lines(said), *getattr(ended, "lines", [])]
+        return any(isinstance(x, bytes) and (b"EXISTS" in x or b"RECENT" in x) for x in lines)
 
     async def close(self) -> None:
         """LOGOUT when the connection is quiet; in IDLE (a stop, a cancel) or after a failure, just hang up."""

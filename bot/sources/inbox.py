@@ -3,7 +3,7 @@ and, when it needs a reply, becomes a task whose card holds a reply drafted in i
 
 One loop per folder, in every web process (any number may run: the claims decide who takes an email). The
 folder is opened read-only (EXAMINE) and read with BODY.PEEK, so nothing Deputy reads changes the mailbox. New
-mail is waited for in IDLE, ended and issued again every few minutes; without IDLE, or between IDLEs, the folder
+mail is waited for in IDLE, ended and issued again every two minutes; without IDLE, or between IDLEs, the folder
 is searched for UIDs past the cursor. The first connection takes only mail newer than DEPUTY_IMAP_SINCE.
 
 Each email goes in through `bot.sources.take` with two dedupe claims kept for good — (folder, UIDVALIDITY, UID)

@@ -42,7 +42,7 @@ def test_inbox_lists_replies_oldest_first_and_nothing_else() -> None:
 
 
 def test_the_digest_has_an_inbox_section_with_counts() -> None:
-    events = [received("needs reply"), received("FYI"), received("newsletter"), received("newsletter")]
+    events: list[ev.Event] = [received("needs reply"), received("FYI"), received("newsletter"), received("newsletter")]
     pending = [proposal("p1", "Reply to Jane: “Invoice 42”", 5), proposal("p9", "Save note", 1, playbook="note")]
     facts = DigestFacts(day=date(2026, 12, 6), events=events, pending=pending, spend_today=0, budget=5, week=[0] * 7)
     text = compose(facts)
