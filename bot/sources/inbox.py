@@ -37,6 +37,9 @@ log = logging.getLogger("deputy.inbox")
 KIND = "email"
 NAME = triage.INBOX
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0)
+CURSOR_EVERY = 50
+"""The cursor moves after this many emails (and at the end of a catch-up): after a crash, at most these are
+looked at again, and their claims turn them away."""
 BODY_MAX = 7500
 """The stored item is the task's text, which is cut at 8,000 characters: it must stay whole JSON."""
 
@@ -99,9 +102,10 @@ class Folder:
         else:
             uids = [u for u in await session.uids("UID", f"{cursor + 1}:*") if u > cursor]
         taken = 0
-        for uid in uids:
+        for n, uid in enumerate(uids, 1):
             taken += await self.one(session, validity, uid)
-            await self.mail.advance(self.folder, validity, uid)
+            if n % CURSOR_EVERY == 0 or n == len(uids):  # a write is an fsync: the claims already make it once
+                await self.mail.advance(self.folder, validity, uid)
         return taken
 
     async def one(self, session: imap.Session, validity: int, uid: int) -> int:
