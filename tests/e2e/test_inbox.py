@@ -191,3 +191,35 @@ async def test_an_emails_text_is_data_it_forwards_approves_and_reveals_nothing(
         assert imap_server.port and env["DEPUTY_IMAP_URL"].split(":")[2].split("@")[0] not in json.dumps(fields)
     assert await events(runtime, "ProposalApproved") == [] and smtp.messages == []
     assert await runtime.store.ids("proposal", "approved") == []
+
+
+async def test_a_worker_killed_between_sending_and_filing_is_flagged_and_a_resend_files_one_copy(
+    deputy_with_inbox: tuple[Runtime, dict[str, str]],
+    imap_server: ImapServer,
+    folder: str,
+    smtp: Smtp,
+    workers: Workers,
+) -> None:
+    """The worker dies after the server has the reply, before Sent and \\Answered: "may not have been sent";
+    Send again sends it (the operator's call) and files it, once — the Sent folder is checked by Message-ID."""
+    runtime, env = deputy_with_inbox
+    first = workers.start(DEPUTY_IMAP_URL=env["DEPUTY_IMAP_URL"])
+    await imap_server.append(email(message_id="<kill@acme.example>"), folder)
+    proposal = (await eventually(lambda: pending_replies(runtime), 30, "a drafted reply"))[0]
+    smtp.on_data = lambda: workers.kill9(first)
+    await send(runtime, f"/approve {proposal.id}", "e-approve-kill")
+    await eventually(lambda: first.poll() is not None, 30, "the worker killed mid-send")
+    workers.start(DEPUTY_IMAP_URL=env["DEPUTY_IMAP_URL"])
+    task = proposal.task_id
+    await eventually(lambda: _status(runtime, task, "awaiting_operator"), 60, "may not have been sent")
+    assert len(smtp.messages) == 1 and not await _answered(imap_server, folder)
+    transcript = await converse(runtime, f"/resend {proposal.id}")
+    assert "Done" in transcript, transcript
+    assert len(smtp.messages) == 2 and smtp.messages[0]["Message-ID"] == smtp.messages[1]["Message-ID"]
+    copies = [h for _, h in await imap_server.messages("Sent") if b"kill@acme.example" in h]
+    assert len(copies) == 1 and await _answered(imap_server, folder)
+
+
+async def _status(runtime: Runtime, task_id: str, status: str) -> bool:
+    task = await runtime.store.get_task(task_id)
+    return task is not None and task.status.value == status
