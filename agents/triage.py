@@ -99,11 +99,13 @@ def inbound_email(body: str) -> Draft:
     except (ValueError, KeyError, TypeError):
         return Reply("An email came in that Deputy could not read; it is listed in the digest.", ok=False)
     sender = mail.get("sender_name") or mail.get("sender")
+    client = item.get("client") or ""
+    known = f" · client {client}" if client else f" · not a client yet: /client <name> email {mail.get('sender')}"
     subject = clip(str(mail.get("subject") or "(no subject)"), 80)
     attached = _attachments(mail)
     return ProposalDraft(
         playbook="inbox",
-        summary=f"Reply to {sender}: “{subject}” ({item.get('triage', REPLY)}){attached}",
+        summary=f"Reply to {sender}: “{subject}” ({item.get('triage', REPLY)}){known}{attached}",
         risk="medium",
         always_ask=True,
         actions=[(REPLY_KIND, reply_fields(item))],

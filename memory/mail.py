@@ -92,6 +92,7 @@ def _summary(item: dict[str, Any], task_id: str, at: datetime) -> dict[str, Any]
         "flags": found.get("flags", []),
         "attachments": len(found.get("attachments", [])),
         "task": task_id,
+        "client": item.get("client", ""),
         "at": at.isoformat(),
     }
 

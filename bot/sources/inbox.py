@@ -154,6 +154,7 @@ def received(at: Mount) -> Handler:
         fields = entry.fields
         item = json.loads(fields["body"])
         item["triage"] = triage.triage(item["mail"])
+        item["client"] = await client_of(at, str(item["mail"].get("sender", "")))
         task_key = f"hook:{NAME}:{fields['delivery']}"
         task_id = codec.text(await at.redis.get(keys.id_for(task_key))) or ""
         await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
@@ -162,6 +163,15 @@ def received(at: Mount) -> Handler:
             await at.coordinator.receive_hook(name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to)
 
     return handle
+
+
+async def client_of(at: Mount, sender: str) -> str:
+    """The client or project record the sender's address (else domain) names: "Acme Corp (c1)", or ''."""
+    book = at.coordinator.core.book
+    if "@" not in sender:
+        return ""
+    found = await book.resolve([f"email:{sender}", f"domain:{sender.rpartition('@')[2]}"])
+    return f"{found[0].name} ({found[0].id})" if len(found) == 1 else ""
 
 
 class Inbox:

@@ -65,6 +65,7 @@ async def test_a_clients_email_is_answered_in_its_thread_once(
     runtime, env = deputy_with_inbox
     workers.start(DEPUTY_IMAP_URL=env["DEPUTY_IMAP_URL"])
     thread = "<m0@acme.example>"
+    assert "New client Acme Corp" in await converse(runtime, "/client Acme Corp email jane@acme.example")
     await imap_server.append(
         email(subject="RE: Re: Invoice 42", cc="Bob <bob@acme.example>", references=thread), folder
     )
@@ -74,6 +75,7 @@ async def test_a_clients_email_is_answered_in_its_thread_once(
     assert action.fields["to"] == "jane@acme.example" and action.fields["reply_all"] == "no"
     assert action.fields["others"] == "bob@acme.example"
     assert "needs reply" in proposal.summary and smtp.messages == []
+    assert "client Acme Corp (c1)" in proposal.summary
     received = await events(runtime, "EmailReceived")
     assert [e.detail["triage"] for e in received] == ["needs reply"]
     headers = await imap_server.messages(folder)
@@ -184,6 +186,7 @@ async def test_an_emails_text_is_data_it_forwards_approves_and_reveals_nothing(
     assert sorted(p.actions[0].fields["to"] for p in replies) == sorted(asking)  # each to its own sender only
     for proposal in replies:
         assert [a.kind for a in proposal.actions] == ["email.reply"]
+        assert "not a client yet: /client <name> email" in proposal.summary
         fields = proposal.actions[0].fields
         assert fields["reply_all"] == "no" and "evil" not in fields["to"]
         assert not any(line.lstrip().startswith("/") for line in fields["body"].splitlines())  # no chat words
