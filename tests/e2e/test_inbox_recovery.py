@@ -115,3 +115,41 @@ async def test_two_deputys_and_a_restart_take_a_backlog_once(env: dict[str, str]
 @pytest.mark.soak
 async def test_a_thousand_waiting_emails_are_each_triaged_once(env: dict[str, str], imap_server: ImapServer) -> None:
     await backlog(env, imap_server, "K", 1000)
+
+
+async def malformed_through_the_server(env: dict[str, str], imap_server: ImapServer, folder: str, n: int) -> None:
+    """`n` malformed messages (tests/connectors/test_mime.py's mutations, each with a Message-ID of its own put in
+    front) appended to the real server: each becomes exactly one `EmailReceived` (triaged, and flagged where it
+    was broken), nothing lands in the dead letters, and the loop still takes a good email after them."""
+    import random
+
+    from agents.triage import KINDS
+    from memory import keys
+    from tests.connectors.test_mime import malformed, valid
+
+    rng = random.Random(2027)
+    pool = [valid(random.Random(i)) for i in range(30)]
+    junk = [b"Message-ID: <fz%d@fuzz.example>\r\n" % i + malformed(rng, pool) for i in range(n)]
+    await imap_server.create(folder)
+    await imap_server.append_many(junk, folder)
+    env = {**env, "DEPUTY_IMAP_URL": imap_server.url(folder)}
+    async with deputy(env) as (runtime, _):
+        await eventually(lambda: _recorded(runtime, n), 300, "every malformed email recorded")
+        await imap_server.append(email(message_id="<after@acme.example>", body=ASKS), folder)
+        seen = await eventually(lambda: triaged(runtime, n + 1), 30, "a good email after the junk")
+        received = await events(runtime, "EmailReceived")
+        assert await runtime.redis.xlen(keys.inbox("dead")) == 0
+    assert len(seen) == n + 1 and set(seen.values()) == {1}
+    assert all(e.detail["triage"] in KINDS for e in received)
+    assert sum(bool(e.detail["flags"]) for e in received) > n // 4
+
+
+async def test_malformed_mail_through_the_server_is_triaged_or_flagged(
+    env: dict[str, str], imap_server: ImapServer
+) -> None:
+    await malformed_through_the_server(env, imap_server, "FZ", 40)
+
+
+@pytest.mark.soak
+async def test_a_thousand_malformed_emails_through_the_server(env: dict[str, str], imap_server: ImapServer) -> None:
+    await malformed_through_the_server(env, imap_server, "FZK", 1000)
