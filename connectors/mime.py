@@ -24,6 +24,7 @@ _HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.I | re.S)
 _BREAKS = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h\d)\b[^>]*>", re.I)
 _BLANKS = re.compile(r"\n\s*\n\s*\n+")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
+_RAW_ID = re.compile(rb"(?im)^message-id:\s*(<[^<>\s]{1,250}>)")
 
 
 @dataclass
@@ -55,7 +56,9 @@ def parse(raw: bytes, *, size: int = 0) -> Mail:
     try:
         mail = _parse(message_from_bytes(raw, policy=policy.compat32))  # the strict parser is 10x slower on junk
     except Exception:  # any input: a crash here would stall the inbox on one message
-        mail = Mail(text=raw[:TEXT_MAX].decode("utf-8", "replace"), flags=["unparseable"])
+        found = _RAW_ID.search(raw[:8192])
+        message_id = found[1].decode("ascii", "replace") if found else ""
+        mail = Mail(message_id=message_id, text=raw[:TEXT_MAX].decode("utf-8", "replace"), flags=["unparseable"])
     if size > len(raw):
         mail.flags.append("truncated")
     return mail
@@ -154,7 +157,7 @@ def _decoded(part: Message, mail: Mail) -> str:
     charset = part.get_content_charset() or "us-ascii"
     try:
         return payload[: TEXT_MAX * 4].decode(_charset(charset))
-    except (LookupError, UnicodeDecodeError):
+    except (LookupError, ValueError):  # an unknown codec, bytes it cannot read, a NUL in the name
         mail.flags.append("bad-charset")
         return payload[: TEXT_MAX * 4].decode("utf-8", "replace")
 
