@@ -13,8 +13,8 @@ from agents.headlines import SUBJECT_MAX, clip
 from orchestrator.model import Draft, ProposalDraft, Reply
 
 INBOX = "@inbox"
-"""The name the inbox's tasks carry (as a hook's name; no configured hook can be called that: `/hooks/@inbox`
-is refused by the web route only if DEPUTY_HOOKS names it, which docs/inbox.md warns against)."""
+"""The name the inbox's tasks carry, in the place a signed hook's name goes (docs/inbox.md: don't give a hook in
+DEPUTY_HOOKS this name)."""
 REPLY, FYI, INVOICE, NEWSLETTER, SPAM = "needs reply", "FYI", "invoice", "newsletter", "spam"
 KINDS = (REPLY, FYI, INVOICE, NEWSLETTER, SPAM)
 REPLY_KIND = "email.reply"

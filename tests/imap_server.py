@@ -4,8 +4,8 @@ a restart empties it and starts a new UIDVALIDITY — the test of a UIDVALIDITY 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import socket
 import subprocess
 import sys
 import time
@@ -37,8 +37,6 @@ class ImapServer:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError):
-                import socket
-
                 socket.create_connection(("127.0.0.1", self.port), 0.5).close()
                 return
             time.sleep(0.05)
@@ -135,7 +133,3 @@ def running() -> Iterator[ImapServer]:
         yield server
     finally:
         server.stop()
-
-
-def run(coro: object) -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +58,7 @@ class Folder:
         self.target, self.folder, self.values, self.at = target, folder, values, at
         self.mail = MailStore(at.redis)
         self.me = {a.lower() for a in (target.user, values.email_from or "") if "@" in a}
-        self.synced: Callable[[int], None] = lambda n: None
-        """Called after each catch-up with how many emails it took (tests and the benchmark watch it)."""
+        """Our own addresses: never among those a reply all would copy."""
 
     async def run(self) -> None:
         failures = 0
@@ -86,7 +85,7 @@ class Folder:
         validity = await session.examine(self.folder)
         idle = session.has("IDLE")
         while True:
-            self.synced(await self.catch_up(session, validity))
+            await self.catch_up(session, validity)
             if idle:
                 await session.idle()
             else:
