@@ -50,6 +50,7 @@ bench: $(VENV)/.synced
 	$(BIN)/python -m bench.outcomes
 	$(BIN)/python -m bench.revise
 	$(BIN)/python -m bench.streaming
+	$(BIN)/python -m bench.inbox
 
 # Opt-in, never part of `make test`: the main flows against a real OpenAI-compatible server (docs/llm.md).
 test-model: $(VENV)/.synced bytecode
