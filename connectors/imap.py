@@ -110,6 +110,7 @@ class Session:
             client = maker(
                 host=target.host, port=target.port, timeout=CALL_S, conn_lost_cb=lambda _: lost.set(), **kwargs
             )
+            await asyncio.wait_for(client._client_task, CALL_S)  # refused: at once, not after the hello's timeout
             await asyncio.wait_for(client.wait_hello_from_server(), CALL_S)
         except (OSError, TimeoutError, aioimaplib.AioImapException) as err:
             raise ImapError(f"can't reach the IMAP server {target.where}: {err or type(err).__name__}") from err
@@ -197,12 +198,12 @@ class Session:
         return any(isinstance(x, bytes) and (b"EXISTS" in x or b"RECENT" in x) for x in lines)
 
     async def close(self) -> None:
-        """LOGOUT when the connection is quiet; in IDLE (a stop, a cancel) or after a failure, just hang up."""
-        with contextlib.suppress(Exception):
-            if not self.lost.is_set() and not self.client.has_pending_idle():
-                await asyncio.wait_for(self.client.logout(), 2)
+        """Hang up without LOGOUT: a LOGOUT queued behind a command a stop cancelled (an IDLE, a FETCH) can wait
+        on aioimaplib's pending command for good; servers take a closed connection as the end of the session."""
         with contextlib.suppress(Exception):
             self.client.protocol.transport.close()
+        for task in list(self.client.tasks):
+            task.cancel()
 
 
 def _lines(said: Any) -> list[Any]:

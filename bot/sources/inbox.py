@@ -14,7 +14,6 @@ once (memory/mail.py) and, for "needs reply", its task starts."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -37,6 +36,8 @@ log = logging.getLogger("deputy.inbox")
 KIND = "email"
 NAME = triage.INBOX
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0)
+STOP_S = 5.0
+"""At a stop, how long the folder loops get to hang up."""
 CURSOR_EVERY = 50
 """The cursor moves after this many emails (and at the end of a catch-up): after a crash, at most these are
 looked at again, and their claims turn them away."""
@@ -85,7 +86,8 @@ class Folder:
         validity = await session.examine(self.folder)
         idle = session.has("IDLE")
         while True:
-            await self.catch_up(session, validity)
+            while await self.catch_up(session, validity):  # until a search finds nothing new: mail that came
+                pass  # in meanwhile may be announced before IDLE starts, where aioimaplib can drop the notice
             if idle:
                 await session.idle()
             else:
@@ -100,9 +102,10 @@ class Folder:
             uids = await session.uids("SINCE", imap.imap_date(since))
         else:
             uids = [u for u in await session.uids("UID", f"{cursor + 1}:*") if u > cursor]
-        taken = 0
+        taken = 0  # looked at, whether this process took it or another had
         for n, uid in enumerate(uids, 1):
-            taken += await self.one(session, validity, uid)
+            await self.one(session, validity, uid)
+            taken += 1
             if n % CURSOR_EVERY == 0 or n == len(uids):  # a write is an fsync: the claims already make it once
                 await self.mail.advance(self.folder, validity, uid)
         return taken
@@ -192,9 +195,8 @@ class Inbox:
             yield
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if tasks:  # bounded: a stop must not wait on a connection that never answers a cancelled command
+                await asyncio.wait(tasks, timeout=STOP_S)
 
         app.cleanup_ctx.append(watching)
 
