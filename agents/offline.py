@@ -15,6 +15,7 @@ from agents.offline_records import record_change
 from agents.offline_tools import tool_call
 from agents.playbooks import Playbook, by_triggers
 from agents.prompts import Message
+from agents.triage import INBOX, inbound_email
 from connectors import email, notes
 from orchestrator.model import Draft, ProposalDraft
 
@@ -274,7 +275,10 @@ def _webhook(text: str, memory: str) -> dict[str, Any]:
 def inbound_hook(name: str, body: str) -> Draft:
     """A signed inbound webhook. Its body is untrusted data: it may supply a reply address and words to quote,
     never the kind of action or who approves. A lead with a valid email gets a drafted reply; anything else
-    becomes a note. The kinds are the email and note connectors' own (whatever playbooks a shadow run swaps in)."""
+    becomes a note. The kinds are the email and note connectors' own (whatever playbooks a shadow run swaps in).
+    The inbox's emails come this way too (agents/triage.py)."""
+    if name == INBOX:
+        return inbound_email(body)
     try:
         data = json.loads(body)
     except ValueError:

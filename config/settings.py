@@ -64,6 +64,10 @@ class Settings(BaseSettings):
 
     smtp_url: SecretStr | None = Field(None, validation_alias="DEPUTY_SMTP_URL")
     email_from: str | None = Field(None, validation_alias="DEPUTY_EMAIL_FROM")
+    imap_url: SecretStr | None = Field(None, validation_alias="DEPUTY_IMAP_URL")
+    imap_since: str = Field(
+        "3d", pattern=r"^\s*(\d+\s*[dhwDHW]|\d{4}-\d{2}-\d{2})\s*$", validation_alias="DEPUTY_IMAP_SINCE"
+    )
     webhooks: str = Field("", validation_alias="DEPUTY_WEBHOOKS")
     caldav_url: SecretStr | None = Field(None, validation_alias="DEPUTY_CALDAV_URL")
     webhook_secret: SecretStr | None = Field(None, validation_alias="DEPUTY_WEBHOOK_SECRET")
@@ -175,6 +179,15 @@ class Settings(BaseSettings):
     def _caldav(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and urlsplit(value.get_secret_value()).scheme not in ("http", "https"):
             raise ValueError("must look like https://user:password@host/…/calendar/ (the calendar collection)")
+        if value is not None:
+            _port_of(value.get_secret_value())
+        return value
+
+    @field_validator("imap_url")
+    @classmethod
+    def _imap(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in ("imap", "imaps"):
+            raise ValueError("must look like imaps://user:password@host:993/INBOX or imap://…:143/INBOX?starttls=1")
         if value is not None:
             _port_of(value.get_secret_value())
         return value

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from orchestrator import events as ev
+from orchestrator import inbox_views
 from orchestrator.kinds import Traits, outward
 from orchestrator.model import Proposal
 from orchestrator.stats import Stats, saved_text
@@ -57,10 +58,13 @@ def compose(facts: DigestFacts) -> str:
         header += f" (late by {_duration(facts.late_by)}: Deputy was not running at digest time)"
     day = _Day.of(facts.events, facts.kinds)
     calendar = _list(f"On the calendar today ({len(facts.today)}):", facts.today, 4)
-    if not (day.outward or day.quiet_work or day.failed or day.stopped or facts.pending or facts.unsure):
+    inbox = inbox_views.digest_lines(facts.events, facts.pending)
+    if not (day.outward or day.quiet_work or day.failed or day.stopped or facts.pending or facts.unsure or inbox):
         return "\n".join([header, *calendar, "Quiet day: nothing done, nothing waiting, nothing failed."])
     lines = [header, *calendar, *_list(day.done_title(), day.outward, 4)]
-    lines += _list(f"Waiting for you ({len(facts.pending)}):", [_waiting(p) for p in facts.pending], 3)
+    others = [p for p in facts.pending if p.playbook != inbox_views.PLAYBOOK]  # the Inbox section lists replies
+    lines += _list(f"Waiting for you ({len(others)}):", [_waiting(p) for p in others], 3)
+    lines += inbox
     lines += _list(f"May not have been sent ({len(facts.unsure)}):", facts.unsure, 2)
     lines += _list(f"Failed, needs attention ({len(day.failed)}):", day.failed, 2)
     lines += [day.stopped_line()] if day.stopped else []

@@ -179,6 +179,11 @@ class GrantSuspended(Event):
     """The granted tool's description or input schema changed: its calls need a tap until allowed again."""
 
 
+class EmailReceived(Event):
+    """An email came into the inbox and was triaged (once): `detail` has `triage`, `from`, `subject`, `folder`,
+    `flags`; `task_id` is the task its reply is drafted in (reserved for every email, used by "needs reply")."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -217,5 +222,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         GrantCreated,
         GrantRevoked,
         GrantSuspended,
+        EmailReceived,
     )
 }

@@ -221,6 +221,7 @@ WORDS: tuple[Word, ...] = (
     Word("projects", "", "the projects", _view("projects")),
     Word("client", "<name> <field> <value>", "change a record (e.g. /client Acme terms net 45)", _record("client")),
     Word("merge", "<name> <name>", "join two records and their timelines", _record("merge")),
+    Word("inbox", "", "emails that need a reply, oldest first", _view("inbox")),
     Word("digest", "", "the digest now", _digest),
     Word("budget", "", "model spend today, per model, and the cap", _view("budget")),
     Word("stats", "[7d]", "what happened to proposals and the time saved", _view("stats")),

@@ -67,25 +67,27 @@ def configured(settings: Settings) -> list[tuple[Source, Any]]:
     return [(source, values) for source, values in found if source.configured(values)]
 
 
-async def take(ingress: Ingress, kind: str, item: dict[str, str], *, dedupe: Sequence[str]) -> Taken:
+async def take(
+    ingress: Ingress, kind: str, item: dict[str, str], *, dedupe: Sequence[str], ttl: int = DEDUPE_S
+) -> Taken:
     """One write: the dedupe claims, the task's id reserved under the key `as_task` gives it, the item stored
     (`kind` names the ingress handler; `item` has `name`, `body`, `delivery`). Neither stored nor a duplicate: no
     free task id was drawn, try again later. A Redis fault raises: the source answers 503, or leaves the item
-    where it was, and it comes again."""
+    where it was, and it comes again. `ttl`: how long the dedupe claims hold (0: for good, as an email's do)."""
     task_key = f"hook:{item['name']}:{item['delivery']}"  # what coordinator.receive_hook keys the task by
     for _ in range(5):
-        taken = await _take_once(ingress, kind, item, dedupe, task_key)
+        taken = await _take_once(ingress, kind, item, dedupe, task_key, ttl)
         if taken is not None:
             return taken
     return Taken()
 
 
 async def _take_once(
-    ingress: Ingress, kind: str, item: dict[str, str], dedupe: Sequence[str], task_key: str
+    ingress: Ingress, kind: str, item: dict[str, str], dedupe: Sequence[str], task_key: str, ttl: int = DEDUPE_S
 ) -> Taken | None:
     """None: the random id drawn was issued before; draw another."""
     task_id = new_candidate("t")
-    claims = [Claim(key, ttl=DEDUPE_S) for key in dedupe]
+    claims = [Claim(key, ttl=ttl) for key in dedupe]
     claims += [Claim(keys.id_for(task_key), task_id, DEDUPE_S), Claim(keys.issued_id(task_id), "1")]
     stored = await ingress.accept(kind, item, claims)
     if stored.entry_id:

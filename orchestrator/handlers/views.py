@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from orchestrator import commands as cmd
-from orchestrator import policies
+from orchestrator import inbox_views, policies
 from orchestrator.core import Core
 from orchestrator.errors import BadRequest
 from orchestrator.outbound import Kind
 from orchestrator.record_views import clients_text, projects_text, who_text
-from orchestrator.views import budget_text, stats_text, status_text
+from orchestrator.views import budget_text, pending, stats_text, status_text
 from orchestrator.words import help_text
 
 RECORDS: dict[str, Callable[[Core, str], Awaitable[str]]] = {
@@ -28,6 +28,9 @@ async def show(c: cmd.ShowView, core: Core) -> None:
         text = help_text()
         if not policies.is_operator(c.actor, core.config.operators):
             text += "\n\n" + policies.not_operator_text(c.actor)
+    elif c.view == "inbox":
+        policies.require_operator(c.actor, core.config.operators, "read the inbox")
+        text = inbox_views.inbox_text(await pending(core))
     elif c.view == "stats":
         text = await stats_text(core, c.arg)
     elif c.view in RECORDS:

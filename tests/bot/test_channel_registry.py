@@ -16,7 +16,8 @@ def test_deputys_own_channels_and_sources() -> None:
     settings = settings_with({})
     assert [c.platform for c in channels.installed(settings)] == ["console", "slack", "telegram"]
     assert [c.platform for c, _ in channels.configured(settings)] == ["console"]
-    assert [s.name for s in sources.installed(settings)] == ["hooks"]
+    assert [s.name for s in sources.installed(settings)] == ["hooks", "inbox"]
+    assert [s.name for s, _ in sources.configured(settings)] == ["hooks"]  # the inbox only with DEPUTY_IMAP_URL
     assert channels.chatting(settings) == ()
     both = settings_with({"SLACK_BOT_TOKEN": "xoxb-1", "TELEGRAM_BOT_TOKEN": "1:x"})
     assert channels.chatting(both) == ("slack", "telegram")

@@ -32,7 +32,7 @@ SHIPPED = {
     "task.later",
     "record.create",
     "record.update",
-} | {"mcp.call", "calendar.event"}
+} | {"mcp.call", "calendar.event", "email.reply"}
 
 
 def example() -> types.ModuleType:
@@ -50,9 +50,16 @@ def test_every_shipped_connector_declares_its_kind_settings_and_traits() -> None
     assert set(found) == SHIPPED
     built = build_all(settings_with({}), Redis())
     assert {kind: c.traits for kind, c in built.items()} == found
-    assert {t.kind for t in traits(built) if t.outward} == {"email.send", "webhook.post", "mcp.call", "calendar.event"}
+    assert {t.kind for t in traits(built) if t.outward} == {
+        "email.send",
+        "email.reply",
+        "webhook.post",
+        "mcp.call",
+        "calendar.event",
+    }
     assert {t.kind: t.minutes_saved for t in traits(built) if t.minutes_saved} == {
         "email.send": 6,
+        "email.reply": 5,
         "note.save": 2,
         "webhook.post": 3,
         "mcp.call": 3,

@@ -43,7 +43,7 @@ async def fax(port: int, sent: dict[str, Any]) -> None:
 def test_the_plugins_are_found_beside_deputys_own(plugin_env: dict[str, str]) -> None:
     settings = settings_from(plugin_env)
     assert [c.platform for c in channels.installed(settings)] == ["console", "slack", "telegram", "fax"]
-    assert [s.name for s in sources.installed(settings)] == ["hooks", "mailbag"]
+    assert [s.name for s in sources.installed(settings)] == ["hooks", "inbox", "mailbag"]
     assert channels.chatting(settings) == ("fax",) and channels.unknown_platforms(settings) == []
 
 

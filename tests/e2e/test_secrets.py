@@ -103,6 +103,7 @@ URL_PASSWORDS = {
     "DEPUTY_SMTP_URL": "smtp-url-PASSWORD-a1",
     "DEPUTY_LLM_API_BASE": "llm-url-PASSWORD-b2",
     "DEPUTY_WEAVIATE_URL": "weaviate-url-PASSWORD-c3",
+    "DEPUTY_IMAP_URL": "imap-url-PASSWORD-d4",
 }
 
 
@@ -121,6 +122,7 @@ def test_a_password_in_every_configured_url_is_never_shown(
         "DEPUTY_SMTP_URL": f"smtp://sam:{pw['DEPUTY_SMTP_URL']}@127.0.0.1:{smtp.port}",
         "DEPUTY_LLM_API_BASE": f"http://llm:{pw['DEPUTY_LLM_API_BASE']}@127.0.0.1:9/v1",
         "DEPUTY_WEAVIATE_URL": f"http://w:{pw['DEPUTY_WEAVIATE_URL']}@127.0.0.1:9",
+        "DEPUTY_IMAP_URL": f"imap://me%40example.com:{pw['DEPUTY_IMAP_URL']}@127.0.0.1:9/INBOX",  # doctor: FIX
     }
     try:
         workers.env = secret_env

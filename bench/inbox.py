@@ -1,0 +1,171 @@
+"""The inbox: new mail → card, and a backlog's triage rate, against a real IMAP server (pymap, its own process).
+
+1. New mail → card, with IDLE: from just before an APPEND of an email that needs a reply to the card in the chat
+   (the console stream: IDLE notice, fetch, store, triage, `EmailReceived`, task, `deputy worker` drafting with the
+   offline model, the card). Also to the `EmailReceived` (triaged, no worker). Baseline in the same run: a bare
+   aioimaplib client in IDLE on another folder of the same server, from just before the same APPEND to its EXISTS
+   notice. Runs alternate (bare, Deputy) so both see the same load. Target ≤ 2×.
+2. Backlog: N emails waiting at first connect; the rate at which one Deputy triages them (each stored, triaged,
+   recorded; half need a reply and start a task). Baseline: a bare client fetching the same N with BODY.PEEK.
+Run: `python -m bench.inbox [--runs 30] [--backlog 500]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from typing import Any
+
+import aioimaplib
+from redis.asyncio import Redis
+
+from bench.common import ms, pct, python, start_process, start_redis, stop, wait
+from bot.web import deputy_app
+from bot.wiring import build_runtime
+from config.settings import settings_with
+from memory import keys
+from memory.embedded import free_port
+from tests.conftest import serve
+from tests.imap_server import ImapServer, email
+from tests.imap_server import running as imap_running
+
+
+async def bare_idle(server: ImapServer, appender: aioimaplib.IMAP4, n: int) -> float:
+    """One APPEND → the EXISTS notice a bare client in IDLE gets."""
+    watcher = await server.client()
+    await watcher.select("BARE")
+    idle = await watcher.idle_start(timeout=60)
+    start = time.perf_counter()
+    await appender.append(email(message_id=f"<bare{n}@bench.example>"), mailbox="BARE")
+    while True:
+        pushed = await watcher.wait_server_push(timeout=10)
+        if any(b"EXISTS" in line for line in pushed if isinstance(line, bytes)):
+            break
+    took = time.perf_counter() - start
+    watcher.idle_done()
+    await asyncio.wait_for(idle, 10)
+    await watcher.logout()
+    return took
+
+
+async def to_card(redis: Redis, appender: aioimaplib.IMAP4, n: int) -> tuple[float, float]:
+    """One APPEND → `EmailReceived` in the ledger, and → the card in the console chat."""
+    ledger = (await redis.xrevrange(keys.LEDGER, count=1) or [("0-0", {})])[0][0]
+    chat = (await redis.xrevrange(keys.console("local"), count=1) or [("0-0", {})])[0][0]
+    start = time.perf_counter()
+    asks = email(message_id=f"<card{n}@bench.example>", subject=f"Question {n}", body="Could you call me today?")
+    await appender.append(asks, mailbox="DEPUTY")
+    triaged = await _next(redis, keys.LEDGER, ledger, b"EmailReceived", start)
+    card = await _next(redis, keys.console("local"), chat, b"", start)
+    return triaged, card
+
+
+async def _next(redis: Redis, stream: str, after: Any, kind: bytes, start: float) -> float:
+    last = after
+    while True:
+        found: Any = await redis.xread({stream: last}, block=10_000, count=100)
+        for _, entries in found or []:
+            for entry_id, fields in entries:
+                last = entry_id
+                if not kind or fields.get(b"type") == kind:
+                    return time.perf_counter() - start
+
+
+async def latency(server: ImapServer, url: str, runs: int) -> None:
+    await server.create("BARE", "DEPUTY", "Sent")
+    env = {"REDIS_URL": url, "DEPUTY_IMAP_URL": server.url("DEPUTY"), "DEPUTY_DATA_DIR": "/tmp/deputy-bench-inbox"}
+    worker = start_process([python(), "-m", "bot.cli", "worker"], {**os.environ, **env, "DEPUTY_LOG_LEVEL": "ERROR"})
+    wait(lambda: _workers(url), 30)
+    runtime = build_runtime(settings_with(env), url)
+    runner = await serve(deputy_app(runtime), free_port())
+    redis = Redis.from_url(url)
+    appender = await server.client()
+    bare: list[float] = []
+    triaged: list[float] = []
+    cards: list[float] = []
+    try:
+        await asyncio.sleep(1)  # the folder's first catch-up and IDLE
+        for n in range(runs + 2):
+            b = await bare_idle(server, appender, n)
+            t, c = await to_card(redis, appender, n)
+            if n >= 2:  # the first two warm the worker and the caches
+                bare.append(b)
+                triaged.append(t)
+                cards.append(c)
+    finally:
+        await appender.logout()
+        await runner.cleanup()
+        await runtime.close()
+        await redis.aclose()
+        stop([worker])
+    base = pct(bare, 50)
+    print(f"bare IDLE notice       p50 {ms(base)}  p95 {ms(pct(bare, 95))}")
+    print(
+        f"mail → EmailReceived   p50 {ms(pct(triaged, 50))}  p95 {ms(pct(triaged, 95))}  "
+        f"{pct(triaged, 50) / base:.2f}× bare"
+    )
+    print(
+        f"mail → card            p50 {ms(pct(cards, 50))}  p95 {ms(pct(cards, 95))}  {pct(cards, 50) / base:.2f}× bare"
+    )
+
+
+def _workers(url: str) -> bool:
+    from redis import Redis as SyncRedis
+
+    return bool(SyncRedis.from_url(url).keys("deputy:worker:*"))
+
+
+async def backlog(server: ImapServer, url: str, n: int) -> None:
+    await server.create("BACKLOG")
+    mails = [
+        email(message_id=f"<k{i}@bench.example>", body="Could you call me?" if i % 2 else "For the record.")
+        for i in range(n)
+    ]
+    await server.append_many(mails, "BACKLOG")
+    client = await server.client()
+    await client.select("BACKLOG")
+    start = time.perf_counter()
+    for uid in range(101, 101 + n):
+        await client.uid("fetch", str(uid), "(UID RFC822.SIZE BODY.PEEK[]<0.262144>)")
+    bare = n / (time.perf_counter() - start)
+    await client.logout()
+    redis = Redis.from_url(url)
+    await redis.flushall()
+    env = {"REDIS_URL": url, "DEPUTY_IMAP_URL": server.url("BACKLOG"), "DEPUTY_DATA_DIR": "/tmp/deputy-bench-inbox"}
+    runtime = build_runtime(settings_with(env), url)
+    start = time.perf_counter()
+    runner = await serve(deputy_app(runtime), free_port())
+    await _all_recorded(redis, n)
+    rate = n / (time.perf_counter() - start)
+    await runner.cleanup()
+    await runtime.close()
+    await redis.aclose()
+    print(f"backlog of {n}: {rate:.0f} emails/s triaged (bare fetch {bare:.0f}/s: {rate / bare:.2f}×)")
+
+
+async def _all_recorded(redis: Redis, n: int) -> None:
+    """Polled every 20 ms: each email's triage is stored under its own key (memory/mail.py)."""
+    for _ in range(100_000):
+        if len([k async for k in redis.scan_iter("deputy:mail:msg:*", count=1000)]) >= n:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def main(runs: int, n: int) -> None:
+    redis, url = start_redis()
+    try:
+        with imap_running() as server:
+            print(f"load average {os.getloadavg()[0]:.2f}; {runs} emails, backlog {n}")
+            await latency(server, url, runs)
+            await backlog(server, url, n)
+    finally:
+        stop([redis])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--backlog", type=int, default=500)
+    args = parser.parse_args()
+    asyncio.run(main(args.runs, args.backlog))

@@ -1,0 +1,205 @@
+"""The inbox source (DEPUTY_IMAP_URL): each email that arrives in a watched folder is stored once, triaged once
+and, when it needs a reply, becomes a task whose card holds a reply drafted in its thread.
+
+One loop per folder, in every web process (any number may run: the claims decide who takes an email). The
+folder is opened read-only (EXAMINE) and read with BODY.PEEK, so nothing Deputy reads changes the mailbox. New
+mail is waited for in IDLE, ended and issued again every two minutes; without IDLE, or between IDLEs, the folder
+is searched for UIDs past the cursor. The first connection takes only mail newer than DEPUTY_IMAP_SINCE.
+
+Each email goes in through `bot.sources.take` with two dedupe claims kept for good — (folder, UIDVALIDITY, UID)
+and its Message-ID — so a restart, a second process or a UIDVALIDITY change (after which every email since the
+first connection is looked at again) takes it once. Behind the ack its triage and `EmailReceived` are written
+once (memory/mail.py) and, for "needs reply", its task starts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from agents import triage
+from bot.channels import Mount
+from bot.ingress import Handler
+from bot.sources import take
+from connectors import imap, mime
+from memory import codec, keys
+from memory.inbox import Entry
+from memory.mail import MailStore, id_claim, uid_claim
+
+log = logging.getLogger("deputy.inbox")
+KIND = "email"
+NAME = triage.INBOX
+BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0)
+STOP_S = 5.0
+"""At a stop, how long the folder loops get to hang up."""
+CURSOR_EVERY = 50
+"""The cursor moves after this many emails (and at the end of a catch-up): after a crash, at most these are
+looked at again, and their claims turn them away."""
+BODY_MAX = 7500
+"""The stored item is the task's text, which is cut at 8,000 characters: it must stay whole JSON."""
+
+
+@dataclass(frozen=True)
+class Values:
+    imap_url: str | None = None
+    imap_since: str = "3d"
+    email_from: str | None = None
+
+
+class Folder:
+    """One watched folder: connect, catch up, wait for news, catch up again; reconnect after any failure."""
+
+    def __init__(self, target: imap.ImapTarget, folder: str, values: Values, at: Mount) -> None:
+        self.target, self.folder, self.values, self.at = target, folder, values, at
+        self.mail = MailStore(at.redis)
+        self.me = {a.lower() for a in (target.user, values.email_from or "") if "@" in a}
+        """Our own addresses: never among those a reply all would copy."""
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                session = await imap.Session.open(self.target)
+            except imap.ImapError as err:
+                failures = await self._failed(err, failures)
+                continue
+            try:
+                failures = 0
+                await self.watch(session)
+            except (imap.ImapError, RedisError) as err:
+                failures = await self._failed(err, failures)
+            finally:
+                await session.close()
+
+    async def _failed(self, err: Exception, failures: int) -> int:
+        log.warning("inbox %s at %s: %s", self.folder, self.target.where, codec.text(str(err)))
+        await asyncio.sleep(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
+        return failures + 1
+
+    async def watch(self, session: imap.Session) -> None:
+        validity = await session.examine(self.folder)
+        idle = session.has("IDLE")
+        while True:
+            while await self.catch_up(session, validity):  # until a search finds nothing new: mail that came
+                pass  # in meanwhile may be announced before IDLE starts, where aioimaplib can drop the notice
+            if idle:
+                await session.idle()
+            else:
+                await asyncio.sleep(imap.POLL_S)
+                await session.ok("NOOP", session.client.noop())
+
+    async def catch_up(self, session: imap.Session, validity: int) -> int:
+        """Every UID past the cursor (or, the first time under this UIDVALIDITY, since the first connection)."""
+        cursor = await self.mail.cursor(self.folder, validity)
+        if cursor is None:
+            since = await self.mail.first_since(self.folder, imap.since_date(self.values.imap_since).isoformat())
+            uids = await session.uids("SINCE", imap.imap_date(since))
+        else:
+            uids = [u for u in await session.uids("UID", f"{cursor + 1}:*") if u > cursor]
+        taken = 0  # looked at, whether this process took it or another had
+        for n, uid in enumerate(uids, 1):
+            await self.one(session, validity, uid)
+            taken += 1
+            if n % CURSOR_EVERY == 0 or n == len(uids):  # a write is an fsync: the claims already make it once
+                await self.mail.advance(self.folder, validity, uid)
+        return taken
+
+    async def one(self, session: imap.Session, validity: int, uid: int) -> int:
+        if await self.mail.taken(self.folder, validity, uid):
+            return 0
+        fetched = await session.fetch(uid, mime.FETCH_MAX)
+        if fetched is None:
+            return 0
+        raw, size = fetched
+        found = mime.parse(raw, size=size)
+        mid = id_claim(found.message_id, raw[:4096])
+        item = self.item(found, validity, uid)
+        stored = {"name": NAME, "body": item, "delivery": mid.rsplit(":", 1)[1]}
+        dedupe = [uid_claim(self.folder, validity, uid), mid]
+        result = await take(self.at.ingress, KIND, stored, dedupe=dedupe, ttl=0)
+        return 1 if result.task else 0
+
+    def item(self, found: mime.Mail, validity: int, uid: int) -> str:
+        others = [a for a in [*found.to, *found.cc] if a not in self.me and a != found.sender]
+        data = {"folder": self.folder, "uidvalidity": validity, "uid": uid, "others": others, "mail": found.as_dict()}
+        return fit(data)
+
+
+def fit(data: dict[str, Any]) -> str:
+    """The item as JSON that fits the task's text: the text, then the attachment list, cut until it does."""
+    body = json.dumps(data, ensure_ascii=False)
+    while len(body) > BODY_MAX:
+        mail = data["mail"]
+        if len(mail["text"]) > 200:
+            mail["text"] = mail["text"][: len(mail["text"]) // 2] + "…"
+        elif mail["attachments"]:
+            mail["attachments"] = mail["attachments"][: len(mail["attachments"]) // 2]
+        else:
+            data["others"] = data["others"][:5]
+            mail["to"], mail["cc"], mail["references"] = mail["to"][:5], mail["cc"][:5], ""
+            return json.dumps(data, ensure_ascii=False)[:BODY_MAX]
+        body = json.dumps(data, ensure_ascii=False)
+    return body
+
+
+def received(at: Mount) -> Handler:
+    """Behind the ack: triage once, record it with its `EmailReceived`, and start the reply's task."""
+    store = MailStore(at.redis)
+
+    async def handle(entry: Entry) -> None:
+        fields = entry.fields
+        item = json.loads(fields["body"])
+        item["triage"] = triage.triage(item["mail"])
+        item["client"] = await client_of(at, str(item["mail"].get("sender", "")))
+        task_key = f"hook:{NAME}:{fields['delivery']}"
+        task_id = codec.text(await at.redis.get(keys.id_for(task_key))) or ""
+        await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
+        if item["triage"] == triage.REPLY:
+            body = json.dumps(item, ensure_ascii=False)
+            await at.coordinator.receive_hook(name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to)
+
+    return handle
+
+
+async def client_of(at: Mount, sender: str) -> str:
+    """The client or project record the sender's address (else domain) names: "Acme Corp (c1)", or ''."""
+    book = at.coordinator.core.book
+    if "@" not in sender:
+        return ""
+    found = await book.resolve([f"email:{sender}", f"domain:{sender.rpartition('@')[2]}"])
+    return f"{found[0].name} ({found[0].id})" if len(found) == 1 else ""
+
+
+class Inbox:
+    """Configured by DEPUTY_IMAP_URL; no routes, one loop per folder in the app's `cleanup_ctx`."""
+
+    name, paths, values = "inbox", (), Values
+
+    def configured(self, values: Any) -> bool:
+        return bool(values.imap_url)
+
+    def start(self, app: web.Application, values: Any, at: Mount) -> None:
+        at.ingress.handle(KIND, received(at))
+        target = imap.ImapTarget.parse(values.imap_url)
+        folders = [Folder(target, name, values, at) for name in target.folders]
+        app[FOLDERS] = folders
+
+        async def watching(_: web.Application) -> AsyncIterator[None]:
+            tasks = [asyncio.create_task(f.run(), name=f"inbox {f.folder}") for f in folders]
+            yield
+            for task in tasks:
+                task.cancel()
+            if tasks:  # bounded: a stop must not wait on a connection that never answers a cancelled command
+                await asyncio.wait(tasks, timeout=STOP_S)
+
+        app.cleanup_ctx.append(watching)
+
+
+FOLDERS: web.AppKey[list[Folder]] = web.AppKey("inbox_folders", list)
+SOURCE = Inbox()
