@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import signal
 import subprocess
 from collections import Counter
@@ -110,7 +111,8 @@ async def end(task: asyncio.Task[object], within: float = END_S) -> bool:
     """Cancel a background task and wait at most `within` seconds for it to end; False (logged) if it did not.
     One cancel is not enough: Python 3.11's `asyncio.wait_for`, through which redis-py sends every command,
     loses a cancel that arrives just as the command's send finished, and a loop that carries on after a Redis
-    error would then run for good — so the cancel is repeated until the task ends."""
+    error would then run for good — so the cancel is repeated, at random moments (never in step with a busy
+    loop), until the task ends."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not task.done():
@@ -119,7 +121,7 @@ async def end(task: asyncio.Task[object], within: float = END_S) -> bool:
             log.warning("%s did not stop within %.0f s; left running", task.get_name(), within)
             return False
         task.cancel()
-        await asyncio.wait({task}, timeout=min(left, RECANCEL_S))
+        await asyncio.wait({task}, timeout=min(left, random.uniform(0, RECANCEL_S)))  # not in step with its loop
     if not task.cancelled() and (error := task.exception()) is not None:
         log.warning("%s ended with an error while stopping: %r", task.get_name(), error)
     return True
