@@ -7,13 +7,13 @@ done. A Redis fault while working waits and tries again; what a crash leaves beh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from bot.stopping import end
 from memory.inbox import Claim, Entry, RedisInbox, Stored
 from orchestrator.errors import DeputyError
 
@@ -126,9 +126,7 @@ class Ingress:
         sweeping = asyncio.create_task(self._sweeping(), name="deputy:ingress:sweep")
         yield
         self.stopping = True
-        sweeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeping
+        await end(sweeping)
         if self.working:
             await asyncio.wait(set(self.working.values()), timeout=DRAIN_S)
         try:

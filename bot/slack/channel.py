@@ -29,6 +29,7 @@ from bot.slack import render
 from bot.slack.inbound import SlackInbound
 from bot.slack.outbound import SlackOutbox
 from bot.slack.requests import check
+from bot.stopping import end
 from memory.faults import describe
 from memory.inbox import Entry
 from orchestrator import buttons
@@ -141,10 +142,8 @@ class SlackChannel:
             self._connecting = asyncio.create_task(connect, name="deputy:slack:socket")
 
     async def stop(self) -> None:
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+        if self._connecting is not None:
+            await end(self._connecting)
         if self.socket is not None:
             await self.socket.close()  # type: ignore[no-untyped-call]
 

@@ -6,7 +6,6 @@ with backoff, so a Bot API outage delays Telegram and nothing else."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -21,6 +20,7 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot.ingress import Ingress
 from bot.payloads import Malformed, as_stored, json_object, need, stored_json
+from bot.stopping import end
 from bot.telegram.inbound import TelegramInbound
 from bot.telegram.outbound import TelegramOutbox
 from memory.faults import describe
@@ -115,9 +115,7 @@ class TelegramChannel:
 
     async def stop(self) -> None:
         if self._starting is not None:
-            self._starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._starting
+            await end(self._starting)
 
     async def lifespan(self, _: web.Application) -> AsyncIterator[None]:
         """For aiohttp's `cleanup_ctx`: the channel lives exactly as long as the web app."""

@@ -5,7 +5,6 @@ test reads what any process sent) and a "mailbag" source (items a loop takes fro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from bot import cards
 from bot.channels import Mount
 from bot.checks import Check
 from bot.sources import as_task, take
+from bot.stopping import end
 from memory.codec import text
 from memory.inbox import Entry
 from orchestrator.buttons import BY_NAME, Click, Shown, Target
@@ -134,9 +134,7 @@ class Mailbag:
         async def lifespan(_: web.Application) -> AsyncIterator[None]:
             loop = asyncio.create_task(_collect(at), name="test:mailbag")
             yield
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
+            await end(loop)  # a lone cancel can be lost in a Redis call (see `end`), and this loop goes on after errors
 
         app.cleanup_ctx.append(lifespan)
 

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import re
+import traceback
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from types import FrameType
 
 from bot.console.channel import Console, run_piped
+from bot.stopping import end
 from bot.web import deputy_app
 from bot.wiring import Runtime, build_runtime
 from memory.embedded import free_port
@@ -47,8 +51,44 @@ async def web_deputy(env: dict[str, str]) -> AsyncIterator[tuple[Runtime, int]]:
     try:
         yield runtime, port
     finally:
-        await runner.cleanup()
-        await runtime.close()
+        try:
+            await bounded(runner.cleanup(), "the web app's cleanup (runner.cleanup)")
+        finally:
+            await bounded(runtime.close(), "runtime.close()")
+
+
+STOP_S = 60.0
+"""A clean stop takes seconds (the ingress drains for at most DRAIN_S): a stop still waiting after this fails the
+test with what every task of the loop is waiting on, instead of hanging the run."""
+
+
+async def bounded(step: Awaitable[None], what: str, timeout: float = STOP_S) -> None:
+    """Await `step` for at most `timeout` seconds, else fail loudly with the stacks of the loop's tasks (then
+    stopped, as far as they let themselves be). It runs as a task of its own, watched by `asyncio.wait`: unlike
+    `wait_for`, a step that swallows its cancellation cannot make the watcher wait for it too."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if task in done:
+        return task.result()
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    stacks = "\n".join(awaiting(t) for t in others)
+    await asyncio.gather(*(end(t, 5) for t in others))  # so the loop can close after the failure
+    raise AssertionError(f"{what} still waiting after {timeout:g} s; the event loop's tasks:\n{stacks}")
+
+
+def awaiting(task: asyncio.Task[object]) -> str:
+    """A task's whole await chain, outermost first (`Task.print_stack` shows only its own coroutine's frame)."""
+    frames: list[FrameType] = []
+    link: object = task.get_coro()
+    last = link
+    while link is not None:
+        last = link
+        frame = getattr(link, "cr_frame", None) or getattr(link, "gi_frame", None) or getattr(link, "ag_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        link = getattr(link, "cr_await", None) or getattr(link, "gi_yieldfrom", None) or getattr(link, "ag_await", None)
+    lines = traceback.format_list(traceback.StackSummary.extract((f, f.f_lineno) for f in frames))
+    return f"{task.get_name()}:\n{''.join(lines)}    awaiting {last!r:.300}\n"
 
 
 async def give_the_word(runtime: Runtime, arrived: Counter[str]) -> int:

@@ -80,7 +80,9 @@ async def _emptied(runtime: Runtime) -> bool:
 
 
 async def _proposals(runtime: Runtime) -> list[str]:
-    return [p for status in ("pending", "approved") for p in await runtime.store.ids("proposal", status)]
+    """Read like `_tasks`: a note's proposal approved between the two reads is seen in both, so once each."""
+    seen = [p for status in ("pending", "approved") for p in await runtime.store.ids("proposal", status)]
+    return list(dict.fromkeys(seen))
 
 
 async def _tasks(runtime: Runtime) -> set[str]:
