@@ -8,7 +8,6 @@ finished: agents/warm.py.)"""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from agents import progress
 from agents.progress import Progress
 from agents.runtime import JobRuntime, run_warm, with_runtime
 from orchestrator import commands as cmd
+from orchestrator.ending import end
 from orchestrator.errors import BudgetExceeded, ModelPaused
 from orchestrator.handlers.revisions import revising_head
 from orchestrator.model import Draft, Proposal, Reply, Revising, Task, TaskStatus
@@ -90,9 +90,7 @@ async def _unless_stopped(rt: JobRuntime, task_id: str, drafting: Awaitable[Draf
             return job.result()
         current = await rt.store.get_task(task_id)
         if current is None or current.status is not TaskStatus.RUNNING:
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
+            await end(job)
             log.info("task %s was stopped: its draft was abandoned", task_id)
             return None
 

@@ -17,6 +17,8 @@ from contextvars import ContextVar
 
 import pydantic_core
 
+from orchestrator.ending import end
+
 PACE_S = 3.0
 """The least time between two edits of one task's message for the clock alone."""
 STREAM_PACE_S = 1.5
@@ -132,9 +134,7 @@ async def reporting(progress: Progress) -> AsyncIterator[Progress]:
     try:
         yield progress
     finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+        await end(ticker)  # a lost cancel would keep the job waiting on its ticker until RQ's job timeout
         _CURRENT.reset(token)
 
 
