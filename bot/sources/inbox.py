@@ -82,12 +82,18 @@ class Folder:
         await asyncio.sleep(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
         return failures + 1
 
+    async def caught_up(self, session: imap.Session, validity: int) -> None:
+        """Catch up until a search finds nothing new: mail that came meanwhile may have been announced before
+        IDLE starts, where aioimaplib can drop the notice."""
+        taken = 1
+        while taken:
+            taken = await self.catch_up(session, validity)
+
     async def watch(self, session: imap.Session) -> None:
         validity = await session.examine(self.folder)
         idle = session.has("IDLE")
         while True:
-            while await self.catch_up(session, validity):  # until a search finds nothing new: mail that came
-                pass  # in meanwhile may be announced before IDLE starts, where aioimaplib can drop the notice
+            await self.caught_up(session, validity)
             if idle:
                 await session.idle()
             else:

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.wiring import Runtime, build_runtime
+from tests.agents.conftest import llm_env
+from tests.conftest import settings_from
 from tests.e2e.procs import RestartableRedis
 from tests.fakes import slack_api as slack
+from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
 
@@ -29,6 +33,16 @@ async def slack_api() -> AsyncIterator[FakeSlack]:
     runner = await slack.start(fake)
     yield fake
     await runner.cleanup()
+
+
+@pytest.fixture
+async def model_runtime(env: dict[str, str], openai_server: tuple[FakeOpenAI, str]) -> AsyncIterator[Runtime]:
+    """Deputy's runtime drafting with the fake OpenAI-compatible model (workers started after read `env` too)."""
+    _, url = openai_server
+    env.update(llm_env(url))
+    runtime = build_runtime(settings_from(env))
+    yield runtime
+    await runtime.close()
 
 
 from tests.radicale import calendar, radicale  # noqa: E402, F401  (a real CalDAV server: tests/radicale.py)

@@ -4,24 +4,11 @@ when, RQ runs the same job again then, and the draft is made — nothing ends "f
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
-import pytest
-
-from bot.wiring import Runtime, build_runtime
-from tests.agents.conftest import llm_env
-from tests.conftest import Workers, eventually, settings_from
+from bot.wiring import Runtime
+from tests.conftest import Workers, eventually
 from tests.e2e.helpers import converse
 from tests.fakes.openai_api import FakeOpenAI
-
-
-@pytest.fixture
-async def model_runtime(env: dict[str, str], openai_server: tuple[FakeOpenAI, str]) -> AsyncIterator[Runtime]:
-    _, url = openai_server
-    env.update(llm_env(url))
-    runtime = build_runtime(settings_from(env))
-    yield runtime
-    await runtime.close()
 
 
 async def test_a_draft_waits_for_the_open_model_breaker_and_is_made_when_it_closes(

@@ -4,25 +4,14 @@ taken, edited in place as it goes (the console prints each edit when piped; a te
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from bot.wiring import Runtime, build_runtime
-from tests.agents.conftest import llm_env
-from tests.conftest import Workers, eventually, settings_from
+from bot.wiring import Runtime
+from tests.conftest import Workers, eventually
 from tests.e2e.helpers import converse, proposal_id, send
 from tests.fakes.openai_api import FakeOpenAI
-
-
-@pytest.fixture
-async def model_runtime(env: dict[str, str], openai_server: tuple[FakeOpenAI, str]) -> AsyncIterator[Runtime]:
-    _, url = openai_server
-    env.update(llm_env(url))
-    runtime = build_runtime(settings_from(env))
-    yield runtime
-    await runtime.close()
 
 
 async def test_a_slow_model_shows_its_step_and_the_time_it_has_taken(
