@@ -23,7 +23,9 @@ async def test_a_slow_model_shows_its_step_and_the_time_it_has_taken(
     transcript = await converse(model_runtime, "email jane@acme.com a follow-up on invoice 42")
     shown = re.findall(r"Drafting with gpt-4o-mini · (\d+) s", transcript)
     assert shown and shown[0] == "0" and max(map(int, shown)) >= 3, transcript  # the clock moves on the message
-    assert len(shown) <= 7.0 / 3 + 2  # at most one edit every 3 s (the platforms allow about one a second)
+    # at most one edit every 3 s of the time shown (the platforms allow about one a second); a busy machine
+    # stretches the 7 s, and the pace is what must hold
+    assert len(shown) <= max(map(int, shown)) / 3 + 2, shown
     assert "Test model draft (email)" in transcript
 
 
