@@ -11,18 +11,16 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
-
-from caldav.aio import AsyncDAVClient
-from caldav.lib import error as dav_error
-from icalendar import Calendar as ICalendar
-from icalendar import Event as IEvent
 
 from orchestrator.agenda import Entry
 from orchestrator.errors import ConnectorError, PermanentConnectorError, TransientConnectorError
 from orchestrator.text import masked
+
+if TYPE_CHECKING:  # caldav and icalendar are imported where used: every process imports this module, few call
+    from caldav.aio import AsyncDAVClient  # a calendar, and the two cost a third of a worker's start
 
 T = TypeVar("T")
 PRODID = "-//Deputy//calendar.event//EN"
@@ -158,6 +156,9 @@ class CalDav:
     ) -> T:
         """One request with its own client and deadline. Once `handed` is over, the request may have reached the
         server before it failed: a retry then finds out (by UID or by version) what became of it."""
+        from caldav.aio import AsyncDAVClient
+        from caldav.lib import error as dav_error
+
         basic = "basic" if urlsplit(self.url).password is not None else None  # no 401 round trip first
         client = AsyncDAVClient(url=self.url, timeout=max(1, int(self.deadline_s)), auth_type=basic)
         try:
@@ -231,6 +232,8 @@ def _xml(text: str) -> str:
 
 def events_in(ics: str, zone: str) -> list[Entry]:
     """The VEVENTs of a calendar object; a date-only (all-day) event runs from local midnight to midnight."""
+    from icalendar import Calendar as ICalendar
+
     try:
         parsed = ICalendar.from_ical(ics)
     except ValueError:
@@ -249,6 +252,9 @@ def events_in(ics: str, zone: str) -> list[Entry]:
 
 def event_ics(*, uid: str, title: str, start: datetime, end: datetime, attendees: list[str], sequence: int = 0) -> str:
     """One VEVENT, times in UTC (every client shows them in its own zone)."""
+    from icalendar import Calendar as ICalendar
+    from icalendar import Event as IEvent
+
     calendar = ICalendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -267,6 +273,8 @@ def event_ics(*, uid: str, title: str, start: datetime, end: datetime, attendees
 
 def moved(ics: str, uid: str, start: datetime, end: datetime) -> str:
     """The stored event with new times (and its SEQUENCE one up), everything else kept as it was."""
+    from icalendar import Calendar as ICalendar
+
     calendar = ICalendar.from_ical(ics)
     for event in calendar.walk("VEVENT"):
         if str(event.get("UID", "")) == uid and event.get("RECURRENCE-ID") is None:

@@ -34,6 +34,7 @@ POLL_S = 30.0
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+_EXISTS = re.compile(rb"(?:\* )?\d+ EXISTS\b")
 _SINCE = re.compile(r"^\s*(\d+)\s*([dhw])\s*$", re.I)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -99,6 +100,23 @@ class Session:
 
     def __init__(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
         self.client, self.lost = client, lost
+        self.announced = False
+        """The server said the folder grew (`* n EXISTS`). It tells of new mail once, in the answer to whatever
+        command runs when it arrives (a SEARCH that already missed it, a FETCH), and IDLE won't tell again."""
+        self._heed(client.protocol)
+
+    def _heed(self, protocol: Any) -> None:
+        """aioimaplib drops untagged lines that arrive with an async command's answer (SEARCH, NOOP aside): the
+        news that mail arrived would be lost, so every untagged line is looked at on its way in. Its private
+        `_untagged_response` is wrapped, not replaced; tests/connectors/test_imap_session.py holds it to that."""
+        untagged = protocol._untagged_response
+
+        def heard(line: bytes) -> Any:
+            if _EXISTS.match(line):
+                self.announced = True
+            return untagged(line)
+
+        protocol._untagged_response = heard
 
     @classmethod
     async def open(cls, target: ImapTarget) -> Session:
@@ -156,6 +174,7 @@ class Session:
         UIDVALIDITY."""
         lines = await self.ok(f"EXAMINE {folder}", self.client.examine(quoted(folder)))
         self.client.protocol.state = aioimaplib.SELECTED  # aioimaplib's examine forgets to say so (its select does)
+        self.announced = False  # its `* n EXISTS` is the folder as it is, not news
         found = next((m for line in lines if isinstance(line, bytes) and (m := _UIDVALIDITY.search(line))), None)
         if found is None:
             raise ImapError(f"the IMAP server gave no UIDVALIDITY for {folder}")

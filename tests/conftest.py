@@ -194,6 +194,22 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
     pool.stop_all()
 
 
+LOG_TAIL = 6000
+"""How much of a failed test's worker.log and deputy.log its report shows: they are written by other processes,
+so what those said would otherwise be lost with the temporary directory."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and isinstance(tmp, Path):
+        for log in (tmp / "worker.log", tmp / "data" / "deputy.log"):
+            if log.exists():
+                report.sections.append((f"{log.name} (tail)", log.read_text(errors="replace")[-LOG_TAIL:]))
+    return report
+
+
 async def serve(app: web.Application, port: int) -> web.AppRunner:
     """A small fake HTTP service (a webhook receiver, a platform API) on loopback; `cleanup()` stops it."""
     runner = web.AppRunner(app)

@@ -83,11 +83,13 @@ class Folder:
         return failures + 1
 
     async def caught_up(self, session: imap.Session, validity: int) -> None:
-        """Catch up until a search finds nothing new: mail that came meanwhile may have been announced before
-        IDLE starts, where aioimaplib can drop the notice."""
-        taken = 1
-        while taken:
-            taken = await self.catch_up(session, validity)
+        """Catch up until a search finds nothing new and no answer since told of new mail: mail that arrives
+        while a command runs is announced in that command's answer (a SEARCH that already missed it), once, and
+        IDLE won't announce it again."""
+        while True:
+            session.announced = False
+            if not await self.catch_up(session, validity) and not session.announced:
+                return
 
     async def watch(self, session: imap.Session) -> None:
         validity = await session.examine(self.folder)

@@ -92,12 +92,16 @@ async def test_a_clients_email_is_answered_in_its_thread_once(
     assert sent["To"] == "jane@acme.example" and sent["Cc"] is None
     assert "> Hi, could you send me the corrected invoice by Friday?" in _text(sent)
 
-    filed = await eventually(lambda: imap_server.messages("Sent"), 20, "the reply in Sent")
-    mine = [h for _, h in filed if message_from_bytes(h)["Message-ID"] == sent["Message-ID"]]
+    mine = await eventually(lambda: _filed(imap_server, sent["Message-ID"]), 20, "the reply in Sent")
     assert len(mine) == 1
     flags = await eventually(lambda: _answered(imap_server, folder), 20, "the original flagged answered")
     assert flags
     assert len(smtp.messages) == 1
+
+
+async def _filed(server: ImapServer, message_id: str) -> list[bytes]:
+    """This reply's copies in Sent, which the module's other tests share."""
+    return [h for _, h in await server.messages("Sent") if message_from_bytes(h)["Message-ID"] == message_id]
 
 
 async def _answered(server: ImapServer, folder: str) -> bool:

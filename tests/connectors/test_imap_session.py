@@ -1,0 +1,45 @@
+"""The IMAP session against a real server (pymap): what a SEARCH finds and what the server says beside it. Mail
+that arrives after a search is announced once, in the answer to the next command, and never again in IDLE: the
+inbox loop must search again when told, or the email waits for the next IDLE renewal (two minutes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from connectors import imap
+from tests.imap_server import ImapServer, email, running
+
+
+@pytest.fixture(scope="module")
+def imap_server() -> Iterator[ImapServer]:
+    with running() as server:
+        yield server
+
+
+async def test_a_search_that_missed_new_mail_is_told_of_it_and_the_next_finds_it(imap_server: ImapServer) -> None:
+    await imap_server.create("Counted")
+    session = await imap.Session.open(imap.ImapTarget.parse(imap_server.url("Counted")))
+    try:
+        await session.examine("Counted")
+        assert await session.uids("ALL") == [] and not session.announced  # EXAMINE's count is no news
+        await imap_server.append_many([email(message_id=f"<c{n}@acme.example>") for n in range(5)], "Counted")
+        missed = await session.uids("ALL")  # searched as the folder was; the answer says `* 5 EXISTS`
+        assert missed == [] and session.announced
+        assert len(await session.uids("ALL")) == 5
+    finally:
+        await session.close()
+
+
+async def test_mail_announced_in_a_commands_answer_is_not_announced_again_in_idle(imap_server: ImapServer) -> None:
+    await imap_server.create("Quiet")
+    session = await imap.Session.open(imap.ImapTarget.parse(imap_server.url("Quiet")))
+    try:
+        await session.examine("Quiet")
+        await imap_server.append(email(), "Quiet")
+        await session.ok("NOOP", session.client.noop())  # the server tells of it here...
+        assert session.announced
+        assert await session.idle(renew_s=1.0) is False  # ...and not in the IDLE that follows
+    finally:
+        await session.close()
