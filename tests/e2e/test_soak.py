@@ -41,14 +41,19 @@ async def chaos(runtime: Runtime, workers: Workers, stop: asyncio.Event, kills: 
     """Every 0.3–0.9 s, kill -9 a random working worker (and start a fresh one) or only its warm job process
     (its worker starts another), until told to stop. Only a worker that has started (its liveness key is up)
     is a victim: one still importing has no job to lose, and on a slow machine killing those would starve the
-    queue instead of testing recovery."""
+    queue instead of testing recovery. For the same reason a kill waits for the ledger to have grown since the
+    last one: on a busy machine the kills keep pace with the work, instead of a fixed rate of fresh workers (a
+    second of CPU each) slowing the work and so bringing more kills."""
     rng = random.Random(7)
     running = [p for p in workers.processes if p.poll() is None]
+    seen = -1
     while not stop.is_set():
         await asyncio.sleep(rng.uniform(0.3, 0.9))
+        grown = int(await runtime.redis.xlen(keys.LEDGER))
         working = [p for p in running if await runtime.redis.exists(keys.worker_alive(_running_on(p)))]
-        if not working:
+        if not working or grown == seen:
             continue
+        seen = grown
         victim = working[rng.randrange(len(working))]
         job_processes = children(victim.pid)
         if job_processes and rng.random() < 0.5:
