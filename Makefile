@@ -53,6 +53,7 @@ bench: $(VENV)/.synced
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.footprint
 	$(BIN)/python -m bench.inbox
+	$(BIN)/python -m bench.patterns
 
 # Opt-in, never part of `make test`: the main flows against a real OpenAI-compatible server (docs/llm.md).
 test-model: $(VENV)/.synced bytecode

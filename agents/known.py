@@ -11,7 +11,9 @@ from orchestrator.ports import RecordBook
 from orchestrator.records import EMAIL_IN_TEXT, Entity, fold, implied_domain, shown
 
 _NAME = re.compile(r"\b([A-Z][\w'-]+)(?:\s+([A-Z][\w'-]+))?")
-_DOMAIN = re.compile(r"\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b")
+_DOMAIN = re.compile(r"(?<![\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,}\b")
+"""From the start of a dotted run only: from each word in it, the nested repeat backtracked over the rest,
+quadratic in its length (orchestrator/records.py's EMAIL_IN_TEXT had the same fault)."""
 LIMIT = 3
 WORDS, KEYS = 12, 30
 """A request names its people early; a long one (a pasted email) costs at most this many lookups."""

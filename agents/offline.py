@@ -127,7 +127,7 @@ class OfflineModel:
 
 _ONBOARD = re.compile(r"^\s*(?:please\s+)?onboard\s+(?:(?:the|a)\s+)?(?:new\s+)?(?:client\s+)?", re.I)
 _FOLLOW_UP = re.compile(r"^\s*(?:now\s+|ok\s+|actually\s+)?(?:send|forward)\s+it\s+to\b", re.I)
-_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_ADDRESS = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")  # from a run's start: linear (records.py)
 
 
 def _address_in(text: str) -> str | None:
