@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sys
@@ -14,10 +15,9 @@ from bot.wiring import build_runtime
 from config.settings import Settings
 from memory import codec, keys
 from memory.clients import RedisRecordBook
-from memory.codec import load_record
+from memory.codec import statuses
 from memory.ledger import RedisLedger
 from orchestrator.errors import ConfigError
-from orchestrator.model import Proposal, Task
 from orchestrator.records import KINDS
 from orchestrator.replay import Rebuilt, differences, fold
 
@@ -105,7 +105,8 @@ def quiet_stdout() -> None:
 async def stored_state(settings: Settings) -> tuple[Rebuilt, Rebuilt]:
     runtime = build_runtime(settings)
     try:
-        return await ledger_state(runtime.ledger), await records_state(runtime.redis)
+        ledger, stored = await asyncio.gather(ledger_state(runtime.ledger), records_state(runtime.redis))
+        return ledger, stored  # read side by side: Redis answers one while this process decodes the other
     finally:
         await runtime.close()
 
@@ -126,7 +127,7 @@ async def records_state(redis: Redis) -> Rebuilt:
         async for page in record_pages(redis, kind):
             for raw in page:
                 if raw:
-                    _note(stored, load_record(kind, raw))
+                    _note(stored, kind, *statuses(raw))
     book = RedisRecordBook(redis)
     for kind in KINDS:
         for entity in await book.many(await book.ids(kind)):
@@ -153,13 +154,13 @@ async def hget_each(redis: Redis, names: list[bytes | str], field: str) -> list[
     return values
 
 
-def _note(state: Rebuilt, record: Task | Proposal) -> None:
-    if isinstance(record, Task):
-        state.tasks[record.id] = record.status.value
+def _note(state: Rebuilt, kind: str, record_id: str, status: str, actions: list[str]) -> None:
+    if kind == "task":
+        state.tasks[record_id] = status
         return
-    state.proposals[record.id] = record.status.value
-    for index, action in enumerate(record.actions):
-        state.actions[f"{record.id}:{index}"] = action.status.value
+    state.proposals[record_id] = status
+    for index, action in enumerate(actions):
+        state.actions[f"{record_id}:{index}"] = action
 
 
 async def run_replay(settings: Settings) -> int:

@@ -43,6 +43,13 @@ def load_record(kind: str, raw: str | bytes) -> Task | Proposal:
     return load(Proposal, raw)
 
 
+def statuses(raw: str | bytes) -> tuple[str, str, list[str]]:
+    """A stored task's or proposal's id, status and (a proposal's) action statuses, read from its JSON without
+    building the whole record: `deputy replay` compares only these, for every record there is."""
+    data = json.loads(raw)
+    return str(data["id"]), str(data["status"]), [str(a["status"]) for a in data.get("actions") or ()]
+
+
 def text(value: str | bytes | None) -> str:
     """redis-py types every reply as bytes-or-str; Deputy's clients decode, this makes it explicit."""
     if value is None:

@@ -7,7 +7,7 @@ for drafts: the call's own deadline ends the attempt, in words, and the other dr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +137,15 @@ async def test_a_draft_past_its_job_timeout_ends_failed_with_a_sentence_and_the_
         [task_id] = await eventually(lambda: runtime.store.ids("task", "failed"), 120, "the task to fail")
         task = await runtime.store.get_task(task_id)
         assert task and "ran past its time limit (2 s, DEPUTY_JOB_TIMEOUT_S)" in task.error
-        said = [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
-        assert any("ran past its time limit" in text for text in said)
-        assert not any("Exception" in text for text in said) and worker.poll() is None
+
+        async def said() -> list[str]:  # the failure is recorded, then said: wait for the saying
+            return [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
+
+        await eventually(lambda: _saying(said, "ran past its time limit"), 30, "the failure said in the chat")
+        assert not any("Exception" in text for text in await said()) and worker.poll() is None
     finally:
         await runtime.close()
+
+
+async def _saying(said: Callable[[], Awaitable[list[str]]], words: str) -> bool:
+    return any(words in text for text in await said())
