@@ -3,8 +3,9 @@ and, when it needs a reply, becomes a task whose card holds a reply drafted in i
 
 One loop per folder, in every web process (any number may run: the claims decide who takes an email). The
 folder is opened read-only (EXAMINE) and read with BODY.PEEK, so nothing Deputy reads changes the mailbox. New
-mail is waited for in IDLE, ended and issued again every two minutes; without IDLE, or between IDLEs, the folder
-is searched for UIDs past the cursor. The first connection takes only mail newer than DEPUTY_IMAP_SINCE.
+mail is waited for in IDLE, ended and issued again every two minutes (the first after news after SETTLE_S);
+without IDLE, or between IDLEs, the folder is searched for UIDs past the cursor. The first connection takes only
+mail newer than DEPUTY_IMAP_SINCE.
 
 Each email goes in through `bot.sources.take` with two dedupe claims kept for good — (folder, UIDVALIDITY, UID)
 and its Message-ID — so a restart, a second process or a UIDVALIDITY change (after which every email since the
@@ -41,6 +42,10 @@ STOP_S = 5.0
 CURSOR_EVERY = 50
 """The cursor moves after this many emails (and at the end of a catch-up): after a crash, at most these are
 looked at again, and their claims turn them away."""
+SETTLE_S = 2.0
+"""The first IDLE after a catch-up lasts this long, then the folder is searched once more before a long one: some
+servers (pymap) tell in IDLE only of mail that comes after it started, not of mail that came between the last
+search's answer and the IDLE, which would wait for the renewal (IDLE_RENEW_S) instead of seconds."""
 BODY_MAX = 7500
 """The stored item is the task's text, which is cut at 8,000 characters: it must stay whole JSON."""
 
@@ -94,10 +99,13 @@ class Folder:
     async def watch(self, session: imap.Session) -> None:
         validity = await session.examine(self.folder)
         idle = session.has("IDLE")
+        log.debug("inbox %s: open (UIDVALIDITY %s, IDLE %s)", self.folder, validity, idle)
+        settle = True
         while True:
             await self.caught_up(session, validity)
             if idle:
-                await session.idle()
+                settle = await session.idle(SETTLE_S if settle else imap.IDLE_RENEW_S)
+                log.debug("inbox %s: IDLE ended (%s)", self.folder, "news" if settle else "quiet")
             else:
                 await asyncio.sleep(imap.POLL_S)
                 await session.ok("NOOP", session.client.noop())
@@ -110,6 +118,7 @@ class Folder:
             uids = await session.uids("SINCE", imap.imap_date(since))
         else:
             uids = [u for u in await session.uids("UID", f"{cursor + 1}:*") if u > cursor]
+        log.debug("inbox %s: past %s, found %s", self.folder, cursor, uids)
         taken = 0  # looked at, whether this process took it or another had
         for n, uid in enumerate(uids, 1):
             await self.one(session, validity, uid)

@@ -6,8 +6,9 @@ import io
 import re
 import traceback
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import FrameType
+from typing import Any
 
 from bot.console.channel import Console, run_piped
 from bot.stopping import end
@@ -74,6 +75,19 @@ async def bounded(step: Awaitable[None], what: str, timeout: float = STOP_S) -> 
     stacks = "\n".join(awaiting(t) for t in others)
     await asyncio.gather(*(end(t, 5) for t in others))  # so the loop can close after the failure
     raise AssertionError(f"{what} still waiting after {timeout:g} s; the event loop's tasks:\n{stacks}")
+
+
+async def watched(predicate: Callable[[], Any], timeout: float, what: str, tasks: str) -> Any:
+    """`eventually`, and when it times out, the await chains of the loop's tasks whose name starts with `tasks`
+    (an inbox folder loop, say): where a background loop of the app under test was waiting is the first thing a
+    failure needs to say."""
+    from tests.conftest import eventually
+
+    try:
+        return await eventually(predicate, timeout, what)
+    except AssertionError as err:
+        mine = [t for t in asyncio.all_tasks() if t.get_name().startswith(tasks)]
+        raise AssertionError(f"{err}; the {tasks!r} tasks:\n" + "\n".join(awaiting(t) for t in mine)) from None
 
 
 def awaiting(task: asyncio.Task[object]) -> str:

@@ -4,6 +4,7 @@ flagged \\Answered. The platforms are the fakes in tests/fakes, the worker a rea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from email import message_from_bytes
 
@@ -12,6 +13,7 @@ import pytest
 from tests.conftest import Smtp, Workers, eventually
 from tests.e2e import test_slack as slack_flow
 from tests.e2e import test_telegram as telegram_flow
+from tests.e2e.helpers import watched
 from tests.e2e.test_slack import slack_env
 from tests.e2e.test_telegram import api, tg_env
 from tests.fakes import slack_api as slack
@@ -20,6 +22,12 @@ from tests.fakes.telegram_api import CHAT, FakeBotApi
 from tests.imap_server import ImapServer, email, running
 
 __all__ = ["api", "slack_env", "tg_env"]  # the fixtures this module shares
+
+
+@pytest.fixture(autouse=True)
+def inbox_said(caplog: pytest.LogCaptureFixture) -> None:
+    """What the folder loop did (connected, searched, found, idled) shows with a failure."""
+    caplog.set_level(logging.DEBUG, logger="deputy.inbox")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +65,7 @@ async def test_on_telegram(
     workers.start(**env)
     async with telegram_flow._deputy(api, env) as deputy:
         await imap_server.append(email(message_id="<TG@acme.example>"), "TG")
-        cards = await eventually(deputy.cards, 30, "the reply's card")
+        cards = await watched(deputy.cards, 30, "the reply's card", "inbox ")
         card = cards[0]
         assert "Jane Client" in card.params["text"] and "needs reply" in card.params["text"]
         assert str(card.params["chat_id"]) == str(CHAT)
@@ -78,7 +86,7 @@ async def test_on_slack(
     workers.start(**env)
     async with slack_flow.running(slack_api, env) as deputy:
         await imap_server.append(email(message_id="<SL@acme.example>"), "SL")
-        cards = await eventually(deputy.cards, 30, "the reply's card")
+        cards = await watched(deputy.cards, 30, "the reply's card", "inbox ")
         card = cards[0]
         assert "needs reply" in card.text
         pid = card.params["blocks"][-1]["elements"][0]["value"]
