@@ -126,7 +126,8 @@ async def test_a_server_that_stays_down_fails_in_words_after_tens_of_seconds(
         llm.runner.models.sleep = no_wait
         draft = await llm.draft(ASK)
         assert isinstance(draft, Reply) and f"can't reach the model server at {url}" in draft.text
-        assert "500" not in draft.text and "for 31 s" in draft.text and 20 <= sum(waits) <= 60
+        said = draft.text.replace(url, "<url>")  # the port in the URL may hold "500"
+        assert "500" not in said and "for 31 s" in said and 20 <= sum(waits) <= 60
     finally:
         await runtime.close()
 
@@ -195,5 +196,5 @@ async def test_a_connection_dropped_before_the_answer_is_tried_again_in_words(ll
     draft = await llm.draft(ASK)
     assert isinstance(draft, ProposalDraft), draft
     [error] = [c.detail["error"] for c in await llm.calls() if "error" in c.detail]
-    assert error.startswith(f"can't reach the model server at {llm.url}") and "500" not in error
+    assert error.startswith(f"can't reach the model server at {llm.url}") and "500" not in error.replace(llm.url, "")
     assert waits == [1.0]
