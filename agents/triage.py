@@ -109,9 +109,7 @@ def inbound_email(body: str) -> Draft:
     attached, kind = _attachments(mail), item.get("triage", REPLY)
     if kind != REPLY:
         said = f"{kind} from {sender}: “{subject}”{known}{attached}"
-        return ProposalDraft(
-            playbook="inbox", summary=f"{said}\n{_short_quote(mail)}", actions=[], offers=offers(item)
-        )
+        return ProposalDraft(playbook="inbox", summary=f"{said}\n{_short_quote(mail)}", actions=[], offers=offers(item))
     return ProposalDraft(
         playbook="inbox",
         summary=f"Reply to {sender}: “{subject}” ({kind}){known}{attached}",

@@ -191,11 +191,26 @@ with a field)."""
 
 
 def _add_client(said: Said, proposal_id: str) -> cmd.Command:
+    return _offer(said, proposal_id, "add_client", "Add as client")
+
+
+def _offer(said: Said, proposal_id: str, name: str, label: str) -> cmd.Command:
     i = said.inbound
     return cmd.TakeOffer(
-        proposal_id=proposal_id, name="add_client", label="Add as client", actor=i.actor, chat=i.chat,
-        event_id=i.event_id,
-    )  # fmt: skip
+        proposal_id=proposal_id, name=name, label=label, actor=i.actor, chat=i.chat, event_id=i.event_id
+    )
+
+
+_FILE = re.compile(r"^(read|archive)\s+(p\w+)\s*$", re.I)
+FILING = {"read": ("mark_read", "Mark read"), "archive": ("archive", "Archive")}
+"""`/inbox read <id>`, `/inbox archive <id>`: an inbox card's Mark read and Archive, typed."""
+
+
+def _inbox(said: Said) -> cmd.Command:
+    filing = _FILE.match(said.words.arg)
+    if filing is None:
+        return _view("inbox")(said)
+    return _offer(said, filing[2], *FILING[filing[1].lower()])
 
 
 def _tools(word: str) -> Build:
@@ -241,7 +256,12 @@ WORDS: tuple[Word, ...] = (
         _record("client"),
     ),
     Word("merge", "<name> <name>", "join two records and their timelines", _record("merge")),
-    Word("inbox", "", "emails that need a reply, oldest first", _view("inbox")),
+    Word(
+        "inbox",
+        "[read|archive <id>]",
+        "emails that need a reply, oldest first; read/archive: an email card's Mark read/Archive",
+        _inbox,
+    ),
     Word("digest", "", "the digest now", _digest),
     Word("budget", "", "model spend today, per model, and the cap", _view("budget")),
     Word("stats", "[7d]", "what happened to proposals and the time saved", _view("stats")),

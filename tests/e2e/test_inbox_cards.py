@@ -173,6 +173,9 @@ async def test_a_strangers_card_adds_them_as_a_client_once(
     assert len([e for e in await events(runtime, "RecordCreated") if "Zoe" in e.summary]) == 1
     after = await runtime.store.get_proposal(card.id)
     assert after is not None and "add_client" not in buttons(after)
+    await converse(runtime, f"/inbox read {card.id}")  # Mark read, typed
+    await eventually(lambda: _flagged(imap_server, folder, b"q@new.example", "\\Seen"), 30, "\\Seen set, typed")
+    assert not await _flagged(imap_server, folder, b"fyi2@acme.example", "\\Seen")
 
 
 async def _at_least(found: Any, n: int) -> list[Any]:
