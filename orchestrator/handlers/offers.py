@@ -30,6 +30,8 @@ async def take(c: cmd.TakeOffer, core: Core) -> Outcome:
     side = await core.store.get_proposal(offer.word) if offer.word else None
     if side is None:
         side = await _stage(core, parent, offer, c)
+    if side.decision is not None and side.decision.event_id == c.event_id:  # the same press again (a redelivery)
+        return Outcome(f"{c.label}: {side.actions[0].summary} ({side.id}).")
     if side.status is not ProposalStatus.PENDING or side.decision is not None:
         raise AlreadyDecided(_taken(c, parent, side))
     approval = cmd.DecideProposal(
