@@ -18,6 +18,8 @@ DEPUTY_HOOKS this name)."""
 REPLY, FYI, INVOICE, NEWSLETTER, SPAM = "needs reply", "FYI", "invoice", "newsletter", "spam"
 KINDS = (REPLY, FYI, INVOICE, NEWSLETTER, SPAM)
 REPLY_KIND = "email.reply"
+FILE_KIND = "email.file"
+RECORD_KIND = "record.create"
 _SPAM = re.compile(
     r"\b(?:viagra|casino|lottery|you(?:'ve| have) won|crypto\s+giveaway|wire\s+transfer\s+fee|claim\s+your\s+prize"
     r"|act\s+now|100% free|weight\s+loss)\b",
@@ -92,7 +94,9 @@ def reply_fields(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def inbound_email(body: str) -> Draft:
-    """The inbox source's task: a drafted reply in the thread (only "needs reply" mail becomes a task)."""
+    """The inbox source's task (an email the policies file cards at once): a drafted reply in the thread when it
+    needs one, else a card that shows it; either way with Mark read and Archive, and Add as client for a
+    stranger."""
     try:
         item = json.loads(body)
         mail = item["mail"]
@@ -102,14 +106,38 @@ def inbound_email(body: str) -> Draft:
     client = item.get("client") or ""
     known = f" · client {client}" if client else f" · not a client yet: /client <name> email {mail.get('sender')}"
     subject = clip(str(mail.get("subject") or "(no subject)"), 80)
-    attached = _attachments(mail)
+    attached, kind = _attachments(mail), item.get("triage", REPLY)
+    if kind != REPLY:
+        said = f"{kind} from {sender}: “{subject}”{known}{attached}"
+        return ProposalDraft(playbook="inbox", summary=f"{said}\n{_short_quote(mail)}", actions=[], offers=offers(item))
     return ProposalDraft(
         playbook="inbox",
-        summary=f"Reply to {sender}: “{subject}” ({item.get('triage', REPLY)}){known}{attached}",
+        summary=f"Reply to {sender}: “{subject}” ({kind}){known}{attached}",
         risk="medium",
         always_ask=True,
         actions=[(REPLY_KIND, reply_fields(item))],
+        offers=offers(item),
     )
+
+
+def offers(item: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The card's buttons beside its decision, by their names (orchestrator/buttons.py): file the email where it
+    is (read, archive), and for a stranger, make them a client — their display name, else their domain."""
+    mail = item["mail"]
+    where = {"folder": item["folder"], "uidvalidity": str(item["uidvalidity"]), "uid": str(item["uid"])}
+    where["message_id"] = str(mail.get("message_id") or "")
+    found = {"mark_read": (FILE_KIND, {**where, "do": "read"}), "archive": (FILE_KIND, {**where, "do": "archive"})}
+    sender = str(mail.get("sender") or "")
+    if not item.get("client") and "@" in sender:
+        name = " ".join(str(mail.get("sender_name") or "").split())[:80] or sender.rpartition("@")[2]
+        found["add_client"] = (RECORD_KIND, {"type": "client", "name": name, "emails": sender})
+    return found
+
+
+def _short_quote(mail: dict[str, Any]) -> str:
+    """The email's first words, on one line: what a card that shows it quotes."""
+    words = " ".join(str(mail.get("text", "")).split())
+    return f"“{clip(words, 160)}”" if words else "(no text)"
 
 
 def _attachments(mail: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from orchestrator.buttons import APPROVE, BUTTONS, REJECT, RUN_REST, Button, Shown, Target
+from orchestrator.buttons import APPROVE, BUTTONS, EDIT, REJECT, RUN_REST, Button, Shown, Target
 from orchestrator.handlers.later import LATER_KIND
 from orchestrator.model import ActionStatus, Proposal, ProposalStatus, StagedAction
 from orchestrator.outbound import Kind, Outbound, money
@@ -87,6 +87,8 @@ class CardView:
     """The drafter's notes under the title, at most two lines: its warnings, then where the facts came from."""
     grantable: bool = False
     """Pending, and every action one a standing grant can cover (an MCP tool call): the Always allow button."""
+    offers: tuple[str, ...] = ()
+    """The offers not pressed yet, by their buttons' names (an inbox card's Mark read, Archive, Add as client)."""
 
     @property
     def version_line(self) -> str:
@@ -123,12 +125,21 @@ class CardView:
             Shown.CANCELLABLE: self.cancellable,
             Shown.TRUNCATED: self.truncated if truncated is None else truncated,
             Shown.GRANTABLE: self.grantable,
+            Shown.OFFERED: bool(self.offers),
         }
         return states[state]
 
     def buttons(self, *, truncated: bool | None = None) -> list[Button]:
         """The card's buttons, in the table's order (orchestrator/buttons.py)."""
-        return [b for b in BUTTONS if b.shown is not None and self.shows(b.shown, truncated=truncated)]
+        shown = [b for b in BUTTONS if b.shown is not None and self.shows(b.shown, truncated=truncated)]
+        return [b for b in shown if self._fits(b)]
+
+    def _fits(self, button: Button) -> bool:
+        """An offer's button while it is offered; a card with no action of its own (an email shown) has nothing
+        to approve or edit."""
+        if button.shown is Shown.OFFERED:
+            return button.name in self.offers
+        return bool(self.actions) or button not in (APPROVE, EDIT)
 
     def label(self, button: Button) -> str:
         """A budget question's buttons, and Try again for a single action, say what they do."""
@@ -151,7 +162,7 @@ def view(message: Outbound) -> CardView | None:
     return CardView(
         id=proposal.id,
         title=title,
-        notes=_notes(notes),
+        notes=(*_notes(notes), *_offered(proposal)),
         playbook=proposal.playbook,
         risk=proposal.risk,
         version=proposal.version,
@@ -165,8 +176,9 @@ def view(message: Outbound) -> CardView | None:
         unsure=_unsure(proposal),
         rest=_stopped(proposal),
         rest_label="Run the rest" if len(proposal.actions) > 1 else "Try again",
-        revisable=pending and proposal.playbook != BUDGET_PLAYBOOK,
-        grantable=pending and all(a.grant for a in proposal.actions),
+        revisable=pending and proposal.playbook != BUDGET_PLAYBOOK and bool(proposal.actions),
+        grantable=pending and bool(proposal.actions) and all(a.grant for a in proposal.actions),
+        offers=tuple(name for name, offer in proposal.offers.items() if not offer.word),
         revised=one_line(proposal.revised, 120),
         revise_instead=message.kind is Kind.OUTCOME and _rejected_with_reason(proposal),
         cancellable=message.kind is Kind.OUTCOME and _scheduled(proposal),
@@ -180,6 +192,13 @@ def _notes(lines: list[str]) -> tuple[str, ...]:
     sources = [line.removeprefix("📎 from:").strip() for line in lines if line.startswith("📎")]
     out = [one_line(" · ".join(warnings), 200)] if warnings else []
     return (*out, one_line("📎 from: " + " · ".join(sources), 200)) if sources else tuple(out)
+
+
+def _offered(proposal: Proposal) -> tuple[str, ...]:
+    """What became of each offer pressed: "✓ Marked read in INBOX", "… Archive" while it runs."""
+    marks = {ActionStatus.APPLIED: "✓", ActionStatus.FAILED: "✗", ActionStatus.UNCERTAIN: "⚠"}
+    pressed = [o for o in proposal.offers.values() if o.word]
+    return tuple(one_line(f"{marks.get(o.status, '…')} {o.outcome or o.summary}", 200) for o in pressed)
 
 
 def _rejected_with_reason(proposal: Proposal) -> bool:
@@ -210,7 +229,9 @@ def _stopped(proposal: Proposal) -> bool:
 
 def _labels(proposal: Proposal) -> dict[str, str]:
     """A budget question's buttons say what they do: raise today's cap, or stop the waiting tasks."""
-    if proposal.playbook != BUDGET_PLAYBOOK or not proposal.actions:
+    if not proposal.actions:
+        return {"reject_label": "Dismiss"}  # a card that shows an email: nothing to approve, only to put away
+    if proposal.playbook != BUDGET_PLAYBOOK:
         return {}
     return {
         "approve_label": f"Raise today's budget by {money(proposal.actions[0].fields['usd'])}",

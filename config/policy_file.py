@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -11,8 +12,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import ConfigError
+from orchestrator.inbox_views import COUNTED, NEEDS_REPLY
 from orchestrator.kinds import Traits, minutes_saved
-from orchestrator.policies import AutoRule, Policies, ReminderRule
+from orchestrator.policies import CARD_NOW, AutoRule, InboxRule, Policies, ReminderRule
 
 DEFAULT = Path(__file__).with_name("policies.yaml")
 
@@ -32,9 +34,37 @@ class _Reminder(BaseModel):
     at_expiry: Literal["deny", "keep", "remind"] = "keep"
 
 
+TRIAGE_KINDS = (NEEDS_REPLY, *COUNTED)
+_SENDER = re.compile(r"^(?:[\w.+'-]+)?@[\w-]+(?:\.[\w-]+)+$")
+
+
+class _CardRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str
+    triage: str | list[str] = []
+    from_client: bool | None = None
+    sender: str = Field("", alias="from")
+
+    def rule(self) -> InboxRule:
+        """The core's rule, or `ValueError` saying what is wrong with this one."""
+        kinds = [self.triage] if isinstance(self.triage, str) else self.triage
+        if bad := [k for k in kinds if k not in TRIAGE_KINDS]:
+            raise ValueError(f"triage {bad[0]!r} is not one of {', '.join(TRIAGE_KINDS)}")
+        sender = self.sender.strip().lower()
+        if sender and not _SENDER.match(sender):
+            raise ValueError(f"from {self.sender!r} is neither an address nor @domain")
+        return InboxRule(self.name, tuple(kinds), self.from_client, sender)
+
+
+class _Inbox(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    card_now: list[_CardRule] = []
+
+
 class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
     undoable: list[str] = []
+    inbox: _Inbox | None = None
     auto_approve: list[_Rule] = []
     reminders: dict[str, _Reminder] = {}
     minutes_saved: dict[str, Annotated[float, Field(ge=0, le=10_000)]] = {}
@@ -85,9 +115,23 @@ def load_policies(path: Path, kinds: Iterable[Traits]) -> Policies:
     reminders = {kind: ReminderRule(**r.model_dump()) for kind, r in parsed.reminders.items()}
     default = reminders.pop("default", ReminderRule())
     return Policies(
+        card_now=_card_now(path, parsed.inbox),
         auto_approve=rules,
         undoable=frozenset(parsed.undoable),
         reminders=tuple(sorted(reminders.items())),
         default_reminder=default,
         minutes_saved=tuple(sorted({**minutes_saved(kinds), **parsed.minutes_saved}.items())),
     )
+
+
+def _card_now(path: Path, inbox: _Inbox | None) -> tuple[InboxRule, ...]:
+    """The `inbox:` section's rules (none: only mail that needs a reply is carded), each checked by name."""
+    if inbox is None:
+        return CARD_NOW
+    found = []
+    for i, rule in enumerate(inbox.card_now):
+        try:
+            found.append(rule.rule())
+        except ValueError as err:
+            raise ConfigError(f"{path}: inbox.card_now.{i} ({rule.name}): {err}") from None
+    return tuple(found)

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     imap_since: str = Field(
         "3d", pattern=r"^\s*(\d+\s*[dhwDHW]|\d{4}-\d{2}-\d{2})\s*$", validation_alias="DEPUTY_IMAP_SINCE"
     )
+    imap_archive: str = Field("Archive", min_length=1, max_length=200, validation_alias="DEPUTY_IMAP_ARCHIVE")
     webhooks: str = Field("", validation_alias="DEPUTY_WEBHOOKS")
     caldav_url: SecretStr | None = Field(None, validation_alias="DEPUTY_CALDAV_URL")
     webhook_secret: SecretStr | None = Field(None, validation_alias="DEPUTY_WEBHOOK_SECRET")

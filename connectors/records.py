@@ -91,6 +91,8 @@ class RecordCreate(_Records):
         changes = [
             c for n, v in values.items() if (found is None or not entity.fields.get(n)) and (c := entity.put(n, v, src))
         ]
+        if found is not None and not changes:  # the same record, made already another way (a typed edit)
+            return f"Already a {kind}: {entity.name} ({entity.id}); nothing created"
         await self.book.save([entity], [changed(entity, changes, src, created=found is None)])
         return _said(entity, found_before=found is not None)
 

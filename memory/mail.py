@@ -93,6 +93,7 @@ def _summary(item: dict[str, Any], task_id: str, at: datetime) -> dict[str, Any]
         "attachments": len(found.get("attachments", [])),
         "task": task_id,
         "client": item.get("client", ""),
+        "card": item.get("card", ""),
         "at": at.isoformat(),
     }
 

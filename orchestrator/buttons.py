@@ -47,6 +47,8 @@ class Shown(Enum):
     CANCELLABLE = "cancellable"
     TRUNCATED = "truncated"
     GRANTABLE = "grantable"
+    OFFERED = "offered"
+    """The card offers the button's action and it was not pressed yet (`Proposal.offers`, by the button's name)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,15 @@ def _stop(c: Click) -> cmd.Command:
     return cmd.CancelLater(proposal_id=c.target.id, actor=c.actor, chat=c.chat, event_id=c.event_id)
 
 
+def _offer(name: str, label: str) -> Build:
+    def build(c: Click) -> cmd.Command:
+        return cmd.TakeOffer(
+            proposal_id=c.target.id, name=name, label=label, actor=c.actor, chat=c.chat, event_id=c.event_id
+        )
+
+    return build
+
+
 # ---- the table --------------------------------------------------------------------------------------------
 
 APPROVE = Button(
@@ -239,9 +250,25 @@ ALWAYS_ALLOW = Button(
 )  # fmt: skip
 """On a card of tool calls only: approve it, and from now on those tools' calls need no tap (a standing grant)."""
 
+MARK_READ = Button(
+    "mark_read", "mr", "deputy_mark_read", Arg.ID, "Mark read", "👁", Shown.OFFERED, _offer("mark_read", "Mark read"),
+    row="offer", redraws=False,
+)  # fmt: skip
+"""On an inbox card: the email flagged \\Seen in its folder (an `email.file` action, approved by the press)."""
+ARCHIVE = Button(
+    "archive", "ar", "deputy_archive", Arg.ID, "Archive", "🗄", Shown.OFFERED, _offer("archive", "Archive"),
+    row="offer", redraws=False,
+)  # fmt: skip
+"""On an inbox card: the email moved to DEPUTY_IMAP_ARCHIVE (an `email.file` action, approved by the press)."""
+ADD_CLIENT = Button(
+    "add_client", "ac", "deputy_add_client", Arg.ID, "Add as client", "👤", Shown.OFFERED,
+    _offer("add_client", "Add as client"), row="offer", redraws=False,
+)  # fmt: skip
+"""On a stranger's inbox card: a client record made from the sender (a `record.create`, approved by the press)."""
+
 BUTTONS: tuple[Button, ...] = (
     APPROVE, REJECT, REVISE, EDIT, REVISE_INSTEAD, SNOOZE, TOMORROW, UNDO, RESEND, MARK_SENT, RUN_REST, CANCEL, FULL,
-    APPROVE_LOW, STOP, ALWAYS_ALLOW,
+    APPROVE_LOW, STOP, ALWAYS_ALLOW, ADD_CLIENT, MARK_READ, ARCHIVE,
 )  # fmt: skip
 """In the order a card shows them."""
 BY_NAME = {button.name: button for button in BUTTONS}

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.model import Actor, ChatRef, Draft, MemoryAsk, Proposal, Task, Verdict
+from orchestrator.offer_commands import OfferDone as OfferDone
+from orchestrator.offer_commands import TakeOffer as TakeOffer
 from orchestrator.outbound import Outbound
 
 # ---- what adapters hand the bus ---------------------------------------------------------------------------
@@ -390,4 +392,6 @@ Command = (
     | RecordWord
     | AlwaysAllow
     | ToolWord
+    | TakeOffer
+    | OfferDone
 )

@@ -23,6 +23,7 @@ from orchestrator.handlers import (
     decisions,
     grants,
     later,
+    offers,
     records,
     recovery,
     reminders,
@@ -80,6 +81,8 @@ HANDLERS: dict[type, Handler] = {
     cmd.RecordWord: records.word,
     cmd.AlwaysAllow: grants.always_allow,
     cmd.ToolWord: grants.word,
+    cmd.TakeOffer: offers.take,
+    cmd.OfferDone: offers.done,
     cmd.PostDigest: _no_digest,  # the composition root routes it to the scheduler
 }
 NOTHING = Outcome()

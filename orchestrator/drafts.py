@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -22,6 +22,9 @@ class ProposalDraft:
     """The verifier doubted the draft."""
     revised: str = ""
     """The operator's feedback this draft revises an earlier proposal with (Revise with this instead)."""
+    offers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """Actions the card offers behind buttons of their own, by the button's name (`Proposal.offers`); a draft
+    with offers may stage no action itself (a card that shows an email)."""
 
 
 @dataclass(frozen=True)

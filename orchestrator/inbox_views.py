@@ -18,8 +18,9 @@ LINE_CHARS = 110
 
 
 def waiting(pending: Sequence[Proposal]) -> list[Proposal]:
-    """The emails that wait for a reply, oldest first."""
-    return sorted((p for p in pending if p.playbook == PLAYBOOK), key=lambda p: p.created_at)
+    """The emails that wait for a reply, oldest first (not a card that only shows an email: offers, no action)."""
+    replies = (p for p in pending if p.playbook == PLAYBOOK and (p.actions or not p.offers))
+    return sorted(replies, key=lambda p: p.created_at)
 
 
 def line(proposal: Proposal) -> str:

@@ -93,6 +93,37 @@ EXPIRY_ACTIONS = ("deny", "keep", "remind")
 
 
 @dataclass(frozen=True)
+class InboxRule:
+    """A received email that meets every condition a rule sets becomes a card at once (policies.yaml's
+    `inbox: card_now:`); one no rule matches waits for the digest. A rule with no condition matches all mail."""
+
+    name: str
+    triage: tuple[str, ...] = ()
+    """Any of these triage kinds (`needs reply`, `FYI`, …); empty: any."""
+    from_client: bool | None = None
+    """The sender's address or domain is (True) or is not (False) a client/project record; None: either."""
+    sender: str = ""
+    """An address, or `@domain`; '': anyone."""
+
+    def matches(self, triage: str, *, client: bool, sender: str) -> bool:
+        if self.triage and triage not in self.triage:
+            return False
+        if self.from_client is not None and self.from_client != client:
+            return False
+        want, sender = self.sender.lower(), sender.lower()
+        return not want or (sender.endswith(want) if want.startswith("@") else sender == want)
+
+
+CARD_NOW = (InboxRule("needs-reply", triage=("needs reply",)),)
+"""Without an `inbox:` section: only mail that needs a reply becomes a card."""
+
+
+def card_rule(rules: Sequence[InboxRule], triage: str, *, client: bool, sender: str) -> str | None:
+    """The first rule that makes this email a card at once, by name; None: it waits for the digest."""
+    return next((r.name for r in rules if r.matches(triage, client=client, sender=sender)), None)
+
+
+@dataclass(frozen=True)
 class Policies:
     auto_approve: tuple[AutoRule, ...] = ()
     undoable: frozenset[str] = field(default_factory=frozenset)
@@ -101,6 +132,8 @@ class Policies:
     minutes_saved: tuple[tuple[str, float], ...] = ()
     """A person's minutes an applied action of a kind saves (half when it was changed first): its connector's
     (`Traits.minutes_saved`) unless policies.yaml's `minutes_saved:` says otherwise; a kind not listed saves none."""
+    card_now: tuple[InboxRule, ...] = CARD_NOW
+    """Which received emails become a card at once (the rest wait for the digest's Inbox section)."""
 
     @property
     def minutes(self) -> dict[str, float]:

@@ -49,6 +49,12 @@ class Proposal:
     """The feedback of the revision that made this version ("v2 · revised: “shorter”" on the card)."""
     revised_as: str = ""
     """A rejected proposal revised into a new one (Revise with this instead): that one's id."""
+    offers: dict[str, StagedAction] = field(default_factory=dict)
+    """The card's other actions, each behind a button of its own (an inbox card's Mark read, Archive, Add as
+    client), by the button's name: a press stages it as a proposal of its own that the press approves
+    (orchestrator/handlers/offers.py). Its `word` then names that proposal, its `outcome` what became of it."""
+    parent: str = ""
+    """For a proposal a press made of another card's offer: `<that proposal's id>:<the offer's name>`."""
     rev: int = 0
 
     def staged(self, at: datetime) -> ev.Event:

@@ -178,9 +178,39 @@ def _record(word: str) -> Build:
         i = said.inbound
         if not said.words.arg.strip():
             raise BadRequest(f"Type {BY_NAME[word].usage}.")
+        if word == "client" and (adding := _ADD.match(said.words.arg)):
+            return _add_client(said, adding[1])
         return cmd.RecordWord(word=word, text=said.words.arg, actor=i.actor, chat=i.chat, event_id=i.event_id)
 
     return build
+
+
+_ADD = re.compile(r"^add\s+(p\w+)\s*$", re.I)
+"""`/client add <proposal id>`: an inbox card's Add as client, typed (a client called "Add" is `/client Add …`
+with a field)."""
+
+
+def _add_client(said: Said, proposal_id: str) -> cmd.Command:
+    return _offer(said, proposal_id, "add_client", "Add as client")
+
+
+def _offer(said: Said, proposal_id: str, name: str, label: str) -> cmd.Command:
+    i = said.inbound
+    return cmd.TakeOffer(
+        proposal_id=proposal_id, name=name, label=label, actor=i.actor, chat=i.chat, event_id=i.event_id
+    )
+
+
+_FILE = re.compile(r"^(read|archive)\s+(p\w+)\s*$", re.I)
+FILING = {"read": ("mark_read", "Mark read"), "archive": ("archive", "Archive")}
+"""`/inbox read <id>`, `/inbox archive <id>`: an inbox card's Mark read and Archive, typed."""
+
+
+def _inbox(said: Said) -> cmd.Command:
+    filing = _FILE.match(said.words.arg)
+    if filing is None:
+        return _view("inbox")(said)
+    return _offer(said, filing[2], *FILING[filing[1].lower()])
 
 
 def _tools(word: str) -> Build:
@@ -219,9 +249,19 @@ WORDS: tuple[Word, ...] = (
     Word("who", "<name | email | domain>", "a client or project: fields, open work, last sent, facts", _view("who")),
     Word("clients", "[status]", "the clients (lead, active, past)", _view("clients")),
     Word("projects", "", "the projects", _view("projects")),
-    Word("client", "<name> <field> <value>", "change a record (e.g. /client Acme terms net 45)", _record("client")),
+    Word(
+        "client",
+        "<name> <field> <value>",
+        "change a record (e.g. /client Acme terms net 45); /client add <id>: an email card's sender as a client",
+        _record("client"),
+    ),
     Word("merge", "<name> <name>", "join two records and their timelines", _record("merge")),
-    Word("inbox", "", "emails that need a reply, oldest first", _view("inbox")),
+    Word(
+        "inbox",
+        "[read|archive <id>]",
+        "emails that need a reply, oldest first; read/archive: an email card's Mark read/Archive",
+        _inbox,
+    ),
     Word("digest", "", "the digest now", _digest),
     Word("budget", "", "model spend today, per model, and the cap", _view("budget")),
     Word("stats", "[7d]", "what happened to proposals and the time saved", _view("stats")),

@@ -50,7 +50,7 @@ def _remedies(message: Outbound) -> str:
 def card(proposal: Proposal) -> str:
     lines = [f"┌ Proposal {proposal.id}{_version(proposal)} · {proposal.playbook} · risk {proposal.risk}"]
     summary = proposal.summary.splitlines()
-    lines += [f"│ {line}" for line in summary[:1] + [s for s in summary[1:] if s.startswith(("⚠", "(", "📎"))]]
+    lines += [f"│ {line}" for line in summary[:1] + [s for s in summary[1:] if s.startswith(("⚠", "(", "📎", "“"))]]
     for action in proposal.actions:
         lines.append(f"│ {action.summary}")
         if action.target.lower() not in action.summary.lower():  # "… to jane@acme.com" says it already
@@ -59,8 +59,20 @@ def card(proposal: Proposal) -> str:
     lines.append(f"│ cost: estimated {money(proposal.cost_estimate_usd)} · spent {money(proposal.cost_spent_usd)}")
     if proposal.blocked_reason:
         lines.append(f"│ ⚠ {proposal.blocked_reason}")
+    lines += [f"│ {line}" for line in _offered(proposal)]
     lines.append(f"└ {_footer(proposal)}")
     return "\n".join(lines)
+
+
+OFFER_WORDS = {"mark_read": "/inbox read", "archive": "/inbox archive", "add_client": "/client add"}
+"""The typed words of a card's offers (orchestrator/words.py), for a channel without buttons."""
+
+
+def _offered(proposal: Proposal) -> list[str]:
+    """What became of the offers pressed, and the words for the rest."""
+    said = [f"{o.outcome or o.summary}" for o in proposal.offers.values() if o.word]
+    words = [f"{OFFER_WORDS[n]} {proposal.id}" for n, o in proposal.offers.items() if not o.word and n in OFFER_WORDS]
+    return [*said, *(["   ".join(words)] if words else [])]
 
 
 def _details(action: StagedAction) -> list[str]:
@@ -78,6 +90,8 @@ def _details(action: StagedAction) -> list[str]:
 def _footer(proposal: Proposal) -> str:
     if proposal.status is ProposalStatus.PENDING and proposal.playbook == BUDGET_PLAYBOOK:
         return f"/approve {proposal.id} raises today's budget   /reject {proposal.id} stops the waiting tasks"
+    if proposal.status is ProposalStatus.PENDING and not proposal.actions:
+        return f"/reject {proposal.id} dismisses it (nothing to approve)"
     if proposal.status is ProposalStatus.PENDING:
         return f"/approve {proposal.id}   /reject {proposal.id} [reason]   /revise {proposal.id} <what to change>"
     d = proposal.decision

@@ -57,7 +57,8 @@ def card_blocks(card: CardView) -> list[Block]:
     if card.notes:
         blocks.append(context(esc("\n".join(card.notes))))
     text = _one(card.actions[0]) if len(card.actions) == 1 else _several(card)
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}})
+    if text:  # a card that only shows an email has no action to list (and Slack refuses an empty section)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}})
     blocks.append(
         context(f"risk *{esc(card.risk)}* · cost {card.cost} · proposal `{card.id}` {esc(card.version_line)}")
     )

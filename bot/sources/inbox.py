@@ -10,7 +10,8 @@ mail newer than DEPUTY_IMAP_SINCE.
 Each email goes in through `bot.sources.take` with two dedupe claims kept for good — (folder, UIDVALIDITY, UID)
 and its Message-ID — so a restart, a second process or a UIDVALIDITY change (after which every email since the
 first connection is looked at again) takes it once. Behind the ack its triage and `EmailReceived` are written
-once (memory/mail.py) and, for "needs reply", its task starts."""
+once (memory/mail.py) and, when the policies file says it is one to card at once ("needs reply" by default), its
+task starts."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from connectors import imap, mime
 from memory import codec, keys
 from memory.inbox import Entry
 from memory.mail import MailStore, id_claim, uid_claim
+from orchestrator.policies import card_rule
 
 log = logging.getLogger("deputy.inbox")
 KIND = "email"
@@ -166,18 +168,22 @@ def fit(data: dict[str, Any]) -> str:
 
 
 def received(at: Mount) -> Handler:
-    """Behind the ack: triage once, record it with its `EmailReceived`, and start the reply's task."""
+    """Behind the ack: triage once, record it with its `EmailReceived`, and — when a rule of the policies file's
+    `inbox: card_now:` matches (by default: it needs a reply) — start the task that makes its card."""
     store = MailStore(at.redis)
 
     async def handle(entry: Entry) -> None:
         fields = entry.fields
         item = json.loads(fields["body"])
+        sender = str(item["mail"].get("sender", ""))
         item["triage"] = triage.triage(item["mail"])
-        item["client"] = await client_of(at, str(item["mail"].get("sender", "")))
+        item["client"] = await client_of(at, sender)
+        rules = at.coordinator.core.config.policies.card_now
+        item["card"] = card_rule(rules, item["triage"], client=bool(item["client"]), sender=sender) or ""
         task_key = f"hook:{NAME}:{fields['delivery']}"
         task_id = codec.text(await at.redis.get(keys.id_for(task_key))) or ""
         await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
-        if item["triage"] == triage.REPLY:
+        if item["card"]:
             body = json.dumps(item, ensure_ascii=False)
             await at.coordinator.receive_hook(name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to)
 

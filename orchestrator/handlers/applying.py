@@ -195,6 +195,8 @@ async def settle(core: Core, task: Task, proposal: Proposal, events: list[Event]
     await link_applied(core, proposal)
     await core.show(task, message)
     done = task.status is TaskStatus.DONE
+    if proposal.parent:  # made of another card's offer: that card shows what became of it
+        return Outcome(then=(cmd.OfferDone(proposal.id),))
     return Outcome(then=(cmd.ResumePaused(),)) if proposal.playbook == BUDGET_PLAYBOOK and done else None
 
 

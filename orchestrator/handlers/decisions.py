@@ -78,6 +78,11 @@ def _check_decidable(core: Core, proposal: Proposal, c: cmd.DecideProposal) -> N
             "— here is the current one. Nothing changed.",
             proposal_id=proposal.id,
         )
+    if c.verdict is Verdict.APPROVE and not proposal.actions:
+        raise BadRequest(
+            f"{proposal.id} has nothing to approve: it shows an email. Its buttons file it; /reject {proposal.id} "
+            "dismisses it."
+        )
     if c.verdict is Verdict.APPROVE and (blocked := core.blocked(proposal.actions)):
         raise PolicyDenied(f"Can't approve {proposal.id}: {blocked}. You can still /reject {proposal.id}.")
 

@@ -14,7 +14,17 @@ from orchestrator.core import Core, Outcome
 from orchestrator.errors import BadRequest, Conflict
 from orchestrator.handlers.applying import MAX_WAITS, WAITS_WINDOW_S, retry_advice
 from orchestrator.handlers.reminders import schedule
-from orchestrator.model import TASK_TERMINAL, Actor, Proposal, ProposalDraft, Reply, Task, TaskStatus, Verdict
+from orchestrator.model import (
+    TASK_TERMINAL,
+    Actor,
+    Proposal,
+    ProposalDraft,
+    Reply,
+    StagedAction,
+    Task,
+    TaskStatus,
+    Verdict,
+)
 from orchestrator.outbound import Kind, Outbound
 
 log = logging.getLogger("deputy.core")
@@ -107,7 +117,8 @@ async def _reply(core: Core, task: Task, reply: Reply) -> None:
 async def proposal_from(core: Core, task: Task, draft: ProposalDraft) -> Proposal:
     """The proposal a draft stages for its task: each action validated and described by its connector."""
     actions = [core.stage(kind, fields) for kind, fields in draft.actions]
-    if not actions:
+    offers = _offers(core, draft)
+    if not actions and not offers:
         raise BadRequest("The draft had no action to stage.")
     proposal = Proposal(
         id=await _proposal_id(core, task),
@@ -124,9 +135,22 @@ async def proposal_from(core: Core, task: Task, draft: ProposalDraft) -> Proposa
         flagged=draft.flagged,
         drafted=copy.deepcopy(actions),
         revised=draft.revised,
+        offers=offers,
     )
-    schedule(proposal, core.config.policies)
+    if actions:  # a card that only shows something (an email) waits for no decision: nothing to remind of
+        schedule(proposal, core.config.policies)
     return proposal
+
+
+def _offers(core: Core, draft: ProposalDraft) -> dict[str, StagedAction]:
+    """The card's offers its connectors accept; one they refuse (or that has no connector here) is left off."""
+    found = {}
+    for name, (kind, fields) in draft.offers.items():
+        try:
+            found[name] = core.stage(kind, fields)
+        except BadRequest as err:
+            log.info("offer %s (%s) left off the card: %s", name, kind, err)
+    return found
 
 
 async def _proposal_id(core: Core, task: Task) -> str:

@@ -9,6 +9,7 @@ import pytest
 from config.policy_file import DEFAULT, load_policies, policy_path
 from connectors import email, notes, webhook
 from orchestrator.errors import ConfigError
+from orchestrator.policies import CARD_NOW, card_rule
 
 KINDS = {email.TRAITS, notes.TRAITS, webhook.TRAITS}
 
@@ -17,6 +18,24 @@ def test_default_auto_approves_notes_only_and_holds_email_for_undo() -> None:
     policies = load_policies(DEFAULT, KINDS)
     assert [(r.name, r.kind) for r in policies.auto_approve] == [("notes-always", "note.save")]
     assert policies.undoable == frozenset({"email.send"})
+    assert policies.card_now == CARD_NOW  # the shipped file's inbox: section is the default's
+
+
+def test_inbox_rules_card_what_they_name(tmp_path: Path) -> None:
+    path = tmp_path / "policies.yaml"
+    path.write_text(
+        "inbox:\n  card_now:\n    - name: clients\n      from_client: true\n"
+        "    - name: bank\n      from: '@Bank.example'\n      triage: [invoice, FYI]\n"
+    )
+    rules = load_policies(path, KINDS).card_now
+
+    def card(triage: str, sender: str, client: bool = False) -> str | None:
+        return card_rule(rules, triage, client=client, sender=sender)
+
+    assert card("FYI", "jane@acme.example", client=True) == "clients"
+    assert card("FYI", "jane@acme.example") is None  # no rule for needs reply either, in this file
+    assert card("needs reply", "x@else.example") is None
+    assert card("invoice", "billing@bank.example") == "bank" and card("spam", "billing@bank.example") is None
 
 
 def test_a_copy_in_the_data_dir_wins(tmp_path: Path) -> None:
@@ -31,6 +50,9 @@ def test_a_copy_in_the_data_dir_wins(tmp_path: Path) -> None:
         ("auto_approve:\n  - name: x\n    kind: sms.send\n", "unknown action kind sms.send"),
         ("auto_approve:\n  - name: x\n    kind: note.save\n    when: always\n", "auto_approve.0.when"),
         ("undoable: [email.send\n", "can't read policies"),
+        ("inbox:\n  card_now:\n    - name: hot\n      triage: urgent\n", r"inbox.card_now.0 \(hot\): triage 'urgent'"),
+        ("inbox:\n  card_now:\n    - name: b\n      from: bank\n", r"inbox.card_now.0 \(b\): from 'bank' is neither"),
+        ("inbox:\n  card_now:\n    - name: b\n      sender_is: x\n", "inbox.card_now.0.sender_is"),
     ],
 )
 def test_mistakes_name_the_file_and_the_entry(tmp_path: Path, text: str, message: str) -> None:

@@ -32,7 +32,7 @@ SHIPPED = {
     "task.later",
     "record.create",
     "record.update",
-} | {"mcp.call", "calendar.event", "email.reply"}
+} | {"mcp.call", "calendar.event", "email.reply", "email.file"}
 
 
 def example() -> types.ModuleType:

@@ -37,7 +37,7 @@ def imap_server() -> Iterator[ImapServer]:
 
 
 async def mailbox(server: ImapServer, folder: str) -> str:
-    await server.create(folder, "Sent")
+    await server.create(folder, "Sent", "Archive")
     return server.url(folder)
 
 
@@ -71,8 +71,12 @@ async def test_on_telegram(
         assert str(card.params["chat_id"]) == str(CHAT)
         button = card.markup()[0][0]["callback_data"]
         assert button.startswith("a:")
-        await deputy.click(button, int(card.params.get("message_id") or _message_id(api, card)))
+        message_id = int(card.params.get("message_id") or _message_id(api, card))
+        await deputy.click(button, message_id)
         await check_sent(imap_server, "TG", smtp)
+        read = [b["callback_data"] for row in card.markup() for b in row if b["callback_data"].startswith("mr:")]
+        await deputy.click(read[0], message_id)  # Mark read, after the reply
+        await eventually(lambda: _all_have(imap_server, "TG", "\\Seen"), 30, "the original marked read")
 
 
 def _message_id(api: FakeBotApi, card: object) -> int:
@@ -92,3 +96,16 @@ async def test_on_slack(
         pid = card.params["blocks"][-1]["elements"][0]["value"]
         assert await deputy.send(slack.click("deputy_approve", pid, ts=card.params.get("ts", "")), form=True) == 200
         await check_sent(imap_server, "SL", smtp)
+        ids = [b["action_id"] for b in card.params["blocks"][-1]["elements"]]
+        assert {"deputy_mark_read", "deputy_archive"} <= set(ids) and "deputy_add_client" in ids  # a stranger
+        assert await deputy.send(slack.click("deputy_archive", pid, ts=card.params.get("ts", "")), form=True) == 200
+        await eventually(lambda: _has(imap_server, "Archive", b"SL@acme.example"), 30, "the original archived")
+        assert not await _has(imap_server, "SL", b"SL@acme.example")
+
+
+async def _all_have(server: ImapServer, folder: str, flag: str) -> bool:
+    return all(flag in flags for flags, _ in await server.messages(folder))
+
+
+async def _has(server: ImapServer, folder: str, message_id: bytes) -> bool:
+    return any(message_id in head for _, head in await server.messages(folder))

@@ -68,6 +68,18 @@ def test_arguments_land_where_they_belong() -> None:
     assert isinstance(view, cmd.ShowView) and view.view == "status"
 
 
+def test_an_inbox_cards_buttons_have_typed_words() -> None:
+    """`/client add <id>`, `/inbox read <id>`, `/inbox archive <id>`; `/client Add email …` stays an edit."""
+    found = [said(t) for t in ("/client add p1abc", "/inbox read p1abc", "/Inbox Archive p1abc")]
+    assert [(c.name, c.proposal_id) for c in found if isinstance(c, cmd.TakeOffer)] == [
+        ("add_client", "p1abc"),
+        ("mark_read", "p1abc"),
+        ("archive", "p1abc"),
+    ]
+    assert isinstance(said("/client Add email a@b.example"), cmd.RecordWord)
+    assert isinstance(said("/inbox"), cmd.ShowView)
+
+
 @pytest.mark.parametrize(
     ("text", "why"),
     [
