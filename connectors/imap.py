@@ -33,6 +33,7 @@ POLL_S = 30.0
 """Without IDLE (or when it fails), the folder is checked this often."""
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_UID = re.compile(rb"UID (\d+)")
+_FETCH_START = re.compile(rb"^(?:\* )?\d+ FETCH \(")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _EXISTS = re.compile(rb"(?:\* )?\d+ EXISTS\b")
 _SINCE = re.compile(r"^\s*(\d+)\s*([dhw])\s*$", re.I)
@@ -193,6 +194,13 @@ class Session:
         body = next((bytes(x) for x in lines if isinstance(x, bytearray)), None)
         return None if body is None else (body, size)
 
+    async def fetch_range(self, first: int, last: int, limit: int) -> list[tuple[int, bytes, int]]:
+        """Each message with a UID from `first` to `last` (none there: an empty list), as `fetch` reads one: its
+        UID, its first `limit` bytes and its whole size, in UID order. One round trip, no search first."""
+        parts = f"(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)"
+        lines = await self.ok("UID FETCH", self.client.uid("fetch", f"{first}:{last}", parts), CALL_S * 2)
+        return sorted(m for m in _messages(lines) if first <= m[0] <= last)
+
     async def list_folders(self) -> list[str]:
         lines = await self.ok("LIST", self.client.list('""', "*"))
         return [_folder_name(x) for x in lines[:-1] if isinstance(x, bytes) and x.startswith(b"(")]
@@ -223,6 +231,26 @@ class Session:
             self.client.protocol.transport.close()
         for task in list(self.client.tasks):
             task.cancel()
+
+
+def _messages(lines: list[Any]) -> list[tuple[int, bytes, int]]:
+    """A FETCH answer's messages: each starts with its `n FETCH (` line; its UID and size may come before or after
+    its body (the literal). An unsolicited FETCH (flags) has no body and is left out."""
+    found: list[dict[str, Any]] = []
+    for line in lines:
+        if isinstance(line, bytearray):
+            if found:
+                found[-1]["body"] = bytes(line)
+            continue
+        if not isinstance(line, bytes):
+            continue
+        if _FETCH_START.match(line):
+            found.append({"size": 0})
+        if found and (uid := _FETCH_UID.search(line)):
+            found[-1]["uid"] = int(uid[1])
+        if found and (size := _SIZE.search(line)):
+            found[-1]["size"] = int(size[1])
+    return [(m["uid"], m["body"], m["size"]) for m in found if "uid" in m and "body" in m]
 
 
 def _lines(said: Any) -> list[Any]:

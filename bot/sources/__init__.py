@@ -49,6 +49,8 @@ class Taken:
 
     task: str = ""
     duplicate: bool = False
+    entry: str = ""
+    """The stored item's inbox entry, whose work `Ingress.finished` waits for."""
 
 
 @cache
@@ -91,7 +93,7 @@ async def _take_once(
     claims += [Claim(keys.id_for(task_key), task_id, DEDUPE_S), Claim(keys.issued_id(task_id), "1")]
     stored = await ingress.accept(kind, item, claims)
     if stored.entry_id:
-        return Taken(task=task_id)
+        return Taken(task=task_id, entry=stored.entry_id)
     if stored.taken != keys.issued_id(task_id):
         return Taken(duplicate=True)
     return None
