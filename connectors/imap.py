@@ -101,6 +101,8 @@ class Session:
 
     def __init__(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
         self.client, self.lost = client, lost
+        self.ending: Any = None
+        """IDLE's end, not yet answered, when news cut it short: the next command goes out behind the DONE."""
         self.announced = False
         """The server said the folder grew (`* n EXISTS`). It tells of new mail once, in the answer to whatever
         command runs when it arrives (a SEARCH that already missed it, a FETCH), and IDLE won't tell again."""
@@ -156,6 +158,9 @@ class Session:
 
     async def call(self, step: Any, limit_s: float = CALL_S) -> Any:
         try:
+            if self.ending is not None:
+                ending, self.ending = self.ending, None
+                await asyncio.wait_for(ending, limit_s)
             return await asyncio.wait_for(step, limit_s)
         except (OSError, TimeoutError, aioimaplib.AioImapException) as err:
             raise ImapError(f"the IMAP connection failed: {masked(str(err)) or type(err).__name__}") from err
@@ -197,9 +202,20 @@ class Session:
     async def fetch_range(self, first: int, last: int, limit: int) -> list[tuple[int, bytes, int]]:
         """Each message with a UID from `first` to `last` (none there: an empty list), as `fetch` reads one: its
         UID, its first `limit` bytes and its whole size, in UID order. One round trip, no search first."""
-        parts = f"(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)"
-        lines = await self.ok("UID FETCH", self.client.uid("fetch", f"{first}:{last}", parts), CALL_S * 2)
+        parts, uids = f"(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)", f"{first}:{last}"
+        step = self._behind_idle(uids, parts) if self.ending is not None else self.client.uid("fetch", uids, parts)
+        lines = await self.ok("UID FETCH", step, CALL_S * 2)
         return sorted(m for m in _messages(lines) if first <= m[0] <= last)
+
+    def _behind_idle(self, uids: str, parts: str) -> Any:
+        """A UID FETCH sent at once, right behind IDLE's DONE, not after the server's answer to it: IMAP lets a
+        client pipeline commands, aioimaplib would wait for that answer first (a round trip more before the card).
+        The server answers in order: IDLE's end, then this."""
+        protocol = self.client.protocol
+        command = aioimaplib.FetchCommand(protocol.new_tag(), uids, parts, prefix="UID", loop=protocol.loop)
+        protocol.pending_async_commands[command.untagged_resp_name] = command
+        protocol.send(str(command))
+        return _answer(command)
 
     async def list_folders(self) -> list[str]:
         lines = await self.ok("LIST", self.client.list('""', "*"))
@@ -220,9 +236,11 @@ class Session:
         said = push.result() if push in done and not push.cancelled() and push.exception() is None else []
         if self.client.has_pending_idle():
             self.client.idle_done()
+        if _news(_lines(said)):  # its end is awaited by the next command, which needn't wait for it to go out
+            self.ending = idle
+            return True
         ended = await self.call(idle)
-        lines = [*_lines(said), *getattr(ended, "lines", [])]
-        return any(isinstance(x, bytes) and (b"EXISTS" in x or b"RECENT" in x) for x in lines)
+        return _news(getattr(ended, "lines", []))
 
     async def close(self) -> None:
         """Hang up without LOGOUT: a LOGOUT queued behind a command a stop cancelled (an IDLE, a FETCH) can wait
@@ -251,6 +269,15 @@ def _messages(lines: list[Any]) -> list[tuple[int, bytes, int]]:
         if found and (size := _SIZE.search(line)):
             found[-1]["size"] = int(size[1])
     return [(m["uid"], m["body"], m["size"]) for m in found if "uid" in m and "body" in m]
+
+
+async def _answer(command: Any) -> Any:
+    await command.wait()
+    return command.response
+
+
+def _news(lines: list[Any]) -> bool:
+    return any(isinstance(x, bytes) and (b"EXISTS" in x or b"RECENT" in x) for x in lines)
 
 
 def _lines(said: Any) -> list[Any]:

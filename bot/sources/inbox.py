@@ -192,18 +192,15 @@ def received(at: Mount) -> Handler:
         item["triage"] = triage.triage(item["mail"])
         item["client"] = await client_of(at, str(item["mail"].get("sender", "")))
         task_key = f"hook:{NAME}:{fields['delivery']}"
-        task_id = codec.text(await at.redis.get(keys.id_for(task_key))) or ""
-        recorded = asyncio.ensure_future(
-            store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
-        )
-        try:  # alongside: the card needn't wait for the record (each is once, whichever ends first)
+        task_id = fields.get("task") or codec.text(await at.redis.get(keys.id_for(task_key))) or ""
+        try:  # the card first: nothing on it waits for the record (each is once, whichever ends first)
             if item["triage"] == triage.REPLY:
                 body = json.dumps(item, ensure_ascii=False)
                 await at.coordinator.receive_hook(
                     name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to, drafter=draft
                 )
         finally:
-            await recorded
+            await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
 
     return handle
 
