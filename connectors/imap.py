@@ -157,13 +157,31 @@ class Session:
             raise ImapError(f"IMAP login to {target.where} was refused: check the user and password in DEPUTY_IMAP_URL")
 
     async def call(self, step: Any, limit_s: float = CALL_S) -> Any:
+        ending, self.ending = self.ending, None
         try:
-            if self.ending is not None:
-                ending, self.ending = self.ending, None
-                await asyncio.wait_for(ending, limit_s)
-            return await asyncio.wait_for(step, limit_s)
+            if ending is not None:
+                await self._unless_lost(ending, limit_s)
+        except BaseException:
+            if asyncio.iscoroutine(step):
+                step.close()  # never begun: what failed is the connection, not this command
+            raise
+        return await self._unless_lost(step, limit_s)
+
+    async def _unless_lost(self, step: Any, limit_s: float) -> Any:
+        """The step's answer; an error at once when the connection is lost: aioimaplib leaves a command that was
+        sent before waiting for good (and IDLE's end after a DONE), so a dropped server cost a whole deadline."""
+        job, lost = asyncio.ensure_future(step), asyncio.ensure_future(self.lost.wait())
+        try:
+            done, _ = await asyncio.wait({job, lost}, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
+            if job in done:
+                return job.result()
+            said = "the IMAP server closed the connection" if self.lost.is_set() else "TimeoutError"
+            raise ImapError(f"the IMAP connection failed: {said}")
         except (OSError, TimeoutError, aioimaplib.AioImapException) as err:
             raise ImapError(f"the IMAP connection failed: {masked(str(err)) or type(err).__name__}") from err
+        finally:
+            lost.cancel()
+            job.cancel()
 
     async def ok(self, what: str, step: Any, limit_s: float = CALL_S) -> list[Any]:
         response = await self.call(step, limit_s)

@@ -193,14 +193,12 @@ def received(at: Mount) -> Handler:
         item["client"] = await client_of(at, str(item["mail"].get("sender", "")))
         task_key = f"hook:{NAME}:{fields['delivery']}"
         task_id = fields.get("task") or codec.text(await at.redis.get(keys.id_for(task_key))) or ""
-        try:  # the card first: nothing on it waits for the record (each is once, whichever ends first)
-            if item["triage"] == triage.REPLY:
-                body = json.dumps(item, ensure_ascii=False)
-                await at.coordinator.receive_hook(
-                    name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to, drafter=draft
-                )
-        finally:
-            await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
+        await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
+        if item["triage"] == triage.REPLY:
+            body = json.dumps(item, ensure_ascii=False)
+            await at.coordinator.receive_hook(
+                name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to, drafter=draft
+            )
 
     return handle
 
