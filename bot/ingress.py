@@ -93,6 +93,13 @@ class Ingress:
         except DeputyError as err:
             log.info("delivery %s (%s) refused: %s", entry.id, entry.kind, err)
 
+    async def finished(self, entry_ids: Sequence[str], timeout_s: float) -> None:
+        """Until the work on these deliveries has ended (or `timeout_s` passed): for a source whose next steps
+        would only compete with that work for the loop and Redis."""
+        working = [task for entry_id in entry_ids if (task := self.working.get(entry_id)) is not None]
+        if working:
+            await asyncio.wait(working, timeout=timeout_s)
+
     # ---- after a crash --------------------------------------------------------------------------------
 
     async def sweep(self) -> int:

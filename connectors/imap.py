@@ -33,6 +33,7 @@ POLL_S = 30.0
 """Without IDLE (or when it fails), the folder is checked this often."""
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_UID = re.compile(rb"UID (\d+)")
+_FETCH_START = re.compile(rb"^(?:\* )?\d+ FETCH \(")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _EXISTS = re.compile(rb"(?:\* )?\d+ EXISTS\b")
 _SINCE = re.compile(r"^\s*(\d+)\s*([dhw])\s*$", re.I)
@@ -100,6 +101,8 @@ class Session:
 
     def __init__(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
         self.client, self.lost = client, lost
+        self.ending: Any = None
+        """IDLE's end, not yet answered, when news cut it short: the next command goes out behind the DONE."""
         self.announced = False
         """The server said the folder grew (`* n EXISTS`). It tells of new mail once, in the answer to whatever
         command runs when it arrives (a SEARCH that already missed it, a FETCH), and IDLE won't tell again."""
@@ -154,10 +157,31 @@ class Session:
             raise ImapError(f"IMAP login to {target.where} was refused: check the user and password in DEPUTY_IMAP_URL")
 
     async def call(self, step: Any, limit_s: float = CALL_S) -> Any:
+        ending, self.ending = self.ending, None
         try:
-            return await asyncio.wait_for(step, limit_s)
+            if ending is not None:
+                await self._unless_lost(ending, limit_s)
+        except BaseException:
+            if asyncio.iscoroutine(step):
+                step.close()  # never begun: what failed is the connection, not this command
+            raise
+        return await self._unless_lost(step, limit_s)
+
+    async def _unless_lost(self, step: Any, limit_s: float) -> Any:
+        """The step's answer; an error at once when the connection is lost: aioimaplib leaves a command that was
+        sent before waiting for good (and IDLE's end after a DONE), so a dropped server cost a whole deadline."""
+        job, lost = asyncio.ensure_future(step), asyncio.ensure_future(self.lost.wait())
+        try:
+            done, _ = await asyncio.wait({job, lost}, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
+            if job in done:
+                return job.result()
+            said = "the IMAP server closed the connection" if self.lost.is_set() else "TimeoutError"
+            raise ImapError(f"the IMAP connection failed: {said}")
         except (OSError, TimeoutError, aioimaplib.AioImapException) as err:
             raise ImapError(f"the IMAP connection failed: {masked(str(err)) or type(err).__name__}") from err
+        finally:
+            lost.cancel()
+            job.cancel()
 
     async def ok(self, what: str, step: Any, limit_s: float = CALL_S) -> list[Any]:
         response = await self.call(step, limit_s)
@@ -193,6 +217,24 @@ class Session:
         body = next((bytes(x) for x in lines if isinstance(x, bytearray)), None)
         return None if body is None else (body, size)
 
+    async def fetch_range(self, first: int, last: int, limit: int) -> list[tuple[int, bytes, int]]:
+        """Each message with a UID from `first` to `last` (none there: an empty list), as `fetch` reads one: its
+        UID, its first `limit` bytes and its whole size, in UID order. One round trip, no search first."""
+        parts, uids = f"(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)", f"{first}:{last}"
+        step = self._behind_idle(uids, parts) if self.ending is not None else self.client.uid("fetch", uids, parts)
+        lines = await self.ok("UID FETCH", step, CALL_S * 2)
+        return sorted(m for m in _messages(lines) if first <= m[0] <= last)
+
+    def _behind_idle(self, uids: str, parts: str) -> Any:
+        """A UID FETCH sent at once, right behind IDLE's DONE, not after the server's answer to it: IMAP lets a
+        client pipeline commands, aioimaplib would wait for that answer first (a round trip more before the card).
+        The server answers in order: IDLE's end, then this."""
+        protocol = self.client.protocol
+        command = aioimaplib.FetchCommand(protocol.new_tag(), uids, parts, prefix="UID", loop=protocol.loop)
+        protocol.pending_async_commands[command.untagged_resp_name] = command
+        protocol.send(str(command))
+        return _answer(command)
+
     async def list_folders(self) -> list[str]:
         lines = await self.ok("LIST", self.client.list('""', "*"))
         return [_folder_name(x) for x in lines[:-1] if isinstance(x, bytes) and x.startswith(b"(")]
@@ -212,9 +254,11 @@ class Session:
         said = push.result() if push in done and not push.cancelled() and push.exception() is None else []
         if self.client.has_pending_idle():
             self.client.idle_done()
+        if _news(_lines(said)):  # its end is awaited by the next command, which needn't wait for it to go out
+            self.ending = idle
+            return True
         ended = await self.call(idle)
-        lines = [*_lines(said), *getattr(ended, "lines", [])]
-        return any(isinstance(x, bytes) and (b"EXISTS" in x or b"RECENT" in x) for x in lines)
+        return _news(getattr(ended, "lines", []))
 
     async def close(self) -> None:
         """Hang up without LOGOUT: a LOGOUT queued behind a command a stop cancelled (an IDLE, a FETCH) can wait
@@ -223,6 +267,35 @@ class Session:
             self.client.protocol.transport.close()
         for task in list(self.client.tasks):
             task.cancel()
+
+
+def _messages(lines: list[Any]) -> list[tuple[int, bytes, int]]:
+    """A FETCH answer's messages: each starts with its `n FETCH (` line; its UID and size may come before or after
+    its body (the literal). An unsolicited FETCH (flags) has no body and is left out."""
+    found: list[dict[str, Any]] = []
+    for line in lines:
+        if isinstance(line, bytearray):
+            if found:
+                found[-1]["body"] = bytes(line)
+            continue
+        if not isinstance(line, bytes):
+            continue
+        if _FETCH_START.match(line):
+            found.append({"size": 0})
+        if found and (uid := _FETCH_UID.search(line)):
+            found[-1]["uid"] = int(uid[1])
+        if found and (size := _SIZE.search(line)):
+            found[-1]["size"] = int(size[1])
+    return [(m["uid"], m["body"], m["size"]) for m in found if "uid" in m and "body" in m]
+
+
+async def _answer(command: Any) -> Any:
+    await command.wait()
+    return command.response
+
+
+def _news(lines: list[Any]) -> bool:
+    return any(isinstance(x, bytes) and (b"EXISTS" in x or b"RECENT" in x) for x in lines)
 
 
 def _lines(said: Any) -> list[Any]:

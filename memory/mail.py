@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from memory import codec, keys
 from memory.store import RedisStore
@@ -56,23 +55,11 @@ class MailStore:
         return bool(await self.redis.exists(uid_claim(folder, validity, uid)))
 
     async def record(self, delivery: str, item: dict[str, Any], *, task_id: str, at: datetime) -> bool:
-        """The email's triage and its `EmailReceived` event, in one transaction, once: False if already there
-        (the stored item handled again after a crash)."""
-        key = mail(f"msg:{delivery}")
+        """The email's triage and its `EmailReceived` event, in one step, once: False if already there (the
+        stored item handled again after a crash)."""
         fields = _summary(item, task_id, at)
         event = EmailReceived(at=at, task_id=task_id, summary=_said(item), detail=fields)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                if await pipe.exists(key):
-                    return False
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(key, json.dumps(fields))
-                await self.store.append_on(pipe, [event])
-                await pipe.execute()
-            except WatchError:
-                return False
-        return True
+        return await self.store.append_once(mail(f"msg:{delivery}"), json.dumps(fields), [event])
 
     async def get(self, delivery: str) -> dict[str, Any] | None:
         raw = await self.redis.get(mail(f"msg:{delivery}"))

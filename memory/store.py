@@ -62,6 +62,16 @@ end
 return {1, ''}
 """
 
+# KEYS: the ledger, a guard key. ARGV: the guard's value, then events as COMMIT takes them. The events are appended
+# only by the call that sets the guard: {1, ''}, else {0, ''} and nothing written.
+ONCE = (
+    """
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return {0, ''} end
+ARGV[1] = '0'
+"""
+    + COMMIT
+)
+
 # KEYS: the task's record, the unshown set. ARGV: the status shown, the message's reference ('' to keep), the
 # task id. The task leaves the unshown set only if the status shown is still its status.
 SHOWN = """
@@ -114,6 +124,7 @@ class RedisStore:
         self._claim = redis.register_script(CLAIM)
         self._id_for = redis.register_script(ID_FOR)
         self._shown = redis.register_script(SHOWN)
+        self._once = redis.register_script(ONCE)
 
     async def get_task(self, task_id: str) -> Task | None:
         found = await self._load("task", task_id)
@@ -159,6 +170,16 @@ class RedisStore:
             fields = codec.event_fields(event)
             args += [len(fields), *(item for pair in fields.items() for item in pair)]
         return self._commit(keys=[keys.LEDGER], args=args, client=client)
+
+    async def append_once(self, guard: str, value: str, events: Sequence[Event]) -> bool:
+        """Set `guard` to `value` and append the events, in one step, unless `guard` exists (then nothing is
+        written, False): what is recorded once per item, however often the item is handled."""
+        args: list[str | int] = [value]
+        for event in events:
+            fields = codec.event_fields(event)
+            args += [len(fields), *(item for pair in fields.items() for item in pair)]
+        written, _ = await self._once(keys=[keys.LEDGER, guard], args=args)
+        return bool(int(written))
 
     async def commit(self, records: Sequence[Record], events: Sequence[Event]) -> None:
         """Write the records and append the events, all or nothing. The store owns revisions: each record's

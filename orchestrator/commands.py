@@ -42,7 +42,8 @@ Answer = Callable[[str, bool], Awaitable[None]]
 class SubmitTask:
     """`task_key` names the delivery the task comes from (default: the chat's platform and the event id):
     submitting the same delivery again finds the same task instead of making a second. `memory`: a memory word's
-    request (/remember, /recall, /forget), answered from memory instead of drafted."""
+    request (/remember, /recall, /forget), answered from memory instead of drafted. `drafted`: a draft code made
+    where the task came in (an inbound hook's, never a model's): staged with the task, no worker's job."""
 
     text: str
     actor: Actor
@@ -50,6 +51,7 @@ class SubmitTask:
     event_id: str
     task_key: str = ""
     memory: MemoryAsk | None = None
+    drafted: Draft | None = None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from orchestrator.handlers import (
     tasks,
     views,
 )
-from orchestrator.model import Actor, ChatRef, StagedAction
+from orchestrator.model import Actor, ChatRef, Draft, StagedAction
 from orchestrator.outbound import Kind, Outbound
 from orchestrator.views import Views
 
@@ -43,6 +43,8 @@ REFUSAL_EVERY_S = 3600
 REFUSALS_PER_MINUTE = 10
 """And strangers together at most this often: a crowd of them can't queue answers ahead of the operator's."""
 Handler = Callable[[Any, Core], Awaitable[Outcome | None]]
+HookDrafter = Callable[[str, str], Draft]
+"""A hook's name and text → its draft, by code (agents/offline.py's `inbound_hook`)."""
 
 
 async def _no_digest(c: cmd.PostDigest, core: Core) -> None:
@@ -239,14 +241,22 @@ class Coordinator:
         left = f"; {skipped} already decided or not allowed" if skipped else ""
         await answer(f"Approved {approved} low-risk proposal{'s' if approved != 1 else ''}{left}.", approved == 0)
 
-    async def receive_hook(self, *, name: str, body: str, delivery: str, chat: ChatRef) -> str:
+    async def receive_hook(
+        self, *, name: str, body: str, delivery: str, chat: ChatRef, drafter: HookDrafter | None = None
+    ) -> str:
         """A signed inbound webhook starts a task; its body is untrusted data, never parsed as chat words.
         The web route deduped the delivery when it stored it; `delivery` (its key) finds the same task if
-        the stored copy is handled twice."""
+        the stored copy is handled twice. `drafter`: the code that drafts a hook's task (the worker's own, given
+        the same name and text), run here so its card needs no worker's turn."""
         text = policies.clean_text(body)[: policies.MAX_REQUEST_CHARS]
         actor = Actor(policies.HOOK, name, f"webhook {name}")
         submit = cmd.SubmitTask(
-            text=text, actor=actor, chat=chat, event_id=f"hook-{name}-{delivery}", task_key=f"hook:{name}:{delivery}"
+            text=text,
+            actor=actor,
+            chat=chat,
+            event_id=f"hook-{name}-{delivery}",
+            task_key=f"hook:{name}:{delivery}",
+            drafted=drafter(name, text) if drafter else None,
         )
         task_id: str = await self.handle(submit)
         return task_id

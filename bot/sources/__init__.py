@@ -49,6 +49,8 @@ class Taken:
 
     task: str = ""
     duplicate: bool = False
+    entry: str = ""
+    """The stored item's inbox entry, whose work `Ingress.finished` waits for."""
 
 
 @cache
@@ -71,9 +73,10 @@ async def take(
     ingress: Ingress, kind: str, item: dict[str, str], *, dedupe: Sequence[str], ttl: int = DEDUPE_S
 ) -> Taken:
     """One write: the dedupe claims, the task's id reserved under the key `as_task` gives it, the item stored
-    (`kind` names the ingress handler; `item` has `name`, `body`, `delivery`). Neither stored nor a duplicate: no
-    free task id was drawn, try again later. A Redis fault raises: the source answers 503, or leaves the item
-    where it was, and it comes again. `ttl`: how long the dedupe claims hold (0: for good, as an email's do)."""
+    (`kind` names the ingress handler; `item` has `name`, `body`, `delivery`; the stored copy also `task`, that
+    id). Neither stored nor a duplicate: no free task id was drawn, try again later. A Redis fault raises: the
+    source answers 503, or leaves the item where it was, and it comes again. `ttl`: how long the dedupe claims
+    hold (0: for good, as an email's do)."""
     task_key = f"hook:{item['name']}:{item['delivery']}"  # what coordinator.receive_hook keys the task by
     for _ in range(5):
         taken = await _take_once(ingress, kind, item, dedupe, task_key, ttl)
@@ -89,9 +92,9 @@ async def _take_once(
     task_id = new_candidate("t")
     claims = [Claim(key, ttl=ttl) for key in dedupe]
     claims += [Claim(keys.id_for(task_key), task_id, DEDUPE_S), Claim(keys.issued_id(task_id), "1")]
-    stored = await ingress.accept(kind, item, claims)
+    stored = await ingress.accept(kind, {**item, "task": task_id}, claims)  # its handler needn't look it up
     if stored.entry_id:
-        return Taken(task=task_id)
+        return Taken(task=task_id, entry=stored.entry_id)
     if stored.taken != keys.issued_id(task_id):
         return Taken(duplicate=True)
     return None

@@ -26,9 +26,10 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from agents import triage
+from agents.offline import inbound_hook as draft
 from bot.channels import Mount
 from bot.ingress import Handler
-from bot.sources import take
+from bot.sources import Taken, take
 from connectors import imap, mime
 from memory import codec, keys
 from memory.inbox import Entry
@@ -48,6 +49,10 @@ SETTLE_S = 2.0
 """The first IDLE after a catch-up lasts this long, then the folder is searched once more before a long one: some
 servers (pymap) tell in IDLE only of mail that comes after it started, not of mail that came between the last
 search's answer and the IDLE, which would wait for the renewal (IDLE_RENEW_S) instead of seconds."""
+NEWS_MAX = 10
+"""Told of new mail in IDLE, the next this many UIDs are fetched at once, without a search first."""
+NEWS_WAIT_S = 5.0
+"""And the loop waits this long at most for their handling before it searches for anything else."""
 BODY_MAX = 7500
 """The stored item is the task's text, which is cut at 8,000 characters: it must stay whole JSON."""
 
@@ -65,6 +70,8 @@ class Folder:
     def __init__(self, target: imap.ImapTarget, folder: str, values: Values, at: Mount) -> None:
         self.target, self.folder, self.values, self.at = target, folder, values, at
         self.mail = MailStore(at.redis)
+        self.high = 0
+        """The highest UID the current session has looked at, and every one below it."""
         self.me = {a.lower() for a in (target.user, values.email_from or "") if "@" in a}
         """Our own addresses: never among those a reply all would copy."""
 
@@ -102,15 +109,33 @@ class Folder:
         validity = await session.examine(self.folder)
         idle = session.has("IDLE")
         log.debug("inbox %s: open (UIDVALIDITY %s, IDLE %s)", self.folder, validity, idle)
+        self.high = 0
         settle = True
         while True:
             await self.caught_up(session, validity)
             if idle:
                 settle = await session.idle(SETTLE_S if settle else imap.IDLE_RENEW_S)
                 log.debug("inbox %s: IDLE ended (%s)", self.folder, "news" if settle else "quiet")
+                if settle:
+                    await self.news(session, validity)
             else:
                 await asyncio.sleep(imap.POLL_S)
                 await session.ok("NOOP", session.client.noop())
+
+    async def news(self, session: imap.Session, validity: int) -> None:
+        """Told of new mail: the UIDs after the highest this session has looked at are fetched at once, without a
+        search (a round trip less before the card). The catch-up that follows searches for anything this missed
+        (more than NEWS_MAX at once, a gap in the UIDs) once their handling is done, so it doesn't slow it."""
+        if not self.high:
+            return
+        fetched = await session.fetch_range(self.high + 1, self.high + NEWS_MAX, mime.FETCH_MAX)
+        started = []
+        for uid, raw, size in fetched:
+            started.append((await self.take(validity, uid, raw, size)).entry)
+            self.high = uid
+        await self.at.ingress.finished(started, NEWS_WAIT_S)
+        if fetched:
+            await self.mail.advance(self.folder, validity, fetched[-1][0])
 
     async def catch_up(self, session: imap.Session, validity: int) -> int:
         """Every UID past the cursor (or, the first time under this UIDVALIDITY, since the first connection)."""
@@ -119,12 +144,13 @@ class Folder:
             since = await self.mail.first_since(self.folder, imap.since_date(self.values.imap_since).isoformat())
             uids = await session.uids("SINCE", imap.imap_date(since))
         else:
+            cursor = self.high = max(cursor, self.high)  # every UID up to either was looked at
             uids = [u for u in await session.uids("UID", f"{cursor + 1}:*") if u > cursor]
         log.debug("inbox %s: past %s, found %s", self.folder, cursor, uids)
         taken = 0  # looked at, whether this process took it or another had
         for n, uid in enumerate(uids, 1):
             await self.one(session, validity, uid)
-            taken += 1
+            self.high, taken = max(self.high, uid), taken + 1
             if n % CURSOR_EVERY == 0 or n == len(uids):  # a write is an fsync: the claims already make it once
                 await self.mail.advance(self.folder, validity, uid)
         return taken
@@ -135,14 +161,15 @@ class Folder:
         fetched = await session.fetch(uid, mime.FETCH_MAX)
         if fetched is None:
             return 0
-        raw, size = fetched
+        return 1 if (await self.take(validity, uid, *fetched)).task else 0
+
+    async def take(self, validity: int, uid: int, raw: bytes, size: int) -> Taken:
         found = mime.parse(raw, size=size)
         mid = id_claim(found.message_id, raw[:4096])
         item = self.item(found, validity, uid)
         stored = {"name": NAME, "body": item, "delivery": mid.rsplit(":", 1)[1]}
         dedupe = [uid_claim(self.folder, validity, uid), mid]
-        result = await take(self.at.ingress, KIND, stored, dedupe=dedupe, ttl=0)
-        return 1 if result.task else 0
+        return await take(self.at.ingress, KIND, stored, dedupe=dedupe, ttl=0)
 
     def item(self, found: mime.Mail, validity: int, uid: int) -> str:
         others = [a for a in [*found.to, *found.cc] if a not in self.me and a != found.sender]
@@ -181,11 +208,13 @@ def received(at: Mount) -> Handler:
         rules = at.coordinator.core.config.policies.card_now
         item["card"] = card_rule(rules, item["triage"], client=bool(item["client"]), sender=sender) or ""
         task_key = f"hook:{NAME}:{fields['delivery']}"
-        task_id = codec.text(await at.redis.get(keys.id_for(task_key))) or ""
+        task_id = fields.get("task") or codec.text(await at.redis.get(keys.id_for(task_key))) or ""
         await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
         if item["card"]:
             body = json.dumps(item, ensure_ascii=False)
-            await at.coordinator.receive_hook(name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to)
+            await at.coordinator.receive_hook(
+                name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to, drafter=draft
+            )
 
     return handle
 

@@ -12,6 +12,7 @@ from orchestrator import commands as cmd
 from orchestrator import policies
 from orchestrator.core import Core, Outcome
 from orchestrator.errors import BadRequest, Conflict
+from orchestrator.events import Event
 from orchestrator.handlers.applying import MAX_WAITS, WAITS_WINDOW_S, retry_advice
 from orchestrator.handlers.reminders import schedule
 from orchestrator.model import (
@@ -39,12 +40,33 @@ async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
         return Outcome(task_id)  # the same delivery again (a redelivery after a crash): one task
     now = core.now()
     task = Task(id=task_id, text=text, actor=c.actor, chat=c.chat, event_id=c.event_id, created_at=now, memory=c.memory)
+    if c.drafted is not None:
+        return await _at_once(core, task, c.drafted)
     await core.store.commit([task], [task.submitted(now)])
     if c.actor.platform != policies.HOOK and c.memory is None:  # a hook's card is enough; memory answers at once
         task.message_ref = await core.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
     if task.message_ref:
         await _keep_message_ref(core, task)
     await core.enqueue(core.queue.enqueue_run(task.id), f"run {task.id}")
+    return Outcome(task.id)
+
+
+async def _at_once(core: Core, task: Task, draft: ProposalDraft | Reply) -> Outcome:
+    """A draft code made where the task came in: submitted, started and staged (or answered) in one commit and
+    shown, with no job and no "Drafting…" between — the card is the task's first message. A crash before the
+    post leaves the task unshown, and the show pass posts it (as after a worker's commit)."""
+    now = core.now()
+    events = [task.submitted(now), task.start(now)]
+    if isinstance(draft, ProposalDraft):
+        try:
+            proposal = await proposal_from(core, task, draft)
+        except BadRequest as err:
+            draft = Reply(str(err), ok=False)
+        else:
+            await core.store.commit([task, proposal], [*events, task.propose(proposal, now)])
+            return Outcome(task.id, then=await _staged(core, task, proposal, draft))
+    await core.store.commit([task], [*events, _answered(task, draft, now)])
+    await _show_reply(core, task, draft)
     return Outcome(task.id)
 
 
@@ -84,14 +106,21 @@ async def complete(c: cmd.CompleteDraft, core: Core) -> Outcome | None:
         await _reply(core, task, Reply(str(err), ok=False))
         return None
     await core.store.commit([task, proposal], [task.propose(proposal, core.now())])
-    rule = None if c.draft.always_ask else await _auto_rule(core, proposal)
-    if rule:  # shown once, already approved and naming the rule, after the decision
-        return Outcome(then=(_auto_approval(proposal, task, rule),))
+    then = await _staged(core, task, proposal, c.draft)
+    return Outcome(then=then) if then else None
+
+
+async def _staged(core: Core, task: Task, proposal: Proposal, draft: ProposalDraft) -> tuple[cmd.Command, ...]:
+    """After the commit that staged it: the card, or — when a rule approves it — the approval, after which it is
+    shown once, already approved and naming the rule."""
+    rule = None if draft.always_ask else await _auto_rule(core, proposal)
+    if rule:
+        return (_auto_approval(proposal, task, rule),)
     card = Outbound(
         kind=Kind.CARD, text=proposal.summary, proposal=proposal, task_id=task.id, reply_to=task.event_id, final=True
     )
     await core.show(task, card)
-    return None
+    return ()
 
 
 def _auto_approval(proposal: Proposal, task: Task, rule: str) -> cmd.DecideProposal:
@@ -107,11 +136,17 @@ def _auto_approval(proposal: Proposal, task: Task, rule: str) -> cmd.DecidePropo
 
 
 async def _reply(core: Core, task: Task, reply: Reply) -> None:
-    now = core.now()
-    event = task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now, told=True)
-    await core.store.commit([task], [event])
+    await core.store.commit([task], [_answered(task, reply, core.now())])
+    await _show_reply(core, task, reply)
+
+
+async def _show_reply(core: Core, task: Task, reply: Reply) -> None:
     kind = Kind.NOTICE if reply.ok else Kind.ERROR
     await core.show(task, Outbound(kind=kind, text=reply.text, task_id=task.id, reply_to=task.event_id, final=True))
+
+
+def _answered(task: Task, reply: Reply, now: datetime) -> Event:
+    return task.answer(reply.text, now, cost_usd=reply.cost_usd) if reply.ok else task.fail(reply.text, now, told=True)
 
 
 async def proposal_from(core: Core, task: Task, draft: ProposalDraft) -> Proposal:

@@ -58,3 +58,42 @@ async def test_mail_that_came_between_a_search_and_idle_is_not_told_in_it(imap_s
         assert len(await session.uids("ALL")) == 1
     finally:
         await session.close()
+
+
+async def test_news_in_idle_is_fetched_right_behind_the_done_and_the_session_goes_on(imap_server: ImapServer) -> None:
+    """The UID FETCH goes out behind IDLE's DONE before the server answered it (pipelined): it gets the new mail the
+    server had told the session of (a server announces a message before it shows it: one that came a moment later
+    is the search's, which the inbox loop runs next), and the commands after it find the session in order."""
+    import asyncio
+
+    await imap_server.create("News")
+    session = await imap.Session.open(imap.ImapTarget.parse(imap_server.url("News")))
+    try:
+        await session.examine("News")
+        told = asyncio.ensure_future(session.idle(renew_s=10.0))
+        await asyncio.sleep(0.2)  # in IDLE
+        await imap_server.append_many([email(message_id=f"<n{n}@acme.example>") for n in range(2)], "News")
+        assert await told is True and session.ending is not None
+        fetched = await session.fetch_range(1, 1000, 1000)  # what the server had told this session of by then
+        uids = await session.uids("ALL")  # the search after it finds the rest
+        assert fetched and [uid for uid, _, _ in fetched] == uids[: len(fetched)] and len(uids) == 2
+        assert all(b"<n" in raw and size == len(raw) for _, raw, size in fetched)
+        assert await session.fetch_range(5000, 5010, 1000) == []  # no UID there: nothing, no error
+        await session.idle(renew_s=0.5)  # IDLE again (a late notice of those two may end it at once)
+        assert await session.uids("ALL") == uids
+    finally:
+        await session.close()
+
+
+def test_a_fetch_answer_is_read_whether_the_uid_comes_before_or_after_the_body() -> None:
+    lines = [
+        b"1 FETCH (UID 7 RFC822.SIZE 9 BODY[]<0> {3}",
+        bytearray(b"abc"),
+        b")",
+        b"2 FETCH (RFC822.SIZE 5 BODY[]<0> {2}",
+        bytearray(b"de"),
+        b" UID 8)",
+        b"3 FETCH (FLAGS (\\Seen))",  # unsolicited: no body
+        b"UID FETCH completed.",
+    ]
+    assert imap._messages(lines) == [(7, b"abc", 9), (8, b"de", 5)]

@@ -113,3 +113,22 @@ async def test_id_for_gives_a_delivery_one_id(runtime: Runtime) -> None:
     again, fresh_again = await runtime.store.id_for("slack:Ev9", "t", 60)
     assert (again, fresh, fresh_again) == (first, True, False) and first.startswith("t") and len(first) == 8
     assert await runtime.redis.exists(f"deputy:id:{first}")  # never handed out again
+
+
+async def test_append_once_writes_its_guard_and_events_once_however_many_race(runtime: Runtime, redis_url: str) -> None:
+    """Two processes' connections (and several calls on each) handling the same item at once: one sets the
+    guard and appends, every other call writes nothing."""
+    from redis.asyncio import Redis
+
+    from memory.store import RedisStore
+
+    other = Redis.from_url(redis_url)
+    try:
+        stores = [runtime.store, RedisStore(other)]
+        t = task()
+        calls = [stores[n % 2].append_once("deputy:test:guard", f"v{n}", [t.submitted(NOW)]) for n in range(10)]
+        assert sorted(await asyncio.gather(*calls)) == [False] * 9 + [True]
+        assert [e.type for _, e in await runtime.ledger.read()] == ["TaskSubmitted"]
+        assert str(await runtime.redis.get("deputy:test:guard")).startswith("v")
+    finally:
+        await other.aclose()
