@@ -29,6 +29,7 @@ from bot.wiring import Runtime, build_runtime
 from config.settings import Settings, settings_with
 from memory.embedded import executable, free_port, ping
 from tests.fakes.openai_api import FakeOpenAI
+from tests.imap_server import ImapServer, running
 
 ROOT = Path(__file__).resolve().parent.parent
 SENDER = "Sam Operator <sam@example.com>"
@@ -238,3 +239,10 @@ async def openai_server() -> AsyncIterator[tuple[FakeOpenAI, str]]:
     runner = await serve(server.app(), port)
     yield server, f"http://127.0.0.1:{port}/v1"
     await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+def imap_server() -> Iterator[ImapServer]:
+    """A real IMAP server (pymap, its own process) for a module's tests; each test takes a folder of its own."""
+    with running() as server:
+        yield server

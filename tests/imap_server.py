@@ -5,6 +5,7 @@ a restart empties it and starts a new UIDVALIDITY — the test of a UIDVALIDITY 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import subprocess
 import sys
@@ -133,3 +134,14 @@ def running() -> Iterator[ImapServer]:
         yield server
     finally:
         server.stop()
+
+
+FOLDERS = itertools.count(1)
+
+
+async def new_folder(server: ImapServer, *beside: str) -> str:
+    """A folder of its own for one test (a module shares one server), and the `beside` ones (Sent, Archive) that
+    the module's tests share."""
+    name = f"F{next(FOLDERS)}"
+    await server.create(name, *beside)
+    return name

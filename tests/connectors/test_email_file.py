@@ -5,8 +5,6 @@ hand-over when the server can't be reached."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,22 +12,17 @@ import pytest
 from connectors import imap
 from connectors.email_file import FileConnector
 from orchestrator.errors import BadRequest, PermanentConnectorError, TransientConnectorError
-from tests.imap_server import ImapServer, email, running
-
-NAMES = itertools.count(1)
+from tests.imap_server import ImapServer, email, new_folder
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ImapServer]:
-    with running() as found:
-        yield found
+@pytest.fixture
+def server(imap_server: ImapServer) -> ImapServer:
+    return imap_server
 
 
 @pytest.fixture
 async def folder(server: ImapServer) -> str:
-    name = f"F{next(NAMES)}"
-    await server.create(name, "Archive")
-    return name
+    return await new_folder(server, "Archive")
 
 
 class Handed:

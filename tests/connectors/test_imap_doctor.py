@@ -3,19 +3,9 @@ what to fix without ever showing the password."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from config.settings import settings_with
 from connectors.registry import doctor_all
-from tests.imap_server import PASSWORD, ImapServer, running
-
-
-@pytest.fixture(scope="module")
-def imap_server() -> Iterator[ImapServer]:
-    with running() as server:
-        yield server
+from tests.imap_server import PASSWORD, ImapServer
 
 
 async def lines(url: str) -> list[str]:

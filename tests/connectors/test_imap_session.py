@@ -4,18 +4,8 @@ inbox loop must search again when told, or the email waits for the next IDLE ren
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from connectors import imap
-from tests.imap_server import ImapServer, email, running
-
-
-@pytest.fixture(scope="module")
-def imap_server() -> Iterator[ImapServer]:
-    with running() as server:
-        yield server
+from tests.imap_server import ImapServer, email
 
 
 async def test_a_search_that_missed_new_mail_is_told_of_it_and_the_next_finds_it(imap_server: ImapServer) -> None:

@@ -4,10 +4,9 @@ triage and a reply drafted in its thread → /approve → one SMTP message with 
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email import message_from_bytes
 from typing import Any
 
@@ -17,9 +16,7 @@ from bot.wiring import Runtime
 from memory import codec, keys
 from tests.conftest import Smtp, Workers, eventually
 from tests.e2e.helpers import converse, send, watched, web_deputy
-from tests.imap_server import ImapServer, email, running
-
-FOLDERS = itertools.count(1)
+from tests.imap_server import ImapServer, email, new_folder
 
 
 @pytest.fixture(autouse=True)
@@ -28,18 +25,9 @@ def inbox_said(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="deputy.inbox")
 
 
-@pytest.fixture(scope="module")
-def imap_server() -> Iterator[ImapServer]:
-    with running() as server:
-        yield server
-
-
 @pytest.fixture
 async def folder(imap_server: ImapServer) -> str:
-    """A folder of its own per test (one server for the module), and a Sent folder."""
-    name = f"T{next(FOLDERS)}"
-    await imap_server.create(name, "Sent")
-    return name
+    return await new_folder(imap_server, "Sent")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ in words."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,8 @@ from orchestrator.outbound import Kind, Outbound
 from tests.conftest import Workers, eventually
 from tests.e2e.helpers import CONSOLE, OPERATOR, converse, web_deputy
 from tests.e2e.test_inbox import events
-from tests.imap_server import ImapServer, email, running
+from tests.imap_server import ImapServer, email, new_folder
 
-FOLDERS = itertools.count(1)
 CLIENTS_RULE = """inbox:
   card_now:
     - name: clients
@@ -32,17 +31,9 @@ CLIENTS_RULE = """inbox:
 """
 
 
-@pytest.fixture(scope="module")
-def imap_server() -> Iterator[ImapServer]:
-    with running() as server:
-        yield server
-
-
 @pytest.fixture
 async def folder(imap_server: ImapServer) -> str:
-    name = f"C{next(FOLDERS)}"
-    await imap_server.create(name, "Sent", "Archive")
-    return name
+    return await new_folder(imap_server, "Sent", "Archive")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ flagged \\Answered. The platforms are the fakes in tests/fakes, the worker a rea
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from email import message_from_bytes
 
 import pytest
@@ -19,7 +18,7 @@ from tests.e2e.test_telegram import api, tg_env
 from tests.fakes import slack_api as slack
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import CHAT, FakeBotApi
-from tests.imap_server import ImapServer, email, running
+from tests.imap_server import ImapServer, email
 
 __all__ = ["api", "slack_env", "tg_env"]  # the fixtures this module shares
 
@@ -28,12 +27,6 @@ __all__ = ["api", "slack_env", "tg_env"]  # the fixtures this module shares
 def inbox_said(caplog: pytest.LogCaptureFixture) -> None:
     """What the folder loop did (connected, searched, found, idled) shows with a failure."""
     caplog.set_level(logging.DEBUG, logger="deputy.inbox")
-
-
-@pytest.fixture(scope="module")
-def imap_server() -> Iterator[ImapServer]:
-    with running() as server:
-        yield server
 
 
 async def mailbox(server: ImapServer, folder: str) -> str:

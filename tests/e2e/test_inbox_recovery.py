@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,15 +18,9 @@ from bot.sources.inbox import FOLDERS
 from bot.wiring import Runtime
 from tests.conftest import eventually, serve, settings_from
 from tests.e2e.test_inbox import events
-from tests.imap_server import ImapServer, email, running
+from tests.imap_server import ImapServer, email
 
 ASKS = "Could you confirm the date?"
-
-
-@pytest.fixture(scope="module")
-def imap_server() -> Iterator[ImapServer]:
-    with running() as server:
-        yield server
 
 
 @contextlib.asynccontextmanager
