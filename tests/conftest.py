@@ -154,6 +154,12 @@ def deputy(
     )
 
 
+STOP_S = 5
+"""A test's workers get this long to stop after SIGTERM, then the group is killed: nothing is asserted of a stop
+at teardown (the stop tests stop their workers themselves), and a worker whose job still posts to a platform fake
+that has already stopped would otherwise hold its test's teardown for the whole wait."""
+
+
 class Workers:
     """`deputy worker` processes, each in its own process group so a test can kill -9 the whole worker."""
 
@@ -182,7 +188,7 @@ class Workers:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             try:
-                process.wait(15)
+                process.wait(STOP_S)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
