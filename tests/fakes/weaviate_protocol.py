@@ -188,14 +188,16 @@ def _vector(obj: Any) -> list[float]:
     return list(obj.vector)
 
 
-async def start(http_port: int, grpc_port: int) -> tuple[FakeWeaviate, web.AppRunner, Any]:
-    """Both halves on loopback; stop with `await runner.cleanup()` and `await server.stop(None)`."""
+async def start(http_port: int) -> tuple[FakeWeaviate, web.AppRunner, Any, int]:
+    """Both halves on loopback, and the gRPC half's port: gRPC binds a port it picks itself (one found free
+    beforehand can be taken by another test process before the bind). Stop with `await runner.cleanup()` and
+    `await server.stop(None)`."""
     from tests.conftest import serve
 
     fake = FakeWeaviate()
     runner = await serve(fake.app(), http_port)
     server = grpc.aio.server()
     weaviate_pb2_grpc.add_WeaviateServicer_to_server(fake.servicer(), server)  # type: ignore[no-untyped-call]
-    server.add_insecure_port(f"127.0.0.1:{grpc_port}")
+    grpc_port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    return fake, runner, server
+    return fake, runner, server, grpc_port

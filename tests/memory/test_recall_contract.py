@@ -38,8 +38,8 @@ async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     from memory.weaviate_recall import WeaviateRecall
 
     if request.param == "weaviate-protocol-fake":
-        http_port, grpc_port = free_port(), free_port()
-        _, runner, server = await start(http_port, grpc_port)
+        http_port = free_port()
+        _, runner, server, grpc_port = await start(http_port)
         backend = WeaviateRecall(f"http://127.0.0.1:{http_port}", grpc_port, OfflineEmbedder(), workspace="w1")
         yield backend
         await backend.close()

@@ -35,8 +35,8 @@ class Server:
 
 @pytest.fixture
 async def weaviate() -> AsyncIterator[Server]:
-    http_port, grpc_port = free_port(), free_port()
-    fake, runner, server = await start(http_port, grpc_port)
+    http_port = free_port()
+    fake, runner, server, grpc_port = await start(http_port)
     yield Server(fake, f"http://127.0.0.1:{http_port}", grpc_port)
     await runner.cleanup()
     await server.stop(None)
