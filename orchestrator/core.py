@@ -116,8 +116,16 @@ class Core:
         if not waiting:
             raise NotFound("Nothing is waiting for a decision. /status shows what is running.")
         if len(waiting) > 1:
+            waiting = await self._with_actions(waiting)
+        if len(waiting) > 1:
             raise Ambiguous(f"{len(waiting)} proposals are waiting: which one?", choices=sorted(waiting))
         return await self.proposal(waiting[0])
+
+    async def _with_actions(self, waiting: list[str]) -> list[str]:
+        """Cards that only show something (an FYI email, with Mark read and Archive beside it) wait too, but hold
+        nothing to approve: a bare word means the one card that does, when only one does."""
+        found = [p for pid in waiting if (p := await self.store.get_proposal(pid)) is not None and p.actions]
+        return [found[0].id] if len(found) == 1 else waiting
 
     async def _by_prefix(self, start: str) -> Proposal | None:
         ids = {pid for status in ProposalStatus for pid in await self.store.ids("proposal", status.value)}

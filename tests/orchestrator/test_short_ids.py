@@ -4,9 +4,10 @@ does."""
 
 from __future__ import annotations
 
+from orchestrator.model import ProposalDraft
 from orchestrator.outbound import Kind
 from tests.orchestrator.conftest import Core
-from tests.orchestrator.test_coordinator import staged
+from tests.orchestrator.test_coordinator import EMAIL, staged
 
 
 async def test_a_bare_approve_takes_the_only_proposal_waiting(core: Core) -> None:
@@ -42,3 +43,13 @@ async def test_a_unique_start_of_an_id_is_enough_and_a_shared_one_asks(core: Cor
     assert "could be p4k9abcd, p4k9x2mq: type more of the id" in core.outbox.texts[-2] and core.queue.applies == []
     await core.say("/approve p4k9x")
     assert core.queue.applies == [first]
+
+
+async def test_a_bare_approve_passes_over_cards_that_only_show_something(core: Core) -> None:
+    """An FYI email's card waits (for Dismiss, Mark read, Archive) but holds nothing to approve."""
+    offer = EMAIL.actions[0]  # the fake core's one connector stands in for Mark read's
+    shown = ProposalDraft(playbook="inbox", summary="FYI from Jane", actions=[], offers={"mark_read": offer})
+    await staged(core, shown)
+    pid = await staged(core)
+    await core.say("/approve")
+    assert core.queue.applies == [pid]
