@@ -5,6 +5,7 @@ Slack and Telegram APIs and the webhook receiver see nothing, and the ledger gai
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -119,14 +120,21 @@ async def recorded(world: World) -> World:
     approved ones wait in the queue, so nothing reaches the world while recording either."""
     rt = world.runtime
     await request(rt, "remember Jane Doe is the billing contact at ACME, jane@acme.com")
-    await approve(rt, await request(rt, "email jane@acme.com about invoice 42", ON_SLACK, SLACK_DM), ON_SLACK, SLACK_DM)
-    bob = await request(rt, "email bob@acme.com a follow-up on the contract", ON_TELEGRAM, TELEGRAM_CHAT)
-    assert bob.proposal_id
-    edit = cmd.EditProposal(
-        proposal_id=bob.proposal_id, actor=ON_TELEGRAM, chat=TELEGRAM_CHAT, changes={"to": "carol@acme.com"}
-    )
-    await rt.coordinator.handle(edit)
-    await approve(rt, bob, ON_TELEGRAM, TELEGRAM_CHAT)
+
+    async def on_slack() -> None:
+        jane = await request(rt, "email jane@acme.com about invoice 42", ON_SLACK, SLACK_DM)
+        await approve(rt, jane, ON_SLACK, SLACK_DM)
+
+    async def on_telegram() -> None:
+        bob = await request(rt, "email bob@acme.com a follow-up on the contract", ON_TELEGRAM, TELEGRAM_CHAT)
+        assert bob.proposal_id
+        edit = cmd.EditProposal(
+            proposal_id=bob.proposal_id, actor=ON_TELEGRAM, chat=TELEGRAM_CHAT, changes={"to": "carol@acme.com"}
+        )
+        await rt.coordinator.handle(edit)
+        await approve(rt, bob, ON_TELEGRAM, TELEGRAM_CHAT)
+
+    await asyncio.gather(on_slack(), on_telegram())  # each chat's posts are paced (1 a second): side by side
     await request(rt, "prepare the offsite agenda")
     await request(rt, "post the launch notes to crm", ON_SLACK, SLACK_DM)
     await worked(rt, await rt.coordinator.receive_hook(name="site", body=LEAD, delivery="d1", chat=CONSOLE))
