@@ -177,7 +177,7 @@ class PlaybookRunner:
                 answer = offline.answer(prompts.draft(playbook, "email sam@example.com about x", "[m1] Sam", ""))
                 with contextlib.suppress(DraftInvalid):
                     playbook.check(answer, "email sam@example.com about x", "[m1] Sam")
-        _choice_model(tuple(sorted(self.playbooks)))
+        _choice_model(tuple(p.name for p in self._menu()))
 
     # ---- steps --------------------------------------------------------------------------------------
 
@@ -187,7 +187,7 @@ class PlaybookRunner:
         found = by_triggers(self.playbooks, text)
         if found is not None and (found.action is not None or self.tiers.offline):
             return found
-        names = sorted(self.playbooks)
+        names = [p.name for p in self._menu()]
         choice = _choice_model(tuple(names))
         answer = await self._json(task, "classify", "draft", prompts.classify(self._menu(), text), meter, choice)
         try:
@@ -196,7 +196,8 @@ class PlaybookRunner:
             raise DraftError(f"the model picked no known playbook ({', '.join(names)})") from None
 
     def _menu(self) -> list[Playbook]:
-        return [self.playbooks[n] for n in sorted(self.playbooks)]
+        """What a chat request may be drafted with: every playbook but the inbox's."""
+        return [self.playbooks[n] for n in sorted(self.playbooks) if self.playbooks[n].chat]
 
     async def _retrieve(self, playbook: Playbook, text: str) -> list[Recalled]:
         """Only records above the relevance floor: a weak match is not used (the draft asks instead)."""
