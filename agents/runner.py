@@ -20,19 +20,19 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from agents import agenda, progress, prompts
+from agents import agenda, inbox_reply, progress, prompts
 from agents.known import named
 from agents.llm import Call, Meter, Models, parse_json
 from agents.memory_words import memory_verb
 from agents.offline import inbound_hook
-from agents.playbooks import Drafted, Playbook, by_triggers
+from agents.playbooks import INBOX, Drafted, Playbook, by_triggers
 from agents.prompts import Message
 from agents.schemas import Schema
 from memory.records import Recalled, RedisMemory
 from memory.working import RedisWorkingSet
 from orchestrator.actors import MemoryWord
 from orchestrator.agenda import Agenda
-from orchestrator.errors import DraftError, DraftInvalid, ModelPaused, ModelUnavailable
+from orchestrator.errors import DeputyError, DraftError, DraftInvalid, ModelPaused, ModelUnavailable
 from orchestrator.model import Draft, Proposal, ProposalDraft, Reply, Task
 from orchestrator.ports import RecordBook
 
@@ -99,7 +99,7 @@ class PlaybookRunner:
     async def draft(self, task: Task) -> Draft:
         text = task.text.strip()
         if task.actor.platform == "hook":
-            return inbound_hook(task.actor.user, text)
+            return await self._hook(task, text)
         chat = f"{task.chat.platform}:{task.chat.chat}"
         recent = ""
         if _REFERS_BACK.search(text):  # only then: the conversation would make every prompt unique (no cache)
@@ -122,6 +122,23 @@ class PlaybookRunner:
         if task.memory is not None and task.memory.word is MemoryWord.RECALL:
             return await memory_verb(self.memory, task.memory, task)
         return await self._run(task, text, "")
+
+    async def _hook(self, task: Task, text: str) -> Draft:
+        """A hook's draft is code's (agents/offline.py); with a real model, the body of an inbox email's reply is the
+        model's, in the inbox playbook's shape, and nothing else of its answer (agents/inbox_reply.py)."""
+        drafted, playbook = inbound_hook(task.actor.user, text), self.playbooks.get(INBOX)
+        template = inbox_reply.wanted(task.actor.user, drafted)
+        if self.tiers.offline or playbook is None or template is None:
+            return drafted
+        meter = Meter()
+        try:
+            email = inbox_reply.request(text)
+            used = await self._retrieve(playbook, email)
+            memory = prompts.memory_block([(r.record.id, r.record.text) for r in used])
+            filled = await self._draft(task, playbook, email, memory, "", meter)
+        except DeputyError as err:  # an error, the budget, a paused provider, a draft invalid twice: the template
+            return inbox_reply.unmodelled(template, str(err), meter)
+        return inbox_reply.modelled(template, filled, meter, self._notes(meter, used))
 
     async def revise(self, task: Task, proposal: Proposal, feedback: str) -> Draft:
         """The proposal drafted again with the operator's feedback: its playbook's prompt and schema with the current
@@ -263,10 +280,7 @@ class PlaybookRunner:
         if answer:  # an answer that already gives a fact needs no note saying it again
             used = [r for r in used if not _quotes(answer, r.record.text)]
         notes = [f"⚠ Verifier: {problem}"] if problem else []
-        notes += [f"📎 from: {r.record.cite()}" for r in [u for u in used if u.record.kind != "event"][:3]]
-        notes += [f"⚠ Degraded: {note}" for note in meter.notes]
-        if meter.unpriced:
-            notes.append(f"({meter.unpriced} model call(s) unpriced: cost unknown)")
+        notes += self._notes(meter, used)
         if playbook.action is None:
             return Reply("\n".join([answer, *notes]), cost_usd=meter.usd)
         summary = "\n".join([drafted.summary.strip() or f"{playbook.name}: {playbook.spec.description}", *notes])
@@ -280,6 +294,13 @@ class PlaybookRunner:
             always_ask=playbook.spec.approval == "ask",
             flagged=bool(problem),
         )
+
+    @staticmethod
+    def _notes(meter: Meter, used: list[Recalled]) -> list[str]:
+        """The card's lines under the summary: what it drew on, and how the model calls went."""
+        notes = [f"📎 from: {r.record.cite()}" for r in [u for u in used if u.record.kind != "event"][:3]]
+        notes += [f"⚠ Degraded: {note}" for note in meter.notes]
+        return notes + ([f"({meter.unpriced} model call(s) unpriced: cost unknown)"] if meter.unpriced else [])
 
     # ---- model calls --------------------------------------------------------------------------------
 

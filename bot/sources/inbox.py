@@ -65,6 +65,8 @@ class Values:
     email_from: str | None = None
     data_dir: Path = Path(".deputy")
     """Where the operator's own inbox playbook (its `triage:` rules) may be: `playbooks/inbox.yaml`."""
+    llm_model: str = "offline"
+    """Not the offline model: a reply is drafted by the model, on a worker (agents/inbox_reply.py)."""
 
 
 class Folder:
@@ -197,18 +199,18 @@ def fit(data: dict[str, Any]) -> str:
     return body
 
 
-def received(at: Mount, data_dir: Path) -> Handler:
+def received(at: Mount, values: Values) -> Handler:
     """Behind the ack: triage once (the inbox playbook's rules), record it with its `EmailReceived`, and — when a
     rule of the policies file's `inbox: card_now:` matches (by default: it needs a reply) — start the task that
-    makes its card."""
+    makes its card: drafted here, at once, by code; or, for a reply with a real model configured, by a worker."""
     store = MailStore(at.redis)
-    kinds = frozenset(at.coordinator.core.connectors)
+    kinds, offline = frozenset(at.coordinator.core.connectors), values.llm_model == "offline"
 
     async def handle(entry: Entry) -> None:
         fields = entry.fields
         item = json.loads(fields["body"])
         sender = str(item["mail"].get("sender", ""))
-        item["triage"] = triage.triage(item["mail"], triage.rules(data_dir, kinds))
+        item["triage"] = triage.triage(item["mail"], triage.rules(values.data_dir, kinds))
         item["client"] = await client_of(at, sender)
         rules = at.coordinator.core.config.policies.card_now
         item["card"] = card_rule(rules, item["triage"], client=bool(item["client"]), sender=sender) or ""
@@ -217,8 +219,9 @@ def received(at: Mount, data_dir: Path) -> Handler:
         await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
         if item["card"]:
             body = json.dumps(item, ensure_ascii=False)
+            coded = offline or item["triage"] != triage.REPLY
             await at.coordinator.receive_hook(
-                name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to, drafter=draft
+                name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to, drafter=draft if coded else None
             )
 
     return handle
@@ -242,7 +245,7 @@ class Inbox:
         return bool(values.imap_url)
 
     def start(self, app: web.Application, values: Any, at: Mount) -> None:
-        at.ingress.handle(KIND, received(at, values.data_dir))
+        at.ingress.handle(KIND, received(at, values))
         target = imap.ImapTarget.parse(values.imap_url)
         folders = [Folder(target, name, values, at) for name in target.folders]
         app[FOLDERS] = folders
