@@ -13,9 +13,10 @@ import json
 from dataclasses import replace
 
 from agents.llm import Meter
+from agents.playbooks import INBOX as PLAYBOOK
 from agents.playbooks import Drafted
 from agents.triage import INBOX, REPLY_KIND
-from orchestrator.model import Draft, ProposalDraft
+from orchestrator.model import Draft, Proposal, ProposalDraft
 
 TEXT_MAX = 3000
 """What of the email's text the prompt carries (the stored text is cut at this already)."""
@@ -65,3 +66,24 @@ def unmodelled(template: ProposalDraft, why: str, meter: Meter) -> ProposalDraft
     return replace(
         template, summary=f"{template.summary}\n{line}", cost_estimate_usd=meter.usd, cost_spent_usd=meter.usd
     )
+
+
+def as_request(playbook: str, text: str) -> str:
+    """A task's text as its prompt's request: an inbox email's stored item as `request` writes it."""
+    if playbook != PLAYBOOK:
+        return text
+    try:
+        return request(text)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return text
+
+
+def revised(playbook: str, draft: Draft, proposal: Proposal) -> Draft:
+    """A revision of an inbox reply: the revised body, and everything else as the card had it — the recipients,
+    the thread, the quote and the card's own summary, never the model's."""
+    if playbook != PLAYBOOK or not isinstance(draft, ProposalDraft) or len(proposal.actions) != 1:
+        return draft
+    [(kind, fields)] = draft.actions
+    kept = {**proposal.actions[0].fields, "body": f"{str(fields.get('body', '')).strip()}\n"}
+    notes = draft.summary.splitlines()[1:]  # the runner's notes under a summary the model had no say in
+    return replace(draft, summary="\n".join([proposal.summary.splitlines()[0], *notes]), actions=[(kind, kept)])

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
@@ -147,13 +147,14 @@ class PlaybookRunner:
         meter, playbook = Meter(), self.playbooks.get(proposal.playbook)
         if playbook is None or playbook.action is None:
             return Reply(f"there is no playbook {proposal.playbook!r} here to revise it with", ok=False)
+        text = inbox_reply.as_request(playbook.name, task.text)  # an email: as its first draft's prompt had it
         try:
             current = playbook.drafted_fields([(a.kind, a.fields) for a in proposal.actions])
-            used = await self._retrieve(playbook, task.text)
+            used = await self._retrieve(playbook, text)
             memory = prompts.memory_block([(r.record.id, r.record.text) for r in used])
             previous = {"summary": proposal.summary.splitlines()[0], "fields": current}
-            messages = prompts.revise(playbook, task.text, memory, previous, feedback, self.local.text())
-            known = "\n".join([task.text, feedback, *map(str, current.values())])
+            messages = prompts.revise(playbook, text, memory, previous, feedback, self.local.text())
+            known = "\n".join([text, feedback, *map(str, current.values())])
             check = partial(playbook.check, request=known, memory=memory)
             room = draft_tokens(playbook)
             drafted = await self._drafted(task, "revise", messages, playbook.draft_model, check, meter, room)
@@ -163,7 +164,10 @@ class PlaybookRunner:
             return Reply(drafted.question, ok=False, cost_usd=meter.usd)
         if _same(drafted.fields, current):  # staged as "v2 · revised", it would be approved as if changed
             return Reply("the model made no change; try saying it differently", ok=False, cost_usd=meter.usd)
-        return await agenda.warned(self.calendar, self._result(playbook, drafted, "", meter, used), self.local.timezone)
+        if playbook.name == INBOX:  # the card's summary is code's, never the model's
+            drafted = replace(drafted, summary="")
+        result = inbox_reply.revised(playbook.name, self._result(playbook, drafted, "", meter, used), proposal)
+        return await agenda.warned(self.calendar, result, self.local.timezone)
 
     async def _run(self, task: Task, text: str, recent: str) -> Draft:
         meter = Meter()
