@@ -205,6 +205,7 @@ def received(at: Mount, values: Values) -> Handler:
     makes its card: drafted here, at once, by code; or, for a reply with a real model configured, by a worker."""
     store = MailStore(at.redis)
     kinds, offline = frozenset(at.coordinator.core.connectors), values.llm_model == "offline"
+    triage.rules(values.data_dir, kinds)  # read at start: a file broken later leaves these
 
     async def handle(entry: Entry) -> None:
         fields = entry.fields
