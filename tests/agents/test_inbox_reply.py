@@ -11,7 +11,7 @@ from typing import Any
 from agents.triage import INBOX, inbound_email
 from bot.wiring import Runtime
 from orchestrator.model import Actor, Proposal, ProposalDraft, Task
-from tests.agents.conftest import Llm
+from tests.agents.conftest import Deputy, Llm
 from tests.orchestrator.conftest import CONSOLE
 from tests.orchestrator.test_model import NOW
 
@@ -85,3 +85,17 @@ async def test_the_offline_model_revises_an_inbox_reply_too(runtime: Runtime) ->
 def proposal_of(runtime: Runtime, draft: ProposalDraft) -> Proposal:
     actions = [runtime.coordinator.core.stage(kind, fields) for kind, fields in draft.actions]
     return Proposal("p1", "t1", CONSOLE, draft.playbook, draft.summary, actions, NOW)
+
+
+async def test_over_budget_the_card_still_comes_with_the_template(deputy: Deputy) -> None:
+    """A chat task would pause for the operator; an email's card comes at once, saying why the template stands."""
+    llm = await deputy(DEPUTY_DAILY_BUDGET_USD="0")
+    draft = await llm.runner.draft(hook_task())
+    template = inbound_email(EMAIL)
+    assert isinstance(draft, ProposalDraft) and isinstance(template, ProposalDraft)
+    assert draft.actions == template.actions and llm.server.stats.requests == 0
+    *card, line = draft.summary.splitlines()
+    assert card == template.summary.splitlines() and line == (
+        "⚠ The model could not draft this reply (today's model budget is used up ($0.0000 of $0.00)): the body is "
+        "Deputy's template."
+    )
