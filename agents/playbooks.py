@@ -16,11 +16,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
+from agents.triage_rules import CONDITIONS, TriageRule
 from orchestrator.errors import BadRequest, ConfigError, DraftInvalid
 from orchestrator.ports import Connector
 
 BUILT_IN = Path(__file__).resolve().parent.parent / "config" / "playbooks"
 RESERVED_KINDS = frozenset({"budget.raise"})
+INBOX = "inbox"
+"""The playbook that sorts each email the inbox receives (its `triage:` rules) and drafts a reply to one that needs
+it: never chosen for a chat request."""
 FieldType = Literal["email", "line", "text", "name"]
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$")
 _NAME = re.compile(r"^[\w-]{1,64}$")
@@ -72,6 +76,8 @@ class PlaybookFile(BaseModel):
     """The prompt says the operator's local date and time, so the model can turn "tomorrow at 9" into a time."""
     calendar: bool = False
     """The retrieve step adds the coming week's calendar events to what the draft may draw on (agents/agenda.py)."""
+    triage: list[TriageRule] | None = None
+    """The inbox playbook's rules, in order (agents/triage_rules.py); only it has them, and it must."""
 
     @model_validator(mode="after")
     def _one_way(self) -> PlaybookFile:
@@ -83,6 +89,8 @@ class PlaybookFile(BaseModel):
         for number, spec in enumerate(self.staging, 1):
             if unknown := set(placeholders(spec.shape)) - set(self.fields):
                 raise ValueError(f"action {number} ({spec.kind}) uses {sorted(unknown)}, which are not in fields")
+        if (self.triage is None) == (self.name == INBOX):
+            raise ValueError(f"triage: rules belong to the playbook named {INBOX}, which needs them")
         return self
 
     @property
@@ -122,6 +130,11 @@ class Playbook:
     @property
     def kinds(self) -> list[str]:
         return [a.kind for a in self.spec.staging]
+
+    @property
+    def chat(self) -> bool:
+        """Chosen for a chat request: any playbook but the inbox's."""
+        return self.spec.triage is None
 
     def fitted(self, ready: Ready) -> Playbook:
         """This playbook as this deployment can stage it: optional actions whose connector refuses their fixed
@@ -257,8 +270,15 @@ def _errors(err: ValidationError) -> str:
     parts = []
     for e in err.errors()[:5]:
         where = ".".join(str(x) for x in e["loc"]) or "the answer"
-        parts.append(f"{where}: {e['msg']}")
+        parts.append(_unknown_condition(e["loc"]) or f"{where}: {e['msg']}")
     return "; ".join(parts)
+
+
+def _unknown_condition(loc: tuple[int | str, ...]) -> str:
+    """`triage.2: unknown condition 'colour'`, with the ones there are, for a key a triage rule doesn't have."""
+    if len(loc) != 3 or loc[0] != "triage" or loc[2] in ("kind", *CONDITIONS):
+        return ""
+    return f"triage.{loc[1]}: unknown condition {loc[2]!r} (kind, then any of {', '.join(CONDITIONS)})"
 
 
 def _draft_model(playbook: Playbook) -> type[BaseModel]:
@@ -281,7 +301,7 @@ def load(directories: tuple[Path, ...], action_kinds: frozenset[str]) -> dict[st
     found: dict[str, Playbook] = {}
     for directory in directories:
         for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
-            playbook = _read(path)
+            playbook = read(path)
             for kind in playbook.kinds:
                 if kind in RESERVED_KINDS or kind not in action_kinds:
                     known = ", ".join(sorted(action_kinds - RESERVED_KINDS))
@@ -292,7 +312,7 @@ def load(directories: tuple[Path, ...], action_kinds: frozenset[str]) -> dict[st
     return found
 
 
-def _read(path: Path) -> Playbook:
+def read(path: Path) -> Playbook:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return Playbook(PlaybookFile.model_validate(raw), path)
@@ -325,7 +345,7 @@ def directories(data_dir: Path) -> tuple[Path, ...]:
 def by_triggers(playbooks: dict[str, Playbook], text: str) -> Playbook | None:
     """The first playbook whose trigger matches — those that stage an action before those that only answer
     ("can you email …?" is an email) — free, deterministic, no model call."""
-    ordered = sorted(playbooks.values(), key=lambda p: p.action is None)
+    ordered = sorted((p for p in playbooks.values() if p.chat), key=lambda p: p.action is None)
     return next((p for p in ordered if p.triggered_by(text)), None)
 
 

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
@@ -20,19 +20,19 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from agents import agenda, progress, prompts
+from agents import agenda, inbox_reply, progress, prompts
 from agents.known import named
 from agents.llm import Call, Meter, Models, parse_json
 from agents.memory_words import memory_verb
 from agents.offline import inbound_hook
-from agents.playbooks import Drafted, Playbook, by_triggers
+from agents.playbooks import INBOX, Drafted, Playbook, by_triggers
 from agents.prompts import Message
 from agents.schemas import Schema
 from memory.records import Recalled, RedisMemory
 from memory.working import RedisWorkingSet
 from orchestrator.actors import MemoryWord
 from orchestrator.agenda import Agenda
-from orchestrator.errors import DraftError, DraftInvalid, ModelPaused, ModelUnavailable
+from orchestrator.errors import DeputyError, DraftError, DraftInvalid, ModelPaused, ModelUnavailable
 from orchestrator.model import Draft, Proposal, ProposalDraft, Reply, Task
 from orchestrator.ports import RecordBook
 
@@ -99,7 +99,7 @@ class PlaybookRunner:
     async def draft(self, task: Task) -> Draft:
         text = task.text.strip()
         if task.actor.platform == "hook":
-            return inbound_hook(task.actor.user, text)
+            return await self._hook(task, text)
         chat = f"{task.chat.platform}:{task.chat.chat}"
         recent = ""
         if _REFERS_BACK.search(text):  # only then: the conversation would make every prompt unique (no cache)
@@ -123,6 +123,23 @@ class PlaybookRunner:
             return await memory_verb(self.memory, task.memory, task)
         return await self._run(task, text, "")
 
+    async def _hook(self, task: Task, text: str) -> Draft:
+        """A hook's draft is code's (agents/offline.py); with a real model, the body of an inbox email's reply is the
+        model's, in the inbox playbook's shape, and nothing else of its answer (agents/inbox_reply.py)."""
+        drafted, playbook = inbound_hook(task.actor.user, text), self.playbooks.get(INBOX)
+        template = inbox_reply.wanted(task.actor.user, drafted)
+        if self.tiers.offline or playbook is None or template is None:
+            return drafted
+        meter = Meter()
+        try:
+            email = inbox_reply.request(text)
+            used = await self._retrieve(playbook, email)
+            memory = prompts.memory_block([(r.record.id, r.record.text) for r in used])
+            filled = await self._draft(task, playbook, email, memory, "", meter)
+        except DeputyError as err:  # an error, the budget, a paused provider, a draft invalid twice: the template
+            return inbox_reply.unmodelled(template, str(err), meter)
+        return inbox_reply.modelled(template, filled, meter, self._notes(meter, used))
+
     async def revise(self, task: Task, proposal: Proposal, feedback: str) -> Draft:
         """The proposal drafted again with the operator's feedback: its playbook's prompt and schema with the current
         draft (edits included) and the feedback, one repair, the same validation — a recipient may come from the
@@ -130,13 +147,14 @@ class PlaybookRunner:
         meter, playbook = Meter(), self.playbooks.get(proposal.playbook)
         if playbook is None or playbook.action is None:
             return Reply(f"there is no playbook {proposal.playbook!r} here to revise it with", ok=False)
+        text = inbox_reply.as_request(playbook.name, task.text)  # an email: as its first draft's prompt had it
         try:
             current = playbook.drafted_fields([(a.kind, a.fields) for a in proposal.actions])
-            used = await self._retrieve(playbook, task.text)
+            used = await self._retrieve(playbook, text)
             memory = prompts.memory_block([(r.record.id, r.record.text) for r in used])
             previous = {"summary": proposal.summary.splitlines()[0], "fields": current}
-            messages = prompts.revise(playbook, task.text, memory, previous, feedback, self.local.text())
-            known = "\n".join([task.text, feedback, *map(str, current.values())])
+            messages = prompts.revise(playbook, text, memory, previous, feedback, self.local.text())
+            known = "\n".join([text, feedback, *map(str, current.values())])
             check = partial(playbook.check, request=known, memory=memory)
             room = draft_tokens(playbook)
             drafted = await self._drafted(task, "revise", messages, playbook.draft_model, check, meter, room)
@@ -146,7 +164,10 @@ class PlaybookRunner:
             return Reply(drafted.question, ok=False, cost_usd=meter.usd)
         if _same(drafted.fields, current):  # staged as "v2 · revised", it would be approved as if changed
             return Reply("the model made no change; try saying it differently", ok=False, cost_usd=meter.usd)
-        return await agenda.warned(self.calendar, self._result(playbook, drafted, "", meter, used), self.local.timezone)
+        if playbook.name == INBOX:  # the card's summary is code's, never the model's
+            drafted = replace(drafted, summary="")
+        result = inbox_reply.revised(playbook.name, self._result(playbook, drafted, "", meter, used), proposal)
+        return await agenda.warned(self.calendar, result, self.local.timezone)
 
     async def _run(self, task: Task, text: str, recent: str) -> Draft:
         meter = Meter()
@@ -177,7 +198,7 @@ class PlaybookRunner:
                 answer = offline.answer(prompts.draft(playbook, "email sam@example.com about x", "[m1] Sam", ""))
                 with contextlib.suppress(DraftInvalid):
                     playbook.check(answer, "email sam@example.com about x", "[m1] Sam")
-        _choice_model(tuple(sorted(self.playbooks)))
+        _choice_model(tuple(p.name for p in self._menu()))
 
     # ---- steps --------------------------------------------------------------------------------------
 
@@ -187,7 +208,7 @@ class PlaybookRunner:
         found = by_triggers(self.playbooks, text)
         if found is not None and (found.action is not None or self.tiers.offline):
             return found
-        names = sorted(self.playbooks)
+        names = [p.name for p in self._menu()]
         choice = _choice_model(tuple(names))
         answer = await self._json(task, "classify", "draft", prompts.classify(self._menu(), text), meter, choice)
         try:
@@ -196,7 +217,8 @@ class PlaybookRunner:
             raise DraftError(f"the model picked no known playbook ({', '.join(names)})") from None
 
     def _menu(self) -> list[Playbook]:
-        return [self.playbooks[n] for n in sorted(self.playbooks)]
+        """What a chat request may be drafted with: every playbook but the inbox's."""
+        return [self.playbooks[n] for n in sorted(self.playbooks) if self.playbooks[n].chat]
 
     async def _retrieve(self, playbook: Playbook, text: str) -> list[Recalled]:
         """Only records above the relevance floor: a weak match is not used (the draft asks instead)."""
@@ -262,10 +284,7 @@ class PlaybookRunner:
         if answer:  # an answer that already gives a fact needs no note saying it again
             used = [r for r in used if not _quotes(answer, r.record.text)]
         notes = [f"⚠ Verifier: {problem}"] if problem else []
-        notes += [f"📎 from: {r.record.cite()}" for r in [u for u in used if u.record.kind != "event"][:3]]
-        notes += [f"⚠ Degraded: {note}" for note in meter.notes]
-        if meter.unpriced:
-            notes.append(f"({meter.unpriced} model call(s) unpriced: cost unknown)")
+        notes += self._notes(meter, used)
         if playbook.action is None:
             return Reply("\n".join([answer, *notes]), cost_usd=meter.usd)
         summary = "\n".join([drafted.summary.strip() or f"{playbook.name}: {playbook.spec.description}", *notes])
@@ -279,6 +298,13 @@ class PlaybookRunner:
             always_ask=playbook.spec.approval == "ask",
             flagged=bool(problem),
         )
+
+    @staticmethod
+    def _notes(meter: Meter, used: list[Recalled]) -> list[str]:
+        """The card's lines under the summary: what it drew on, and how the model calls went."""
+        notes = [f"📎 from: {r.record.cite()}" for r in [u for u in used if u.record.kind != "event"][:3]]
+        notes += [f"⚠ Degraded: {note}" for note in meter.notes]
+        return notes + ([f"({meter.unpriced} model call(s) unpriced: cost unknown)"] if meter.unpriced else [])
 
     # ---- model calls --------------------------------------------------------------------------------
 

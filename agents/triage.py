@@ -1,16 +1,25 @@
-"""The offline model's triage of a received email and its drafted reply in the thread (CONTRACT.md, "The
-built-in offline model"). The email's text is data: it is sorted by fixed rules and quoted, never obeyed; what a
-reply may do (one `email.reply` to the sender, or to everyone on the thread when the operator says so) is fixed
-here, whatever the email asks."""
+"""The triage of a received email (the inbox playbook's rules, agents/triage_rules.py) and the offline model's reply
+drafted in its thread (CONTRACT.md, "The built-in offline model"). The email's text is data: it is sorted by the
+rules and quoted, never obeyed; what a reply may do (one `email.reply` to the sender, or to everyone on the thread
+when the operator says so) is fixed here, whatever the email asks."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from agents import playbooks
 from agents.headlines import SUBJECT_MAX, clip
+from agents.triage_rules import TriageRule, sort
+from orchestrator.errors import ConfigError
 from orchestrator.model import Draft, ProposalDraft, Reply
+
+log = logging.getLogger("deputy.inbox")
 
 INBOX = "@inbox"
 """The name the inbox's tasks carry, in the place a signed hook's name goes (docs/inbox.md: don't give a hook in
@@ -20,37 +29,37 @@ KINDS = (REPLY, FYI, INVOICE, NEWSLETTER, SPAM)
 REPLY_KIND = "email.reply"
 FILE_KIND = "email.file"
 RECORD_KIND = "record.create"
-_SPAM = re.compile(
-    r"\b(?:viagra|casino|lottery|you(?:'ve| have) won|crypto\s+giveaway|wire\s+transfer\s+fee|claim\s+your\s+prize"
-    r"|act\s+now|100% free|weight\s+loss)\b",
-    re.I,
-)
-_INVOICE = re.compile(
-    r"\b(?:invoice|receipt|payment\s+(?:received|confirmation|due)|amount\s+due|order\s+#?\d+)\b", re.I
-)
-_NEWSLETTER = re.compile(
-    r"\b(?:unsubscribe|newsletter|view\s+(?:it\s+)?in\s+(?:your\s+)?browser|weekly\s+digest)\b", re.I
-)
-_NOREPLY = re.compile(r"^(?:no-?reply|do-?not-?reply|mailer-daemon|notifications?|news|newsletter)@", re.I)
-_ASKS = re.compile(
-    r"\?|\b(?:could|can|would|will)\s+you\b|\bplease\s+(?:confirm|advise|reply|send|call)\b|\blet\s+me\s+know\b|\bget\s+back\b|\bare\s+you\s+available\b",
-    re.I,
-)
 _RE = re.compile(r"^\s*(?:(?:re|aw|sv|antw|wg|fwd?)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 QUOTE_LINES = 12
 
 
-def triage(mail: dict[str, Any]) -> str:
-    """One of KINDS, from the headers and text alone (first rule that fits)."""
-    text = f"{mail.get('subject', '')}\n{mail.get('text', '')}"
-    sender = str(mail.get("sender", ""))
-    if not sender or _SPAM.search(text):
-        return SPAM
-    if mail.get("bulk") or _NOREPLY.match(sender) or _NEWSLETTER.search(text):
-        return NEWSLETTER
-    if _ASKS.search(text):  # a client asking about an invoice wants an answer, not filing
-        return REPLY
-    return INVOICE if _INVOICE.search(text) else FYI
+def triage(mail: dict[str, Any], rules: Sequence[TriageRule] | None = None) -> str:
+    """One of KINDS, from the headers and text alone: the first of the inbox playbook's rules that fits (the
+    built-in file's when none are given)."""
+    return sort(built_in() if rules is None else rules, mail)
+
+
+@cache
+def built_in() -> tuple[TriageRule, ...]:
+    return tuple(playbooks.read(playbooks.BUILT_IN / f"{playbooks.INBOX}.yaml").spec.triage or ())
+
+
+_last: dict[Path, tuple[TriageRule, ...]] = {}
+
+
+def rules(data_dir: Path, kinds: frozenset[str]) -> tuple[TriageRule, ...]:
+    """The inbox playbook's rules as its files are now (the operator's own inbox.yaml where there is one; read again
+    when a file changes). A file broken while Deputy runs keeps the rules it had: at start it is refused (exit 2)."""
+    try:
+        found = playbooks.cached(playbooks.directories(data_dir), kinds)
+    except ConfigError as err:
+        if data_dir not in _last:
+            raise
+        log.warning("inbox: still sorting by the last good rules: %s", err)
+        return _last[data_dir]
+    inbox = found.get(playbooks.INBOX)
+    _last[data_dir] = tuple(inbox.spec.triage or ()) if inbox else built_in()
+    return _last[data_dir]
 
 
 def reply_subject(subject: str) -> str:

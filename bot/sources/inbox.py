@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -62,6 +63,10 @@ class Values:
     imap_url: str | None = None
     imap_since: str = "3d"
     email_from: str | None = None
+    data_dir: Path = Path(".deputy")
+    """Where the operator's own inbox playbook (its `triage:` rules) may be: `playbooks/inbox.yaml`."""
+    llm_model: str = "offline"
+    """Not the offline model: a reply is drafted by the model, on a worker (agents/inbox_reply.py)."""
 
 
 class Folder:
@@ -194,16 +199,19 @@ def fit(data: dict[str, Any]) -> str:
     return body
 
 
-def received(at: Mount) -> Handler:
-    """Behind the ack: triage once, record it with its `EmailReceived`, and — when a rule of the policies file's
-    `inbox: card_now:` matches (by default: it needs a reply) — start the task that makes its card."""
+def received(at: Mount, values: Values) -> Handler:
+    """Behind the ack: triage once (the inbox playbook's rules), record it with its `EmailReceived`, and — when a
+    rule of the policies file's `inbox: card_now:` matches (by default: it needs a reply) — start the task that
+    makes its card: drafted here, at once, by code; or, for a reply with a real model configured, by a worker."""
     store = MailStore(at.redis)
+    kinds, offline = frozenset(at.coordinator.core.connectors), values.llm_model == "offline"
+    triage.rules(values.data_dir, kinds)  # read at start: a file broken later leaves these
 
     async def handle(entry: Entry) -> None:
         fields = entry.fields
         item = json.loads(fields["body"])
         sender = str(item["mail"].get("sender", ""))
-        item["triage"] = triage.triage(item["mail"])
+        item["triage"] = triage.triage(item["mail"], triage.rules(values.data_dir, kinds))
         item["client"] = await client_of(at, sender)
         rules = at.coordinator.core.config.policies.card_now
         item["card"] = card_rule(rules, item["triage"], client=bool(item["client"]), sender=sender) or ""
@@ -212,8 +220,9 @@ def received(at: Mount) -> Handler:
         await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
         if item["card"]:
             body = json.dumps(item, ensure_ascii=False)
+            coded = offline or item["triage"] != triage.REPLY
             await at.coordinator.receive_hook(
-                name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to, drafter=draft
+                name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to, drafter=draft if coded else None
             )
 
     return handle
@@ -237,7 +246,7 @@ class Inbox:
         return bool(values.imap_url)
 
     def start(self, app: web.Application, values: Any, at: Mount) -> None:
-        at.ingress.handle(KIND, received(at))
+        at.ingress.handle(KIND, received(at, values))
         target = imap.ImapTarget.parse(values.imap_url)
         folders = [Folder(target, name, values, at) for name in target.folders]
         app[FOLDERS] = folders

@@ -16,7 +16,7 @@ from tests.orchestrator.conftest import CONSOLE, ME
 
 KINDS = frozenset(
     {"email.send", "webhook.post", "note.save", "budget.raise", "task.later", "record.create", "record.update"}
-    | {"mcp.call", "calendar.event"}
+    | {"mcp.call", "calendar.event", "email.reply"}
 )
 DOCS_EXAMPLE = re.search(r"```yaml\n(.*?)```", (playbooks.BUILT_IN.parent.parent / "docs/llm.md").read_text(), re.S)
 
@@ -28,6 +28,7 @@ def test_the_built_in_playbooks_load() -> None:
         "answer": None,
         "calendar": "calendar.event",
         "email": "email.send",
+        "inbox": "email.reply",  # sorts each email (its triage: rules) and drafts the reply to one that needs it
         "later": "task.later",
         "note": "note.save",
         "onboarding": "email.send",  # then webhook.post (where crm is configured), note.save and record.create

@@ -20,7 +20,7 @@ from tests.conftest import settings_from
 
 ONBOARD = "onboard Piotr Kowalski piotr@northwind.example"
 KINDS = frozenset({"email.send", "webhook.post", "note.save", "task.later", "record.create", "record.update"})
-KINDS |= {"mcp.call", "calendar.event"}
+KINDS |= {"mcp.call", "calendar.event", "email.reply"}
 
 
 @pytest.fixture

@@ -110,7 +110,8 @@ async def test_classify_and_verify_send_their_own_schemas(deputy: Deputy) -> Non
     assert isinstance(draft, ProposalDraft) and llm.server.stats.steps == ["classify", "draft", "verify"]
     choice, _, verdict = [f["json_schema"] for f in llm.server.formats if f is not None]
     assert [choice["name"], verdict["name"]] == ["Choice", "Verdict"]
-    assert choice["schema"]["properties"]["playbook"]["enum"] == sorted(llm.runner.playbooks)
+    offered = sorted(name for name, p in llm.runner.playbooks.items() if p.chat)  # never the inbox's
+    assert choice["schema"]["properties"]["playbook"]["enum"] == offered and "inbox" not in offered
     assert verdict["schema"]["required"] == ["ok", "problem"]
 
 

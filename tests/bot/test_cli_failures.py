@@ -126,12 +126,12 @@ def test_an_unreadable_policies_or_playbook_file_is_one_line_naming_it(
 
 def test_doctor_reads_the_policies_and_playbooks(env: dict[str, str], tmp_path: Path) -> None:
     result = deputy("doctor", env=env, cwd=tmp_path)
-    assert "ok  Policies and playbooks: the default policies and 11 playbook(s) read\n" in result.stdout
+    assert "ok  Policies and playbooks: the default policies and 12 playbook(s) read\n" in result.stdout
     own = Path(env["DEPUTY_DATA_DIR"]) / "policies.yaml"
     own.parent.mkdir(parents=True)
     own.write_text("undoable: [email.send]\n")
     result = deputy("doctor", env=env, cwd=tmp_path)
-    assert f"ok  Policies and playbooks: policies from {own} and 11 playbook(s) read\n" in result.stdout
+    assert f"ok  Policies and playbooks: policies from {own} and 12 playbook(s) read\n" in result.stdout
 
 
 def closed_pipe(
@@ -193,3 +193,13 @@ def test_shadow_with_a_hosted_model_and_no_key_is_one_line(env: dict[str, str], 
     result = deputy("shadow", "--model", "openai/gpt-4o-mini", "--limit", "1", env=bare, cwd=tmp_path)
     line = one_line_exit_2(result, "--model openai/gpt-4o-mini", "OPENAI_API_KEY")
     assert line.endswith("nothing was drafted")
+
+
+def test_a_bad_triage_rule_stops_deputy_at_start_in_one_line(env_up: dict[str, str], tmp_path: Path) -> None:
+    """The operator's inbox playbook with a kind Deputy doesn't sort by: `deputy up` names the file and the rule."""
+    path = Path(env_up["DEPUTY_DATA_DIR"]) / "playbooks" / "inbox.yaml"
+    path.parent.mkdir(parents=True)
+    built_in = (Path(__file__).resolve().parents[2] / "config" / "playbooks" / "inbox.yaml").read_text()
+    path.write_text(built_in.replace("  - kind: spam\n    no_sender: true", "  - kind: urgent\n    no_sender: true"))
+    line = one_line_exit_2(deputy("up", env=env_up, cwd=tmp_path, timeout=30), str(path), "triage.0.kind")
+    assert "'needs reply', 'FYI', 'invoice', 'newsletter' or 'spam'" in line

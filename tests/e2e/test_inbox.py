@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from email import message_from_bytes
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,3 +226,36 @@ async def test_a_worker_killed_between_sending_and_filing_is_flagged_and_a_resen
 async def _status(runtime: Runtime, task_id: str, status: str) -> bool:
     task = await runtime.store.get_task(task_id)
     return task is not None and task.status.value == status
+
+
+OWN_RULES = """triage:
+  - kind: needs reply
+    from: "@bigclient.example"
+    words: [quote]
+  - kind: FYI
+    words: receipt
+  - kind: FYI
+"""
+
+
+async def test_an_operators_inbox_playbook_sorts_the_next_email(
+    deputy_with_inbox: tuple[Runtime, dict[str, str]], imap_server: ImapServer, folder: str
+) -> None:
+    """Dropped into DEPUTY_DATA_DIR/playbooks/ while Deputy runs: the next email is sorted by it."""
+    runtime, env = deputy_with_inbox
+    built_in = (Path(__file__).resolve().parents[2] / "config" / "playbooks" / "inbox.yaml").read_text()
+    own = Path(env["DEPUTY_DATA_DIR"]) / "playbooks" / "inbox.yaml"
+    own.parent.mkdir(parents=True, exist_ok=True)
+    own.write_text(built_in[: built_in.index("\ntriage:") + 1] + OWN_RULES)
+    await imap_server.append_many(
+        [
+            email(message_id="<q1@bigclient.example>", sender="ann@bigclient.example", subject="New quote", body="Q3."),
+            email(message_id="<r1@shop.example>", sender="shop@shop.example", subject="Your receipt", body="Thanks."),
+        ],
+        folder,
+    )
+    received = await eventually(lambda: _at_least(events(runtime, "EmailReceived"), 2), 30, "both triaged")
+    assert {e.detail["from"]: e.detail["triage"] for e in received} == {
+        "ann@bigclient.example": "needs reply",  # the built-in rules: FYI (it asks nothing)
+        "shop@shop.example": "FYI",  # the built-in rules: invoice
+    }
