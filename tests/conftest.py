@@ -154,10 +154,11 @@ def deputy(
     )
 
 
-STOP_S = 5
+STOP_S = 2
 """A test's workers get this long to stop after SIGTERM, then the group is killed: nothing is asserted of a stop
-at teardown (the stop tests stop their workers themselves), and a worker whose job still posts to a platform fake
-that has already stopped would otherwise hold its test's teardown for the whole wait."""
+at teardown (the stop tests stop their workers themselves), and a worker whose job still waits for its chat's
+pace slot (edits reserved a second apart) or posts to a platform fake that has already stopped would otherwise
+hold its test's teardown for the whole wait."""
 
 
 class Workers:
