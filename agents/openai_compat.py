@@ -134,7 +134,7 @@ def request_body(
     """What litellm sends OpenAI for the same call. Reasoning models (o1, o3, gpt-5…) take `max_completion_tokens`
     and only their default temperature."""
     name = model.removeprefix(PREFIX)
-    body: dict[str, Any] = {"model": name, "messages": messages, **shape}
+    body: dict[str, Any] = {"model": name, "messages": _roles(name, messages), **shape}
     if _REASONING.match(name) and "gpt-5-chat" not in name:
         body["max_completion_tokens"] = max_tokens
     else:
@@ -142,6 +142,15 @@ def request_body(
     if stream:
         body.update(stream=True, stream_options={"include_usage": True})
     return body
+
+
+def _roles(name: str, messages: list[Message]) -> list[Message]:
+    """litellm's rule for OpenAI's o-series: the system prompt goes as a user message where its price list doesn't
+    say the model takes a system role."""
+    entry = price_list.entries().get(name) if re.match(r"o\d", name) else None
+    if entry is None or entry.get("supports_system_messages"):
+        return messages
+    return [{"role": "user", "content": m["content"]} if m["role"] == "system" else m for m in messages]
 
 
 def base_url(api_base: str | None) -> str:
@@ -269,7 +278,7 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 def _why(err: BaseException) -> str:
     """The cause in a few words, without the address (already said) or a port that could read as a status."""
     if isinstance(err, aiohttp.ServerDisconnectedError):
-        return str(err.message) if err.message and "disconnected" in str(err.message) else "server disconnected"
+        return "server disconnected mid-answer" if "mid-answer" in str(err.message) else "server disconnected"
     if isinstance(err, aiohttp.ClientPayloadError):
         return "server disconnected mid-answer"
     if isinstance(err, aiohttp.ClientConnectorDNSError):
