@@ -2,14 +2,17 @@
 /proc/<pid>/smaps_rollup: the web process, the worker parent, the warm job process, the embedded Redis), at
 `/readyz` and after 1,000 signed `POST /hooks/<name>` (each a note task run to its end), with the offline model
 and with a hosted model configured (`openai/fake` at the fake OpenAI-compatible server in tests/fakes, on
-loopback); the ratio hosted ÷ offline is the figure of record (target ≤ 1.4× in PSS). Also start → `/readyz`
-for each. `LITELLM_LOCAL_MODEL_COST_MAP=True` always: nothing reaches the network.
-Run: `python -m bench.footprint [--requests 1000] [--rate 50]`."""
+loopback, called by Deputy's own client: agents/openai_compat.py); the ratio hosted ÷ offline is the figure of
+record (target ≤ 1.4× in PSS). `--litellm` adds the same server called through litellm (`hosted_vllm/fake`), as
+every hosted model was before: the cost of importing it, measured in the same run. Also start → `/readyz` for
+each. `LITELLM_LOCAL_MODEL_COST_MAP=True` always: nothing reaches the network.
+Run: `python -m bench.footprint [--requests 1000] [--rate 50] [--litellm]`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import tempfile
@@ -62,7 +65,7 @@ def footprint(pid: int) -> Figures:
     return {"rss_mb": rss / 1024, "pss_mb": pss / 1024, "processes": float(len(tree(pid)))}
 
 
-def environment(data: Path, port: int, model_port: int | None) -> dict[str, str]:
+def environment(data: Path, port: int, model_port: int | None, model: str = HOSTED) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEPUTY_", "SLACK_", "TELEGRAM_", "REDIS_"))}
     env.update(
         DEPUTY_DATA_DIR=str(data),
@@ -75,7 +78,7 @@ def environment(data: Path, port: int, model_port: int | None) -> dict[str, str]
     )
     if model_port is not None:
         env.update(
-            DEPUTY_LLM_MODEL=HOSTED,
+            DEPUTY_LLM_MODEL=model,
             DEPUTY_LLM_API_BASE=f"http://127.0.0.1:{model_port}/v1",
             OPENAI_API_KEY="sk-bench",
         )
@@ -122,10 +125,10 @@ def done(redis: Redis) -> int:
     return sum(int(redis.scard(f"deputy:idx:task:{s}")) for s in ("done", "applied", "proposed", "failed"))
 
 
-def one_mode(label: str, n: int, rate: float, model_port: int | None) -> dict[str, Any]:
+def one_mode(label: str, n: int, rate: float, model_port: int | None, model: str = HOSTED) -> dict[str, Any]:
     data, port = Path(tempfile.mkdtemp(prefix="deputy-footprint-")), free_port()
     began = time.monotonic()
-    up = start_process([python(), "-m", "bot.cli", "up"], environment(data, port, model_port))
+    up = start_process([python(), "-m", "bot.cli", "up"], environment(data, port, model_port, model))
     try:
         wait(lambda: ready(port), 90, poll=0.05)
         to_ready = time.monotonic() - began
@@ -150,6 +153,12 @@ def one_mode(label: str, n: int, rate: float, model_port: int | None) -> dict[st
     return {"ready_s": to_ready, "at_ready": at_ready, "after": after}
 
 
+def model_calls(port: int) -> int:
+    """What the fake model server saw: the hosted figures are those of a tree that called the model."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=5) as response:
+        return int(json.loads(response.read())["requests"])
+
+
 def embedded_port(data: Path) -> int:
     conf = next(data.rglob("redis.conf"))
     return int(next(line.split()[1] for line in conf.read_text().splitlines() if line.startswith("port ")))
@@ -159,6 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--litellm", action="store_true", help="also the same server called through litellm")
     args = parser.parse_args()
     model_port = free_port()
     fake = start_process([python(), "-m", "tests.fakes.openai_api", str(model_port)], os.environ.copy())
@@ -166,11 +176,17 @@ def main() -> None:
         print(f"deputy up: RSS and PSS over its process tree; {args.requests} hooks at {args.rate:.0f}/s")
         offline = one_mode("offline", args.requests, args.rate, None)
         hosted = one_mode("hosted", args.requests, args.rate, model_port)
+        print(f"the model server answered {model_calls(model_port)} chat completions in the hosted run")
+        through = one_mode("litellm", args.requests, args.rate, model_port, "hosted_vllm/fake") if args.litellm else {}
     finally:
         stop([fake])
     for when in ("at_ready", "after"):
         ratio = hosted[when]["pss_mb"] / offline[when]["pss_mb"]
         print(f"hosted ÷ offline PSS {when.replace('_', ' ')}: {ratio:.2f} (target <= 1.4)")
+        if through:
+            print(
+                f"  through litellm ÷ offline PSS {when.replace('_', ' ')}: {through[when]['pss_mb'] / offline[when]['pss_mb']:.2f}"
+            )
     print(f"hosted start -> /readyz {hosted['ready_s']:.2f} s (target <= 2.5 s)")
 
 
