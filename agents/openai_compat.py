@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import re
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,9 +59,21 @@ def session() -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
     if _SESSION and _SESSION[0][:2] == (os.getpid(), loop) and not _SESSION[0][2].closed:
         return _SESSION[0][2]
-    made = aiohttp.ClientSession()
+    made = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls()), trust_env=True)
     _SESSION[:] = [(os.getpid(), loop, made)]
     return made
+
+
+def _tls() -> ssl.SSLContext:
+    """Certificates as the OpenAI client (httpx) checks them: `SSL_CERT_FILE`, else certifi's bundle; proxies from
+    `HTTPS_PROXY`/`NO_PROXY` (`trust_env`) likewise."""
+    try:
+        import certifi
+
+        bundle: str | None = certifi.where()
+    except ImportError:  # not installed: the system's certificates
+        bundle = None
+    return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or bundle)
 
 
 async def close_session() -> None:
