@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from agents import price_list
 from agents.litellm_lib import litellm
 from agents.llm import Raw
-from agents.openai_compat import OpenAITransport, close_session
+from agents.openai_compat import OpenAITransport, close_session, embed
 from agents.prompts import Message
 from agents.schemas import Schema
 from agents.transports import LiteLLMTransport
@@ -192,3 +192,11 @@ async def test_the_key_and_base_url_are_found_where_litellm_finds_them(
     (tmp_path / ".env").write_text(f"OPENAI_API_KEY=sk-from-dotenv\nOPENAI_BASE_URL={url}\n")
     await ask(OpenAITransport(), "openai/gpt-4o-mini")  # litellm loads .env as it is imported; so do we
     assert [h["Authorization"] for h in fake.headers] == ["Bearer none", "Bearer sk-from-dotenv"]
+
+
+async def test_embeddings_are_litellms(server: tuple[Recording, str]) -> None:
+    _, url = server
+    texts = ["Acme pays net 45", "the invoice is overdue", "call Jane tomorrow"]
+    theirs = await litellm().aembedding(model="openai/text-embedding-3-small", input=texts, api_base=url, api_key="k")
+    ours = await embed("openai/text-embedding-3-small", texts, url)
+    assert ours == [item["embedding"] for item in theirs.data] and len(ours) == 3
