@@ -45,7 +45,8 @@ KEY = "OPENAI_API_KEY"
 _REASONING = re.compile(r"^(?:o\d|gpt-(?:[5-9]|\d\d))")
 _NAMES = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError", 404: "NotFoundError"}
 _NAMES.update({409: "ConflictError", 422: "UnprocessableEntityError", 429: "RateLimitError"})
-_SESSION: list[tuple[int, asyncio.AbstractEventLoop, aiohttp.ClientSession]] = []
+_SESSIONS: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+_PID = [os.getpid()]
 
 
 def native(model: str) -> bool:
@@ -55,13 +56,24 @@ def native(model: str) -> bool:
 
 def session() -> aiohttp.ClientSession:
     """This process's session on the running loop: connections are kept alive between calls, and a session never
-    outlives its loop (a test's, a forked job process's own) nor crosses a fork."""
+    serves another loop (a test's, a failure callback's) nor crosses a fork."""
     loop = asyncio.get_running_loop()
-    if _SESSION and _SESSION[0][:2] == (os.getpid(), loop) and not _SESSION[0][2].closed:
-        return _SESSION[0][2]
-    made = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls()), trust_env=True)
-    _SESSION[:] = [(os.getpid(), loop, made)]
-    return made
+    if _PID[0] != os.getpid():  # a forked child: the parent's sessions are not its own
+        _SESSIONS.clear()
+        _PID[0] = os.getpid()
+    for gone in [old for old in _SESSIONS if old.is_closed()]:
+        del _SESSIONS[gone]
+    held = _SESSIONS.get(loop)
+    if held is None or held.closed:
+        held = _SESSIONS[loop] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls()), trust_env=True)
+    return held
+
+
+async def close_session() -> None:
+    """Close the running loop's session (a runtime closing); the next call opens another."""
+    held = _SESSIONS.pop(asyncio.get_running_loop(), None)
+    if held is not None:
+        await held.close()
 
 
 def _tls() -> ssl.SSLContext:
@@ -74,13 +86,6 @@ def _tls() -> ssl.SSLContext:
     except ImportError:  # not installed: the system's certificates
         bundle = None
     return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or bundle)
-
-
-async def close_session() -> None:
-    """Close the session of the running loop (a runtime closing); one of another loop or process is let go."""
-    if _SESSION and _SESSION[0][:2] == (os.getpid(), asyncio.get_running_loop()):
-        await _SESSION[0][2].close()
-    _SESSION.clear()
 
 
 @dataclass

@@ -5,11 +5,13 @@ same place in Deputy's error tree for each failure."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from pydantic import BaseModel
@@ -17,7 +19,7 @@ from pydantic import BaseModel
 from agents import price_list
 from agents.litellm_lib import litellm
 from agents.llm import Raw
-from agents.openai_compat import OpenAITransport, close_session, embed
+from agents.openai_compat import OpenAITransport, close_session, embed, session
 from agents.prompts import Message
 from agents.schemas import Schema
 from agents.transports import LiteLLMTransport
@@ -200,3 +202,22 @@ async def test_embeddings_are_litellms(server: tuple[Recording, str]) -> None:
     theirs = await litellm().aembedding(model="openai/text-embedding-3-small", input=texts, api_base=url, api_key="k")
     ours = await embed("openai/text-embedding-3-small", texts, url)
     assert ours == [item["embedding"] for item in theirs.data] and len(ours) == 3
+
+
+async def test_one_session_per_loop_kept_between_calls_until_the_runtime_closes(server: tuple[Recording, str]) -> None:
+    _, url = server
+    await ask(OpenAITransport(url), "openai/gpt-4o-mini")
+    kept = session()
+    await ask(OpenAITransport(url), "openai/gpt-4o-mini")
+    assert session() is kept and not kept.closed  # the connection is reused, not opened per call
+
+    async def other_loops() -> aiohttp.ClientSession:
+        await ask(OpenAITransport(url), "openai/gpt-4o-mini")
+        own = session()
+        await close_session()  # its runtime closing
+        return own
+
+    elsewhere = await asyncio.to_thread(asyncio.run, other_loops())  # a job's or a test's own loop
+    assert elsewhere is not kept and session() is kept
+    await close_session()
+    assert kept.closed and session() is not kept
