@@ -1,5 +1,7 @@
-"""litellm, loaded on first use, and the token estimate budgets reserve by: what both the transports and the
-built-in model's litellm provider need, kept apart so neither imports the other."""
+"""litellm, loaded on first use, and the token estimate budgets reserve by: what the transports and the built-in
+model's litellm provider need, kept apart so none imports another. litellm serves every provider but `openai/…`
+(agents/openai_compat.py calls those without it), so a Deputy whose models are all `openai/…` or `offline` never
+imports it."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ def approx_tokens(messages: list[Message]) -> int:
 
 
 def litellm() -> ModuleType:
-    """The module, configured; the import takes seconds, so only the worker (before forking) and the first
-    real model call pay it."""
+    """The module, configured; the import takes seconds and ~130 MB, so only the job process pays it, as it starts,
+    and only where a configured model needs it (bot/wiring.py `preload_models`)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
     import litellm as module
 

@@ -14,8 +14,10 @@
    for the task, and into today's per-model spend (what /budget shows). A failed attempt is a `ModelCalled` too,
    with its `error`.
 
-The transport is litellm (imported on first use: it takes seconds) or, for the default `offline` model, the
-built-in model answering directly (agents/offline.py; also reachable through litellm as `offline/deputy`)."""
+The transport (agents/transports.py) is Deputy's own OpenAI-compatible client for `openai/…` models
+(agents/openai_compat.py), litellm for every other provider (imported on first use: it takes seconds), or, for the
+default `offline` model, the built-in model answering directly (agents/offline.py; also reachable through litellm
+as `offline/deputy`)."""
 
 from __future__ import annotations
 

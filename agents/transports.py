@@ -1,9 +1,11 @@
-"""The last hop of a model call: litellm for every real provider, the built-in model for `offline`.
+"""The last hop of a model call: the built-in model for `offline`, Deputy's own OpenAI-compatible client for
+`openai/<name>` (agents/openai_compat.py: OpenAI and the local servers that speak its protocol), and litellm for
+every other provider (Anthropic, Gemini, Ollama's own API, `offline/deputy`, …).
 
-litellm is imported on first use (about 3 s and 200 MB), never in the web process; `deputy worker` imports it
-once before forking when a real model is configured. The plain `offline` model skips it: the same prompts,
-validation, cache and accounting run, without making every worker pay that import for a model that needs no
-network. `offline/deputy` goes through litellm's custom-provider path instead (agents/offline_provider.py)."""
+litellm is imported on first use (about 3 s and 130 MB), and only by a process that calls one of those other
+providers (bot/wiring.py `preload_models`): with `openai/…` or the plain `offline` model configured, no process
+imports it. The same prompts, validation, cache and accounting run whichever way a call goes. `offline/deputy` goes
+through litellm's custom-provider path (agents/offline_provider.py)."""
 
 from __future__ import annotations
 
@@ -83,12 +85,14 @@ class OfflineTransport:
 
 
 @dataclass
-class LiteLLMTransport:
+class RemoteTransport:
+    """What every transport to a real model shares: the endpoint, timeouts, retries and where the ladder of answer
+    formats starts. Which models take a schema is the subclass's list to ask (`takes_schema`)."""
+
     cacheable = True
     remote = True
     api_base: str | None = None
     prices: dict[str, Price] = field(default_factory=dict)
-    offline: OfflineModel | None = None
     structured: Structured = "auto"
     timeout: float | None = None
     """DEPUTY_LLM_TIMEOUT_S; None: by provider kind (`timeout_s`)."""
@@ -112,6 +116,41 @@ class LiteLLMTransport:
     def retries(self) -> int:
         return self.retries_set if self.retries_set is not None else RETRIES
 
+    def takes_schema(self, model: str) -> bool:
+        return takes_schema(model)
+
+    def first_format(self, model: str) -> Format:
+        """Where the ladder starts: `on` and `off` as set; `auto` with the schema where litellm lists the model as
+        taking one or where the server is the operator's own (it is tried once and remembered), else JSON mode."""
+        if model.startswith("offline/"):
+            return "json_object"
+        if self.structured != "auto":
+            return "json_schema" if self.structured == "on" else "json_object"
+        return "json_schema" if self.api_base or self.takes_schema(model) else "json_object"
+
+    def sends_schema(self, model: str) -> bool:
+        """`auto` asks litellm's list (`supports_response_schema`); `on`/`off` decide for servers litellm doesn't
+        know, such as a local vLLM or LM Studio behind `openai/<name>`. The built-in model never needs one."""
+        if model.startswith("offline/"):
+            return False
+        if self.structured == "auto":
+            return self.takes_schema(model)
+        return self.structured == "on"
+
+    def _format(self, model: str, json_mode: bool, schema: Schema | None) -> dict[str, Any]:
+        """The step's schema where the model takes one; else JSON mode, the prompt describing the fields."""
+        if schema is not None and self.sends_schema(model):
+            return {"response_format": response_format(schema)}
+        return {"response_format": {"type": "json_object"}} if json_mode else {}
+
+
+@dataclass
+class LiteLLMTransport(RemoteTransport):
+    """Every provider but OpenAI's protocol (agents/openai_compat.py): Anthropic, Gemini, Ollama's own API, the
+    built-in model as `offline/deputy`, …, through litellm."""
+
+    offline: OfflineModel | None = None
+
     async def __call__(
         self,
         model: str,
@@ -128,7 +167,7 @@ class LiteLLMTransport:
             register(self.offline)
         options: dict[str, Any] = {"temperature": 0, "max_tokens": max_tokens, "timeout": self.timeout_s}
         options.update(num_retries=0, max_retries=0)  # retries are ours: counted, backed off, breaker-aware
-        options.update(self._format(model, json_mode, schema) if fmt is None else _response_format(fmt, schema))
+        options.update(self._format(model, json_mode, schema) if fmt is None else format_options(fmt, schema))
         if self.api_base and not model.startswith("offline/"):
             options["api_base"] = self.api_base
             if model.startswith("openai/") and self.local and not os.environ.get("OPENAI_API_KEY"):
@@ -144,30 +183,6 @@ class LiteLLMTransport:
         except Exception as err:
             raise classify_error(err, self.api_base or model) from err
         return self._raw(lib, model, response)
-
-    def first_format(self, model: str) -> Format:
-        """Where the ladder starts: `on` and `off` as set; `auto` with the schema where litellm lists the model as
-        taking one or where the server is the operator's own (it is tried once and remembered), else JSON mode."""
-        if model.startswith("offline/"):
-            return "json_object"
-        if self.structured != "auto":
-            return "json_schema" if self.structured == "on" else "json_object"
-        return "json_schema" if self.api_base or takes_schema(model) else "json_object"
-
-    def sends_schema(self, model: str) -> bool:
-        """`auto` asks litellm (`supports_response_schema`); `on`/`off` decide for servers litellm doesn't know,
-        such as a local vLLM or LM Studio behind `openai/<name>`. The built-in model never needs one."""
-        if model.startswith("offline/"):
-            return False
-        if self.structured == "auto":
-            return takes_schema(model)
-        return self.structured == "on"
-
-    def _format(self, model: str, json_mode: bool, schema: Schema | None) -> dict[str, Any]:
-        """The step's schema where the model takes one; else JSON mode, the prompt describing the fields."""
-        if schema is not None and self.sends_schema(model):
-            return {"response_format": response_format(schema)}
-        return {"response_format": {"type": "json_object"}} if json_mode else {}
 
     def _raw(self, lib: ModuleType, model: str, response: Any) -> Raw:
         text = response.choices[0].message.content or ""
@@ -242,7 +257,8 @@ async def _streamed(
     return lib.stream_chunk_builder(chunks, messages=messages)
 
 
-def _response_format(fmt: Format, schema: Schema | None) -> dict[str, Any]:
+def format_options(fmt: Format, schema: Schema | None) -> dict[str, Any]:
+    """The request's `response_format` for a rung of the ladder (none for plain text)."""
     if fmt == "json_schema" and schema is not None:
         return {"response_format": response_format(schema)}
     return {"response_format": {"type": "json_object"}} if fmt != "text" else {}

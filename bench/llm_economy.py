@@ -1,6 +1,7 @@
 """What Deputy's caching saves: 100 requests sharing context (the same playbooks, the same memory, some
-asked twice) replayed through the real runner and real litellm against the local OpenAI-compatible server,
-which counts prompt tokens and the cached prefix tokens a provider would bill at a tenth.
+asked twice) replayed through the real runner and the real model client (`openai/…`: agents/openai_compat.py)
+against the local OpenAI-compatible server, which counts prompt tokens and the cached prefix tokens a provider would
+bill at a tenth.
 
 Baseline, in the same run: the same requests with Deputy's response cache off and a provider without prefix
 caching. Target: billed input tokens ≤ 0.5× the baseline, and no repeated call for an identical deterministic

@@ -1,7 +1,8 @@
 """Streaming drafts and prompt sizes, against the test model server with a fixed time to first token and token rate.
 
-1. Time to first visible text: a draft streamed through the real agent (runner, model port, litellm) with the task's
-   progress reporter installed, as a worker runs it; measured from the draft's start to the first progress text that
+1. Time to first visible text: a draft streamed through the real agent (runner, model port, the client for
+   `openai/…` models: agents/openai_compat.py, litellm before) with the task's progress reporter installed, as a
+   worker runs it; measured from the draft's start to the first progress text that
    shows the model's words. Baseline, in the same run: the same server's own time to first token, read by a bare
    streaming HTTP client. Reported as their ratio (target ≤ 1.2×). The chat platform's own delivery is not included.
 2. Prompt tokens per request for the main flows (the server counts a word as a token), as the server saw them.

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from agents.capabilities import Shape
 from agents.llm import Raw
+from agents.openai_compat import OpenAITransport, close_session, native
 from agents.prompts import Message, fold_system
 from agents.transports import LiteLLMTransport
 from bot.checks import Check
@@ -42,11 +43,15 @@ async def check_model_calls(settings: Settings) -> list[Check]:
     remote = [m for m in dict.fromkeys(models) if m and m not in ("offline", "offline/deputy")]
     if not remote:
         return []
-    return [await _check(settings, model) for model in remote]
+    try:
+        return [await _check(settings, model) for model in remote]
+    finally:
+        await close_session()
 
 
 async def _check(settings: Settings, model: str) -> Check:
-    transport = LiteLLMTransport(
+    kind: type[LiteLLMTransport | OpenAITransport] = OpenAITransport if native(model) else LiteLLMTransport
+    transport = kind(
         settings.llm_api_base,
         parse_prices(settings.llm_prices),
         structured=settings.llm_structured,
@@ -65,7 +70,7 @@ async def _check(settings: Settings, model: str) -> Check:
     return _advice(settings, said, probe)
 
 
-async def _ask(transport: LiteLLMTransport, model: str, probe: Probe) -> Raw:
+async def _ask(transport: LiteLLMTransport | OpenAITransport, model: str, probe: Probe) -> Raw:
     """The ping, stepping down the ladder as the server refuses, as a worker's first call does."""
     while True:
         messages = PING if probe.shape.system else fold_system(PING)

@@ -8,6 +8,8 @@ from typing import Any
 
 import aiohttp
 
+from agents import price_list
+from agents.openai_compat import native
 from bot.checks import Check
 from bot.doctor_model import check_model_calls
 from config.providers import missing_key
@@ -55,12 +57,21 @@ async def _reachable(api_base: str) -> Check:
 
 
 def _pricing(model: str) -> Check:
-    """litellm's price list (the local copy: LITELLM_LOCAL_MODEL_COST_MAP is set before import)."""
+    """litellm's price list (the local copy: LITELLM_LOCAL_MODEL_COST_MAP is set before import); for `openai/…`
+    the same list read without importing litellm, as the workers read it (agents/price_list.py)."""
+    if native(model):
+        return _priced(model, price_list.known(model))
     import litellm
 
     try:
         litellm.get_model_info(model)
     except Exception:
+        return _priced(model, False)
+    return _priced(model, True)
+
+
+def _priced(model: str, known: bool) -> Check:
+    if not known:
         return Check("Model pricing", True, f"no known price for {model}: its cost will show as unpriced", info=True)
     return Check("Model pricing", True, f"price known for {model}")
 

@@ -11,10 +11,11 @@ from typing import ParamSpec
 
 from redis.asyncio import Redis
 
-from agents import playbooks
+from agents import playbooks, price_list
 from agents.capabilities import Capabilities
 from agents.llm import Models, ResponseCache, Transport
 from agents.offline import OfflineModel
+from agents.openai_compat import OpenAITransport, close_session, native
 from agents.queue import RQJobQueue
 from agents.runner import Local, PlaybookRunner, Tiers
 from agents.tools import ToolRunner
@@ -82,6 +83,7 @@ class Runtime:
             close = getattr(outbox, "close", None)
             if close is not None:
                 await close()
+        await close_session()  # the model client's connections (agents/openai_compat.py)
         await self.redis.aclose()
 
 
@@ -185,14 +187,17 @@ def build_agent(
     remote = LiteLLMTransport(
         settings.llm_api_base,
         parse_prices(settings.llm_prices),
-        offline,
         structured=settings.llm_structured,
         timeout=settings.llm_timeout_s,
         retries_set=settings.llm_retries,
+        offline=offline,
+    )
+    openai = OpenAITransport(
+        remote.api_base, remote.prices, remote.structured, timeout=remote.timeout, retries_set=remote.retries_set
     )
 
     def transport(model: str) -> Transport:
-        return direct if model == "offline" else remote
+        return direct if model == "offline" else openai if native(model) else remote
 
     redis = account.redis
     models = Models(
@@ -252,11 +257,24 @@ def preload_adapters(settings: Settings) -> None:
 
 
 def preload_models(settings: Settings) -> None:
-    """litellm when a real model is configured (about 3 s of CPU and 130 MB), imported by the one process that
+    """litellm when a configured model needs it (about 3 s of CPU and 130 MB), imported by the one process that
     calls models, the warm job process, as it starts: the worker parent never calls a model, and imported there
-    it would hold its own copy of every page the job process writes to (issue 30)."""
-    models = (settings.llm_model, settings.verify_model, settings.llm_fallback_model, settings.embedding_model)
-    if any(m and m != "offline" for m in models):
+    it would hold its own copy of every page the job process writes to (issue 30). `openai/…` models don't need
+    it (agents/openai_compat.py), nor does the built-in one."""
+    models = configured_models(settings)
+    if any(needs_litellm(m) for m in models):
         from agents.transports import litellm
 
         litellm()
+    if any(native(m) for m in models):
+        price_list.entries()  # OpenAI's prices, read once before the first job rather than during it
+
+
+def configured_models(settings: Settings) -> tuple[str, ...]:
+    """Every model a process may call: drafting, verify, fallback and embedding."""
+    models = (settings.llm_model, settings.verify_model, settings.llm_fallback_model, settings.embedding_model)
+    return tuple(m for m in models if m)
+
+
+def needs_litellm(model: str) -> bool:
+    return model != "offline" and not native(model)

@@ -241,7 +241,7 @@ async def eventually(predicate: Callable[[], Any], timeout: float = 20.0, what: 
 
 @pytest.fixture
 async def openai_server() -> AsyncIterator[tuple[FakeOpenAI, str]]:
-    """The local OpenAI-compatible server (tests/fakes/openai_api.py) and its base URL for litellm."""
+    """The local OpenAI-compatible server (tests/fakes/openai_api.py) and its base URL (`DEPUTY_LLM_API_BASE`)."""
     server, port = FakeOpenAI(), free_port()
     runner = await serve(server.app(), port)
     yield server, f"http://127.0.0.1:{port}/v1"

@@ -47,7 +47,7 @@ def llm_env(url: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Provider keys are read by litellm from the process environment, under their usual names."""
+    """Provider keys are read from the process environment (or `.env`), under their usual names."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
 
 

@@ -1,5 +1,5 @@
-"""The LLM economy with the real litellm client over HTTP against a local OpenAI-compatible server
-(tests/fakes/openai_api.py): drafts, cost, cache, retries, breaker, repair and validation."""
+"""The LLM economy with the real model client (`openai/…`: agents/openai_compat.py) over HTTP against a local
+OpenAI-compatible server (tests/fakes/openai_api.py): drafts, cost, cache, retries, breaker, repair and validation."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Deputy against the fake OpenAI-compatible server in the modes of real local servers (tests/fakes/openai_api.py):
 chat templates that insist on alternating roles or have no system role, servers that refuse some response formats,
-answers cut at `max_tokens`. Each through the real litellm client over HTTP."""
+answers cut at `max_tokens`. Each through the real model client over HTTP."""
 
 from __future__ import annotations
 

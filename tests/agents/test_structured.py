@@ -1,4 +1,4 @@
-"""Structured outputs through the real litellm client over HTTP to the local OpenAI-compatible server: every JSON
+"""Structured outputs through the real model client over HTTP to the local OpenAI-compatible server: every JSON
 step sends its schema where the model takes one (`DEPUTY_LLM_STRUCTURED`: litellm's answer, or on/off), and the
 server — like the schema-following one in the issue — answers in a shape of its own when it gets no schema."""
 

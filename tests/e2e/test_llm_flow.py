@@ -1,4 +1,4 @@
-"""A real model configured (litellm over HTTP to the local OpenAI-compatible server), real `deputy worker`
+"""A real model configured (the native client over HTTP to the local OpenAI-compatible server), real `deputy worker`
 processes, the console channel: the card shows the model's draft and its cost, /budget shows the spend, and
 the hard budget pauses work across workers until the operator raises it."""
 

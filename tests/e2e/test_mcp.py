@@ -242,7 +242,7 @@ async def test_a_third_party_server_from_pypi_answers_while_drafting(
 async def test_a_real_model_sees_no_denied_tool_and_is_refused_when_it_asks_for_one(
     env: dict[str, str], workers: Workers, tools: Books, openai_server: tuple[FakeOpenAI, str]
 ) -> None:
-    """Through litellm and an OpenAI-compatible server: the tool list in the prompt leaves denied tools out; a
+    """Through an OpenAI-compatible server: the tool list in the prompt leaves denied tools out; a
     draft that names one anyway is refused, nothing staged, nothing called."""
     server, url = openai_server
     env.update(llm_env(url))

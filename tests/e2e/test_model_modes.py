@@ -1,6 +1,6 @@
 """The request a new user types first, against the fake OpenAI-compatible server in each mode taken from the local
 servers people run (tests/fakes/openai_api.py), through the real job (its progress reporter, so the draft streams),
-the real litellm client over HTTP, Redis and the console channel: each yields a valid card — or, where the mode
+the real model client over HTTP, Redis and the console channel: each yields a valid card — or, where the mode
 makes that impossible, one sentence naming the setting to change."""
 
 from __future__ import annotations

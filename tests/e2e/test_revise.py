@@ -1,5 +1,5 @@
 """/revise end to end on the console, with real worker processes: the offline model applies plain feedback, a model
-over HTTP (the local OpenAI-compatible server through litellm) gets the request, the current draft and the
+over HTTP (the local OpenAI-compatible server, `openai/…`) gets the request, the current draft and the
 feedback; either way the card comes back as the next version ("v2 · revised: …"), the revision is a model call in
 the ledger with its cost on the card, and the email that is approved and sent is the revised one."""
 

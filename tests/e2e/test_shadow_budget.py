@@ -1,4 +1,4 @@
-"""A shadow run with a priced model (litellm over HTTP to the local OpenAI-compatible server) spends against
+"""A shadow run with a priced model (over HTTP to the local OpenAI-compatible server) spends against
 today's budget like any drafting: its calls show in /budget under the model and in the ledger marked shadow, and
 when the cap is reached mid-run the run stops and says so."""
 

@@ -164,8 +164,14 @@ class FakeOpenAI:
             assert request.transport is not None
             request.transport.close()  # the connection drops before the answer
             return web.Response()
+        usage = {
+            "prompt_tokens": len(tokens),
+            "completion_tokens": out,
+            "total_tokens": len(tokens) + out,
+            "prompt_tokens_details": {"cached_tokens": cached},
+        }
         if body.get("stream"):
-            return await self.stream(request, body, content, finish)
+            return await self.stream(request, body, content, finish, usage)
         return web.json_response(
             {
                 "id": f"chatcmpl-{self.stats.requests}",
@@ -175,12 +181,7 @@ class FakeOpenAI:
                 "choices": [
                     {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": content}}
                 ],
-                "usage": {
-                    "prompt_tokens": len(tokens),
-                    "completion_tokens": out,
-                    "total_tokens": len(tokens) + out,
-                    "prompt_tokens_details": {"cached_tokens": cached},
-                },
+                "usage": usage,
             }
         )
 
@@ -217,10 +218,12 @@ class FakeOpenAI:
             await asyncio.sleep(self.delay_s)
             self.finished += 1
 
-    async def stream(self, request: web.Request, body: dict[str, Any], content: str, finish: str) -> web.StreamResponse:
+    async def stream(
+        self, request: web.Request, body: dict[str, Any], content: str, finish: str, usage: dict[str, Any]
+    ) -> web.StreamResponse:
         """Server-sent chunks: the first after `ttft_s`, then one word each at `tokens_per_s` (unpaced, as fast as a
         server batches them: about 50 words a chunk, never two alike — litellm takes a run of identical chunks for a
-        model repeating itself)."""
+        model repeating itself); with `stream_options.include_usage`, OpenAI's last chunk: no choices, the usage."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await asyncio.sleep(self.ttft_s)
@@ -244,6 +247,8 @@ class FakeOpenAI:
             await response.write(_chunk(body, delta, finish if last else None))
             if self.tokens_per_s and not last:
                 await asyncio.sleep(1 / self.tokens_per_s)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await response.write(_chunk(body, {}, None, usage))
         await response.write(b"data: [DONE]\n\n")
         return response
 
@@ -331,10 +336,12 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"message": message, "type": kind, "code": status}}, status=status)
 
 
-def _chunk(body: dict[str, Any], delta: dict[str, Any], finish: str | None) -> bytes:
+def _chunk(body: dict[str, Any], delta: dict[str, Any], finish: str | None, usage: Any = None) -> bytes:
     choice = {"index": 0, "delta": delta, "finish_reason": finish}
     data = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": int(time.time())}
-    data.update(model=body.get("model"), choices=[choice])
+    data.update(model=body.get("model"), choices=[] if usage else [choice])
+    if usage:
+        data["usage"] = usage
     return f"data: {json.dumps(data)}\n\n".encode()
 
 

@@ -1,6 +1,6 @@
 """Recall quality on a labelled set (tests/data/recall_set.json: 40 facts, 24 paraphrased questions): recall@3
-for the offline embedder (must reach 0.7) and for an embedding model served over HTTP through litellm (the
-local OpenAI-compatible server's own embedder). Both figures are printed and recorded in docs/memory.md."""
+for the offline embedder (must reach 0.7) and for an embedding model served over HTTP (`openai/…`: Deputy's own
+client; the local OpenAI-compatible server's own embedder). Both figures are printed and recorded in docs/memory.md."""
 
 from __future__ import annotations
 
