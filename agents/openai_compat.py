@@ -17,6 +17,7 @@ import os
 import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,19 +193,26 @@ async def post(
     start and each gap between its pieces, as the OpenAI client's does: a slow writer is not cut mid-answer."""
     timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
     url = f"{where.rstrip('/')}/{path}"
+    async with in_words(where, "model"), session().post(url, json=body, headers=headers, timeout=timeout) as response:
+        if response.status >= 400:
+            raise http_error(response.status, await response.text(), response.headers, where)
+        if on_text is not None:
+            return await streamed(response, on_text, where)
+        return whole(await response.text(), where)
+
+
+@asynccontextmanager
+async def in_words(where: str, server: str) -> AsyncIterator[None]:
+    """A request's failures in Deputy's tree: no answer in time, or no server to answer (said as what happened,
+    not as a status no server sent)."""
     try:
-        async with session().post(url, json=body, headers=headers, timeout=timeout) as response:
-            if response.status >= 400:
-                raise http_error(response.status, await response.text(), response.headers, where)
-            if on_text is not None:
-                return await streamed(response, on_text, where)
-            return whole(await response.text(), where)
+        yield
     except ModelError:
         raise
     except TimeoutError:
-        raise ModelTimeout(f"the model server at {where} did not answer in time") from None
+        raise ModelTimeout(f"the {server} server at {where} did not answer in time") from None
     except (aiohttp.ClientError, OSError) as err:
-        raise ModelUnreachable(f"can't reach the model server at {where} ({_why(err)})") from err
+        raise ModelUnreachable(f"can't reach the {server} server at {where} ({_why(err)})") from err
 
 
 def whole(body: str, where: str) -> Answer:
@@ -310,17 +318,12 @@ async def embed(model: str, texts: list[str], api_base: str | None) -> list[list
     where, key = base_url(api_base), provider_env(KEY) or "none"
     body = {"model": model.removeprefix(PREFIX), "input": texts}
     timeout = aiohttp.ClientTimeout(total=None, connect=TIMEOUT_S, sock_read=TIMEOUT_S)
-    try:
-        async with session().post(
-            f"{where.rstrip('/')}/embeddings", json=body, headers=auth_headers(key), timeout=timeout
-        ) as response:
-            if response.status >= 400:
-                raise http_error(response.status, await response.text(), response.headers, where)
-            data = await response.json(content_type=None)
-    except ModelError:
-        raise
-    except TimeoutError:
-        raise ModelTimeout(f"the embedding server at {where} did not answer in time") from None
-    except (aiohttp.ClientError, OSError) as err:
-        raise ModelUnreachable(f"can't reach the embedding server at {where} ({_why(err)})") from err
+    url = f"{where.rstrip('/')}/embeddings"
+    async with (
+        in_words(where, "embedding"),
+        session().post(url, json=body, headers=auth_headers(key), timeout=timeout) as response,
+    ):
+        if response.status >= 400:
+            raise http_error(response.status, await response.text(), response.headers, where)
+        data = await response.json(content_type=None)
     return [item["embedding"] for item in sorted(data["data"], key=lambda item: item.get("index", 0))]
