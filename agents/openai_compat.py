@@ -327,3 +327,11 @@ async def embed(model: str, texts: list[str], api_base: str | None) -> list[list
             raise http_error(response.status, await response.text(), response.headers, where)
         data = await response.json(content_type=None)
     return [item["embedding"] for item in sorted(data["data"], key=lambda item: item.get("index", 0))]
+
+
+def sibling(remote: RemoteTransport) -> OpenAITransport:
+    """The transport for `openai/…` models beside litellm's: the same server, prices, formats, timeout and retries
+    (the worker's wiring and `deputy doctor` both take it from here)."""
+    return OpenAITransport(
+        remote.api_base, remote.prices, remote.structured, timeout=remote.timeout, retries_set=remote.retries_set
+    )

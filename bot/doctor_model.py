@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from agents.capabilities import Shape
 from agents.llm import Raw
-from agents.openai_compat import OpenAITransport, close_session, native
+from agents.openai_compat import OpenAITransport, close_session, native, sibling
 from agents.prompts import Message, fold_system
 from agents.transports import LiteLLMTransport
 from bot.checks import Check
@@ -50,13 +50,13 @@ async def check_model_calls(settings: Settings) -> list[Check]:
 
 
 async def _check(settings: Settings, model: str) -> Check:
-    kind: type[LiteLLMTransport | OpenAITransport] = OpenAITransport if native(model) else LiteLLMTransport
-    transport = kind(
+    remote = LiteLLMTransport(
         settings.llm_api_base,
         parse_prices(settings.llm_prices),
         structured=settings.llm_structured,
         timeout=settings.llm_timeout_s,
     )
+    transport = sibling(remote) if native(model) else remote
     probe, started = Probe(Shape(transport.first_format(model))), time.monotonic()
     try:
         raw = await _ask(transport, model, probe)

@@ -15,7 +15,7 @@ from agents import playbooks, price_list
 from agents.capabilities import Capabilities
 from agents.llm import Models, ResponseCache, Transport
 from agents.offline import OfflineModel
-from agents.openai_compat import OpenAITransport, close_session, native
+from agents.openai_compat import close_session, native, sibling
 from agents.queue import RQJobQueue
 from agents.runner import Local, PlaybookRunner, Tiers
 from agents.tools import ToolRunner
@@ -192,9 +192,7 @@ def build_agent(
         retries_set=settings.llm_retries,
         offline=offline,
     )
-    openai = OpenAITransport(
-        remote.api_base, remote.prices, remote.structured, timeout=remote.timeout, retries_set=remote.retries_set
-    )
+    openai = sibling(remote)
 
     def transport(model: str) -> Transport:
         return direct if model == "offline" else openai if native(model) else remote

@@ -4,6 +4,7 @@ doctor`, `deputy shadow` and the model port ask the same question before any cal
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
@@ -23,7 +24,20 @@ def provider_env(name: str) -> str:
     where litellm finds them (it loads `.env` as it is imported), so a call that skips litellm finds them too."""
     if value := os.environ.get(name):
         return value
-    dotenv = Path(".env")
-    lines = dotenv.read_text(errors="replace").splitlines() if dotenv.is_file() else []
-    found = [line.split("=", 1)[1].strip() for line in lines if line.strip().startswith(f"{name}=")]
-    return found[-1].strip("'\"") if found and found[-1] else ""
+    dotenv = Path(".env").resolve()
+    if not dotenv.is_file():
+        return ""
+    found = dotenv.stat()
+    return _dotenv(dotenv, (found.st_mtime_ns, found.st_size)).get(name, "")
+
+
+@lru_cache(maxsize=4)
+def _dotenv(path: Path, version: tuple[int, int]) -> dict[str, str]:
+    """`.env`'s assignments, read once per version of the file (its mtime and size): a model call asks for
+    several variables, and a file the operator edits is read again."""
+    found: dict[str, str] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        name, equals, value = line.strip().partition("=")
+        if equals:  # the last assignment of a name counts, an empty one too
+            found[name.strip()] = value.strip().strip("'\"")
+    return found
