@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,15 @@ def ms(seconds: float) -> str:
 
 def summary(values: list[float]) -> str:
     return f"p50 {ms(pct(values, 50))}, p95 {ms(pct(values, 95))}, mean {ms(statistics.fmean(values))}"
+
+
+def ready(port: int) -> bool:
+    """`deputy serve` on `port` answers /readyz with 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.HTTPError):
+        return False
 
 
 def python() -> str:

@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 from redis import Redis
 
-from bench.common import ROOT, python, start_process, stop, wait
+from bench.common import ROOT, python, ready, start_process, stop, wait
 from bot.wiring import build_runtime
 from config.settings import settings_with
 from connectors import signing
@@ -90,14 +90,6 @@ def environment(data: Path, port: int, model_port: int | None, model: str = HOST
             OPENAI_API_KEY="sk-bench",
         )
     return env
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.HTTPError):
-        return False
 
 
 async def post_hooks(port: int, n: int, rate: float) -> list[float]:

@@ -4,9 +4,11 @@
    (the console stream: IDLE notice, fetch, store, triage, `EmailReceived`, task, `deputy worker` drafting with the
    offline model, the card). Also to the `EmailReceived` (triaged, no worker). Baseline in the same run: a bare
    aioimaplib client in IDLE on another folder of the same server, from just before the same APPEND to its EXISTS
-   notice. Runs alternate (bare, Deputy) so both see the same load. Target ≤ 2×.
+   notice. Runs alternate (bare, Deputy) so both see the same load. Deputy runs as `deputy up` runs it: `deputy
+   serve` and `deputy worker` in processes of their own. Target ≤ 2×.
 2. Backlog: N emails waiting at first connect; the rate at which one Deputy triages them (each stored, triaged,
-   recorded; half need a reply and start a task). Baseline: a bare client fetching the same N with BODY.PEEK.
+   recorded; half need a reply: timed until each of those has its task too). Baseline: a bare client fetching
+   the same N with BODY.PEEK.
 Run: `python -m bench.inbox [--runs 30] [--backlog 500]`."""
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import aioimaplib
 from redis.asyncio import Redis
 
-from bench.common import ms, pct, python, start_process, start_redis, stop, wait
+from bench.common import ms, pct, python, ready, start_process, start_redis, stop, wait
 from bot.web import deputy_app
 from bot.wiring import build_runtime
 from config.settings import settings_with
@@ -50,20 +52,21 @@ async def bare_idle(server: ImapServer, appender: aioimaplib.IMAP4, n: int) -> f
 
 
 async def to_card(redis: Redis, appender: aioimaplib.IMAP4, n: int) -> tuple[float, float]:
-    """One APPEND → `EmailReceived` in the ledger, and → the card in the console chat."""
+    """One APPEND → `EmailReceived` in the ledger, and → the card in the console chat. Both watches are sent to
+    Redis before the APPEND, so the bench's own work after it is only reading their answers."""
     ledger = (await redis.xrevrange(keys.LEDGER, count=1) or [("0-0", {})])[0][0]
     chat = (await redis.xrevrange(keys.console("local"), count=1) or [("0-0", {})])[0][0]
-    start = time.perf_counter()
     asks = email(message_id=f"<card{n}@bench.example>", subject=f"Question {n}", body="Could you call me today?")
+    start = [0.0]
+    triaged = asyncio.create_task(_next(redis, keys.LEDGER, ledger, (b"type", b"EmailReceived"), start))
+    card = asyncio.create_task(_next(redis, keys.console("local"), chat, (b"kind", b"card"), start))
+    await asyncio.sleep(0.05)  # both XREADs are waiting in Redis
+    start[0] = time.perf_counter()
     await appender.append(asks, mailbox="DEPUTY")
-    triaged, card = await asyncio.gather(  # each timed as it comes, whichever comes first
-        _next(redis, keys.LEDGER, ledger, (b"type", b"EmailReceived"), start),
-        _next(redis, keys.console("local"), chat, (b"kind", b"card"), start),
-    )
-    return triaged, card
+    return await triaged, await card
 
 
-async def _next(redis: Redis, stream: str, after: Any, field: tuple[bytes, bytes], start: float) -> float:
+async def _next(redis: Redis, stream: str, after: Any, field: tuple[bytes, bytes], start: list[float]) -> float:
     """Until the stream's first entry after `after` with that field's value (the card itself, not a "Drafting…"
     line before it)."""
     last = after
@@ -73,16 +76,23 @@ async def _next(redis: Redis, stream: str, after: Any, field: tuple[bytes, bytes
             for entry_id, fields in entries:
                 last = entry_id
                 if fields.get(field[0]) == field[1]:
-                    return time.perf_counter() - start
+                    return time.perf_counter() - start[0]
 
 
 async def latency(server: ImapServer, url: str, runs: int) -> None:
     await server.create("BARE", "DEPUTY", "Sent")
-    env = {"REDIS_URL": url, "DEPUTY_IMAP_URL": server.url("DEPUTY"), "DEPUTY_DATA_DIR": "/tmp/deputy-bench-inbox"}
-    worker = start_process([python(), "-m", "bot.cli", "worker"], {**os.environ, **env, "DEPUTY_LOG_LEVEL": "ERROR"})
-    wait(lambda: _workers(url), 30)
-    runtime = build_runtime(settings_with(env), url)
-    runner = await serve(deputy_app(runtime), free_port())
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DEPUTY_")},
+        "REDIS_URL": url,
+        "DEPUTY_IMAP_URL": server.url("DEPUTY"),
+        "DEPUTY_DATA_DIR": "/tmp/deputy-bench-inbox",
+        "DEPUTY_PORT": str(port),
+        "DEPUTY_LOG_LEVEL": "ERROR",
+    }
+    processes = [start_process([python(), "-m", "bot.cli", "worker"], env)]
+    processes.append(start_process([python(), "-m", "bot.cli", "serve"], env))  # as `deputy up` runs it
+    wait(lambda: _workers(url) and ready(port), 60)
     redis = Redis.from_url(url)
     appender = await server.client()
     bare: list[float] = []
@@ -99,10 +109,8 @@ async def latency(server: ImapServer, url: str, runs: int) -> None:
                 cards.append(c)
     finally:
         await appender.logout()
-        await runner.cleanup()
-        await runtime.close()
         await redis.aclose()
-        stop([worker])
+        stop(processes)
     base = pct(bare, 50)
     print(f"bare IDLE notice       p50 {ms(base)}  p95 {ms(pct(bare, 95))}")
     print(
@@ -149,9 +157,12 @@ async def backlog(server: ImapServer, url: str, n: int) -> None:
 
 
 async def _all_recorded(redis: Redis, n: int) -> None:
-    """Polled every 20 ms: each email's triage is stored under its own key (memory/mail.py)."""
+    """Polled every 20 ms: each email's triage is stored under its own key (memory/mail.py), and each that asks
+    something (half) has its task (the ledger's event count)."""
     for _ in range(100_000):
-        if len([k async for k in redis.scan_iter("deputy:mail:msg:*", count=1000)]) >= n:
+        recorded = len([k async for k in redis.scan_iter("deputy:mail:msg:*", count=1000)])
+        started = int(await redis.hget("deputy:metrics:events", "TaskSubmitted") or 0)
+        if recorded >= n and started >= n // 2:
             return
         await asyncio.sleep(0.02)
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.stopping import end
-from memory.inbox import Claim, Entry, RedisInbox, Stored
+from memory.inbox import Claim, Entry, Kept, RedisInbox, Stored
 from orchestrator.errors import DeputyError
 
 log = logging.getLogger("deputy.ingress")
@@ -47,10 +47,12 @@ class Ingress:
     def handle(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
 
-    async def accept(self, kind: str, fields: dict[str, str], claims: Sequence[Claim] = ()) -> Stored:
+    async def accept(
+        self, kind: str, fields: dict[str, str], claims: Sequence[Claim] = (), kept: Kept | None = None
+    ) -> Stored:
         """Store, then start the work; the caller answers the platform once this returns (refused: a duplicate).
-        A Redis fault raises (the route answers 503 and the platform retries)."""
-        stored = await self.inbox.put(kind, fields, claims)
+        A Redis fault raises (the route answers 503 and the platform retries). `kept`: a record written with it."""
+        stored = await self.inbox.put(kind, fields, claims, kept)
         if stored.entry_id:
             self._start(Entry(stored.entry_id, kind, fields))
         return stored

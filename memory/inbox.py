@@ -12,23 +12,34 @@ from typing import Any
 from redis.asyncio import Redis
 
 from memory import codec, keys
+from memory.store import APPEND_EVENTS, events_args
+from orchestrator.events import Event
 
-# KEYS: the stream, then keys that must not exist yet (dedupe claims, a reserved id). ARGV: how many of those
-# keys, then per key its value ('' stands for the new entry's id) and ttl (0: kept for good), then the entry's
-# field/value pairs. {0, key}: that key existed, nothing was stored; {1, entry id}: stored, keys set.
-PUT = """
+# KEYS: the stream, then keys that must not exist yet (dedupe claims, a reserved id), then — for an entry stored
+# with a record kept once (`Kept`) — the ledger and the record's guard. ARGV: how many claim keys, then per key its
+# value ('' stands for the new entry's id) and ttl (0: kept for good), then the entry's field/value count and pairs,
+# then the guard's value and the events. {0, key}: that key existed, nothing was stored; {1, entry id}: stored,
+# keys set, and the record kept unless its guard already existed.
+PUT = (
+    APPEND_EVENTS
+    + """
 local n = tonumber(ARGV[1])
 for i = 2, n + 1 do
   if redis.call('EXISTS', KEYS[i]) == 1 then return {0, KEYS[i]} end
 end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2 + n * 2))
+local f = tonumber(ARGV[2 + n * 2])
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3 + n * 2, 2 + n * 2 + f))
 for i = 1, n do
   local value, ttl = ARGV[i * 2], tonumber(ARGV[i * 2 + 1])
   if value == '' then value = id end
   if ttl > 0 then redis.call('SET', KEYS[i + 1], value, 'EX', ttl) else redis.call('SET', KEYS[i + 1], value) end
 end
+if #KEYS > n + 1 and redis.call('SET', KEYS[n + 3], ARGV[3 + n * 2 + f], 'NX') then
+  append_events(KEYS[n + 2], 4 + n * 2 + f)
+end
 return {1, id}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,17 @@ class Claim:
     key: str
     value: str = ""
     ttl: int = 0
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What is written with the entry, in the same step, once: `guard` set to `value` and the events appended
+    (unless `guard` exists already). A source's record of an item (an email's triage and `EmailReceived`) is then
+    never missing for a stored item, nor written twice, and costs no write of its own."""
+
+    guard: str
+    value: str
+    events: Sequence[Event]
 
 
 @dataclass(frozen=True)
@@ -63,15 +85,21 @@ class RedisInbox:
         self.redis = redis
         self._put = redis.register_script(PUT)
 
-    async def put(self, kind: str, fields: dict[str, str], claims: Sequence[Claim] = ()) -> Stored:
+    async def put(
+        self, kind: str, fields: dict[str, str], claims: Sequence[Claim] = (), kept: Kept | None = None
+    ) -> Stored:
         """Stored with its entry id, or refused naming the claim that was taken (a duplicate; nothing stored).
         A Redis fault raises: the route answers 5xx and the platform sends it again."""
         args: list[str | int] = [len(claims)]
         for claim in claims:
             args += [claim.value, claim.ttl]
-        for name, value in {"kind": kind, **fields}.items():
-            args += [name, value]
-        stored, found = await self._put(keys=[keys.INBOX, *(c.key for c in claims)], args=args)
+        pairs = [item for pair in {"kind": kind, **fields}.items() for item in pair]
+        args += [len(pairs), *pairs]
+        names = [keys.INBOX, *(c.key for c in claims)]
+        if kept is not None:
+            names += [keys.LEDGER, kept.guard]
+            args += [kept.value, *events_args(kept.events)]
+        stored, found = await self._put(keys=names, args=args)
         return Stored(codec.text(found), "") if int(stored) else Stored("", codec.text(found))
 
     async def remove(self, entry_id: str) -> None:

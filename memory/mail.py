@@ -1,7 +1,7 @@
 """What the inbox source keeps in Redis: per folder, the date of its first connection and a cursor per
 UIDVALIDITY (the last UID taken); the dedupe claims of each email, by (folder, UIDVALIDITY, UID) and by its
 Message-ID, kept for good; and each email's triage, written once together with its `EmailReceived` ledger
-event. The claims make "once" hold across restarts and processes; the cursor only saves work."""
+event (in the same write as its claims and its inbox entry). The claims make "once" hold across restarts and processes; the cursor only saves work."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from memory import codec, keys
+from memory.inbox import Kept
 from memory.store import RedisStore
 from orchestrator.events import EmailReceived
 
@@ -56,14 +57,20 @@ class MailStore:
 
     async def record(self, delivery: str, item: dict[str, Any], *, task_id: str, at: datetime) -> bool:
         """The email's triage and its `EmailReceived` event, in one step, once: False if already there (the
-        stored item handled again after a crash)."""
-        fields = _summary(item, task_id, at)
-        event = EmailReceived(at=at, task_id=task_id, summary=_said(item), detail=fields)
-        return await self.store.append_once(mail(f"msg:{delivery}"), json.dumps(fields), [event])
+        stored item handled again after a crash). A new email's is written with its take instead (`kept`)."""
+        found = kept(delivery, item, task_id=task_id, at=at)
+        return await self.store.append_once(found.guard, found.value, found.events)
 
     async def get(self, delivery: str) -> dict[str, Any] | None:
         raw = await self.redis.get(mail(f"msg:{delivery}"))
         return json.loads(raw) if raw else None
+
+
+def kept(delivery: str, item: dict[str, Any], *, task_id: str, at: datetime) -> Kept:
+    """The email's triage and its `EmailReceived`, kept once under its delivery (the Message-ID's digest)."""
+    fields = _summary(item, task_id, at)
+    event = EmailReceived(at=at, task_id=task_id, summary=_said(item), detail=fields)
+    return Kept(mail(f"msg:{delivery}"), json.dumps(fields), [event])
 
 
 def _summary(item: dict[str, Any], task_id: str, at: datetime) -> dict[str, Any]:

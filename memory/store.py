@@ -16,10 +16,32 @@ from orchestrator.events import Event
 from orchestrator.model import Proposal, Task
 from orchestrator.ports import Record
 
+# A Lua function for scripts that append ledger events: ARGV from `pos` to the end are events, each its field
+# count, then field, value, … (`events_args`); each counted in the metrics as it is appended.
+APPEND_EVENTS = """
+local function append_events(ledger, pos)
+  while pos <= #ARGV do
+    local count = tonumber(ARGV[pos])
+    local entry = {}
+    for j = 1, count * 2 do entry[j] = ARGV[pos + j] end
+    redis.call('XADD', ledger, '*', unpack(entry))
+    redis.call('HINCRBY', 'deputy:metrics:events', entry[2], 1)
+    for j = 1, #entry - 1, 2 do
+      if entry[j] == 'kind' and entry[j + 1] ~= '' then
+        redis.call('HINCRBY', 'deputy:metrics:actions', entry[2] .. '|' .. entry[j + 1], 1)
+      end
+    end
+    pos = pos + 1 + count * 2
+  end
+end
+"""
+
 # KEYS: record keys…, ledger.  ARGV: n, then per record (rev, data, kind, id, status),
 # then per event (field count, field, value, …). Returns 0 and the first stale key on a conflict (nothing
 # written), else 1.
-COMMIT = """
+COMMIT = (
+    APPEND_EVENTS
+    + """
 local TO_SHOW = {proposed = true, done = true, failed = true, awaiting_operator = true}
 local n = tonumber(ARGV[1])
 for i = 1, n do
@@ -44,23 +66,10 @@ for i = 1, n do
     end
   end
 end
-local pos = 2 + n * 5
-local ledger = KEYS[n + 1]
-while pos <= #ARGV do
-  local count = tonumber(ARGV[pos])
-  local entry = {}
-  for j = 1, count * 2 do entry[j] = ARGV[pos + j] end
-  redis.call('XADD', ledger, '*', unpack(entry))
-  redis.call('HINCRBY', 'deputy:metrics:events', entry[2], 1)
-  for j = 1, #entry - 1, 2 do
-    if entry[j] == 'kind' and entry[j + 1] ~= '' then
-      redis.call('HINCRBY', 'deputy:metrics:actions', entry[2] .. '|' .. entry[j + 1], 1)
-    end
-  end
-  pos = pos + 1 + count * 2
-end
+append_events(KEYS[n + 1], 2 + n * 5)
 return {1, ''}
 """
+)
 
 # KEYS: the ledger, a guard key. ARGV: the guard's value, then events as COMMIT takes them. The events are appended
 # only by the call that sets the guard: {1, ''}, else {0, ''} and nothing written.
@@ -108,6 +117,15 @@ ID_LENGTH = 7
 def new_candidate(prefix: str) -> str:
     """A short, typeable id (`t4k9x2mq`); the store makes sure it was never handed out before."""
     return prefix + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
+def events_args(events: Sequence[Event]) -> list[str | int]:
+    """The events as the scripts take them (APPEND_EVENTS): per event its field count, then field, value, …."""
+    args: list[str | int] = []
+    for event in events:
+        fields = codec.event_fields(event)
+        args += [len(fields), *(item for pair in fields.items() for item in pair)]
+    return args
 
 
 def _kind(record: Record) -> str:
@@ -165,20 +183,12 @@ class RedisStore:
 
     def append_on(self, client: Any, events: Sequence[Event]) -> Any:
         """Queue ledger events (no records) on a pipeline that carries other writes for one round trip."""
-        args: list[str | int] = [0]
-        for event in events:
-            fields = codec.event_fields(event)
-            args += [len(fields), *(item for pair in fields.items() for item in pair)]
-        return self._commit(keys=[keys.LEDGER], args=args, client=client)
+        return self._commit(keys=[keys.LEDGER], args=[0, *events_args(events)], client=client)
 
     async def append_once(self, guard: str, value: str, events: Sequence[Event]) -> bool:
         """Set `guard` to `value` and append the events, in one step, unless `guard` exists (then nothing is
         written, False): what is recorded once per item, however often the item is handled."""
-        args: list[str | int] = [value]
-        for event in events:
-            fields = codec.event_fields(event)
-            args += [len(fields), *(item for pair in fields.items() for item in pair)]
-        written, _ = await self._once(keys=[keys.LEDGER, guard], args=args)
+        written, _ = await self._once(keys=[keys.LEDGER, guard], args=[value, *events_args(events)])
         return bool(int(written))
 
     async def commit(self, records: Sequence[Record], events: Sequence[Event]) -> None:
@@ -187,11 +197,7 @@ class RedisStore:
         args: list[str | int] = [len(records)]
         for r in records:
             args += [str(r.rev), codec.dump(r), _kind(r), r.id, r.status.value]
-        for event in events:
-            fields = codec.event_fields(event)
-            args.append(len(fields))
-            for name, value in fields.items():
-                args += [name, value]
+        args += events_args(events)
         record_keys = [keys.record(_kind(r), r.id) for r in records]
         written, stale = await self._commit(keys=[*record_keys, keys.LEDGER], args=args)
         if not int(written):

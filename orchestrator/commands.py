@@ -40,10 +40,10 @@ Answer = Callable[[str, bool], Awaitable[None]]
 
 @dataclass(frozen=True, kw_only=True)
 class SubmitTask:
-    """`task_key` names the delivery the task comes from (default: the chat's platform and the event id):
-    submitting the same delivery again finds the same task instead of making a second. `memory`: a memory word's
-    request (/remember, /recall, /forget), answered from memory instead of drafted. `drafted`: a draft code made
-    where the task came in (an inbound hook's, never a model's): staged with the task, no worker's job."""
+    """`task_key` names the delivery the task comes from (default: the chat's platform and the event id): the
+    same delivery again finds the same task (`task_id`: the id reserved under it when it was stored). `memory`: a
+    memory word's request (/remember, /recall, /forget), answered from memory. `drafted`: a draft code made where
+    the task came in (an inbound hook's, never a model's): staged with the task, no worker's job."""
 
     text: str
     actor: Actor
@@ -52,6 +52,7 @@ class SubmitTask:
     task_key: str = ""
     memory: MemoryAsk | None = None
     drafted: Draft | None = None
+    task_id: str = ""
 
 
 @dataclass(frozen=True)

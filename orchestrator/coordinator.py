@@ -242,12 +242,20 @@ class Coordinator:
         await answer(f"Approved {approved} low-risk proposal{'s' if approved != 1 else ''}{left}.", approved == 0)
 
     async def receive_hook(
-        self, *, name: str, body: str, delivery: str, chat: ChatRef, drafter: HookDrafter | None = None
+        self,
+        *,
+        name: str,
+        body: str,
+        delivery: str,
+        chat: ChatRef,
+        drafter: HookDrafter | None = None,
+        task_id: str = "",
     ) -> str:
         """A signed inbound webhook starts a task; its body is untrusted data, never parsed as chat words.
         The web route deduped the delivery when it stored it; `delivery` (its key) finds the same task if
         the stored copy is handled twice. `drafter`: the code that drafts a hook's task (the worker's own, given
-        the same name and text), run here so its card needs no worker's turn."""
+        the same name and text), run here so its card needs no worker's turn. `task_id`: the id the delivery's
+        take reserved for it, when known."""
         text = policies.clean_text(body)[: policies.MAX_REQUEST_CHARS]
         actor = Actor(policies.HOOK, name, f"webhook {name}")
         submit = cmd.SubmitTask(
@@ -257,6 +265,7 @@ class Coordinator:
             event_id=f"hook-{name}-{delivery}",
             task_key=f"hook:{name}:{delivery}",
             drafted=drafter(name, text) if drafter else None,
+            task_id=task_id,
         )
-        task_id: str = await self.handle(submit)
-        return task_id
+        started: str = await self.handle(submit)
+        return started

@@ -6,7 +6,7 @@ ingress's turns with the chat channels (bot/ingress.py). docs/plugins.md says ho
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol, cast
@@ -18,7 +18,7 @@ from bot.ingress import Handler, Ingress
 from config import plugins
 from config.settings import Settings
 from memory import keys
-from memory.inbox import Claim, Entry
+from memory.inbox import Claim, Entry, Kept
 from memory.store import new_candidate
 from orchestrator.coordinator import Coordinator
 from orchestrator.model import ChatRef
@@ -69,30 +69,48 @@ def configured(settings: Settings) -> list[tuple[Source, Any]]:
     return [(source, values) for source, values in found if source.configured(values)]
 
 
+Keeping = Callable[[str], Kept]
+"""A record to write with the item, given the task id it is stored with (`take`'s `kept`)."""
+
+
 async def take(
-    ingress: Ingress, kind: str, item: dict[str, str], *, dedupe: Sequence[str], ttl: int = DEDUPE_S
+    ingress: Ingress,
+    kind: str,
+    item: dict[str, str],
+    *,
+    dedupe: Sequence[str],
+    ttl: int = DEDUPE_S,
+    kept: Keeping | None = None,
 ) -> Taken:
     """One write: the dedupe claims, the task's id reserved under the key `as_task` gives it, the item stored
     (`kind` names the ingress handler; `item` has `name`, `body`, `delivery`; the stored copy also `task`, that
     id). Neither stored nor a duplicate: no free task id was drawn, try again later. A Redis fault raises: the
     source answers 503, or leaves the item where it was, and it comes again. `ttl`: how long the dedupe claims
-    hold (0: for good, as an email's do)."""
+    hold (0: for good, as an email's do). `kept`: the source's own record of the item, written in the same step
+    (memory/inbox.py `Kept`)."""
     task_key = f"hook:{item['name']}:{item['delivery']}"  # what coordinator.receive_hook keys the task by
     for _ in range(5):
-        taken = await _take_once(ingress, kind, item, dedupe, task_key, ttl)
+        taken = await _take_once(ingress, kind, item, dedupe, task_key, ttl, kept)
         if taken is not None:
             return taken
     return Taken()
 
 
 async def _take_once(
-    ingress: Ingress, kind: str, item: dict[str, str], dedupe: Sequence[str], task_key: str, ttl: int = DEDUPE_S
+    ingress: Ingress,
+    kind: str,
+    item: dict[str, str],
+    dedupe: Sequence[str],
+    task_key: str,
+    ttl: int = DEDUPE_S,
+    kept: Keeping | None = None,
 ) -> Taken | None:
     """None: the random id drawn was issued before; draw another."""
     task_id = new_candidate("t")
     claims = [Claim(key, ttl=ttl) for key in dedupe]
     claims += [Claim(keys.id_for(task_key), task_id, DEDUPE_S), Claim(keys.issued_id(task_id), "1")]
-    stored = await ingress.accept(kind, {**item, "task": task_id}, claims)  # its handler needn't look it up
+    record = kept(task_id) if kept else None
+    stored = await ingress.accept(kind, {**item, "task": task_id}, claims, record)  # its handler needn't look it up
     if stored.entry_id:
         return Taken(task=task_id, entry=stored.entry_id)
     if stored.taken != keys.issued_id(task_id):
@@ -107,7 +125,11 @@ def as_task(coordinator: Coordinator, report_to: ChatRef) -> Handler:
     async def start(entry: Entry) -> None:
         fields = entry.fields
         await coordinator.receive_hook(
-            name=fields["name"], body=fields["body"], delivery=fields["delivery"], chat=report_to
+            name=fields["name"],
+            body=fields["body"],
+            delivery=fields["delivery"],
+            chat=report_to,
+            task_id=fields.get("task", ""),
         )
 
     return start

@@ -9,9 +9,10 @@ mail newer than DEPUTY_IMAP_SINCE.
 
 Each email goes in through `bot.sources.take` with two dedupe claims kept for good — (folder, UIDVALIDITY, UID)
 and its Message-ID — so a restart, a second process or a UIDVALIDITY change (after which every email since the
-first connection is looked at again) takes it once. Behind the ack its triage and `EmailReceived` are written
-once (memory/mail.py) and, when the policies file says it is one to card at once ("needs reply" by default), its
-task starts."""
+first connection is looked at again) takes it once. It is triaged before it is stored, and its triage and
+`EmailReceived` are written in that same write (memory/mail.py `kept`): one fsync per email, never a stored email
+without its triage. Behind it, when the policies file says it is one to card at once ("needs reply" by default),
+its task starts."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ from bot.sources import Taken, take
 from connectors import imap, mime
 from memory import codec, keys
 from memory.inbox import Entry
-from memory.mail import MailStore, id_claim, uid_claim
+from memory.mail import MailStore, id_claim, kept, uid_claim
 from orchestrator.policies import card_rule
 
 log = logging.getLogger("deputy.inbox")
@@ -169,17 +171,22 @@ class Folder:
         return 1 if (await self.take(validity, uid, *fetched)).task else 0
 
     async def take(self, validity: int, uid: int, raw: bytes, size: int) -> Taken:
+        """Stored once with its triage: the claims, the item (sorted already) and its record (`EmailReceived`)
+        in one write, so what is behind it only starts the task of an email to card now."""
         found = mime.parse(raw, size=size)
         mid = id_claim(found.message_id, raw[:4096])
+        delivery = mid.rsplit(":", 1)[1]
         item = self.item(found, validity, uid)
-        stored = {"name": NAME, "body": item, "delivery": mid.rsplit(":", 1)[1]}
+        await sort(self.at, self.values, item)
+        stored = {"name": NAME, "body": fit(item), "delivery": delivery}
         dedupe = [uid_claim(self.folder, validity, uid), mid]
-        return await take(self.at.ingress, KIND, stored, dedupe=dedupe, ttl=0)
+        now = self.at.coordinator.core.now()
+        record = partial(kept, delivery, item, at=now)
+        return await take(self.at.ingress, KIND, stored, dedupe=dedupe, ttl=0, kept=lambda task: record(task_id=task))
 
-    def item(self, found: mime.Mail, validity: int, uid: int) -> str:
+    def item(self, found: mime.Mail, validity: int, uid: int) -> dict[str, Any]:
         others = [a for a in [*found.to, *found.cc] if a not in self.me and a != found.sender]
-        data = {"folder": self.folder, "uidvalidity": validity, "uid": uid, "others": others, "mail": found.as_dict()}
-        return fit(data)
+        return {"folder": self.folder, "uidvalidity": validity, "uid": uid, "others": others, "mail": found.as_dict()}
 
 
 def fit(data: dict[str, Any]) -> str:
@@ -200,32 +207,52 @@ def fit(data: dict[str, Any]) -> str:
 
 
 def received(at: Mount, values: Values) -> Handler:
-    """Behind the ack: triage once (the inbox playbook's rules), record it with its `EmailReceived`, and — when a
-    rule of the policies file's `inbox: card_now:` matches (by default: it needs a reply) — start the task that
-    makes its card: drafted here, at once, by code; or, for a reply with a real model configured, by a worker."""
+    """Behind the ack: when a rule of the policies file's `inbox: card_now:` matched (by default: it needs a reply),
+    start the task that makes its card: drafted here, at once, by code; or, for a reply with a real model
+    configured, by a worker. (An item stored by an earlier version is sorted and recorded here first.)"""
     store = MailStore(at.redis)
-    kinds, offline = frozenset(at.coordinator.core.connectors), values.llm_model == "offline"
-    triage.rules(values.data_dir, kinds)  # read at start: a file broken later leaves these
+    offline = values.llm_model == "offline"
+    triage.rules(values.data_dir, frozenset(at.coordinator.core.connectors))  # a file broken later keeps these
 
     async def handle(entry: Entry) -> None:
         fields = entry.fields
-        item = json.loads(fields["body"])
-        sender = str(item["mail"].get("sender", ""))
-        item["triage"] = triage.triage(item["mail"], triage.rules(values.data_dir, kinds))
-        item["client"] = await client_of(at, sender)
-        rules = at.coordinator.core.config.policies.card_now
-        item["card"] = card_rule(rules, item["triage"], client=bool(item["client"]), sender=sender) or ""
-        task_key = f"hook:{NAME}:{fields['delivery']}"
-        task_id = fields.get("task") or codec.text(await at.redis.get(keys.id_for(task_key))) or ""
-        await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
+        item, body = json.loads(fields["body"]), fields["body"]
+        if "triage" not in item:
+            body = await sort_and_record(at, values, store, item, fields)
         if item["card"]:
-            body = json.dumps(item, ensure_ascii=False)
             coded = offline or item["triage"] != triage.REPLY
             await at.coordinator.receive_hook(
-                name=NAME, body=body, delivery=fields["delivery"], chat=at.report_to, drafter=draft if coded else None
+                name=NAME,
+                body=body,
+                delivery=fields["delivery"],
+                chat=at.report_to,
+                drafter=draft if coded else None,
+                task_id=fields.get("task", ""),
             )
 
     return handle
+
+
+async def sort(at: Mount, values: Values, item: dict[str, Any]) -> None:
+    """Its triage (the inbox playbook's rules), its sender's client record, and which `card_now` rule, if any,
+    cards it at once."""
+    sender = str(item["mail"].get("sender", ""))
+    kinds = frozenset(at.coordinator.core.connectors)
+    item["triage"] = triage.triage(item["mail"], triage.rules(values.data_dir, kinds))
+    item["client"] = await client_of(at, sender)
+    rules = at.coordinator.core.config.policies.card_now
+    item["card"] = card_rule(rules, item["triage"], client=bool(item["client"]), sender=sender) or ""
+
+
+async def sort_and_record(
+    at: Mount, values: Values, store: MailStore, item: dict[str, Any], fields: dict[str, str]
+) -> str:
+    """An item an earlier version stored unsorted: sorted and recorded now, once; its body as the task gets it."""
+    await sort(at, values, item)
+    task_key = f"hook:{NAME}:{fields['delivery']}"
+    task_id = fields.get("task") or codec.text(await at.redis.get(keys.id_for(task_key))) or ""
+    await store.record(fields["delivery"], item, task_id=task_id, at=at.coordinator.core.now())
+    return json.dumps(item, ensure_ascii=False)
 
 
 async def client_of(at: Mount, sender: str) -> str:

@@ -35,7 +35,7 @@ async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
     text = policies.check_request_text(c.text)
     policies.may_start_tasks(c.actor, core.config.operators)
     key = c.task_key or f"{c.chat.platform}:{c.event_id}"
-    task_id, fresh = await core.ids.id_for(key, "t", core.config.dedupe_seconds)
+    task_id, fresh = (c.task_id, False) if c.task_id else await core.ids.id_for(key, "t", core.config.dedupe_seconds)
     if not fresh and await core.store.get_task(task_id) is not None:
         return Outcome(task_id)  # the same delivery again (a redelivery after a crash): one task
     now = core.now()

@@ -132,3 +132,27 @@ async def test_append_once_writes_its_guard_and_events_once_however_many_race(ru
         assert str(await runtime.redis.get("deputy:test:guard")).startswith("v")
     finally:
         await other.aclose()
+
+
+async def test_an_entry_stored_with_a_kept_record_writes_both_in_one_step_or_neither(runtime: Runtime) -> None:
+    """What an email's take writes: the dedupe claim, the inbox entry, the record's guard and its event together;
+    a duplicate (the claim taken) writes none of them; an entry whose record was kept before (its guard set) is
+    stored without a second event."""
+    from memory import keys
+    from memory.inbox import Claim, Kept, RedisInbox
+
+    inbox, t = RedisInbox(runtime.redis), task()
+
+    def kept(value: str) -> Kept:
+        return Kept("deputy:test:record", value, [t.submitted(NOW)])
+
+    first = await inbox.put("email", {"body": "one"}, [Claim("deputy:test:claim")], kept("v1"))
+    again = await inbox.put("email", {"body": "one"}, [Claim("deputy:test:claim")], kept("v2"))
+    other = await inbox.put("email", {"body": "two"}, [Claim("deputy:test:other")], kept("v3"))
+    assert first.entry_id and not again.entry_id and again.taken == "deputy:test:claim" and other.entry_id
+    assert await runtime.redis.get("deputy:test:claim") == first.entry_id  # '' stands for the entry's id
+    assert await runtime.redis.get("deputy:test:record") == "v1"
+    assert [e.type for _, e in await runtime.ledger.read()] == ["TaskSubmitted"]
+    assert await runtime.redis.hget("deputy:metrics:events", "TaskSubmitted") == "1"
+    stored = [fields for _, fields in await runtime.redis.xrange(keys.INBOX) or []]
+    assert [f and f["body"] for f in stored] == ["one", "two"] and stored[0] and stored[0]["kind"] == "email"

@@ -33,3 +33,17 @@ async def test_a_draft_its_connector_refuses_fails_the_task_at_once(core: Core) 
     task = await core.store.get_task(await hook(core, "d2", bad))
     assert task and task.status is TaskStatus.FAILED and core.queue.runs == []
     assert [m.kind for _, _, m in core.outbox.sent] == [Kind.ERROR]
+
+
+async def test_the_id_the_take_reserved_is_the_tasks_and_handling_it_again_makes_no_second(core: Core) -> None:
+    """bot/sources `take` reserves the task's id with the stored delivery; the core uses it without a lookup,
+    and the stored copy handled again (after a crash) finds the task instead of staging a second card."""
+
+    async def again() -> str:
+        return await core.coordinator.receive_hook(
+            name="@inbox", body='{"x": 1}', delivery="d3", chat=CONSOLE, drafter=lambda n, t: EMAIL, task_id="tkept1"
+        )
+
+    assert await again() == "tkept1" and await again() == "tkept1"
+    assert [m.kind for _, _, m in core.outbox.sent] == [Kind.CARD]
+    assert [e.type for e in core.store.ledger].count("TaskSubmitted") == 1
