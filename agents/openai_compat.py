@@ -51,8 +51,15 @@ _PID = [os.getpid()]
 
 
 def native(model: str) -> bool:
-    """Called by this module, not litellm: a model named for OpenAI's protocol."""
-    return model.startswith(PREFIX)
+    """Called by this module, not litellm: a model named for OpenAI's protocol (`openai/<name>`), or a bare name
+    litellm itself would send to OpenAI — a chat or embedding model its price list files under OpenAI
+    (`gpt-4o-mini`, `text-embedding-3-small`); other bare names (`claude-…`) stay litellm's."""
+    if model.startswith(PREFIX):
+        return True
+    if "/" in model or model == "offline":
+        return False
+    found = price_list.entries().get(model)
+    return bool(found and found.get("mode") in ("chat", "embedding"))
 
 
 def session() -> aiohttp.ClientSession:

@@ -1,7 +1,8 @@
 """What the inbox source keeps in Redis: per folder, the date of its first connection and a cursor per
 UIDVALIDITY (the last UID taken); the dedupe claims of each email, by (folder, UIDVALIDITY, UID) and by its
 Message-ID, kept for good; and each email's triage, written once together with its `EmailReceived` ledger
-event (in the same write as its claims and its inbox entry). The claims make "once" hold across restarts and processes; the cursor only saves work."""
+event (in the same write as its claims and its inbox entry). The claims make "once" hold across restarts and
+processes; the cursor only saves work."""
 
 from __future__ import annotations
 

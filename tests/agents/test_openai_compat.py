@@ -84,7 +84,13 @@ async def ask(transport: Transport, model: str, *, schema: Schema | None = None,
 
 @pytest.mark.parametrize(
     ("model", "stream"),
-    [("openai/gpt-4o-mini", False), ("openai/gpt-4o-mini", True), ("openai/gpt-5", False), ("openai/o3-mini", True)],
+    [
+        ("openai/gpt-4o-mini", False),
+        ("openai/gpt-4o-mini", True),
+        ("openai/gpt-5", False),
+        ("openai/o3-mini", True),
+        ("gpt-4o-mini", False),
+    ],
 )
 async def test_the_request_is_the_one_litellm_sends(server: tuple[Recording, str], model: str, stream: bool) -> None:
     fake, url = server
@@ -93,6 +99,19 @@ async def test_the_request_is_the_one_litellm_sends(server: tuple[Recording, str
     theirs, ours = fake.bodies
     assert ours == theirs
     assert fake.headers[1]["Authorization"] == fake.headers[0]["Authorization"] == "Bearer sk-test"
+
+
+def test_bare_names_litellm_sends_to_openai_are_called_natively_and_no_others() -> None:
+    """litellm's own routing of a bare name (its `get_llm_provider`): OpenAI's chat and embedding models are
+    ours; its completion, speech and responses-only models, other providers' names and unknown ones stay litellm's."""
+    import litellm
+
+    from agents.openai_compat import native
+
+    ours = ["gpt-4o-mini", "gpt-4o", "gpt-5", "o3-mini", "text-embedding-3-small"]
+    theirs = ["claude-3-5-sonnet-20240620", "gemini-1.5-pro", "gpt-3.5-turbo-instruct", "gpt-4o-mini-tts", "o1-pro"]
+    assert all(litellm.get_llm_provider(m)[1] == "openai" for m in ours) and all(native(m) for m in ours)
+    assert not any(native(m) for m in [*theirs, "house-model", "offline", "ollama_chat/llama3"])
 
 
 @pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "openai/gpt-4o", "openai/house-model"])

@@ -68,6 +68,8 @@ def test_with_openai_models_no_process_imports_litellm(env: dict[str, str]) -> N
     hosted = {**env, "DEPUTY_LLM_MODEL": "openai/fake", "DEPUTY_LLM_API_BASE": "http://127.0.0.1:9/v1"}
     hosted.update(DEPUTY_LLM_VERIFY_MODEL="openai/gpt-4o-mini", DEPUTY_EMBEDDING_MODEL="openai/text-embedding-3-small")
     assert _run(PROBE, hosted) == ["parent False", "job process False"]
+    bare = {**env, "DEPUTY_LLM_MODEL": "gpt-4o-mini", "DEPUTY_EMBEDDING_MODEL": "text-embedding-3-small"}
+    assert _run(PROBE, {**bare, "OPENAI_API_KEY": "sk"}) == ["parent False", "job process False"]  # litellm's openai
 
 
 async def test_calling_an_openai_model_and_embedding_import_neither_litellm_nor_the_sdk(
