@@ -36,13 +36,14 @@ async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
     policies.may_start_tasks(c.actor, core.config.operators)
     key = c.task_key or f"{c.chat.platform}:{c.event_id}"
     task_id, fresh = (c.task_id, False) if c.task_id else await core.ids.id_for(key, "t", core.config.dedupe_seconds)
-    if not fresh and await core.store.get_task(task_id) is not None:
+    if not fresh and not c.task_id and await core.store.get_task(task_id) is not None:
         return Outcome(task_id)  # the same delivery again (a redelivery after a crash): one task
     now = core.now()
     task = Task(id=task_id, text=text, actor=c.actor, chat=c.chat, event_id=c.event_id, created_at=now, memory=c.memory)
     if c.drafted is not None:
         return await _at_once(core, task, c.drafted)
-    await core.store.commit([task], [task.submitted(now)])
+    if not await _first(core, [task], [task.submitted(now)]):
+        return Outcome(task_id)
     if c.actor.platform != policies.HOOK and c.memory is None:  # a hook's card is enough; memory answers at once
         task.message_ref = await core.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
     if task.message_ref:
@@ -63,11 +64,22 @@ async def _at_once(core: Core, task: Task, draft: ProposalDraft | Reply) -> Outc
         except BadRequest as err:
             draft = Reply(str(err), ok=False)
         else:
-            await core.store.commit([task, proposal], [*events, task.propose(proposal, now)])
+            if not await _first(core, [task, proposal], [*events, task.propose(proposal, now)]):
+                return Outcome(task.id)
             return Outcome(task.id, then=await _staged(core, task, proposal, draft))
-    await core.store.commit([task], [*events, _answered(task, draft, now)])
-    await _show_reply(core, task, draft)
+    if await _first(core, [task], [*events, _answered(task, draft, now)]):
+        await _show_reply(core, task, draft)
     return Outcome(task.id)
+
+
+async def _first(core: Core, records: list[Task | Proposal], events: list[Event]) -> bool:
+    """A new task's first commit; False, with nothing written, when the task is there already: its delivery
+    handled again (after a crash) under the id its take reserved, which is looked for here rather than before."""
+    try:
+        await core.store.commit(records, events)
+    except Conflict:
+        return False
+    return True
 
 
 async def _keep_message_ref(core: Core, task: Task) -> None:
