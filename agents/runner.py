@@ -115,10 +115,11 @@ class PlaybookRunner:
     async def redraft(self, task: Task) -> Draft:
         """A shadow run's draft of a past request: the steps `draft` takes, leaving nothing behind — no turn in the
         working set, and of the memory verbs only /recall (it reads). The conversation before the request is not
-        replayed; memory is read as it is now."""
+        replayed; memory is read as it is now. An inbox email's reply is drafted as `draft` drafts it (by the model
+        being compared, when it has one)."""
         text = task.text.strip()
         if task.actor.platform == "hook":
-            return inbound_hook(task.actor.user, text)
+            return await self._hook(task, text)
         if task.memory is not None and task.memory.word is MemoryWord.RECALL:
             return await memory_verb(self.memory, task.memory, task)
         return await self._run(task, text, "")

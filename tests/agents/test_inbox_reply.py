@@ -56,6 +56,14 @@ async def test_the_model_writes_the_body_and_code_the_rest(llm: Llm) -> None:
     assert [c.detail["step"] for c in await llm.calls()] == ["draft"]
 
 
+async def test_a_shadow_run_drafts_an_inbox_reply_as_a_live_one_does(llm: Llm) -> None:
+    """`deputy shadow --model M` compares M's reply bodies, not the template's; nothing else of the draft moves."""
+    llm.script(answer("Hi Jane,\n\nResent.\n"))
+    draft, template = await llm.runner.redraft(hook_task()), inbound_email(EMAIL)
+    assert isinstance(draft, ProposalDraft) and isinstance(template, ProposalDraft)
+    assert draft.actions == [("email.reply", {**template.actions[0][1], "body": "Hi Jane,\n\nResent.\n"})]
+
+
 async def test_a_revision_changes_the_body_alone(llm: Llm) -> None:
     llm.script(answer("Hi Jane,\n\nHere it is.\n"))
     first = await llm.runner.draft(hook_task())
