@@ -158,11 +158,13 @@ def request_body(
     model: str, messages: list[Message], max_tokens: int, shape: dict[str, Any], *, stream: bool
 ) -> dict[str, Any]:
     """What litellm sends OpenAI for the same call. Reasoning models (o1, o3, gpt-5…) take `max_completion_tokens`
-    and only their default temperature."""
+    and only their default temperature, unless reasoning is off by default (gpt-5.1: `price_list.takes_temperature`)."""
     name = model.removeprefix(PREFIX)
     body: dict[str, Any] = {"model": name, "messages": _roles(name, messages), **shape}
     if _REASONING.match(name) and "gpt-5-chat" not in name:
         body["max_completion_tokens"] = max_tokens
+        if price_list.takes_temperature(name):
+            body["temperature"] = 0
     else:
         body.update(temperature=0, max_tokens=max_tokens)
     if stream:

@@ -60,6 +60,23 @@ def takes_schema(model: str) -> bool:
     return bool(found and found.get("supports_response_schema"))
 
 
+def takes_temperature(model: str) -> bool:
+    """litellm's rule for OpenAI's gpt-5 family: temperature 0 goes only to a model that takes reasoning effort
+    "none" and defaults to it (gpt-5.1, 5.2, 5.4), not to one that merely takes it (gpt-5.5); a list that declares
+    no model's default (older than the rule) counts taking it as enough."""
+    found = entries().get(model.removeprefix(f"{PROVIDER}/")) or {}
+    if not found.get("supports_none_reasoning_effort"):
+        return False
+    if "default_reasoning_effort" in found:
+        return bool(found["default_reasoning_effort"] == "none")
+    return not _declares_defaults()
+
+
+@cache
+def _declares_defaults() -> bool:
+    return any("default_reasoning_effort" in e for e in entries().values())
+
+
 def cost(models: list[str], tokens_in: int, tokens_out: int, cached: int = 0) -> float | None:
     """Dollars for a call, priced by the first of `models` the list knows (the response's model, then the one asked
     for, as litellm does); None when it knows neither."""

@@ -90,6 +90,10 @@ async def ask(transport: Transport, model: str, *, schema: Schema | None = None,
         ("openai/gpt-5", False),
         ("openai/o3-mini", True),
         ("gpt-4o-mini", False),
+        ("openai/gpt-5.1", False),
+        ("openai/gpt-5.5", False),
+        ("openai/gpt-5-mini", True),
+        ("openai/o1", False),
     ],
 )
 async def test_the_request_is_the_one_litellm_sends(server: tuple[Recording, str], model: str, stream: bool) -> None:
