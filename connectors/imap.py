@@ -211,19 +211,23 @@ class Session:
 
     async def fetch(self, uid: int, limit: int) -> tuple[bytes, int] | None:
         """The message's first `limit` bytes (BODY.PEEK: it stays unread) and its whole size; None if gone."""
-        parts = f"(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)"
-        lines = await self.ok("UID FETCH", self.client.uid("fetch", str(uid), parts), CALL_S * 2)
-        size = next((int(m[1]) for x in lines if isinstance(x, bytes) and (m := _SIZE.search(x))), 0)
-        body = next((bytes(x) for x in lines if isinstance(x, bytearray)), None)
-        return None if body is None else (body, size)
+        found = await self.fetch_range(uid, uid, limit)
+        return (found[0][1], found[0][2]) if found else None
 
     async def fetch_range(self, first: int, last: int, limit: int) -> list[tuple[int, bytes, int]]:
         """Each message with a UID from `first` to `last` (none there: an empty list), as `fetch` reads one: its
-        UID, its first `limit` bytes and its whole size, in UID order. One round trip, no search first."""
-        parts, uids = f"(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)", f"{first}:{last}"
+        UID, its first `limit` bytes and its whole size, in UID order. One round trip, no search first; a second
+        only for a message cut at `limit`, whose size is then asked for (`RFC822.SIZE` costs some servers a parse of
+        the whole message, and a body shorter than `limit` is the whole message)."""
+        parts, uids = f"(UID BODY.PEEK[]<0.{limit}>)", f"{first}:{last}"
         step = self._behind_idle(uids, parts) if self.ending is not None else self.client.uid("fetch", uids, parts)
         lines = await self.ok("UID FETCH", step, CALL_S * 2)
-        return sorted(m for m in _messages(lines) if first <= m[0] <= last)
+        found = sorted(m for m in _messages(lines) if first <= m[0] <= last)
+        return [(uid, body, len(body) if len(body) < limit else await self._size(uid)) for uid, body, _ in found]
+
+    async def _size(self, uid: int) -> int:
+        lines = await self.ok("UID FETCH", self.client.uid("fetch", str(uid), "(UID RFC822.SIZE)"))
+        return next((int(m[1]) for x in lines if isinstance(x, bytes) and (m := _SIZE.search(x))), 0)
 
     def _behind_idle(self, uids: str, parts: str) -> Any:
         """A UID FETCH sent at once, right behind IDLE's DONE, not after the server's answer to it: IMAP lets a

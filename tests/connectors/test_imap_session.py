@@ -75,6 +75,24 @@ async def test_news_in_idle_is_fetched_right_behind_the_done_and_the_session_goe
         await session.close()
 
 
+async def test_a_message_cut_at_the_limit_gets_its_whole_size_from_the_server(imap_server: ImapServer) -> None:
+    """The body is read up to the limit only; a message shorter than the limit is whole (its size is its length),
+    one cut at it has its size asked for (RFC822.SIZE), so it can be flagged as read in part."""
+    await imap_server.create("Sizes")
+    small, big = email(message_id="<small@acme.example>"), email(message_id="<big@acme.example>", body="x" * 5000)
+    await imap_server.append_many([small, big], "Sizes")
+    session = await imap.Session.open(imap.ImapTarget.parse(imap_server.url("Sizes")))
+    try:
+        await session.examine("Sizes")
+        [first, second] = await session.uids("ALL")
+        whole, cut = await session.fetch(first, 4000), await session.fetch(second, 4000)
+        assert whole is not None and whole[1] == len(whole[0]) < 4000
+        assert cut is not None and len(cut[0]) == 4000 and cut[1] > 5000
+        assert await session.fetch(9999, 4000) is None
+    finally:
+        await session.close()
+
+
 def test_a_fetch_answer_is_read_whether_the_uid_comes_before_or_after_the_body() -> None:
     lines = [
         b"1 FETCH (UID 7 RFC822.SIZE 9 BODY[]<0> {3}",
