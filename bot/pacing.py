@@ -24,7 +24,8 @@ async def pace(redis: Redis, chat_key: str, interval_s: float) -> float:
     """Wait for this chat's next slot; returns the seconds waited. Pacing is a courtesy: when Redis can't keep
     the slot (down, out of memory), the message goes now — an alert about Redis itself must still get out."""
     try:
-        wait_ms = int(await redis.eval(_RESERVE, 1, f"deputy:pace:{chat_key}", int(interval_s * 1000)))
+        reserve = redis.register_script(_RESERVE)  # EVALSHA: the script's text is not sent and hashed each post
+        wait_ms = int(await reserve(keys=[f"deputy:pace:{chat_key}"], args=[int(interval_s * 1000)]))
     except (RedisError, OSError):
         return 0.0
     if wait_ms > 0:

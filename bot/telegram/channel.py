@@ -17,6 +17,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
+from telegram.ext import ExtBot
 
 from bot.ingress import Ingress
 from bot.payloads import Malformed, as_stored, json_object, need, stored_json
@@ -35,6 +36,9 @@ BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 POLL_S = 20
 MAX_BODY = 1024 * 1024
 COMMANDS = [BotCommand(name, description) for name, description in menu()]
+KEEP_PARSED = 1024
+"""Updates the webhook parsed and stored, kept (~2 KB each) for the work behind their acks so it need not parse
+them again on the loop that answers Telegram (issue 30); past this many waiting, the rest are parsed from the store."""
 T = TypeVar("T")
 
 
@@ -55,6 +59,7 @@ class TelegramChannel:
         self.ready = asyncio.Event()
         """The bot knows who it is (its username tells a mention in a group)."""
         self._starting: asyncio.Task[None] | None = None
+        self._parsed: dict[str, Update] = {}
         ingress.handle("telegram", self.process)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
@@ -137,13 +142,15 @@ class TelegramChannel:
         if (request.content_length or 0) > MAX_BODY:
             return web.json_response({"error": "body too large"}, status=413)
         try:
-            body = checked_update(await request.content.read(MAX_BODY + 1))
+            body, update = parsed_update(await request.content.read(MAX_BODY + 1), self.outbox.bot)
         except Malformed as err:
             return web.json_response({"error": str(err)}, status=400)
         try:
-            await self.ingress.accept("telegram", {"body": body})
+            stored = await self.ingress.accept("telegram", {"body": body})
         except RedisError as err:
             return web.json_response({"error": f"can't store the update now ({describe(err)})"}, status=503)
+        if update is not None and stored.entry_id and len(self._parsed) < KEEP_PARSED:
+            self._parsed[stored.entry_id] = update  # before its work's first step: that runs after this returns
         return web.json_response({"ok": True})
 
     # ---- the stored update --------------------------------------------------------------------------
@@ -151,13 +158,14 @@ class TelegramChannel:
     async def process(self, entry: Entry) -> None:
         """An update as stored: a message or a button press, handled once (its dedupe is in the core)."""
         await self.ready.wait()
-        update = Update.de_json(json.loads(entry.fields["body"]), self.outbox.bot)
+        update = self._parsed.pop(entry.id, None) or Update.de_json(json.loads(entry.fields["body"]), self.outbox.bot)
         await self.inbound.handle(update, self.outbox.bot.username or "", delivery=entry.id)
 
 
-def checked_update(raw: bytes) -> str:
-    """The update as text, if it is one Deputy can take: UTF-8 JSON, an object with an integer `update_id`,
-    and, for what Deputy reads, the fields it needs; anything else is `Malformed` (a 400, never a 500)."""
+def parsed_update(raw: bytes, bot: ExtBot[Any]) -> tuple[str, Update | None]:
+    """The update as text to store, if it is one Deputy can take: UTF-8 JSON, an object with an integer
+    `update_id`, and, for what Deputy reads, the fields it needs; anything else is `Malformed` (a 400, never a
+    500). With it the update as parsed, unless storing cleaned the text (then the stored text is what counts)."""
     if len(raw) > MAX_BODY:
         raise Malformed("body too large")
     try:
@@ -176,10 +184,11 @@ def checked_update(raw: bytes) -> str:
         if isinstance(data["callback_query"].get("message"), dict):
             _message(data["callback_query"]["message"])
     try:
-        Update.de_json(data, None)
+        update = Update.de_json(data, bot)
     except Exception:  # PTB trusts Telegram: a date past the year 9999 overflows, a wrong type raises anything
         raise Malformed("not a Telegram update") from None
-    return as_stored(text, data)
+    stored = as_stored(text, data)
+    return stored, update if stored is text else None
 
 
 def _message(message: dict[str, Any]) -> None:

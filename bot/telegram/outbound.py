@@ -13,9 +13,9 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Lin
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import AIORateLimiter, ExtBot
-from telegram.request import HTTPXRequest
 
 from bot.pacing import pace
+from bot.telegram.http import AiohttpRequest, Timeouts
 from bot.telegram.render import Piece, render
 from orchestrator.model import ChatRef
 from orchestrator.outbound import Outbound
@@ -26,10 +26,10 @@ RETRIES = 3
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-def make_bot(token: str, base_url: str) -> tuple[ExtBot[Any], list[HTTPXRequest]]:
-    """The bot and its two HTTP clients, which the caller closes (a bot never `initialize()`d — that costs
-    a getMe per RQ job — would not close them itself)."""
-    requests = [HTTPXRequest(connection_pool_size=16, read_timeout=15), HTTPXRequest(read_timeout=30)]
+def make_bot(token: str, base_url: str) -> tuple[ExtBot[Any], list[AiohttpRequest]]:
+    """The bot and its two HTTP clients (bot/telegram/http.py), which the caller closes (a bot never
+    `initialize()`d — that costs a getMe per RQ job — would not close them itself)."""
+    requests = [AiohttpRequest(pool_size=16, timeouts=Timeouts(read=15)), AiohttpRequest(timeouts=Timeouts(read=30))]
     bot: ExtBot[Any] = ExtBot(
         token,
         base_url=base_url,
@@ -49,7 +49,7 @@ class TelegramOutbox:
     def __init__(self, *, token: str, base_url: str, redis: Redis) -> None:
         self.token, self.base_url, self.redis = token, base_url, redis
         self._bot: ExtBot[Any] | None = None
-        self._requests: list[HTTPXRequest] = []
+        self._requests: list[AiohttpRequest] = []
 
     @property
     def bot(self) -> ExtBot[Any]:

@@ -45,6 +45,8 @@ class FakeBotApi:
     calls: list[Call] = field(default_factory=list)
     fail: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     messages: dict[tuple[str, int], str] = field(default_factory=dict)
+    hold: dict[str, asyncio.Event] = field(default_factory=dict)
+    """A method named here answers only once its event is set: a Bot API that is slow to answer."""
     _updates: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -113,6 +115,8 @@ class FakeBotApi:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = await _params(request)
+        if method in self.hold:
+            await self.hold[method].wait()
         planned = self.fail.get(method)
         if planned:
             status, extra = planned.pop(0)
