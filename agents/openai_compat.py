@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import re
-import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from agents.prompts import Message
 from agents.schemas import Schema
 from agents.transports import TIMEOUT_S, RemoteTransport, format_options
 from config.providers import provider_env
+from connectors import http_env
 from orchestrator.errors import (
     ModelError,
     ModelPermanent,
@@ -73,8 +73,14 @@ def session() -> aiohttp.ClientSession:
         del _SESSIONS[gone]
     held = _SESSIONS.get(loop)
     if held is None or held.closed:
-        held = _SESSIONS[loop] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls()), trust_env=True)
+        held = _SESSIONS[loop] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=http_env.tls()))
     return held
+
+
+def _post(url: str, body: dict[str, Any], headers: dict[str, str], timeout: aiohttp.ClientTimeout) -> Any:
+    """A POST on this process's session, through the proxy the environment names for that host, if any."""
+    proxy, auth = http_env.proxy_for(url)
+    return session().post(url, json=body, headers=headers, timeout=timeout, proxy=proxy, proxy_auth=auth)
 
 
 async def close_session() -> None:
@@ -82,18 +88,6 @@ async def close_session() -> None:
     held = _SESSIONS.pop(asyncio.get_running_loop(), None)
     if held is not None:
         await held.close()
-
-
-def _tls() -> ssl.SSLContext:
-    """Certificates as the OpenAI client (httpx) checks them: `SSL_CERT_FILE`, else certifi's bundle; proxies from
-    `HTTPS_PROXY`/`NO_PROXY` (`trust_env`) likewise."""
-    try:
-        import certifi
-
-        bundle: str | None = certifi.where()
-    except ImportError:  # not installed: the system's certificates
-        bundle = None
-    return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or bundle)
 
 
 @dataclass
@@ -202,7 +196,10 @@ async def post(
     start and each gap between its pieces, as the OpenAI client's does: a slow writer is not cut mid-answer."""
     timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
     url = f"{where.rstrip('/')}/{path}"
-    async with in_words(where, "model"), session().post(url, json=body, headers=headers, timeout=timeout) as response:
+    async with (
+        in_words(where, "model"),
+        _post(url, body, headers, timeout) as response,
+    ):
         if response.status >= 400:
             raise http_error(response.status, await response.text(), response.headers, where)
         if on_text is not None:
@@ -330,7 +327,7 @@ async def embed(model: str, texts: list[str], api_base: str | None) -> list[list
     url = f"{where.rstrip('/')}/embeddings"
     async with (
         in_words(where, "embedding"),
-        session().post(url, json=body, headers=auth_headers(key), timeout=timeout) as response,
+        _post(url, body, auth_headers(key), timeout) as response,
     ):
         if response.status >= 400:
             raise http_error(response.status, await response.text(), response.headers, where)

@@ -8,18 +8,16 @@ finds them (`SSL_CERT_FILE` or certifi's bundle; `HTTPS_PROXY`, `NO_PROXY`)."""
 from __future__ import annotations
 
 import asyncio
-import functools
-import os
-import ssl
 from dataclasses import dataclass
 
 import aiohttp
-from aiohttp.helpers import get_env_proxy_for_url
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
+
+from connectors import http_env
 
 POOL_FULL = (
     "Pool timeout: All connections in the connection pool are occupied. Request was *not* sent to Telegram. "
@@ -122,8 +120,8 @@ class AiohttpRequest(BaseRequest):
             body = _multipart(data) if data.multipart_data else data.url_encoded_parameters()
             headers.update(FORM if isinstance(body, str) else {})
         where = URL(url)
-        tls = _tls() if where.scheme == "https" else True
-        proxy, proxy_auth = _proxy(where.scheme, where.host or "")
+        tls = http_env.tls() if where.scheme == "https" else True
+        proxy, proxy_auth = http_env.proxy(where.scheme, where.host or "")
         timeout = limits.client()
         try:
             async with session.request(
@@ -157,25 +155,3 @@ def _multipart(data: RequestData) -> aiohttp.FormData:
         filename, content, kind = upload
         form.add_field(name, content, filename=filename, content_type=kind)
     return form
-
-
-@functools.cache
-def _proxy(scheme: str, host: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-    """`HTTPS_PROXY`/`NO_PROXY` as httpx reads them, once per host: aiohttp's own `trust_env` looks them up (and
-    ~/.netrc) in a thread on every request, two hand-offs per post."""
-    try:
-        return get_env_proxy_for_url(URL.build(scheme=scheme, host=host))
-    except LookupError:
-        return None, None
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """Certificates as httpx (HTTPXRequest) checks them: `SSL_CERT_FILE`, else certifi's bundle."""
-    try:
-        import certifi
-
-        bundle: str | None = certifi.where()
-    except ImportError:  # not installed: the system's certificates
-        bundle = None
-    return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or bundle)

@@ -244,3 +244,23 @@ async def test_one_session_per_loop_kept_between_calls_until_the_runtime_closes(
     assert elsewhere is not kept and session() is kept
     await close_session()
     assert kept.closed and session() is not kept
+
+
+async def test_a_proxy_from_the_environment_carries_the_call_and_no_proxy_skips_it(
+    server: tuple[Recording, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the OpenAI SDK (httpx) does: `HTTP_PROXY`/`HTTPS_PROXY` carry the call, `NO_PROXY` hosts go direct. The
+    fake server stands in for the proxy: a call to a host that doesn't resolve reaches it only through it."""
+    from connectors import http_env
+
+    fake, url = server
+    monkeypatch.setenv("HTTP_PROXY", url.removesuffix("/v1"))
+    monkeypatch.setenv("NO_PROXY", "direct.invalid")
+    http_env.proxy.cache_clear()
+    try:
+        raw = await ask(OpenAITransport("http://model.invalid:9/v1"), "openai/gpt-4o-mini")
+        assert raw.text and len(fake.bodies) == 1
+        with pytest.raises(ModelUnreachable, match=r"^can't reach the model server at http://direct.invalid"):
+            await ask(OpenAITransport("http://direct.invalid:9/v1"), "openai/gpt-4o-mini")
+    finally:
+        http_env.proxy.cache_clear()
