@@ -78,6 +78,14 @@ class Running:
     def output(self) -> str:
         return "\n".join(line for _, line in self.lines)
 
+    def ready(self, port: int) -> None:
+        """Until /readyz answers; if it never does, what `deputy up` printed is in the failure (a port taken
+        between the test choosing it and the server binding it, a slow start on a loaded machine)."""
+        try:
+            wait_for(lambda: ready(port), 30, "deputy up to be ready")
+        except AssertionError as err:
+            raise AssertionError(f"{err}; it printed:\n{self.output}") from None
+
     def said(self, text: str) -> float:
         """When `text` was printed."""
         wait_for(lambda: any(text in line for _, line in self.lines), 20, f"{text!r} in:\n{self.output}")
@@ -112,7 +120,7 @@ def _no_process_left() -> Iterator[None]:
 def handing_over(up_env: dict[str, str], tmp_path: Path, stalling: StallingSmtp) -> tuple[Running, list[int]]:
     """`deputy up` with an approved email stuck after its data went out; its children."""
     up = Running(up_env, tmp_path)
-    wait_for(lambda: ready(int(up_env["DEPUTY_PORT"])), 30, "deputy up to be ready")
+    up.ready(int(up_env["DEPUTY_PORT"]))
     spawned = children(up.process.pid)
     pid = proposal_id(deputy("chat", env=up_env, cwd=tmp_path, stdin="email hank@example.com about the lease\n").stdout)
     approving = subprocess.Popen(
@@ -180,7 +188,7 @@ def test_stopping_names_the_approved_actions_held_for_the_next_start(
 ) -> None:
     env = {**up_env, "DEPUTY_SMTP_URL": smtp.url, "DEPUTY_UNDO_SECONDS": "600"}
     up = Running(env, tmp_path)
-    wait_for(lambda: ready(int(env["DEPUTY_PORT"])), 30, "deputy up to be ready")
+    up.ready(int(env["DEPUTY_PORT"]))
     pid = proposal_id(deputy("chat", env=env, cwd=tmp_path, stdin="email hank@example.com about the lease\n").stdout)
     approving = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "chat"],
