@@ -21,7 +21,6 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from bot.ingress import Handler
 from bot.sources import Taken, take
 from connectors import imap, mime
 from memory import codec, keys
-from memory.inbox import Entry
+from memory.inbox import Entry, Kept
 from memory.mail import MailStore, id_claim, kept, uid_claim
 from orchestrator.policies import card_rule
 
@@ -181,8 +180,11 @@ class Folder:
         stored = {"name": NAME, "body": fit(item), "delivery": delivery}
         dedupe = [uid_claim(self.folder, validity, uid), mid]
         now = self.at.coordinator.core.now()
-        record = partial(kept, delivery, item, at=now)
-        return await take(self.at.ingress, KIND, stored, dedupe=dedupe, ttl=0, kept=lambda task: record(task_id=task))
+
+        def record(task: str) -> Kept:
+            return kept(delivery, item, task_id=task, at=now)
+
+        return await take(self.at.ingress, KIND, stored, dedupe=dedupe, ttl=0, kept=record)
 
     def item(self, found: mime.Mail, validity: int, uid: int) -> dict[str, Any]:
         others = [a for a in [*found.to, *found.cc] if a not in self.me and a != found.sender]
