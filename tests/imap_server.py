@@ -84,6 +84,17 @@ class ImapServer:
         finally:
             await client.logout()
 
+    async def flag(self, folder: str, flag: str, on: bool = True) -> None:
+        """Set (or clear) `flag` on every message in `folder`, from a connection of its own, as a worker marks
+        one answered. (pymap tells an IDLE of system flags such as \\Flagged, not of keywords.)"""
+        client = await self.client()
+        try:
+            await client.select(folder)
+            response = await client.uid("store", "1:*", "+FLAGS" if on else "-FLAGS", f"({flag})")
+            assert response.result == "OK", response
+        finally:
+            await client.logout()
+
     async def messages(self, folder: str) -> list[tuple[str, bytes]]:
         """(flags, header bytes) of every message in `folder`."""
         client = await self.client()

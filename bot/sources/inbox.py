@@ -3,9 +3,9 @@ and, when it needs a reply, becomes a task whose card holds a reply drafted in i
 
 One loop per folder, in every web process (any number may run: the claims decide who takes an email). The
 folder is opened read-only (EXAMINE) and read with BODY.PEEK, so nothing Deputy reads changes the mailbox. New
-mail is waited for in IDLE, ended and issued again every two minutes (the first after news after SETTLE_S);
-without IDLE, or between IDLEs, the folder is searched for UIDs past the cursor. The first connection takes only
-mail newer than DEPUTY_IMAP_SINCE.
+mail is waited for in IDLE, ended and issued again every two minutes (after any IDLE that ended, the next is
+SETTLE_S); without IDLE, or between IDLEs, the folder is searched for UIDs past the cursor. The first connection
+takes only mail newer than DEPUTY_IMAP_SINCE.
 
 Each email goes in through `bot.sources.take` with two dedupe claims kept for good — (folder, UIDVALIDITY, UID)
 and its Message-ID — so a restart, a second process or a UIDVALIDITY change (after which every email since the
@@ -48,9 +48,10 @@ CURSOR_EVERY = 50
 """The cursor moves after this many emails (and at the end of a catch-up): after a crash, at most these are
 looked at again, and their claims turn them away."""
 SETTLE_S = 2.0
-"""The first IDLE after a catch-up lasts this long, then the folder is searched once more before a long one: some
-servers (pymap) tell in IDLE only of mail that comes after it started, not of mail that came between the last
-search's answer and the IDLE, which would wait for the renewal (IDLE_RENEW_S) instead of seconds."""
+"""After an IDLE that ended (news, another change such as a flag set by a reply sent, or the renewal) the next one
+lasts this long, then the folder is searched once more before a long one: some servers (pymap) tell in IDLE only
+of mail that comes after it started, not of mail that came between the last search's answer and the IDLE, which
+would wait for the renewal (IDLE_RENEW_S) instead of seconds."""
 NEWS_MAX = 10
 """Told of new mail in IDLE, the next this many UIDs are fetched at once, without a search first."""
 NEWS_WAIT_S = 5.0
@@ -116,14 +117,15 @@ class Folder:
         idle = session.has("IDLE")
         log.debug("inbox %s: open (UIDVALIDITY %s, IDLE %s)", self.folder, validity, idle)
         self.high = 0
-        settle = True
+        short = True
         while True:
             await self.caught_up(session, validity)
             if idle:
-                settle = await session.idle(SETTLE_S if settle else imap.IDLE_RENEW_S)
-                log.debug("inbox %s: IDLE ended (%s)", self.folder, "news" if settle else "quiet")
-                if settle:
+                told = await session.idle(SETTLE_S if short else imap.IDLE_RENEW_S)
+                log.debug("inbox %s: IDLE ended (%s)", self.folder, "news" if told else "no news")
+                if told:
                     await self.news(session, validity)
+                short = told or not short
             else:
                 await asyncio.sleep(imap.POLL_S)
                 await session.ok("NOOP", session.client.noop())

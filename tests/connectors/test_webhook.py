@@ -114,8 +114,12 @@ async def test_400_fails_once_and_is_not_retried(
     pid = await approve_post(hook_runtime, "order 13 shipped")
     assert await eventually(lambda: settled(hook_runtime, pid), 20, "the failure") == "failed"
     assert len(receiver.requests) == 1 and await applied_events(hook_runtime) == 0
-    told = [f["text"] for _, f in await range_after(hook_runtime.redis, "deputy:console:local", "0", count=100)]
-    assert any(t.startswith("✗ Failed: webhook zapier refused it with 400: nope: bad field") for t in told), told
+
+    async def told() -> list[str]:  # shown right after the task's state is committed, in a write of its own
+        said = [f["text"] for _, f in await range_after(hook_runtime.redis, "deputy:console:local", "0", count=100)]
+        return [t for t in said if t.startswith("✗ Failed: webhook zapier refused it with 400: nope: bad field")]
+
+    assert len(await eventually(told, 20, "the failure told")) == 1
 
 
 async def test_worker_killed_mid_request_resends_the_same_key_and_records_one_outcome(
