@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from agents.triage_rules import CONDITIONS, TriageRule
+from config import yaml_text
 from orchestrator.errors import BadRequest, ConfigError, DraftInvalid
 from orchestrator.ports import Connector
 
@@ -314,7 +315,7 @@ def load(directories: tuple[Path, ...], action_kinds: frozenset[str]) -> dict[st
 
 def read(path: Path) -> Playbook:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml_text.parse(path.read_text(encoding="utf-8"))
         return Playbook(PlaybookFile.model_validate(raw), path)
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"playbook {path}: {err}") from None

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from config import yaml_text
 from orchestrator.errors import ConfigError
 
 Policy = Literal["allow", "ask", "deny"]
@@ -96,7 +97,7 @@ def read(path: Path) -> McpFile:
 @cache
 def _read(path: Path, stamp: int) -> McpFile:
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw: Any = yaml_text.parse(path.read_text(encoding="utf-8")) or {}
         return McpFile.model_validate(raw)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise ConfigError(f"{path}: can't read it ({type(err).__name__}); fix or remove it.") from None

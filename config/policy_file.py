@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from config import yaml_text
 from orchestrator.errors import ConfigError
 from orchestrator.inbox_views import COUNTED, NEEDS_REPLY
 from orchestrator.kinds import Traits, minutes_saved
@@ -87,7 +88,7 @@ def load_policies(path: Path, kinds: Iterable[Traits]) -> Policies:
     kinds = tuple(kinds)
     known_kinds = {t.kind for t in kinds}
     try:
-        raw: Any = yaml.safe_load(path.read_text()) or {}
+        raw: Any = yaml_text.parse(path.read_text()) or {}
         parsed = _File.model_validate(raw)
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"can't read policies from {path}: {err}") from None

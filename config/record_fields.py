@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from config import yaml_text
 from orchestrator.errors import BadRequest, ConfigError
 from orchestrator.records import Schema, Spec
 
@@ -38,7 +39,7 @@ def record_schema(path: Path) -> Schema:
     if not path.exists():
         return Schema()
     try:
-        raw: Any = yaml.safe_load(path.read_text()) or {}
+        raw: Any = yaml_text.parse(path.read_text()) or {}
         parsed = _File.model_validate(raw)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise ConfigError(f"{path}: can't read it ({type(err).__name__}); fix or remove it.") from None

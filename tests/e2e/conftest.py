@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +15,12 @@ from tests.e2e.procs import RestartableRedis
 from tests.fakes import slack_api as slack
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
+
+
+@pytest.fixture(autouse=True)
+def inbox_said(caplog: pytest.LogCaptureFixture) -> None:
+    """What an inbox folder loop did (connected, searched, found, idled) shows with a failure."""
+    caplog.set_level(logging.DEBUG, logger="deputy.inbox")
 
 
 @pytest.fixture

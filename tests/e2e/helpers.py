@@ -14,7 +14,9 @@ from bot.console.channel import Console, run_piped
 from bot.stopping import end
 from bot.web import deputy_app
 from bot.wiring import Runtime, build_runtime
+from memory import keys
 from memory.embedded import free_port
+from memory.streams import newest_after
 from orchestrator.commands import Inbound
 from orchestrator.model import Actor, ChatRef
 
@@ -77,17 +79,26 @@ async def bounded(step: Awaitable[None], what: str, timeout: float = STOP_S) -> 
     raise AssertionError(f"{what} still waiting after {timeout:g} s; the event loop's tasks:\n{stacks}")
 
 
-async def watched(predicate: Callable[[], Any], timeout: float, what: str, tasks: str) -> Any:
+async def watched(
+    predicate: Callable[[], Any], timeout: float, what: str, tasks: str, runtime: Runtime | None = None
+) -> Any:
     """`eventually`, and when it times out, the await chains of the loop's tasks whose name starts with `tasks`
     (an inbox folder loop, say): where a background loop of the app under test was waiting is the first thing a
-    failure needs to say."""
+    failure needs to say; then, given the `runtime`, the ledger's last events (what the workers did meanwhile)."""
     from tests.conftest import eventually
 
     try:
         return await eventually(predicate, timeout, what)
     except AssertionError as err:
         mine = [t for t in asyncio.all_tasks() if t.get_name().startswith(tasks)]
-        raise AssertionError(f"{err}; the {tasks!r} tasks:\n" + "\n".join(awaiting(t) for t in mine)) from None
+        said = f"{err}; the {tasks!r} tasks:\n" + "\n".join(awaiting(t) for t in mine)
+        raise AssertionError(said + (await last_events(runtime) if runtime else "")) from None
+
+
+async def last_events(runtime: Runtime, count: int = 20) -> str:
+    rows = await newest_after(runtime.redis, keys.LEDGER, "0", upto="+", count=count)
+    lines = [f"  {f['type']} {f['task']}: {f['summary'][:200]}" for _, f in rows]
+    return "the ledger's last events:\n" + "\n".join(lines)
 
 
 def awaiting(task: asyncio.Task[object]) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import AsyncIterator
 from email import message_from_bytes
 from pathlib import Path
@@ -21,12 +20,6 @@ from memory import codec, keys
 from tests.conftest import Smtp, Workers, eventually
 from tests.e2e.helpers import converse, send, watched, web_deputy
 from tests.imap_server import ImapServer, email, new_folder
-
-
-@pytest.fixture(autouse=True)
-def inbox_said(caplog: pytest.LogCaptureFixture) -> None:
-    """What the folder loop did (connected, searched, found, idled) shows with a failure."""
-    caplog.set_level(logging.DEBUG, logger="deputy.inbox")
 
 
 @pytest.fixture
@@ -68,7 +61,7 @@ async def test_a_clients_email_is_answered_in_its_thread_once(
     await imap_server.append(
         email(subject="RE: Re: Invoice 42", cc="Bob <bob@acme.example>", references=thread), folder
     )
-    replies = await watched(lambda: pending_replies(runtime), 30, "a drafted reply", "inbox ")
+    replies = await watched(lambda: pending_replies(runtime), 30, "a drafted reply", "inbox ", runtime)
     proposal = replies[0]
     action = proposal.actions[0]
     assert action.fields["to"] == "jane@acme.example" and action.fields["reply_all"] == "no"
@@ -253,7 +246,7 @@ async def test_a_worker_killed_between_sending_and_filing_is_flagged_and_a_resen
     runtime, env = deputy_with_inbox
     first = workers.start(DEPUTY_IMAP_URL=env["DEPUTY_IMAP_URL"])
     await imap_server.append(email(message_id="<kill@acme.example>"), folder)
-    proposal = (await watched(lambda: pending_replies(runtime), 30, "a drafted reply", "inbox "))[0]
+    proposal = (await watched(lambda: pending_replies(runtime), 30, "a drafted reply", "inbox ", runtime))[0]
     smtp.on_data = lambda: workers.kill9(first)
     await send(runtime, f"/approve {proposal.id}", "e-approve-kill")
     await eventually(lambda: first.poll() is not None, 30, "the worker killed mid-send")

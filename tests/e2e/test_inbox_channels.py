@@ -4,10 +4,7 @@ flagged \\Answered. The platforms are the fakes in tests/fakes, the worker a rea
 
 from __future__ import annotations
 
-import logging
 from email import message_from_bytes
-
-import pytest
 
 from tests.conftest import Smtp, Workers, eventually
 from tests.e2e import test_slack as slack_flow
@@ -21,12 +18,6 @@ from tests.fakes.telegram_api import CHAT, FakeBotApi
 from tests.imap_server import ImapServer, email
 
 __all__ = ["api", "slack_env", "tg_env"]  # the fixtures this module shares
-
-
-@pytest.fixture(autouse=True)
-def inbox_said(caplog: pytest.LogCaptureFixture) -> None:
-    """What the folder loop did (connected, searched, found, idled) shows with a failure."""
-    caplog.set_level(logging.DEBUG, logger="deputy.inbox")
 
 
 async def mailbox(server: ImapServer, folder: str) -> str:
