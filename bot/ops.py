@@ -17,6 +17,7 @@ from memory import codec, keys
 from memory.clients import RedisRecordBook
 from memory.codec import statuses
 from memory.ledger import RedisLedger
+from memory.store import record_data
 from orchestrator.errors import ConfigError
 from orchestrator.records import KINDS
 from orchestrator.replay import Rebuilt, differences, fold
@@ -136,22 +137,14 @@ async def records_state(redis: Redis) -> Rebuilt:
 
 
 async def record_pages(redis: Redis, kind: str) -> AsyncIterator[list[str | None]]:
-    """The `data` of every record of a kind: one SCAN step, then one pipelined HGET per key it found."""
+    """The `data` of every record of a kind: one SCAN step, then the records it found (`record_data`)."""
     cursor = 0
     while True:
         cursor, found = await redis.scan(cursor, match=keys.record(kind, "*"), count=SCAN_COUNT)
         if found:
-            yield await hget_each(redis, found, "data")
+            yield await record_data(redis, found)
         if not cursor:
             return
-
-
-async def hget_each(redis: Redis, names: list[bytes | str], field: str) -> list[str | None]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for name in names:
-            pipe.hget(name, field)
-        values: list[str | None] = await pipe.execute()
-    return values
 
 
 def _note(state: Rebuilt, kind: str, record_id: str, status: str, actions: list[str]) -> None:

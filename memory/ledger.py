@@ -22,12 +22,16 @@ built from its `type` and `data` fields on the client). Redis spends well under 
 class RedisLedger:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._walk = Redis(connection_pool=redis.connection_pool)
+        """The same connections, with XRANGE's reply as hiredis parsed it (`_as_parsed`): redis-py would build a
+        dict of every entry's nine fields, and an event is rebuilt from two. A tenth of a walk's time."""
+        self._walk.set_response_callback("XRANGE", _as_parsed)
 
     async def entries(self, *, after: str = "0", count: int = 1000) -> list[Entry]:
         return await range_after(self.redis, keys.LEDGER, after, count=count)
 
     async def read(self, *, after: str = "0", count: int = 1000) -> list[tuple[str, Event]]:
-        rows = await self.redis.xrange(keys.LEDGER, min=exclusive(after), max="+", count=count)
+        rows = await self._walk.xrange(keys.LEDGER, min=exclusive(after), max="+", count=count)
         return [(codec.text(i), _event(fields)) for i, fields in rows or []]
 
     async def pages(self, *, after: str = "0", batch: int = BATCH) -> AsyncIterator[list[Entry]]:
@@ -61,5 +65,14 @@ class RedisLedger:
                 yield entry_id, fields
 
 
+def _as_parsed(response: Any, **kwargs: Any) -> Any:
+    return response
+
+
 def _event(fields: Any) -> Event:
-    return codec.event_from_fields({"type": codec.text(fields["type"]), "data": codec.text(fields["data"])})
+    """An entry's fields as the server sent them, `[name, value, …]` under RESP2 and RESP3 alike. The ledger
+    writes `type` first and `data` last (codec.event_fields); any other order is looked up by name."""
+    if codec.text(fields[0]) == "type" and codec.text(fields[-2]) == "data":
+        return codec.event_from_fields({"type": codec.text(fields[1]), "data": codec.text(fields[-1])})
+    found = {codec.text(k): v for k, v in zip(fields[::2], fields[1::2], strict=True)}
+    return codec.event_from_fields({"type": codec.text(found["type"]), "data": codec.text(found["data"])})

@@ -108,6 +108,25 @@ return {1, ARGV[1]}
 """
 
 log = logging.getLogger("deputy.ledger")
+DATA_OF = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGET', key, 'data') end
+return out
+"""
+DATA_OF_KEYS = 1000
+"""Records read per call of DATA_OF: a thousand HGETs hold Redis well under a millisecond."""
+
+
+async def record_data(redis: Redis, names: Sequence[bytes | str]) -> list[str | None]:
+    """The `data` of each named record (None where there is none), a thousand to a call: `deputy replay` reads
+    every record, and a pipelined HGET per key cost redis-py a packed command, a timeout and a parsed reply each
+    (a quarter more time for 20k records)."""
+    script, found = redis.register_script(DATA_OF), []
+    for start in range(0, len(names), DATA_OF_KEYS):
+        found += await script(keys=list(names[start : start + DATA_OF_KEYS]))
+    return [codec.text(data) if data else None for data in found]
+
+
 STEP_TTL_S = 3600
 """A running task's step outlives no task (a job's time limit is 10 minutes by default)."""
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"

@@ -104,3 +104,24 @@ async def test_entries_keep_every_field_exactly(runtime: Runtime) -> None:
     assert await range_after(runtime.redis, "deputy:nothing", "0", count=10) == []
     await append(runtime, numbered(3))
     assert [f for _, f in await runtime.ledger.entries()] == [codec.event_fields(e) for e in numbered(3)]
+
+
+async def test_an_entry_read_over_resp3_or_with_its_fields_in_another_order_is_the_same_event(
+    runtime: Runtime,
+) -> None:
+    """The walk takes XRANGE's reply as the server sent it, a flat list of fields under either protocol: `type`
+    first and `data` last, as the ledger writes them, or looked up by name otherwise."""
+    from redis.asyncio import Redis
+
+    from memory.ledger import RedisLedger
+
+    [written] = numbered(1)
+    fields = codec.event_fields(written)
+    await runtime.redis.xadd(keys.LEDGER, dict(reversed(fields.items())))  # data first, type last
+    await runtime.store.commit([], [written])
+    assert [e for _, e in await runtime.ledger.read()] == [written, written]
+    resp3 = Redis.from_url(runtime.settings.redis_url or "", protocol=3)
+    try:
+        assert [e for _, e in await RedisLedger(resp3).read()] == [written, written]
+    finally:
+        await resp3.aclose()
