@@ -14,6 +14,7 @@ import re
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -38,6 +39,21 @@ _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _EXISTS = re.compile(rb"(?:\* )?\d+ EXISTS\b")
 _SINCE = re.compile(r"^\s*(\d+)\s*([dhw])\s*$", re.I)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+TIME_UP = aioimaplib.STOP_WAIT_SERVER_PUSH
+"""What aioimaplib puts among the server's pushes when an IDLE's time is up: not the server's word."""
+
+
+class Idled(Enum):
+    """How an IDLE ended."""
+
+    NEWS = "news"
+    """The folder grew (`* n EXISTS`)."""
+    CHANGE = "change"
+    """The server said something else changed (a flag set from another connection), which ended it early."""
+    QUIET = "quiet"
+    """Its time passed with nothing said."""
 
 
 class ImapError(ConnectorError):
@@ -243,9 +259,12 @@ class Session:
         lines = await self.ok("LIST", self.client.list('""', "*"))
         return [_folder_name(x) for x in lines[:-1] if isinstance(x, bytes) and x.startswith(b"(")]
 
-    async def idle(self, renew_s: float = IDLE_RENEW_S) -> bool:
-        """Wait in IDLE until the server says something changed (True) or `renew_s` passed (False); then end it.
-        A connection lost meanwhile raises."""
+    async def idle(self, renew_s: float = IDLE_RENEW_S) -> Idled:
+        """Wait in IDLE until the server says something changed or `renew_s` passed; then end it. A connection
+        lost meanwhile raises."""
+        queue = self.client.protocol.idle_queue
+        while not queue.empty():  # a previous IDLE's leftovers (its time-up word, a line after its end): not news
+            queue.get_nowait()
         idle = await self.call(self.client.idle_start(timeout=renew_s))
         push = asyncio.ensure_future(self.client.wait_server_push(timeout=renew_s + 5))
         lost = asyncio.ensure_future(self.lost.wait())
@@ -255,14 +274,17 @@ class Session:
             push.cancel()
         if self.lost.is_set():
             raise ImapError("the IMAP server closed the connection")
-        said = push.result() if push in done and not push.cancelled() and push.exception() is None else []
+        pushed = push.result() if push in done and not push.cancelled() and push.exception() is None else []
+        said = [line for line in _lines(pushed) if line not in TIME_UP]
         if self.client.has_pending_idle():
             self.client.idle_done()
-        if _news(_lines(said)):  # its end is awaited by the next command, which needn't wait for it to go out
+        if _news(said):  # its end is awaited by the next command, which needn't wait for it to go out
             self.ending = idle
-            return True
+            return Idled.NEWS
         ended = await self.call(idle)
-        return _news(getattr(ended, "lines", []))
+        if _news(getattr(ended, "lines", [])):
+            return Idled.NEWS
+        return Idled.CHANGE if said else Idled.QUIET
 
     async def close(self) -> None:
         """Hang up without LOGOUT: a LOGOUT queued behind a command a stop cancelled (an IDLE, a FETCH) can wait

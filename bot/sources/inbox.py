@@ -49,9 +49,9 @@ CURSOR_EVERY = 50
 looked at again, and their claims turn them away."""
 SETTLE_S = 2.0
 """After an IDLE that ended (news, another change such as a flag set by a reply sent, or the renewal) the next one
-lasts this long, then the folder is searched once more before a long one: some servers (pymap) tell in IDLE only
-of mail that comes after it started, not of mail that came between the last search's answer and the IDLE, which
-would wait for the renewal (IDLE_RENEW_S) instead of seconds."""
+lasts this long, then the folder is searched once more; only a short one that heard nothing is followed by a long
+one. Some servers (pymap) tell in IDLE only of mail that comes after it started, not of mail that came between the
+last search's answer and the IDLE, which would wait for the renewal (IDLE_RENEW_S) instead of seconds."""
 NEWS_MAX = 10
 """Told of new mail in IDLE, the next this many UIDs are fetched at once, without a search first."""
 NEWS_WAIT_S = 5.0
@@ -121,11 +121,11 @@ class Folder:
         while True:
             await self.caught_up(session, validity)
             if idle:
-                told = await session.idle(SETTLE_S if short else imap.IDLE_RENEW_S)
-                log.debug("inbox %s: IDLE ended (%s)", self.folder, "news" if told else "no news")
-                if told:
+                idled = await session.idle(SETTLE_S if short else imap.IDLE_RENEW_S)
+                log.debug("inbox %s: IDLE ended (%s)", self.folder, idled.value)
+                if idled is imap.Idled.NEWS:
                     await self.news(session, validity)
-                short = told or not short
+                short = not (short and idled is imap.Idled.QUIET)  # long only after a short one that heard nothing
             else:
                 await asyncio.sleep(imap.POLL_S)
                 await session.ok("NOOP", session.client.noop())

@@ -30,7 +30,7 @@ async def test_mail_announced_in_a_commands_answer_is_not_announced_again_in_idl
         await imap_server.append(email(), "Quiet")
         await session.ok("NOOP", session.client.noop())  # the server tells of it here...
         assert session.announced
-        assert await session.idle(renew_s=1.0) is False  # ...and not in the IDLE that follows
+        assert await session.idle(renew_s=1.0) is imap.Idled.QUIET  # ...and not in the IDLE that follows
     finally:
         await session.close()
 
@@ -44,7 +44,7 @@ async def test_mail_that_came_between_a_search_and_idle_is_not_told_in_it(imap_s
         await session.examine("Between")
         assert await session.uids("ALL") == []
         await imap_server.append(email(), "Between")
-        assert await session.idle(renew_s=1.0) is False
+        assert await session.idle(renew_s=1.0) is imap.Idled.QUIET
         assert len(await session.uids("ALL")) == 1
     finally:
         await session.close()
@@ -63,7 +63,7 @@ async def test_news_in_idle_is_fetched_right_behind_the_done_and_the_session_goe
         told = asyncio.ensure_future(session.idle(renew_s=10.0))
         await asyncio.sleep(0.2)  # in IDLE
         await imap_server.append_many([email(message_id=f"<n{n}@acme.example>") for n in range(2)], "News")
-        assert await told is True and session.ending is not None
+        assert await told is imap.Idled.NEWS and session.ending is not None
         fetched = await session.fetch_range(1, 1000, 1000)  # what the server had told this session of by then
         uids = await session.uids("ALL")  # the search after it finds the rest
         assert fetched and [uid for uid, _, _ in fetched] == uids[: len(fetched)] and len(uids) == 2

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.sources.inbox import SETTLE_S
+from bot.sources import inbox
 from bot.wiring import Runtime
 from connectors import imap
 from memory import codec, keys
@@ -128,25 +128,33 @@ async def test_mail_that_needs_no_reply_is_recorded_once_and_starts_nothing(
     assert await runtime.store.ids("task", "drafting") == [] and await pending_replies(runtime) == []
 
 
+SHORT_S = 6.0
+"""SETTLE_S in the test below: long enough for a flag to land inside a short IDLE, busy machine or not."""
+
+
+@pytest.mark.parametrize("ended", ["short", "long"])
 async def test_mail_that_comes_right_after_an_idle_ended_by_a_flag_is_found_in_seconds(
     deputy_with_inbox: tuple[Runtime, dict[str, str]],
     imap_server: ImapServer,
     folder: str,
     monkeypatch: pytest.MonkeyPatch,
+    ended: str,
 ) -> None:
-    """A reply sent flags its original \\Answered, and that change ends the folder loop's long IDLE. pymap tells
-    in IDLE only of mail that came after it started: an email that lands between the search after that IDLE and
-    the next must be found by the short IDLE's search (SETTLE_S), not wait two minutes for the renewal. The email
-    is appended at that very moment, as the loop calls IDLE again."""
+    """A reply sent flags its original \\Answered, and that change ends the folder loop's IDLE, long or short.
+    pymap tells in IDLE only of mail that came after it started: an email that lands between the search after that
+    IDLE and the next must be found by a short IDLE's search (SETTLE_S), not wait two minutes for the renewal. The
+    email is appended at that very moment, as the loop calls IDLE again."""
     runtime, _ = deputy_with_inbox
+    monkeypatch.setattr(inbox, "SETTLE_S", SHORT_S)
+    length = SHORT_S if ended == "short" else imap.IDLE_RENEW_S
     calls: list[float] = []  # each IDLE's length, in order
-    long_one: list[int] = []  # the index of the long IDLE a flag is to end
+    flagged: list[int] = []  # the index of the IDLE a flag is to end
     flipping = asyncio.Lock()
     real = imap.Session.idle
 
-    async def idle(session: imap.Session, renew_s: float = imap.IDLE_RENEW_S) -> bool:
+    async def idle(session: imap.Session, renew_s: float = imap.IDLE_RENEW_S) -> imap.Idled:
         calls.append(renew_s)
-        if long_one and len(calls) == long_one[0] + 2:  # the IDLE after the one the flag ended
+        if flagged and len(calls) == flagged[0] + 2:  # the IDLE after the one the flag ended
             async with flipping:  # no flag changes from here on: only a search can find this email
                 await imap_server.append(email(message_id="<late@acme.example>", subject="Late"), folder)
         return await real(session, renew_s)
@@ -154,20 +162,20 @@ async def test_mail_that_comes_right_after_an_idle_ended_by_a_flag_is_found_in_s
     monkeypatch.setattr(imap.Session, "idle", idle)
     await imap_server.append(email(sender="news@shop.example", extra={"List-Id": "<shop.news>"}), folder)
     await eventually(lambda: _at_least(events(runtime, "EmailReceived"), 1), 30, "the first email")
-    await eventually(lambda: calls and calls[-1] == imap.IDLE_RENEW_S, 30, "a long IDLE")
-    long_one.append(len(calls) - 1)
+    await eventually(lambda: calls and calls[-1] == length, 30, f"a {ended} IDLE")
+    flagged.append(len(calls) - 1)
     flips = iter(range(1000))
 
     async def flag_ended_it() -> bool:  # a flag set just before the IDLE listens isn't told: flip it again
         async with flipping:
-            if len(calls) > long_one[0] + 1:
+            if len(calls) > flagged[0] + 1:
                 return True
             await imap_server.flag(folder, "\\Flagged", on=next(flips) % 2 == 0)
             return False
 
-    await eventually(flag_ended_it, 30, "a flag to end the long IDLE")
-    received = await eventually(lambda: _at_least(events(runtime, "EmailReceived"), 2), 20, "the late email")
-    assert received[-1].detail["subject"] == "Late" and calls[long_one[0] + 1] == SETTLE_S
+    await eventually(flag_ended_it, 30, f"a flag to end the {ended} IDLE")
+    received = await eventually(lambda: _at_least(events(runtime, "EmailReceived"), 2), 30, "the late email")
+    assert received[-1].detail["subject"] == "Late" and calls[flagged[0] + 1] == SHORT_S
 
 
 async def _at_least(found: Any, n: int) -> list[Any]:
