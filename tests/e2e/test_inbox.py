@@ -86,7 +86,7 @@ async def test_a_clients_email_is_answered_in_its_thread_once(
 
     mine = await eventually(lambda: _filed(imap_server, sent["Message-ID"]), 20, "the reply in Sent")
     assert len(mine) == 1
-    flags = await eventually(lambda: _answered(imap_server, folder), 20, "the original flagged answered")
+    flags = await eventually(lambda: answered(imap_server, folder), 20, "the original flagged answered")
     assert flags
     assert len(smtp.messages) == 1
 
@@ -96,7 +96,7 @@ async def _filed(server: ImapServer, message_id: str) -> list[bytes]:
     return [h for _, h in await server.messages("Sent") if message_from_bytes(h)["Message-ID"] == message_id]
 
 
-async def _answered(server: ImapServer, folder: str) -> bool:
+async def answered(server: ImapServer, folder: str) -> bool:
     return all("\\Answered" in flags for flags, _ in await server.messages(folder))
 
 
@@ -261,12 +261,12 @@ async def test_a_worker_killed_between_sending_and_filing_is_flagged_and_a_resen
     workers.start(DEPUTY_IMAP_URL=env["DEPUTY_IMAP_URL"])
     task = proposal.task_id
     await eventually(lambda: _status(runtime, task, "awaiting_operator"), 60, "may not have been sent")
-    assert len(smtp.messages) == 1 and not await _answered(imap_server, folder)
+    assert len(smtp.messages) == 1 and not await answered(imap_server, folder)
     transcript = await converse(runtime, f"/resend {proposal.id}")
     assert "Done" in transcript, transcript
     assert len(smtp.messages) == 2 and smtp.messages[0]["Message-ID"] == smtp.messages[1]["Message-ID"]
     copies = [h for _, h in await imap_server.messages("Sent") if b"kill@acme.example" in h]
-    assert len(copies) == 1 and await _answered(imap_server, folder)
+    assert len(copies) == 1 and await answered(imap_server, folder)
 
 
 async def _status(runtime: Runtime, task_id: str, status: str) -> bool:

@@ -18,7 +18,7 @@ from orchestrator.outbound import Kind, Outbound
 from tests.agents.conftest import llm_env
 from tests.conftest import Smtp, Workers, eventually
 from tests.e2e.helpers import converse, send, watched, web_deputy
-from tests.e2e.test_inbox import pending_replies
+from tests.e2e.test_inbox import answered, pending_replies
 from tests.fakes.openai_api import FakeOpenAI
 from tests.imap_server import ImapServer, email, new_folder
 
@@ -92,6 +92,9 @@ async def test_a_model_told_to_redirect_the_reply_only_answers_the_sender_and_a_
     [sent] = await eventually(lambda: smtp.messages, 30, "the reply sent")
     assert sent["To"] == "boss@corp.example" and sent["Cc"] is None and sent["Bcc"] is None
     assert sent["Subject"] == "Re: Urgent" and len(smtp.messages) == 1
+    # The reply's last step: then the next email comes to a folder loop that has seen that change (pymap doesn't
+    # tell an IDLE of what happened while it was starting; test_inbox.py covers a flag and an email at that moment).
+    await eventually(lambda: answered(imap_server, folder), 30, "the original marked answered")
 
     server.script += [{"status": 401, "message": "Incorrect API key provided"}] * 3
     await imap_server.append(email(message_id="<fail@acme.example>"), folder)
