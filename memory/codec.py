@@ -73,10 +73,13 @@ def event_fields(event: Event) -> dict[str, str]:
 
 
 def event_from_fields(fields: dict[str, str]) -> Event:
-    """pydantic's validator, ~2 µs an event: as fast as `json.loads` alone, and faster than building the
-    dataclass from it in Python (~4.6 µs), so the exact path is also the quick one."""
-    cls = EVENT_TYPES[fields["type"]]
-    return load(cls, fields["data"])
+    return event_from_json(fields["type"], fields["data"])
+
+
+def event_from_json(kind: str, data: str | bytes) -> Event:
+    """pydantic's validator, ~3 µs an event: as fast as `json.loads` alone, and faster than building the
+    dataclass from it in Python (~4.6 µs), so the exact path is also the quick one. Bytes as read do as well."""
+    return load(EVENT_TYPES[kind], data)
 
 
 def event_json(entry_id: str, fields: dict[str, str]) -> str:

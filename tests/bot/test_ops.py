@@ -124,3 +124,13 @@ def test_a_ledger_line_keeps_its_columns_whatever_the_actor() -> None:
 
     rows = [row(a) for a in ("you", "policy:notes-always", "plugin:a-very-long-actor-name-indeed")]
     assert len({r.index("$0.0000") for r in rows}) == 1, rows
+
+
+def test_replays_read_turns_cycle_collection_back_on_even_when_it_fails() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), ops.without_cycle_collection():
+        assert not gc.isenabled()
+        raise RuntimeError("Redis went away")
+    assert gc.isenabled()
