@@ -30,7 +30,7 @@ class RedisLedger:
         self._walk = Redis(connection_pool=redis.connection_pool)
         """The same connections, with XRANGE's reply as hiredis parsed it (`_as_parsed`) and left as bytes
         (`read`): redis-py would build a dict of every entry's nine fields, decoded, and an event is rebuilt from
-        two, its JSON read from bytes as well as from text. A third of a walk's time."""
+        two, its JSON read from bytes as well as from text. About a quarter of a walk's time."""
         self._walk.set_response_callback("XRANGE", _as_parsed)
 
     async def entries(self, *, after: str = "0", count: int = 1000) -> list[Entry]:
