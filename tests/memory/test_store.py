@@ -156,3 +156,24 @@ async def test_an_entry_stored_with_a_kept_record_writes_both_in_one_step_or_nei
     assert await runtime.redis.hget("deputy:metrics:events", "TaskSubmitted") == "1"
     stored = [fields for _, fields in await runtime.redis.xrange(keys.INBOX) or []]
     assert [f and f["body"] for f in stored] == ["one", "two"] and stored[0] and stored[0]["kind"] == "email"
+
+
+async def test_record_data_and_statuses_read_what_the_commit_stored(runtime: Runtime) -> None:
+    """`deputy replay`'s view of the stored records: each one's `data` as committed (None for a key that has
+    none), and from it only the id and statuses, equal to the record's own."""
+    from memory import codec, keys
+    from memory.store import record_data
+    from orchestrator.model import ActionStatus, Proposal, StagedAction
+
+    t = task()
+    actions = [StagedAction("email", {"to": "jane@acme.com"}, "Email jane", "jane@acme.com") for _ in range(2)]
+    proposal = Proposal("p1", t.id, CONSOLE, "email", "Send it", actions, NOW)
+    proposal.actions[1].status = ActionStatus.APPLIED
+    await runtime.store.commit([t, proposal], [t.submitted(NOW)])
+    names = [keys.record("task", "t1"), keys.record("proposal", "p1"), keys.record("task", "gone")]
+    task_data, proposal_data, gone = await record_data(runtime.redis, names)
+    assert gone is None and task_data and proposal_data
+    assert codec.statuses(task_data) == ("t1", "received", [])
+    assert codec.statuses(proposal_data) == ("p1", "pending", ["staged", "applied"])
+    many = await record_data(runtime.redis, names * 700)  # more than one script call's thousand keys
+    assert many == [task_data, proposal_data, None] * 700
