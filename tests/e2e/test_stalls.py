@@ -81,10 +81,17 @@ async def test_a_server_holding_rcpt_to_fails_the_attempt_not_the_workers(
         task = await runtime.store.get_task(failed[0])
         assert task and "stopped answering" in task.error and "Error" not in task.error
         assert "Exception" not in task.error and len(smtp.messages) == OTHERS
-        said = [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
-        tries = [text for text in said if "Not done yet: the mail server" in text]
+
+        async def said() -> list[str]:
+            return [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
+
+        async def tried() -> list[str]:  # the last attempt is told in a write after the task's state
+            tries = [text for text in await said() if "Not done yet: the mail server" in text]
+            return tries if len(tries) >= 4 else []
+
+        tries = await eventually(tried, 30, "each attempt told")
         assert len(tries) == 4 and all("stopped answering" in text for text in tries)
-        assert not any("Exception" in text or "ConnectorError" in text for text in said)
+        assert not any("Exception" in text or "ConnectorError" in text for text in await said())
     finally:
         pool.stop_all()
         await runtime.close()
@@ -113,10 +120,14 @@ async def test_a_model_that_never_answers_fails_each_attempt_in_words_and_the_ot
         assert all(p.poll() is None for p in started), "a worker exited"
         task = await runtime.store.get_task(task_id)
         assert task and "did not answer in time" in task.error and "DEPUTY_LLM_TIMEOUT_S" in task.error
-        said = [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
-        told = [text for text in said if "did not answer in time" in text]
-        assert len(told) == 1 and told[0].count("\n") == 0 and "Nothing was staged." in told[0], said
-        assert not any(word in text for text in said for word in ("Exception", "Error:", "Timeout"))
+
+        async def said() -> list[str]:  # the failure is recorded, then said: wait for the saying
+            return [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
+
+        await eventually(lambda: _saying(said, "Nothing was staged."), 30, "the failure said in the chat")
+        told = [text for text in await said() if "did not answer in time" in text]
+        assert len(told) == 1 and told[0].count("\n") == 0 and "Nothing was staged." in told[0], told
+        assert not any(word in text for text in await said() for word in ("Exception", "Error:", "Timeout"))
     finally:
         server.release()  # the server lets go of the request nobody waits for
         pool.stop_all()
