@@ -7,7 +7,7 @@ for drafts: the call's own deadline ends the attempt, in words, and the other dr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +82,13 @@ async def test_a_server_holding_rcpt_to_fails_the_attempt_not_the_workers(
         assert task and "stopped answering" in task.error and "Error" not in task.error
         assert "Exception" not in task.error and len(smtp.messages) == OTHERS
 
-        async def said() -> list[str]:
-            return [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
-
         async def tried() -> list[str]:  # the last attempt is told in a write after the task's state
-            tries = [text for text in await said() if "Not done yet: the mail server" in text]
+            tries = [text for text in await said(runtime) if "Not done yet: the mail server" in text]
             return tries if len(tries) >= 4 else []
 
         tries = await eventually(tried, 30, "each attempt told")
         assert len(tries) == 4 and all("stopped answering" in text for text in tries)
-        assert not any("Exception" in text or "ConnectorError" in text for text in await said())
+        assert not any("Exception" in text or "ConnectorError" in text for text in await said(runtime))
     finally:
         pool.stop_all()
         await runtime.close()
@@ -121,13 +118,10 @@ async def test_a_model_that_never_answers_fails_each_attempt_in_words_and_the_ot
         task = await runtime.store.get_task(task_id)
         assert task and "did not answer in time" in task.error and "DEPUTY_LLM_TIMEOUT_S" in task.error
 
-        async def said() -> list[str]:  # the failure is recorded, then said: wait for the saying
-            return [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
-
-        await eventually(lambda: _saying(said, "Nothing was staged."), 30, "the failure said in the chat")
-        told = [text for text in await said() if "did not answer in time" in text]
+        await eventually(lambda: _saying(runtime, "Nothing was staged."), 30, "the failure said in the chat")
+        told = [text for text in await said(runtime) if "did not answer in time" in text]
         assert len(told) == 1 and told[0].count("\n") == 0 and "Nothing was staged." in told[0], told
-        assert not any(word in text for text in await said() for word in ("Exception", "Error:", "Timeout"))
+        assert not any(word in text for text in await said(runtime) for word in ("Exception", "Error:", "Timeout"))
     finally:
         server.release()  # the server lets go of the request nobody waits for
         pool.stop_all()
@@ -149,14 +143,16 @@ async def test_a_draft_past_its_job_timeout_ends_failed_with_a_sentence_and_the_
         task = await runtime.store.get_task(task_id)
         assert task and "ran past its time limit (2 s, DEPUTY_JOB_TIMEOUT_S)" in task.error
 
-        async def said() -> list[str]:  # the failure is recorded, then said: wait for the saying
-            return [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
-
-        await eventually(lambda: _saying(said, "ran past its time limit"), 30, "the failure said in the chat")
-        assert not any("Exception" in text for text in await said()) and worker.poll() is None
+        await eventually(lambda: _saying(runtime, "ran past its time limit"), 30, "the failure said in the chat")
+        assert not any("Exception" in text for text in await said(runtime)) and worker.poll() is None
     finally:
         await runtime.close()
 
 
-async def _saying(said: Callable[[], Awaitable[list[str]]], words: str) -> bool:
-    return any(words in text for text in await said())
+async def said(runtime: Runtime) -> list[str]:
+    """What the console chat shows. A failure is recorded, then said: tests wait for the saying."""
+    return [f["text"] for _, f in await range_after(runtime.redis, "deputy:console:local", "0", count=1000)]
+
+
+async def _saying(runtime: Runtime, words: str) -> bool:
+    return any(words in text for text in await said(runtime))
