@@ -187,6 +187,11 @@ class RedisStore:
         unless the task moved on meanwhile, and a later re-show edits that message instead of posting again."""
         await self._shown(keys=[keys.record("task", task_id), keys.UNSHOWN], args=[status, ref, task_id])
 
+    async def keep_ref(self, task_id: str, ref: str) -> None:
+        """`HSETNX` beside the record (read back by `_load`): a few bytes in the AOF, where a commit of the task
+        wrote all of its JSON again, and no revision to lose to a worker that took the task meanwhile."""
+        await self.redis.hsetnx(keys.record("task", task_id), "ref", ref)
+
     async def set_step(self, task_id: str, step: str) -> None:
         await self.redis.set(keys.step(task_id), step, ex=STEP_TTL_S)
 

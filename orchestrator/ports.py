@@ -29,6 +29,10 @@ class TaskStore(Protocol):
         """The chat shows the task at `status` (its message at `ref`, when newly posted). A commit that moves a
         task to a state the operator must see marks it unshown, in the same atomic step, until this is said."""
 
+    async def keep_ref(self, task_id: str, ref: str) -> None:
+        """The task's first message is at `ref`, unless a message of its own was kept already (a worker that took
+        the task meanwhile and posted): later updates edit it. Beside the record, not a commit of it."""
+
     async def unshown(self, older_than_s: float = 0) -> list[str]:
         """Tasks committed to such a state whose message the chat may not have yet (a crash between the commit
         and the post), unshown for at least `older_than_s`."""

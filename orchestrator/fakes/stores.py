@@ -62,6 +62,11 @@ class InMemoryStore:
         if task is not None and task.status.value == status:
             self.unshown_ids.pop(task_id, None)
 
+    async def keep_ref(self, task_id: str, ref: str) -> None:
+        task = self.records.get(f"task:{task_id}")
+        if isinstance(task, Task) and not task.message_ref:
+            task.message_ref = ref
+
     async def unshown(self, older_than_s: float = 0) -> list[str]:
         return list(self.unshown_ids)
 

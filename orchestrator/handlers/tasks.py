@@ -47,7 +47,7 @@ async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
     if c.actor.platform != policies.HOOK and c.memory is None:  # a hook's card is enough; memory answers at once
         task.message_ref = await core.say(c.chat, Kind.PROGRESS, "On it…", task_id=task.id, reply_to=c.event_id)
     if task.message_ref:
-        await _keep_message_ref(core, task)
+        await _keep_message_ref(core, task.id, task.message_ref)
     await core.enqueue(core.queue.enqueue_run(task.id), f"run {task.id}")
     return Outcome(task.id)
 
@@ -82,15 +82,13 @@ async def _first(core: Core, records: list[Task | Proposal], events: list[Event]
     return True
 
 
-async def _keep_message_ref(core: Core, task: Task) -> None:
-    """Best effort: if a worker already took the task (the sweep can enqueue it), later updates post anew
-    instead of editing. Never let this retry the whole submit, which would create a second task."""
+async def _keep_message_ref(core: Core, task_id: str, ref: str) -> None:
+    """Best effort: if a worker already took the task (the sweep can enqueue it) and posted, its message stays
+    the task's own. Never let this retry the whole submit, which would create a second task."""
     try:
-        await core.store.commit([task], [])
-    except Conflict:
-        log.info("task %s moved on before its message reference was saved", task.id)
+        await core.store.keep_ref(task_id, ref)
     except Exception:
-        log.exception("could not save the message reference of task %s", task.id)
+        log.exception("could not save the message reference of task %s", task_id)
 
 
 async def start(c: cmd.StartTask, core: Core) -> Outcome:

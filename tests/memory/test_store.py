@@ -7,7 +7,9 @@ import asyncio
 import pytest
 
 from bot.wiring import Runtime
+from memory import keys
 from memory.actions import RedisActionRecords
+from memory.liveness import CLEAR_EVERY_S, RedisLiveness
 from orchestrator.errors import Conflict
 from orchestrator.fakes.world import FakeClock
 from orchestrator.model import Task, TaskStatus
@@ -177,3 +179,43 @@ async def test_record_data_and_statuses_read_what_the_commit_stored(runtime: Run
     assert codec.statuses(proposal_data) == ("p1", "pending", ["staged", "applied"])
     many = await record_data(runtime.redis, names * 700)  # more than one script call's thousand keys
     assert many == [task_data, proposal_data, None] * 700
+
+
+async def test_a_kept_message_ref_is_the_tasks_first_and_a_later_one_does_not_replace_it(runtime: Runtime) -> None:
+    t = task()
+    await runtime.store.commit([t], [t.submitted(NOW)])
+    await runtime.store.keep_ref("t1", "C1:111")
+    loaded = await runtime.store.get_task("t1")
+    assert loaded is not None and loaded.message_ref == "C1:111" and loaded.rev == 1  # not a commit: no revision
+    await runtime.store.keep_ref("t1", "C1:222")  # posted by a worker that took it first: the first stays
+    again = await runtime.store.get_task("t1")
+    assert again is not None and again.message_ref == "C1:111"
+
+
+async def test_platform_failures_clear_on_the_next_delivery_that_goes_through(runtime: Runtime) -> None:
+    live = RedisLiveness(runtime.redis)
+    await live.record("telegram", False)
+    await live.record("telegram", False)
+    assert await live.failures("telegram") == 2
+    await live.record("telegram", True)
+    assert await live.failures("telegram") == 0
+    await live.record("telegram", False)  # this process's own failure: the next success clears it at once
+    await live.record("telegram", True)
+    assert await live.failures("telegram") == 0
+
+
+async def test_deliveries_that_go_through_clear_the_count_once_a_second_not_once_each(runtime: Runtime) -> None:
+    live = RedisLiveness(runtime.redis)
+    before = await _calls(runtime, "del")
+    for _ in range(50):
+        await live.record("slack", True)
+    assert await _calls(runtime, "del") - before == 1
+    await runtime.redis.incr(keys.health("fails:slack"))  # another process failed meanwhile
+    live.cleared["slack"] -= CLEAR_EVERY_S  # a second later
+    await live.record("slack", True)
+    assert await live.failures("slack") == 0
+
+
+async def _calls(runtime: Runtime, command: str) -> int:
+    stats = await runtime.redis.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
