@@ -107,6 +107,19 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return {1, ARGV[1]}
 """
 
+# KEYS: the claim, the id a delivery's key maps to, the candidate's issued-id key. ARGV: owner (not ''), ttl,
+# candidate. {-1, ''}: claimed by another; else ID_FOR's answer, for both keys in one write.
+CLAIM_WITH_ID = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) and redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return {-1, ''}
+end
+local have = redis.call('GET', KEYS[2])
+if have then return {0, have} end
+if not redis.call('SET', KEYS[3], '1', 'NX') then return {2, ''} end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+return {1, ARGV[3]}
+"""
+
 log = logging.getLogger("deputy.ledger")
 DATA_OF = """
 local out = {}
@@ -160,6 +173,7 @@ class RedisStore:
         self._commit = redis.register_script(COMMIT)
         self._claim = redis.register_script(CLAIM)
         self._id_for = redis.register_script(ID_FOR)
+        self._claim_with_id = redis.register_script(CLAIM_WITH_ID)
         self._shown = redis.register_script(SHOWN)
         self._once = redis.register_script(ONCE)
 
@@ -261,6 +275,18 @@ class RedisStore:
 
     async def claim(self, key: str, ttl_seconds: int, owner: str = "") -> bool:
         return bool(await self._claim(keys=[keys.claim(key)], args=[owner, ttl_seconds]))
+
+    async def claim_with_id(self, key: str, ttl_seconds: int, owner: str, id_key: str) -> tuple[bool, str]:
+        if not owner:
+            raise ValueError("a claim that reserves an id needs its owner, to be granted again when an id is drawn")
+        while True:
+            candidate = new_candidate("t")
+            names = [keys.claim(key), keys.id_for(id_key), keys.issued_id(candidate)]
+            code, found = await self._claim_with_id(keys=names, args=[owner, ttl_seconds, candidate])
+            if int(code) == -1:
+                return False, ""
+            if int(code) != 2:
+                return True, codec.text(found)
 
     async def tally(self, key: str, ttl_seconds: int) -> int:
         pipe = self.redis.pipeline(transaction=True)

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from orchestrator import buttons, policies, words
@@ -139,13 +140,19 @@ class Coordinator:
     async def receive(self, inbound: Inbound) -> None:
         """Handle one chat message at most once (dedupe on the platform's event id); errors become replies."""
         key = f"event:{inbound.chat.platform}:{inbound.event_id}"
-        if not await self._claim(key, inbound.delivery):
+        said = self._said(inbound)
+        claimed, task_id = await self._claim(key, inbound.delivery, said)
+        if not claimed:
             log.info("duplicate event %s ignored", key)
             return
         if not await self._answers(inbound.actor):
             return
         try:
-            outcome = await self._run(words.parse(inbound))
+            if isinstance(said, DeputyError):
+                raise said
+            if task_id and isinstance(said, cmd.SubmitTask):
+                said = replace(said, task_id=task_id)
+            outcome = await self._run(said)
         except DeputyError as err:
             await self.core.say(inbound.chat, Kind.ERROR, str(err), reply_to=inbound.event_id, final=True)
             await self._current_card(err, inbound.chat)
@@ -155,11 +162,22 @@ class Coordinator:
             raise
         await self._follow(outcome.then)
 
-    async def _claim(self, key: str, delivery: str) -> bool:
+    def _said(self, inbound: Inbound) -> Command | DeputyError:
+        """What the message asks for, or why it can't be done: parsed before the claim (parsing reads nothing),
+        so an operator's new task has its id reserved in the claim's own write."""
+        try:
+            return words.parse(inbound)
+        except DeputyError as err:
+            return err
+
+    async def _claim(self, key: str, delivery: str, said: Command | DeputyError | None = None) -> tuple[bool, str]:
         """First come only; the same stored delivery again (after a crash) is let through: its handlers are
-        idempotent (a task is found by its delivery, a repeated decision changes nothing)."""
-        owner = delivery or uuid.uuid4().hex
-        return await self.core.claims.claim(key, self.core.config.dedupe_seconds, owner)
+        idempotent (a task is found by its delivery, a repeated decision changes nothing). With the claim, an
+        operator's new task gets its id (a stranger's message reserves nothing: it is answered, not done)."""
+        owner, ttl = delivery or uuid.uuid4().hex, self.core.config.dedupe_seconds
+        if isinstance(said, cmd.SubmitTask) and policies.is_operator(said.actor, self.core.config.operators):
+            return await self.core.claims.claim_with_id(key, ttl, owner, tasks.delivery_key(said))
+        return await self.core.claims.claim(key, ttl, owner), ""
 
     async def _answers(self, actor: Actor) -> bool:
         """Operators always; anyone else once an hour (they are told their id and how to be added), and all of
@@ -198,7 +216,7 @@ class Coordinator:
             await self.approve_low(click, answer)
             return
         key = f"event:{click.chat.platform}:{click.event_id}"
-        if not await self._claim(key, click.delivery) or not await self._answers(click.actor):
+        if not (await self._claim(key, click.delivery))[0] or not await self._answers(click.actor):
             return
         try:
             outcome = await self._run(click.button.press(click))

@@ -62,6 +62,10 @@ class Claims(Protocol):
         """True the first time `key` is claimed within `ttl_seconds` (event dedupe), and again for the same
         non-empty `owner` (the same stored delivery, handled again after a crash)."""
 
+    async def claim_with_id(self, key: str, ttl_seconds: int, owner: str, id_key: str) -> tuple[bool, str]:
+        """`claim` (a non-empty `owner`) and, when it is granted, the task id `id_key` maps to (`Ids.id_for`'s,
+        drawn now if new), in one step: a chat message that starts a task makes one write for both."""
+
     async def release(self, key: str) -> None:
         """Give a claim back, so a redelivery of an event that changed nothing is handled."""
 

@@ -91,6 +91,18 @@ class InMemoryStore:
         self.claimed[key] = owner
         return True
 
+    async def claim_with_id(self, key: str, ttl_seconds: int, owner: str, id_key: str) -> tuple[bool, str]:
+        """One step, as RedisStore's script: an id that could not be drawn leaves no claim behind."""
+        had = key in self.claimed
+        if not await self.claim(key, ttl_seconds, owner):
+            return False, ""
+        try:
+            return True, (await self.id_for(id_key, "t", ttl_seconds))[0]
+        except Exception:
+            if not had:
+                self.claimed.pop(key, None)
+            raise
+
     async def release(self, key: str) -> None:
         self.claimed.pop(key, None)
 

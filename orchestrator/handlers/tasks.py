@@ -31,10 +31,15 @@ from orchestrator.outbound import Kind, Outbound
 log = logging.getLogger("deputy.core")
 
 
+def delivery_key(c: cmd.SubmitTask) -> str:
+    """The key its task's id is reserved under: the same delivery again finds the same task."""
+    return c.task_key or f"{c.chat.platform}:{c.event_id}"
+
+
 async def submit(c: cmd.SubmitTask, core: Core) -> Outcome:
     text = policies.check_request_text(c.text)
     policies.may_start_tasks(c.actor, core.config.operators)
-    key = c.task_key or f"{c.chat.platform}:{c.event_id}"
+    key = delivery_key(c)
     task_id, fresh = (c.task_id, False) if c.task_id else await core.ids.id_for(key, "t", core.config.dedupe_seconds)
     if not fresh and not c.task_id and await core.store.get_task(task_id) is not None:
         return Outcome(task_id)  # the same delivery again (a redelivery after a crash): one task

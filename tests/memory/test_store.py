@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -219,3 +220,18 @@ async def test_deliveries_that_go_through_clear_the_count_once_a_second_not_once
 async def _calls(runtime: Runtime, command: str) -> int:
     stats = await runtime.redis.info("commandstats")
     return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def test_a_claim_with_an_id_grants_both_once_and_the_same_id_to_its_owner_again(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = runtime.store
+    await runtime.redis.set(keys.issued_id("tused001"), 1)  # drawn before: the claim draws another
+    drawn = itertools.chain(["tused001", "tfresh01"], (f"tother{n:02}" for n in itertools.count()))
+    monkeypatch.setattr("memory.store.new_candidate", lambda prefix: next(drawn))
+    assert await store.claim_with_id("event:slack:Ev1", 60, "delivery-1", "slack:Ev1") == (True, "tfresh01")
+    assert await store.claim_with_id("event:slack:Ev1", 60, "delivery-1", "slack:Ev1") == (True, "tfresh01")
+    assert await store.claim_with_id("event:slack:Ev1", 60, "delivery-2", "slack:Ev1") == (False, "")
+    assert await store.id_for("slack:Ev1", "t", 60) == ("tfresh01", False)  # the submit's own lookup agrees
+    with pytest.raises(ValueError):
+        await store.claim_with_id("event:slack:Ev2", 60, "", "slack:Ev2")

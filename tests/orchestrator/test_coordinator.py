@@ -233,6 +233,21 @@ async def test_a_failed_enqueue_after_the_commit_is_left_to_the_sweep(core: Core
     assert [e.type for e in core.store.ledger] == ["TaskSubmitted"]
 
 
+async def test_an_operators_task_gets_its_id_with_the_claim_and_a_strangers_message_reserves_none(core: Core) -> None:
+    await core.say("email jane@acme.com about invoice 42", event_id="Ev3")
+    [task_id] = await core.store.ids("task", "received")
+    assert core.store.mapped == {"console:Ev3": task_id} and core.queue.runs == [task_id]
+    await core.say("email a@b.co hi", actor=STRANGER, event_id="Ev4")
+    assert list(core.store.mapped) == ["console:Ev3"]  # answered with their id; no id kept for good
+
+
+async def test_a_word_that_cannot_be_done_is_answered_once_though_the_platform_sends_it_twice(core: Core) -> None:
+    for _ in range(2):
+        await core.say("/frobnicate now", event_id="Ev5")
+    assert len([t for t in core.outbox.texts if "I don't know /frobnicate" in t]) == 1
+    assert core.store.mapped == {}
+
+
 async def test_strangers_are_answered_once_an_hour_and_a_crowd_of_them_a_few_times_a_minute(core: Core) -> None:
     for _ in range(3):
         await core.say("email a@b.co hi", actor=STRANGER)
