@@ -15,6 +15,7 @@ from orchestrator.errors import Conflict
 from orchestrator.events import Event
 from orchestrator.model import Proposal, Task
 from orchestrator.ports import Record
+from orchestrator.statuses import TASK_TO_SHOW
 
 # A Lua function for scripts that append ledger events: ARGV from `pos` to the end are events, each its field
 # count, then field, value, … (`events_args`); each counted in the metrics as it is appended.
@@ -42,7 +43,9 @@ end
 COMMIT = (
     APPEND_EVENTS
     + """
-local TO_SHOW = {proposed = true, done = true, failed = true, awaiting_operator = true}
+local TO_SHOW = {"""
+    + ", ".join(f"{s.value} = true" for s in sorted(TASK_TO_SHOW))
+    + """}
 local n = tonumber(ARGV[1])
 for i = 1, n do
   local rev = redis.call('HGET', KEYS[i], 'rev') or '0'

@@ -33,6 +33,7 @@ from orchestrator.ports import (
     TaskStore,
 )
 from orchestrator.records import Schema
+from orchestrator.statuses import TASK_TO_SHOW
 
 log = logging.getLogger("deputy.core")
 PREFIX_CHARS = 4
@@ -186,9 +187,12 @@ class Core:
             log.exception("could not tell %s for task %s", message.kind.value, task.id)
 
     async def shown(self, task: Task, ref: str = "") -> None:
-        """The task's current state is in the chat (its message at `ref`, when new)."""
+        """The task's current state is in the chat (its message at `ref`, when new). Nothing to say for a state
+        that is never unshown (a progress line, "Drafting…", edited in place): a round trip saved per job."""
         if ref:
             task.message_ref = ref
+        elif task.status not in TASK_TO_SHOW:
+            return
         await self.store.shown(task.id, task.status.value, ref)
 
     async def say(

@@ -54,6 +54,9 @@ TASK_MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
 }
 TASK_TERMINAL = frozenset({_T.REJECTED, _T.EXPIRED, _T.DONE, _T.FAILED, _T.UNDONE})
 """Finished: nothing more happens by itself (the operator may still run the rest of a failed one)."""
+TASK_TO_SHOW = frozenset({_T.PROPOSED, _T.DONE, _T.FAILED, _T.AWAITING_OPERATOR})
+"""States the operator must see: a commit into one marks the task unshown until its message is in the chat (the
+store's unshown set; the show pass posts what a crash left unposted). Any other state is never unshown."""
 
 _P = ProposalStatus
 PROPOSAL_MOVES: dict[ProposalStatus, frozenset[ProposalStatus]] = {

@@ -13,8 +13,7 @@ from orchestrator.errors import Conflict
 from orchestrator.events import Event
 from orchestrator.model import Proposal, Task
 from orchestrator.ports import ActionRecord, Record
-
-TO_SHOW = frozenset({"proposed", "done", "failed", "awaiting_operator"})
+from orchestrator.statuses import TASK_TO_SHOW
 
 
 class InMemoryStore:
@@ -52,7 +51,7 @@ class InMemoryStore:
         """What RedisStore's commit does to its unshown set."""
         if isinstance(after, Task) and (before is None or before.status is not after.status):
             self.unshown_ids.pop(after.id, None)
-            if after.status.value in TO_SHOW:
+            if after.status in TASK_TO_SHOW:
                 self.unshown_ids[after.id] = None
 
     async def shown(self, task_id: str, status: str, ref: str = "") -> None:

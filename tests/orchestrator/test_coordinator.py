@@ -257,3 +257,16 @@ async def test_strangers_are_answered_once_an_hour_and_a_crowd_of_them_a_few_tim
     assert len([t for t in core.outbox.texts if "You are not an operator" in t or "Your id is" in t]) == 10
     await core.say("email jane@acme.com about invoice 42", actor=BOSS)
     assert core.queue.runs  # the operator is never held back
+
+
+async def test_only_states_the_operator_must_see_are_marked_shown_and_each_once(core: Core) -> None:
+    said: list[str] = []
+    real_shown = core.store.shown
+
+    async def shown(task_id: str, status: str, ref: str = "") -> None:
+        said.append(status)
+        await real_shown(task_id, status, ref)
+
+    core.store.shown = shown  # type: ignore[method-assign]
+    await staged(core)  # "On it…", then "Drafting…" edited into it, then the card
+    assert said == ["proposed"] and core.store.unshown_ids == {}
