@@ -192,7 +192,10 @@ async def settle(core: Core, task: Task, proposal: Proposal, events: list[Event]
     """Commit where the actions leave the task, with their events, and show it."""
     event, message = standing(core, task, proposal)
     await core.store.commit([task, proposal], [*events, event])
-    await link_applied(core, proposal)
+    known = {
+        e.action_index: e.detail["records"] for e in events if "records" in e.detail and e.action_index is not None
+    }
+    await link_applied(core, proposal, known)
     await core.show(task, message)
     done = task.status is TaskStatus.DONE
     if proposal.parent:  # made of another card's offer: that card shows what became of it

@@ -5,7 +5,7 @@ records it concerns, found by fixed keys (an address in its fields, a record it 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from orchestrator import commands as cmd
 from orchestrator import policies
@@ -148,12 +148,14 @@ WORDS: dict[str, Callable[[cmd.RecordWord, Core], Awaitable[str]]] = {
 }
 
 
-async def link_applied(core: Core, proposal: Proposal) -> None:
-    """Each applied action on the timelines of the records it concerns; best effort, after the commit."""
+async def link_applied(core: Core, proposal: Proposal, known: Mapping[int, list[str]] | None = None) -> None:
+    """Each applied action on the timelines of the records it concerns; best effort, after the commit. `known`:
+    the records of the actions this run applied, by index, as their `ActionApplied` events name them."""
     try:
         for index, action in enumerate(proposal.actions):
             if action.status is ActionStatus.APPLIED:
-                ids = await concerned(core.book, action.fields)
+                ids = (known or {}).get(index)
+                ids = await concerned(core.book, action.fields) if ids is None else ids
                 line = Link(core.now(), action.kind, action.outcome or action.summary, f"{proposal.id}:{index}")
                 await core.book.link(ids, line) if ids else None
     except Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator import commands as cmd
 from orchestrator.errors import BadRequest
 from orchestrator.fakes.records import InMemoryRecordBook
 from orchestrator.records import CLIENT, Entity, Link, Schema, Source, check, lookup_keys, merge, split_edit
@@ -96,3 +97,22 @@ async def test_a_stranger_can_neither_read_nor_change_records(core: Core) -> Non
     assert "You can't read client records" in core.outbox.texts[-1]
     await core.say("/forget client Acme", actor=stranger, event_id="x2")
     assert await book(core).get("c1") is not None
+
+
+async def test_an_applied_email_is_on_its_clients_timeline_once_looked_up_once(core: Core) -> None:
+    await core.say("/client Jane Doe email jane@acme.com")
+    pid = await staged(core)
+    await core.say(f"/approve {pid}")
+    looked: list[str] = []
+    real_find = book(core).find
+
+    async def find(key: str) -> list[str]:
+        looked.append(key)
+        return await real_find(key)
+
+    book(core).find = find  # type: ignore[method-assign]
+    await core.coordinator.handle(cmd.ApplyProposal(pid))
+    applied = next(e for e in core.store.ledger if e.type == "ActionApplied")
+    assert applied.detail["records"] == ["c1"] and looked == ["email:jane@acme.com"]
+    await core.say("/who jane@acme.com")
+    assert core.outbox.texts[-1].count("email.send: Sent to jane@acme.com") == 1
