@@ -1,5 +1,5 @@
 """`openai/<name>` models without litellm: OpenAI itself and every server that speaks its protocol (llama.cpp's
-`llama-server`, Ollama's `/v1`, vLLM, LM Studio), called over aiohttp, which every Deputy process already has.
+`llama-server`, Ollama's `/v1`, vLLM, LM Studio), called over aiohttp (imported on the first call).
 
 `import litellm` is seconds of CPU and ~130 MB in the process that calls models (issue 30); this is one POST to
 `/chat/completions` (or `/embeddings`), the same request litellm sends for these models (temperature 0, `max_tokens`
@@ -18,9 +18,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from agents import price_list
 from agents.capabilities import Format, refusal
@@ -39,6 +37,9 @@ from orchestrator.errors import (
     ModelTransient,
     ModelUnreachable,
 )
+
+if TYPE_CHECKING:  # imported where a model server is called: a process that never calls one (an offline model's
+    import aiohttp  # worker, `deputy ledger`) doesn't pay its 0.1 s of import and its SSL contexts
 
 PREFIX = "openai/"
 OPENAI_BASE = "https://api.openai.com/v1"
@@ -65,6 +66,8 @@ def native(model: str) -> bool:
 def session() -> aiohttp.ClientSession:
     """This process's session on the running loop: connections are kept alive between calls, and a session never
     serves another loop (a test's, a failure callback's) nor crosses a fork."""
+    import aiohttp
+
     loop = asyncio.get_running_loop()
     if _PID[0] != os.getpid():  # a forked child: the parent's sessions are not its own
         _SESSIONS.clear()
@@ -194,6 +197,8 @@ async def post(
 ) -> Answer:
     """One request; the answer read whole, or streamed to `on_text`. A timeout counts the wait for the answer to
     start and each gap between its pieces, as the OpenAI client's does: a slow writer is not cut mid-answer."""
+    import aiohttp
+
     timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
     url = f"{where.rstrip('/')}/{path}"
     async with (
@@ -211,6 +216,8 @@ async def post(
 async def in_words(where: str, server: str) -> AsyncIterator[None]:
     """A request's failures in Deputy's tree: no answer in time, or no server to answer (said as what happened,
     not as a status no server sent)."""
+    import aiohttp
+
     try:
         yield
     except ModelError:
@@ -235,6 +242,8 @@ def whole(body: str, where: str) -> Answer:
 async def streamed(response: aiohttp.ClientResponse, on_text: OnText, where: str) -> Answer:
     """Server-sent chunks: the text so far to `on_text` as it grows; usage from the last chunk. A stream that ends
     without a finish reason was cut, not finished."""
+    import aiohttp
+
     answer = Answer()
     async for data in events(response):
         try:
@@ -309,6 +318,8 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 def _why(err: BaseException) -> str:
     """The cause in a few words, without the address (already said) or a port that could read as a status."""
+    import aiohttp
+
     if isinstance(err, aiohttp.ServerDisconnectedError):
         return "server disconnected mid-answer" if "mid-answer" in str(err.message) else "server disconnected"
     if isinstance(err, aiohttp.ClientPayloadError):
@@ -321,6 +332,8 @@ def _why(err: BaseException) -> str:
 
 async def embed(model: str, texts: list[str], api_base: str | None) -> list[list[float]]:
     """`/embeddings` for `openai/<name>` embedding models (agents/embeddings.py), in the order of `texts`."""
+    import aiohttp
+
     where, key = base_url(api_base), provider_env(KEY) or "none"
     body = {"model": model.removeprefix(PREFIX), "input": texts}
     timeout = aiohttp.ClientTimeout(total=None, connect=TIMEOUT_S, sock_read=TIMEOUT_S)

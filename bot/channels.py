@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.checks import Check
@@ -19,6 +18,9 @@ from config.settings import Settings
 from orchestrator.coordinator import Coordinator
 from orchestrator.model import ChatRef
 from orchestrator.ports import ChatOutbox
+
+if TYPE_CHECKING:  # a worker posts through channels and never serves: aiohttp's server is not imported for it
+    from aiohttp import web
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.stopping import end
 from memory.inbox import Claim, Entry, Kept, RedisInbox, Stored
 from orchestrator.errors import DeputyError
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("deputy.ingress")
 Handler = Callable[[Entry], Awaitable[None]]

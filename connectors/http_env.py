@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+from typing import TYPE_CHECKING
 
-import aiohttp
-from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 @functools.cache
@@ -29,6 +31,8 @@ def tls() -> ssl.SSLContext:
 @functools.cache
 def proxy(scheme: str, host: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
     """The proxy for this host, and its credentials (from the proxy URL), or none."""
+    from aiohttp.helpers import get_env_proxy_for_url  # only where a request is made (aiohttp: 0.1 s to import)
+
     try:
         return get_env_proxy_for_url(URL.build(scheme=scheme, host=host))
     except LookupError:
