@@ -100,28 +100,32 @@ if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
 """
 
-# KEYS: the id a key maps to, the candidate's issued-id key. ARGV: candidate, ttl. {0, id}: mapped before;
-# {1, id}: the candidate, now issued and mapped; {2, ''}: the candidate was issued before (draw another).
-ID_FOR = """
-local have = redis.call('GET', KEYS[1])
-if have then return {0, have} end
-if not redis.call('SET', KEYS[2], '1', 'NX') then return {2, ''} end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return {1, ARGV[1]}
+# A Lua function: the id `map_key` maps to, or `candidate` (unless it was issued before). {0, id}: mapped
+# before; {1, id}: the candidate, now issued and mapped for `ttl` s; {2, ''}: issued before (draw another).
+ID_FOR_FN = """
+local function id_for(map_key, issued_key, candidate, ttl)
+  local have = redis.call('GET', map_key)
+  if have then return {0, have} end
+  if not redis.call('SET', issued_key, '1', 'NX') then return {2, ''} end
+  redis.call('SET', map_key, candidate, 'EX', ttl)
+  return {1, candidate}
+end
 """
 
-# KEYS: the claim, the id a delivery's key maps to, the candidate's issued-id key. ARGV: owner (not ''), ttl,
-# candidate. {-1, ''}: claimed by another; else ID_FOR's answer, for both keys in one write.
-CLAIM_WITH_ID = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) and redis.call('GET', KEYS[1]) ~= ARGV[1] then
+# KEYS: the id a key maps to, the candidate's issued-id key. ARGV: candidate, ttl.
+ID_FOR = ID_FOR_FN + "return id_for(KEYS[1], KEYS[2], ARGV[1], ARGV[2])\n"
+
+# KEYS: the claim, then ID_FOR's. ARGV: ID_FOR's, then the claim's owner (not ''). {-1, ''}: claimed by another;
+# else ID_FOR's answer: the claim (CLAIM's rule, its ttl the id's) and the id in one write.
+CLAIM_WITH_ID = (
+    ID_FOR_FN
+    + """
+if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2]) and redis.call('GET', KEYS[1]) ~= ARGV[3] then
   return {-1, ''}
 end
-local have = redis.call('GET', KEYS[2])
-if have then return {0, have} end
-if not redis.call('SET', KEYS[3], '1', 'NX') then return {2, ''} end
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
-return {1, ARGV[3]}
+return id_for(KEYS[2], KEYS[3], ARGV[1], ARGV[2])
 """
+)
 
 log = logging.getLogger("deputy.ledger")
 DATA_OF = """
@@ -269,12 +273,20 @@ class RedisStore:
 
     async def id_for(self, key: str, prefix: str, ttl_seconds: int) -> tuple[str, bool]:
         """The id `key` maps to, and whether it is new: the same delivery handled twice gets the same id."""
+        code, found = await self._mapped(self._id_for, key, prefix, ttl_seconds)
+        return found, code == 1
+
+    async def _mapped(
+        self, script: Any, key: str, prefix: str, ttl_seconds: int, head: Sequence[str] = (), tail: Sequence[str] = ()
+    ) -> tuple[int, str]:
+        """A script built on ID_FOR_FN (its own keys and arguments around ID_FOR's), called until the candidate
+        drawn was never issued before; its code and id."""
         while True:
             candidate = new_candidate(prefix)
-            names = [keys.id_for(key), keys.issued_id(candidate)]
-            code, found = await self._id_for(keys=names, args=[candidate, ttl_seconds])
+            names = [*head, keys.id_for(key), keys.issued_id(candidate)]
+            code, found = await script(keys=names, args=[candidate, ttl_seconds, *tail])
             if int(code) != 2:
-                return codec.text(found), int(code) == 1
+                return int(code), codec.text(found)
 
     async def claim(self, key: str, ttl_seconds: int, owner: str = "") -> bool:
         return bool(await self._claim(keys=[keys.claim(key)], args=[owner, ttl_seconds]))
@@ -282,14 +294,8 @@ class RedisStore:
     async def claim_with_id(self, key: str, ttl_seconds: int, owner: str, id_key: str) -> tuple[bool, str]:
         if not owner:
             raise ValueError("a claim that reserves an id needs its owner, to be granted again when an id is drawn")
-        while True:
-            candidate = new_candidate("t")
-            names = [keys.claim(key), keys.id_for(id_key), keys.issued_id(candidate)]
-            code, found = await self._claim_with_id(keys=names, args=[owner, ttl_seconds, candidate])
-            if int(code) == -1:
-                return False, ""
-            if int(code) != 2:
-                return True, codec.text(found)
+        code, found = await self._mapped(self._claim_with_id, id_key, "t", ttl_seconds, [keys.claim(key)], [owner])
+        return code != -1, found
 
     async def tally(self, key: str, ttl_seconds: int) -> int:
         pipe = self.redis.pipeline(transaction=True)
