@@ -5,7 +5,9 @@
    offline model, the card). Also to the `EmailReceived` (triaged, no worker). Baseline in the same run: a bare
    aioimaplib client in IDLE on another folder of the same server, from just before the same APPEND to its EXISTS
    notice. Runs alternate (bare, Deputy) so both see the same load. Deputy runs as `deputy up` runs it: `deputy
-   serve` and `deputy worker` in processes of their own. Target ≤ 2×.
+   serve` and `deputy worker` in processes of their own. Target ≤ 2×. Beside them, in the same rounds, the floor
+   (bench/inbox_floor.py): a process that only fetches the email after the same notice, writes it once and writes
+   a card; and the floor with the MIME parse. What Deputy's ratio has above the floor's is Deputy's own work.
 2. Backlog: N emails waiting at first connect; the rate at which one Deputy triages them (each stored, triaged,
    recorded; half need a reply: timed until each of those has its task too). Baseline: a bare client fetching
    the same N with BODY.PEEK.
@@ -23,6 +25,7 @@ import aioimaplib
 from redis.asyncio import Redis
 
 from bench.common import ms, pct, python, ready, start_process, start_redis, stop, wait
+from bench.inbox_floor import card_stream
 from bot.web import deputy_app
 from bot.wiring import build_runtime
 from config.settings import settings_with
@@ -54,8 +57,7 @@ async def bare_idle(server: ImapServer, appender: aioimaplib.IMAP4, n: int) -> f
 async def to_card(redis: Redis, appender: aioimaplib.IMAP4, n: int) -> tuple[float, float]:
     """One APPEND → `EmailReceived` in the ledger, and → the card in the console chat. Both watches are sent to
     Redis before the APPEND, so the bench's own work after it is only reading their answers."""
-    ledger = (await redis.xrevrange(keys.LEDGER, count=1) or [("0-0", {})])[0][0]
-    chat = (await redis.xrevrange(keys.console("local"), count=1) or [("0-0", {})])[0][0]
+    ledger, chat = await _last(redis, keys.LEDGER), await _last(redis, keys.console("local"))
     asks = email(message_id=f"<card{n}@bench.example>", subject=f"Question {n}", body="Could you call me today?")
     start = [0.0]
     triaged = asyncio.create_task(_next(redis, keys.LEDGER, ledger, (b"type", b"EmailReceived"), start))
@@ -64,6 +66,22 @@ async def to_card(redis: Redis, appender: aioimaplib.IMAP4, n: int) -> tuple[flo
     start[0] = time.perf_counter()
     await appender.append(asks, mailbox="DEPUTY")
     return await triaged, await card
+
+
+async def to_floor(redis: Redis, appender: aioimaplib.IMAP4, folder: str, n: int) -> float:
+    """One APPEND → the floor process's card (bench/inbox_floor.py), watched as `to_card` watches Deputy's."""
+    stream = card_stream(folder)
+    asks = email(message_id=f"<{folder}{n}@bench.example>", subject=f"Question {n}", body="Could you call me today?")
+    start = [0.0]
+    card = asyncio.create_task(_next(redis, stream, await _last(redis, stream), (b"kind", b"card"), start))
+    await asyncio.sleep(0.05)
+    start[0] = time.perf_counter()
+    await appender.append(asks, mailbox=folder)
+    return await card
+
+
+async def _last(redis: Redis, stream: str) -> Any:
+    return (await redis.xrevrange(stream, count=1) or [("0-0", {})])[0][0]
 
 
 async def _next(redis: Redis, stream: str, after: Any, field: tuple[bytes, bytes], start: list[float]) -> float:
@@ -79,8 +97,13 @@ async def _next(redis: Redis, stream: str, after: Any, field: tuple[bytes, bytes
                     return time.perf_counter() - start[0]
 
 
+FLOORS = {"FLOOR": False, "FLOORPARSED": True}
+"""The floor processes' folders, and whether each parses the email."""
+FLOORS_SAID = {"FLOOR": "floor, no parse", "FLOORPARSED": "floor + MIME parse"}
+
+
 async def latency(server: ImapServer, url: str, runs: int) -> None:
-    await server.create("BARE", "DEPUTY", "Sent")
+    await server.create("BARE", "DEPUTY", "Sent", *FLOORS)
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DEPUTY_")},
@@ -92,21 +115,28 @@ async def latency(server: ImapServer, url: str, runs: int) -> None:
     }
     processes = [start_process([python(), "-m", "bot.cli", "worker"], env)]
     processes.append(start_process([python(), "-m", "bot.cli", "serve"], env))  # as `deputy up` runs it
+    for folder, parse in FLOORS.items():
+        floor = [python(), "-m", "bench.inbox_floor", server.url(folder), url, *(["--parse"] if parse else [])]
+        processes.append(start_process(floor, env))
     wait(lambda: _workers(url) and ready(port), 60)
     redis = Redis.from_url(url)
     appender = await server.client()
     bare: list[float] = []
     triaged: list[float] = []
     cards: list[float] = []
+    floors: dict[str, list[float]] = {folder: [] for folder in FLOORS}
     try:
         await asyncio.sleep(1)  # the folder's first catch-up and IDLE
         for n in range(runs + 2):
             b = await bare_idle(server, appender, n)
             t, c = await to_card(redis, appender, n)
+            f = {folder: await to_floor(redis, appender, folder, n) for folder in FLOORS}
             if n >= 2:  # the first two warm the worker and the caches
                 bare.append(b)
                 triaged.append(t)
                 cards.append(c)
+                for folder, took in f.items():
+                    floors[folder].append(took)
     finally:
         await appender.logout()
         await redis.aclose()
@@ -120,6 +150,9 @@ async def latency(server: ImapServer, url: str, runs: int) -> None:
     print(
         f"mail → card            p50 {ms(pct(cards, 50))}  p95 {ms(pct(cards, 95))}  {pct(cards, 50) / base:.2f}× bare"
     )
+    for folder, times in floors.items():
+        said = FLOORS_SAID[folder]
+        print(f"{said:<22} p50 {ms(pct(times, 50))}  p95 {ms(pct(times, 95))}  {pct(times, 50) / base:.2f}× bare")
 
 
 def _workers(url: str) -> bool:
