@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import re
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -235,10 +236,21 @@ class Session:
         UID, its first `limit` bytes and its whole size, in UID order. One round trip, no search first; a second
         only for a message cut at `limit`, whose size is then asked for (`RFC822.SIZE` costs some servers a parse of
         the whole message, and a body shorter than `limit` is the whole message)."""
-        parts, uids = f"(UID BODY.PEEK[]<0.{limit}>)", f"{first}:{last}"
+        return await self._fetch(f"{first}:{last}", lambda uid: first <= uid <= last, limit)
+
+    async def fetch_many(self, uids: Sequence[int], limit: int) -> list[tuple[int, bytes, int]]:
+        """Those of these UIDs still in the folder, as `fetch_range` reads them, in one round trip: a catch-up
+        reads its backlog a batch at a time, not an email per round trip."""
+        wanted = set(uids)
+        if not wanted:
+            return []
+        return await self._fetch(",".join(str(uid) for uid in sorted(wanted)), wanted.__contains__, limit)
+
+    async def _fetch(self, uids: str, wanted: Callable[[int], bool], limit: int) -> list[tuple[int, bytes, int]]:
+        parts = f"(UID BODY.PEEK[]<0.{limit}>)"
         step = self._behind_idle(uids, parts) if self.ending is not None else self.client.uid("fetch", uids, parts)
         lines = await self.ok("UID FETCH", step, CALL_S * 2)
-        found = sorted(m for m in _messages(lines) if first <= m[0] <= last)
+        found = sorted(m for m in _messages(lines) if wanted(m[0]))  # a server may add a message it wasn't asked for
         return [(uid, body, len(body) if len(body) < limit else await self._size(uid)) for uid, body, _ in found]
 
     async def _size(self, uid: int) -> int:

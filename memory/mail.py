@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,8 +54,13 @@ class MailStore:
         if current is None or uid > current:
             await self.redis.hset(mail(f"cursor:{folder}"), str(validity), uid)
 
-    async def taken(self, folder: str, validity: int, uid: int) -> bool:
-        return bool(await self.redis.exists(uid_claim(folder, validity, uid)))
+    async def untaken(self, folder: str, validity: int, uids: Sequence[int]) -> list[int]:
+        """Those of these UIDs no process has taken yet, asked in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for uid in uids:
+                pipe.exists(uid_claim(folder, validity, uid))
+            found = await pipe.execute()
+        return [uid for uid, there in zip(uids, found, strict=True) if not there]
 
     async def record(self, delivery: str, item: dict[str, Any], *, task_id: str, at: datetime) -> bool:
         """The email's triage and its `EmailReceived` event, in one step, once: False if already there (the

@@ -93,6 +93,28 @@ async def test_a_message_cut_at_the_limit_gets_its_whole_size_from_the_server(im
         await session.close()
 
 
+async def test_a_batch_is_fetched_in_one_command_with_only_the_uids_asked_for(imap_server: ImapServer) -> None:
+    """A catch-up's batch (bot/sources/inbox.py BATCH): the UIDs asked for that are still there, in UID order, each
+    whole, and none between them that wasn't asked for; nothing asked, no command at all."""
+    await imap_server.create("Batch")
+    await imap_server.append_many([email(message_id=f"<b{n}@acme.example>") for n in range(5)], "Batch")
+    session = await imap.Session.open(imap.ImapTarget.parse(imap_server.url("Batch")))
+    try:
+        await session.examine("Batch")
+        uids = await session.uids("ALL")
+        sent: list[str] = []
+        send = session.client.protocol.send
+        session.client.protocol.send = lambda line, scrub=None: (sent.append(line), send(line, scrub))[1]
+        fetched = await session.fetch_many([uids[4], uids[1], 9999, uids[3]], 4000)
+        assert [uid for uid, _, _ in fetched] == [uids[1], uids[3], uids[4]]
+        assert [raw.count(b"<b") for _, raw, _ in fetched] == [1, 1, 1] and b"<b1@" in fetched[0][1]
+        assert all(size == len(raw) for _, raw, size in fetched)
+        assert await session.fetch_many([], 4000) == []
+        assert len(sent) == 1 and "UID FETCH" in sent[0]
+    finally:
+        await session.close()
+
+
 def test_a_fetch_answer_is_read_whether_the_uid_comes_before_or_after_the_body() -> None:
     lines = [
         b"1 FETCH (UID 7 RFC822.SIZE 9 BODY[]<0> {3}",
