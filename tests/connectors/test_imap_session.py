@@ -104,7 +104,12 @@ async def test_a_batch_is_fetched_in_one_command_with_only_the_uids_asked_for(im
         uids = await session.uids("ALL")
         sent: list[str] = []
         send = session.client.protocol.send
-        session.client.protocol.send = lambda line, scrub=None: (sent.append(line), send(line, scrub))[1]
+
+        def counted(line: str, scrub: str | None = None) -> None:
+            sent.append(line)
+            send(line, scrub)
+
+        session.client.protocol.send = counted
         fetched = await session.fetch_many([uids[4], uids[1], 9999, uids[3]], 4000)
         assert [uid for uid, _, _ in fetched] == [uids[1], uids[3], uids[4]]
         assert [raw.count(b"<b") for _, raw, _ in fetched] == [1, 1, 1] and b"<b1@" in fetched[0][1]
