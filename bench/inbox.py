@@ -11,7 +11,8 @@
 2. Backlog: N emails waiting at first connect; the rate at which one Deputy triages them (each stored, triaged,
    recorded; half need a reply: timed until each of those has its task too). Baseline: a bare client fetching
    the same N with BODY.PEEK.
-Run: `python -m bench.inbox [--runs 30] [--backlog 500]`."""
+Run: `python -m bench.inbox [--runs 30] [--backlog 500] [--server pymap|dovecot]` (Dovecot where installed: it tells
+an IDLE of new mail half a second after it came, so there the notice, not Deputy, is the time)."""
 
 from __future__ import annotations
 
@@ -200,11 +201,11 @@ async def _all_recorded(redis: Redis, n: int) -> None:
         await asyncio.sleep(0.02)
 
 
-async def main(runs: int, n: int) -> None:
+async def main(runs: int, n: int, kind: str) -> None:
     redis, url = start_redis()
     try:
-        with imap_running() as server:
-            print(f"load average {os.getloadavg()[0]:.2f}; {runs} emails, backlog {n}")
+        with imap_running(kind) as server:
+            print(f"load average {os.getloadavg()[0]:.2f}; {kind}; {runs} emails, backlog {n}")
             await latency(server, url, runs)
             await backlog(server, url, n)
     finally:
@@ -215,5 +216,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--backlog", type=int, default=500)
+    parser.add_argument("--server", choices=["pymap", "dovecot"], default="pymap")
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.backlog))
+    asyncio.run(main(args.runs, args.backlog, args.server))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -37,14 +38,26 @@ async def watch(imap_url: str, redis_url: str, parse: bool) -> None:
     await session.examine(folder)
     high = max(await session.uids("ALL") or [0])
     while True:
-        if await session.idle(60) is not imap.Idled.NEWS:
-            continue
-        first = high + 1 if high else min(await session.uids("ALL"))  # the folder's first email: its UID
-        for uid, raw, size in await session.fetch_range(first, first + 9, mime.FETCH_MAX):
-            high = uid
-            body = json.dumps(mime.parse(raw, size=size).as_dict()) if parse else raw[:2000].decode(errors="replace")
-            await store(keys=[f"bench:floor:claim:{folder}:{uid}", f"bench:floor:mail:{folder}"], args=[body])
-            await redis.xadd(card_stream(folder), {"kind": "card", "text": body[:200]})
+        await session.idle(60)  # told of news: the fetch goes out behind its DONE
+        while True:  # and again until nothing more: mail told of in a command's answer isn't told in IDLE
+            session.announced = False
+            first = high + 1 if high else min(await session.uids("ALL") or [1])  # the folder's first UID
+            fetched = await session.fetch_range(first, first + 9, mime.FETCH_MAX)
+            for uid, raw, size in fetched:
+                high = uid
+                await card(redis, store, folder, uid, read(raw, size, parse))
+            if not fetched and not session.announced:
+                break
+
+
+def read(raw: bytes, size: int, parse: bool) -> str:
+    """The email as stored: parsed into JSON as Deputy parses it, or its bytes as they came."""
+    return json.dumps(mime.parse(raw, size=size).as_dict()) if parse else raw.decode(errors="replace")
+
+
+async def card(redis: Redis, store: Any, folder: str, uid: int, body: str) -> None:
+    await store(keys=[f"bench:floor:claim:{folder}:{uid}", f"bench:floor:mail:{folder}"], args=[body])
+    await redis.xadd(card_stream(folder), {"kind": "card", "text": body[:200]})
 
 
 if __name__ == "__main__":

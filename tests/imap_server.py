@@ -1,14 +1,21 @@
 """A real IMAP server for tests: pymap's in-memory (dict) backend as its own process on loopback, with one user.
 Chosen over Dovecot because it is on PyPI (CI has only Python) and has IDLE; its mailbox lives in the process, so
-a restart empties it and starts a new UIDVALIDITY — the test of a UIDVALIDITY change re-appends the same mail."""
+a restart empties it and starts a new UIDVALIDITY — the test of a UIDVALIDITY change re-appends the same mail.
+Where Dovecot is installed, `DovecotServer` runs it the same way, unprivileged: tests/e2e/test_inbox_dovecot.py
+runs the inbox's main tests against it, and `bench/inbox.py --server dovecot` the benchmark."""
 
 from __future__ import annotations
 
 import contextlib
+import grp
 import itertools
+import os
+import pwd
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -35,13 +42,16 @@ class ImapServer:
         args = [str(PYMAP), "--no-service", "admin", "--host", "127.0.0.1", "--port", str(self.port), "--no-tls"]
         args += ["dict", "--demo-user", USER, "--demo-password", PASSWORD]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._listening()
+
+    def _listening(self) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError):
                 socket.create_connection(("127.0.0.1", self.port), 0.5).close()
                 return
             time.sleep(0.05)
-        raise AssertionError("pymap did not start")
+        raise AssertionError(f"the IMAP server did not start on port {self.port}")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -137,14 +147,89 @@ def email(
     return message.as_bytes()
 
 
+DOVECOT = shutil.which("dovecot") or next((p for p in ("/usr/sbin/dovecot",) if Path(p).exists()), None)
+"""Dovecot, where installed (Debian's `dovecot-imapd`): the same tests and bench against a production server."""
+DOVECOT_CONF = """base_dir = {dir}/run
+state_dir = {dir}/state
+log_path = {dir}/dovecot.log
+instance_name = deputy-test-{port}
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = {user}
+default_internal_user = {user}
+default_internal_group = {group}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {dir}/users
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={dir}/home/%u
+}}
+mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  chroot =
+}}
+"""
+
+
+class DovecotServer(ImapServer):
+    """Dovecot as its own process, unprivileged, with its mail in a temporary directory (as root: run as
+    `nobody`). Unlike pymap it keeps its mail across a restart, under the same UIDVALIDITY; and it tells an IDLE
+    of new mail half a second after it came (its NOTIFY_DELAY_MSECS), where pymap tells at once."""
+
+    directory: Path | None = None
+    """Its mail and state, kept across a restart, removed with `running`'s end."""
+
+    def start(self) -> None:
+        assert DOVECOT, "Dovecot is not installed"
+        root = os.geteuid() == 0
+        who = pwd.getpwnam("nobody") if root else pwd.getpwuid(os.getuid())
+        directory = self.directory = self.directory or Path(tempfile.mkdtemp(prefix="deputy-dovecot-"))
+        group = grp.getgrgid(who.pw_gid).gr_name
+        conf = DOVECOT_CONF.format(
+            dir=directory, port=self.port, user=who.pw_name, group=group, uid=who.pw_uid, gid=who.pw_gid
+        )
+        (directory / "dovecot.conf").write_text(conf)
+        (directory / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        for path in [directory, *directory.iterdir()]:
+            os.chown(path, who.pw_uid, who.pw_gid)
+        prefix = ["runuser", "-u", who.pw_name, "--"] if root else []
+        args = [*prefix, str(DOVECOT), "-F", "-c", str(directory / "dovecot.conf")]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._listening()
+
+
 @contextlib.contextmanager
-def running() -> Iterator[ImapServer]:
-    server = ImapServer()
+def running(kind: str = "pymap") -> Iterator[ImapServer]:
+    server = DovecotServer() if kind == "dovecot" else ImapServer()
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        if isinstance(server, DovecotServer) and server.directory:
+            shutil.rmtree(server.directory, ignore_errors=True)
 
 
 FOLDERS = itertools.count(1)
