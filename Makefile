@@ -23,7 +23,7 @@ run: $(VENV)/.synced bytecode
 	$(BIN)/deputy up
 
 # The type check runs beside the suite without soak tests (one core for its first 15 s; the suite is CPU-bound on
-# two cores: 196-221 s on a quiet box, 1,135 tests), then the soak tests (many tasks while workers are killed, 20,000 fuzzed
+# two cores: 196-221 s on a quiet box, 1,143 tests), then the soak tests (many tasks while workers are killed, 20,000 fuzzed
 # payloads, a minute for real) as a step of their own (117-167 s).
 test: $(VENV)/.synced lint bytecode
 	@$(MAKE) --no-print-directory -j 2 -Oline typecheck unit
