@@ -226,16 +226,11 @@ class Session:
         words = b" ".join(x for x in lines[:-1] if isinstance(x, bytes)).split()
         return sorted(int(w) for w in words if w.isdigit())
 
-    async def fetch(self, uid: int, limit: int) -> tuple[bytes, int] | None:
-        """The message's first `limit` bytes (BODY.PEEK: it stays unread) and its whole size; None if gone."""
-        found = await self.fetch_range(uid, uid, limit)
-        return (found[0][1], found[0][2]) if found else None
-
     async def fetch_range(self, first: int, last: int, limit: int) -> list[tuple[int, bytes, int]]:
-        """Each message with a UID from `first` to `last` (none there: an empty list), as `fetch` reads one: its
-        UID, its first `limit` bytes and its whole size, in UID order. One round trip, no search first; a second
-        only for a message cut at `limit`, whose size is then asked for (`RFC822.SIZE` costs some servers a parse of
-        the whole message, and a body shorter than `limit` is the whole message)."""
+        """Each message with a UID from `first` to `last` (none there: an empty list), read with BODY.PEEK (it
+        stays unread): its UID, its first `limit` bytes and its whole size, in UID order. One round trip, no search
+        first; a second only for a message cut at `limit`, whose size is then asked for (`RFC822.SIZE` costs some
+        servers a parse of the whole message, and a body shorter than `limit` is the whole message)."""
         return await self._fetch(f"{first}:{last}", lambda uid: first <= uid <= last, limit)
 
     async def fetch_many(self, uids: Sequence[int], limit: int) -> list[tuple[int, bytes, int]]:

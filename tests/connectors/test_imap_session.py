@@ -85,10 +85,10 @@ async def test_a_message_cut_at_the_limit_gets_its_whole_size_from_the_server(im
     try:
         await session.examine("Sizes")
         [first, second] = await session.uids("ALL")
-        whole, cut = await session.fetch(first, 4000), await session.fetch(second, 4000)
-        assert whole is not None and whole[1] == len(whole[0]) < 4000
-        assert cut is not None and len(cut[0]) == 4000 and cut[1] > 5000
-        assert await session.fetch(9999, 4000) is None
+        [(_, whole, whole_size), (_, cut, cut_size)] = await session.fetch_many([first, second], 4000)
+        assert whole_size == len(whole) < 4000
+        assert len(cut) == 4000 and cut_size > 5000
+        assert await session.fetch_many([9999], 4000) == []
     finally:
         await session.close()
 
