@@ -56,29 +56,38 @@ async def bare_idle(server: ImapServer, appender: aioimaplib.IMAP4, n: int) -> f
 
 
 async def to_card(redis: Redis, appender: aioimaplib.IMAP4, n: int) -> tuple[float, float]:
-    """One APPEND → `EmailReceived` in the ledger, and → the card in the console chat. Both watches are sent to
-    Redis before the APPEND, so the bench's own work after it is only reading their answers."""
-    ledger, chat = await _last(redis, keys.LEDGER), await _last(redis, keys.console("local"))
-    asks = email(message_id=f"<card{n}@bench.example>", subject=f"Question {n}", body="Could you call me today?")
-    start = [0.0]
-    triaged = asyncio.create_task(_next(redis, keys.LEDGER, ledger, (b"type", b"EmailReceived"), start))
-    card = asyncio.create_task(_next(redis, keys.console("local"), chat, (b"kind", b"card"), start))
-    await asyncio.sleep(0.05)  # both XREADs are waiting in Redis
-    start[0] = time.perf_counter()
-    await appender.append(asks, mailbox="DEPUTY")
-    return await triaged, await card
+    """One APPEND → `EmailReceived` in the ledger, and → the card in the console chat."""
+    triaged, card = await _appended(
+        redis, appender, "DEPUTY", n, [(keys.LEDGER, (b"type", b"EmailReceived")), (keys.console("local"), CARD)]
+    )
+    return triaged, card
 
 
 async def to_floor(redis: Redis, appender: aioimaplib.IMAP4, folder: str, n: int) -> float:
-    """One APPEND → the floor process's card (bench/inbox_floor.py), watched as `to_card` watches Deputy's."""
-    stream = card_stream(folder)
+    """One APPEND → the floor process's card (bench/inbox_floor.py)."""
+    [card] = await _appended(redis, appender, folder, n, [(card_stream(folder), CARD)])
+    return card
+
+
+CARD = (b"kind", b"card")
+
+
+async def _appended(
+    redis: Redis, appender: aioimaplib.IMAP4, folder: str, n: int, watches: list[tuple[str, tuple[bytes, bytes]]]
+) -> list[float]:
+    """One APPEND of an email that asks something → each watched stream's first entry with that field's value.
+    The watches are sent to Redis before the APPEND, so the bench's own work after it is only reading their
+    answers."""
     asks = email(message_id=f"<{folder}{n}@bench.example>", subject=f"Question {n}", body="Could you call me today?")
     start = [0.0]
-    card = asyncio.create_task(_next(redis, stream, await _last(redis, stream), (b"kind", b"card"), start))
-    await asyncio.sleep(0.05)
+    after = [await _last(redis, stream) for stream, _ in watches]
+    found = [
+        asyncio.create_task(_next(redis, s, a, field, start)) for (s, field), a in zip(watches, after, strict=True)
+    ]
+    await asyncio.sleep(0.05)  # the XREADs are waiting in Redis
     start[0] = time.perf_counter()
     await appender.append(asks, mailbox=folder)
-    return await card
+    return [await watch for watch in found]
 
 
 async def _last(redis: Redis, stream: str) -> Any:
@@ -98,9 +107,8 @@ async def _next(redis: Redis, stream: str, after: Any, field: tuple[bytes, bytes
                     return time.perf_counter() - start[0]
 
 
-FLOORS = {"FLOOR": False, "FLOORPARSED": True}
-"""The floor processes' folders, and whether each parses the email."""
-FLOORS_SAID = {"FLOOR": "floor, no parse", "FLOORPARSED": "floor + MIME parse"}
+FLOORS = {"FLOOR": ("floor, no parse", []), "FLOORPARSED": ("floor + MIME parse", ["--parse"])}
+"""The floor processes' folders: each one's line in the figures and its arguments."""
 
 
 async def latency(server: ImapServer, url: str, runs: int) -> None:
@@ -116,9 +124,8 @@ async def latency(server: ImapServer, url: str, runs: int) -> None:
     }
     processes = [start_process([python(), "-m", "bot.cli", "worker"], env)]
     processes.append(start_process([python(), "-m", "bot.cli", "serve"], env))  # as `deputy up` runs it
-    for folder, parse in FLOORS.items():
-        floor = [python(), "-m", "bench.inbox_floor", server.url(folder), url, *(["--parse"] if parse else [])]
-        processes.append(start_process(floor, env))
+    for folder, (_, parse) in FLOORS.items():
+        processes.append(start_process([python(), "-m", "bench.inbox_floor", server.url(folder), url, *parse], env))
     wait(lambda: _workers(url) and ready(port), 60)
     redis = Redis.from_url(url)
     appender = await server.client()
@@ -152,7 +159,7 @@ async def latency(server: ImapServer, url: str, runs: int) -> None:
         f"mail → card            p50 {ms(pct(cards, 50))}  p95 {ms(pct(cards, 95))}  {pct(cards, 50) / base:.2f}× bare"
     )
     for folder, times in floors.items():
-        said = FLOORS_SAID[folder]
+        said = FLOORS[folder][0]
         print(f"{said:<22} p50 {ms(pct(times, 50))}  p95 {ms(pct(times, 95))}  {pct(times, 50) / base:.2f}× bare")
 
 

@@ -147,7 +147,7 @@ def email(
     return message.as_bytes()
 
 
-DOVECOT = shutil.which("dovecot") or next((p for p in ("/usr/sbin/dovecot",) if Path(p).exists()), None)
+DOVECOT = shutil.which("dovecot", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
 """Dovecot, where installed (Debian's `dovecot-imapd`): the same tests and bench against a production server."""
 DOVECOT_CONF = """base_dir = {dir}/run
 state_dir = {dir}/state
